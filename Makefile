@@ -1,0 +1,168 @@
+# Description: the one Makefile of sandbench. Builds the reference servers,
+# the load generator and syscost into build/ (binaries in build/bin/), the
+# cmocka unit tests and the libFuzzer targets, and runs every test.
+#
+#   make                      release build into build/
+#   make SAN=address,undefined  sanitizer build into build/san/
+#   make test                 everything make test runs (see README.md)
+#   make bench                the quick matrix and its report
+#   make V=1                  show full command lines
+#
+# Components are found by convention, so adding a file needs no edit here:
+#   servers/lib/*.c          -> build/lib/libservers.a
+#   servers/NAME/main.c      -> build/bin/lunchd-NAME       (drop, activated, backend)
+#   bench/NAME/*.c           -> build/lib/libNAME.a + build/bin/NAME from main.c
+#   tests/unit/COMP/test_*.c -> a cmocka driver linked with libCOMP.a
+#   tests/fuzz/COMP/fuzz_*.c -> a libFuzzer target built with clang from COMP's sources
+#   tests/integration/*      -> executables run by tests/run (exit 0 pass, 1 fail, 77 skip)
+
+SHELL := /bin/sh
+CC ?= cc
+FUZZCC ?= clang
+PKGS := openssl libcap libseccomp libsystemd liburing
+TEST_PKGS := cmocka
+
+SAN ?=
+ifeq ($(SAN),)
+O := build
+SANFLAGS :=
+else
+O := build/san
+SANFLAGS := -fsanitize=$(SAN) -fno-omit-frame-pointer -fno-sanitize-recover=all
+endif
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wstrict-prototypes \
+        -Wformat=2 -Wno-format-nonliteral -Wvla
+CFLAGS ?= -O2 -g
+ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SANFLAGS) \
+              -I. $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+ALL_LDFLAGS := $(LDFLAGS) $(SANFLAGS) -pthread -Wl,--as-needed
+LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
+TEST_LIBS := $(shell pkg-config --libs $(TEST_PKGS) 2>/dev/null)
+
+ifeq ($(V),1)
+Q :=
+msg = @:
+else
+Q := @
+msg = @printf '  %-7s %s\n' $(1) $(2);
+endif
+
+# --- components ---------------------------------------------------------------
+SERVERS := drop activated backend
+BENCH := $(patsubst bench/%/main.c,%,$(wildcard bench/*/main.c))
+
+servers_SRCS := $(wildcard servers/lib/*.c)
+$(foreach b,$(BENCH),$(eval $(b)_SRCS := $(filter-out bench/$(b)/main.c,$(wildcard bench/$(b)/*.c))))
+COMPONENTS := servers $(BENCH)
+
+BINS := $(SERVERS:%=$(O)/bin/lunchd-%) $(BENCH:%=$(O)/bin/%)
+LIBA := $(COMPONENTS:%=$(O)/lib/lib%.a)
+
+UNIT_SRCS := $(foreach c,$(COMPONENTS),$(wildcard tests/unit/$(c)/test_*.c))
+UNIT_TESTS := $(UNIT_SRCS:tests/unit/%.c=$(O)/tests/unit/%)
+FUZZ_SRCS := $(foreach c,$(COMPONENTS),$(wildcard tests/fuzz/$(c)/fuzz_*.c))
+FUZZ_TARGETS := $(FUZZ_SRCS:tests/fuzz/%.c=build/fuzz/%)
+
+ALL_SRCS := $(foreach c,$(COMPONENTS),$($(c)_SRCS)) \
+            $(SERVERS:%=servers/%/main.c) $(BENCH:%=bench/%/main.c) $(UNIT_SRCS)
+
+.PHONY: all unit-tests fuzz test check-unit check-integration check-fuzz \
+        bench deps cert clean distclean format
+.DEFAULT_GOAL := all
+.DELETE_ON_ERROR:
+
+all: $(BINS)
+unit-tests: $(UNIT_TESTS)
+fuzz: $(FUZZ_TARGETS)
+
+# A changed flag line must rebuild everything: stale objects silently
+# corrupt benchmark numbers.
+FLAGS_LINE := $(CC) $(ALL_CFLAGS) | $(ALL_LDFLAGS) $(LIBS)
+$(O)/FLAGS: FORCE | $(O)/
+	$(Q)if [ "$$(cat $@ 2>/dev/null)" != '$(FLAGS_LINE)' ]; then \
+		printf '%s\n' '$(FLAGS_LINE)' > $@; echo "  FLAGS   changed, rebuilding $(O)"; fi
+FORCE:
+
+%/:
+	$(Q)mkdir -p $@
+
+$(O)/obj/%.o: %.c $(O)/FLAGS
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
+define component_lib
+$(O)/lib/lib$(1).a: $$($(1)_SRCS:%.c=$(O)/obj/%.o) | $(O)/lib/
+	$$(call msg,AR,$$@)
+	$$(Q)rm -f $$@ && $$(AR) rcs $$@ $$^
+endef
+$(foreach c,$(COMPONENTS),$(eval $(call component_lib,$(c))))
+
+$(O)/bin/lunchd-%: $(O)/obj/servers/%/main.o $(O)/lib/libservers.a | $(O)/bin/
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+define bench_bin
+$(O)/bin/$(1): $(O)/obj/bench/$(1)/main.o $(O)/lib/lib$(1).a | $(O)/bin/
+	$$(call msg,LD,$$@)
+	$$(Q)$$(CC) $$(ALL_LDFLAGS) -o $$@ $$^ $$(LIBS)
+endef
+$(foreach b,$(BENCH),$(eval $(call bench_bin,$(b))))
+
+# Unit tests link the module under test from its component library;
+# TEST_LDFLAGS_<name> adds per-driver flags such as -Wl,--wrap=SYMBOL.
+.SECONDEXPANSION:
+$(O)/tests/unit/%: $(O)/obj/tests/unit/%.o $(O)/lib/lib$$(firstword $$(subst /, ,%)).a
+	$(call msg,LD,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_LDFLAGS) $(TEST_LDFLAGS_$(notdir $*)) -o $@ $^ $(TEST_LIBS) $(LIBS)
+
+# Fuzz targets: clang, libFuzzer, ASan+UBSan, the component's sources
+# compiled in with coverage instrumentation.
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -O1 -g -I. -fsanitize=fuzzer,address,undefined \
+               $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+build/fuzz/%: tests/fuzz/%.c $$($$(firstword $$(subst /, ,%))_SRCS) $(O)/FLAGS
+	$(call msg,FUZZ,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(FUZZCC) $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^) $(LIBS) -pthread
+
+# --- running ------------------------------------------------------------------
+TEST_SAN ?= address,undefined
+FUZZ_SECONDS ?= 15
+
+check-unit: $(UNIT_TESTS)
+	$(Q)tests/run unit $(UNIT_TESTS)
+
+check-fuzz: $(FUZZ_TARGETS)
+	$(Q)FUZZ_SECONDS=$(FUZZ_SECONDS) tests/run fuzz $(FUZZ_TARGETS)
+
+check-integration: all
+	$(Q)BIN=$(O)/bin tests/run integration tests/integration/*
+
+deps:
+	$(Q)scripts/deps
+
+cert: build/cert/cert.pem
+build/cert/cert.pem:
+	$(Q)scripts/mkcert build/cert
+
+# make test: release build for the integration tests (they run the real
+# programs, also under systemd), sanitizer build for the unit tests, the
+# sanitizer binaries for the integration tests that run a server directly.
+test: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory SAN=$(TEST_SAN) all unit-tests
+	$(Q)$(MAKE) --no-print-directory fuzz
+	$(Q)SAN_BIN=build/san/bin BIN=build/bin tests/run all
+
+bench: deps all
+	$(Q)scripts/sandbench run --profile quick
+
+format:
+	$(Q)clang-format -i $(ALL_SRCS) $(wildcard servers/lib/*.h bench/*/*.h tests/*/*/*.h)
+
+clean:
+	rm -rf build
+
+-include $(ALL_SRCS:%.c=$(O)/obj/%.d)

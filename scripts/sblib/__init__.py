@@ -1,0 +1,1 @@
+"""sandbench's Python library: one module per subcommand, plus shared helpers."""
