@@ -49,7 +49,7 @@ msg = @printf '  %-7s %s\n' $(1) $(2);
 endif
 
 # --- components ---------------------------------------------------------------
-SERVERS := drop activated backend
+SERVERS := $(patsubst servers/%/main.c,%,$(wildcard servers/*/main.c))
 BENCH := $(patsubst bench/%/main.c,%,$(wildcard bench/*/main.c))
 
 servers_SRCS := $(wildcard servers/lib/*.c)
@@ -67,12 +67,14 @@ FUZZ_TARGETS := $(FUZZ_SRCS:tests/fuzz/%.c=build/fuzz/%)
 ALL_SRCS := $(foreach c,$(COMPONENTS),$($(c)_SRCS)) \
             $(SERVERS:%=servers/%/main.c) $(BENCH:%=bench/%/main.c) $(UNIT_SRCS)
 
-.PHONY: all unit-tests fuzz test check-unit check-integration check-fuzz \
-        bench deps cert clean distclean format
+.PHONY: all unit-tests fuzz test check-unit check-integration check-fuzz objs \
+        bench deps cert clean format FORCE
 .DEFAULT_GOAL := all
 .DELETE_ON_ERROR:
 
 all: $(BINS)
+# Naming every object keeps them from being treated as intermediate files.
+objs: $(ALL_SRCS:%.c=$(O)/obj/%.o)
 unit-tests: $(UNIT_TESTS)
 fuzz: $(FUZZ_TARGETS)
 
@@ -112,6 +114,8 @@ $(foreach b,$(BENCH),$(eval $(call bench_bin,$(b))))
 
 # Unit tests link the module under test from its component library;
 # TEST_LDFLAGS_<name> adds per-driver flags such as -Wl,--wrap=SYMBOL.
+# Per-driver flags (one line each, sorted):
+
 .SECONDEXPANSION:
 $(O)/tests/unit/%: $(O)/obj/tests/unit/%.o $(O)/lib/lib$$(firstword $$(subst /, ,%)).a
 	$(call msg,LD,$@)
