@@ -121,6 +121,12 @@ void tlsmem_free(struct tlsmem *c)
 
 int tlsmem_start(struct tlsmem *c, struct tlsmem_ctx *t, const char *sni)
 {
+	/*
+	 * We never send close_notify. Without this, SSL_clear takes the old
+	 * connection for a failed one and marks its session (the very one
+	 * --resume wants to offer next) as not resumable.
+	 */
+	SSL_set_shutdown(c->ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
 	if (SSL_clear(c->ssl) != 1)
 		goto err;
 	(void)BIO_reset(c->rbio);
