@@ -48,6 +48,10 @@ PATHS = {
     "RUNDIR": "/run/sandbench",
     "CONFDIR": "/etc/sandbench",
     "USER": "lunchd",
+    "GROUP": "lunchd",
+    # servers/proxy/nginx.conf's defaults (one instance on 443, backend on 8080)
+    "LISTEN": "443",
+    "UPSTREAM": "127.0.0.1:8080",
 }
 
 NSPAWN_MASKS = ("systemd-networkd.service", "systemd-networkd.socket",

@@ -108,20 +108,6 @@ def fill_ports(text, port, backend_port, default_port=443, default_backend=None)
     return text
 
 
-def fill_nginx_ports(text, port, backend_port, default_port=443, default_backend=None):
-    text = text.replace("@PORT@", str(port)).replace("@BACKEND_PORT@", str(backend_port))
-    out = []
-    for line in text.splitlines(True):
-        s = line.strip()
-        if s.startswith("listen "):
-            line = re.sub(r"(?<![0-9.])" + str(default_port) + r"(?![0-9])", str(port), line)
-        if default_backend and (s.startswith("server ") or s.startswith("proxy_pass")):
-            line = re.sub(r"(?<![0-9.])" + str(default_backend) + r"(?![0-9])",
-                          str(backend_port), line)
-        out.append(line)
-    return "".join(out)
-
-
 # --- statistics --------------------------------------------------------------------
 
 def median(xs):

@@ -451,10 +451,11 @@ class Runner:
             self.host.installed.append(dest)
         if nginx_src:
             with open(nginx_src) as f:
-                conf = plan.fill_nginx_ports(f.read(), inst.port, inst.bport,
-                                             inst.spec.get("default_port", 443),
-                                             inst.spec.get("default_backend"))
+                conf = f.read()
             conf = conf.replace("@RUNDIR@/", f"@RUNDIR@/{inst.tag}-")
+            if inst.side:
+                mapping = self.host.mapping({"LISTEN": f"127.0.0.1:{inst.port}",
+                                             "UPSTREAM": f"127.0.0.1:{inst.bport}"})
             dest = f"{_host.PATHS['CONFDIR']}/nginx-{inst.tag}.conf"
             self.host.write(dest, _host.fill(conf, mapping))
         self.host.save()
@@ -594,7 +595,7 @@ class Runner:
     def loadgen_argv(self, url, mode, duration):
         a = self.a
         argv = ["taskset", "-c", str(a.loadgen_cpu), self.loadgen, "-c", str(a.connections),
-                "-t", "1", "-d", f"{duration:g}", "--json"]
+                "-t", "1", "-d", f"{int(duration * 1000)}ms", "--json"]
         if mode == "close":
             argv.append("--close")
         elif mode == "resume":
