@@ -51,6 +51,9 @@ def parse_args(argv):
     ap.add_argument("--duration", type=float, default=1.0, help="seconds per slice (default 1)")
     ap.add_argument("--warmup", type=float, default=0.5,
                     help="seconds of unmeasured load per variant before its first slice")
+    ap.add_argument("--slice-warmup", type=float, default=0.25,
+                    help="seconds of unmeasured load at the start of every slice (connections "
+                         "set up; inetd: at least 1.25)")
     ap.add_argument("--connections", type=int, default=16, help="loadgen -c (default 16)")
     ap.add_argument("--rate", type=int, default=2000, help="req/s of --mode rate (default 2000)")
     ap.add_argument("--path", default="/", help="request path (default /)")
@@ -129,7 +132,11 @@ def build_plan(a):
         "reps": a.reps,
         "duration": a.duration,
         "warmup": a.warmup,
+        "slice_warmup": {s: max(a.slice_warmup, cat.SERVERS.get(s, {}).get("slice_warmup", 0))
+                         for s in servers},
         "loadgen": {"connections": a.connections, "threads": 1,
+                    "connections_per_server": {s: min(a.connections, cat.SERVERS.get(s, {}).get(
+                        "connections", a.connections)) for s in servers},
                     "rate": a.rate if "rate" in modes else None, "path": a.path},
         "pinning": {"server_cpu": a.server_cpu, "loadgen_cpu": a.loadgen_cpu},
         "unit": os.path.basename(a.unit) if a.unit else None,
@@ -592,9 +599,10 @@ class Runner:
         return tot
 
     # load
-    def loadgen_argv(self, url, mode, duration):
+    def loadgen_argv(self, url, mode, duration, connections=None):
         a = self.a
-        argv = ["taskset", "-c", str(a.loadgen_cpu), self.loadgen, "-c", str(a.connections),
+        argv = ["taskset", "-c", str(a.loadgen_cpu), self.loadgen, "-c",
+                str(connections or a.connections),
                 "-t", "1", "-d", f"{int(duration * 1000)}ms", "--json"]
         if mode == "close":
             argv.append("--close")
@@ -604,33 +612,51 @@ class Runner:
             argv += ["-R", str(a.rate)]
         return argv + [url]
 
-    def load(self, url, mode, duration):
-        """Runs the load generator: (json dict or None, error text)."""
-        argv = self.loadgen_argv(url, mode, duration)
+    def load(self, url, mode, duration, warmup=0.0, cpu_dirs=None, connections=None):
+        """Runs the load generator (WARMUP unmeasured seconds, then DURATION
+        measured). Returns (json dict or None, error text, CPU usec of
+        CPU_DIRS over the measured part or None): the CPU counters are read
+        when the warm-up ends and when the generator exits."""
+        argv = self.loadgen_argv(url, mode, duration, connections)
+        if warmup > 0:
+            argv[-1:-1] = ["--warmup", f"{int(warmup * 1000)}ms"]
+        limit = duration + warmup + 20
+        t0 = time.monotonic()
+        p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        c0 = None
         try:
-            r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               timeout=duration + 20)
+            if cpu_dirs is not None:
+                time.sleep(max(0.0, t0 + warmup - time.monotonic()))
+                c0 = self.cpu_now(cpu_dirs)
+            out, err = p.communicate(timeout=max(1.0, limit - (time.monotonic() - t0)))
         except subprocess.TimeoutExpired:
-            return None, f"loadgen did not finish in {duration + 20:g}s"
+            p.kill()
+            p.communicate()
+            return None, f"loadgen did not finish in {limit:g}s", None
+        except BaseException:
+            p.kill()
+            p.wait()
+            raise
+        c1 = self.cpu_now(cpu_dirs) if cpu_dirs is not None else None
+        cpu = (c1 - c0) if (c0 is not None and c1 is not None) else None
         try:
-            return json.loads(r.stdout), (r.stderr.strip() if r.returncode else "")
+            return json.loads(out), (err.strip() if p.returncode else ""), cpu
         except ValueError:
-            return None, f"loadgen exit {r.returncode}: {(r.stderr or r.stdout).strip()[-300:]}"
+            return None, f"loadgen exit {p.returncode}: {(err or out).strip()[-300:]}", None
 
     def measure(self, inst, mode, rnd, slice_no):
-        dirs = inst.cpu_dirs_cached
-        c0 = self.cpu_now(dirs)
+        warm = max(self.a.slice_warmup, inst.spec.get("slice_warmup", 0))
         t = time.time()
-        js, err = self.load(inst.url, mode, self.a.duration)
-        c1 = self.cpu_now(dirs)
+        conns = min(self.a.connections, inst.spec.get("connections", self.a.connections))
+        js, err, cpu = self.load(inst.url, mode, self.a.duration, warm, inst.cpu_dirs_cached,
+                                 conns)
         rec = {"slice": slice_no, "round": rnd, "rep": rnd, "variant": inst.id,
                "server": inst.v["server"], "mode": mode, "status": "ok", "start": round(t, 3),
-               "duration_s": self.a.duration}
+               "duration_s": self.a.duration, "warmup_s": warm}
         if js is None:
             rec.update({"status": "error", "error": err})
             return rec
         reqs = int(js.get("requests") or 0)
-        cpu = (c1 - c0) if (c0 is not None and c1 is not None) else None
         rec.update({
             "duration_s": js.get("duration_s", self.a.duration),
             "requests": reqs, "rps": js.get("rps"),
@@ -681,7 +707,8 @@ class Runner:
                 self.collect(inst, base)
         for inst in insts:
             if inst.status == "ok" and self.a.warmup > 0:
-                self.load(inst.url, "keepalive", self.a.warmup)
+                self.load(inst.url, "keepalive", self.a.warmup,
+                          connections=inst.spec.get("connections"))
         return base
 
     def stop_one(self, inst):
@@ -753,7 +780,8 @@ class Runner:
                     if inst.evidence is None:
                         self.collect(inst, base if base is not inst else None)
                     if self.a.warmup > 0:
-                        self.load(inst.url, "keepalive", self.a.warmup)
+                        self.load(inst.url, "keepalive", self.a.warmup,
+                          connections=inst.spec.get("connections"))
                     for mode in modes:
                         self.run_slices([inst], [(vid, mode, rnd)])
                     inst.memory = sum(self.host.memory_bytes(None, cgdir=d)
