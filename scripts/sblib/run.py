@@ -49,9 +49,9 @@ def parse_args(argv):
                     help="comma list of %s (default: keepalive)" % ", ".join(plan.MODES))
     ap.add_argument("--reps", type=int, default=4, help="rounds (default 4)")
     ap.add_argument("--duration", type=float, default=1.0, help="seconds per slice (default 1)")
-    ap.add_argument("--warmup", type=float, default=0.5,
+    ap.add_argument("--warmup", type=float, default=0.3,
                     help="seconds of unmeasured load per variant before its first slice")
-    ap.add_argument("--slice-warmup", type=float, default=0.25,
+    ap.add_argument("--slice-warmup", type=float, default=0.2,
                     help="seconds of unmeasured load at the start of every slice (connections "
                          "set up; inetd: at least 1.25)")
     ap.add_argument("--connections", type=int, default=16, help="loadgen -c (default 16)")
