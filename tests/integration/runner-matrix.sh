@@ -1,0 +1,109 @@
+#!/bin/sh
+# timeout: 300
+# Description: sandbench run end to end on a tiny matrix: servers drop and
+# activated, baseline + A/A + SystemCallFilter=@system-service, PrivateTmp=
+# and DynamicUser= (which lunchd-drop cannot start under), one short round.
+# Checks the results files against results/README.md, the sandbox evidence
+# (seccomp filters beyond the baseline's, a private mount namespace, a
+# non-root uid), that the incompatible variant is recorded with the
+# journal's reason, and that nothing is left running.
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+[ "$(id -u)" = 0 ] || { echo "needs root"; exit 77; }
+if [ ! -d /run/systemd/system ]; then
+	command -v systemd-nspawn >/dev/null || { echo "no systemd-nspawn"; exit 77; }
+fi
+bin=${BIN:-build/bin}
+for p in loadgen lunchd-drop lunchd-activated; do
+	[ -x "$bin/$p" ] || { echo "$bin/$p not built"; exit 77; }
+done
+for u in lunchd-drop.service lunchd-activated.socket lunchd-activated.service; do
+	[ -f "units/$u" ] || { echo "units/$u missing"; exit 77; }
+done
+out=$(mktemp -d)
+name=sbtest-run-$$
+trap 'scripts/sandbench host --name "$name" down >/dev/null 2>&1; rm -rf "$out"' EXIT INT TERM
+
+scripts/sandbench run --name "$name" --lock-timeout 200 --servers drop,activated \
+	--directives system-call-filter-system-service,private-tmp-yes,dynamic-user-yes \
+	--reps 1 --duration 0.3 --warmup 0.1 --slice-warmup 0.1 --seed 7 \
+	--loadgen "$bin/loadgen" --out "$out/r" --no-report >"$out/log" 2>&1
+rc=$?
+cat "$out/log"
+[ $rc = 0 ] || { echo "FAIL: sandbench run exit $rc"; exit 1; }
+
+/usr/bin/python3 - "$out/r" <<'PY' || exit 1
+import json, os, sys
+d = sys.argv[1]
+def load(n):
+    with open(os.path.join(d, n)) as f:
+        return json.load(f)
+bad = []
+def check(cond, what):
+    if not cond:
+        bad.append(what)
+for n in ("status.json", "spec.json", "env.json", "variants.json", "runs.jsonl",
+          "summary.json", "summary.csv"):
+    check(os.path.exists(os.path.join(d, n)), f"{n} missing")
+st, spec, env, var = load("status.json"), load("spec.json"), load("env.json"), load("variants.json")
+check(st["state"] == "complete", f"state {st['state']}")
+check(spec["schema"] == "sandbench-spec/1" and spec["seed"] == 7, "spec schema/seed")
+for k in ("argv", "commit", "created", "servers", "directives", "modes", "reps", "duration",
+          "variants", "order", "loadgen"):
+    check(k in spec, f"spec.{k} missing")
+check(len(spec["variants"]) == 10, "10 variants expected")
+check(len(spec["order"]) == 10 and all(o.count("|") == 2 for o in spec["order"]), "spec.order")
+for k in ("kernel", "systemd", "openssl", "liburing", "cpu_model", "cores", "host"):
+    check(env.get(k) is not None, f"env.{k} missing")
+runs = [json.loads(l) for l in open(os.path.join(d, "runs.jsonl")) if l.strip()]
+check(len(runs) == 9, f"{len(runs)} runs, 9 expected (drop/dynamic-user-yes cannot start)")
+for r in runs:
+    for k in ("slice", "round", "variant", "server", "mode", "status", "requests", "rps",
+              "cpu_usec", "cpu_ns_per_req", "latency_us", "loadgen"):
+        check(k in r, f"run {r.get('variant')}: {k} missing")
+    check(r["status"] == "ok" and r["requests"] > 0, f"run {r['variant']} not ok: {r.get('error')}")
+    check(r["cpu_ns_per_req"] and r["cpu_ns_per_req"] > 100, f"{r['variant']}: no CPU/request")
+    check(r["loadgen"].get("schema", "").startswith("sandbench-loadgen"), "loadgen JSON kept")
+inc = var["drop/dynamic-user-yes"]
+check(inc["status"] == "incompatible", f"drop/dynamic-user-yes is {inc['status']}")
+check(inc["reason"] and "lunchd-drop" in inc["reason"], f"no journal reason: {inc['reason']}")
+b, s = var["drop/baseline"]["evidence"], var["drop/system-call-filter-system-service"]["evidence"]
+check(s["seccomp_filters"] > b["seccomp_filters"],
+      f"seccomp filters {s['seccomp_filters']} not beyond baseline {b['seccomp_filters']}")
+check(var["drop/system-call-filter-system-service"]["applied"].get(
+      "system-call-filter-system-service") is True, "seccomp verdict")
+p = var["drop/private-tmp-yes"]["evidence"]
+check(p["mnt_ns_differs"] and not b["mnt_ns_differs"], "PrivateTmp: no own mount namespace")
+check(var["drop/private-tmp-yes"]["applied"].get("private-tmp-yes") is True, "mntns verdict")
+u = var["activated/dynamic-user-yes"]["evidence"]
+check(u["uid"] not in (None, 0), f"DynamicUser uid {u['uid']}")
+for k, v in var.items():
+    if v["status"] == "ok":
+        check(isinstance(v["exposure"], float) and 0 <= v["exposure"] <= 10, f"{k}: exposure")
+        check(v["startup_ms"] and v["startup_ms"] > 0, f"{k}: startup_ms")
+        check(v["memory_bytes"] and v["memory_bytes"] > 0, f"{k}: memory")
+check(var["drop/system-call-filter-system-service"]["exposure"] < var["drop/baseline"]["exposure"],
+      "SystemCallFilter must lower the exposure")
+summ = load("summary.json")
+rows = {(r["variant"], r["mode"]): r for r in summ["rows"]}
+check(rows[("drop/baseline", "keepalive")]["cpu_ns_per_req_ratio"] == 1.0, "baseline ratio 1")
+check(len(summ["aa"]) == 2, "one A/A row per server")
+if bad:
+    print("FAIL:\n  " + "\n  ".join(bad))
+    sys.exit(1)
+PY
+grep -q 'drop/dynamic-user-yes' "$out/log" && grep -q 'INCOMPATIBLE' "$out/log" \
+	|| { echo "FAIL: summary does not show the incompatible variant"; exit 1; }
+
+# nothing left behind
+[ -e "/run/sandbench-host/$name.json" ] && { echo "FAIL: state file left"; exit 1; }
+for p in /proc/[0-9]*; do
+	if { tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null | grep -q -- "-M $name "; then
+		echo "FAIL: container process left: $p"; exit 1
+	fi
+done
+if [ -d /run/systemd/system ]; then
+	systemctl list-units --all --plain --no-legend 'lunchd-*-sb*' | grep -q . \
+		&& { echo "FAIL: units left"; exit 1; }
+fi
+echo "runner-matrix: ok"
