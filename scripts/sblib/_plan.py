@@ -9,8 +9,20 @@ import statistics
 
 MODES = ("keepalive", "close", "resume", "rate")
 
-PORT_BASE = 20100          # public (TLS) port of instance i: PORT_BASE + i
-BACKEND_PORT_BASE = 20600  # backend port of instance i (proxied)
+# Ports: server group k (its index in --servers), instance i < 100 listens on
+# PORT_BASE + 100 k + i; a proxied backend on BACKEND_PORT_BASE + 100 k + i.
+# Groups never reuse each other's ports, so a slow stop cannot collide.
+PORT_BASE = 20100
+BACKEND_PORT_BASE = 20500
+MAX_INSTANCES = 100
+
+
+def ports(group, i):
+    """(public port, backend port) of instance I of server group GROUP."""
+    if i >= MAX_INSTANCES or group >= 4:
+        raise ValueError(f"instance {i} of group {group}: at most {MAX_INSTANCES} variants "
+                         "per server and 4 servers")
+    return PORT_BASE + 100 * group + i, BACKEND_PORT_BASE + 100 * group + i
 
 
 def variants_for(servers, directives, combines, combine_all):

@@ -108,6 +108,8 @@ def build_plan(a):
                 raise Usage(cat.unknown("server", s, list(cat.SERVERS)))
         if not servers:
             raise Usage("--servers is empty")
+        if len(set(servers)) != len(servers):
+            raise Usage("--servers names a server twice")
     combines = []
     if a.directives:
         dirs = [d for d in a.directives.split(",") if d]
@@ -119,6 +121,8 @@ def build_plan(a):
         dirs, combines = cat.load_profile(profile)
     seed = a.seed if a.seed is not None else int(time.time() * 1000) % 1000003
     variants = plan.variants_for(servers, dirs, combines, a.combine)
+    if len(variants) > plan.MAX_INSTANCES * len(servers):
+        raise Usage(f"at most {plan.MAX_INSTANCES - 2} directives per run")
     ids = [v["id"] for v in variants]
     order = plan.slice_order(ids, modes, a.reps, seed)
     return {
@@ -425,8 +429,7 @@ class Runner:
                 self.run_sequential(sspec, vs, sl)
 
     def make_instance(self, sspec, v, idx):
-        port = plan.PORT_BASE + idx
-        bport = plan.BACKEND_PORT_BASE + idx
+        port, bport = plan.ports(self.spec["servers"].index(sspec["name"]), idx)
         if sspec["name"] == "unit":
             url = url_with_port(self.a.url, port) if sspec["side"] else self.a.url
         else:
