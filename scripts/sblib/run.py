@@ -474,7 +474,8 @@ class Runner:
         stop = []
         for inst in insts:
             stop += [inst.start, inst.target] + ([inst.keeper] if inst.keeper else []) + \
-                [n for n in inst.names.values() if "@" not in n]
+                [n for n in inst.names.values() if "@" not in n] + \
+                [u for u in getattr(inst, "cpu_units", []) if u.endswith(".slice")]
         stop = sorted(set(n for n in stop if "@." not in n))
         templ = [n for i in insts for n in i.names.values() if "@." in n]
         pats = [t.replace("@.", "@*.") for t in templ]
@@ -551,12 +552,7 @@ class Runner:
         except (_host.HostError, OSError) as x:
             inst.evidence = {"error": str(x)}
             e = None
-        if e is not None and base is not None and base.evidence and "error" not in base.evidence:
-            for d in inst.v["directives"]:
-                kind = ev.directive_kind(cat.load_directive(d))
-                ok, why = ev.verdict(kind, e, base.evidence)
-                inst.applied[d] = ok
-                inst.applied_why[d] = f"{kind}: {why}"
+        self.judge(inst, base)
         unit = inst.target
         if "@." in unit:
             unit = inst.evidence_unit if getattr(inst, "evidence_unit", None) else unit
@@ -566,6 +562,18 @@ class Runner:
                 inst.exposure, inst.exposure_predicate, inst.exposure_checks = s, p, checks
             except _host.HostError:
                 pass
+
+    def judge(self, inst, base):
+        """Per-directive verdicts of INST against the baseline's evidence."""
+        e = inst.evidence
+        if not e or "error" in e or base is None or not base.evidence \
+                or "error" in base.evidence:
+            return
+        for d in inst.v["directives"]:
+            kind = ev.directive_kind(cat.load_directive(d))
+            ok, why = ev.verdict(kind, e, base.evidence)
+            inst.applied[d] = ok
+            inst.applied_why[d] = f"{kind}: {why}"
 
     def inetd_evidence(self, inst):
         """Accept=yes: hold a connection open so one instance runs, read it."""
@@ -792,6 +800,8 @@ class Runner:
                 finally:
                     self.uninstall([inst])
                     self.current = []
+        for inst in insts.values():
+            self.judge(inst, base)
         self.finish_variant_records(list(insts.values()))
 
 
