@@ -159,6 +159,7 @@ def summarize(runs, variants, startup=None):
     for r in runs:
         if r["mode"] not in modes:
             modes.append(r["mode"])
+    modes.sort(key=lambda m: MODES.index(m) if m in MODES else len(MODES))
     rows = []
     for v in variants:
         base_id = f"{v['server']}/baseline"

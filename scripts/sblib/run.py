@@ -711,11 +711,15 @@ class Runner:
                 inst.cpu_dirs_cached = self.cpu_dirs(inst)
             else:
                 print(f"    {inst.status}: {inst.reason[:300]}", file=sys.stderr)
-                self.stop_one(inst)
-        # evidence once every instance runs (baseline first)
+                if inst.status != "hang":
+                    self.stop_one(inst)
+        # evidence once every instance runs (baseline first); a hung one's
+        # too: it shows what made it hang (e.g. BPF programs of IPAddressDeny=)
         for inst in sorted(insts, key=lambda i: i.v["role"] != "baseline"):
-            if inst.status == "ok":
+            if inst.status in ("ok", "hang"):
                 self.collect(inst, base)
+            if inst.status == "hang":
+                self.stop_one(inst)
         for inst in insts:
             if inst.status == "ok" and self.a.warmup > 0:
                 self.load(inst.url, "keepalive", self.a.warmup,
