@@ -62,6 +62,13 @@ class HostError(Exception):
     """A host operation failed; the message says what and why."""
 
 
+class LockBusy(HostError):
+    """Another sandbox host held the lock for the whole wait."""
+
+
+EX_TEMPFAIL = 75  # exit status of commands that gave up waiting for the lock
+
+
 def repo_root():
     """The repository this file belongs to (scripts/sblib/_host.py -> ..)."""
     return os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(__file__))))
@@ -239,7 +246,7 @@ class Host:
 
     # state file
     def state(self):
-        return {"name": self.name, "mode": self.mode, "leader": self.leader,
+        return {"name": self.name, "mode": self.mode, "repo": repo_root(), "leader": self.leader,
                 "nspawn_pid": self.nspawn_pid, "owner": self.owner,
                 "installed": self.installed, "started": self.started}
 
@@ -587,7 +594,7 @@ def _lock(timeout):
         except BlockingIOError:
             if time.monotonic() >= end:
                 os.close(fd)
-                raise HostError(f"{LOCK} is held by another sandbox host for {timeout:.0f}s; "
+                raise LockBusy(f"{LOCK} is held by another sandbox host for {timeout:.0f}s; "
                                 "try again later (or --lock-timeout)")
             if not said:
                 log(f"waiting for {LOCK} (another container is up)")
@@ -617,10 +624,16 @@ def up(name="sandbench", owner=None, lock_timeout=300, boot_timeout=90, console=
     if owner is None:
         owner = os.getpid()
     h = attach(name)
-    if h and (h.owner == 0 or alive(h.owner)) and h.is_running() in ("running", "degraded"):
+    st = load_state(name) or {}
+    in_use = h is not None and (h.owner == 0 or alive(h.owner))
+    if in_use and st.get("repo", repo_root()) == repo_root() \
+            and h.is_running() in ("running", "degraded"):
         h.owned = False
         return h
-    remove_stale(name)
+    if not in_use:
+        remove_stale(name)
+    # else: another tree's (or a still booting) container of that name is in
+    # use; it holds the lock, so wait for it below instead of removing it.
     if have_systemd_pid1():
         h = Host(name, "pid1", owner=owner)
         h.owned = True
@@ -635,6 +648,7 @@ def up(name="sandbench", owner=None, lock_timeout=300, boot_timeout=90, console=
     h = None
     proc = None
     try:
+        remove_stale(name)
         os.makedirs(STATE_DIR, exist_ok=True)
         console = console or os.path.join(STATE_DIR, name + ".console")
         argv = ["systemd-nspawn", "-D", "/", "--volatile=yes", "--register=no", "--keep-unit",

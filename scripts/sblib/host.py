@@ -68,7 +68,7 @@ def main(argv):
         return cmds[a.cmd](a.name, a.rest)
     except _host.HostError as e:
         print(f"sandbench host: {e}", file=sys.stderr)
-        return 1
+        return _host.EX_TEMPFAIL if isinstance(e, _host.LockBusy) else 1
 
 
 def cmd_up(name, rest):

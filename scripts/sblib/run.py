@@ -928,7 +928,7 @@ def main(argv):
         state = "interrupted"
     except (_host.HostError, cat.CatalogueError) as e:
         print(f"sandbench run: {e}", file=sys.stderr)
-        state = "failed"
+        state = "busy" if isinstance(e, _host.LockBusy) else "failed"
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         try:
@@ -945,7 +945,7 @@ def main(argv):
     variants = runner.variants if runner else {}
     res.write("variants.json", variants)
     rows, aa = write_summary(res, spec, variants)
-    res.status(state)
+    res.status("failed" if state == "busy" else state)
     res.runs.close()
     print_summary(rows, aa, variants, out)
     if state == "complete" and not a.no_report:
@@ -956,4 +956,4 @@ def main(argv):
                 report.main([out])
             except Exception as e:  # noqa: BLE001 - the run's data is safe already
                 print(f"sandbench run: report failed: {e}", file=sys.stderr)
-    return {"complete": 0, "interrupted": 130}.get(state, 1)
+    return {"complete": 0, "interrupted": 130, "busy": _host.EX_TEMPFAIL}.get(state, 1)

@@ -22,7 +22,10 @@ $sb host --help >"$tmp/help" && grep -q 'sandbench host' "$tmp/help" || fail "--
 $sb host --name "$name" bogus 2>/dev/null; [ $? = 2 ] || fail "unknown subcommand must exit 2"
 $sb host --name "$name" status >/dev/null && fail "status of a host that is not up must fail"
 
-$sb host --name "$name" up --lock-timeout 200 || fail "up"
+$sb host --name "$name" up --lock-timeout 200
+rc=$?
+[ $rc = 75 ] && { echo "another sandbox host held the lock for 200 s"; exit 77; }
+[ $rc = 0 ] || fail "up"
 $sb host --name "$name" up | grep -q 'already up' || fail "second up must reuse"
 $sb host --name "$name" status | grep -q 'systemd \(running\|degraded\)' || fail "status"
 x() { $sb host --name "$name" exec -- "$@"; }

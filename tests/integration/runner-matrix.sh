@@ -30,6 +30,7 @@ scripts/sandbench run --name "$name" --lock-timeout 200 --servers drop,activated
 	--loadgen "$bin/loadgen" --out "$out/r" --no-report >"$out/log" 2>&1
 rc=$?
 cat "$out/log"
+[ $rc = 75 ] && { echo "another sandbox host held the lock for 200 s"; exit 77; }
 [ $rc = 0 ] || { echo "FAIL: sandbench run exit $rc"; exit 1; }
 
 /usr/bin/python3 - "$out/r" <<'PY' || exit 1
@@ -94,6 +95,33 @@ if bad:
 PY
 grep -q 'drop/dynamic-user-yes' "$out/log" && grep -q 'INCOMPATIBLE' "$out/log" \
 	|| { echo "FAIL: summary does not show the incompatible variant"; exit 1; }
+
+# an interrupted (SIGTERM; a background job ignores SIGINT) run leaves a valid directory marked as such, and no container
+scripts/sandbench run --name "$name" --lock-timeout 200 --servers drop \
+	--directives private-tmp-yes --reps 50 --duration 0.3 --slice-warmup 0.1 --seed 8 \
+	--loadgen "$bin/loadgen" --out "$out/i" --no-report >"$out/ilog" 2>&1 &
+pid=$!
+i=0
+until grep -q '"runs_done": [3-9]' "$out/i/status.json" 2>/dev/null; do
+	i=$((i + 1))
+	[ $i -gt 2400 ] && { kill -TERM $pid; echo "FAIL: no slice done in 240 s"; exit 1; }
+	sleep 0.1
+done
+kill -TERM $pid
+wait $pid
+rc=$?
+[ $rc = 130 ] || { cat "$out/ilog"; echo "FAIL: interrupted run exit $rc, 130 expected"; exit 1; }
+/usr/bin/python3 - "$out/i" <<'PY' || exit 1
+import json, os, sys
+d = sys.argv[1]
+st = json.load(open(os.path.join(d, "status.json")))
+assert st["state"] == "interrupted", st
+runs = [json.loads(l) for l in open(os.path.join(d, "runs.jsonl")) if l.strip()]
+assert 0 < len(runs) < 150 and st["runs_done"] == len(runs), (len(runs), st)
+json.load(open(os.path.join(d, "spec.json")))
+json.load(open(os.path.join(d, "summary.json")))
+assert json.load(open(os.path.join(d, "variants.json")))["drop/baseline"]["status"] == "ok"
+PY
 
 # nothing left behind
 [ -e "/run/sandbench-host/$name.json" ] && { echo "FAIL: state file left"; exit 1; }
