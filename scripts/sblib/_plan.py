@@ -25,10 +25,10 @@ def ports(group, i):
     return PORT_BASE + 100 * group + i, BACKEND_PORT_BASE + 100 * group + i
 
 
-def variants_for(servers, directives, combines, combine_all):
+def variants_for(servers, directives, combines, combine_all, label="combined"):
     """The variant list: per server a baseline, an A/A baseline, one variant
-    per directive (or, with COMBINE_ALL, one 'combined' variant holding all
-    of them) and one per (label, directives) in COMBINES."""
+    per directive (or, with COMBINE_ALL, one variant LABEL holding all of
+    them) and one per (label, directives) in COMBINES."""
     out = []
     for s in servers:
         out.append({"id": f"{s}/baseline", "server": s, "name": "baseline", "directives": [],
@@ -36,7 +36,7 @@ def variants_for(servers, directives, combines, combine_all):
         out.append({"id": f"{s}/baseline-aa", "server": s, "name": "baseline-aa",
                     "directives": [], "role": "aa"})
         if combine_all and directives:
-            out.append({"id": f"{s}/combined", "server": s, "name": "combined",
+            out.append({"id": f"{s}/{label}", "server": s, "name": label,
                         "directives": list(directives), "role": "variant"})
         else:
             for d in directives:

@@ -120,7 +120,8 @@ def build_plan(a):
         profile = a.profile or "quick"
         dirs, combines = cat.load_profile(profile)
     seed = a.seed if a.seed is not None else int(time.time() * 1000) % 1000003
-    variants = plan.variants_for(servers, dirs, combines, a.combine)
+    label = profile if profile and profile not in ("baseline", "quick", "all") else "combined"
+    variants = plan.variants_for(servers, dirs, combines, a.combine, label)
     if len(variants) > plan.MAX_INSTANCES * len(servers):
         raise Usage(f"at most {plan.MAX_INSTANCES - 2} directives per run")
     ids = [v["id"] for v in variants]
