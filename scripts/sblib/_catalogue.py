@@ -52,7 +52,13 @@ SERVERS = {
     },
     "proxied": {
         "program": "lunchd-backend",
-        "units": ["lunchd-backend.service", "lunchd-proxy.service"],
+        # The backend takes lunchd-backend.socket's unix socket (started
+        # first), so it needs no network at all: PrivateNetwork=yes and
+        # RestrictAddressFamilies=AF_UNIX suit it.
+        "units": ["lunchd-backend.socket", "lunchd-backend.service", "lunchd-proxy.service"],
+        "pre_start": ["lunchd-backend.socket"],
+        "upstream": "unix:@RUNDIR@/lunchd-backend.sock",
+        "rundir_files": ["lunchd-backend.sock"],
         "default_backend": 8080,
         "start": "lunchd-proxy.service",
         "target": "lunchd-backend.service",

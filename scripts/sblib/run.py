@@ -317,6 +317,13 @@ class Instance:
         self.target = self.names[spec["target"]]
         self.keeper = None
 
+    def rundir_name(self, fn):
+        """Per-instance name of a file in @RUNDIR@ (a unix socket, say)."""
+        if not self.side:
+            return fn
+        base, dot, ext = fn.rpartition(".")
+        return f"{base}-{self.tag}.{ext}" if dot else f"{fn}-{self.tag}"
+
     def record(self):
         return {"server": self.v["server"], "directives": self.v["directives"],
                 "role": self.v["role"], "unit": self.target, "port": self.port,
@@ -344,6 +351,8 @@ def unit_texts(inst, sources, nginx_src):
             text = plan.fill_ports(text, inst.port, inst.bport, default_port, default_backend)
             if nginx_src:
                 text = text.replace("@CONFDIR@/nginx.conf", f"@CONFDIR@/nginx-{inst.tag}.conf")
+            for fn in inst.spec.get("rundir_files", []):
+                text = text.replace(f"@RUNDIR@/{fn}", f"@RUNDIR@/{inst.rundir_name(fn)}")
         out[inst.names[u]] = text
     for u in names:
         if u.endswith(".service"):
@@ -464,9 +473,14 @@ class Runner:
             with open(nginx_src) as f:
                 conf = f.read()
             conf = conf.replace("@RUNDIR@/", f"@RUNDIR@/{inst.tag}-")
+            up = inst.spec.get("upstream") or f"127.0.0.1:{inst.bport}"
+            for fn in inst.spec.get("rundir_files", []):
+                up = up.replace(f"@RUNDIR@/{fn}", f"@RUNDIR@/{inst.rundir_name(fn)}")
+            up = up.replace("@RUNDIR@", _host.PATHS["RUNDIR"])
             if inst.side:
-                mapping = self.host.mapping({"LISTEN": f"127.0.0.1:{inst.port}",
-                                             "UPSTREAM": f"127.0.0.1:{inst.bport}"})
+                mapping = self.host.mapping({"LISTEN": f"127.0.0.1:{inst.port}", "UPSTREAM": up})
+            else:
+                mapping = self.host.mapping({"UPSTREAM": up})
             dest = f"{_host.PATHS['CONFDIR']}/nginx-{inst.tag}.conf"
             self.host.write(dest, _host.fill(conf, mapping))
         self.host.save()
@@ -497,7 +511,9 @@ class Runner:
             h.systemctl("start", inst.keeper, check=False)
         since = time.strftime("%Y-%m-%d %H:%M:%S")
         t0 = time.monotonic()
-        r = h.systemctl("start", inst.start, check=False, timeout=self.a.start_timeout + 30)
+        pre = [inst.names[u] for u in inst.spec.get("pre_start", [])]
+        r = h.systemctl("start", *pre, inst.start, check=False,
+                        timeout=self.a.start_timeout + 30)
         if r.returncode != 0:
             inst.status = "incompatible"
             inst.reason = self.why(inst, since, r.stderr)
