@@ -172,17 +172,22 @@ def directive_label(info, vid):
 
 
 def hardened_variant(res, info, server):
-    """The variant to set against the baseline in latency plots: 'combined',
-    else a profile-named one, else the working variant with the lowest exposure."""
-    ok = [d for d in info.values() if d["server"] == server and d["role"] == "variant"
+    """The variant to set against the baseline in latency plots: a hardened-*
+    profile, else the working variant with the most directives (a combined
+    profile), else the one with the lowest exposure."""
+    ok = [d for d in info.values() if d["server"] == server and d["role"] not in ("baseline", "aa")
           and (res["variants"].get(d["id"]) or {}).get("status", "ok") == "ok"]
+    if not ok:
+        return None
     for d in ok:
         if d["name"] == "combined" or d["name"].startswith("hardened"):
             return d["id"]
-    scored = [(rs.exposure(res, d["id"]), d["id"]) for d in ok if rs.exposure(res, d["id"]) is not None]
-    if scored:
-        return min(scored)[1]
-    return ok[0]["id"] if ok else None
+    most = max(ok, key=lambda d: len(d.get("directives") or []))
+    if len(most.get("directives") or []) > 1:
+        return most["id"]
+    scored = [(rs.exposure(res, d["id"]), d["id"]) for d in ok
+              if rs.exposure(res, d["id"]) is not None]
+    return min(scored)[1] if scored else ok[0]["id"]
 
 
 def what_ran(res):
