@@ -126,12 +126,20 @@ def modes(res):
     return seen
 
 
+def _index(res):
+    idx = res.get("_index")
+    if idx is None:
+        idx = {}
+        for r in res["runs"]:
+            idx.setdefault((r["variant"], r["mode"]), []).append(r)
+        res["_index"] = idx
+    return idx
+
+
 def samples(res, variant, mode, metric):
     """[(round, value)] of the good slices of one variant and mode, in run order."""
     out = []
-    for r in res["runs"]:
-        if r["variant"] != variant or r["mode"] != mode:
-            continue
+    for r in _index(res).get((variant, mode), ()):
         if r.get("status", "ok") != "ok":
             continue
         v = metric_value(r, metric)
@@ -188,6 +196,8 @@ def analyse(res, resamples=st.RESAMPLES):
     info = variant_info(res)
     seed = seed_of(res)
     groups = []
+    tasks = []    # (dict to fill, metric, compare() arguments)
+    pending = []  # groups whose verdicts need the noise floor
     servers = []
     for vid, d in info.items():
         if d["server"] not in servers:
@@ -199,11 +209,12 @@ def analyse(res, resamples=st.RESAMPLES):
         for mode in modes(res):
             g = {"server": server, "mode": mode, "baseline": base, "aa": aa,
                  "floor": None, "floors": {}, "rows": [], "base_medians": {}}
+            groups.append(g)
             if base is None:
-                groups.append(g)
                 continue
             base_s = {m: samples(res, base, mode, m) for m, _, _ in METRICS}
             if not any(base_s.values()):
+                groups.pop()
                 continue
             for m, _, _ in METRICS:
                 if base_s[m]:
@@ -218,21 +229,21 @@ def analyse(res, resamples=st.RESAMPLES):
                     if not new_s or not base_s[m]:
                         continue
                     b, n, paired = pair(base_s[m], new_s)
-                    c = st.compare(b, n, st.derive_seed(seed, vid, mode, m),
-                                   paired=paired, resamples=resamples)
-                    c["paired"] = paired
-                    row["cmp"][m] = c
+                    tasks.append((row["cmp"], m, (b, n, st.derive_seed(seed, vid, mode, m),
+                                                  paired, resamples)))
                 g["rows"].append(row)
-            if aa:
-                aa_row = g["rows"][0]
-                for m, c in aa_row["cmp"].items():
-                    g["floors"][m] = st.noise_floor(c)
-                g["floor"] = g["floors"].get("cpu_ns_per_req")
-            for row in g["rows"]:
-                for m, c in row["cmp"].items():
-                    floor = None if row["variant"] == aa else g["floors"].get(m)
-                    c["verdict"] = st.verdict(m, c, 0.0, floor)
-            groups.append(g)
+            pending.append(g)
+    _run_tasks(tasks)
+    for g in pending:
+        aa = g["aa"]
+        if aa and g["rows"]:
+            for m, c in g["rows"][0]["cmp"].items():
+                g["floors"][m] = st.noise_floor(c)
+            g["floor"] = g["floors"].get("cpu_ns_per_req")
+        for row in g["rows"]:
+            for m, c in row["cmp"].items():
+                floor = None if row["variant"] == aa else g["floors"].get(m)
+                c["verdict"] = st.verdict(m, c, 0.0, floor)
     # start-up is per variant, not per mode
     startup = {}
     for server in servers:
@@ -251,6 +262,36 @@ def analyse(res, resamples=st.RESAMPLES):
                 e["cmp"] = c
             startup[d["id"]] = e
     return {"groups": groups, "info": info, "startup": startup}
+
+
+def _compare_task(args):
+    b, n, seed, paired, resamples = args
+    c = st.compare(b, n, seed, paired=paired, resamples=resamples)
+    c["paired"] = paired
+    return c
+
+
+def _run_tasks(tasks):
+    """Run the bootstrap comparisons, on every core when there are many.
+
+    Each task carries its own derived seed, so the answer does not depend on
+    how the work is split.
+    """
+    args = [t[2] for t in tasks]
+    results = None
+    workers = min(os.cpu_count() or 1, 8)
+    if workers > 1 and len(args) >= 64:
+        try:
+            import concurrent.futures as cf
+            import multiprocessing as mp
+            with cf.ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as ex:
+                results = list(ex.map(_compare_task, args, chunksize=16))
+        except (OSError, ImportError, RuntimeError):
+            results = None
+    if results is None:
+        results = [_compare_task(a) for a in args]
+    for (target, m, _), c in zip(tasks, results):
+        target[m] = c
 
 
 def exposure(res, variant):
