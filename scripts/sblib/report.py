@@ -628,39 +628,51 @@ plot {', '.join(series)}
 
 
 def plot_startup(analysis, info, color, outdir, tmp):
+    """One row per directive, one dot per server (with its interval when repeated)."""
     items = list(analysis["startup"].items())
     if not items:
         return ""
-    items.sort(key=lambda kv: (info[kv[0]]["server"], kv[1]["median"]))
-    path = os.path.join(tmp, "startup.dat")
-    tics = []
-    servers = []
-    with open(path, "w", encoding="utf-8") as f:
-        for i, (vid, e) in enumerate(items):
-            s = info[vid]["server"]
-            if s not in servers:
-                servers.append(s)
-            c = e["cmp"]
-            lo = hi = e["median"]
-            if c and e["n"] > 1:
-                lo = e["median"] * c["lo"] / c["ratio"] if c["ratio"] else lo
-                hi = e["median"] * c["hi"] / c["ratio"] if c["ratio"] else hi
-            f.write(f"{e['median']:.4f} {i} {lo:.4f} {hi:.4f} {servers.index(s)}\n")
-            tics.append(f"{_q(vid)} {i}")
+    servers, names = [], []
+    for vid, _ in items:
+        s, n = info[vid]["server"], info[vid]["name"]
+        if s not in servers:
+            servers.append(s)
+        if n not in names:
+            names.append(n)
+
+    def slowest(n):
+        v = [e["median"] for vid, e in items if info[vid]["name"] == n]
+        return max(v)
+    names.sort(key=slowest)
+    ypos = {n: i for i, n in enumerate(names)}
+    k = len(servers)
     cmds = []
     for j, s in enumerate(servers):
-        cmds.append(f"{_q(path)} using ($5=={j}?$1:1/0):2:3:4 with xerrorbars pt 7 ps 1.2 lw 2 "
+        path = os.path.join(tmp, f"startup-{j}.dat")
+        with open(path, "w", encoding="utf-8") as f:
+            for vid, e in items:
+                if info[vid]["server"] != s:
+                    continue
+                c = e["cmp"]
+                lo = hi = e["median"]
+                if c and e["n"] > 1 and c["ratio"]:
+                    lo = e["median"] * c["lo"] / c["ratio"]
+                    hi = e["median"] * c["hi"] / c["ratio"]
+                y = ypos[info[vid]["name"]] + (j - (k - 1) / 2.0) * (0.6 / max(k, 1))
+                f.write(f"{e['median']:.4f} {y:.4f} {lo:.4f} {hi:.4f}\n")
+        cmds.append(f"{_q(path)} using 1:2:3:4 with xerrorbars pt 7 ps 1.1 lw 2 "
                     f"lc rgb {_q(color.get(s, '#333333'))} title {_q(s)}")
-    h_px = max(260, 80 + 26 * len(items))
+    tics = ", ".join(f"{_q(n)} {i}" for n, i in ypos.items())
+    h_px = max(260, 80 + 30 * len(names) + 16 * (k - 1))
     script = f"""
 set title 'Start-up time: systemctl start to the first good HTTPS response'
 set xlabel 'milliseconds'
-set ytics ({', '.join(tics)})
-set yrange [-0.7:{len(items) - 0.3}]
+set ytics ({tics})
+set yrange [-0.7:{len(names) - 0.3}]
 set xrange [0:*]
 set grid xtics
 set key outside right top
-set lmargin 36
+set lmargin 28
 plot {', '.join(cmds)}
 """
     return gnuplot(script, "startup", outdir, tmp, 900, h_px)
