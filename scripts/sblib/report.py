@@ -203,6 +203,12 @@ def what_ran(res):
         f"(warm-up {spec.get('warmup', '?')} s), interleaved in a seeded random order",
         "load: " + ", ".join(f"{k} {v}" for k, v in lg.items() if v is not None),
     ]
+    pin = spec.get("pinning") or {}
+    if pin:
+        items.append(f"servers pinned to CPU {pin.get('server_cpu', '?')}, the load generator "
+                     f"to CPU {pin.get('loadgen_cpu', '?')}")
+    if spec.get("unit"):
+        items.append(f"a user unit: `{spec['unit']}` at {spec.get('url') or '?'}")
     if status:
         items.append(f"state: **{status.get('state', '?')}**, {status.get('runs_done', '?')} of "
                      f"{status.get('runs_planned', '?')} slices")
@@ -342,8 +348,15 @@ def build(res, analysis, plots):
     for vid, v in res["variants"].items():
         ev = v.get("evidence") or {}
         applied = v.get("applied") or {}
-        rows.append([f"`{vid}`", v.get("status", "?"),
-                     ", ".join(f"{k} {'yes' if a else '**no**'}" for k, a in applied.items()) or "-",
+        why = v.get("applied_why") or {}
+        if ev.get("error"):
+            ev = {}
+            applied_txt = f"evidence unreadable: {v['evidence']['error']}"
+        else:
+            applied_txt = ", ".join(
+                f"{k} {'yes' if a else '**no**'}" + ("" if a or not why.get(k) else f" ({why[k]})")
+                for k, a in applied.items()) or "-"
+        rows.append([f"`{vid}`", v.get("status", "?"), applied_txt,
                      ev.get("uid", "-"), ev.get("cap_eff", "-"), ev.get("no_new_privs", "-"),
                      f"{ev.get('seccomp', '-')}/{ev.get('seccomp_filters', '-')}",
                      "".join(k[0] for k in ("mnt", "net", "user")
