@@ -178,6 +178,13 @@ def format_table(result):
     if result["only_new"]:
         lines.append("only in NEW: " + ", ".join(result["only_new"]))
     n = len(result["regressions"])
+    for r in result["regressions"]:
+        what = ("cost " if r["kind"] == "cost" else "") + LABELS.get(r["metric"], r["metric"])
+        if r["kind"] in ("metric", "cost"):
+            how = f"{st.pct(r['ratio'])} {st.interval(r['lo'], r['hi'])}"
+        else:
+            how = f"{r['base']} -> {r['new']}"
+        lines.append(f"REGRESSION: {r['variant']} {r['mode']} {what}: {how}")
     lines.append(f"threshold {result['threshold'] * 100:g}%: "
                  + (f"{n} regression(s)" if n else "no regression"))
     return lines
