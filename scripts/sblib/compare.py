@@ -43,13 +43,16 @@ def _samples(res, vid, mode, metric):
     return [v for _, v in rs.samples(res, vid, mode, metric)]
 
 
-def compare_dirs(a, b, threshold=0.05, metrics=None, resamples=st.RESAMPLES):
+def compare_dirs(a, b, threshold=0.05, metrics=None, resamples=st.RESAMPLES, costs_only=False):
     """Compare two loaded results (rs.load). Returns a dict:
 
     rows: [{kind: "metric"|"cost"|"exposure"|"status", variant, mode, metric,
             base, new, ratio, lo, hi, p, significant, verdict, regression, gate}]
     regressions: the rows with regression True and gate True.
     metrics: the metric keys that gate (default: all).
+    costs_only: absolute figures do not gate, only directive costs, exposure and
+    compatibility (these are immune to the machine running faster or slower
+    between the two runs).
     """
     all_metrics = [m for m, _, _ in rs.METRICS] + ["startup_ms"]
     gate = set(metrics) if metrics else set(all_metrics)
@@ -89,7 +92,8 @@ def compare_dirs(a, b, threshold=0.05, metrics=None, resamples=st.RESAMPLES):
                 c["verdict"] = st.verdict(m, c, threshold)
                 c.update({"kind": "metric", "variant": vid,
                           "mode": mode if m != "startup_ms" else "-", "metric": m,
-                          "regression": c["verdict"] == "worse", "gate": m in gate})
+                          "regression": c["verdict"] == "worse",
+                          "gate": m in gate and not costs_only})
                 add(c)
     # the cost of each directive, and how it moved
     for vid in common:
@@ -200,6 +204,9 @@ def parse_args(argv):
     p.add_argument("--metrics", metavar="M,M",
                    help="gate only on these metrics (default all): "
                         + ",".join([m for m, _, _ in rs.METRICS] + ["startup_ms"]))
+    p.add_argument("--costs-only", action="store_true",
+                   help="gate only on directive costs (variant / its baseline), exposure and "
+                        "compatibility, not on absolute figures, which move with the machine")
     p.add_argument("--json", metavar="FILE", help="also write the comparison as JSON")
     p.add_argument("--resamples", type=int, default=st.RESAMPLES, help=argparse.SUPPRESS)
     return p.parse_args(argv)
@@ -227,7 +234,8 @@ def main(argv):
     except rs.ResultsError as e:
         print(f"sandbench compare: {e}", file=sys.stderr)
         return 2
-    result = compare_dirs(a, b, args.threshold / 100.0, metrics, args.resamples)
+    result = compare_dirs(a, b, args.threshold / 100.0, metrics, args.resamples,
+                          args.costs_only)
     if not any(r["kind"] in ("metric", "cost") for r in result["rows"]):
         print("sandbench compare: no variant and mode with measurements in both directories",
               file=sys.stderr)

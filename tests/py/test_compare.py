@@ -53,6 +53,8 @@ class Compare(unittest.TestCase):
         self.assertRegex(line, r"\+(9|10|11)\.\d%")
         # the same 10% is no regression against a 15% threshold
         self.assertEqual(run([self.base, slower, "--threshold", "15"])[0], 0)
+        # nor when only directive costs gate: every variant slowed alike
+        self.assertEqual(run([self.base, slower, "--costs-only"])[0], 0)
 
     def test_dearer_directive_is_a_cost_regression(self):
         costs = dict(sbfixture.DEFAULT_COSTS)
