@@ -157,6 +157,25 @@ def change(c):
     return f"{st.pct(c['ratio'])} {st.interval(c['lo'], c['hi'])}"
 
 
+def applied_word(a):
+    """The evidence verdict of one directive: True, False or None (could not tell)."""
+    return {True: "yes", False: "**no**"}.get(a, "n/a")
+
+
+def applied_summary(applied):
+    if not applied:
+        return "-"
+    if len(applied) == 1:
+        return applied_word(next(iter(applied.values())))
+    vals = list(applied.values())
+    parts = [f"{vals.count(True)} yes"]
+    if vals.count(False):
+        parts.append(f"**{vals.count(False)} no**")
+    if len(vals) - vals.count(True) - vals.count(False):
+        parts.append(f"{len(vals) - vals.count(True) - vals.count(False)} n/a")
+    return ", ".join(parts)
+
+
 def mark(c):
     if not c:
         return ""
@@ -257,6 +276,14 @@ def build(res, analysis, plots):
                      f"±{floor * 100:.1f}%" if floor is not None else "-"])
     blocks.append(table(["server", "mode", "A/A CPU per request", "A/A req/s",
                          "noise floor (CPU)"], rows))
+    small = sorted({c["n_base"] for g in analysis["groups"] for r in g["rows"]
+                    for c in r["cmp"].values() if c.get("paired") and 2.0 / 2 ** c["n_base"] >= st.ALPHA})
+    if small:
+        n = small[-1]
+        blocks.append(para(f"**Too few rounds for a verdict**: with {n} paired rounds the smallest "
+                           f"p-value the sign-flip test can reach is 2/2^{n} = {2.0 / 2 ** n:.3f} "
+                           f"> {st.ALPHA}, so no change is called significant however large. "
+                           "Run with `--reps 6` or more (8+ for intervals that mean something)."))
     blocks.append(para("The A/A control is a second, identical baseline instance. Its "
                        "difference from the baseline is pure noise; the noise floor is the "
                        "furthest end of its interval from 0."))
@@ -267,7 +294,8 @@ def build(res, analysis, plots):
                        "metric: steadier than req/s on a machine whose speed drifts). "
                        "Exposure is `systemd-analyze security` (0 safe .. 10 unsafe); the drop "
                        "is against the baseline unit. Applied: the sandbox evidence showed the "
-                       "directive in force."))
+                       "directive in force; n/a: the evidence cannot tell (e.g. the baseline already has "
+                       "that property), the reason is in the evidence table."))
     for g in analysis["groups"]:
         if not g["rows"]:
             continue
@@ -282,8 +310,7 @@ def build(res, analysis, plots):
             drop = (f"{exp:.1f} ({exp - base_exp:+.1f})" if exp is not None and base_exp is not None
                     else num(exp))
             applied = (res["variants"].get(vid) or {}).get("applied") or {}
-            ap = ", ".join(("yes" if v else "**no**") if len(applied) == 1 else
-                           f"{k}: {'yes' if v else '**no**'}" for k, v in applied.items()) or "-"
+            ap = applied_summary(applied)
             rows.append([i, f"`{directive_label(info, vid)}`", change(c), mark(c), change(t),
                          mark(t), change(p99), drop, ap, r["n"]])
         bm = g["base_medians"]
@@ -354,7 +381,7 @@ def build(res, analysis, plots):
             applied_txt = f"evidence unreadable: {v['evidence']['error']}"
         else:
             applied_txt = ", ".join(
-                f"{k} {'yes' if a else '**no**'}" + ("" if a or not why.get(k) else f" ({why[k]})")
+                f"{k} {applied_word(a)}" + ("" if a or not why.get(k) else f" ({why[k]})")
                 for k, a in applied.items()) or "-"
         rows.append([f"`{vid}`", v.get("status", "?"), applied_txt,
                      ev.get("uid", "-"), ev.get("cap_eff", "-"), ev.get("no_new_privs", "-"),
@@ -543,6 +570,7 @@ def plot_cost(gs, info, mode, color, outdir, tmp):
     pad = (hi_x - lo_x) * 0.08 + 0.5
     tics = ", ".join(f"{_q(n)} {i}" for n, i in ypos.items())
     h_px = max(260, 80 + 34 * len(names) + 20 * (k - 1))
+    lmargin = max(12, max(len(n) for n in names) + 3)
     script = f"""
 set title {_q(f'What each directive costs in server CPU per request ({mode})')}
 set xlabel 'change in CPU time per request against the baseline (%)'
@@ -553,47 +581,72 @@ set grid xtics
 set key outside right top
 set object 1 rect from {-floor},-0.7 to {floor},{len(names) - 0.3} fc rgb '#e8e8e8' fs solid noborder behind
 set arrow 1 from 0,-0.7 to 0,{len(names) - 0.3} nohead lc rgb '#555555' dt 2
-set lmargin 28
+set lmargin {lmargin}
 plot {', '.join(plot_cmds)}
 """
-    return gnuplot(script, f"cost-{mode}", outdir, tmp, 900, h_px)
+    return gnuplot(script, f"cost-{mode}", outdir, tmp, max(900, 640 + 8 * lmargin), h_px)
+
+
+def label_positions(pts, xspan, yspan):
+    """Label anchors for (x, y, name) points so that close neighbours do not
+    print over each other: labels of points near one another (same exposure
+    band, close in cost) are stacked in rows above and below the point."""
+    out = []
+    placed = []  # (x, row_y) of labels already placed
+    rows = [0.035, -0.055, 0.10, -0.12, 0.165, -0.185, 0.23]
+    for x, y, n in sorted(pts, key=lambda p: (p[0], -p[1])):
+        width = (len(n) * 0.0105 + 0.02) * xspan
+        for dy in rows:
+            ly = y + dy * yspan
+            if all(abs(ly - py) > 0.05 * yspan or x > px + pw or x + width < px
+                   for px, py, pw in placed):
+                break
+        placed.append((x, ly, width))
+        out.append((x + 0.01 * xspan, ly, n))
+    return out
 
 
 def plot_exposure(res, gs, info, mode, color, outdir, tmp):
     """One panel per server: every variant as a labelled point, the frontier as steps."""
-    panels = []
+    per = []
     ys, xs = [], []
-    for j, g in enumerate(gs):
-        pts, front = [], frontier(res, g)
+    for g in gs:
+        pts = []
         if g["baseline"] and rs.exposure(res, g["baseline"]) is not None:
             pts.append((0.0, rs.exposure(res, g["baseline"]), "baseline"))
         for r in g["rows"]:
             c, e = r["cmp"].get("cpu_ns_per_req"), rs.exposure(res, r["variant"])
             if c and e is not None and r["variant"] != g["aa"]:
                 pts.append(((c["ratio"] - 1) * 100, e, directive_label(info, r["variant"])))
-        if not pts:
-            continue
+        if pts:
+            per.append((g, pts))
+            xs += [p[0] for p in pts]
+            ys += [p[1] for p in pts]
+    if not per:
+        return ""
+    ylo, yhi = max(0.0, min(ys) - 0.8), min(10.5, max(ys) + 0.6)
+    xspan = max(xs) - min(xs) + 1.0
+    xlo, xhi = min(xs) - 0.1 * xspan - 0.5, max(xs) + 0.5 * xspan + 0.5
+    panels = []
+    for j, (g, pts) in enumerate(per):
         pp = os.path.join(tmp, f"exp-{mode}-{j}.dat")
+        lp = os.path.join(tmp, f"lab-{mode}-{j}.dat")
         fp = os.path.join(tmp, f"front-{mode}-{j}.dat")
         with open(pp, "w", encoding="utf-8") as f:
-            for x, y, n in pts:
+            for x, y, _ in pts:
+                f.write(f"{x:.4f} {y:.3f}\n")
+        with open(lp, "w", encoding="utf-8") as f:
+            for x, y, n in label_positions(pts, xhi - xlo, yhi - ylo):
                 f.write(f"{x:.4f} {y:.3f} {_q(n)}\n")
-                xs.append(x)
-                ys.append(y)
         with open(fp, "w", encoding="utf-8") as f:
-            for c, e, _ in front:
+            for c, e, _ in frontier(res, g):
                 f.write(f"{(c - 1) * 100:.4f} {e:.3f}\n")
         col = _q(color[g["server"]])
         panels.append(f"""set title {_q(g['server'])}
 plot {_q(fp)} using 1:2 with steps lw 2 lc rgb {col} title 'Pareto frontier', \\
      {_q(pp)} using 1:2 with points pt 7 ps 1.2 lc rgb {col} notitle, \\
-     {_q(pp)} using 1:2:3 with labels offset 0.7,0.6 left font ',9' tc rgb '#222222' notitle
+     {_q(lp)} using 1:2:3 with labels left font ',9' tc rgb '#222222' notitle
 """)
-    if not panels:
-        return ""
-    ylo, yhi = max(0.0, min(ys) - 0.8), min(10.5, max(ys) + 0.6)
-    xspan = max(xs) - min(xs) + 1.0
-    xlo, xhi = min(xs) - 0.1 * xspan - 0.5, max(xs) + 0.45 * xspan + 0.5
     n = len(panels)
     script = f"""
 set multiplot layout {n},1 title {_q(f'Exposure against cost ({mode}): lower left is better')}
@@ -606,7 +659,7 @@ set key right top box opaque
 {''.join(panels)}
 unset multiplot
 """
-    return gnuplot(script, f"exposure-{mode}", outdir, tmp, 900, 120 + 300 * n)
+    return gnuplot(script, f"exposure-{mode}", outdir, tmp, 900, 120 + 320 * n)
 
 
 def plot_latency(res, g, info, outdir, tmp):
@@ -677,6 +730,7 @@ def plot_startup(analysis, info, color, outdir, tmp):
                     f"lc rgb {_q(color.get(s, '#333333'))} title {_q(s)}")
     tics = ", ".join(f"{_q(n)} {i}" for n, i in ypos.items())
     h_px = max(260, 80 + 30 * len(names) + 16 * (k - 1))
+    lmargin = max(12, max(len(n) for n in names) + 3)
     script = f"""
 set title 'Start-up time: systemctl start to the first good HTTPS response'
 set xlabel 'milliseconds'
@@ -685,10 +739,10 @@ set yrange [-0.7:{len(names) - 0.3}]
 set xrange [0:*]
 set grid xtics
 set key outside right top
-set lmargin 28
+set lmargin {lmargin}
 plot {', '.join(cmds)}
 """
-    return gnuplot(script, "startup", outdir, tmp, 900, h_px)
+    return gnuplot(script, "startup", outdir, tmp, max(900, 640 + 8 * lmargin), h_px)
 
 
 # --- analysis.json -------------------------------------------------------------
