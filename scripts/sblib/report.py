@@ -58,9 +58,9 @@ def render_md(blocks):
         if b[0] == "h":
             out.append("#" * b[1] + " " + b[2])
         elif b[0] == "p":
-            out.append(b[1])
+            out.append(" ".join(b[1].split("\n")))
         elif b[0] == "ul":
-            out.extend("- " + i for i in b[1])
+            out.extend("- " + " ".join(i.split("\n")) for i in b[1])
         elif b[0] == "table":
             _, header, rows, align = b
             align = align or ["l"] + ["r"] * (len(header) - 1)
