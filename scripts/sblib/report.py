@@ -324,6 +324,22 @@ def build(res, analysis, plots):
     for p in plots.get("cost", []):
         blocks.append(image(p[0], p[1]))
 
+    failed = {}
+    for r in res["runs"]:
+        if r.get("status", "ok") != "ok":
+            e = failed.setdefault((r["variant"], r["mode"]), [0, 0, r.get("error") or r["status"]])
+            e[0] += 1
+    if failed:
+        for r in res["runs"]:
+            if (r["variant"], r["mode"]) in failed:
+                failed[(r["variant"], r["mode"])][1] += 1
+        blocks.append(h(3, "Slices that failed"))
+        blocks.append(para("These slices are left out of every figure above."))
+        blocks.append(table(["variant", "mode", "failed", "first error"],
+                            [[f"`{v}`", m, f"{a} of {b}", str(err)[:200]]
+                             for (v, m), (a, b, err) in failed.items()],
+                            ["l", "l", "r", "l"]))
+
     # exposure vs cost
     blocks.append(h(2, "Exposure against cost"))
     blocks.append(para("The Pareto frontier is the cheapest known way to reach each exposure "

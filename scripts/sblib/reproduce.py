@@ -169,6 +169,16 @@ def main(argv):
         print(f"sandbench reproduce: {e}", file=sys.stderr)
         return 2
     result = cmp.compare_dirs(orig, new, 0.0, resamples=args.resamples)
+    if not any(r["kind"] == "cost" for r in result["rows"]):
+        had = any(r["kind"] == "cost" for r in
+                  cmp.compare_dirs(orig, orig, 0.0, resamples=10)["rows"])
+        if had:
+            print(f"sandbench reproduce: {new_path} has no directive cost to set against "
+                  f"{args.dir}'s: the reproduction measured nothing comparable", file=sys.stderr)
+            return 1
+        print(f"sandbench reproduce: {args.dir} has no directive cost measured (every slice "
+              "failed?); nothing to reproduce", file=sys.stderr)
+        return 2
     lines, bad = summary_lines(orig, new, result)
     text = "\n".join(lines) + "\n"
     print(text)

@@ -147,6 +147,27 @@ class ReportEdges(unittest.TestCase):
         with open(os.path.join(d, "report.md")) as f:
             self.assertIn("gnuplot is not installed", f.read())
 
+    def test_failed_slices_listed_and_left_out(self):
+        d = sbfixture.make_results(os.path.join(self.dir, "f"), rounds=6)
+        path = os.path.join(d, "runs.jsonl")
+        with open(path) as f:
+            runs = [json.loads(l) for l in f]
+        bad = 0
+        for r in runs:
+            if r["variant"] == "drop/private-tmp-yes" and r["round"] < 2:
+                r.update({"status": "error", "error": "no request completed",
+                          "cpu_ns_per_req": 1e9})
+                bad += 1
+        with open(path, "w") as f:
+            f.writelines(json.dumps(r) + "\n" for r in runs)
+        self.assertEqual(run([d, "--no-plots"])[0], 0)
+        with open(os.path.join(d, "report.md")) as f:
+            md = f.read()
+        self.assertIn(f"| `drop/private-tmp-yes` | keepalive | {bad} of 6 | no request completed |", md)
+        row = next(l for l in md.splitlines() if l.startswith("| ") and "`private-tmp-yes`" in l
+                   and "| ~ |" in l)
+        self.assertTrue(row.rstrip().endswith(f"| {6 - bad} |"), row)
+
     def test_minimal_results_without_variants_json(self):
         d = sbfixture.make_results(os.path.join(self.dir, "m"), rounds=3, costs={
             "private-tmp-yes": (1.0, 9.2, "ok")})
