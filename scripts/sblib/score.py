@@ -13,7 +13,6 @@ import argparse
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -26,6 +25,35 @@ OVERALL = re.compile(r"Overall exposure level for (\S+): (\d+(?:\.\d+)?) (\w+)")
 
 class ScoreError(Exception):
     """The unit could not be scored; the message says why."""
+
+
+PLACEHOLDER = re.compile(r"@[A-Z][A-Z0-9_]*@")
+CATALOGUE = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))), "units", "directives")
+
+
+def fill_placeholders(text):
+    """sandbench's own unit templates carry @BINDIR@-style placeholders that
+    `sandbench run` fills at install time; fill them the same way so the
+    score is that of the unit as installed."""
+    if not PLACEHOLDER.search(text):
+        return text
+    try:
+        from . import _host
+        return _host.fill(text, _host.placeholders("/opt/sandbench/bin"))
+    except ImportError:
+        return text
+    except Exception as e:  # _host.HostError: an unknown placeholder
+        raise ScoreError(str(e)) from None
+
+
+def resolve_dropin(arg):
+    """A drop-in path, or the name of a directive of the catalogue (units/directives/NAME.conf)."""
+    if os.path.exists(arg) or "/" in arg:
+        return arg
+    name = arg[:-5] if arg.endswith(".conf") else arg
+    cand = os.path.join(CATALOGUE, name + ".conf")
+    return cand if os.path.isfile(cand) else arg
 
 
 def _analyze(path, json_mode):
@@ -41,9 +69,9 @@ def _analyze(path, json_mode):
     except subprocess.TimeoutExpired:
         raise ScoreError(f"{path}: systemd-analyze timed out") from None
     if p.returncode != 0:
-        msg = p.stderr.strip().splitlines()
-        raise ScoreError(f"{path}: systemd-analyze refused it: " + (msg[-1] if msg else
-                                                                    f"exit {p.returncode}"))
+        msg = [ln.strip() for ln in p.stderr.strip().splitlines() if ln.strip()]
+        raise ScoreError(f"{path}: systemd-analyze refused it: " + (" / ".join(msg[:3]) if msg
+                                                                    else f"exit {p.returncode}"))
     return p.stdout, p.stderr
 
 
@@ -60,24 +88,35 @@ def score_unit(path, dropins=()):
         raise ScoreError(f"{path}: not a service unit (the file name must end in .service)")
     extra = []
     for d in dropins:
+        d = resolve_dropin(d)
         try:
             with open(d, encoding="utf-8") as f:
-                extra.append(f.read())
+                extra.append(fill_placeholders(f.read()))
         except (OSError, UnicodeDecodeError) as e:
             raise ScoreError(f"{d}: cannot read the drop-in ({e.strerror or e})") from None
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except (OSError, UnicodeDecodeError) as e:
+        raise ScoreError(f"{path}: cannot read it ({e})") from None
+    filled = fill_placeholders(text)
     with tempfile.TemporaryDirectory(prefix="sandbench-score-") as tmp:
         target = path
-        if dropins:
+        if dropins or filled != text:
             # a private copy so the user's files are never touched
             target = os.path.join(tmp, name)
-            shutil.copyfile(path, target)
+            with open(target, "w", encoding="utf-8") as f:
+                f.write(filled)
             ddir = target + ".d"
             os.mkdir(ddir)
             src_d = path + ".d"
             if os.path.isdir(src_d):
-                for f in sorted(os.listdir(src_d)):
-                    if f.endswith(".conf"):
-                        shutil.copyfile(os.path.join(src_d, f), os.path.join(ddir, f))
+                for fn in sorted(os.listdir(src_d)):
+                    if fn.endswith(".conf"):
+                        with open(os.path.join(src_d, fn), encoding="utf-8") as f:
+                            dtext = fill_placeholders(f.read())
+                        with open(os.path.join(ddir, fn), "w", encoding="utf-8") as f:
+                            f.write(dtext)
             for i, text in enumerate(extra):
                 with open(os.path.join(ddir, f"zz-sandbench-{i:03d}.conf"), "w",
                           encoding="utf-8") as f:
@@ -98,7 +137,7 @@ def score_unit(path, dropins=()):
                        "exposure": float(e) if e not in (None, "") else None,
                        "set": c.get("set")})
     warnings = [w.strip() for w in err.strip().splitlines() if w.strip()]
-    if dropins:
+    if target != path:
         warnings = [w.replace(os.path.dirname(target) + "/", "") for w in warnings]
     return {"unit": path, "exposure": float(m.group(2)), "level": m.group(3),
             "checks": checks, "warnings": warnings}
@@ -132,7 +171,8 @@ def main(argv):
         epilog="exit 0: scored; 1: a unit scored above --threshold; 2: bad input")
     p.add_argument("units", metavar="UNIT_FILE", nargs="+", help="a .service file")
     p.add_argument("--with", dest="dropins", metavar="DROPIN", action="append", default=[],
-                   help="apply this drop-in .conf too (repeatable; e.g. units/directives/*.conf)")
+                   help="apply this drop-in .conf too, or a directive of units/directives/ by "
+                        "name (repeatable)")
     p.add_argument("--all", action="store_true", help="also list the checks that pass")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.add_argument("--threshold", type=float, metavar="N",

@@ -104,6 +104,16 @@ class Score(unittest.TestCase):
         self.assertEqual(run(["--threshold", "5", self.plain])[0], 1)
         self.assertEqual(run(["--threshold", "5", self.hard])[0], 0)
 
+    def test_the_repos_own_units_and_catalogue_by_name(self):
+        top = os.path.join(os.path.dirname(__file__), "..", "..")
+        unit = os.path.join(top, "units", "lunchd-drop.service")
+        if not os.path.exists(unit):
+            self.skipTest("units/ not in this tree")
+        plain = score.score_unit(unit)  # @PLACEHOLDERS@ filled as `sandbench run` does
+        both = score.score_unit(unit, ["system-call-filter-system-service", "private-tmp-yes"])
+        self.assertLess(both["exposure"], plain["exposure"])
+        self.assertIs({c["name"]: c for c in both["checks"]}["PrivateTmp="]["set"], True)
+
     def test_bad_input_exits_2(self):
         rc, _, err = run([os.path.join(self.dir, "missing.service")])
         self.assertEqual(rc, 2)
