@@ -23,6 +23,14 @@ STARTUP = ("startup_ms", "start-up", "ms")
 PERCENTILES = ["p50", "p90", "p99", "p99.9", "p99.99"]
 
 
+def emit(text):
+    """Print to stdout; a reader that went away (| head) is not an error."""
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
+
+
 class ResultsError(Exception):
     """A results directory is missing or malformed; the message says how."""
 
@@ -292,6 +300,27 @@ def _run_tasks(tasks):
         results = [_compare_task(a) for a in args]
     for (target, m, _), c in zip(tasks, results):
         target[m] = c
+
+
+def noise_floors(res, metric="cpu_ns_per_req", resamples=st.RESAMPLES):
+    """{(server, mode): noise floor (fraction) or None} from the A/A control alone."""
+    info = variant_info(res)
+    out = {}
+    seed = seed_of(res)
+    for server in sorted({d["server"] for d in info.values()}):
+        members = [d for d in info.values() if d["server"] == server]
+        base = next((d["id"] for d in members if d["role"] == "baseline"), None)
+        aa = next((d["id"] for d in members if d["role"] == "aa"), None)
+        for mode in modes(res):
+            floor = None
+            if base and aa:
+                b, a = samples(res, base, mode, metric), samples(res, aa, mode, metric)
+                if b and a:
+                    bv, av, paired = pair(b, a)
+                    floor = st.noise_floor(st.compare(bv, av, st.derive_seed(seed, aa, mode, metric),
+                                                      paired=paired, resamples=resamples))
+            out[(server, mode)] = floor
+    return out
 
 
 def exposure(res, variant):

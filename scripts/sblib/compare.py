@@ -127,7 +127,10 @@ def compare_dirs(a, b, threshold=0.05, metrics=None, resamples=st.RESAMPLES, cos
                 c["gate"] = m in gate
                 add(c)
     regressions = [r for r in rows if r["regression"] and r["gate"]]
-    return {"rows": rows, "regressions": regressions, "threshold": threshold,
+    fa, fb = rs.noise_floors(a, resamples=resamples), rs.noise_floors(b, resamples=resamples)
+    floors = [{"server": k[0], "mode": k[1], "base": fa.get(k), "new": fb.get(k)}
+              for k in fb if k in fa]
+    return {"rows": rows, "regressions": regressions, "threshold": threshold, "floors": floors,
             "only_base": [v for v in ia if v not in ib],
             "only_new": [v for v in ib if v not in ia]}
 
@@ -139,6 +142,12 @@ LABELS["startup_ms"] = "start-up (ms)"
 def format_table(result):
     """The comparison as fixed-width text lines."""
     lines = []
+    fl = [f"{f['server']}/{f['mode']} " + "/".join(
+        f"±{v * 100:.1f}%" if v is not None else "-" for v in (f["base"], f["new"]))
+        for f in result.get("floors", [])]
+    if fl:
+        lines.append("noise floor (A/A control, CPU per request), BASE/NEW: " + ", ".join(fl))
+        lines.append("")
     head = (f"{'variant':<34} {'mode':<10} {'metric':<22} {'base':>9} {'new':>9} "
             f"{'change':>8} {'95% interval':<19} {'p':>6}  verdict")
     kinds = [("status", "compatibility"), ("exposure", "exposure (systemd-analyze security)"),
@@ -240,7 +249,7 @@ def main(argv):
         print("sandbench compare: no variant and mode with measurements in both directories",
               file=sys.stderr)
         return 2
-    print("\n".join(format_table(result)))
+    rs.emit("\n".join(format_table(result)))
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump(result, f, indent=1, default=str)

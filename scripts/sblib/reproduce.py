@@ -93,6 +93,14 @@ def summary_lines(orig, new, result):
     for k, va, vb, d in env_table(orig, new):
         lines.append(f"| {k} | {va} | {vb} | {d} |")
     lines.append("")
+    fl = result.get("floors") or []
+    if fl:
+        lines.append("Noise floor (A/A control, CPU per request): " + ", ".join(
+            f"{f['server']}/{f['mode']} original "
+            + (f"±{f['base'] * 100:.1f}%" if f["base"] is not None else "-")
+            + " reproduction " + (f"±{f['new'] * 100:.1f}%" if f["new"] is not None else "-")
+            for f in fl) + ".")
+        lines.append("")
     lines.append("## Directive costs (variant / baseline), original against reproduction")
     lines.append("")
     lines.append("| variant | mode | metric | original | reproduction | change | 95% interval | agrees |")
@@ -181,7 +189,7 @@ def main(argv):
         return 2
     lines, bad = summary_lines(orig, new, result)
     text = "\n".join(lines) + "\n"
-    print(text)
+    rs.emit(text)
     tmp = os.path.join(new_path, "reproduce.md.tmp")
     with open(tmp, "w", encoding="utf-8") as f:
         f.write(text)

@@ -17,6 +17,8 @@ import subprocess
 import sys
 import tempfile
 
+from . import _results as rs
+
 HELP = "exposure of unit files without starting them (systemd-analyze security --offline)"
 
 UNIT_SUFFIXES = (".service",)
@@ -189,10 +191,10 @@ def main(argv):
             print(f"sandbench score: {e}", file=sys.stderr)
             return 2
     if args.json:
-        print(json.dumps(results, indent=1))
+        rs.emit(json.dumps(results, indent=1))
     else:
         for r in results:
-            print("\n".join(format_score(r, args.all)))
+            rs.emit("\n".join(format_score(r, args.all)))
     if args.threshold is not None and any(r["exposure"] > args.threshold for r in results):
         return 1
     return 0
