@@ -176,6 +176,13 @@ def applied_summary(applied):
     return ", ".join(parts)
 
 
+def min_p(c):
+    """The smallest p-value the rank test of compare() can give for these sample sizes."""
+    if c.get("paired"):
+        return 2.0 / 2 ** c["n_base"]
+    return min(1.0, 2.0 / math.comb(c["n_base"] + c["n_new"], c["n_base"]))
+
+
 def mark(c):
     if not c:
         return ""
@@ -276,14 +283,17 @@ def build(res, analysis, plots):
                      f"±{floor * 100:.1f}%" if floor is not None else "-"])
     blocks.append(table(["server", "mode", "A/A CPU per request", "A/A req/s",
                          "noise floor (CPU)"], rows))
-    small = sorted({c["n_base"] for g in analysis["groups"] for r in g["rows"]
-                    for c in r["cmp"].values() if c.get("paired") and 2.0 / 2 ** c["n_base"] >= st.ALPHA})
+    small = [c for g in analysis["groups"] for r in g["rows"] for c in r["cmp"].values()
+             if min_p(c) >= st.ALPHA]
     if small:
-        n = small[-1]
-        blocks.append(para(f"**Too few rounds for a verdict**: with {n} paired rounds the smallest "
-                           f"p-value the sign-flip test can reach is 2/2^{n} = {2.0 / 2 ** n:.3f} "
-                           f"> {st.ALPHA}, so no change is called significant however large. "
-                           "Run with `--reps 6` or more (8+ for intervals that mean something)."))
+        worst = max(small, key=min_p)
+        kind = (f"{worst['n_base']} paired rounds" if worst.get("paired")
+                else f"{worst['n_base']} and {worst['n_new']} slices")
+        blocks.append(para(f"**Too few rounds for a verdict**: with {kind} the smallest p-value "
+                           f"the rank test can reach is {min_p(worst):.3f} > {st.ALPHA}, so "
+                           f"{len(small)} comparisons cannot be called significant however large "
+                           "the change. Run with `--reps 6` or more (8+ for intervals that mean "
+                           "something)."))
     blocks.append(para("The A/A control is a second, identical baseline instance. Its "
                        "difference from the baseline is pure noise; the noise floor is the "
                        "furthest end of its interval from 0."))
@@ -291,7 +301,8 @@ def build(res, analysis, plots):
     # cost table
     blocks.append(h(2, "Cost of each directive"))
     blocks.append(para("Ranked by the change in server CPU time per request (the primary "
-                       "metric: steadier than req/s on a machine whose speed drifts). "
+                       "metric: steadier than req/s on a machine whose speed drifts); "
+                       "`# req/s` is the rank by throughput lost. "
                        "Exposure is `systemd-analyze security` (0 safe .. 10 unsafe); the drop "
                        "is against the baseline unit. Applied: the sandbox evidence showed the "
                        "directive in force; n/a: the evidence cannot tell (e.g. the baseline already has "
@@ -302,6 +313,9 @@ def build(res, analysis, plots):
         base_exp = rs.exposure(res, g["baseline"]) if g["baseline"] else None
         ranked = [r for r in g["rows"] if r["variant"] != g["aa"]]
         ranked.sort(key=lambda r: -(r["cmp"].get("cpu_ns_per_req") or {}).get("ratio", 0.0))
+        by_rps = sorted([r["variant"] for r in ranked if "rps" in r["cmp"]],
+                        key=lambda v: next(r["cmp"]["rps"]["ratio"] for r in ranked
+                                           if r["variant"] == v))
         rows = []
         for i, r in enumerate(ranked, 1):
             vid = r["variant"]
@@ -311,16 +325,17 @@ def build(res, analysis, plots):
                     else num(exp))
             applied = (res["variants"].get(vid) or {}).get("applied") or {}
             ap = applied_summary(applied)
-            rows.append([i, f"`{directive_label(info, vid)}`", change(c), mark(c), change(t),
-                         mark(t), change(p99), drop, ap, r["n"]])
+            rrank = by_rps.index(vid) + 1 if vid in by_rps else "-"
+            rows.append([i, f"`{directive_label(info, vid)}`", change(c), mark(c), rrank,
+                         change(t), mark(t), change(p99), drop, ap, r["n"]])
         bm = g["base_medians"]
         blocks.append(h(3, f"{g['server']}, {g['mode']}"))
         blocks.append(para(f"baseline: {num(bm.get('cpu_ns_per_req'))} ns CPU per request, "
                            f"{num(bm.get('rps'))} req/s, p99 {num(bm.get('p99'))} µs; exposure "
                            f"{num(base_exp)}"))
-        blocks.append(table(["#", "directive", "CPU per request", "", "req/s", "", "p99 latency",
-                             "exposure (drop)", "applied", "n"], rows,
-                            ["r", "l", "r", "l", "r", "l", "r", "r", "l", "r"]))
+        blocks.append(table(["#", "directive", "CPU per request", "", "# req/s", "req/s", "",
+                             "p99 latency", "exposure (drop)", "applied", "n"], rows,
+                            ["r", "l", "r", "l", "r", "r", "l", "r", "r", "l", "r"]))
     for p in plots.get("cost", []):
         blocks.append(image(p[0], p[1]))
 
