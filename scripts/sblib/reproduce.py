@@ -73,6 +73,27 @@ def env_table(a, b):
     return rows
 
 
+def spec_differences(a, b):
+    """What the re-run did differently from the original spec (the catalogue or a
+    profile may have changed since): a list of sentences, empty when identical."""
+    out = []
+    for k in ("seed", "servers", "modes", "reps", "duration", "warmup", "loadgen", "combine"):
+        if a.get(k) != b.get(k):
+            out.append(f"{k}: {a.get(k)} -> {b.get(k)}")
+    va = {v["id"]: v.get("directives") for v in a.get("variants") or [] if isinstance(v, dict)}
+    vb = {v["id"]: v.get("directives") for v in b.get("variants") or [] if isinstance(v, dict)}
+    if set(va) - set(vb):
+        out.append("variants not re-run: " + ", ".join(sorted(set(va) - set(vb))))
+    if set(vb) - set(va):
+        out.append("variants new in the re-run: " + ", ".join(sorted(set(vb) - set(va))))
+    changed = [v for v in va if v in vb and va[v] != vb[v]]
+    if changed:
+        out.append("variants whose directives changed: " + ", ".join(changed))
+    if a.get("order") and b.get("order") and a["order"] != b["order"] and not out:
+        out.append("the slice order differs")
+    return out
+
+
 def verdicts(result):
     """Split comparison rows into (agree, disagree) lists of directive costs."""
     agree, disagree = [], []
@@ -101,6 +122,15 @@ def summary_lines(orig, new, result):
             + " reproduction " + (f"±{f['new'] * 100:.1f}%" if f["new"] is not None else "-")
             for f in fl) + ".")
         lines.append("")
+    diffs = spec_differences(orig["spec"], new["spec"])
+    if diffs:
+        lines.append("**The re-run is not the same experiment** (the catalogue, a profile or "
+                     "the runner changed since?):")
+        lines.extend(f"- {d}" for d in diffs)
+    else:
+        lines.append("Same spec: servers, variants, modes, repetitions, durations, load and "
+                     "seed (hence slice order) as recorded.")
+    lines.append("")
     lines.append("## Directive costs (variant / baseline), original against reproduction")
     lines.append("")
     lines.append("| variant | mode | metric | original | reproduction | change | 95% interval | agrees |")

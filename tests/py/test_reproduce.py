@@ -58,6 +58,16 @@ class Against(unittest.TestCase):
         self.assertIn("| kernel | 6.1.0-test | 6.1.0-other | differs |", out)
         self.assertTrue(os.path.exists(os.path.join(again, "reproduce.md")))
 
+    def test_spec_differences_reported(self):
+        other = sbfixture.make_results(os.path.join(self.dir, "fewer"), seed=1, rounds=5,
+                                       costs={"private-tmp-yes": (1.0, 9.2, "ok")})
+        rc, out, _ = run([self.orig, "--against", other])
+        self.assertIn("**The re-run is not the same experiment**", out)
+        self.assertIn("reps: 8 -> 5", out)
+        self.assertIn("variants not re-run: drop/memory-deny-write-execute", out)
+        same = sbfixture.make_results(os.path.join(self.dir, "same"), seed=1)
+        self.assertIn("Same spec:", run([self.orig, "--against", same])[1])
+
     def test_changed_cost_disagrees(self):
         costs = dict(sbfixture.DEFAULT_COSTS)
         costs["protect-system-strict"] = (1.25, 8.8, "ok")
