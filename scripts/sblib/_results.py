@@ -1,0 +1,328 @@
+"""Reading a results directory (results/README.md) and analysing it.
+
+load(path) reads and checks the files; analyse(res) turns the raw slices
+into per server x mode x variant x metric comparisons against the same
+server's baseline, with intervals, verdicts and the A/A noise floor. report,
+compare and reproduce all start here, so they agree on every number.
+"""
+import json
+import math
+import os
+
+from . import _stats as st
+
+# (key, label, unit) of every per-slice metric, primary first.
+METRICS = [
+    ("cpu_ns_per_req", "CPU per request", "ns"),
+    ("rps", "throughput", "req/s"),
+    ("p50", "latency p50", "us"),
+    ("p99", "latency p99", "us"),
+    ("p99.9", "latency p99.9", "us"),
+]
+STARTUP = ("startup_ms", "start-up", "ms")
+PERCENTILES = ["p50", "p90", "p99", "p99.9", "p99.99"]
+
+
+def emit(text):
+    """Print to stdout; a reader that went away (| head) is not an error."""
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
+
+
+class ResultsError(Exception):
+    """A results directory is missing or malformed; the message says how."""
+
+
+def _read_json(path, required):
+    if not os.path.exists(path):
+        if required:
+            raise ResultsError(f"{path}: missing")
+        return None
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except (OSError, ValueError) as e:
+        raise ResultsError(f"{path}: not valid JSON ({e})") from None
+
+
+def load(path):
+    """Read a results directory. Raises ResultsError with a clear message.
+
+    Returns a dict with spec, env, variants, status, runs (list) and path.
+    """
+    if not os.path.isdir(path):
+        raise ResultsError(f"{path}: not a directory")
+    spec = _read_json(os.path.join(path, "spec.json"), True)
+    if not isinstance(spec, dict):
+        raise ResultsError(f"{path}/spec.json: not a JSON object")
+    env = _read_json(os.path.join(path, "env.json"), False) or {}
+    variants = _read_json(os.path.join(path, "variants.json"), False) or {}
+    status = _read_json(os.path.join(path, "status.json"), False) or {}
+    if not isinstance(variants, dict) or not isinstance(env, dict):
+        raise ResultsError(f"{path}: variants.json and env.json must be JSON objects")
+    runs_path = os.path.join(path, "runs.jsonl")
+    if not os.path.exists(runs_path):
+        raise ResultsError(f"{runs_path}: missing")
+    runs = []
+    with open(runs_path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                r = json.loads(line)
+            except ValueError as e:
+                raise ResultsError(f"{runs_path}:{lineno}: not valid JSON ({e})") from None
+            if not isinstance(r, dict) or "variant" not in r or "mode" not in r:
+                raise ResultsError(f"{runs_path}:{lineno}: a run needs 'variant' and 'mode'")
+            runs.append(r)
+    spec_variants = spec.get("variants")
+    if spec_variants is not None and not isinstance(spec_variants, list):
+        raise ResultsError(f"{path}/spec.json: 'variants' must be a list")
+    return {"path": path, "spec": spec, "env": env, "variants": variants,
+            "status": status, "runs": runs}
+
+
+def metric_value(run, metric):
+    """The value of `metric` in one runs.jsonl object, or None."""
+    if metric in ("cpu_ns_per_req", "rps", "startup_ms"):
+        v = run.get(metric)
+    else:
+        v = (run.get("latency_us") or {}).get(metric)
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return None
+    if math.isnan(v) or math.isinf(v):
+        return None
+    return float(v)
+
+
+def variant_info(res):
+    """Per variant id: server, name, role, directives (spec first, then variants.json)."""
+    out = {}
+    for v in res["spec"].get("variants") or []:
+        if isinstance(v, dict) and "id" in v:
+            out[v["id"]] = dict(v)
+    for vid, v in res["variants"].items():
+        d = out.setdefault(vid, {"id": vid})
+        for k in ("server", "directives"):
+            if k not in d and k in v:
+                d[k] = v[k]
+    for r in res["runs"]:
+        out.setdefault(r["variant"], {"id": r["variant"], "server": r.get("server")})
+    for vid, d in out.items():
+        server, _, name = vid.partition("/")
+        d.setdefault("server", server)
+        if not d.get("server"):
+            d["server"] = server
+        d["name"] = name or vid
+        if "role" not in d:
+            d["role"] = {"baseline": "baseline", "baseline-aa": "aa"}.get(d["name"], "variant")
+        d.setdefault("directives", [])
+    return out
+
+
+def modes(res):
+    seen = []
+    for m in (res["spec"].get("modes") or []):
+        if m not in seen:
+            seen.append(m)
+    for r in res["runs"]:
+        if r["mode"] not in seen:
+            seen.append(r["mode"])
+    return seen
+
+
+def _index(res):
+    idx = res.get("_index")
+    if idx is None:
+        idx = {}
+        for r in res["runs"]:
+            idx.setdefault((r["variant"], r["mode"]), []).append(r)
+        res["_index"] = idx
+    return idx
+
+
+def samples(res, variant, mode, metric):
+    """[(round, value)] of the good slices of one variant and mode, in run order."""
+    out = []
+    for r in _index(res).get((variant, mode), ()):
+        if r.get("status", "ok") != "ok":
+            continue
+        v = metric_value(r, metric)
+        if v is None:
+            continue
+        out.append((r.get("round", r.get("rep")), v))
+    return out
+
+
+def pair(a, b):
+    """Align two [(round, value)] lists by round when every round holds one of each.
+
+    Returns (base_values, new_values, paired).
+    """
+    ra = [r for r, _ in a]
+    rb = [r for r, _ in b]
+    if (None not in ra and None not in rb and len(set(ra)) == len(ra)
+            and len(set(rb)) == len(rb) and len(a) >= 3):
+        common = sorted(set(ra) & set(rb), key=str)
+        if len(common) >= 3 and len(common) >= 0.8 * max(len(a), len(b)):
+            da, db = dict(a), dict(b)
+            return [da[r] for r in common], [db[r] for r in common], True
+    return [v for _, v in a], [v for _, v in b], False
+
+
+def startup_samples(res, variant):
+    """Start-up times of a variant: per-slice values if recorded, else variants.json."""
+    vals = [metric_value(r, "startup_ms") for r in res["runs"] if r["variant"] == variant]
+    vals = [v for v in vals if v is not None]
+    if vals:
+        return vals
+    s = (res["variants"].get(variant) or {}).get("startup_ms")
+    if isinstance(s, list):
+        return [float(x) for x in s if isinstance(x, (int, float))]
+    if isinstance(s, (int, float)) and not isinstance(s, bool):
+        return [float(s)]
+    return []
+
+
+def seed_of(res):
+    s = res["spec"].get("seed", 1)
+    return s if isinstance(s, int) else 1
+
+
+def analyse(res, resamples=st.RESAMPLES):
+    """Compare every variant against its server's baseline, per mode and metric.
+
+    Returns {"groups": [group...], "info": variant_info}, one group per
+    (server, mode) holding: server, mode, baseline, aa, floor (noise floor
+    of cpu_ns_per_req, a fraction, or None), floors (per metric) and rows:
+    one per variant (A/A included, baseline excluded) with "cmp": {metric:
+    compare() result + verdict} and "n" slices.
+    """
+    info = variant_info(res)
+    seed = seed_of(res)
+    groups = []
+    tasks = []    # (dict to fill, metric, compare() arguments)
+    pending = []  # groups whose verdicts need the noise floor
+    servers = []
+    for vid, d in info.items():
+        if d["server"] not in servers:
+            servers.append(d["server"])
+    for server in servers:
+        members = [d for d in info.values() if d["server"] == server]
+        base = next((d["id"] for d in members if d["role"] == "baseline"), None)
+        aa = next((d["id"] for d in members if d["role"] == "aa"), None)
+        for mode in modes(res):
+            g = {"server": server, "mode": mode, "baseline": base, "aa": aa,
+                 "floor": None, "floors": {}, "rows": [], "base_medians": {}}
+            groups.append(g)
+            if base is None:
+                continue
+            base_s = {m: samples(res, base, mode, m) for m, _, _ in METRICS}
+            if not any(base_s.values()):
+                groups.pop()
+                continue
+            for m, _, _ in METRICS:
+                if base_s[m]:
+                    g["base_medians"][m] = st.median([v for _, v in base_s[m]])
+            order = ([aa] if aa else []) + [d["id"] for d in members
+                                            if d["role"] not in ("baseline", "aa")]
+            for vid in order:
+                row = {"variant": vid, "cmp": {}, "n": 0}
+                for m, _, _ in METRICS:
+                    new_s = samples(res, vid, mode, m)
+                    row["n"] = max(row["n"], len(new_s))
+                    if not new_s or not base_s[m]:
+                        continue
+                    b, n, paired = pair(base_s[m], new_s)
+                    tasks.append((row["cmp"], m, (b, n, st.derive_seed(seed, vid, mode, m),
+                                                  paired, resamples)))
+                g["rows"].append(row)
+            pending.append(g)
+    _run_tasks(tasks)
+    for g in pending:
+        aa = g["aa"]
+        if aa and g["rows"]:
+            for m, c in g["rows"][0]["cmp"].items():
+                g["floors"][m] = st.noise_floor(c)
+            g["floor"] = g["floors"].get("cpu_ns_per_req")
+        for row in g["rows"]:
+            for m, c in row["cmp"].items():
+                floor = None if row["variant"] == aa else g["floors"].get(m)
+                c["verdict"] = st.verdict(m, c, 0.0, floor)
+    # start-up is per variant, not per mode
+    startup = {}
+    for server in servers:
+        members = [d for d in info.values() if d["server"] == server]
+        base = next((d["id"] for d in members if d["role"] == "baseline"), None)
+        bs = startup_samples(res, base) if base else []
+        for d in members:
+            s = startup_samples(res, d["id"])
+            if not s:
+                continue
+            e = {"median": st.median(s), "n": len(s), "cmp": None}
+            if bs and d["id"] != base:
+                c = st.compare(bs, s, st.derive_seed(seed, d["id"], "startup"),
+                               resamples=resamples)
+                c["verdict"] = st.verdict("startup_ms", c)
+                e["cmp"] = c
+            startup[d["id"]] = e
+    return {"groups": groups, "info": info, "startup": startup}
+
+
+def _compare_task(args):
+    b, n, seed, paired, resamples = args
+    c = st.compare(b, n, seed, paired=paired, resamples=resamples)
+    c["paired"] = paired
+    return c
+
+
+def _run_tasks(tasks):
+    """Run the bootstrap comparisons, on every core when there are many.
+
+    Each task carries its own derived seed, so the answer does not depend on
+    how the work is split.
+    """
+    args = [t[2] for t in tasks]
+    results = None
+    workers = min(os.cpu_count() or 1, 8)
+    if workers > 1 and len(args) >= 64:
+        try:
+            import concurrent.futures as cf
+            import multiprocessing as mp
+            with cf.ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as ex:
+                results = list(ex.map(_compare_task, args, chunksize=16))
+        except (OSError, ImportError, RuntimeError):
+            results = None
+    if results is None:
+        results = [_compare_task(a) for a in args]
+    for (target, m, _), c in zip(tasks, results):
+        target[m] = c
+
+
+def noise_floors(res, metric="cpu_ns_per_req", resamples=st.RESAMPLES):
+    """{(server, mode): noise floor (fraction) or None} from the A/A control alone."""
+    info = variant_info(res)
+    out = {}
+    seed = seed_of(res)
+    for server in sorted({d["server"] for d in info.values()}):
+        members = [d for d in info.values() if d["server"] == server]
+        base = next((d["id"] for d in members if d["role"] == "baseline"), None)
+        aa = next((d["id"] for d in members if d["role"] == "aa"), None)
+        for mode in modes(res):
+            floor = None
+            if base and aa:
+                b, a = samples(res, base, mode, metric), samples(res, aa, mode, metric)
+                if b and a:
+                    bv, av, paired = pair(b, a)
+                    floor = st.noise_floor(st.compare(bv, av, st.derive_seed(seed, aa, mode, metric),
+                                                      paired=paired, resamples=resamples))
+            out[(server, mode)] = floor
+    return out
+
+
+def exposure(res, variant):
+    v = (res["variants"].get(variant) or {}).get("exposure")
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None

@@ -1,0 +1,333 @@
+"""Statistics for sandbench: medians, bootstrap intervals of ratios, verdicts.
+
+Pure functions, standard library only, deterministic for a given seed.
+
+The question every figure answers is "how much did X change against Y?", as
+a ratio of medians (new / base) with a 95% percentile-bootstrap interval.
+A change is called significant when two things agree:
+  - the bootstrap interval excludes 1.0, and
+  - a rank test rejects "no difference" at alpha (Mann-Whitney U for two
+    independent samples, an exact sign-flip test on log ratios for paired
+    rounds).
+The rank test keeps the false-positive rate at or below alpha even for the
+handful of repetitions a benchmark affords, where a percentile bootstrap of a
+median alone is known to be too narrow. The A/A control (a second, identical
+baseline) gives the noise floor: changes smaller than it are not reported as
+costs even when "significant".
+"""
+import hashlib
+import math
+import random
+
+RESAMPLES = 2000
+CONF = 0.95
+ALPHA = 0.05
+
+# Which way is good, per metric. Anything not listed: lower is better.
+HIGHER_IS_BETTER = {"rps"}
+
+
+def median(xs):
+    """Median of a non-empty sequence of numbers."""
+    s = sorted(xs)
+    n = len(s)
+    if n == 0:
+        raise ValueError("median of an empty sample")
+    m = n // 2
+    return s[m] if n % 2 else (s[m - 1] + s[m]) / 2.0
+
+
+def quantile(sorted_xs, q):
+    """Linear-interpolated quantile (type 7) of an already sorted sequence."""
+    n = len(sorted_xs)
+    if n == 0:
+        raise ValueError("quantile of an empty sample")
+    h = (n - 1) * q
+    lo = math.floor(h)
+    hi = min(lo + 1, n - 1)
+    return sorted_xs[lo] + (h - lo) * (sorted_xs[hi] - sorted_xs[lo])
+
+
+def mad_cv(xs):
+    """Robust coefficient of variation: 1.4826 * MAD / median (0 if median is 0)."""
+    m = median(xs)
+    if m == 0:
+        return 0.0
+    return 1.4826 * median([abs(x - m) for x in xs]) / abs(m)
+
+
+def derive_seed(seed, *labels):
+    """A stable per-comparison seed from a run seed and labels (no hash() salt)."""
+    h = hashlib.sha256(repr((seed,) + tuple(labels)).encode()).digest()
+    return int.from_bytes(h[:8], "big")
+
+
+def _ratio(a, b):
+    if b == 0:
+        return math.inf if a > 0 else (1.0 if a == 0 else -math.inf)
+    return a / b
+
+
+def bootstrap_ratio(base, new, seed, resamples=RESAMPLES, conf=CONF, paired=False):
+    """Ratio of medians median(new)/median(base) with a percentile interval.
+
+    paired=True: base[i] and new[i] were measured side by side (same round),
+    so rounds are resampled jointly and drift common to both cancels.
+    Returns (ratio, lo, hi). Needs >= 1 value on each side; with one value a
+    side the interval degenerates to the point.
+    """
+    if not base or not new:
+        raise ValueError("bootstrap_ratio needs two non-empty samples")
+    if paired and len(base) != len(new):
+        raise ValueError("paired samples must have the same length")
+    if resamples < 1:
+        raise ValueError("resamples must be >= 1")
+    point = _ratio(median(new), median(base))
+    stats = _boot_ratios(base, new, random.Random(seed), resamples, paired)
+    stats.sort()
+    tail = (1.0 - conf) / 2.0
+    return point, quantile(stats, tail), quantile(stats, 1.0 - tail)
+
+
+def _boot_ratios(base, new, rng, resamples, paired):
+    """resamples bootstrap values of median(new)/median(base); the hot loop, kept tight."""
+    nb, nn = len(base), len(new)
+    hb, hn = nb // 2, nn // 2
+    odd_b, odd_n = nb % 2 == 1, nn % 2 == 1
+    choices = rng.choices
+    out = []
+    append = out.append
+    if paired:
+        pairs = list(zip(base, new))
+        for _ in range(resamples):
+            pick = choices(pairs, k=nb)
+            b = sorted([p[0] for p in pick])
+            n = sorted([p[1] for p in pick])
+            mb = b[hb] if odd_b else (b[hb - 1] + b[hb]) * 0.5
+            mn = n[hn] if odd_n else (n[hn - 1] + n[hn]) * 0.5
+            append(mn / mb if mb else _ratio(mn, mb))
+    else:
+        for _ in range(resamples):
+            b = sorted(choices(base, k=nb))
+            n = sorted(choices(new, k=nn))
+            mb = b[hb] if odd_b else (b[hb - 1] + b[hb]) * 0.5
+            mn = n[hn] if odd_n else (n[hn - 1] + n[hn]) * 0.5
+            append(mn / mb if mb else _ratio(mn, mb))
+    return out
+
+
+def bootstrap_ratio_of_ratios(base0, new0, base1, new1, seed, resamples=RESAMPLES,
+                              conf=CONF, paired=False):
+    """How a cost moved between two runs: (med(new1)/med(base1)) / (med(new0)/med(base0)).
+
+    Each run's pair is resampled jointly when paired (same length, aligned by
+    round). Returns (ratio, lo, hi).
+    """
+    for s in (base0, new0, base1, new1):
+        if not s:
+            raise ValueError("bootstrap_ratio_of_ratios needs four non-empty samples")
+    pair0 = paired and len(base0) == len(new0)
+    pair1 = paired and len(base1) == len(new1)
+
+    def cost(b, n):
+        return _ratio(median(n), median(b))
+
+    point = _ratio(cost(base1, new1), cost(base0, new0))
+    rng = random.Random(seed)
+
+    def draw(b, n, joint):
+        if joint:
+            pick = rng.choices(range(len(b)), k=len(b))
+            return [b[i] for i in pick], [n[i] for i in pick]
+        return rng.choices(b, k=len(b)), rng.choices(n, k=len(n))
+
+    stats = []
+    for _ in range(resamples):
+        b0, n0 = draw(base0, new0, pair0)
+        b1, n1 = draw(base1, new1, pair1)
+        stats.append(_ratio(cost(b1, n1), cost(b0, n0)))
+    stats.sort()
+    tail = (1.0 - conf) / 2.0
+    return point, quantile(stats, tail), quantile(stats, 1.0 - tail)
+
+
+def _norm_sf(z):
+    return 0.5 * math.erfc(z / math.sqrt(2.0))
+
+
+def mann_whitney_p(a, b):
+    """Two-sided p-value of the Mann-Whitney U test (no difference in location).
+
+    Exact (by counting) when there are no ties and the samples are small,
+    otherwise the normal approximation with tie and continuity corrections.
+    """
+    n1, n2 = len(a), len(b)
+    if n1 == 0 or n2 == 0:
+        return 1.0
+    pooled = sorted([(x, 0) for x in a] + [(x, 1) for x in b])
+    ranks = [0.0] * len(pooled)
+    ties = []
+    i = 0
+    while i < len(pooled):
+        j = i
+        while j + 1 < len(pooled) and pooled[j + 1][0] == pooled[i][0]:
+            j += 1
+        r = (i + j) / 2.0 + 1.0
+        for k in range(i, j + 1):
+            ranks[k] = r
+        if j > i:
+            ties.append(j - i + 1)
+        i = j + 1
+    r1 = sum(r for r, (_, g) in zip(ranks, pooled) if g == 0)
+    u1 = r1 - n1 * (n1 + 1) / 2.0
+    u = min(u1, n1 * n2 - u1)
+    if not ties and n1 * n2 <= 2500:
+        # counts[k] = number of arrangements with U == k (the classic recurrence)
+        counts = _u_distribution(n1, n2)
+        total = float(sum(counts))
+        p = 2.0 * sum(counts[: int(u) + 1]) / total
+        return min(1.0, p)
+    n = n1 + n2
+    mu = n1 * n2 / 2.0
+    tie_term = sum(t ** 3 - t for t in ties) / (n * (n - 1)) if n > 1 else 0.0
+    var = n1 * n2 / 12.0 * ((n + 1) - tie_term)
+    if var <= 0:
+        return 1.0
+    z = (abs(u1 - mu) - 0.5) / math.sqrt(var)
+    return min(1.0, 2.0 * _norm_sf(max(z, 0.0)))
+
+
+_U_CACHE = {}
+
+
+def _u_distribution(n1, n2):
+    key = (n1, n2)
+    if key in _U_CACHE:
+        return _U_CACHE[key]
+    # f[i][j] = distribution of U for sizes (i, j), built bottom-up.
+    maxu = n1 * n2
+    prev_row = [[1] for _ in range(n2 + 1)]  # i == 0: U is 0 in one way
+    for i in range(1, n1 + 1):
+        row = [[1]]  # j == 0
+        for j in range(1, n2 + 1):
+            # the largest value is from sample 1 (adds j to U) or from sample 2
+            a = prev_row[j]  # (i-1, j), shifted by j
+            b = row[j - 1]   # (i, j-1)
+            size = i * j + 1
+            d = [0] * size
+            for k, c in enumerate(a):
+                d[k + j] += c
+            for k, c in enumerate(b):
+                d[k] += c
+            row.append(d)
+        prev_row = row
+    dist = prev_row[n2] if n1 > 0 else [1]
+    dist = dist + [0] * (maxu + 1 - len(dist))
+    _U_CACHE[key] = dist
+    return dist
+
+
+def sign_flip_p(base, new, max_exact=12):
+    """Two-sided p-value that paired log ratios log(new/base) are centred on 0.
+
+    Exact over all 2^n sign flips when n <= max_exact, otherwise the normal
+    approximation of that same permutation distribution (mean 0, variance
+    sum d^2). Pairs with a non-positive value are skipped.
+    """
+    d = [math.log(n / b) for b, n in zip(base, new) if b > 0 and n > 0]
+    n = len(d)
+    if n == 0:
+        return 1.0
+    obs = abs(sum(d))
+    eps = 1e-12 * (1.0 + obs)
+    if n <= max_exact:
+        hits = 0
+        for mask in range(1 << n):
+            s = 0.0
+            for i in range(n):
+                s += -d[i] if mask >> i & 1 else d[i]
+            if abs(s) >= obs - eps:
+                hits += 1
+        return hits / float(1 << n)
+    var = sum(x * x for x in d)
+    if var == 0:
+        return 1.0
+    return min(1.0, 2.0 * _norm_sf(obs / math.sqrt(var)))
+
+
+def compare(base, new, seed, paired=False, resamples=RESAMPLES, conf=CONF, alpha=ALPHA):
+    """Compare two samples of one metric.
+
+    Returns a dict: n_base, n_new, base (median), new (median), ratio, lo, hi,
+    p, significant. Samples with a single value each are never significant.
+    """
+    ratio, lo, hi = bootstrap_ratio(base, new, seed, resamples, conf, paired)
+    if paired:
+        p = sign_flip_p(base, new)
+    else:
+        p = mann_whitney_p(base, new)
+    sig = (lo > 1.0 or hi < 1.0) and p < alpha
+    return {"n_base": len(base), "n_new": len(new), "base": median(base),
+            "new": median(new), "ratio": ratio, "lo": lo, "hi": hi, "p": p,
+            "significant": bool(sig)}
+
+
+def noise_floor(aa):
+    """The noise floor from an A/A comparison (the result of compare()).
+
+    The largest relative change the identical-twin baseline could show: the
+    furthest end of its interval from 1.0. E.g. 0.012 means +-1.2%.
+    """
+    if aa is None:
+        return None
+    return max(abs(aa["lo"] - 1.0), abs(aa["hi"] - 1.0), abs(aa["ratio"] - 1.0))
+
+
+def worse(metric, ratio):
+    """True if `ratio` (new/base) moves `metric` in the bad direction."""
+    return ratio < 1.0 if metric in HIGHER_IS_BETTER else ratio > 1.0
+
+
+def verdict(metric, result, threshold=0.0, floor=None):
+    """One word for a compare() result.
+
+    "~"       not significant (or within the noise floor / threshold)
+    "worse"   significantly worse by more than threshold and the noise floor
+    "better"  significantly better by more than threshold and the noise floor
+    threshold and floor are fractions (0.05 = 5%).
+    """
+    if not result["significant"]:
+        return "~"
+    change = abs(result["ratio"] - 1.0)
+    if change <= threshold or (floor is not None and change <= floor):
+        return "~"
+    return "worse" if worse(metric, result["ratio"]) else "better"
+
+
+def pct(ratio):
+    """A ratio as a signed percentage string: 1.1 -> '+10.0%'."""
+    if ratio is None or math.isinf(ratio) or math.isnan(ratio):
+        return "n/a"
+    return f"{(ratio - 1.0) * 100.0:+.1f}%"
+
+
+def interval(lo, hi):
+    """An interval of ratios as percentages: '[+8.1%, +12.0%]'."""
+    return f"[{pct(lo)}, {pct(hi)}]"
+
+
+def pareto_frontier(points):
+    """The cheapest way to each exposure level.
+
+    points: iterable of (cost, exposure, label); lower is better on both.
+    Returns the non-dominated points sorted by cost ascending (exposure then
+    strictly descending).
+    """
+    pts = sorted(points, key=lambda p: (p[0], p[1]))
+    out = []
+    best = math.inf
+    for p in pts:
+        if p[1] < best:
+            out.append(p)
+            best = p[1]
+    return out

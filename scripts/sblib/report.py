@@ -1,0 +1,824 @@
+"""sandbench report DIR: turn a results directory into report.md, report.html and plots.
+
+Writes into DIR:
+  report.md      tables a person can read in a terminal or on a forge
+  report.html    the same, self-contained (plots inlined as data: URIs)
+  analysis.json  every interval and verdict behind the tables
+  plots/*.png, plots/*.svg   made with gnuplot:
+    cost-MODE            CPU-per-request change of each directive, 95% whiskers
+    exposure-MODE        exposure against cost with each server's Pareto frontier
+    latency-SERVER-MODE  latency percentiles, baseline vs the most hardened variant
+    startup              start-up time of each variant
+`sandbench run` calls main([outdir]) when a run ends.
+"""
+import argparse
+import base64
+import html
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+from . import _results as rs
+from . import _stats as st
+
+HELP = "write report.md, report.html and plots for a results directory"
+
+SERVER_COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
+
+
+# --- document model: a list of blocks rendered to Markdown and to HTML --------
+
+def h(level, text):
+    return ("h", level, text)
+
+
+def para(text):
+    return ("p", text)
+
+
+def bullets(items):
+    return ("ul", list(items))
+
+
+def table(header, rows, align=None):
+    return ("table", header, rows, align)
+
+
+def image(name, caption):
+    return ("img", name, caption)
+
+
+def render_md(blocks):
+    out = []
+    for b in blocks:
+        if b[0] == "h":
+            out.append("#" * b[1] + " " + b[2])
+        elif b[0] == "p":
+            out.append(" ".join(b[1].split("\n")))
+        elif b[0] == "ul":
+            out.extend("- " + " ".join(i.split("\n")) for i in b[1])
+        elif b[0] == "table":
+            _, header, rows, align = b
+            align = align or ["l"] + ["r"] * (len(header) - 1)
+            cell = lambda c: str(c).replace("|", "\\|").replace("\n", " ")  # noqa: E731
+            out.append("| " + " | ".join(cell(c) for c in header) + " |")
+            out.append("|" + "|".join(":---" if a == "l" else "---:" for a in align) + "|")
+            for r in rows:
+                out.append("| " + " | ".join(cell(c) for c in r) + " |")
+        elif b[0] == "img":
+            out.append(f"![{b[2]}](plots/{b[1]}.png)  ")
+            out.append(f"*{b[2]}* ([SVG](plots/{b[1]}.svg))")
+        out.append("")
+    return "\n".join(out)
+
+
+def _inline_md(text):
+    """The little Markdown the report uses (`code`, **bold**) as HTML."""
+    t = html.escape(text)
+    parts = t.split("`")
+    for i in range(1, len(parts), 2):
+        parts[i] = "<code>" + parts[i] + "</code>"
+    t = "".join(parts)
+    parts = t.split("**")
+    for i in range(1, len(parts), 2):
+        parts[i] = "<b>" + parts[i] + "</b>"
+    return "".join(parts)
+
+
+CSS = """body{font:15px/1.45 system-ui,sans-serif;max-width:70em;margin:2em auto;padding:0 1em;color:#222}
+table{border-collapse:collapse;margin:.5em 0 1.2em}th,td{border:1px solid #ccc;padding:.2em .55em}
+th{background:#f1f1f1}td.r{text-align:right;font-variant-numeric:tabular-nums}
+code{background:#f4f4f4;padding:0 .2em}figure{margin:1em 0}img{max-width:100%;border:1px solid #ddd}
+figcaption{font-style:italic;color:#555}h1{border-bottom:2px solid #333}h2{border-bottom:1px solid #aaa;margin-top:1.6em}"""
+
+
+def render_html(blocks, title, plots_dir):
+    out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+           f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body>"]
+    for b in blocks:
+        if b[0] == "h":
+            out.append(f"<h{b[1]}>{_inline_md(b[2])}</h{b[1]}>")
+        elif b[0] == "p":
+            out.append(f"<p>{_inline_md(b[1])}</p>")
+        elif b[0] == "ul":
+            out.append("<ul>" + "".join(f"<li>{_inline_md(i)}</li>" for i in b[1]) + "</ul>")
+        elif b[0] == "table":
+            _, header, rows, align = b
+            align = align or ["l"] + ["r"] * (len(header) - 1)
+            out.append("<table><tr>" + "".join(f"<th>{_inline_md(str(c))}</th>" for c in header)
+                       + "</tr>")
+            for r in rows:
+                out.append("<tr>" + "".join(
+                    f'<td class="{a}">{_inline_md(str(c))}</td>' for c, a in zip(r, align))
+                    + "</tr>")
+            out.append("</table>")
+        elif b[0] == "img":
+            svg = os.path.join(plots_dir, b[1] + ".svg")
+            png = os.path.join(plots_dir, b[1] + ".png")
+            src = None
+            if os.path.exists(svg):
+                with open(svg, "rb") as f:
+                    src = "data:image/svg+xml;base64," + base64.b64encode(f.read()).decode()
+            elif os.path.exists(png):
+                with open(png, "rb") as f:
+                    src = "data:image/png;base64," + base64.b64encode(f.read()).decode()
+            if src:
+                out.append(f'<figure><img alt="{html.escape(b[2])}" src="{src}">'
+                           f"<figcaption>{html.escape(b[2])}</figcaption></figure>")
+    out.append("</body></html>")
+    return "\n".join(out)
+
+
+# --- number formatting ---------------------------------------------------------
+
+def num(v, digits=3):
+    if v is None:
+        return "-"
+    if isinstance(v, float) and (math.isnan(v) or math.isinf(v)):
+        return "-"
+    a = abs(v)
+    if a >= 1e4:
+        return f"{v:,.0f}"
+    if a >= 100:
+        return f"{v:.0f}"
+    return f"{v:.{digits}g}"
+
+
+def change(c):
+    """'+10.2% [+8.1%, +12.0%]' for a compare() result, or '-'."""
+    if not c:
+        return "-"
+    if c.get("n_base", 2) < 2 and c.get("n_new", 2) < 2:
+        return st.pct(c["ratio"])
+    return f"{st.pct(c['ratio'])} {st.interval(c['lo'], c['hi'])}"
+
+
+def applied_word(a):
+    """The evidence verdict of one directive: True, False or None (could not tell)."""
+    return {True: "yes", False: "**no**"}.get(a, "n/a")
+
+
+def applied_summary(applied):
+    if not applied:
+        return "-"
+    if len(applied) == 1:
+        return applied_word(next(iter(applied.values())))
+    vals = list(applied.values())
+    parts = [f"{vals.count(True)} yes"]
+    if vals.count(False):
+        parts.append(f"**{vals.count(False)} no**")
+    if len(vals) - vals.count(True) - vals.count(False):
+        parts.append(f"{len(vals) - vals.count(True) - vals.count(False)} n/a")
+    return ", ".join(parts)
+
+
+def min_p(c):
+    """The smallest p-value the rank test of compare() can give for these sample sizes."""
+    if c.get("paired"):
+        return 2.0 / 2 ** c["n_base"]
+    return min(1.0, 2.0 / math.comb(c["n_base"] + c["n_new"], c["n_base"]))
+
+
+def mark(c):
+    if not c:
+        return ""
+    return {"worse": "**worse**", "better": "better", "~": "~"}[c["verdict"]]
+
+
+# --- analysis -> blocks ---------------------------------------------------------
+
+def directive_label(info, vid):
+    d = info.get(vid) or {}
+    name = d.get("name") or vid
+    return name
+
+
+def hardened_variant(res, info, server):
+    """The variant to set against the baseline in latency plots: a hardened-*
+    profile, else the working variant with the most directives (a combined
+    profile), else the one with the lowest exposure."""
+    ok = [d for d in info.values() if d["server"] == server and d["role"] not in ("baseline", "aa")
+          and (res["variants"].get(d["id"]) or {}).get("status", "ok") == "ok"]
+    if not ok:
+        return None
+    for d in ok:
+        if d["name"] == "combined" or d["name"].startswith("hardened"):
+            return d["id"]
+    most = max(ok, key=lambda d: len(d.get("directives") or []))
+    if len(most.get("directives") or []) > 1:
+        return most["id"]
+    scored = [(rs.exposure(res, d["id"]), d["id"]) for d in ok
+              if rs.exposure(res, d["id"]) is not None]
+    return min(scored)[1] if scored else ok[0]["id"]
+
+
+def what_ran(res):
+    spec, env, status = res["spec"], res["env"], res["status"]
+    lg = spec.get("loadgen") or {}
+    items = [
+        f"command: `sandbench {' '.join(str(a) for a in spec.get('argv') or [])}`",
+        f"commit `{spec.get('commit', '?')}`, created {spec.get('created', '?')}, seed {spec.get('seed', '?')}",
+        f"servers: {', '.join(spec.get('servers') or []) or '?'}; modes: "
+        f"{', '.join(spec.get('modes') or []) or '?'}; profile: {spec.get('profile') or '-'}"
+        f"{' (combined)' if spec.get('combine') else ''}",
+        f"{spec.get('reps', '?')} repetitions of {spec.get('duration', '?')} s slices "
+        f"(warm-up {spec.get('warmup', '?')} s), interleaved in a seeded random order",
+        "load: " + ", ".join(f"{k} {v}" for k, v in lg.items() if v is not None),
+    ]
+    pin = spec.get("pinning") or {}
+    if pin:
+        items.append(f"servers pinned to CPU {pin.get('server_cpu', '?')}, the load generator "
+                     f"to CPU {pin.get('loadgen_cpu', '?')}")
+    if spec.get("unit"):
+        items.append(f"a user unit: `{spec['unit']}` at {spec.get('url') or '?'}")
+    if status:
+        items.append(f"state: **{status.get('state', '?')}**, {status.get('runs_done', '?')} of "
+                     f"{status.get('runs_planned', '?')} slices")
+    env_rows = [[k, str(env[k])] for k in ("kernel", "systemd", "openssl", "liburing", "nginx",
+                                           "cpu_model", "cores", "governor", "host",
+                                           "bpf_enforced") if k in env]
+    env_rows += [[k, str(v)] for k, v in env.items()
+                 if k not in {r[0] for r in env_rows} and not isinstance(v, (dict, list))]
+    return items, env_rows
+
+
+def build(res, analysis, plots):
+    """The report as blocks."""
+    info = analysis["info"]
+    name = os.path.basename(os.path.normpath(res["path"]))
+    blocks = [h(1, f"sandbench report: {name}")]
+    state = res["status"].get("state")
+    if state and state != "complete":
+        blocks.append(para(f"**This run is {state}**: the figures below cover only the slices "
+                           "that finished."))
+    blocks.append(para("What each systemd sandbox directive costs, measured: every figure is a "
+                       "ratio of medians against the same server's baseline, measured side by "
+                       "side in the same run, with a 95% bootstrap interval (seeded, "
+                       f"{st.RESAMPLES} resamples). A change is called significant when its "
+                       "interval excludes 0 and a rank test agrees (p < 0.05); changes inside "
+                       "the A/A noise floor are shown as ~."))
+    items, env_rows = what_ran(res)
+    blocks += [h(2, "What ran, on what"), bullets(items)]
+    if env_rows:
+        blocks.append(table(["environment", "value"], env_rows, ["l", "l"]))
+    if res["env"].get("bpf_enforced") is False:
+        blocks.append(para("**Warning**: BPF is not enforced on this host, so IPAddressDeny=, "
+                           "IPAddressAllow= and IPAccounting= were accepted but had no effect."))
+
+    # noise floor
+    blocks.append(h(2, "Noise floor (A/A control)"))
+    rows = []
+    for g in analysis["groups"]:
+        aa = next((r for r in g["rows"] if r["variant"] == g["aa"]), None)
+        if not aa:
+            rows.append([g["server"], g["mode"], "no A/A control", "-", "-"])
+            continue
+        c, r = aa["cmp"].get("cpu_ns_per_req"), aa["cmp"].get("rps")
+        floor = g["floors"].get("cpu_ns_per_req")
+        rows.append([g["server"], g["mode"], change(c), change(r),
+                     f"±{floor * 100:.1f}%" if floor is not None else "-"])
+    blocks.append(table(["server", "mode", "A/A CPU per request", "A/A req/s",
+                         "noise floor (CPU)"], rows))
+    small = [c for g in analysis["groups"] for r in g["rows"] for c in r["cmp"].values()
+             if min_p(c) >= st.ALPHA]
+    if small:
+        worst = max(small, key=min_p)
+        kind = (f"{worst['n_base']} paired rounds" if worst.get("paired")
+                else f"{worst['n_base']} and {worst['n_new']} slices")
+        blocks.append(para(f"**Too few rounds for a verdict**: with {kind} the smallest p-value "
+                           f"the rank test can reach is {min_p(worst):.3f} > {st.ALPHA}, so "
+                           f"{len(small)} comparisons cannot be called significant however large "
+                           "the change. Run with `--reps 6` or more (8+ for intervals that mean "
+                           "something)."))
+    blocks.append(para("The A/A control is a second, identical baseline instance. Its "
+                       "difference from the baseline is pure noise; the noise floor is the "
+                       "furthest end of its interval from 0."))
+
+    # cost table
+    blocks.append(h(2, "Cost of each directive"))
+    blocks.append(para("Ranked by the change in server CPU time per request (the primary "
+                       "metric: steadier than req/s on a machine whose speed drifts); "
+                       "`# req/s` is the rank by throughput lost. "
+                       "Exposure is `systemd-analyze security` (0 safe .. 10 unsafe); the drop "
+                       "is against the baseline unit. Applied: the sandbox evidence showed the "
+                       "directive in force; n/a: the evidence cannot tell (e.g. the baseline already has "
+                       "that property), the reason is in the evidence table."))
+    for g in analysis["groups"]:
+        if not g["rows"]:
+            continue
+        base_exp = rs.exposure(res, g["baseline"]) if g["baseline"] else None
+        ranked = [r for r in g["rows"] if r["variant"] != g["aa"]]
+        ranked.sort(key=lambda r: -(r["cmp"].get("cpu_ns_per_req") or {}).get("ratio", 0.0))
+        by_rps = sorted([r["variant"] for r in ranked if "rps" in r["cmp"]],
+                        key=lambda v: next(r["cmp"]["rps"]["ratio"] for r in ranked
+                                           if r["variant"] == v))
+        rows = []
+        for i, r in enumerate(ranked, 1):
+            vid = r["variant"]
+            c, t, p99 = (r["cmp"].get(m) for m in ("cpu_ns_per_req", "rps", "p99"))
+            exp = rs.exposure(res, vid)
+            drop = (f"{exp:.1f} ({exp - base_exp:+.1f})" if exp is not None and base_exp is not None
+                    else num(exp))
+            applied = (res["variants"].get(vid) or {}).get("applied") or {}
+            ap = applied_summary(applied)
+            rrank = by_rps.index(vid) + 1 if vid in by_rps else "-"
+            rows.append([i, f"`{directive_label(info, vid)}`", change(c), mark(c), rrank,
+                         change(t), mark(t), change(p99), drop, ap, r["n"]])
+        bm = g["base_medians"]
+        blocks.append(h(3, f"{g['server']}, {g['mode']}"))
+        blocks.append(para(f"baseline: {num(bm.get('cpu_ns_per_req'))} ns CPU per request, "
+                           f"{num(bm.get('rps'))} req/s, p99 {num(bm.get('p99'))} µs; exposure "
+                           f"{num(base_exp)}"))
+        blocks.append(table(["#", "directive", "CPU per request", "", "# req/s", "req/s", "",
+                             "p99 latency", "exposure (drop)", "applied", "n"], rows,
+                            ["r", "l", "r", "l", "r", "r", "l", "r", "r", "l", "r"]))
+    for p in plots.get("cost", []):
+        blocks.append(image(p[0], p[1]))
+
+    failed = {}
+    for r in res["runs"]:
+        if r.get("status", "ok") != "ok":
+            e = failed.setdefault((r["variant"], r["mode"]), [0, 0, r.get("error") or r["status"]])
+            e[0] += 1
+    if failed:
+        for r in res["runs"]:
+            if (r["variant"], r["mode"]) in failed:
+                failed[(r["variant"], r["mode"])][1] += 1
+        blocks.append(h(3, "Slices that failed"))
+        blocks.append(para("These slices are left out of every figure above."))
+        blocks.append(table(["variant", "mode", "failed", "first error"],
+                            [[f"`{v}`", m, f"{a} of {b}", str(err)[:200]]
+                             for (v, m), (a, b, err) in failed.items()],
+                            ["l", "l", "r", "l"]))
+
+    # exposure vs cost
+    blocks.append(h(2, "Exposure against cost"))
+    blocks.append(para("The Pareto frontier is the cheapest known way to reach each exposure "
+                       "level: a variant off the frontier is both dearer and less safe than one "
+                       "on it."))
+    for g in analysis["groups"]:
+        front = frontier(res, g)
+        if front:
+            blocks.append(para(f"{g['server']}, {g['mode']}: " + " → ".join(
+                f"`{directive_label(info, v)}` ({e:.1f} at {st.pct(c)})" for c, e, v in front)))
+    for p in plots.get("exposure", []):
+        blocks.append(image(p[0], p[1]))
+
+    # compatibility
+    blocks.append(h(2, "Compatibility: server × directive"))
+    servers = []
+    for d in info.values():
+        if d["server"] not in servers:
+            servers.append(d["server"])
+    names = []
+    for d in info.values():
+        if d["role"] == "variant" and d["name"] not in names:
+            names.append(d["name"])
+    reasons = []
+    rows = []
+    for n in names:
+        row = [f"`{n}`"]
+        for s in servers:
+            v = res["variants"].get(f"{s}/{n}")
+            if v is None:
+                row.append("-" if f"{s}/{n}" not in info else "not recorded")
+                continue
+            status = v.get("status", "?")
+            if status in ("ok",):
+                row.append("ok")
+            else:
+                reasons.append(f"{s}/{n}: {status}: {v.get('reason') or 'no reason recorded'}")
+                row.append(f"**{status}** [{len(reasons)}]")
+        rows.append(row)
+    if rows:
+        blocks.append(table(["directive"] + servers, rows, ["l"] + ["l"] * len(servers)))
+    if reasons:
+        blocks.append(para("Reasons, from the journal:"))
+        blocks.append(bullets(f"[{i}] {r}" for i, r in enumerate(reasons, 1)))
+
+    # evidence
+    blocks.append(h(2, "Sandbox evidence"))
+    rows = []
+    for vid, v in res["variants"].items():
+        ev = v.get("evidence") or {}
+        applied = v.get("applied") or {}
+        why = v.get("applied_why") or {}
+        if ev.get("error"):
+            ev = {}
+            applied_txt = f"evidence unreadable: {v['evidence']['error']}"
+        else:
+            applied_txt = ", ".join(
+                f"{k} {applied_word(a)}" + ("" if a or not why.get(k) else f" ({why[k]})")
+                for k, a in applied.items()) or "-"
+        rows.append([f"`{vid}`", v.get("status", "?"), applied_txt,
+                     ev.get("uid", "-"), ev.get("cap_eff", "-"), ev.get("no_new_privs", "-"),
+                     f"{ev.get('seccomp', '-')}/{ev.get('seccomp_filters', '-')}",
+                     "".join(k[0] for k in ("mnt", "net", "user")
+                             if ev.get(f"{k}_ns_differs")) or "-"])
+    if rows:
+        blocks.append(table(["variant", "status", "applied", "uid", "CapEff", "NoNewPrivs",
+                             "seccomp/filters", "own ns (m/n/u)"], rows,
+                            ["l", "l", "l", "r", "l", "r", "r", "l"]))
+    else:
+        blocks.append(para("No variants.json: no evidence recorded."))
+
+    # latency
+    blocks.append(h(2, "Latency, baseline against hardened"))
+    for g in analysis["groups"]:
+        hv = hardened_variant(res, info, g["server"])
+        if not g["baseline"]:
+            continue
+        rows = []
+        for vid in [g["baseline"]] + ([hv] if hv else []):
+            lat = latency_medians(res, vid, g["mode"])
+            if lat:
+                rows.append([f"`{vid}`"] + [num(lat.get(p)) for p in rs.PERCENTILES])
+        if rows:
+            blocks.append(h(3, f"{g['server']}, {g['mode']} (µs, median over slices)"))
+            blocks.append(table(["variant"] + rs.PERCENTILES, rows))
+    for p in plots.get("latency", []):
+        blocks.append(image(p[0], p[1]))
+
+    # start-up
+    blocks.append(h(2, "Start-up time"))
+    rows = []
+    for vid, e in analysis["startup"].items():
+        c = e["cmp"]
+        rows.append([f"`{vid}`", num(e["median"]), e["n"], change(c) if c else "-",
+                     mark(c) if c else ""])
+    if rows:
+        blocks.append(para("From `systemctl start` to the first good HTTPS response."))
+        blocks.append(table(["variant", "ms (median)", "n", "change", ""], rows,
+                            ["l", "r", "r", "r", "l"]))
+    else:
+        blocks.append(para("No start-up times recorded."))
+    for p in plots.get("startup", []):
+        blocks.append(image(p[0], p[1]))
+    if plots.get("error"):
+        blocks.append(para(f"Plots: {plots['error']}"))
+    return blocks
+
+
+def latency_medians(res, vid, mode):
+    out = {}
+    for p in rs.PERCENTILES:
+        vals = [v for _, v in rs.samples(res, vid, mode, p)]
+        if vals:
+            out[p] = st.median(vals)
+    return out
+
+
+def frontier(res, g):
+    """[(cpu ratio, exposure, variant)] on the Pareto frontier of one group."""
+    pts = []
+    if g["baseline"] and rs.exposure(res, g["baseline"]) is not None:
+        pts.append((1.0, rs.exposure(res, g["baseline"]), g["baseline"]))
+    for r in g["rows"]:
+        c = r["cmp"].get("cpu_ns_per_req")
+        e = rs.exposure(res, r["variant"])
+        if c and e is not None and r["variant"] != g["aa"]:
+            pts.append((c["ratio"], e, r["variant"]))
+    return st.pareto_frontier(pts)
+
+
+# --- plots ------------------------------------------------------------------------
+
+def _q(s):
+    return '"' + str(s).replace('"', "'") + '"'
+
+
+TERMS = [("png", "set terminal pngcairo size {w},{h} font 'DejaVu Sans,10' noenhanced"),
+         ("svg", "set terminal svg size {w},{h} dynamic font 'DejaVu Sans,10' noenhanced")]
+
+
+def gnuplot(script, name, outdir, tmp, w=900, h=500):
+    """Run a gnuplot script body once per terminal. Returns None or an error string."""
+    for ext, term in TERMS:
+        path = os.path.join(tmp, f"{name}.{ext}.gp")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(term.format(w=w, h=h) + "\n")
+            f.write(f"set output {_q(os.path.join(outdir, name + '.' + ext))}\n")
+            f.write(script)
+        try:
+            p = subprocess.run(["gnuplot", path], capture_output=True, text=True, timeout=60)
+        except (OSError, subprocess.TimeoutExpired) as e:
+            return f"gnuplot failed: {e}"
+        if p.returncode != 0:
+            return f"gnuplot failed on {name}.{ext}: {p.stderr.strip()[-300:]}"
+    return None
+
+
+def make_plots(res, analysis, outdir):
+    """Draw every plot into outdir. Returns {kind: [(name, caption)], "error": str|None}."""
+    plots = {"cost": [], "exposure": [], "latency": [], "startup": [], "error": None}
+    if shutil.which("gnuplot") is None:
+        plots["error"] = "gnuplot is not installed (Debian package gnuplot-nox); no plots drawn."
+        return plots
+    os.makedirs(outdir, exist_ok=True)
+    info = analysis["info"]
+    servers = []
+    for g in analysis["groups"]:
+        if g["server"] not in servers:
+            servers.append(g["server"])
+    color = {s: SERVER_COLORS[i % len(SERVER_COLORS)] for i, s in enumerate(servers)}
+    all_modes = []
+    for g in analysis["groups"]:
+        if g["mode"] not in all_modes:
+            all_modes.append(g["mode"])
+    errors = []
+    with tempfile.TemporaryDirectory(prefix="sandbench-plot-") as tmp:
+        for mode in all_modes:
+            gs = [g for g in analysis["groups"] if g["mode"] == mode and g["rows"]]
+            if not gs:
+                continue
+            e = plot_cost(gs, info, mode, color, outdir, tmp)
+            if e is None:
+                plots["cost"].append((f"cost-{mode}", f"CPU per request change of each "
+                                      f"directive, {mode} mode (95% intervals; shaded: noise floor)"))
+            else:
+                errors.append(e)
+            e = plot_exposure(res, gs, info, mode, color, outdir, tmp)
+            if e is None:
+                plots["exposure"].append((f"exposure-{mode}", f"exposure against CPU cost, {mode}"
+                                          " mode, with each server's Pareto frontier"))
+            elif e:
+                errors.append(e)
+            for g in gs:
+                e = plot_latency(res, g, info, outdir, tmp)
+                if e is None:
+                    plots["latency"].append((f"latency-{g['server']}-{mode}",
+                                             f"latency percentiles of {g['server']}, {mode} mode"))
+                elif e:
+                    errors.append(e)
+        e = plot_startup(analysis, info, color, outdir, tmp)
+        if e is None:
+            plots["startup"].append(("startup", "start-up time of each variant (median, "
+                                     "95% interval when repeated)"))
+        elif e:
+            errors.append(e)
+    plots["error"] = "; ".join(errors) if errors else None
+    return plots
+
+
+def plot_cost(gs, info, mode, color, outdir, tmp):
+    names = []
+    for g in gs:
+        for r in g["rows"]:
+            n = directive_label(info, r["variant"])
+            if r["variant"] != g["aa"] and n not in names and "cpu_ns_per_req" in r["cmp"]:
+                names.append(n)
+    if not names:
+        return ""
+    # rank by the mean cost over servers, dearest on top
+    def cost(n):
+        v = [r["cmp"]["cpu_ns_per_req"]["ratio"] for g in gs for r in g["rows"]
+             if directive_label(info, r["variant"]) == n and "cpu_ns_per_req" in r["cmp"]]
+        return sum(v) / len(v)
+    names.sort(key=cost)
+    ypos = {n: i for i, n in enumerate(names)}
+    k = len(gs)
+    plot_cmds = []
+    floor = max([g["floor"] for g in gs if g["floor"] is not None] or [0.0]) * 100
+    lo_x, hi_x = -floor - 1, floor + 1
+    for j, g in enumerate(gs):
+        path = os.path.join(tmp, f"cost-{mode}-{j}.dat")
+        with open(path, "w", encoding="utf-8") as f:
+            for r in g["rows"]:
+                c = r["cmp"].get("cpu_ns_per_req")
+                n = directive_label(info, r["variant"])
+                if not c or r["variant"] == g["aa"]:
+                    continue
+                y = ypos[n] + (j - (k - 1) / 2.0) * (0.6 / max(k, 1))
+                x, lo, hi = [(v - 1) * 100 for v in (c["ratio"], c["lo"], c["hi"])]
+                lo_x, hi_x = min(lo_x, lo), max(hi_x, hi)
+                f.write(f"{x:.4f} {y:.4f} {lo:.4f} {hi:.4f}\n")
+        plot_cmds.append(f"{_q(path)} using 1:2:3:4 with xerrorbars pt 7 ps 1.2 lw 2 "
+                         f"lc rgb {_q(color[g['server']])} title {_q(g['server'])}")
+    pad = (hi_x - lo_x) * 0.08 + 0.5
+    tics = ", ".join(f"{_q(n)} {i}" for n, i in ypos.items())
+    h_px = max(260, 80 + 34 * len(names) + 20 * (k - 1))
+    lmargin = max(12, max(len(n) for n in names) + 3)
+    script = f"""
+set title {_q(f'What each directive costs in server CPU per request ({mode})')}
+set xlabel 'change in CPU time per request against the baseline (%)'
+set ytics ({tics})
+set yrange [-0.7:{len(names) - 0.3}]
+set xrange [{lo_x - pad}:{hi_x + pad}]
+set grid xtics
+set key outside right top
+set object 1 rect from {-floor},-0.7 to {floor},{len(names) - 0.3} fc rgb '#e8e8e8' fs solid noborder behind
+set arrow 1 from 0,-0.7 to 0,{len(names) - 0.3} nohead lc rgb '#555555' dt 2
+set lmargin {lmargin}
+plot {', '.join(plot_cmds)}
+"""
+    return gnuplot(script, f"cost-{mode}", outdir, tmp, max(900, 640 + 8 * lmargin), h_px)
+
+
+def label_positions(pts, xspan, yspan):
+    """Label anchors for (x, y, name) points so that close neighbours do not
+    print over each other: labels of points near one another (same exposure
+    band, close in cost) are stacked in rows above and below the point."""
+    out = []
+    placed = []  # (x, row_y) of labels already placed
+    rows = [0.035, -0.055, 0.10, -0.12, 0.165, -0.185, 0.23]
+    for x, y, n in sorted(pts, key=lambda p: (p[0], -p[1])):
+        width = (len(n) * 0.0105 + 0.02) * xspan
+        for dy in rows:
+            ly = y + dy * yspan
+            if all(abs(ly - py) > 0.05 * yspan or x > px + pw or x + width < px
+                   for px, py, pw in placed):
+                break
+        placed.append((x, ly, width))
+        out.append((x + 0.01 * xspan, ly, n))
+    return out
+
+
+def plot_exposure(res, gs, info, mode, color, outdir, tmp):
+    """One panel per server: every variant as a labelled point, the frontier as steps."""
+    per = []
+    ys, xs = [], []
+    for g in gs:
+        pts = []
+        if g["baseline"] and rs.exposure(res, g["baseline"]) is not None:
+            pts.append((0.0, rs.exposure(res, g["baseline"]), "baseline"))
+        for r in g["rows"]:
+            c, e = r["cmp"].get("cpu_ns_per_req"), rs.exposure(res, r["variant"])
+            if c and e is not None and r["variant"] != g["aa"]:
+                pts.append(((c["ratio"] - 1) * 100, e, directive_label(info, r["variant"])))
+        if pts:
+            per.append((g, pts))
+            xs += [p[0] for p in pts]
+            ys += [p[1] for p in pts]
+    if not per:
+        return ""
+    ylo, yhi = max(0.0, min(ys) - 0.8), min(10.5, max(ys) + 0.6)
+    xspan = max(xs) - min(xs) + 1.0
+    xlo, xhi = min(xs) - 0.1 * xspan - 0.5, max(xs) + 0.5 * xspan + 0.5
+    panels = []
+    for j, (g, pts) in enumerate(per):
+        pp = os.path.join(tmp, f"exp-{mode}-{j}.dat")
+        lp = os.path.join(tmp, f"lab-{mode}-{j}.dat")
+        fp = os.path.join(tmp, f"front-{mode}-{j}.dat")
+        with open(pp, "w", encoding="utf-8") as f:
+            for x, y, _ in pts:
+                f.write(f"{x:.4f} {y:.3f}\n")
+        with open(lp, "w", encoding="utf-8") as f:
+            for x, y, n in label_positions(pts, xhi - xlo, yhi - ylo):
+                f.write(f"{x:.4f} {y:.3f} {_q(n)}\n")
+        with open(fp, "w", encoding="utf-8") as f:
+            for c, e, _ in frontier(res, g):
+                f.write(f"{(c - 1) * 100:.4f} {e:.3f}\n")
+        col = _q(color[g["server"]])
+        panels.append(f"""set title {_q(g['server'])}
+plot {_q(fp)} using 1:2 with steps lw 2 lc rgb {col} title 'Pareto frontier', \\
+     {_q(pp)} using 1:2 with points pt 7 ps 1.2 lc rgb {col} notitle, \\
+     {_q(lp)} using 1:2:3 with labels left font ',9' tc rgb '#222222' notitle
+""")
+    n = len(panels)
+    script = f"""
+set multiplot layout {n},1 title {_q(f'Exposure against cost ({mode}): lower left is better')}
+set xlabel 'change in CPU time per request against the baseline (%)'
+set ylabel 'exposure (0 safe .. 10 unsafe)'
+set xrange [{xlo}:{xhi}]
+set yrange [{ylo}:{yhi}]
+set grid
+set key right top box opaque
+{''.join(panels)}
+unset multiplot
+"""
+    return gnuplot(script, f"exposure-{mode}", outdir, tmp, 900, 120 + 320 * n)
+
+
+def plot_latency(res, g, info, outdir, tmp):
+    hv = hardened_variant(res, info, g["server"])
+    series = []
+    for vid, col in ((g["baseline"], "#555555"), (hv, "#d62728")):
+        if not vid:
+            continue
+        lat = latency_medians(res, vid, g["mode"])
+        if not lat:
+            continue
+        path = os.path.join(tmp, f"lat-{g['server']}-{g['mode']}-{len(series)}.dat")
+        with open(path, "w", encoding="utf-8") as f:
+            for i, p in enumerate(rs.PERCENTILES):
+                if p in lat:
+                    f.write(f"{i} {lat[p]:.3f} {_q(p)}\n")
+        series.append(f"{_q(path)} using 1:2:xticlabels(3) with linespoints lw 2 pt 7 "
+                      f"lc rgb {_q(col)} title {_q(vid)}")
+    if not series:
+        return ""
+    script = f"""
+set title {_q(f"Latency percentiles of {g['server']} ({g['mode']}), median over slices")}
+set xlabel 'percentile'
+set ylabel 'latency (us, log scale)'
+set logscale y
+set grid
+set key left top
+set xrange [-0.3:{len(rs.PERCENTILES) - 0.7}]
+plot {', '.join(series)}
+"""
+    return gnuplot(script, f"latency-{g['server']}-{g['mode']}", outdir, tmp, 800, 450)
+
+
+def plot_startup(analysis, info, color, outdir, tmp):
+    """One row per directive, one dot per server (with its interval when repeated)."""
+    items = list(analysis["startup"].items())
+    if not items:
+        return ""
+    servers, names = [], []
+    for vid, _ in items:
+        s, n = info[vid]["server"], info[vid]["name"]
+        if s not in servers:
+            servers.append(s)
+        if n not in names:
+            names.append(n)
+
+    def slowest(n):
+        v = [e["median"] for vid, e in items if info[vid]["name"] == n]
+        return max(v)
+    names.sort(key=slowest)
+    ypos = {n: i for i, n in enumerate(names)}
+    k = len(servers)
+    cmds = []
+    for j, s in enumerate(servers):
+        path = os.path.join(tmp, f"startup-{j}.dat")
+        with open(path, "w", encoding="utf-8") as f:
+            for vid, e in items:
+                if info[vid]["server"] != s:
+                    continue
+                c = e["cmp"]
+                lo = hi = e["median"]
+                if c and e["n"] > 1 and c["ratio"]:
+                    lo = e["median"] * c["lo"] / c["ratio"]
+                    hi = e["median"] * c["hi"] / c["ratio"]
+                y = ypos[info[vid]["name"]] + (j - (k - 1) / 2.0) * (0.6 / max(k, 1))
+                f.write(f"{e['median']:.4f} {y:.4f} {lo:.4f} {hi:.4f}\n")
+        cmds.append(f"{_q(path)} using 1:2:3:4 with xerrorbars pt 7 ps 1.1 lw 2 "
+                    f"lc rgb {_q(color.get(s, '#333333'))} title {_q(s)}")
+    tics = ", ".join(f"{_q(n)} {i}" for n, i in ypos.items())
+    h_px = max(260, 80 + 30 * len(names) + 16 * (k - 1))
+    lmargin = max(12, max(len(n) for n in names) + 3)
+    script = f"""
+set title 'Start-up time: systemctl start to the first good HTTPS response'
+set xlabel 'milliseconds'
+set ytics ({tics})
+set yrange [-0.7:{len(names) - 0.3}]
+set xrange [0:*]
+set grid xtics
+set key outside right top
+set lmargin {lmargin}
+plot {', '.join(cmds)}
+"""
+    return gnuplot(script, "startup", outdir, tmp, max(900, 640 + 8 * lmargin), h_px)
+
+
+# --- analysis.json -------------------------------------------------------------
+
+def analysis_json(analysis):
+    return {"schema": "sandbench-analysis/1", "resamples": st.RESAMPLES, "conf": st.CONF,
+            "alpha": st.ALPHA, "groups": analysis["groups"], "startup": analysis["startup"]}
+
+
+def _write(path, text):
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def write_report(path, plots=True):
+    """Analyse and write everything. Raises rs.ResultsError on bad input."""
+    res = rs.load(path)
+    analysis = rs.analyse(res)
+    pl = make_plots(res, analysis, os.path.join(path, "plots")) if plots else {}
+    blocks = build(res, analysis, pl)
+    title = f"sandbench report: {os.path.basename(os.path.normpath(path))}"
+    _write(os.path.join(path, "report.md"), render_md(blocks))
+    _write(os.path.join(path, "report.html"),
+           render_html(blocks, title, os.path.join(path, "plots")))
+    _write(os.path.join(path, "analysis.json"),
+           json.dumps(analysis_json(analysis), indent=1, default=str) + "\n")
+    return res, analysis, pl
+
+
+def main(argv):
+    p = argparse.ArgumentParser(prog="sandbench report", description=HELP)
+    p.add_argument("dir", metavar="DIR", help="a results directory (see results/README.md)")
+    p.add_argument("--no-plots", action="store_true", help="tables only, no gnuplot")
+    try:
+        args = p.parse_args(argv)
+    except SystemExit as e:
+        return 0 if e.code == 0 else 2
+    try:
+        _, _, pl = write_report(args.dir, plots=not args.no_plots)
+    except rs.ResultsError as e:
+        print(f"sandbench report: {e}", file=sys.stderr)
+        return 2
+    if pl and pl.get("error"):
+        print(f"sandbench report: {pl['error']}", file=sys.stderr)
+    print(f"sandbench report: wrote {os.path.join(args.dir, 'report.md')} and report.html")
+    return 0

@@ -1,0 +1,180 @@
+"""sandbench report on crafted results directories of known answer, with real gnuplot."""
+import io
+import json
+import os
+import re
+import shutil
+import sys
+import tempfile
+import unittest
+from contextlib import redirect_stderr, redirect_stdout
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "scripts"))
+sys.path.insert(0, os.path.dirname(__file__))
+from sblib import report  # noqa: E402
+import sbfixture  # noqa: E402
+
+
+def run(argv):
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        rc = report.main(argv)
+    return rc, out.getvalue(), err.getvalue()
+
+
+class Report(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.mkdtemp(prefix="sb-report-")
+        cls.res = sbfixture.make_results(os.path.join(cls.dir, "r"), seed=4,
+                                         servers=("drop", "activated"),
+                                         modes=("keepalive", "close"))
+        cls.rc, cls.out, cls.err = run([cls.res])
+        with open(os.path.join(cls.res, "report.md"), encoding="utf-8") as f:
+            cls.md = f.read()
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.dir)
+
+    def test_exit_and_files(self):
+        self.assertEqual(self.rc, 0, self.err)
+        for f in ("report.md", "report.html", "analysis.json"):
+            self.assertTrue(os.path.getsize(os.path.join(self.res, f)) > 0, f)
+
+    def test_what_ran_and_env(self):
+        self.assertIn("`sandbench run --profile quick`", self.md)
+        self.assertIn("| systemd | 252 |", self.md)
+        self.assertIn("commit `abc1234`", self.md)
+
+    def test_noise_floor_shown(self):
+        self.assertRegex(self.md, r"\| drop \| keepalive \| [-+]\d\.\d% \[.*\] \| .* \| ±\d\.\d% \|")
+
+    def test_cost_table_ranked_with_right_size(self):
+        section = self.md.split("### drop, keepalive")[1].split("###")[0]
+        rows = [l for l in section.splitlines() if re.match(r"\| \d+ \|", l)]
+        self.assertIn("protect-system-strict", rows[0])  # +10%: the dearest
+        self.assertIn("system-call-filter", rows[1])     # +4%
+        m = re.search(r"\| \+(\d+\.\d)% \[\+(\d+\.\d)%, \+(\d+\.\d)%\] \| \*\*worse\*\*", rows[0])
+        self.assertIsNotNone(m, rows[0])
+        point, lo, hi = map(float, m.groups())
+        self.assertAlmostEqual(point, 10.0, delta=2.0)
+        self.assertLessEqual(lo, point)
+        self.assertGreaterEqual(hi, point)
+        self.assertIn("8.8 (-0.8)", rows[0])  # exposure and its drop
+        self.assertIn("| yes |", rows[0])      # evidence: applied
+        pt = next(l for l in rows if "private-tmp-yes" in l)
+        self.assertRegex(pt, r"\| ~ \|")       # free directive: no verdict
+
+    def test_compatibility_matrix(self):
+        self.assertRegex(self.md, r"\| `private-network-yes` \| \*\*incompatible\*\* \[\d\] \|")
+        self.assertRegex(self.md, r"\| `memory-deny-write-execute` \| \*\*hang\*\* \[\d\] \|")
+        self.assertIn("bind(443): Permission denied", self.md)
+        self.assertRegex(self.md, r"\| `private-tmp-yes` \| ok \| ok \|")
+
+    def test_pareto_and_latency_and_startup(self):
+        self.assertIn("## Exposure against cost", self.md)
+        self.assertRegex(self.md, r"drop, keepalive: .*`system-call-filter` \(8\.2 at \+\d")
+        self.assertIn("| `drop/baseline` | ", self.md.split("## Latency")[1])
+        self.assertRegex(self.md, r"\| `drop/protect-system-strict` \| 48 \| 1 \| \+20\.0% \|")
+
+    def test_plots_are_real_images(self):
+        plots = os.path.join(self.res, "plots")
+        names = ["cost-keepalive", "cost-close", "exposure-keepalive", "exposure-close",
+                 "latency-drop-keepalive", "latency-activated-close", "startup"]
+        if shutil.which("gnuplot") is None:
+            self.skipTest("gnuplot not installed")
+        for n in names:
+            with open(os.path.join(plots, n + ".png"), "rb") as f:
+                self.assertEqual(f.read(8), b"\x89PNG\r\n\x1a\n", n)
+            with open(os.path.join(plots, n + ".svg"), encoding="utf-8") as f:
+                self.assertIn("<svg", f.read(2000), n)
+            self.assertIn(f"(plots/{n}.png)", self.md)
+
+    def test_html_is_self_contained(self):
+        with open(os.path.join(self.res, "report.html"), encoding="utf-8") as f:
+            page = f.read()
+        self.assertTrue(page.startswith("<!DOCTYPE html>"))
+        self.assertNotRegex(page, r'src="(?!data:)')
+        self.assertIn('src="data:image/svg+xml;base64,', page)
+        self.assertIn("<table>", page)
+        self.assertIn("<code>protect-system-strict</code>", page)
+
+    def test_analysis_json(self):
+        with open(os.path.join(self.res, "analysis.json")) as f:
+            a = json.load(f)
+        self.assertEqual(a["resamples"], 2000)
+        g = next(g for g in a["groups"] if g["server"] == "drop" and g["mode"] == "keepalive")
+        self.assertEqual(g["baseline"], "drop/baseline")
+        self.assertEqual(g["aa"], "drop/baseline-aa")
+        self.assertIsNotNone(g["floor"])
+
+
+class ReportEdges(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="sb-report-")
+
+    def tearDown(self):
+        shutil.rmtree(self.dir)
+
+    def test_bad_input_exits_2(self):
+        self.assertEqual(run([os.path.join(self.dir, "missing")])[0], 2)
+        os.mkdir(os.path.join(self.dir, "empty"))
+        rc, _, err = run([os.path.join(self.dir, "empty")])
+        self.assertEqual(rc, 2)
+        self.assertIn("spec.json: missing", err)
+        self.assertEqual(run([])[0], 2)
+        self.assertEqual(run(["--help"])[0], 0)
+
+    def test_interrupted_run_is_marked(self):
+        d = sbfixture.make_results(os.path.join(self.dir, "i"), rounds=4)
+        with open(os.path.join(d, "status.json"), "w") as f:
+            json.dump({"state": "interrupted", "runs_done": 10, "runs_planned": 40}, f)
+        self.assertEqual(run([d, "--no-plots"])[0], 0)
+        with open(os.path.join(d, "report.md")) as f:
+            self.assertIn("**This run is interrupted**", f.read())
+
+    def test_no_gnuplot_still_reports(self):
+        d = sbfixture.make_results(os.path.join(self.dir, "n"), rounds=4)
+        old = os.environ["PATH"]
+        os.environ["PATH"] = self.dir
+        try:
+            rc, _, err = run([d])
+        finally:
+            os.environ["PATH"] = old
+        self.assertEqual(rc, 0)
+        self.assertIn("gnuplot is not installed", err)
+        with open(os.path.join(d, "report.md")) as f:
+            self.assertIn("gnuplot is not installed", f.read())
+
+    def test_failed_slices_listed_and_left_out(self):
+        d = sbfixture.make_results(os.path.join(self.dir, "f"), rounds=6)
+        path = os.path.join(d, "runs.jsonl")
+        with open(path) as f:
+            runs = [json.loads(l) for l in f]
+        bad = 0
+        for r in runs:
+            if r["variant"] == "drop/private-tmp-yes" and r["round"] < 2:
+                r.update({"status": "error", "error": "no request completed",
+                          "cpu_ns_per_req": 1e9})
+                bad += 1
+        with open(path, "w") as f:
+            f.writelines(json.dumps(r) + "\n" for r in runs)
+        self.assertEqual(run([d, "--no-plots"])[0], 0)
+        with open(os.path.join(d, "report.md")) as f:
+            md = f.read()
+        self.assertIn(f"| `drop/private-tmp-yes` | keepalive | {bad} of 6 | no request completed |", md)
+        row = next(l for l in md.splitlines() if l.startswith("| ") and "`private-tmp-yes`" in l
+                   and "| ~ |" in l)
+        self.assertTrue(row.rstrip().endswith(f"| {6 - bad} |"), row)
+
+    def test_minimal_results_without_variants_json(self):
+        d = sbfixture.make_results(os.path.join(self.dir, "m"), rounds=3, costs={
+            "private-tmp-yes": (1.0, 9.2, "ok")})
+        for f in ("variants.json", "env.json", "status.json"):
+            os.unlink(os.path.join(d, f))
+        self.assertEqual(run([d, "--no-plots"])[0], 0)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,90 @@
+"""sandbench reproduce: the re-run command and the agreement verdicts, on crafted directories.
+
+The real re-run through `sandbench run` (systemd in a container) is in
+tests/integration/report-reproduce.sh.
+"""
+import io
+import os
+import shutil
+import sys
+import tempfile
+import unittest
+from contextlib import redirect_stderr, redirect_stdout
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "scripts"))
+sys.path.insert(0, os.path.dirname(__file__))
+from sblib import reproduce  # noqa: E402
+from sblib import _results as rs  # noqa: E402
+import sbfixture  # noqa: E402
+
+
+def run(argv):
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        rc = reproduce.main(argv + ["--resamples", "500"])
+    return rc, out.getvalue(), err.getvalue()
+
+
+class RerunArgv(unittest.TestCase):
+    def test_out_and_seed_replaced(self):
+        spec = {"argv": ["run", "--profile", "quick", "--out", "x", "--seed=9", "--reps", "3"],
+                "seed": 9}
+        self.assertEqual(reproduce.rerun_argv(spec, "new"),
+                         ["run", "--profile", "quick", "--reps", "3", "--out", "new",
+                          "--seed", "9"])
+
+    def test_not_a_run(self):
+        with self.assertRaises(rs.ResultsError):
+            reproduce.rerun_argv({"argv": ["report", "x"]}, "new")
+        with self.assertRaises(rs.ResultsError):
+            reproduce.rerun_argv({}, "new")
+
+
+class Against(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="sb-repro-")
+        self.orig = sbfixture.make_results(os.path.join(self.dir, "orig"), seed=1)
+
+    def tearDown(self):
+        shutil.rmtree(self.dir)
+
+    def test_same_costs_agree(self):
+        again = sbfixture.make_results(os.path.join(self.dir, "again"), seed=2)
+        with open(os.path.join(again, "env.json"), "w") as f:
+            f.write('{"kernel": "6.1.0-other", "systemd": "252"}')
+        rc, out, err = run([self.orig, "--against", again])
+        self.assertEqual(rc, 0, out + err)
+        self.assertRegex(out, r"\*\*(\d+) of \1 directive costs agree\*\*")
+        self.assertIn("| kernel | 6.1.0-test | 6.1.0-other | differs |", out)
+        self.assertTrue(os.path.exists(os.path.join(again, "reproduce.md")))
+
+    def test_spec_differences_reported(self):
+        other = sbfixture.make_results(os.path.join(self.dir, "fewer"), seed=1, rounds=5,
+                                       costs={"private-tmp-yes": (1.0, 9.2, "ok")})
+        rc, out, _ = run([self.orig, "--against", other])
+        self.assertIn("**The re-run is not the same experiment**", out)
+        self.assertIn("reps: 8 -> 5", out)
+        self.assertIn("variants not re-run: drop/memory-deny-write-execute", out)
+        same = sbfixture.make_results(os.path.join(self.dir, "same"), seed=1)
+        self.assertIn("Same spec:", run([self.orig, "--against", same])[1])
+
+    def test_changed_cost_disagrees(self):
+        costs = dict(sbfixture.DEFAULT_COSTS)
+        costs["protect-system-strict"] = (1.25, 8.8, "ok")
+        other = sbfixture.make_results(os.path.join(self.dir, "other"), seed=2, costs=costs)
+        rc, out, _ = run([self.orig, "--against", other])
+        self.assertEqual(rc, 1)
+        self.assertRegex(out, r"`drop/protect-system-strict` \| keepalive \| cpu_ns_per_req "
+                              r"\| \+\d+\.\d% \| \+2\d\.\d% .*\| \*\*no\*\* \|")
+        self.assertRegex(out, r"`drop/private-tmp-yes` \| keepalive \| cpu_ns_per_req .*\| yes \|")
+
+    def test_bad_input(self):
+        self.assertEqual(run([os.path.join(self.dir, "missing")])[0], 2)
+        self.assertEqual(run([self.orig, "--against", os.path.join(self.dir, "missing")])[0], 2)
+        rc, out, _ = run([self.orig, "--dry-run", "--out", "somewhere"])
+        self.assertEqual(rc, 0)
+        self.assertIn("sandbench run --profile quick --out somewhere --seed 1", out)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,130 @@
+"""sandbench score on real unit files through the real systemd-analyze (offline mode)."""
+import io
+import json
+import os
+import shutil
+import sys
+import tempfile
+import unittest
+from contextlib import redirect_stderr, redirect_stdout
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "scripts"))
+from sblib import score  # noqa: E402
+
+PLAIN = """[Unit]
+Description=sandbench score test
+
+[Service]
+ExecStart=/usr/bin/sleep infinity
+"""
+HARDENED = PLAIN + """User=nobody
+DynamicUser=yes
+PrivateTmp=yes
+PrivateDevices=yes
+PrivateNetwork=yes
+ProtectSystem=strict
+ProtectHome=yes
+ProtectKernelTunables=yes
+ProtectKernelModules=yes
+ProtectKernelLogs=yes
+ProtectControlGroups=yes
+ProtectClock=yes
+ProtectHostname=yes
+NoNewPrivileges=yes
+CapabilityBoundingSet=
+RestrictNamespaces=yes
+RestrictRealtime=yes
+RestrictSUIDSGID=yes
+LockPersonality=yes
+MemoryDenyWriteExecute=yes
+SystemCallArchitectures=native
+SystemCallFilter=@system-service
+RestrictAddressFamilies=AF_UNIX
+"""
+
+
+def run(argv):
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        rc = score.main(argv)
+    return rc, out.getvalue(), err.getvalue()
+
+
+@unittest.skipUnless(shutil.which("systemd-analyze"), "systemd-analyze not installed")
+class Score(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="sb-score-")
+        self.plain = os.path.join(self.dir, "plain.service")
+        self.hard = os.path.join(self.dir, "hard.service")
+        with open(self.plain, "w") as f:
+            f.write(PLAIN)
+        with open(self.hard, "w") as f:
+            f.write(HARDENED)
+
+    def tearDown(self):
+        shutil.rmtree(self.dir)
+
+    def test_plain_is_unsafe_with_breakdown(self):
+        s = score.score_unit(self.plain)
+        self.assertGreaterEqual(s["exposure"], 9.0)
+        self.assertEqual(s["level"], "UNSAFE")
+        names = {c["name"]: c for c in s["checks"]}
+        self.assertIs(names["PrivateTmp="]["set"], False)
+        self.assertGreater(names["PrivateNetwork="]["exposure"], 0)
+
+    def test_hardening_lowers_exposure(self):
+        plain = score.score_unit(self.plain)["exposure"]
+        hard = score.score_unit(self.hard)
+        self.assertLess(hard["exposure"], plain - 5.0)
+        names = {c["name"]: c for c in hard["checks"]}
+        self.assertIs(names["PrivateTmp="]["set"], True)
+
+    def test_dropin_applied_without_touching_the_file(self):
+        d = os.path.join(self.dir, "private-tmp.conf")
+        with open(d, "w") as f:
+            f.write("[Service]\nPrivateTmp=yes\nPrivateNetwork=yes\n")
+        before = score.score_unit(self.plain)
+        after = score.score_unit(self.plain, [d])
+        self.assertLess(after["exposure"], before["exposure"])
+        self.assertIs({c["name"]: c for c in after["checks"]}["PrivateTmp="]["set"], True)
+        self.assertFalse(os.path.exists(self.plain + ".d"))
+        # a UNIT.d/ directory beside the file is read, as systemd would
+        os.mkdir(self.plain + ".d")
+        shutil.copy(d, self.plain + ".d/")
+        self.assertEqual(score.score_unit(self.plain)["exposure"], after["exposure"])
+
+    def test_cli_text_json_threshold(self):
+        rc, out, _ = run([self.plain])
+        self.assertEqual(rc, 0)
+        self.assertIn("overall exposure:", out)
+        self.assertIn("✗ PrivateTmp=", out)
+        rc, out, _ = run(["--json", self.plain, self.hard])
+        self.assertEqual(rc, 0)
+        self.assertEqual(len(json.loads(out)), 2)
+        self.assertEqual(run(["--threshold", "5", self.plain])[0], 1)
+        self.assertEqual(run(["--threshold", "5", self.hard])[0], 0)
+
+    def test_the_repos_own_units_and_catalogue_by_name(self):
+        top = os.path.join(os.path.dirname(__file__), "..", "..")
+        unit = os.path.join(top, "units", "lunchd-drop.service")
+        if not os.path.exists(unit):
+            self.skipTest("units/ not in this tree")
+        plain = score.score_unit(unit)  # @PLACEHOLDERS@ filled as `sandbench run` does
+        both = score.score_unit(unit, ["system-call-filter-system-service", "private-tmp-yes"])
+        self.assertLess(both["exposure"], plain["exposure"])
+        self.assertIs({c["name"]: c for c in both["checks"]}["PrivateTmp="]["set"], True)
+
+    def test_bad_input_exits_2(self):
+        rc, _, err = run([os.path.join(self.dir, "missing.service")])
+        self.assertEqual(rc, 2)
+        self.assertIn("no such file", err)
+        txt = os.path.join(self.dir, "x.txt")
+        open(txt, "w").close()
+        self.assertEqual(run([txt])[0], 2)
+        self.assertEqual(run([])[0], 2)
+        self.assertEqual(run(["--with", os.path.join(self.dir, "nope.conf"), self.plain])[0], 2)
+        self.assertEqual(run(["--help"])[0], 0)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,142 @@
+"""Known-answer tests of scripts/sblib/_stats.py (bootstrap ratios, tests, verdicts)."""
+import os
+import random
+import sys
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "scripts"))
+from sblib import _stats as st  # noqa: E402
+
+
+def sample(rng, n, mu, rel_sd):
+    return [rng.gauss(mu, mu * rel_sd) for _ in range(n)]
+
+
+class Basics(unittest.TestCase):
+    def test_median_quantile(self):
+        self.assertEqual(st.median([3, 1, 2]), 2)
+        self.assertEqual(st.median([4, 1, 2, 3]), 2.5)
+        self.assertEqual(st.quantile([0, 10], 0.25), 2.5)
+        with self.assertRaises(ValueError):
+            st.median([])
+
+    def test_u_distribution_matches_table(self):
+        # sizes 3,3: 20 arrangements, the textbook counts
+        self.assertEqual(st._u_distribution(3, 3), [1, 1, 2, 3, 3, 3, 3, 2, 1, 1])
+        self.assertAlmostEqual(st.mann_whitney_p([1, 2, 3, 4], [5, 6, 7, 8]), 2 / 70)
+        self.assertEqual(st.mann_whitney_p([1, 2], []), 1.0)
+
+    def test_sign_flip_exact(self):
+        # all 5 log ratios positive: only 2 of the 32 sign patterns are as extreme
+        self.assertAlmostEqual(st.sign_flip_p([1] * 5, [2] * 5), 2 / 32)
+
+    def test_seeded_and_deterministic(self):
+        rng = random.Random(1)
+        a, b = sample(rng, 9, 100, 0.02), sample(rng, 9, 105, 0.02)
+        self.assertEqual(st.bootstrap_ratio(a, b, 7), st.bootstrap_ratio(a, b, 7))
+        self.assertEqual(st.derive_seed(1, "x", "y"), st.derive_seed(1, "x", "y"))
+        self.assertNotEqual(st.derive_seed(1, "x"), st.derive_seed(2, "x"))
+
+    def test_bad_input(self):
+        with self.assertRaises(ValueError):
+            st.bootstrap_ratio([], [1.0], 1)
+        with self.assertRaises(ValueError):
+            st.bootstrap_ratio([1.0, 2.0], [1.0], 1, paired=True)
+
+    def test_single_values_never_significant(self):
+        r = st.compare([100.0], [200.0], 1)
+        self.assertEqual(r["ratio"], 2.0)
+        self.assertFalse(r["significant"])
+
+
+class KnownShift(unittest.TestCase):
+    """A 10% rise in cpu_ns_per_req must be found with the right size."""
+
+    def check_shift(self, paired):
+        covered = 0
+        found = 0
+        seeds = range(40)
+        for seed in seeds:
+            rng = random.Random(seed)
+            base = sample(rng, 12, 40000.0, 0.015)
+            new = [x * 1.10 for x in sample(rng, 12, 40000.0, 0.015)]
+            r = st.compare(base, new, seed, paired=paired)
+            self.assertAlmostEqual(r["ratio"], 1.10, delta=0.03)
+            self.assertLess(r["lo"], r["ratio"])
+            self.assertGreater(r["hi"], r["ratio"])
+            found += r["significant"] and st.verdict("cpu_ns_per_req", r, 0.05) == "worse"
+            covered += r["lo"] <= 1.10 <= r["hi"]
+        self.assertEqual(found, len(seeds))
+        # a 95% percentile interval from 12 values undercovers a little
+        self.assertGreaterEqual(covered / len(seeds), 0.8)
+
+    def test_unpaired(self):
+        self.check_shift(False)
+
+    def test_paired(self):
+        self.check_shift(True)
+
+    def test_paired_cancels_common_drift(self):
+        # the machine speeds up and slows down by +-25% in phases; a paired
+        # comparison of slices taken side by side still sees the 3% cost
+        rng = random.Random(5)
+        drift = [1.0 + 0.25 * ((i // 3) % 2 * 2 - 1) for i in range(16)]
+        base = [40000 * d * rng.gauss(1, 0.005) for d in drift]
+        new = [40000 * 1.03 * d * rng.gauss(1, 0.005) for d in drift]
+        paired = st.compare(base, new, 3, paired=True)
+        unpaired = st.compare(base, new, 3, paired=False)
+        self.assertTrue(paired["significant"])
+        self.assertAlmostEqual(paired["ratio"], 1.03, delta=0.05)
+        self.assertLess(paired["hi"] - paired["lo"], unpaired["hi"] - unpaired["lo"])
+
+    def test_rps_direction(self):
+        rng = random.Random(2)
+        base = sample(rng, 10, 20000, 0.01)
+        new = [x * 0.9 for x in sample(rng, 10, 20000, 0.01)]
+        r = st.compare(base, new, 1)
+        self.assertEqual(st.verdict("rps", r, 0.05), "worse")
+        self.assertEqual(st.verdict("cpu_ns_per_req", r, 0.05), "better")
+        self.assertEqual(st.verdict("rps", r, 0.20), "~")
+        self.assertEqual(st.verdict("rps", r, 0.0, floor=0.2), "~")
+
+
+class FalsePositives(unittest.TestCase):
+    """Identical distributions are called different at most at the stated rate (alpha)."""
+
+    def rate(self, n, paired, trials=300):
+        hits = 0
+        for seed in range(trials):
+            rng = random.Random(1000 + seed)
+            a, b = sample(rng, n, 100.0, 0.02), sample(rng, n, 100.0, 0.02)
+            hits += st.compare(a, b, seed, paired=paired, resamples=400)["significant"]
+        return hits / trials
+
+    def test_rate_unpaired(self):
+        for n in (3, 5, 10):
+            # alpha 0.05 plus three binomial standard errors of 300 trials
+            self.assertLessEqual(self.rate(n, False), st.ALPHA + 0.038, n)
+
+    def test_rate_paired(self):
+        for n in (5, 10):
+            self.assertLessEqual(self.rate(n, True), st.ALPHA + 0.038, n)
+
+
+class NoiseAndFrontier(unittest.TestCase):
+    def test_noise_floor(self):
+        aa = {"ratio": 1.004, "lo": 0.99, "hi": 1.015}
+        self.assertAlmostEqual(st.noise_floor(aa), 0.015)
+        self.assertIsNone(st.noise_floor(None))
+
+    def test_pareto(self):
+        pts = [(1.00, 9.6, "baseline"), (1.01, 8.2, "a"), (1.05, 8.5, "dominated"),
+               (1.02, 7.0, "b"), (1.30, 1.6, "c"), (1.40, 1.6, "same-exposure-dearer")]
+        front = [p[2] for p in st.pareto_frontier(pts)]
+        self.assertEqual(front, ["baseline", "a", "b", "c"])
+
+    def test_format(self):
+        self.assertEqual(st.pct(1.1), "+10.0%")
+        self.assertEqual(st.interval(0.95, 1.02), "[-5.0%, +2.0%]")
+
+
+if __name__ == "__main__":
+    unittest.main()
