@@ -46,7 +46,7 @@ SERVERS = {
         # A new process per connection, each set up by systemd (~40 ms of CPU
         # here): fewer connections and a longer warm-up per slice so that
         # every connection is served before the measured part starts.
-        "slice_warmup": 1.0,
+        "slice_warmup": 0.6,
         "connections": 4,
         "does": "socket activation (Accept=yes): one process per connection",
     },

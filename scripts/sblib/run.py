@@ -47,8 +47,10 @@ def parse_args(argv):
                     help="measure the directives together as one variant 'combined'")
     ap.add_argument("--mode", default="keepalive",
                     help="comma list of %s (default: keepalive)" % ", ".join(plan.MODES))
-    ap.add_argument("--reps", type=int, default=4, help="rounds (default 4)")
-    ap.add_argument("--duration", type=float, default=1.0, help="seconds per slice (default 1)")
+    ap.add_argument("--reps", type=int, default=6,
+                    help="rounds (default 6: the fewest a rank test can call significant)")
+    ap.add_argument("--duration", type=float, default=0.6,
+                    help="measured seconds per slice (default 0.6)")
     ap.add_argument("--warmup", type=float, default=0.3,
                     help="seconds of unmeasured load per variant before its first slice")
     ap.add_argument("--slice-warmup", type=float, default=0.2,
