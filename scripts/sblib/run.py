@@ -555,9 +555,11 @@ class Runner:
             j = self.host.journal(u, lines=12, since=since)
             if j:
                 lines += [ln for ln in j.splitlines() if ln.strip()]
-        if extra:
-            lines.append(extra.strip())
-        return " | ".join(lines[-12:]) or "(journal empty)"
+        # systemd's own progress lines say nothing about why
+        noise = re.compile(r"^(Starting|Started|Stopping|Stopped|Deactivated|Consumed|"
+                           r"Failed to start) |^Job for .* failed because")
+        lines = [ln for ln in lines if not noise.match(ln)][-10:]
+        return " | ".join(lines) or (extra or "").strip() or "(journal empty)"
 
     def collect(self, inst, base):
         """Evidence, verdicts, exposure of a started instance."""
@@ -729,7 +731,7 @@ class Runner:
                     base = inst
                 inst.cpu_dirs_cached = self.cpu_dirs(inst)
             else:
-                print(f"    {inst.status}: {inst.reason[:300]}", file=sys.stderr)
+                print(f"    {inst.status}: …{inst.reason[-300:]}", file=sys.stderr)
                 if inst.status != "hang":
                     self.stop_one(inst)
         # evidence once every instance runs (baseline first); a hung one's
@@ -744,6 +746,18 @@ class Runner:
                 self.load(inst.url, "keepalive", self.a.warmup,
                           connections=inst.spec.get("connections"))
         return base
+
+    def check_alive(self, inst):
+        """A variant whose unit is no longer active after its slices died
+        under load (a seccomp kill, say): status "died" with the journal."""
+        units = [inst.start] + ([inst.target] if "@." not in inst.target else [])
+        for u in units:
+            st = self.host.show(u, "ActiveState").get("ActiveState")
+            if st not in ("active", "reloading"):
+                inst.status = "died"
+                inst.reason = f"{u} is {st} after the run: " + self.why(inst, None, "")
+                print(f"    {inst.id}: died: …{inst.reason[-300:]}", file=sys.stderr)
+                return
 
     def stop_one(self, inst):
         units = [inst.start, inst.target] if "@." not in inst.target else [inst.start]
@@ -779,6 +793,7 @@ class Runner:
                 if inst.status == "ok":
                     inst.memory = sum(self.host.memory_bytes(None, cgdir=d)
                                       for d in inst.cpu_dirs_cached)
+                    self.check_alive(inst)
             self.finish_variant_records(insts)
         finally:
             self.uninstall(insts)
@@ -808,7 +823,7 @@ class Runner:
                     self.host.systemctl("daemon-reload")
                     self.progress(f"start {inst.id}")
                     if not self.start(inst):
-                        print(f"    {inst.status}: {inst.reason[:300]}", file=sys.stderr)
+                        print(f"    {inst.status}: …{inst.reason[-300:]}", file=sys.stderr)
                         continue
                     inst.cpu_dirs_cached = self.cpu_dirs(inst)
                     if inst.evidence is None:
@@ -820,6 +835,7 @@ class Runner:
                         self.run_slices([inst], [(vid, mode, rnd)])
                     inst.memory = sum(self.host.memory_bytes(None, cgdir=d)
                                       for d in inst.cpu_dirs_cached)
+                    self.check_alive(inst)
                 finally:
                     self.uninstall([inst])
                     self.current = []
@@ -865,7 +881,8 @@ def print_summary(rows, aa, variants, path):
     if bad:
         print()
         for k, v in bad:
-            print(f"{k}: {v['status'].upper()}: {(v.get('reason') or '')[:200]}")
+            r = v.get("reason") or ""
+            print(f"{k}: {v['status'].upper()}: {r if len(r) <= 240 else '…' + r[-240:]}")
     notapplied = [(k, d, v["applied_why"].get(d)) for k, v in variants.items()
                   for d, ok in (v.get("applied") or {}).items() if ok is False]
     if notapplied:
