@@ -245,6 +245,7 @@ static void test_errors(void **state)
 	assert_true(r.close);
 	answer("DELETE / HTTP/1.1\r\nHost: x\r\n\r\n", -1, &r);
 	assert_int_equal(r.status, 405);
+	assert_true(r.close);
 	answer("GET /nope HTTP/1.1\r\nHost: x\r\n\r\n", -1, &r);
 	assert_int_equal(r.status, 404);
 	assert_false(r.close);
