@@ -478,6 +478,8 @@ static void conn_run(struct worker *w, struct conn *c)
 		}
 		if (conn_answer(w, c) > 0)
 			continue;
+		if (c->rlen == sizeof(c->rbuf))
+			break; /* cannot happen: a full buffer parses as 414/431 */
 		n = conn_recv(c, c->rbuf + c->rlen, sizeof(c->rbuf) - c->rlen);
 		if (n == -EAGAIN)
 			return;
@@ -638,21 +640,37 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-static void raise_nofile(unsigned want)
+/*
+ * Every connection may hold a socket and a /file/ fd. Raises the soft fd
+ * limit to fit, or returns a lower connection cap that fits, so that
+ * accept4 never fails with EMFILE (which would spin the level-triggered
+ * listening socket).
+ */
+static unsigned fit_nofile(unsigned max_conns)
 {
+	rlim_t want = 2 * (rlim_t)max_conns + 64;
 	struct rlimit rl;
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= want)
-		return;
-	rl.rlim_cur = want < rl.rlim_max ? want : rl.rlim_max;
-	(void)setrlimit(RLIMIT_NOFILE, &rl);
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return max_conns;
+	if (rl.rlim_cur < want) {
+		rl.rlim_cur = want < rl.rlim_max ? want : rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0 && getrlimit(RLIMIT_NOFILE, &rl) < 0)
+			return max_conns;
+	}
+	if (rl.rlim_cur >= want)
+		return max_conns;
+	max_conns = rl.rlim_cur > 96 ? (unsigned)((rl.rlim_cur - 64) / 2) : 16;
+	log_msg(__func__, "RLIMIT_NOFILE %llu: connection cap lowered to %u",
+		(unsigned long long)rl.rlim_cur, max_conns);
+	return max_conns;
 }
 
 int server_run(const struct server_config *cfg)
 {
 	struct server s = { .cfg = cfg, .stop_fd = -1, .signal_fd = -1 };
 	bool barrier = false;
-	unsigned started = 0;
+	unsigned started = 0, max_conns;
 	sigset_t mask;
 	int r;
 
@@ -671,7 +689,9 @@ int server_run(const struct server_config *cfg)
 		goto out;
 	}
 	s.nworkers = cfg->listen->conn_fd >= 0 ? 1 : cfg->workers;
-	raise_nofile(cfg->max_conns + 64);
+	max_conns = fit_nofile(cfg->max_conns);
+	if (max_conns < s.nworkers)
+		max_conns = s.nworkers;
 	s.workers = calloc(s.nworkers, sizeof(*s.workers));
 	if (!s.workers) {
 		r = -ENOMEM;
@@ -680,7 +700,7 @@ int server_run(const struct server_config *cfg)
 	for (unsigned i = 0; i < s.nworkers; i++)
 		s.workers[i].epfd = -1;
 	for (unsigned i = 0; i < s.nworkers; i++) {
-		unsigned share = cfg->max_conns / s.nworkers + (i < cfg->max_conns % s.nworkers);
+		unsigned share = max_conns / s.nworkers + (i < max_conns % s.nworkers);
 
 		r = worker_init(&s, &s.workers[i], i, share);
 		if (r < 0) {

@@ -218,6 +218,13 @@ static void test_limits(void **state)
 	assert_int_equal(req.status, 431);
 	assert_int_equal(http_parse_request(guard(big, HTTP_MAX_HEAD - 1), HTTP_MAX_HEAD - 1, &req),
 			 -2);
+	/* a buffer full of empty lines can never become a request */
+	memset(big, '\n', HTTP_MAX_HEAD);
+	assert_int_equal(http_parse_request(guard(big, HTTP_MAX_HEAD), HTTP_MAX_HEAD, &req), -1);
+	assert_int_equal(req.status, 431);
+	for (size_t i = 0; i < HTTP_MAX_HEAD; i += 2)
+		memcpy(big + i, "\r\n", 2);
+	assert_int_equal(http_parse_request(guard(big, HTTP_MAX_HEAD), HTTP_MAX_HEAD, &req), -1);
 	free(big);
 }
 
