@@ -158,6 +158,21 @@ def check_concurrent(port, conns=16, each=25):
     check(all(results), "concurrent clients failed: %r" % results)
 
 
+def check_churn(pid, port, n=150):
+    """n connections, each a full handshake and one request: no descriptor leaks."""
+    before = len(os.listdir("/proc/%d/fd" % pid))
+    for i in range(n):
+        s = connect("tls", port)
+        s.sendall(request_bytes("GET", "/", headers={"Connection": "close"}))
+        r = Reader(s)
+        st, _, _ = r.response()
+        check(st == 200, "churn request %d: %d" % (i, st))
+        check(r.at_eof(), "churn connection %d not closed" % i)
+        s.close()
+    after = len(os.listdir("/proc/%d/fd" % pid))
+    check(after == before, "descriptors %d before, %d after %d connections" % (before, after, n))
+
+
 def body(env):
     if os.geteuid() != 0:
         raise Skip("lunchd-drop must start as root")
@@ -198,6 +213,7 @@ def body(env):
     check_routes(env, PORT_ACT)
     check_tls(env, PORT_ACT)
     check_concurrent(PORT_ACT)
+    check_churn(a.pid, PORT_ACT)
     text = env.stop(a)
     check("socket" in text and "stopped:" in text, "activated log:\n%s" % text)
     log("lunchd-activated (own socket): routes, TLS, concurrency ok")
