@@ -57,6 +57,7 @@ struct conn {
 	SSL *ssl;
 	bool open;
 	bool closing;   /* close once the output is flushed */
+	bool linger;    /* input may be left unread: drain it before closing */
 	bool lingering; /* answered and shut down for writing; draining input */
 	bool tls_dead;  /* a fatal TLS error: no close_notify */
 	uint32_t rstart, rlen;
@@ -257,7 +258,7 @@ static void conn_open(struct worker *w, int fd)
 	c->next = c->prev = NULL;
 	c->fd = fd;
 	c->open = true;
-	c->closing = c->lingering = c->tls_dead = false;
+	c->closing = c->linger = c->lingering = c->tls_dead = false;
 	c->rstart = c->rlen = c->woff = c->wlen = 0;
 	c->body = ROUTE_BODY_NONE;
 	c->body_off = c->body_left = 0;
@@ -339,15 +340,20 @@ static int conn_answer(struct worker *w, struct conn *c)
 			route_error(req.status, &res);
 			req.minor = 1;
 			c->rstart = c->rlen;
+			c->linger = true; /* the rest of a bad request may still come */
 		} else {
 			c->rstart += (uint32_t)n;
 			route_handle(&w->route, &req, &w->rng, &res);
+			if (req.has_body)
+				c->linger = true; /* a body we do not read */
 		}
 		conn_queue(w, c, req.minor, &res);
 		w->requests++;
 		queued++;
 	}
 	if (c->closing || c->rstart == c->rlen) {
+		if (c->rstart < c->rlen)
+			c->linger = true; /* pipelined requests after the last answer */
 		c->rstart = c->rlen = 0;
 	} else if (c->rstart > 0 && c->body_left == 0 && queued == 0) {
 		/* An incomplete head: move it to the front to make room. */
@@ -472,7 +478,11 @@ static void conn_run(struct worker *w, struct conn *c)
 		if (r < 0)
 			break;
 		if (c->closing) {
-			if (conn_linger(w, c) == -EAGAIN)
+			/* A clean end (Connection: close, HTTP/1.0) closes at once;
+			 * after an error the client may still be sending, and a
+			 * close with unread input would reset the connection
+			 * before the client has read the answer. */
+			if (c->linger && conn_linger(w, c) == -EAGAIN)
 				return;
 			break;
 		}

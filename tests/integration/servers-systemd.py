@@ -23,7 +23,7 @@ sys.path.insert(0, os.path.join(TOP, "scripts"))
 from sblib import _host  # noqa: E402
 
 NAME = "sbservers"
-LOCK_WAIT = float(os.environ.get("SERVERS_SYSTEMD_LOCK_WAIT", "300"))
+LOCK_WAIT = float(os.environ.get("SERVERS_SYSTEMD_LOCK_WAIT", "480"))
 UNITS = ["lunchd-drop.service", "lunchd-activated.socket", "lunchd-activated.service",
          "lunchd-activated-inetd.socket", "lunchd-activated-inetd@.service",
          "lunchd-backend.service", "lunchd-proxy.service"]

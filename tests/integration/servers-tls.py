@@ -12,6 +12,7 @@ import hashlib
 import os
 import ssl
 import subprocess
+import time
 
 from servers_common import (BIN, LUNCH, SAN_BIN, Reader, Skip, check, connect, http, log,
                             pattern, request_bytes, run)
@@ -169,7 +170,12 @@ def check_churn(pid, port, n=150):
         check(st == 200, "churn request %d: %d" % (i, st))
         check(r.at_eof(), "churn connection %d not closed" % i)
         s.close()
-    after = len(os.listdir("/proc/%d/fd" % pid))
+    deadline = time.time() + 5  # the server may still be closing the last one
+    while True:
+        after = len(os.listdir("/proc/%d/fd" % pid))
+        if after == before or time.time() > deadline:
+            break
+        time.sleep(0.05)
     check(after == before, "descriptors %d before, %d after %d connections" % (before, after, n))
 
 
