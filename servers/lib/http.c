@@ -83,6 +83,12 @@ static int fail(struct http_request *req, int status)
 	return -1;
 }
 
+/* -2, unless the head can no longer complete within HTTP_MAX_HEAD bytes. */
+static int incomplete(const char *buf, const char *end, struct http_request *req)
+{
+	return (size_t)(end - buf) >= HTTP_MAX_HEAD ? fail(req, 431) : -2;
+}
+
 /* Finds the end of the line starting at p: returns the LF or NULL. */
 static const char *find_lf(const char *p, const char *end)
 {
@@ -99,13 +105,13 @@ int http_parse_request(const char *buf, size_t len, struct http_request *req)
 	/* RFC 9112 2.2: ignore at least one empty line before a request line. */
 	while (p < end && (*p == '\r' || *p == '\n')) {
 		if (*p == '\r' && (p + 1 >= end || p[1] != '\n'))
-			return p + 1 >= end ? -2 : fail(req, 400);
+			return p + 1 >= end ? incomplete(buf, end, req) : fail(req, 400);
 		p += *p == '\r' ? 2 : 1;
 	}
 
 	lf = find_lf(p, end);
 	if (!lf)
-		return (size_t)(end - p) >= HTTP_MAX_LINE ? fail(req, 414) : -2;
+		return (size_t)(end - p) >= HTTP_MAX_LINE ? fail(req, 414) : incomplete(buf, end, req);
 	if (lf - p >= HTTP_MAX_LINE)
 		return fail(req, 414);
 	line_end = (lf > p && lf[-1] == '\r') ? lf - 1 : lf;
@@ -154,10 +160,10 @@ int http_parse_request(const char *buf, size_t len, struct http_request *req)
 		const char *colon, *v, *ve;
 
 		if (p >= end)
-			return (size_t)(end - buf) >= HTTP_MAX_HEAD ? fail(req, 431) : -2;
+			return incomplete(buf, end, req);
 		lf = find_lf(p, end);
 		if (!lf)
-			return (size_t)(end - buf) >= HTTP_MAX_HEAD ? fail(req, 431) : -2;
+			return incomplete(buf, end, req);
 		if (lf + 1 - buf > HTTP_MAX_HEAD)
 			return fail(req, 431);
 		line_end = (lf > p && lf[-1] == '\r') ? lf - 1 : lf;

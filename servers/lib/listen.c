@@ -59,7 +59,8 @@ int listen_parse(const char *spec, struct sockaddr_storage *ret, socklen_t *ret_
 	if (spec[0] == '[') {
 		const char *close = strchr(spec, ']');
 
-		if (!close || close[1] != ':' || (size_t)(close - spec - 1) >= sizeof(host))
+		if (!close || close == spec + 1 || close[1] != ':' ||
+		    (size_t)(close - spec - 1) >= sizeof(host))
 			return -EINVAL;
 		memcpy(host, spec + 1, (size_t)(close - spec - 1));
 		host[close - spec - 1] = '\0';

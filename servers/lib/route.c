@@ -235,7 +235,8 @@ void route_handle(const struct route_ctx *ctx, const struct http_request *req, u
 	if (req->method == HTTP_METHOD_HEAD && r->body != ROUTE_BODY_FILE)
 		r->body = ROUTE_BODY_NONE;
 out:
-	/* The request was read whole (a body forces keep_alive off), so even
-	 * an error answer can keep the connection. */
-	r->close = !req->keep_alive;
+	/* The request was read whole (a body forces keep_alive off), so a 404
+	 * or 400 for a bad number can keep the connection; a method we do not
+	 * serve closes it. */
+	r->close = !req->keep_alive || r->status == 405;
 }

@@ -56,7 +56,7 @@ int sandbox_seccomp(void)
 		}
 	}
 	r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
-			     SCMP_A0(SCMP_CMP_EQ, AF_UNIX));
+			     SCMP_A0(SCMP_CMP_EQ, AF_UNIX, 0));
 	if (r < 0) {
 		log_errno(__func__, r, "allow socket(AF_UNIX)");
 		goto out;

@@ -57,6 +57,7 @@ struct conn {
 	SSL *ssl;
 	bool open;
 	bool closing;   /* close once the output is flushed */
+	bool linger;    /* input may be left unread: drain it before closing */
 	bool lingering; /* answered and shut down for writing; draining input */
 	bool tls_dead;  /* a fatal TLS error: no close_notify */
 	uint32_t rstart, rlen;
@@ -257,7 +258,7 @@ static void conn_open(struct worker *w, int fd)
 	c->next = c->prev = NULL;
 	c->fd = fd;
 	c->open = true;
-	c->closing = c->lingering = c->tls_dead = false;
+	c->closing = c->linger = c->lingering = c->tls_dead = false;
 	c->rstart = c->rlen = c->woff = c->wlen = 0;
 	c->body = ROUTE_BODY_NONE;
 	c->body_off = c->body_left = 0;
@@ -339,15 +340,20 @@ static int conn_answer(struct worker *w, struct conn *c)
 			route_error(req.status, &res);
 			req.minor = 1;
 			c->rstart = c->rlen;
+			c->linger = true; /* the rest of a bad request may still come */
 		} else {
 			c->rstart += (uint32_t)n;
 			route_handle(&w->route, &req, &w->rng, &res);
+			if (req.has_body)
+				c->linger = true; /* a body we do not read */
 		}
 		conn_queue(w, c, req.minor, &res);
 		w->requests++;
 		queued++;
 	}
 	if (c->closing || c->rstart == c->rlen) {
+		if (c->rstart < c->rlen)
+			c->linger = true; /* pipelined requests after the last answer */
 		c->rstart = c->rlen = 0;
 	} else if (c->rstart > 0 && c->body_left == 0 && queued == 0) {
 		/* An incomplete head: move it to the front to make room. */
@@ -472,12 +478,18 @@ static void conn_run(struct worker *w, struct conn *c)
 		if (r < 0)
 			break;
 		if (c->closing) {
-			if (conn_linger(w, c) == -EAGAIN)
+			/* A clean end (Connection: close, HTTP/1.0) closes at once;
+			 * after an error the client may still be sending, and a
+			 * close with unread input would reset the connection
+			 * before the client has read the answer. */
+			if (c->linger && conn_linger(w, c) == -EAGAIN)
 				return;
 			break;
 		}
 		if (conn_answer(w, c) > 0)
 			continue;
+		if (c->rlen == sizeof(c->rbuf))
+			break; /* cannot happen: a full buffer parses as 414/431 */
 		n = conn_recv(c, c->rbuf + c->rlen, sizeof(c->rbuf) - c->rlen);
 		if (n == -EAGAIN)
 			return;
@@ -638,21 +650,37 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-static void raise_nofile(unsigned want)
+/*
+ * Every connection may hold a socket and a /file/ fd. Raises the soft fd
+ * limit to fit, or returns a lower connection cap that fits, so that
+ * accept4 never fails with EMFILE (which would spin the level-triggered
+ * listening socket).
+ */
+static unsigned fit_nofile(unsigned max_conns)
 {
+	rlim_t want = 2 * (rlim_t)max_conns + 64;
 	struct rlimit rl;
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= want)
-		return;
-	rl.rlim_cur = want < rl.rlim_max ? want : rl.rlim_max;
-	(void)setrlimit(RLIMIT_NOFILE, &rl);
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return max_conns;
+	if (rl.rlim_cur < want) {
+		rl.rlim_cur = want < rl.rlim_max ? want : rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0 && getrlimit(RLIMIT_NOFILE, &rl) < 0)
+			return max_conns;
+	}
+	if (rl.rlim_cur >= want)
+		return max_conns;
+	max_conns = rl.rlim_cur > 96 ? (unsigned)((rl.rlim_cur - 64) / 2) : 16;
+	log_msg(__func__, "RLIMIT_NOFILE %llu: connection cap lowered to %u",
+		(unsigned long long)rl.rlim_cur, max_conns);
+	return max_conns;
 }
 
 int server_run(const struct server_config *cfg)
 {
 	struct server s = { .cfg = cfg, .stop_fd = -1, .signal_fd = -1 };
 	bool barrier = false;
-	unsigned started = 0;
+	unsigned started = 0, max_conns;
 	sigset_t mask;
 	int r;
 
@@ -671,7 +699,9 @@ int server_run(const struct server_config *cfg)
 		goto out;
 	}
 	s.nworkers = cfg->listen->conn_fd >= 0 ? 1 : cfg->workers;
-	raise_nofile(cfg->max_conns + 64);
+	max_conns = fit_nofile(cfg->max_conns);
+	if (max_conns < s.nworkers)
+		max_conns = s.nworkers;
 	s.workers = calloc(s.nworkers, sizeof(*s.workers));
 	if (!s.workers) {
 		r = -ENOMEM;
@@ -680,7 +710,7 @@ int server_run(const struct server_config *cfg)
 	for (unsigned i = 0; i < s.nworkers; i++)
 		s.workers[i].epfd = -1;
 	for (unsigned i = 0; i < s.nworkers; i++) {
-		unsigned share = cfg->max_conns / s.nworkers + (i < cfg->max_conns % s.nworkers);
+		unsigned share = max_conns / s.nworkers + (i < max_conns % s.nworkers);
 
 		r = worker_init(&s, &s.workers[i], i, share);
 		if (r < 0) {
