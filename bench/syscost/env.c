@@ -110,8 +110,8 @@ static int probe_vdso(void)
 		struct timespec ts;
 
 		if (measure_install(&prog) < 0)
-			_exit(2);
-		_exit(clock_gettime(CLOCK_MONOTONIC, &ts) == 0 ? 0 : 1);
+			measure_child_exit(2);
+		measure_child_exit(clock_gettime(CLOCK_MONOTONIC, &ts) == 0 ? 0 : 1);
 	}
 	while (waitpid(pid, &ws, 0) < 0)
 		if (errno != EINTR)

@@ -205,6 +205,7 @@ err:
 int filter_allow_names(const char *const *names, size_t n, bool tree, scmp_filter_ctx *ret_ctx,
 		       size_t *ret_rules)
 {
+	bool seen[FILTER_NR_LIMIT] = {false};
 	scmp_filter_ctx ctx;
 	size_t rules = 0;
 	int r;
@@ -222,11 +223,10 @@ int filter_allow_names(const char *const *names, size_t n, bool tree, scmp_filte
 
 		/* Unknown names, and names of other architectures (negative
 		 * pseudo numbers), are skipped, as systemd does. */
-		if (nr < 0)
+		if (nr < 0 || nr >= FILTER_NR_LIMIT || seen[nr])
 			continue;
+		seen[nr] = true;
 		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0);
-		if (r == -EEXIST)
-			continue;
 		if (r < 0)
 			goto err;
 		rules++;

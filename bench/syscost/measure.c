@@ -24,6 +24,12 @@ struct shared_head {
 	struct measure_build build;
 };
 
+void measure_child_exit(int status)
+{
+	for (;;)
+		syscall(SYS_exit_group, (long)status);
+}
+
 int measure_install(const struct bpf_prog *prog)
 {
 	struct sock_fprog fprog = {.len = (unsigned short)prog->len, .filter = prog->insns};
@@ -107,7 +113,7 @@ static void child_measure(const struct measure_spec *spec, struct shared_head *h
 out:
 	head->failures = st.failures;
 	head->status = r;
-	_exit(0);
+	measure_child_exit(0);
 }
 
 int measure_run(const struct measure_spec *spec, double *ret_ns, double *ret_ticks)
@@ -185,7 +191,7 @@ static void child_build(const char *const *names, size_t n, bool tree, struct sh
 	head->build.load_us = us_since(t0);
 out:
 	head->status = r;
-	_exit(0);
+	measure_child_exit(0);
 }
 
 static void child_kernel(const struct bpf_prog *prog, struct shared_head *head)
@@ -204,7 +210,7 @@ static void child_kernel(const struct bpf_prog *prog, struct shared_head *head)
 	head->build.kernel_us = us_since(t0);
 out:
 	head->status = r;
-	_exit(0);
+	measure_child_exit(0);
 }
 
 int measure_build_load(const char *const *names, size_t n, bool tree, const struct bpf_prog *prog,

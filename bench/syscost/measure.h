@@ -48,6 +48,15 @@ struct measure_build {
 int measure_build_load(const char *const *names, size_t n, bool tree, const struct bpf_prog *prog,
 		       struct measure_build *ret);
 
+/*
+ * Ends a forked child at once with exit_group(2), past libc's and the
+ * sanitizers' _exit hooks (a leak check at exit needs syscalls the
+ * child's filter may deny). Deliberately not declared noreturn: ASan
+ * instruments calls to noreturn functions with a stack check that calls
+ * sigaltstack(2), which an allow-list filter denies. It never returns.
+ */
+void measure_child_exit(int status);
+
 /* Loads prog with NO_NEW_PRIVS in the calling process. Returns 0 or -errno. */
 int measure_install(const struct bpf_prog *prog);
 
