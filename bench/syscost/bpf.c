@@ -84,11 +84,14 @@ static int jump(size_t pc, size_t len, uint32_t off, size_t *ret_pc)
 	return 0;
 }
 
-int bpf_run(const struct sock_filter *insns, size_t len, const struct seccomp_data *d,
-	    uint32_t *ret_action, unsigned *ret_steps)
+/* The interpreter; *ret_match (may be NULL) gets the step at which a
+ * JEQ found A, loaded from seccomp_data.nr, equal to d->nr (0: never). */
+static int run(const struct sock_filter *insns, size_t len, const struct seccomp_data *d,
+	       uint32_t *ret_action, unsigned *ret_steps, unsigned *ret_match)
 {
 	uint32_t A = 0, X = 0, mem[BPF_MEMWORDS] = {0};
-	unsigned steps = 0;
+	unsigned steps = 0, match = 0;
+	bool a_is_nr = false;
 	size_t pc = 0;
 
 	if (len == 0 || len > BPF_MAXINSNS)
@@ -106,6 +109,9 @@ int bpf_run(const struct sock_filter *insns, size_t len, const struct seccomp_da
 				if (k % 4 != 0 || k > sizeof(*d) - 4)
 					return -EINVAL;
 				memcpy(&A, (const char *)d + k, 4);
+				a_is_nr = k == offsetof(struct seccomp_data, nr);
+				pc++;
+				break;
 			} else if (f->code == (BPF_LD | BPF_W | BPF_LEN)) {
 				A = sizeof(*d);
 			} else if (f->code == (BPF_LD | BPF_IMM)) {
@@ -117,6 +123,7 @@ int bpf_run(const struct sock_filter *insns, size_t len, const struct seccomp_da
 			} else {
 				return -EINVAL;
 			}
+			a_is_nr = false;
 			pc++;
 			break;
 		case BPF_LDX:
@@ -141,6 +148,7 @@ int bpf_run(const struct sock_filter *insns, size_t len, const struct seccomp_da
 			pc++;
 			break;
 		case BPF_ALU:
+			a_is_nr = false;
 			src = BPF_SRC(f->code) == BPF_X ? X : k;
 			switch (BPF_OP(f->code)) {
 			case BPF_ADD: A += src; break;
@@ -180,6 +188,9 @@ int bpf_run(const struct sock_filter *insns, size_t len, const struct seccomp_da
 			case BPF_JSET: cond = (A & src) != 0; break;
 			default: return -EINVAL;
 			}
+			if (cond && !match && a_is_nr && BPF_OP(f->code) == BPF_JEQ &&
+			    src == (uint32_t)d->nr)
+				match = steps;
 			if (jump(pc, len, cond ? f->jt : f->jf, &pc) < 0)
 				return -EINVAL;
 			break;
@@ -192,12 +203,16 @@ int bpf_run(const struct sock_filter *insns, size_t len, const struct seccomp_da
 				*ret_action = A;
 			if (ret_steps)
 				*ret_steps = steps;
+			if (ret_match)
+				*ret_match = match;
 			return 0;
 		case BPF_MISC:
-			if (BPF_MISCOP(f->code) == BPF_TAX)
+			if (BPF_MISCOP(f->code) == BPF_TAX) {
 				X = A;
-			else
+			} else {
 				A = X;
+				a_is_nr = false;
+			}
 			pc++;
 			break;
 		default:
@@ -205,6 +220,18 @@ int bpf_run(const struct sock_filter *insns, size_t len, const struct seccomp_da
 		}
 	}
 	return -EINVAL;
+}
+
+int bpf_run(const struct sock_filter *insns, size_t len, const struct seccomp_data *d,
+	    uint32_t *ret_action, unsigned *ret_steps)
+{
+	return run(insns, len, d, ret_action, ret_steps, NULL);
+}
+
+int bpf_match_step(const struct sock_filter *insns, size_t len, const struct seccomp_data *d,
+		   unsigned *ret_step)
+{
+	return run(insns, len, d, NULL, NULL, ret_step);
 }
 
 bool bpf_const_allow(const struct sock_filter *insns, size_t len, int nr, uint32_t arch)

@@ -44,6 +44,15 @@ int bpf_run(const struct sock_filter *insns, size_t len, const struct seccomp_da
 	    uint32_t *ret_action, unsigned *ret_steps);
 
 /*
+ * Runs the program like bpf_run and stores in *ret_step the step at which
+ * it first compared the syscall number (loaded from seccomp_data.nr) with
+ * JEQ and found d->nr: where the syscall's own rule sits in the filter.
+ * 0 when it never did. Returns 0 or -EINVAL like bpf_run.
+ */
+int bpf_match_step(const struct sock_filter *insns, size_t len, const struct seccomp_data *d,
+		   unsigned *ret_step);
+
+/*
  * Does the program return SECCOMP_RET_ALLOW for syscall nr on arch for
  * every argument value? This emulates the kernel's seccomp_is_const_allow
  * (kernel/seccomp.c): only loads of nr and arch are known, ALU AND, JA

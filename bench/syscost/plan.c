@@ -40,19 +40,23 @@ int plan_rank(const struct bpf_prog *prog, const struct op_desc *op)
 	if (r < 0)
 		return r;
 	op_seccomp_data(op->kind, 0, &d);
-	r = bpf_run(prog->insns, prog->len, &d, NULL, &target);
+	r = bpf_match_step(prog->insns, prog->len, &d, &target);
 	if (r < 0)
 		return r;
+	if (target == 0)
+		return -ENOENT;
 	for (size_t i = 0; i < nt; i++) {
 		if (table[i] == op->nr[0])
 			continue;
 		memset(&d, 0, sizeof(d));
 		d.nr = table[i];
 		d.arch = op_audit_arch();
-		r = bpf_run(prog->insns, prog->len, &d, &action, &steps);
+		r = bpf_run(prog->insns, prog->len, &d, &action, NULL);
+		if (r == 0)
+			r = bpf_match_step(prog->insns, prog->len, &d, &steps);
 		if (r < 0)
 			return r;
-		if (action == SECCOMP_RET_ALLOW && steps < target)
+		if (action == SECCOMP_RET_ALLOW && steps && steps < target)
 			rank++;
 	}
 	return rank;

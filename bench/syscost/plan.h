@@ -79,9 +79,10 @@ int plan_build(const struct plan_opts *opts, struct plan *ret);
 void plan_free(struct plan *p);
 
 /*
- * Allowed syscalls of the native table that prog decides in fewer steps
- * than the op's first syscall: for a linear filter, the target's position.
- * Returns the count or -errno.
+ * Allowed syscalls of the native table whose own rule prog reaches before
+ * the rule of the op's first syscall (bpf_match_step): for a linear
+ * filter, the target's position. Returns the count, -ENOENT when prog has
+ * no rule for the op's syscall, or -errno.
  */
 int plan_rank(const struct bpf_prog *prog, const struct op_desc *op);
 

@@ -87,6 +87,43 @@ static void test_run_rejects_bad_programs(void **state)
 	assert_int_equal(bpf_run(fall_off, 0, &d, NULL, NULL), -EINVAL);
 }
 
+static void test_match_step(void **state)
+{
+	/* rules for 10, 20, 30 in that order; 30's compare is step 4 */
+	const struct sock_filter p[] = {
+		LD_NR,
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 10, 3, 0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 20, 2, 0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 30, 1, 0),
+		RET(SECCOMP_RET_ERRNO | 1),
+		RET(SECCOMP_RET_ALLOW),
+	};
+	/* a compare of an argument with the same value is not the rule */
+	const struct sock_filter q[] = {
+		LD_ARG0,
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 30, 0, 0),
+		LD_NR,
+		BPF_STMT(BPF_ALU | BPF_AND | BPF_K, 0xff),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 30, 0, 0),
+		RET(SECCOMP_RET_ALLOW),
+	};
+	struct seccomp_data d = {.nr = 30, .args = {30}};
+	unsigned step;
+
+	(void)state;
+	assert_int_equal(bpf_match_step(p, 6, &d, &step), 0);
+	assert_int_equal(step, 4);
+	d.nr = 10;
+	assert_int_equal(bpf_match_step(p, 6, &d, &step), 0);
+	assert_int_equal(step, 2);
+	d.nr = 11;
+	assert_int_equal(bpf_match_step(p, 6, &d, &step), 0);
+	assert_int_equal(step, 0);
+	d.nr = 30;
+	assert_int_equal(bpf_match_step(q, 6, &d, &step), 0);
+	assert_int_equal(step, 0);
+}
+
 static void test_const_allow(void **state)
 {
 	const struct sock_filter by_nr[] = {
@@ -141,6 +178,7 @@ int main(void)
 		cmocka_unit_test(test_run_counts_steps),
 		cmocka_unit_test(test_run_alu_mem_and_jumps),
 		cmocka_unit_test(test_run_rejects_bad_programs),
+		cmocka_unit_test(test_match_step),
 		cmocka_unit_test(test_const_allow),
 		cmocka_unit_test(test_export_matches_interpreter),
 	};

@@ -117,6 +117,19 @@ static void test_linear_positions(void **state)
 	}
 	/* one compare per rule before it */
 	assert_true(steps[FILTER_FRONT] < 10);
+	/* with an argument check on the target, its rule is still where asked */
+	for (int pos = FILTER_FRONT; pos <= FILTER_END; pos++) {
+		struct filter_linear_spec s = {op->nr, 1, 64, pos, false, true};
+		struct bpf_prog prog;
+		scmp_filter_ctx ctx;
+
+		assert_int_equal(filter_linear(&s, &ctx), 0);
+		assert_int_equal(bpf_prog_export(ctx, &prog), 0);
+		assert_int_equal(plan_rank(&prog, op),
+				 pos == FILTER_FRONT ? 0 : pos == FILTER_MIDDLE ? 31 : 63);
+		bpf_prog_free(&prog);
+		seccomp_release(ctx);
+	}
 	assert_true(steps[FILTER_MIDDLE] >= 152 && steps[FILTER_MIDDLE] < 152 + 10);
 	assert_true(steps[FILTER_END] >= 305 && steps[FILTER_END] < 305 + 10);
 }
