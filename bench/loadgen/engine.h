@@ -1,0 +1,119 @@
+/*
+ * Description: the load engine. One struct engine per thread: its own
+ * io_uring, its own connections with all buffers allocated up front, its own
+ * TLS context and its own statistics, so threads share nothing but the
+ * read-only configuration and the stop flag. main.c starts one thread per
+ * engine and merges their statistics when they return.
+ */
+#ifndef BENCH_LOADGEN_ENGINE_H
+#define BENCH_LOADGEN_ENGINE_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "bench/loadgen/hist.h"
+#include "bench/loadgen/url.h"
+
+#define LG_PIPELINE_MAX 64
+#define LG_STATUS_MAX 600
+
+enum lg_mode {
+	LG_KEEPALIVE, /* closed or open loop over long-lived connections */
+	LG_CLOSE,     /* a new connection per request, full handshake */
+	LG_RESUME,    /* a new connection per request, TLS session resumed */
+};
+
+enum lg_err {
+	LG_ERR_CONNECT,
+	LG_ERR_TLS,
+	LG_ERR_TIMEOUT,
+	LG_ERR_RESET,
+	LG_ERR_STATUS,
+	LG_ERR_PARSE,
+	LG_ERR_COUNT,
+};
+
+/* What every thread reads; set up by main.c, never written after start. */
+struct lg_config {
+	const char *url_text;    /* as given on the command line */
+	struct url url;
+	struct sockaddr_storage addr;
+	socklen_t addrlen;
+	enum lg_mode mode;
+	uint32_t conns;          /* total, spread over the threads */
+	uint32_t threads;
+	double rate;             /* total requests/s; 0: closed loop */
+	double duration_s;       /* measured seconds; 0: until -n is reached */
+	uint64_t requests;       /* -n; 0: until the duration ends */
+	double warmup_s;
+	uint32_t timeout_ms;
+	uint32_t pipeline;       /* >= 1 */
+	bool multishot;          /* try multishot recv + buffer ring (keep-alive) */
+	const char *cafile;
+	const char *request;     /* pipeline copies of the request, back to back */
+	size_t request_len;      /* length of ONE copy */
+	uint32_t timeline_cap;   /* seconds of per-second counts kept */
+};
+
+/* What a thread measured; merged by adding. */
+struct lg_stats {
+	struct hist latency;     /* corrected (from schedule) in open loop */
+	struct hist uncorrected; /* from the actual send; open loop only */
+	struct hist connect;
+	struct hist handshake;
+	uint64_t requests;
+	uint64_t bytes;
+	uint64_t errors[LG_ERR_COUNT];
+	uint64_t status[LG_STATUS_MAX];
+	uint64_t hs_full, hs_resumed;
+	uint64_t conns_opened;
+	uint64_t *timeline;      /* timeline_cap entries, owned */
+	uint64_t end_ns;         /* when this thread stopped measuring */
+	char tls_err[160];       /* first TLS error text */
+	char sys_err[160];       /* first socket error text */
+};
+
+/* io_uring features a thread ended up with, for the report. */
+struct lg_features {
+	bool single_issuer;      /* SINGLE_ISSUER + DEFER_TASKRUN */
+	bool coop_taskrun;
+	bool ring_fd_registered;
+	bool buf_ring;
+	bool multishot;
+};
+
+struct engine;
+
+/*
+ * Allocates a thread's engine: conns connections (>= 1) of the config, the
+ * schedule share rate (0 closed loop) and request quota (0 none). Nothing
+ * touches the network yet. Returns 0 or -ENOMEM / -errno.
+ */
+int engine_new(struct engine **ret, const struct lg_config *cfg, uint32_t id, uint32_t conns,
+	       double rate, uint64_t quota, atomic_bool *stop);
+
+/*
+ * Runs the thread's load from start_ns (connections open, warm-up) until
+ * measure_ns + duration, the quota, or *stop. Creates the ring in the calling
+ * thread (SINGLE_ISSUER wants that). Returns 0 or -errno when the engine could
+ * not run at all (ring setup failed).
+ */
+int engine_run(struct engine *e, uint64_t start_ns, uint64_t measure_ns);
+
+/* The thread's statistics and features, valid after engine_run. */
+struct lg_stats *engine_stats(struct engine *e);
+const struct lg_features *engine_features(const struct engine *e);
+
+void engine_free(struct engine *e);
+
+/* CLOCK_MONOTONIC in nanoseconds. */
+uint64_t lg_now_ns(void);
+
+/* Allocates and resets a stats block with a timeline of cap seconds. */
+int lg_stats_init(struct lg_stats *s, uint32_t cap);
+void lg_stats_merge(struct lg_stats *dst, const struct lg_stats *src, uint32_t cap);
+void lg_stats_free(struct lg_stats *s);
+
+#endif

@@ -1,0 +1,258 @@
+/*
+ * Description: loadgen's start-up story. Parse and check the command line,
+ * resolve the target once, allocate every thread's engine (all memory the
+ * run needs), start the threads with signals blocked, wait for the end of
+ * the run or SIGINT/SIGTERM, merge the statistics and print them.
+ */
+#include <errno.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "bench/loadgen/engine.h"
+#include "bench/loadgen/opts.h"
+#include "bench/loadgen/report.h"
+
+struct worker {
+	pthread_t thread;
+	struct engine *engine;
+	uint64_t start_ns, measure_ns;
+	int cpu;                 /* -1: not pinned */
+	int result;
+	atomic_bool *done;
+	atomic_uint *finished;
+};
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+
+	if (w->cpu >= 0) {
+		cpu_set_t set;
+
+		CPU_ZERO(&set);
+		CPU_SET(w->cpu, &set);
+		(void)pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+	}
+	w->result = engine_run(w->engine, w->start_ns, w->measure_ns);
+	atomic_fetch_add(w->finished, 1);
+	return NULL;
+}
+
+static int resolve(struct lg_config *cfg, char *err, size_t size)
+{
+	struct addrinfo hints, *res = NULL;
+	char port[8];
+	int r;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV;
+	snprintf(port, sizeof(port), "%u", cfg->url.port);
+	r = getaddrinfo(cfg->url.host, port, &hints, &res);
+	if (r != 0) {
+		snprintf(err, size, "cannot resolve '%s': %s", cfg->url.host, gai_strerror(r));
+		return -EINVAL;
+	}
+	memcpy(&cfg->addr, res->ai_addr, res->ai_addrlen);
+	cfg->addrlen = res->ai_addrlen;
+	freeaddrinfo(res);
+	return 0;
+}
+
+static double tv_s(struct timeval tv)
+{
+	return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
+}
+
+/* Raise the open-file limit to what connections plus rings need. */
+static void raise_nofile(uint32_t conns)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	if (rl.rlim_cur < (rlim_t)conns + 256) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+/* Sleeps until deadline (0: only a short poll) or a blocked signal arrives. */
+static int wait_signal(const sigset_t *set, uint64_t deadline)
+{
+	struct timespec ts;
+	uint64_t now = lg_now_ns(), d = 20000000ull;
+
+	if (deadline && deadline > now && deadline - now < d)
+		d = deadline - now;
+	ts.tv_sec = (time_t)(d / 1000000000ull);
+	ts.tv_nsec = (long)(d % 1000000000ull);
+	return sigtimedwait(set, NULL, &ts);
+}
+
+int main(int argc, char **argv)
+{
+	static struct lg_opts o;
+	struct lg_config *cfg = &o.cfg;
+	struct worker *w = NULL;
+	struct lg_stats total;
+	struct lg_report rep;
+	struct rusage ru0, ru1;
+	atomic_bool stop = false;
+	atomic_uint finished = 0;
+	sigset_t sigs;
+	char err[512];
+	char *reqbuf = NULL;
+	uint64_t start_ns, measure_ns;
+	uint32_t i, started = 0;
+	bool interrupted = false, measuring = false;
+	int rc = 1, r;
+
+	if (opts_parse(&o, argc, argv, err, sizeof(err)) < 0) {
+		fprintf(stderr, "loadgen: %s\n", err);
+		return 2;
+	}
+	if (o.help) {
+		opts_usage(stdout);
+		return 0;
+	}
+	if (resolve(cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "loadgen: %s\n", err);
+		return 2;
+	}
+	/* the pipelined batch is the request repeated, sent in one write */
+	reqbuf = malloc(cfg->request_len * cfg->pipeline);
+	if (!reqbuf)
+		goto oom;
+	for (i = 0; i < cfg->pipeline; i++)
+		memcpy(reqbuf + i * cfg->request_len, o.request, cfg->request_len);
+	cfg->request = reqbuf;
+	raise_nofile(cfg->conns);
+	if (o.ncpus) {
+		cpu_set_t set;
+
+		CPU_ZERO(&set);
+		CPU_SET(o.cpus[0], &set);
+		if (sched_setaffinity(0, sizeof(set), &set) < 0) {
+			fprintf(stderr, "loadgen: --cpu %d: %s\n", o.cpus[0], strerror(errno));
+			rc = 2;
+			goto out;
+		}
+	}
+
+	w = calloc(cfg->threads, sizeof(*w));
+	if (!w)
+		goto oom;
+	for (i = 0; i < cfg->threads; i++) {
+		uint32_t conns = cfg->conns / cfg->threads + (i < cfg->conns % cfg->threads);
+		uint64_t quota = 0;
+		double rate = cfg->rate * conns / cfg->conns;
+
+		if (cfg->requests)
+			quota = cfg->requests / cfg->threads + (i < cfg->requests % cfg->threads);
+		r = engine_new(&w[i].engine, cfg, i, conns, rate, quota, &stop);
+		if (r == -EINVAL) {
+			fprintf(stderr, "loadgen: --cacert %s: cannot load it\n", cfg->cafile);
+			rc = 2;
+			goto out;
+		}
+		if (r < 0)
+			goto oom;
+		w[i].cpu = o.ncpus ? o.cpus[i % o.ncpus] : -1;
+		w[i].finished = &finished;
+	}
+
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	start_ns = lg_now_ns();
+	measure_ns = start_ns + (uint64_t)(cfg->warmup_s * 1e9);
+	getrusage(RUSAGE_SELF, &ru0);
+	measuring = cfg->warmup_s <= 0;
+	for (i = 0; i < cfg->threads; i++) {
+		w[i].start_ns = start_ns;
+		w[i].measure_ns = measure_ns;
+		r = pthread_create(&w[i].thread, NULL, worker_main, &w[i]);
+		if (r != 0) {
+			fprintf(stderr, "loadgen: cannot start thread: %s\n", strerror(r));
+			atomic_store(&stop, true);
+			break;
+		}
+		started++;
+	}
+	while (atomic_load(&finished) < started) {
+		int sig = wait_signal(&sigs, measuring ? 0 : measure_ns);
+
+		if (sig == SIGINT || sig == SIGTERM) {
+			interrupted = true;
+			atomic_store(&stop, true);
+		}
+		if (!measuring && lg_now_ns() >= measure_ns) {
+			getrusage(RUSAGE_SELF, &ru0);
+			measuring = true;
+		}
+	}
+	for (i = 0; i < started; i++)
+		pthread_join(w[i].thread, NULL);
+	getrusage(RUSAGE_SELF, &ru1);
+	if (started < cfg->threads)
+		goto out;
+	for (i = 0; i < cfg->threads; i++) {
+		if (w[i].result < 0) {
+			fprintf(stderr, "loadgen: io_uring set-up failed: %s\n", strerror(-w[i].result));
+			goto out;
+		}
+	}
+
+	if (lg_stats_init(&total, cfg->timeline_cap) < 0)
+		goto oom;
+	memset(&rep, 0, sizeof(rep));
+	rep.feat = *engine_features(w[0].engine);
+	for (i = 0; i < cfg->threads; i++) {
+		const struct lg_features *f = engine_features(w[i].engine);
+
+		lg_stats_merge(&total, engine_stats(w[i].engine), cfg->timeline_cap);
+		rep.feat.single_issuer &= f->single_issuer;
+		rep.feat.coop_taskrun &= f->coop_taskrun;
+		rep.feat.ring_fd_registered &= f->ring_fd_registered;
+		rep.feat.buf_ring &= f->buf_ring;
+		rep.feat.multishot &= f->multishot;
+	}
+	rep.cfg = cfg;
+	rep.st = &total;
+	rep.interrupted = interrupted;
+	rep.duration_s = total.end_ns > measure_ns ? (double)(total.end_ns - measure_ns) / 1e9 : 0;
+	if (measuring) {
+		rep.user_s = tv_s(ru1.ru_utime) - tv_s(ru0.ru_utime);
+		rep.sys_s = tv_s(ru1.ru_stime) - tv_s(ru0.ru_stime);
+	}
+	rep.timeline_len = (uint32_t)(rep.duration_s + 0.999);
+	if (rep.timeline_len > cfg->timeline_cap)
+		rep.timeline_len = cfg->timeline_cap;
+	if (o.json)
+		report_json(stdout, &rep);
+	else
+		report_text(stdout, &rep);
+	fflush(stdout);
+	lg_stats_free(&total);
+	rc = 0;
+	goto out;
+oom:
+	fprintf(stderr, "loadgen: out of memory\n");
+	rc = 1;
+out:
+	for (i = 0; w && i < cfg->threads; i++)
+		engine_free(w[i].engine);
+	free(w);
+	free(reqbuf);
+	return rc;
+}

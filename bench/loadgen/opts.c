@@ -1,0 +1,396 @@
+/*
+ * Description: command-line parsing for loadgen, strict on purpose: a
+ * benchmark that silently measures something other than what was asked is
+ * worse than one that refuses to start.
+ */
+#include "bench/loadgen/opts.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+enum {
+	OPT_CLOSE = 256,
+	OPT_RESUME,
+	OPT_WARMUP,
+	OPT_TIMEOUT,
+	OPT_PIPELINE,
+	OPT_JSON,
+	OPT_CPU,
+	OPT_CACERT,
+	OPT_NO_MULTISHOT,
+};
+
+static const struct option opts_long[] = {
+	{ "connections", required_argument, NULL, 'c' },
+	{ "threads", required_argument, NULL, 't' },
+	{ "duration", required_argument, NULL, 'd' },
+	{ "requests", required_argument, NULL, 'n' },
+	{ "rate", required_argument, NULL, 'R' },
+	{ "header", required_argument, NULL, 'H' },
+	{ "close", no_argument, NULL, OPT_CLOSE },
+	{ "resume", no_argument, NULL, OPT_RESUME },
+	{ "warmup", required_argument, NULL, OPT_WARMUP },
+	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "pipeline", required_argument, NULL, OPT_PIPELINE },
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "cpu", required_argument, NULL, OPT_CPU },
+	{ "cacert", required_argument, NULL, OPT_CACERT },
+	{ "no-multishot", no_argument, NULL, OPT_NO_MULTISHOT },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+void opts_usage(FILE *f)
+{
+	fputs("usage: loadgen [options] URL\n"
+	      "\n"
+	      "HTTP/1.1 load generator: one io_uring per thread, OpenSSL over memory BIOs.\n"
+	      "URL is http[s]://HOST[:PORT][/PATH]; HOST a name, an IPv4 address or [IPv6].\n"
+	      "\n"
+	      "Load:\n"
+	      "  -c, --connections N   connections, spread over the threads (default 10)\n"
+	      "  -t, --threads N       threads, each with its own ring (default 1)\n"
+	      "  -d, --duration T      measured time: 10, 10s, 500ms, 2m (default 10s, or\n"
+	      "                        unlimited when -n is given)\n"
+	      "  -n, --requests N      stop after N requests issued in the measured time\n"
+	      "  -R, --rate R          open loop: R requests/s in total on a fixed schedule;\n"
+	      "                        latency counts from the scheduled time (coordinated\n"
+	      "                        omission corrected); the uncorrected one is reported too\n"
+	      "      --close           a new TCP (+TLS full handshake) connection per request\n"
+	      "      --resume          like --close, resuming the TLS session (https only)\n"
+	      "      --pipeline N      N requests back to back per connection (keep-alive,\n"
+	      "                        closed loop only; default 1, max 64)\n"
+	      "      --warmup T        run T before measuring; not counted (default 0)\n"
+	      "      --timeout T       per request, connect and handshake (default 2s; a bare\n"
+	      "                        number is milliseconds)\n"
+	      "  -H, --header 'N: V'   add a request header (repeatable; Host and Connection\n"
+	      "                        replace the defaults)\n"
+	      "\n"
+	      "TLS:\n"
+	      "      --cacert FILE     verify the server against FILE. Without it the server's\n"
+	      "                        certificate is NOT verified: loadgen measures, it does\n"
+	      "                        not authenticate\n"
+	      "\n"
+	      "Output and placement:\n"
+	      "      --json            print one JSON object (schema sandbench-loadgen/1,\n"
+	      "                        see bench/README.md) instead of the summary\n"
+	      "      --cpu LIST        pin to CPUs, e.g. 0 or 0,1 or 0-3; thread i gets the\n"
+	      "                        i-th CPU of the list (round robin)\n"
+	      "      --no-multishot    single-shot recv instead of multishot recv + buffer\n"
+	      "                        ring (for measuring what multishot brings)\n"
+	      "  -h, --help            this text\n"
+	      "\n"
+	      "SIGINT or SIGTERM ends the run early and prints the results so far.\n"
+	      "Exit status: 0 run completed (errors are in the output), 1 the run could not\n"
+	      "start, 2 bad arguments.\n",
+	      f);
+}
+
+static int opts_fail(char *err, int size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static int opts_fail(char *err, int size, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, (size_t)size, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+static int opts_uint(const char *s, unsigned long long min, unsigned long long max,
+		     unsigned long long *ret)
+{
+	char *end;
+	unsigned long long v;
+
+	if (!s || *s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end || v < min || v > max)
+		return -EINVAL;
+	*ret = v;
+	return 0;
+}
+
+static int opts_number(const char *s, double *ret, char **ret_end)
+{
+	char *end;
+	double v;
+
+	if (!s || !((*s >= '0' && *s <= '9') || *s == '.'))
+		return -EINVAL;
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || !isfinite(v) || v < 0)
+		return -EINVAL;
+	*ret = v;
+	*ret_end = end;
+	return 0;
+}
+
+int opts_duration(const char *s, double *ret)
+{
+	double v;
+	char *end;
+
+	if (opts_number(s, &v, &end) < 0)
+		return -EINVAL;
+	if (!*end || strcmp(end, "s") == 0)
+		;
+	else if (strcmp(end, "ms") == 0)
+		v /= 1e3;
+	else if (strcmp(end, "us") == 0)
+		v /= 1e6;
+	else if (strcmp(end, "m") == 0)
+		v *= 60;
+	else if (strcmp(end, "h") == 0)
+		v *= 3600;
+	else
+		return -EINVAL;
+	*ret = v;
+	return 0;
+}
+
+static int opts_cpus(struct lg_opts *o, const char *s)
+{
+	const char *p = s;
+
+	o->ncpus = 0;
+	while (*p) {
+		char *end;
+		long a, b;
+
+		if (*p < '0' || *p > '9')
+			return -EINVAL;
+		a = strtol(p, &end, 10);
+		b = a;
+		if (*end == '-') {
+			if (end[1] < '0' || end[1] > '9')
+				return -EINVAL;
+			b = strtol(end + 1, &end, 10);
+		}
+		if (a < 0 || b < a || b > 4095)
+			return -EINVAL;
+		for (; a <= b; a++) {
+			if (o->ncpus >= OPTS_CPUS_MAX)
+				return -EINVAL;
+			o->cpus[o->ncpus++] = (int)a;
+		}
+		if (*end == ',')
+			end++;
+		else if (*end)
+			return -EINVAL;
+		p = end;
+	}
+	return o->ncpus ? 0 : -EINVAL;
+}
+
+static bool opts_header_ok(const char *h)
+{
+	const char *colon = strchr(h, ':'), *p;
+
+	if (!colon || colon == h)
+		return false;
+	for (p = h; p < colon; p++)
+		if (*p <= ' ' || *p == 0x7f)
+			return false;
+	for (p = h; *p; p++)
+		if (*p == '\r' || *p == '\n')
+			return false;
+	return true;
+}
+
+static bool opts_header_is(const char *h, const char *name)
+{
+	size_t n = strlen(name);
+
+	return strncasecmp(h, name, n) == 0 && h[n] == ':';
+}
+
+int opts_parse(struct lg_opts *o, int argc, char **argv, char *err, int size)
+{
+	struct lg_config *cfg = &o->cfg;
+	bool have_d = false, close_opt = false, resume_opt = false;
+	unsigned long long v;
+	const char *why;
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	cfg->conns = 10;
+	cfg->threads = 1;
+	cfg->duration_s = 10;
+	cfg->timeout_ms = 2000;
+	cfg->pipeline = 1;
+	cfg->multishot = true;
+	cfg->mode = LG_KEEPALIVE;
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, ":c:t:d:n:R:H:h", opts_long, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			if (opts_uint(optarg, 1, 60000, &v) < 0)
+				return opts_fail(err, size, "-c: connections must be 1..60000, got '%s'", optarg);
+			cfg->conns = (uint32_t)v;
+			break;
+		case 't':
+			if (opts_uint(optarg, 1, 256, &v) < 0)
+				return opts_fail(err, size, "-t: threads must be 1..256, got '%s'", optarg);
+			cfg->threads = (uint32_t)v;
+			break;
+		case 'd':
+			if (opts_duration(optarg, &cfg->duration_s) < 0 || cfg->duration_s <= 0 ||
+			    cfg->duration_s > 86400)
+				return opts_fail(err, size, "-d: duration must be > 0 and <= 24h, like 10, 10s, 500ms, 2m; got '%s'", optarg);
+			have_d = true;
+			break;
+		case 'n':
+			if (opts_uint(optarg, 1, 1000000000000ull, &v) < 0)
+				return opts_fail(err, size, "-n: requests must be a positive integer, got '%s'", optarg);
+			cfg->requests = v;
+			break;
+		case 'R': {
+			char *end;
+
+			if (opts_number(optarg, &cfg->rate, &end) < 0 || *end || cfg->rate <= 0 ||
+			    cfg->rate > 1e8)
+				return opts_fail(err, size, "-R: rate must be a number of requests/s > 0, got '%s'", optarg);
+			break;
+		}
+		case 'H':
+			if (!opts_header_ok(optarg))
+				return opts_fail(err, size, "-H: header must look like 'Name: value', got '%s'", optarg);
+			if (o->nheaders >= OPTS_HEADERS_MAX)
+				return opts_fail(err, size, "-H: at most %d headers", OPTS_HEADERS_MAX);
+			o->headers[o->nheaders++] = optarg;
+			break;
+		case OPT_CLOSE:
+			close_opt = true;
+			break;
+		case OPT_RESUME:
+			resume_opt = true;
+			break;
+		case OPT_WARMUP:
+			if (opts_duration(optarg, &cfg->warmup_s) < 0 || cfg->warmup_s > 3600)
+				return opts_fail(err, size, "--warmup: must be a duration up to 1h, got '%s'", optarg);
+			break;
+		case OPT_TIMEOUT: {
+			double t;
+			char *end;
+
+			/* a bare number is milliseconds, like wrk2's --timeout in ms */
+			if (opts_number(optarg, &t, &end) == 0 && !*end)
+				t /= 1e3;
+			else if (opts_duration(optarg, &t) < 0)
+				t = -1;
+			if (t < 0.001 || t > 3600)
+				return opts_fail(err, size, "--timeout: must be 1ms..1h (bare number = ms), got '%s'", optarg);
+			cfg->timeout_ms = (uint32_t)llround(t * 1e3);
+			break;
+		}
+		case OPT_PIPELINE:
+			if (opts_uint(optarg, 1, LG_PIPELINE_MAX, &v) < 0)
+				return opts_fail(err, size, "--pipeline: must be 1..%d, got '%s'", LG_PIPELINE_MAX, optarg);
+			cfg->pipeline = (uint32_t)v;
+			break;
+		case OPT_JSON:
+			o->json = true;
+			break;
+		case OPT_CPU:
+			if (opts_cpus(o, optarg) < 0)
+				return opts_fail(err, size, "--cpu: must be a CPU list like 0 or 0,1 or 0-3, got '%s'", optarg);
+			break;
+		case OPT_CACERT:
+			cfg->cafile = optarg;
+			break;
+		case OPT_NO_MULTISHOT:
+			cfg->multishot = false;
+			break;
+		case 'h':
+			o->help = true;
+			return 0;
+		case ':':
+			return opts_fail(err, size, "option '%s' needs a value", argv[optind - 1]);
+		default:
+			return opts_fail(err, size, "unknown option '%s' (try --help)", argv[optind - 1]);
+		}
+	}
+	if (optind >= argc)
+		return opts_fail(err, size, "no URL given (try --help)");
+	if (optind + 1 < argc)
+		return opts_fail(err, size, "one URL only; unexpected '%s'", argv[optind + 1]);
+	cfg->url_text = argv[optind];
+	if (url_parse(argv[optind], &cfg->url, &why) < 0)
+		return opts_fail(err, size, "bad URL '%s': %s", argv[optind], why);
+
+	if (close_opt && resume_opt)
+		return opts_fail(err, size, "--close and --resume exclude each other");
+	if (resume_opt && !cfg->url.tls)
+		return opts_fail(err, size, "--resume needs an https:// URL");
+	cfg->mode = close_opt ? LG_CLOSE : resume_opt ? LG_RESUME : LG_KEEPALIVE;
+	if (cfg->pipeline > 1 && (cfg->mode != LG_KEEPALIVE || cfg->rate > 0))
+		return opts_fail(err, size, "--pipeline works with keep-alive closed loop only");
+	if (cfg->threads > cfg->conns)
+		return opts_fail(err, size, "-t %u is more than -c %u: every thread needs a connection",
+				 cfg->threads, cfg->conns);
+	if (cfg->cafile && !cfg->url.tls)
+		return opts_fail(err, size, "--cacert needs an https:// URL");
+	if (cfg->requests && !have_d)
+		cfg->duration_s = 0;
+	cfg->timeline_cap = cfg->duration_s > 0 ? (uint32_t)ceil(cfg->duration_s) + 1 : 3600;
+	return opts_build_request(o, err, size);
+}
+
+int opts_build_request(struct lg_opts *o, char *err, int size)
+{
+	struct lg_config *cfg = &o->cfg;
+	bool have_host = false, have_conn = false;
+	char host[URL_HOST_MAX + 16];
+	size_t len = 0, cap = OPTS_REQUEST_MAX;
+	int i, n;
+
+	for (i = 0; i < o->nheaders; i++) {
+		have_host |= opts_header_is(o->headers[i], "host");
+		have_conn |= opts_header_is(o->headers[i], "connection");
+	}
+	if (url_host_header(&cfg->url, host, sizeof(host)) < 0)
+		return opts_fail(err, size, "host name too long");
+	n = snprintf(o->request, cap, "GET %s HTTP/1.1\r\n", cfg->url.path);
+	if (n < 0 || (size_t)n >= cap)
+		goto toolong;
+	len = (size_t)n;
+	if (!have_host) {
+		n = snprintf(o->request + len, cap - len, "Host: %s\r\n", host);
+		if (n < 0 || (size_t)n >= cap - len)
+			goto toolong;
+		len += (size_t)n;
+	}
+	for (i = 0; i < o->nheaders; i++) {
+		n = snprintf(o->request + len, cap - len, "%s\r\n", o->headers[i]);
+		if (n < 0 || (size_t)n >= cap - len)
+			goto toolong;
+		len += (size_t)n;
+	}
+	if (!have_conn && cfg->mode != LG_KEEPALIVE) {
+		n = snprintf(o->request + len, cap - len, "Connection: close\r\n");
+		if (n < 0 || (size_t)n >= cap - len)
+			goto toolong;
+		len += (size_t)n;
+	}
+	if (len + 2 >= cap)
+		goto toolong;
+	memcpy(o->request + len, "\r\n", 3);
+	len += 2;
+	cfg->request = o->request;
+	cfg->request_len = len;
+	return 0;
+toolong:
+	return opts_fail(err, size, "request longer than %d bytes", OPTS_REQUEST_MAX);
+}

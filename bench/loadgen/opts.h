@@ -1,0 +1,45 @@
+/*
+ * Description: loadgen's command line. Parses argv into a struct lg_opts
+ * and checks every value and combination, so main.c only ever sees a
+ * consistent configuration. Bad input yields a message and exit status 2.
+ */
+#ifndef BENCH_LOADGEN_OPTS_H
+#define BENCH_LOADGEN_OPTS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "bench/loadgen/engine.h"
+
+#define OPTS_HEADERS_MAX 32
+#define OPTS_CPUS_MAX 64
+#define OPTS_REQUEST_MAX 8192
+
+struct lg_opts {
+	struct lg_config cfg;
+	bool json;
+	bool help;
+	int ncpus;
+	int cpus[OPTS_CPUS_MAX];
+	const char *headers[OPTS_HEADERS_MAX];
+	int nheaders;
+	char request[OPTS_REQUEST_MAX * 2]; /* one copy; the pipelined copies are made in main */
+};
+
+/*
+ * Parses argv. Returns 0, or -EINVAL after writing a one-line reason into
+ * err (size bytes). Does not resolve the host.
+ */
+int opts_parse(struct lg_opts *o, int argc, char **argv, char *err, int size);
+
+/* Parses a duration: "10", "10s", "500ms", "2m", "1h" into seconds. -EINVAL if bad. */
+int opts_duration(const char *s, double *ret);
+
+/* Builds the request line and headers into o->request. 0 or -ENOSPC / -EINVAL. */
+int opts_build_request(struct lg_opts *o, char *err, int size);
+
+/* Prints --help. */
+void opts_usage(FILE *f);
+
+#endif

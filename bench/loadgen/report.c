@@ -1,0 +1,191 @@
+/*
+ * Description: formatting of results. Latencies are kept in nanoseconds
+ * and printed in microseconds with one decimal.
+ */
+#include "bench/loadgen/report.h"
+
+#include <string.h>
+
+static const char *const report_err_names[LG_ERR_COUNT] = {
+	"connect", "tls", "timeout", "reset", "http_status", "parse",
+};
+
+const char *report_mode(const struct lg_config *cfg)
+{
+	switch (cfg->mode) {
+	case LG_CLOSE:
+		return "close";
+	case LG_RESUME:
+		return "resume";
+	default:
+		return cfg->rate > 0 ? "open" : "closed";
+	}
+}
+
+void report_json_string(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (ch == '"' || ch == '\\')
+			fprintf(f, "\\%c", ch);
+		else if (ch < 0x20 || ch == 0x7f)
+			fprintf(f, "\\u%04x", ch);
+		else
+			fputc(ch, f);
+	}
+	fputc('"', f);
+}
+
+static void report_json_hist(FILE *f, const struct hist *h)
+{
+	struct hist_summary s;
+
+	hist_summarize(h, &s);
+	fprintf(f,
+		"{\"count\":%llu,\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f,\"p99.9\":%.1f,"
+		"\"p99.99\":%.1f,\"max\":%.1f,\"mean\":%.1f,\"stdev\":%.1f}",
+		(unsigned long long)s.count, s.p50 / 1e3, s.p90 / 1e3, s.p99 / 1e3, s.p999 / 1e3,
+		s.p9999 / 1e3, s.max / 1e3, s.mean / 1e3, s.stdev / 1e3);
+}
+
+static uint64_t report_errors_total(const struct lg_stats *st)
+{
+	uint64_t t = 0;
+	int i;
+
+	for (i = 0; i < LG_ERR_COUNT; i++)
+		t += st->errors[i];
+	return t;
+}
+
+void report_json(FILE *f, const struct lg_report *r)
+{
+	const struct lg_config *cfg = r->cfg;
+	const struct lg_stats *st = r->st;
+	double rps = r->duration_s > 0 ? (double)st->requests / r->duration_s : 0.0;
+	bool first;
+	uint32_t i;
+
+	fprintf(f, "{\"schema\":\"sandbench-loadgen/1\",\"url\":");
+	report_json_string(f, cfg->url_text);
+	fprintf(f, ",\"mode\":\"%s\",\"connections\":%u,\"threads\":%u,", report_mode(cfg),
+		cfg->conns, cfg->threads);
+	if (cfg->rate > 0)
+		fprintf(f, "\"rate\":%.3f,", cfg->rate);
+	else
+		fprintf(f, "\"rate\":null,");
+	fprintf(f, "\"duration_s\":%.6f,\"requests\":%llu,\"rps\":%.2f,\"bytes\":%llu,", r->duration_s,
+		(unsigned long long)st->requests, rps, (unsigned long long)st->bytes);
+	fprintf(f, "\"latency_us\":");
+	report_json_hist(f, &st->latency);
+	fprintf(f, ",\"latency_uncorrected_us\":");
+	if (cfg->rate > 0)
+		report_json_hist(f, &st->uncorrected);
+	else
+		fprintf(f, "null");
+	fprintf(f, ",\"connect_us\":");
+	report_json_hist(f, &st->connect);
+	fprintf(f, ",\"handshake_us\":");
+	report_json_hist(f, &st->handshake);
+	fprintf(f, ",\"errors\":{");
+	for (i = 0; i < LG_ERR_COUNT; i++)
+		fprintf(f, "\"%s\":%llu,", report_err_names[i], (unsigned long long)st->errors[i]);
+	fprintf(f, "\"total\":%llu}", (unsigned long long)report_errors_total(st));
+	fprintf(f, ",\"error_detail\":{\"tls\":");
+	report_json_string(f, st->tls_err);
+	fprintf(f, ",\"socket\":");
+	report_json_string(f, st->sys_err);
+	fprintf(f, "},\"status\":{");
+	first = true;
+	for (i = 0; i < LG_STATUS_MAX; i++) {
+		if (!st->status[i])
+			continue;
+		fprintf(f, "%s\"%u\":%llu", first ? "" : ",", i, (unsigned long long)st->status[i]);
+		first = false;
+	}
+	fprintf(f, "},\"handshakes\":{\"full\":%llu,\"resumed\":%llu}",
+		(unsigned long long)st->hs_full, (unsigned long long)st->hs_resumed);
+	fprintf(f, ",\"connections_opened\":%llu", (unsigned long long)st->conns_opened);
+	fprintf(f, ",\"timeline\":[");
+	for (i = 0; i < r->timeline_len; i++)
+		fprintf(f, "%s%llu", i ? "," : "", (unsigned long long)st->timeline[i]);
+	fprintf(f, "],\"cpu\":{\"user_s\":%.6f,\"sys_s\":%.6f,\"per_100k_requests_s\":", r->user_s,
+		r->sys_s);
+	if (st->requests)
+		fprintf(f, "%.6f", (r->user_s + r->sys_s) * 1e5 / (double)st->requests);
+	else
+		fprintf(f, "null");
+	fprintf(f, "},\"pipeline\":%u,\"warmup_s\":%.3f,\"timeout_ms\":%u", cfg->pipeline,
+		cfg->warmup_s, cfg->timeout_ms);
+	fprintf(f,
+		",\"io_uring\":{\"single_issuer_defer_taskrun\":%s,\"coop_taskrun\":%s,"
+		"\"registered_ring_fd\":%s,\"buf_ring\":%s,\"multishot_recv\":%s}",
+		r->feat.single_issuer ? "true" : "false", r->feat.coop_taskrun ? "true" : "false",
+		r->feat.ring_fd_registered ? "true" : "false", r->feat.buf_ring ? "true" : "false",
+		r->feat.multishot ? "true" : "false");
+	fprintf(f, ",\"interrupted\":%s}\n", r->interrupted ? "true" : "false");
+}
+
+static void report_text_hist(FILE *f, const char *name, const struct hist *h)
+{
+	struct hist_summary s;
+
+	hist_summarize(h, &s);
+	fprintf(f, "  %-10s %10.1f %10.1f %10.1f %10.1f %10.1f %10.1f %10.1f %10.1f\n", name,
+		s.mean / 1e3, s.stdev / 1e3, s.p50 / 1e3, s.p90 / 1e3, s.p99 / 1e3, s.p999 / 1e3,
+		s.p9999 / 1e3, s.max / 1e3);
+}
+
+void report_text(FILE *f, const struct lg_report *r)
+{
+	const struct lg_config *cfg = r->cfg;
+	const struct lg_stats *st = r->st;
+	double rps = r->duration_s > 0 ? (double)st->requests / r->duration_s : 0.0;
+	uint32_t i;
+
+	fprintf(f, "%s %s://%s:%u%s, %s loop%s, %u connections, %u threads", "loadgen",
+		cfg->url.tls ? "https" : "http", cfg->url.host, cfg->url.port, cfg->url.path,
+		cfg->rate > 0 ? "open" : "closed",
+		cfg->mode == LG_CLOSE ? ", new connection per request"
+		: cfg->mode == LG_RESUME ? ", new resumed connection per request" : "",
+		cfg->conns, cfg->threads);
+	if (cfg->rate > 0)
+		fprintf(f, ", %.0f req/s scheduled", cfg->rate);
+	fprintf(f, "\n  latency us       mean      stdev        p50        p90        p99      p99.9"
+		   "     p99.99        max\n");
+	report_text_hist(f, cfg->rate > 0 ? "corrected" : "request", &st->latency);
+	if (cfg->rate > 0)
+		report_text_hist(f, "sent", &st->uncorrected);
+	if (st->connect.total)
+		report_text_hist(f, "connect", &st->connect);
+	if (st->handshake.total)
+		report_text_hist(f, "handshake", &st->handshake);
+	fprintf(f, "  %llu requests in %.2fs, %.2f MB read%s\n", (unsigned long long)st->requests,
+		r->duration_s, (double)st->bytes / 1e6, r->interrupted ? " (interrupted)" : "");
+	fprintf(f, "  Requests/sec: %.2f\n", rps);
+	fprintf(f, "  Connections opened: %llu (TLS full %llu, resumed %llu)\n",
+		(unsigned long long)st->conns_opened, (unsigned long long)st->hs_full,
+		(unsigned long long)st->hs_resumed);
+	fprintf(f, "  CPU: user %.2fs sys %.2fs", r->user_s, r->sys_s);
+	if (st->requests)
+		fprintf(f, " = %.3fs per 100k requests", (r->user_s + r->sys_s) * 1e5 / (double)st->requests);
+	fprintf(f, "\n");
+	if (report_errors_total(st)) {
+		fprintf(f, "  Errors:");
+		for (i = 0; i < LG_ERR_COUNT; i++)
+			if (st->errors[i])
+				fprintf(f, " %s %llu", report_err_names[i], (unsigned long long)st->errors[i]);
+		fprintf(f, "\n");
+		if (st->tls_err[0])
+			fprintf(f, "  first TLS error: %s\n", st->tls_err);
+		if (st->sys_err[0])
+			fprintf(f, "  first socket error: %s\n", st->sys_err);
+	}
+	fprintf(f, "  Status:");
+	for (i = 0; i < LG_STATUS_MAX; i++)
+		if (st->status[i])
+			fprintf(f, " %u=%llu", i, (unsigned long long)st->status[i]);
+	fprintf(f, "\n");
+}

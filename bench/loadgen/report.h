@@ -1,0 +1,35 @@
+/*
+ * Description: loadgen's two outputs: a wrk-like human summary and the one
+ * JSON object of schema "sandbench-loadgen/1" documented in bench/README.md.
+ */
+#ifndef BENCH_LOADGEN_REPORT_H
+#define BENCH_LOADGEN_REPORT_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "bench/loadgen/engine.h"
+
+struct lg_report {
+	const struct lg_config *cfg;
+	const struct lg_stats *st;     /* merged over the threads */
+	struct lg_features feat;       /* what every thread got (AND over threads) */
+	double duration_s;             /* measured seconds */
+	double user_s, sys_s;          /* generator CPU time while measuring */
+	bool interrupted;              /* SIGINT/SIGTERM ended the run */
+	uint32_t timeline_len;         /* entries of st->timeline to print */
+};
+
+/* The mode's name in the JSON: closed, open, close or resume. */
+const char *report_mode(const struct lg_config *cfg);
+
+/* Writes s as a JSON string literal (with quotes). */
+void report_json_string(FILE *f, const char *s);
+
+/* Prints exactly one JSON object and a newline. */
+void report_json(FILE *f, const struct lg_report *r);
+
+/* Prints the human summary. */
+void report_text(FILE *f, const struct lg_report *r);
+
+#endif

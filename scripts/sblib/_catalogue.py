@@ -1,0 +1,180 @@
+"""The directive catalogue (units/directives/*.conf), profiles
+(units/profiles/*.profile) and the reference servers sandbench knows.
+
+A directive file starts with `# key: value` header lines (a line `#   text`
+continues the previous value); see units/directives/README.md. A profile is
+one directive name a line, `#` comments, `*` for every directive and
+`combine PROFILE` for that profile's set measured together as one variant.
+Standard library only.
+"""
+import os
+import re
+
+from sblib import _host
+
+UNITS = os.path.join(_host.repo_root(), "units")
+DIRECTIVES = os.path.join(UNITS, "directives")
+PROFILES = os.path.join(UNITS, "profiles")
+
+# The reference servers: which unit files make one instance, which unit is
+# started, which unit the directives' drop-ins go to, which units' cgroups
+# hold its CPU time, and the URL scheme the load generator uses.
+SERVERS = {
+    "drop": {
+        "program": "lunchd-drop",
+        "units": ["lunchd-drop.service"],
+        "start": "lunchd-drop.service",
+        "target": "lunchd-drop.service",
+        "cpu": ["lunchd-drop.service"],
+        "does": "starts as root, binds, reads its root-only key, drops privileges itself",
+    },
+    "activated": {
+        "program": "lunchd-activated",
+        "units": ["lunchd-activated.socket", "lunchd-activated.service"],
+        "start": "lunchd-activated.socket",
+        "target": "lunchd-activated.service",
+        "cpu": ["lunchd-activated.service"],
+        "does": "socket activation (Accept=no), key via LoadCredential=",
+    },
+    "inetd": {
+        "program": "lunchd-activated",
+        "units": ["lunchd-activated-inetd.socket", "lunchd-activated-inetd@.service"],
+        "start": "lunchd-activated-inetd.socket",
+        "target": "lunchd-activated-inetd@.service",
+        "cpu": ["system-lunchd\\x2dactivated\\x2dinetd.slice"],
+        "default_port": 8443,
+        # A new process per connection, each set up by systemd (~40 ms of CPU
+        # here): fewer connections and a longer warm-up per slice so that
+        # every connection is served before the measured part starts.
+        "slice_warmup": 1.0,
+        "connections": 4,
+        "does": "socket activation (Accept=yes): one process per connection",
+    },
+    "proxied": {
+        "program": "lunchd-backend",
+        "units": ["lunchd-backend.service", "lunchd-proxy.service"],
+        "default_backend": 8080,
+        "start": "lunchd-proxy.service",
+        "target": "lunchd-backend.service",
+        "cpu": ["lunchd-backend.service", "lunchd-proxy.service"],
+        "does": "plain-HTTP backend behind nginx, which terminates TLS",
+    },
+}
+
+
+class CatalogueError(Exception):
+    pass
+
+
+def parse_header(text):
+    """The `# key: value` header of a directive file as a dict (continuation
+    lines joined with one space). Stops at the first non-comment line."""
+    out = {}
+    last = None
+    for line in text.splitlines():
+        if not line.startswith("#"):
+            if line.strip() == "":
+                if out:
+                    break
+                continue
+            break
+        body = line[1:]
+        m = re.match(r"^ ([A-Za-z][A-Za-z0-9_ -]*?):\s?(.*)$", body)
+        if m and not body.startswith("   "):
+            last = m.group(1).strip()
+            out[last] = m.group(2).strip()
+        elif last and body.startswith("   "):
+            out[last] = (out[last] + " " + body.strip()).strip()
+    return out
+
+
+def directive_names():
+    try:
+        return sorted(f[:-5] for f in os.listdir(DIRECTIVES) if f.endswith(".conf"))
+    except FileNotFoundError:
+        return []
+
+
+def profile_names():
+    try:
+        return sorted(f[:-8] for f in os.listdir(PROFILES) if f.endswith(".profile"))
+    except FileNotFoundError:
+        return []
+
+
+def load_directive(name):
+    """Header dict of directive NAME plus "name", "path", "body" (the drop-in
+    text) and "suits_list"."""
+    path = os.path.join(DIRECTIVES, name + ".conf")
+    if not os.path.isfile(path):
+        raise CatalogueError(unknown("directive", name, directive_names()))
+    with open(path) as f:
+        text = f.read()
+    d = parse_header(text)
+    d["name"] = name
+    d["path"] = path
+    d["body"] = text
+    suits = d.get("suits", "all").split()
+    d["suits_list"] = list(SERVERS) if "all" in suits else [s for s in suits if s in SERVERS]
+    d.setdefault("evidence", "none")
+    return d
+
+
+def unknown(kind, name, valid):
+    return f"unknown {kind} '{name}'; valid: {', '.join(valid) if valid else '(none)'}"
+
+
+def load_profile(name, _seen=None):
+    """(directives, combines) of profile NAME: the directive names measured
+    alone, and a list of (label, [directives]) measured together."""
+    path = os.path.join(PROFILES, name + ".profile")
+    if not os.path.isfile(path):
+        raise CatalogueError(unknown("profile", name, profile_names()))
+    seen = (_seen or set()) | {name}
+    dirs, combines = [], []
+    with open(path) as f:
+        for raw in f:
+            line = raw.split("#", 1)[0].strip()
+            if not line:
+                continue
+            if line == "*" or line == "all":
+                dirs += [d for d in directive_names() if d not in dirs]
+            elif line.startswith("combine "):
+                other = line.split(None, 1)[1].strip()
+                if other in seen:
+                    raise CatalogueError(f"profile '{name}' combines '{other}' recursively")
+                sub, _ = load_profile(other, seen)
+                combines.append((other, sub))
+            else:
+                if not os.path.isfile(os.path.join(DIRECTIVES, line + ".conf")):
+                    raise CatalogueError(f"profile '{name}': " + unknown("directive", line,
+                                                                         directive_names()))
+                if line not in dirs:
+                    dirs.append(line)
+    return dirs, combines
+
+
+def facilities():
+    """Which optional kernel/container facilities this machine has, with the
+    reason when absent: {"bpf-cgroup": (bool, why), "bpf-lsm": (bool, why)}."""
+    out = {}
+    lsm = ""
+    for p in ("/sys/kernel/security/lsm",):
+        try:
+            with open(p) as f:
+                lsm = f.read().strip()
+        except OSError:
+            pass
+    if "bpf" in lsm.split(","):
+        out["bpf-lsm"] = (True, "BPF LSM active")
+    else:
+        out["bpf-lsm"] = (False, "the kernel does not run the BPF LSM (lsm= list: "
+                                 f"{lsm or 'securityfs not readable'}); RestrictFileSystems= "
+                                 "cannot be enforced")
+    try:
+        mnt = _host.cgroup2_mount()
+        _host.cgroup_bpf_progs(mnt)
+        out["bpf-cgroup"] = (True, "cgroup2 mounted at " + mnt + " and bpf() queries work")
+    except Exception as e:  # noqa: BLE001 - any failure means "absent"
+        out["bpf-cgroup"] = (False, f"no usable cgroup2/BPF: {e}")
+    return out

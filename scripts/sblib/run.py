@@ -1,0 +1,942 @@
+"""sandbench run: the matrix runner (see results/README.md for what it writes)."""
+import argparse
+import datetime
+import json
+import os
+import re
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import time
+
+from sblib import _catalogue as cat
+from sblib import _evidence as ev
+from sblib import _host
+from sblib import _plan as plan
+
+HELP = "measure servers under directives side by side through real systemd"
+
+DESC = """\
+Runs each server under each directive through real systemd and measures it
+against a baseline, side by side: every variant of a server (baseline, an A/A
+copy of it, one instance per directive or combination) is started at once on
+its own port, all pinned to the server CPU, and the load generator (pinned to
+the other CPU) moves between them in short slices over many rounds, in a
+seeded random order. Per slice it records the loadgen JSON and the unit
+cgroup's CPU time per request (the primary metric); per variant the start-up
+time, memory, sandbox evidence from /proc and systemd-analyze exposure. A
+variant that fails to start is recorded as incompatible (with the journal's
+reason), one that does not answer as a hang; the run goes on.
+
+With --unit FILE --url URL any service can be measured: if FILE uses @PORT@
+its variants run side by side like ours, otherwise one at a time (restarted
+per variant and round) on the URL's port.
+"""
+
+
+def parse_args(argv):
+    ap = argparse.ArgumentParser(prog="sandbench run", description=DESC,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--servers", default=",".join(cat.SERVERS),
+                    help="comma list of %s (default: all)" % ", ".join(cat.SERVERS))
+    ap.add_argument("--profile", help="a profile of units/profiles (default: quick)")
+    ap.add_argument("--directives", help="comma list of catalogue directives (each alone)")
+    ap.add_argument("--combine", action="store_true",
+                    help="measure the directives together as one variant 'combined'")
+    ap.add_argument("--mode", default="keepalive",
+                    help="comma list of %s (default: keepalive)" % ", ".join(plan.MODES))
+    ap.add_argument("--reps", type=int, default=4, help="rounds (default 4)")
+    ap.add_argument("--duration", type=float, default=1.0, help="seconds per slice (default 1)")
+    ap.add_argument("--warmup", type=float, default=0.3,
+                    help="seconds of unmeasured load per variant before its first slice")
+    ap.add_argument("--slice-warmup", type=float, default=0.2,
+                    help="seconds of unmeasured load at the start of every slice (connections "
+                         "set up; inetd: at least 1.25)")
+    ap.add_argument("--connections", type=int, default=16, help="loadgen -c (default 16)")
+    ap.add_argument("--rate", type=int, default=2000, help="req/s of --mode rate (default 2000)")
+    ap.add_argument("--path", default="/", help="request path (default /)")
+    ap.add_argument("--out", help="results directory (default results/runs/<UTC timestamp>)")
+    ap.add_argument("--seed", type=int, help="order seed (default: from the clock; recorded)")
+    ap.add_argument("--unit", help="measure this unit file instead of the reference servers")
+    ap.add_argument("--url", help="with --unit: the URL it answers on")
+    ap.add_argument("--server-cpu", type=int, default=1, help="CPU the units are pinned to")
+    ap.add_argument("--loadgen-cpu", type=int, default=0, help="CPU the load generator runs on")
+    ap.add_argument("--loadgen", help="load generator binary (default build/bin/loadgen)")
+    ap.add_argument("--start-timeout", type=float, default=10.0,
+                    help="seconds a variant may take to answer before it is a hang")
+    ap.add_argument("--name", default="sandbench", help="sandbox host name")
+    ap.add_argument("--lock-timeout", type=float, default=300)
+    ap.add_argument("--no-report", action="store_true", help="skip sandbench report at the end")
+    ap.add_argument("--dry-run", action="store_true", help="print the plan and exit")
+    return ap.parse_args(argv)
+
+
+class Usage(Exception):
+    pass
+
+
+def build_plan(a):
+    """The spec dict (without run-time fields) from parsed args; raises Usage."""
+    modes = [m for m in a.mode.split(",") if m]
+    for m in modes:
+        if m not in plan.MODES:
+            raise Usage(f"unknown mode '{m}'; valid: {', '.join(plan.MODES)}")
+    if a.reps < 1 or a.reps > 1000:
+        raise Usage("--reps must be 1..1000")
+    if not (0.1 <= a.duration <= 600):
+        raise Usage("--duration must be 0.1..600 seconds")
+    if a.warmup < 0 or a.warmup > 60:
+        raise Usage("--warmup must be 0..60 seconds")
+    if a.connections < 1 or a.connections > 10000:
+        raise Usage("--connections must be 1..10000")
+    if bool(a.unit) != bool(a.url):
+        raise Usage("--unit and --url go together")
+    if a.profile and a.directives:
+        raise Usage("give --profile or --directives, not both")
+    if a.unit:
+        if not os.path.isfile(a.unit):
+            raise Usage(f"--unit: no such file '{a.unit}'")
+        if not re.match(r"^https?://[^/]+", a.url):
+            raise Usage(f"--url must be http(s)://HOST:PORT/...: '{a.url}'")
+        servers = ["unit"]
+    else:
+        servers = [s for s in a.servers.split(",") if s]
+        for s in servers:
+            if s not in cat.SERVERS:
+                raise Usage(cat.unknown("server", s, list(cat.SERVERS)))
+        if not servers:
+            raise Usage("--servers is empty")
+    combines = []
+    if a.directives:
+        dirs = [d for d in a.directives.split(",") if d]
+        for d in dirs:
+            cat.load_directive(d)  # raises with the valid names
+        profile = None
+    else:
+        profile = a.profile or "quick"
+        dirs, combines = cat.load_profile(profile)
+    seed = a.seed if a.seed is not None else int(time.time() * 1000) % 1000003
+    variants = plan.variants_for(servers, dirs, combines, a.combine)
+    ids = [v["id"] for v in variants]
+    order = plan.slice_order(ids, modes, a.reps, seed)
+    return {
+        "schema": "sandbench-spec/1",
+        "seed": seed,
+        "servers": servers,
+        "profile": profile,
+        "directives": dirs,
+        "combine": bool(a.combine),
+        "modes": modes,
+        "reps": a.reps,
+        "duration": a.duration,
+        "warmup": a.warmup,
+        "slice_warmup": {s: max(a.slice_warmup, cat.SERVERS.get(s, {}).get("slice_warmup", 0))
+                         for s in servers},
+        "loadgen": {"connections": a.connections, "threads": 1,
+                    "connections_per_server": {s: min(a.connections, cat.SERVERS.get(s, {}).get(
+                        "connections", a.connections)) for s in servers},
+                    "rate": a.rate if "rate" in modes else None, "path": a.path},
+        "pinning": {"server_cpu": a.server_cpu, "loadgen_cpu": a.loadgen_cpu},
+        "unit": os.path.basename(a.unit) if a.unit else None,
+        "url": a.url,
+        "variants": variants,
+        "order": [plan.slice_key(*o) for o in order],
+        "_order": order,
+    }
+
+
+# --- results directory ---------------------------------------------------------------
+
+class Results:
+    """The results directory: atomic JSON files and the append-only runs.jsonl."""
+
+    def __init__(self, path):
+        self.path = path
+        os.makedirs(path, exist_ok=True)
+        self.runs = open(os.path.join(path, "runs.jsonl"), "a")
+        self.done = 0
+        self.planned = 0
+
+    def write(self, name, obj):
+        p = os.path.join(self.path, name)
+        with open(p + ".tmp", "w") as f:
+            json.dump(obj, f, indent=1, sort_keys=False)
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(p + ".tmp", p)
+
+    def write_text(self, name, text):
+        p = os.path.join(self.path, name)
+        with open(p + ".tmp", "w") as f:
+            f.write(text)
+        os.replace(p + ".tmp", p)
+
+    def status(self, state):
+        self.write("status.json", {"state": state, "runs_done": self.done,
+                                   "runs_planned": self.planned, "updated": now_iso()})
+
+    def add_run(self, rec):
+        self.runs.write(json.dumps(rec) + "\n")
+        self.runs.flush()
+        os.fsync(self.runs.fileno())
+        self.done += 1
+
+
+def now_iso():
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def first_line(argv):
+    try:
+        r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                           timeout=10)
+        return (r.stdout.strip().splitlines() or [""])[0]
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+
+
+def environment(host, facilities):
+    cpu_model = None
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu_model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    gov = None
+    try:
+        with open("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor") as f:
+            gov = f.read().strip()
+    except OSError:
+        pass
+    return {
+        "kernel": os.uname().release,
+        "arch": os.uname().machine,
+        "systemd": first_line(["systemctl", "--version"]),
+        "openssl": first_line(["openssl", "version"]),
+        "liburing": first_line(["pkg-config", "--modversion", "liburing"]),
+        "nginx": first_line(["nginx", "-v"]),
+        "python": sys.version.split()[0],
+        "cpu_model": cpu_model,
+        "cores": os.cpu_count(),
+        "governor": gov,
+        "host": host.mode if host else None,
+        "bpf_enforced": facilities.get("bpf-cgroup", (False,))[0],
+        "bpf_lsm": facilities.get("bpf-lsm", (False,))[0],
+    }
+
+
+def commit():
+    r = subprocess.run(["git", "-C", _host.repo_root(), "describe", "--always", "--dirty"],
+                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    return r.stdout.strip() or None
+
+
+# --- probing ---------------------------------------------------------------------
+
+def probe(url, timeout=1.0):
+    """One GET of URL: the HTTP status code, or None when nothing answered."""
+    m = re.match(r"^(https?)://(\[[^\]]+\]|[^/:]+)(?::(\d+))?(/.*)?$", url)
+    scheme, hostname, port, path = m.group(1), m.group(2).strip("[]"), m.group(3), m.group(4) or "/"
+    port = int(port or (443 if scheme == "https" else 80))
+    try:
+        s = socket.create_connection((hostname, port), timeout=timeout)
+    except OSError:
+        return None
+    try:
+        s.settimeout(timeout)
+        if scheme == "https":
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+            s = ctx.wrap_socket(s, server_hostname="localhost")
+        s.sendall(f"GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".encode())
+        data = b""
+        while b"\r\n" not in data and len(data) < 4096:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+        m2 = re.match(rb"^HTTP/1\.[01] (\d{3})", data)
+        return int(m2.group(1)) if m2 else None
+    except (OSError, ssl.SSLError):
+        return None
+    finally:
+        try:
+            s.close()
+        except OSError:
+            pass
+
+
+def url_with_port(url, port, path=None):
+    m = re.match(r"^(https?)://(\[[^\]]+\]|[^/:]+)(?::(\d+))?(/.*)?$", url)
+    return f"{m.group(1)}://{m.group(2)}:{port}{path if path is not None else (m.group(4) or '/')}"
+
+
+# --- instances ---------------------------------------------------------------------
+
+class Instance:
+    """One variant running as its own set of units (renamed with TAG)."""
+
+    def __init__(self, variant, spec, tag, port, bport, url, side_by_side=True):
+        self.v = variant
+        self.id = variant["id"]
+        self.spec = spec                    # server spec (cat.SERVERS entry or the --unit one)
+        self.tag = tag
+        self.port = port
+        self.bport = bport
+        self.url = url
+        self.side = side_by_side
+        self.status = "pending"
+        self.reason = None
+        self.startup_ms = None
+        self.evidence = None
+        self.applied = {}
+        self.applied_why = {}
+        self.exposure = None
+        self.exposure_predicate = None
+        self.exposure_checks = []
+        self.memory = None
+        self.installed = []
+        self.cg = []
+        if side_by_side:
+            self.names = {u: plan.instance_name(u, tag) for u in spec["units"]}
+        else:
+            self.names = {u: u for u in spec["units"]}
+        self.start = self.names[spec["start"]]
+        self.target = self.names[spec["target"]]
+        self.keeper = None
+
+    def record(self):
+        return {"server": self.v["server"], "directives": self.v["directives"],
+                "role": self.v["role"], "unit": self.target, "port": self.port,
+                "status": self.status, "reason": self.reason,
+                "startup_ms": self.startup_ms, "memory_bytes": self.memory,
+                "exposure": self.exposure, "exposure_predicate": self.exposure_predicate,
+                "exposure_checks": self.exposure_checks,
+                "evidence": self.evidence, "applied": self.applied,
+                "applied_why": self.applied_why}
+
+
+def unit_texts(inst, sources, nginx_src):
+    """{dest path relative to the unit dir: text} for INST: its renamed unit
+    files with ports set, a CPUAffinity pin per service, the directives'
+    drop-ins for the target unit, and (proxied) its own nginx config."""
+    out = {}
+    names = list(inst.spec["units"])
+    default_port = inst.spec.get("default_port", 443)
+    default_backend = inst.spec.get("default_backend")
+    for u in names:
+        with open(sources[u]) as f:
+            text = f.read()
+        if inst.side:
+            text = plan.rename_refs(text, names, inst.tag)
+            text = plan.fill_ports(text, inst.port, inst.bport, default_port, default_backend)
+            if nginx_src:
+                text = text.replace("@CONFDIR@/nginx.conf", f"@CONFDIR@/nginx-{inst.tag}.conf")
+        out[inst.names[u]] = text
+    for u in names:
+        if u.endswith(".service"):
+            out[f"{inst.names[u]}.d/50-sandbench-pin.conf"] = \
+                f"# sandbench: pin to the server CPU\n[Service]\nCPUAffinity={inst.server_cpu}\n"
+    for i, d in enumerate(inst.v["directives"]):
+        body = cat.load_directive(d)["body"]
+        out[f"{inst.target}.d/60-{i:02d}-{d}.conf"] = body
+    for cu in inst.spec["cpu"]:
+        if cu.endswith(".slice"):
+            templ = [u for u in names if "@." in u][0]
+            stem = plan.unit_stem(inst.names[templ])[0]
+            sl = "system-" + stem.replace("-", "\\x2d") + ".slice"
+            inst.keeper = f"sandbench-keep-{inst.tag}.service"
+            out[inst.keeper] = (f"# sandbench: keeps {sl} (and its CPU counters) alive\n"
+                                f"[Service]\nSlice={sl}\nExecStart=/bin/sleep infinity\n"
+                                f"CPUAffinity={inst.server_cpu}\n")
+            inst.cpu_units = getattr(inst, "cpu_units", []) + [sl]
+        else:
+            inst.cpu_units = getattr(inst, "cpu_units", []) + [inst.names.get(cu, cu)]
+    return out
+
+
+class Runner:
+    def __init__(self, a, spec, host, res, loadgen, facilities):
+        self.a = a
+        self.spec = spec
+        self.host = host
+        self.res = res
+        self.loadgen = loadgen
+        self.fac = facilities
+        self.variants = {}
+        self.t0 = time.monotonic()
+        self.slice_times = []
+        self.total = len(spec["_order"])
+
+    # progress
+    def progress(self, what):
+        done = self.res.done
+        eta = ""
+        if self.slice_times:
+            per = sum(self.slice_times[-20:]) / len(self.slice_times[-20:])
+            left = (self.total - done) * per
+            eta = f", ETA {int(left // 60)}:{int(left % 60):02d}"
+        el = time.monotonic() - self.t0
+        print(f"[{done}/{self.total} {int(el // 60)}:{int(el % 60):02d}{eta}] {what}",
+              file=sys.stderr, flush=True)
+
+    def sources(self, spec):
+        src = {}
+        for u in spec["units"]:
+            p = spec.get("paths", {}).get(u) or os.path.join(cat.UNITS, u)
+            if not os.path.isfile(p):
+                raise _host.HostError(
+                    f"unit file {os.path.relpath(p, _host.repo_root())} for server "
+                    f"'{spec.get('name')}' not found (the servers' units live in units/)")
+            src[u] = p
+        return src
+
+    def server_spec(self, server):
+        if server == "unit":
+            path = os.path.abspath(self.a.unit)
+            name = os.path.basename(path)
+            with open(path) as f:
+                side = "@PORT@" in f.read()
+            m = re.match(r"^https?://(?:\[[^\]]+\]|[^/:]+)(?::(\d+))?", self.a.url)
+            port = int(m.group(1) or (443 if self.a.url.startswith("https") else 80))
+            return {"name": "unit", "units": [name], "start": name, "target": name, "cpu": [name],
+                    "paths": {name: path}, "side": side, "default_port": port}
+        s = dict(cat.SERVERS[server])
+        s["name"] = server
+        s["side"] = True
+        return s
+
+    def run(self):
+        order = self.spec["_order"]
+        for server in self.spec["servers"]:
+            sspec = self.server_spec(server)
+            vs = [v for v in self.spec["variants"] if v["server"] == server]
+            sl = [o for o in order if o[0].split("/", 1)[0] == server]
+            if sspec["side"]:
+                self.run_side_by_side(sspec, vs, sl)
+            else:
+                self.run_sequential(sspec, vs, sl)
+
+    def make_instance(self, sspec, v, idx):
+        port = plan.PORT_BASE + idx
+        bport = plan.BACKEND_PORT_BASE + idx
+        if sspec["name"] == "unit":
+            url = url_with_port(self.a.url, port) if sspec["side"] else self.a.url
+        else:
+            url = f"https://127.0.0.1:{port}{self.a.path}"
+        if not sspec["side"]:
+            port = sspec["default_port"]
+        inst = Instance(v, sspec, f"sb{idx}", port, bport, url, sspec["side"])
+        inst.server_cpu = self.a.server_cpu
+        return inst
+
+    def unsupported(self, v):
+        for d in v["directives"]:
+            h = cat.load_directive(d)
+            req = h.get("requires")
+            if req and req in self.fac and not self.fac[req][0]:
+                return f"{d}: needs {req}: {self.fac[req][1]}"
+        return None
+
+    def install(self, inst, sources):
+        nginx_src = os.path.join(_host.repo_root(), "servers", "proxy", "nginx.conf")
+        nginx_src = nginx_src if (inst.v["server"] == "proxied" and os.path.exists(nginx_src)) \
+            else None
+        texts = unit_texts(inst, sources, nginx_src)
+        mapping = self.host.mapping()
+        for rel, text in texts.items():
+            dest = os.path.join(_host.UNIT_DIR, rel)
+            self.host.write(dest, _host.fill(text, mapping))
+            inst.installed.append(dest)
+            self.host.installed.append(dest)
+        if nginx_src:
+            with open(nginx_src) as f:
+                conf = f.read()
+            conf = conf.replace("@RUNDIR@/", f"@RUNDIR@/{inst.tag}-")
+            if inst.side:
+                mapping = self.host.mapping({"LISTEN": f"127.0.0.1:{inst.port}",
+                                             "UPSTREAM": f"127.0.0.1:{inst.bport}"})
+            dest = f"{_host.PATHS['CONFDIR']}/nginx-{inst.tag}.conf"
+            self.host.write(dest, _host.fill(conf, mapping))
+        self.host.save()
+
+    def uninstall(self, insts):
+        stop = []
+        for inst in insts:
+            stop += [inst.start, inst.target] + ([inst.keeper] if inst.keeper else []) + \
+                [n for n in inst.names.values() if "@" not in n]
+        stop = sorted(set(n for n in stop if "@." not in n))
+        templ = [n for i in insts for n in i.names.values() if "@." in n]
+        pats = [t.replace("@.", "@*.") for t in templ]
+        if stop or pats:
+            self.host.systemctl("stop", *stop, *pats, check=False, timeout=90)
+            self.host.systemctl("reset-failed", *stop, *pats, check=False)
+        paths = [p for i in insts for p in i.installed]
+        self.host.uninstall(paths, reload=True)
+        for inst in insts:
+            inst.installed = []
+
+    # start-up, verdicts
+    def start(self, inst):
+        """Starts INST and waits for its first good answer: sets status,
+        startup_ms, reason."""
+        h = self.host
+        if inst.keeper:
+            h.systemctl("start", inst.keeper, check=False)
+        since = time.strftime("%Y-%m-%d %H:%M:%S")
+        t0 = time.monotonic()
+        r = h.systemctl("start", inst.start, check=False, timeout=self.a.start_timeout + 30)
+        if r.returncode != 0:
+            inst.status = "incompatible"
+            inst.reason = self.why(inst, since, r.stderr)
+            return False
+        deadline = t0 + self.a.start_timeout
+        watch = [inst.target] if "@." not in inst.target else []
+        while time.monotonic() < deadline:
+            code = probe(inst.url, timeout=max(0.2, min(1.0, deadline - time.monotonic())))
+            if code is not None and 200 <= code < 400:
+                inst.startup_ms = round((time.monotonic() - t0) * 1000, 1)
+                inst.status = "ok"
+                return True
+            failed = False
+            for u in [inst.start] + watch:
+                st = h.show(u, "ActiveState", "Result")
+                if st.get("ActiveState") == "failed":
+                    failed = True
+            if "@." in inst.target:
+                r2 = h.systemctl("list-units", "--all", "--plain", "--no-legend", "--state=failed",
+                                 inst.target.replace("@.", "@*."), check=False)
+                if (r2.stdout or "").strip():
+                    failed = True
+            if failed:
+                inst.status = "incompatible"
+                inst.reason = self.why(inst, since, "")
+                return False
+            time.sleep(0.05)
+        inst.status = "hang"
+        inst.reason = (f"no good answer from {inst.url} within {self.a.start_timeout:g}s; "
+                       + self.why(inst, since, ""))
+        return False
+
+    def why(self, inst, since, extra):
+        units = [inst.start, inst.target.replace("@.", "@*.")]
+        lines = []
+        for u in dict.fromkeys(units):
+            j = self.host.journal(u, lines=12, since=since)
+            if j:
+                lines += [ln for ln in j.splitlines() if ln.strip()]
+        if extra:
+            lines.append(extra.strip())
+        return " | ".join(lines[-12:]) or "(journal empty)"
+
+    def collect(self, inst, base):
+        """Evidence, verdicts, exposure of a started instance."""
+        h = self.host
+        try:
+            if "@." in inst.target:
+                e = self.inetd_evidence(inst)
+            else:
+                e = ev.collect(h, inst.target)
+            inst.evidence = e
+        except (_host.HostError, OSError) as x:
+            inst.evidence = {"error": str(x)}
+            e = None
+        if e is not None and base is not None and base.evidence and "error" not in base.evidence:
+            for d in inst.v["directives"]:
+                kind = ev.directive_kind(cat.load_directive(d))
+                ok, why = ev.verdict(kind, e, base.evidence)
+                inst.applied[d] = ok
+                inst.applied_why[d] = f"{kind}: {why}"
+        unit = inst.target
+        if "@." in unit:
+            unit = inst.evidence_unit if getattr(inst, "evidence_unit", None) else unit
+        if "@." not in unit:
+            try:
+                s, p, checks = ev.exposure(h, unit)
+                inst.exposure, inst.exposure_predicate, inst.exposure_checks = s, p, checks
+            except _host.HostError:
+                pass
+
+    def inetd_evidence(self, inst):
+        """Accept=yes: hold a connection open so one instance runs, read it."""
+        m = re.match(r"^https?://([^/:]+):(\d+)", inst.url)
+        s = socket.create_connection((m.group(1), int(m.group(2))), timeout=2)
+        try:
+            pat = inst.target.replace("@.", "@*.")
+            end = time.monotonic() + 3
+            while time.monotonic() < end:
+                r = self.host.systemctl("list-units", "--plain", "--no-legend", "--state=running",
+                                        pat, check=False)
+                names = [ln.split()[0] for ln in (r.stdout or "").splitlines() if ln.strip()]
+                if names:
+                    inst.evidence_unit = names[0]
+                    e = ev.collect(self.host, names[0])
+                    s2, p2, checks = ev.exposure(self.host, names[0])
+                    inst.exposure, inst.exposure_predicate, inst.exposure_checks = s2, p2, checks
+                    return e
+                time.sleep(0.05)
+            raise _host.HostError(f"no running instance of {inst.target} for a held connection")
+        finally:
+            s.close()
+
+    def cpu_dirs(self, inst):
+        return [self.host.unit_cgroup(u) for u in inst.cpu_units]
+
+    def cpu_now(self, dirs):
+        tot = 0
+        for d in dirs:
+            v = self.host.cpu_usec(None, cgdir=d)
+            if v is None:
+                return None
+            tot += v
+        return tot
+
+    # load
+    def loadgen_argv(self, url, mode, duration, connections=None):
+        a = self.a
+        argv = ["taskset", "-c", str(a.loadgen_cpu), self.loadgen, "-c",
+                str(connections or a.connections),
+                "-t", "1", "-d", f"{int(duration * 1000)}ms", "--json"]
+        if mode == "close":
+            argv.append("--close")
+        elif mode == "resume":
+            argv.append("--resume")
+        elif mode == "rate":
+            argv += ["-R", str(a.rate)]
+        return argv + [url]
+
+    def load(self, url, mode, duration, warmup=0.0, cpu_dirs=None, connections=None):
+        """Runs the load generator (WARMUP unmeasured seconds, then DURATION
+        measured). Returns (json dict or None, error text, CPU usec of
+        CPU_DIRS over the measured part or None): the CPU counters are read
+        when the warm-up ends and when the generator exits."""
+        argv = self.loadgen_argv(url, mode, duration, connections)
+        if warmup > 0:
+            argv[-1:-1] = ["--warmup", f"{int(warmup * 1000)}ms"]
+        limit = duration + warmup + 20
+        t0 = time.monotonic()
+        p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        c0 = None
+        try:
+            if cpu_dirs is not None:
+                time.sleep(max(0.0, t0 + warmup - time.monotonic()))
+                c0 = self.cpu_now(cpu_dirs)
+            out, err = p.communicate(timeout=max(1.0, limit - (time.monotonic() - t0)))
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.communicate()
+            return None, f"loadgen did not finish in {limit:g}s", None
+        except BaseException:
+            p.kill()
+            p.wait()
+            raise
+        c1 = self.cpu_now(cpu_dirs) if cpu_dirs is not None else None
+        cpu = (c1 - c0) if (c0 is not None and c1 is not None) else None
+        try:
+            return json.loads(out), (err.strip() if p.returncode else ""), cpu
+        except ValueError:
+            return None, f"loadgen exit {p.returncode}: {(err or out).strip()[-300:]}", None
+
+    def measure(self, inst, mode, rnd, slice_no):
+        warm = max(self.a.slice_warmup, inst.spec.get("slice_warmup", 0))
+        t = time.time()
+        conns = min(self.a.connections, inst.spec.get("connections", self.a.connections))
+        js, err, cpu = self.load(inst.url, mode, self.a.duration, warm, inst.cpu_dirs_cached,
+                                 conns)
+        rec = {"slice": slice_no, "round": rnd, "rep": rnd, "variant": inst.id,
+               "server": inst.v["server"], "mode": mode, "status": "ok", "start": round(t, 3),
+               "duration_s": self.a.duration, "warmup_s": warm}
+        if js is None:
+            rec.update({"status": "error", "error": err})
+            return rec
+        reqs = int(js.get("requests") or 0)
+        rec.update({
+            "duration_s": js.get("duration_s", self.a.duration),
+            "requests": reqs, "rps": js.get("rps"),
+            "errors": (js.get("errors") or {}).get("total", 0),
+            "cpu_usec": cpu,
+            "cpu_ns_per_req": round(cpu * 1000.0 / reqs, 1) if (cpu is not None and reqs) else None,
+            "latency_us": {k: (js.get("latency_us") or {}).get(k)
+                           for k in ("p50", "p90", "p99", "p99.9", "p99.99", "max", "mean")},
+            "loadgen": js,
+        })
+        if err:
+            rec["loadgen_stderr"] = err[-300:]
+        if reqs == 0:
+            rec["status"] = "error"
+            rec["error"] = "no request completed" + (f": {err}" if err else "")
+        return rec
+
+    def finish_variant_records(self, insts):
+        for inst in insts:
+            self.variants[inst.id] = inst.record()
+        self.res.write("variants.json", self.variants)
+
+    def bring_up(self, insts, sources):
+        """Installs and starts INSTS; unsupported/incompatible/hang recorded."""
+        for inst in insts:
+            why = self.unsupported(inst.v)
+            if why:
+                inst.status = "unsupported"
+                inst.reason = why
+                continue
+            self.install(inst, sources)
+        self.host.systemctl("daemon-reload")
+        base = None
+        for inst in insts:
+            if inst.status != "pending":
+                continue
+            self.progress(f"start {inst.id} ({inst.target}, port {inst.port})")
+            if self.start(inst):
+                if inst.v["role"] == "baseline":
+                    base = inst
+                inst.cpu_dirs_cached = self.cpu_dirs(inst)
+            else:
+                print(f"    {inst.status}: {inst.reason[:300]}", file=sys.stderr)
+                self.stop_one(inst)
+        # evidence once every instance runs (baseline first)
+        for inst in sorted(insts, key=lambda i: i.v["role"] != "baseline"):
+            if inst.status == "ok":
+                self.collect(inst, base)
+        for inst in insts:
+            if inst.status == "ok" and self.a.warmup > 0:
+                self.load(inst.url, "keepalive", self.a.warmup,
+                          connections=inst.spec.get("connections"))
+        return base
+
+    def stop_one(self, inst):
+        units = [inst.start, inst.target] if "@." not in inst.target else [inst.start]
+        if "@." in inst.target:
+            units.append(inst.target.replace("@.", "@*."))
+        self.host.systemctl("stop", *units, check=False, timeout=60)
+
+    def run_slices(self, insts, slices):
+        by = {i.id: i for i in insts}
+        for vid, mode, rnd in slices:
+            inst = by[vid]
+            if inst.status != "ok":
+                continue
+            t = time.monotonic()
+            self.progress(f"{vid} {mode} round {rnd + 1}/{self.spec['reps']}")
+            rec = self.measure(inst, mode, rnd, self.res.done)
+            self.res.add_run(rec)
+            self.res.status("running")
+            self.slice_times.append(time.monotonic() - t)
+
+    def run_side_by_side(self, sspec, vs, slices):
+        sources = self.sources(sspec)
+        insts = [self.make_instance(sspec, v, i) for i, v in enumerate(vs)]
+        self.current = insts
+        try:
+            self.bring_up(insts, sources)
+            self.finish_variant_records(insts)
+            skipped = [s for s in slices if next(i for i in insts if i.id == s[0]).status != "ok"]
+            self.total -= len(skipped)
+            self.res.planned = self.total
+            self.run_slices(insts, slices)
+            for inst in insts:
+                if inst.status == "ok":
+                    inst.memory = sum(self.host.memory_bytes(None, cgdir=d)
+                                      for d in inst.cpu_dirs_cached)
+            self.finish_variant_records(insts)
+        finally:
+            self.uninstall(insts)
+            self.current = []
+
+    def run_sequential(self, sspec, vs, slices):
+        """One instance at a time on the unit's own port: per round and
+        variant, install its drop-ins, start, measure its modes, stop."""
+        sources = self.sources(sspec)
+        insts = {v["id"]: self.make_instance(sspec, v, i) for i, v in enumerate(vs)}
+        base = insts[vs[0]["id"]]
+        rounds = {}
+        for vid, mode, rnd in slices:
+            rounds.setdefault(rnd, {}).setdefault(vid, []).append(mode)
+        for rnd in sorted(rounds):
+            for vid, modes in rounds[rnd].items():
+                inst = insts[vid]
+                if inst.status in ("incompatible", "hang", "unsupported"):
+                    continue
+                why = self.unsupported(inst.v)
+                if why:
+                    inst.status, inst.reason = "unsupported", why
+                    continue
+                self.current = [inst]
+                try:
+                    self.install(inst, sources)
+                    self.host.systemctl("daemon-reload")
+                    self.progress(f"start {inst.id}")
+                    if not self.start(inst):
+                        print(f"    {inst.status}: {inst.reason[:300]}", file=sys.stderr)
+                        continue
+                    inst.cpu_dirs_cached = self.cpu_dirs(inst)
+                    if inst.evidence is None:
+                        self.collect(inst, base if base is not inst else None)
+                    if self.a.warmup > 0:
+                        self.load(inst.url, "keepalive", self.a.warmup,
+                          connections=inst.spec.get("connections"))
+                    for mode in modes:
+                        self.run_slices([inst], [(vid, mode, rnd)])
+                    inst.memory = sum(self.host.memory_bytes(None, cgdir=d)
+                                      for d in inst.cpu_dirs_cached)
+                finally:
+                    self.uninstall([inst])
+                    self.current = []
+        self.finish_variant_records(list(insts.values()))
+
+
+def summary_of(spec, variants, runs_path):
+    runs = []
+    with open(runs_path) as f:
+        for line in f:
+            if line.strip():
+                runs.append(json.loads(line))
+    startup = {k: v.get("startup_ms") for k, v in variants.items()}
+    return plan.summarize(runs, spec["variants"], startup)
+
+
+def write_summary(res, spec, variants):
+    rows = summary_of(spec, variants, os.path.join(res.path, "runs.jsonl"))
+    aa = plan.aa_spread(rows)
+    res.write("summary.json", {"rows": rows, "aa": aa,
+                               "status": {k: v.get("status") for k, v in variants.items()}})
+    cols = ["variant", "server", "mode", "n", "errors", "rps", "rps_ratio", "cpu_ns_per_req",
+            "cpu_ns_per_req_ratio", "cpu_paired_ratio", "cpu_paired_min", "cpu_paired_max",
+            "p50", "p50_ratio", "p99", "p99_ratio", "p99.9", "p99.9_ratio", "startup_ms",
+            "startup_ms_ratio"]
+    lines = [",".join(cols)]
+    for r in rows:
+        lines.append(",".join("" if r.get(c) is None else
+                              (f"{r[c]:.6g}" if isinstance(r[c], float) else str(r[c]))
+                              for c in cols))
+    res.write_text("summary.csv", "\n".join(lines) + "\n")
+    return rows, aa
+
+
+def print_summary(rows, aa, variants, path):
+    st = {k: v.get("status") for k, v in variants.items()}
+    print()
+    for line in plan.table(rows, st):
+        print(line)
+    bad = [(k, v) for k, v in variants.items() if v.get("status") not in ("ok", None)]
+    if bad:
+        print()
+        for k, v in bad:
+            print(f"{k}: {v['status'].upper()}: {(v.get('reason') or '')[:200]}")
+    notapplied = [(k, d, v["applied_why"].get(d)) for k, v in variants.items()
+                  for d, ok in (v.get("applied") or {}).items() if ok is False]
+    if notapplied:
+        print()
+        for k, d, why in notapplied:
+            print(f"{k}: NOT ENFORCED: {d}: {why}")
+    print()
+    for x in aa:
+        print(f"A/A control {x['server']} {x['mode']}: CPU/request paired ratio "
+              f"{plan.fmt(x['cpu_ratio'], pct=True)} (rounds {plan.fmt(x['cpu_min'], pct=True)} .. "
+              f"{plan.fmt(x['cpu_max'], pct=True)}), req/s {plan.fmt(x['rps_ratio'], pct=True)}")
+    print(f"\nresults: {path}")
+
+
+def main(argv):
+    a = parse_args(argv)
+    try:
+        spec = build_plan(a)
+    except (Usage, cat.CatalogueError) as e:
+        print(f"sandbench run: {e}", file=sys.stderr)
+        return 2
+    order = spec.pop("_order")
+    if a.dry_run:
+        print(json.dumps(spec, indent=1))
+        return 0
+    if os.geteuid() != 0:
+        print("sandbench run: must run as root (it boots/uses systemd)", file=sys.stderr)
+        return 2
+    loadgen = a.loadgen or os.path.join(_host.repo_root(), "build", "bin", "loadgen")
+    if not os.access(loadgen, os.X_OK):
+        print(f"sandbench run: load generator {loadgen} not built (make)", file=sys.stderr)
+        return 2
+    if not a.unit:
+        missing = [u for s in spec["servers"] for u in cat.SERVERS[s]["units"]
+                   if not os.path.isfile(os.path.join(cat.UNITS, u))]
+        if missing:
+            print(f"sandbench run: unit files missing in units/: {', '.join(missing)}",
+                  file=sys.stderr)
+            return 2
+        progs = sorted({cat.SERVERS[s]["program"] for s in spec["servers"]})
+        miss = [p for p in progs if not os.access(os.path.join(_host.repo_root(), "build", "bin", p),
+                                                   os.X_OK)]
+        if miss:
+            print(f"sandbench run: servers not built: {', '.join(miss)} (make)", file=sys.stderr)
+            return 2
+    out = a.out or os.path.join(_host.repo_root(), "results", "runs",
+                                time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()))
+    if os.path.exists(os.path.join(out, "runs.jsonl")) and os.path.getsize(
+            os.path.join(out, "runs.jsonl")) > 0:
+        print(f"sandbench run: {out} already holds results; choose another --out", file=sys.stderr)
+        return 2
+    spec["created"] = now_iso()
+    spec["commit"] = commit()
+    spec["argv"] = ["run"] + list(argv)
+    spec["_order"] = order
+    res = Results(out)
+    res.planned = len(order)
+    res.status("running")
+    res.write("spec.json", {k: v for k, v in spec.items() if k != "_order"})
+
+    def on_term(*_):
+        raise KeyboardInterrupt()
+    old = signal.signal(signal.SIGTERM, on_term)
+    host = None
+    runner = None
+    state = "interrupted"
+    try:
+        fac = cat.facilities()
+        host = _host.up(a.name, owner=os.getpid(), lock_timeout=a.lock_timeout)
+        res.write("env.json", environment(host, fac))
+        print(f"sandbench run: {len(spec['variants'])} variants, {len(order)} slices of "
+              f"{a.duration:g}s, seed {spec['seed']}, host {host.mode}, results in {out}",
+              file=sys.stderr)
+        runner = Runner(a, spec, host, res, loadgen, fac)
+        runner.run()
+        state = "complete"
+    except KeyboardInterrupt:
+        print("sandbench run: interrupted; cleaning up", file=sys.stderr)
+        state = "interrupted"
+    except (_host.HostError, cat.CatalogueError) as e:
+        print(f"sandbench run: {e}", file=sys.stderr)
+        state = "failed"
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            if runner is not None and getattr(runner, "current", None):
+                try:
+                    runner.uninstall(runner.current)
+                except Exception as e:  # noqa: BLE001 - cleanup goes on
+                    print(f"sandbench run: cleanup: {e}", file=sys.stderr)
+            if host is not None and getattr(host, "owned", False):
+                _host.down(host=host)
+        finally:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            signal.signal(signal.SIGTERM, old)
+    variants = runner.variants if runner else {}
+    res.write("variants.json", variants)
+    rows, aa = write_summary(res, spec, variants)
+    res.status(state)
+    res.runs.close()
+    print_summary(rows, aa, variants, out)
+    if state == "complete" and not a.no_report:
+        rp = os.path.join(os.path.dirname(os.path.abspath(__file__)), "report.py")
+        if os.path.exists(rp):
+            try:
+                from sblib import report
+                report.main([out])
+            except Exception as e:  # noqa: BLE001 - the run's data is safe already
+                print(f"sandbench run: report failed: {e}", file=sys.stderr)
+    return {"complete": 0, "interrupted": 130}.get(state, 1)

@@ -1,0 +1,118 @@
+/*
+ * Description: lunchd-drop, the classic daemon start-up. It starts as root,
+ * binds its port (443 by default), reads the root-only TLS key into the
+ * SSL_CTX and wipes it, opens the content directory, and only then drops to
+ * --user for good (groups, gid, uid verified, all capabilities and the
+ * bounding set cleared, NO_NEW_PRIVS). With --seccomp it then confines
+ * itself to an allow-list of syscalls before serving the first request.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "servers/lib/listen.h"
+#include "servers/lib/log.h"
+#include "servers/lib/opts.h"
+#include "servers/lib/privdrop.h"
+#include "servers/lib/sandbox.h"
+#include "servers/lib/server.h"
+#include "servers/lib/tls.h"
+
+static int install_seccomp(void *arg)
+{
+	(void)arg;
+	return sandbox_seccomp();
+}
+
+int main(int argc, char **argv)
+{
+	static const struct opts_spec spec = {
+		.prog = "lunchd-drop",
+		.summary = "HTTPS server that starts as root, binds, loads its key, then drops to\n"
+			   "--user and clears every capability (optionally also a seccomp allow-list).",
+		.default_listen = "[::]:443",
+		.flags = OPTS_TLS | OPTS_USER | OPTS_SECCOMP,
+	};
+	struct listen_set ls = { .conn_fd = -1 };
+	struct server_config cfg = { 0 };
+	struct server_opts o;
+	SSL_CTX *ctx = NULL;
+	int content_fd = -1, r;
+	uid_t uid = 0;
+	gid_t gid = 0;
+	char where[128], status[256];
+
+	log_init(spec.prog);
+	r = opts_parse(&spec, argc, argv, &o);
+	if (r != 0)
+		return r > 0 ? 0 : 2;
+	if (geteuid() == 0 && !o.user) {
+		fprintf(stderr, "%s: running as root: --user NAME is required (the user to drop to)\n",
+			spec.prog);
+		return 2;
+	}
+	if (o.user && geteuid() != 0) {
+		fprintf(stderr, "%s: --user needs to start as root (running as uid %u)\n", spec.prog,
+			(unsigned)geteuid());
+		return 2;
+	}
+	if (o.user) {
+		r = privdrop_lookup(o.user, &uid, &gid);
+		if (r < 0 || uid == 0) {
+			fprintf(stderr, "%s: --user %s: %s\n", spec.prog, o.user,
+				r < 0 ? "no such user" : "is root; pick an unprivileged user");
+			return 2;
+		}
+	}
+
+	/* 1. Privileged port, as root. */
+	r = listen_open(o.listen, &ls.fds[0]);
+	if (r < 0)
+		goto out;
+	ls.n = 1;
+
+	/* 2. The root-only key goes into the SSL_CTX; tls_ctx_new wipes the bytes. */
+	r = tls_ctx_new(o.key, o.cert, &ctx);
+	if (r < 0)
+		goto out;
+
+	/* 3. Anything else that needs root: the content directory. */
+	if (o.content) {
+		content_fd = open(o.content, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (content_fd < 0) {
+			r = -errno;
+			log_errno(__func__, r, "--content %s", o.content);
+			goto out;
+		}
+	}
+
+	/* 4. Drop, before any thread exists and before parsing any request. */
+	if (o.user) {
+		r = privdrop_to(uid, gid);
+		if (r < 0)
+			goto out;
+	}
+
+	/* 5. Serve; the seccomp filter goes on once the worker threads exist. */
+	listen_describe(ls.fds[0], where, sizeof(where));
+	snprintf(status, sizeof(status), "serving https on %s as uid %u, %u worker(s)%s", where,
+		 (unsigned)getuid(), o.workers, o.seccomp ? ", seccomp" : "");
+	log_msg(__func__, "%s", status);
+	cfg.ssl_ctx = ctx;
+	cfg.listen = &ls;
+	cfg.content_fd = content_fd;
+	cfg.workers = o.workers;
+	cfg.max_conns = o.max_conns;
+	cfg.timeout_ms = o.timeout_ms;
+	cfg.status = status;
+	cfg.before_serve = o.seccomp ? install_seccomp : NULL;
+	r = server_run(&cfg);
+out:
+	if (content_fd >= 0)
+		close(content_fd);
+	SSL_CTX_free(ctx);
+	if (ls.n)
+		close(ls.fds[0]);
+	return r < 0 ? 1 : 0;
+}

@@ -1,0 +1,183 @@
+/*
+ * Description: the shared flag parser. Table driven so that --help, the
+ * accepted spellings and the per-program flag set cannot drift apart.
+ */
+#include "servers/lib/opts.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum opt_id { O_LISTEN, O_KEY, O_CERT, O_USER, O_WORKERS, O_CONTENT, O_SECCOMP, O_MAXCONNS,
+	      O_TIMEOUT, O_HELP };
+
+struct opt_def {
+	enum opt_id id;
+	const char *name;
+	const char *alias; /* another accepted spelling, or NULL */
+	unsigned need;     /* OPTS_* bit required, 0 = every program */
+	bool has_arg;
+	const char *help;
+};
+
+static const struct opt_def defs[] = {
+	{ O_LISTEN, "listen", NULL, 0, true,
+	  "ADDR:PORT, [V6ADDR]:PORT or unix:PATH to listen on when no socket is passed" },
+	{ O_KEY, "key", NULL, OPTS_TLS, true, "PEM private key (read once, then wiped from memory)" },
+	{ O_CERT, "cert", "certificate", OPTS_TLS, true, "PEM certificate chain" },
+	{ O_USER, "user", NULL, OPTS_USER, true,
+	  "user to drop to after binding and loading the key (required as root)" },
+	{ O_WORKERS, "workers", NULL, 0, true, "worker threads, one event loop each (default 1)" },
+	{ O_CONTENT, "content", NULL, 0, true, "directory served under /file/NAME" },
+	{ O_SECCOMP, "seccomp", NULL, OPTS_SECCOMP, false,
+	  "install a seccomp allow-list once started (killed on any other syscall)" },
+	{ O_MAXCONNS, "max-conns", NULL, 0, true,
+	  "open connections at once; more are closed on accept (default 1024)" },
+	{ O_TIMEOUT, "timeout-ms", NULL, 0, true,
+	  "time for the TLS handshake and a request head, and keep-alive idle time (default 10000)" },
+	{ O_HELP, "help", NULL, 0, false, "print this help" },
+};
+
+void opts_usage(const struct opts_spec *spec)
+{
+	printf("usage: %s [options]\n\n%s\n\noptions (one or two dashes; --NAME VALUE or --NAME=VALUE):\n",
+	       spec->prog, spec->summary);
+	for (size_t i = 0; i < sizeof(defs) / sizeof(defs[0]); i++) {
+		const struct opt_def *d = &defs[i];
+		char names[64];
+
+		if (d->need && !(spec->flags & d->need))
+			continue;
+		snprintf(names, sizeof(names), "--%s%s%s%s", d->name, d->alias ? ", --" : "",
+			 d->alias ? d->alias : "", d->has_arg ? " VALUE" : "");
+		printf("  %-28s %s\n", names, d->help);
+	}
+	printf("\ndefault --listen: %s\n"
+	       "routes: GET|HEAD /  /bytes/N  /file/NAME  /work/USEC  /healthz\n",
+	       spec->default_listen);
+}
+
+static int parse_uint(const struct opts_spec *spec, const char *name, const char *s,
+		      unsigned min, unsigned max, unsigned *ret)
+{
+	unsigned long v;
+	char *end;
+
+	errno = 0;
+	if (!s[0] || s[0] == '-' || s[0] == '+') {
+		fprintf(stderr, "%s: --%s wants a number, got '%s'\n", spec->prog, name, s);
+		return -EINVAL;
+	}
+	v = strtoul(s, &end, 10);
+	if (errno || *end || v < min || v > max) {
+		fprintf(stderr, "%s: --%s must be a number from %u to %u, got '%s'\n", spec->prog,
+			name, min, max, s);
+		return -EINVAL;
+	}
+	*ret = (unsigned)v;
+	return 0;
+}
+
+static const struct opt_def *find_def(const char *name, size_t len)
+{
+	for (size_t i = 0; i < sizeof(defs) / sizeof(defs[0]); i++) {
+		const struct opt_def *d = &defs[i];
+
+		if (strlen(d->name) == len && !strncmp(d->name, name, len))
+			return d;
+		if (d->alias && strlen(d->alias) == len && !strncmp(d->alias, name, len))
+			return d;
+	}
+	return NULL;
+}
+
+int opts_parse(const struct opts_spec *spec, int argc, char **argv, struct server_opts *ret)
+{
+	struct server_opts o = {
+		.listen = spec->default_listen,
+		.workers = 1,
+		.max_conns = OPTS_DEFAULT_CONNS,
+		.timeout_ms = OPTS_DEFAULT_TIMEOUT_MS,
+	};
+	int r;
+
+	for (int i = 1; i < argc; i++) {
+		const char *arg = argv[i], *name, *eq, *val = NULL;
+		const struct opt_def *d;
+		size_t len;
+
+		if (arg[0] != '-' || !arg[1]) {
+			fprintf(stderr, "%s: unexpected argument '%s' (try --help)\n", spec->prog, arg);
+			return -EINVAL;
+		}
+		name = arg + 1 + (arg[1] == '-');
+		eq = strchr(name, '=');
+		len = eq ? (size_t)(eq - name) : strlen(name);
+		if (len == 1 && name[0] == 'h')
+			d = find_def("help", 4);
+		else
+			d = find_def(name, len);
+		if (!d || (d->need && !(spec->flags & d->need))) {
+			fprintf(stderr, "%s: unknown option '%s' (try --help)\n", spec->prog, arg);
+			return -EINVAL;
+		}
+		if (d->has_arg) {
+			if (eq)
+				val = eq + 1;
+			else if (i + 1 < argc)
+				val = argv[++i];
+			if (!val || !val[0]) {
+				fprintf(stderr, "%s: --%s needs a value (try --help)\n", spec->prog,
+					d->name);
+				return -EINVAL;
+			}
+		} else if (eq) {
+			fprintf(stderr, "%s: --%s takes no value\n", spec->prog, d->name);
+			return -EINVAL;
+		}
+
+		switch (d->id) {
+		case O_LISTEN: o.listen = val; break;
+		case O_KEY: o.key = val; break;
+		case O_CERT: o.cert = val; break;
+		case O_USER: o.user = val; break;
+		case O_CONTENT: o.content = val; break;
+		case O_SECCOMP: o.seccomp = true; break;
+		case O_WORKERS:
+			r = parse_uint(spec, d->name, val, 1, OPTS_MAX_WORKERS, &o.workers);
+			if (r < 0)
+				return r;
+			break;
+		case O_MAXCONNS:
+			r = parse_uint(spec, d->name, val, 1, OPTS_MAX_CONNS, &o.max_conns);
+			if (r < 0)
+				return r;
+			break;
+		case O_TIMEOUT:
+			r = parse_uint(spec, d->name, val, 10, 3600 * 1000, &o.timeout_ms);
+			if (r < 0)
+				return r;
+			break;
+		case O_HELP:
+			opts_usage(spec);
+			return 1;
+		}
+	}
+
+	if (spec->flags & OPTS_TLS) {
+		if (!o.key || !o.cert) {
+			fprintf(stderr, "%s: --key and --cert are required (try --help)\n",
+				spec->prog);
+			return -EINVAL;
+		}
+	}
+	if (o.max_conns < o.workers) {
+		fprintf(stderr, "%s: --max-conns (%u) must be at least --workers (%u)\n",
+			spec->prog, o.max_conns, o.workers);
+		return -EINVAL;
+	}
+	*ret = o;
+	return 0;
+}

@@ -1,0 +1,272 @@
+"""Pure logic of sandbench run/host: order randomization, summary math,
+placeholder filling, unit renaming, catalogue headers, evidence parsing and
+verdicts on captured /proc text. No root, no systemd needed."""
+import os
+import sys
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "scripts"))
+
+from sblib import _catalogue as cat  # noqa: E402
+from sblib import _evidence as ev  # noqa: E402
+from sblib import _host  # noqa: E402
+from sblib import _plan as plan  # noqa: E402
+from sblib import run  # noqa: E402
+
+# /proc/PID/status of lunchd-activated under SystemCallFilter=@system-service
+# in the nspawn host (captured; trimmed of memory lines).
+STATUS = """Name:\tlunchd-activate
+Umask:\t0022
+State:\tS (sleeping)
+Tgid:\t7311
+Ngid:\t0
+Pid:\t7311
+PPid:\t7114
+TracerPid:\t0
+Uid:\t61849\t61849\t61849\t61849
+Gid:\t61849\t61849\t61849\t61849
+FDSize:\t64
+Groups:\t
+NStgid:\t7311\t58
+NSpid:\t7311\t58
+NSpgid:\t7311\t58
+NSsid:\t7311\t58
+Threads:\t1
+CapInh:\t0000000000000000
+CapPrm:\t0000000000000000
+CapEff:\t0000000000000000
+CapBnd:\t00000000fcecafff
+CapAmb:\t0000000000000000
+NoNewPrivs:\t1
+Seccomp:\t2
+Seccomp_filters:\t11
+Speculation_Store_Bypass:\tthread vulnerable
+Cpus_allowed_list:\t1
+"""
+
+BASE = """Uid:\t0\t0\t0\t0
+Gid:\t0\t0\t0\t0
+CapEff:\t00000000fcecafff
+CapPrm:\t00000000fcecafff
+CapBnd:\t00000000fcecafff
+NoNewPrivs:\t0
+Seccomp:\t2
+Seccomp_filters:\t5
+"""
+
+
+class TestOrder(unittest.TestCase):
+    def test_same_seed_same_order(self):
+        ids = ["a/baseline", "a/baseline-aa", "a/x", "a/y"]
+        o1 = plan.slice_order(ids, ["keepalive", "close"], 5, 42)
+        o2 = plan.slice_order(ids, ["keepalive", "close"], 5, 42)
+        self.assertEqual(o1, o2)
+        self.assertNotEqual(o1, plan.slice_order(ids, ["keepalive", "close"], 5, 43))
+
+    def test_blocked_every_round_holds_every_cell_once(self):
+        ids = ["s/baseline", "s/baseline-aa", "s/d1", "s/d2", "s/d3"]
+        order = plan.slice_order(ids, ["keepalive"], 7, 1)
+        self.assertEqual(len(order), 35)
+        for r in range(7):
+            cells = sorted(v for v, m, rnd in order if rnd == r)
+            self.assertEqual(cells, sorted(ids))
+        # rounds are contiguous blocks, in order
+        self.assertEqual([o[2] for o in order], sorted(o[2] for o in order))
+
+    def test_order_is_shuffled(self):
+        ids = [f"s/v{i}" for i in range(8)]
+        order = plan.slice_order(ids, ["keepalive"], 4, 7)
+        blocks = [[v for v, _, r in order if r == k] for k in range(4)]
+        self.assertTrue(any(b != ids for b in blocks))
+        self.assertGreater(len({tuple(b) for b in blocks}), 1)
+
+    def test_variants(self):
+        vs = plan.variants_for(["drop"], ["a", "b"], [("seed", ["a", "c"])], False)
+        self.assertEqual([v["id"] for v in vs],
+                         ["drop/baseline", "drop/baseline-aa", "drop/a", "drop/b", "drop/seed"])
+        self.assertEqual(vs[1]["role"], "aa")
+        self.assertEqual(vs[4]["directives"], ["a", "c"])
+        vs = plan.variants_for(["drop", "inetd"], ["a", "b"], [], True)
+        self.assertEqual([v["id"] for v in vs if v["server"] == "inetd"],
+                         ["inetd/baseline", "inetd/baseline-aa", "inetd/combined"])
+
+
+def run_rec(variant, rnd, rps, cpu, p99, mode="keepalive", status="ok"):
+    return {"variant": variant, "server": variant.split("/")[0], "mode": mode, "round": rnd,
+            "status": status, "rps": rps, "cpu_ns_per_req": cpu, "errors": 0,
+            "latency_us": {"p50": p99 / 4, "p99": p99, "p99.9": p99 * 2}}
+
+
+class TestSummary(unittest.TestCase):
+    def setUp(self):
+        self.vs = plan.variants_for(["drop"], ["x"], [], False)
+
+    def test_medians_and_ratios(self):
+        runs = [run_rec("drop/baseline", r, 1000 + r, 10000, 100) for r in range(3)]
+        runs += [run_rec("drop/baseline-aa", r, 1000, 10100, 100) for r in range(3)]
+        runs += [run_rec("drop/x", r, 900, 12000, 150) for r in range(3)]
+        runs.append(run_rec("drop/x", 3, 1, 99999999, 1, status="error"))
+        rows = plan.summarize(runs, self.vs, {"drop/baseline": 40.0, "drop/x": 50.0})
+        x = next(r for r in rows if r["variant"] == "drop/x")
+        self.assertEqual(x["n"], 3)
+        self.assertEqual(x["rps"], 900)
+        self.assertAlmostEqual(x["rps_ratio"], 900 / 1001)
+        self.assertAlmostEqual(x["cpu_ns_per_req_ratio"], 1.2)
+        self.assertAlmostEqual(x["cpu_paired_ratio"], 1.2)
+        self.assertAlmostEqual(x["p99_ratio"], 1.5)
+        self.assertAlmostEqual(x["startup_ms_ratio"], 1.25)
+        b = next(r for r in rows if r["variant"] == "drop/baseline")
+        self.assertAlmostEqual(b["cpu_ns_per_req_ratio"], 1.0)
+
+    def test_paired_ratio_cancels_drift(self):
+        # the machine gets 2x slower in round 2: medians mislead, pairs do not
+        runs = []
+        for r, speed in enumerate([1.0, 1.0, 2.0, 2.0, 2.0]):
+            runs.append(run_rec("drop/baseline", r, 1, 10000 * speed, 1))
+            runs.append(run_rec("drop/x", r, 1, 11000 * speed if r != 0 else 11000, 1))
+        rows = plan.summarize(runs, self.vs)
+        x = next(r for r in rows if r["variant"] == "drop/x")
+        self.assertAlmostEqual(x["cpu_paired_ratio"], 1.1)
+        self.assertAlmostEqual(x["cpu_paired_min"], 1.1)
+        self.assertAlmostEqual(x["cpu_paired_max"], 1.1)
+
+    def test_aa_spread_and_missing_data(self):
+        runs = [run_rec("drop/baseline", 0, 10, 100, 1), run_rec("drop/baseline-aa", 0, 10, 103, 1),
+                run_rec("drop/baseline", 1, 10, 100, 1), run_rec("drop/baseline-aa", 1, 10, 99, 1)]
+        rows = plan.summarize(runs, self.vs)
+        aa = plan.aa_spread(rows)
+        self.assertEqual(len(aa), 1)
+        self.assertAlmostEqual(aa[0]["cpu_min"], 0.99)
+        self.assertAlmostEqual(aa[0]["cpu_max"], 1.03)
+        x = next(r for r in rows if r["variant"] == "drop/x")
+        self.assertEqual(x["n"], 0)
+        self.assertIsNone(x["cpu_ns_per_req"])
+        self.assertIsNone(x["cpu_paired_ratio"])
+        lines = plan.table(rows, {"drop/x": "incompatible"})
+        self.assertTrue(any("INCOMPATIBLE" in ln for ln in lines))
+
+
+class TestUnits(unittest.TestCase):
+    def test_fill(self):
+        m = _host.placeholders("/opt/sandbench/build/bin")
+        t = _host.fill("ExecStart=@BINDIR@/lunchd-drop --key @TLSDIR@/key.pem --user @USER@\n", m)
+        self.assertEqual(t, "ExecStart=/opt/sandbench/build/bin/lunchd-drop "
+                            "--key /etc/sandbench/tls/key.pem --user lunchd\n")
+        self.assertEqual(_host.fill("a@example.com %i @RUNDIR@", m), "a@example.com %i /run/sandbench")
+
+    def test_fill_rejects_unknown(self):
+        with self.assertRaises(_host.HostError) as c:
+            _host.fill("X=@NOPE@", _host.placeholders("/b"))
+        self.assertIn("@NOPE@", str(c.exception))
+
+    def test_instance_names(self):
+        self.assertEqual(plan.instance_name("lunchd-drop.service", "sb3"), "lunchd-drop-sb3.service")
+        self.assertEqual(plan.instance_name("lunchd-activated-inetd@.service", "sb1"),
+                         "lunchd-activated-inetd-sb1@.service")
+
+    def test_rename_refs(self):
+        names = ["lunchd-activated.socket", "lunchd-activated.service"]
+        t = "Requires=lunchd-activated.socket\nExecStart=@BINDIR@/lunchd-activated --x\n"
+        self.assertEqual(plan.rename_refs(t, names, "sb2"),
+                         "Requires=lunchd-activated-sb2.socket\n"
+                         "ExecStart=@BINDIR@/lunchd-activated --x\n")
+        t = "After=lunchd-activated-inetd.socket lunchd-activated.service\n"
+        self.assertEqual(plan.rename_refs(t, names, "sb2"),
+                         "After=lunchd-activated-inetd.socket lunchd-activated-sb2.service\n")
+
+    def test_fill_ports(self):
+        t = ("ListenStream=443\nEnvironment=LISTEN=[::]:443\nDescription=port 443\n"
+             "ListenStream=8443\n")
+        self.assertEqual(plan.fill_ports(t, 20105, 20605),
+                         "ListenStream=20105\nEnvironment=LISTEN=[::]:20105\n"
+                         "Description=port 443\nListenStream=8443\n")
+        t = "Environment=LISTEN=127.0.0.1:8080\nX=@PORT@ @BACKEND_PORT@\n"
+        self.assertEqual(plan.fill_ports(t, 1, 2, 443, 8080),
+                         "Environment=LISTEN=127.0.0.1:2\nX=1 2\n")
+
+
+class TestCatalogue(unittest.TestCase):
+    def test_header(self):
+        text = ("# sandbench directive: x\n# directive: A=b\n# does: one\n#   two\n"
+                "# answers: A=\n# suits: drop inetd\n\n[Service]\nA=b\n")
+        h = cat.parse_header(text)
+        self.assertEqual(h["directive"], "A=b")
+        self.assertEqual(h["does"], "one two")
+        self.assertEqual(h["suits"], "drop inetd")
+        self.assertNotIn("A", h)
+
+    def test_real_catalogue_parses(self):
+        names = cat.directive_names()
+        if not names:
+            self.skipTest("no catalogue in this tree")
+        for n in names:
+            d = cat.load_directive(n)
+            self.assertTrue(d.get("directive"), n)
+            self.assertIn(ev.directive_kind(d), ev.KINDS, n)
+        for p in cat.profile_names():
+            dirs, comb = cat.load_profile(p)
+            for d in dirs + [x for _, ds in comb for x in ds]:
+                self.assertIn(d, names)
+
+    def test_unknown_names(self):
+        with self.assertRaises(cat.CatalogueError) as c:
+            cat.load_profile("no-such-profile")
+        self.assertIn("valid:", str(c.exception))
+
+    def test_plan_errors(self):
+        for argv in (["--mode", "bogus"], ["--servers", "nope"], ["--reps", "0"],
+                     ["--unit", "/nonexistent"], ["--profile", "quick", "--directives", "x"]):
+            with self.assertRaises((run.Usage, cat.CatalogueError)):
+                run.build_plan(run.parse_args(argv))
+
+
+class TestEvidence(unittest.TestCase):
+    def test_parse_status(self):
+        e = ev.parse_status(STATUS)
+        self.assertEqual(e["uid"], 61849)
+        self.assertEqual(e["uids"], [61849] * 4)
+        self.assertEqual(e["cap_eff"], "0000000000000000")
+        self.assertEqual(e["cap_bnd"], "00000000fcecafff")
+        self.assertEqual(e["no_new_privs"], 1)
+        self.assertEqual(e["seccomp"], 2)
+        self.assertEqual(e["seccomp_filters"], 11)
+        self.assertIsNone(ev.parse_status("Name:\tx\n")["seccomp_filters"])
+
+    def test_verdicts(self):
+        v, b = ev.parse_status(STATUS), ev.parse_status(BASE)
+        self.assertEqual(ev.verdict("seccomp", v, b)[0], True)
+        self.assertEqual(ev.verdict("seccomp", b, b)[0], False)
+        self.assertEqual(ev.verdict("uid", v, b)[0], True)
+        self.assertEqual(ev.verdict("uid", b, b)[0], False)
+        self.assertEqual(ev.verdict("uid", v, v)[0], None)
+        self.assertEqual(ev.verdict("nnp", v, b)[0], True)
+        caps = dict(b, cap_bnd="00000000fcccafff", cap_eff="00000000fcccafff")
+        self.assertEqual(ev.verdict("caps", caps, b)[0], True)
+        self.assertEqual(ev.verdict("caps", b, b)[0], False)
+        ns = {"mnt_ns_differs": True, "mnt_ns": "mnt:[1]"}
+        self.assertEqual(ev.verdict("mntns", ns, {"mnt_ns_differs": False})[0], True)
+        self.assertEqual(ev.verdict("mntns", ns, ns)[0], None)
+        self.assertEqual(ev.verdict("mntns", {"mnt_ns_differs": False}, {})[0], False)
+        self.assertEqual(ev.verdict("bpf", {"cgroup_bpf_progs": 2}, {"cgroup_bpf_progs": 0})[0], True)
+        self.assertEqual(ev.verdict("bpf", {"cgroup_bpf_progs": 0}, {"cgroup_bpf_progs": 0})[0],
+                         False)
+        q = {"cpu_quota_set": "500ms", "cpu_quota_kernel": None}
+        self.assertEqual(ev.verdict("quota", q, {})[0], False)
+        q = {"cpu_quota_set": "500ms", "cpu_quota_kernel": "50000 100000"}
+        self.assertEqual(ev.verdict("quota", q, {})[0], True)
+        self.assertEqual(ev.verdict("none", v, b)[0], None)
+
+    def test_exposure_parsing(self):
+        text = "  NAME  DESCRIPTION\n...\n→ Overall exposure level for x.service: 8.2 EXPOSED 🙁\n"
+        self.assertEqual(ev.parse_exposure(text), (8.2, "EXPOSED"))
+        self.assertEqual(ev.parse_exposure("garbage"), (None, None))
+        js = ('[{"set":true,"name":"PrivateTmp=","json_field":"PrivateTmp","description":"d",'
+              '"exposure":null},{"set":false,"name":"ProtectHome=","exposure":"0.2"}]')
+        checks = ev.parse_checks(js)
+        self.assertEqual(checks[0], {"name": "PrivateTmp=", "set": True, "exposure": None})
+        self.assertEqual(checks[1]["exposure"], 0.2)
+        self.assertEqual(ev.parse_checks("not json"), [])
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,2 @@
+# all: every directive in units/directives/, each measured alone.
+*

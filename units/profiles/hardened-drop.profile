@@ -1,0 +1,33 @@
+# hardened-drop: every directive lunchd-drop tolerates (it starts as root and drops privileges itself,
+# so it keeps CAP_SETUID/SETGID/SETPCAP and its own user).
+protect-system-strict
+protect-home-yes
+private-tmp-yes
+private-devices-yes
+private-mounts-yes
+no-new-privileges-yes
+notify-access-main
+keyring-mode-private
+protect-control-groups-yes
+protect-kernel-modules-yes
+protect-kernel-tunables-yes
+protect-kernel-logs-yes
+protect-clock-yes
+protect-hostname-yes
+protect-proc-invisible
+proc-subset-pid
+restrict-namespaces-yes
+device-policy-closed
+system-call-architectures-native
+system-call-filter-system-service
+restrict-realtime-yes
+restrict-suid-sgid-yes
+lock-personality-yes
+memory-deny-write-execute-yes
+remove-ipc-yes
+supplementary-groups-none
+ambient-capabilities-none
+umask-0077
+restrict-address-families-inet-unix
+ip-address-deny-any-allow-localhost
+capability-bounding-set-drop-only
