@@ -38,7 +38,8 @@ static inline uint64_t tsc_read(void)
  * Fills *ret_info from the cpuinfo text (the flags line of the first
  * processor) and, when a TSC is present, calibrates ticks per ns against
  * CLOCK_MONOTONIC_RAW over about calib_ms milliseconds (the median of five
- * slices). cpuinfo may be NULL to read /proc/cpuinfo. Returns 0 or -errno.
+ * slices). cpuinfo may be NULL to read /proc/cpuinfo; when that cannot be
+ * read (a sandbox hiding it) the TSC counts as absent. Returns 0.
  */
 int tsc_probe(const char *cpuinfo, unsigned calib_ms, struct tsc_info *ret_info);
 
