@@ -154,8 +154,9 @@ void report_json(FILE *f, const struct env *env, const struct report_params *par
 			fputs("null", f);
 		fputs(", \"cacheable\": ", f);
 		json_tristate(f, c->cacheable);
-		fprintf(f, ",\n   \"status\": \"%s\", \"batches\": %zu, \"ns\": ",
-			c->status == 0 ? "ok" : strerror(-c->status), c->n);
+		fputs(",\n   \"status\": ", f);
+		report_json_string(f, c->status == 0 ? "ok" : strerror(-c->status));
+		fprintf(f, ", \"batches\": %zu, \"ns\": ", c->n);
 		json_summary(f, c->ns, c->n);
 		fputs(", \"ticks\": ", f);
 		if (tsc)
@@ -180,8 +181,9 @@ void report_json(FILE *f, const struct env *env, const struct report_params *par
 	for (size_t i = 0; i < nbuilds; i++) {
 		struct report_build *b = &builds[i];
 
-		fprintf(f, "%s\n  {\"variant\": \"%s\", \"status\": \"%s\", \"reps\": %zu, ", i ? "," : "",
-			b->variant, b->status == 0 ? "ok" : strerror(-b->status), b->n);
+		fprintf(f, "%s\n  {\"variant\": \"%s\", \"status\": ", i ? "," : "", b->variant);
+		report_json_string(f, b->status == 0 ? "ok" : strerror(-b->status));
+		fprintf(f, ", \"reps\": %zu, ", b->n);
 		json_build_field(f, "build_us", b, offsetof(struct measure_build, build_us));
 		fputs(", ", f);
 		json_build_field(f, "export_us", b, offsetof(struct measure_build, export_us));
