@@ -1,9 +1,12 @@
 #!/usr/bin/python3
 """Prints the comparison tables of README.md from the syscost JSON files in
 DIR (default: this script's directory): getppid-all.json, getppid-percall.json,
-getpid-selftest.json, socket-af.json. Standard library only.
+getpid-selftest.json, socket-af.json, micro-summary.json. Standard library
+only.
 
     results/published/seccomp/summarize.py [DIR]
+    results/published/seccomp/summarize.py --combine-micro OUT.json RUNDIR...
+        (merges `sandbench micro` result directories into OUT.json)
 """
 import json
 import os
@@ -146,7 +149,66 @@ def build_table(doc):
     print("\n(min / median)")
 
 
+def combine_micro(out, dirs):
+    chunks = []
+    for d in dirs:
+        with open(os.path.join(d, "spec.json")) as f:
+            spec = json.load(f)
+        with open(os.path.join(d, "summary.json")) as f:
+            summ = json.load(f)
+        chunks.append({"spec": spec, "state": summ["state"], "summary": summ["summary"],
+                       "unsupported": summ.get("unsupported", {})})
+    with open(out, "w") as f:
+        json.dump({"schema": "sandbench-micro-combined/1", "chunks": chunks}, f, indent=1)
+        f.write("\n")
+    return 0
+
+
+def micro_table(doc):
+    """Directives whose ratio to their run's baseline leaves the A/A band."""
+    ops = doc["chunks"][0]["spec"]["ops"]
+    aa = {op: [] for op in ops}
+    rows = []
+    unsupported = {}
+    for ch in doc["chunks"]:
+        unsupported.update(ch.get("unsupported", {}))
+        for var, cells in ch["summary"].items():
+            if var == "baseline":
+                continue
+            if var == "baseline-aa":
+                for op in ops:
+                    if cells[op].get("ratio"):
+                        aa[op].append(cells[op]["ratio"])
+                continue
+            rows.append((var, cells))
+    print("\nA/A control (a second baseline in each run), ratio range per syscall: " +
+          ", ".join(f"{op} {min(v):.2f}–{max(v):.2f}" for op, v in aa.items() if v))
+    print("\n| directive | seccomp filters (baseline " +
+          str(doc["chunks"][0]["summary"]["baseline"][ops[0]].get("seccomp_filters")) + ") | " +
+          " | ".join(f"{op} × baseline" for op in ops) + " |")
+    print("|---|---:|" + "---:|" * len(ops))
+    for var, cells in sorted(rows):
+        out = []
+        for op in ops:
+            c = cells[op]
+            if c["status"] != "ok":
+                out.append(c["status"])
+                continue
+            r = c.get("ratio")
+            lo, hi = (min(aa[op]), max(aa[op])) if aa[op] else (1, 1)
+            # bold: outside the A/A band widened by 3 points
+            mark = "**" if r and (r > max(hi, 1) + 0.03 or r < min(lo, 1) - 0.03) else ""
+            out.append(f"{mark}{r:.2f}{mark}" if r else "?")
+        f = next((cells[op].get("seccomp_filters") for op in ops
+                  if cells[op].get("seccomp_filters") is not None), "")
+        print(f"| {var} | {f} | " + " | ".join(out) + " |")
+    if unsupported:
+        print("\nnot measured: " + "; ".join(f"{k} ({v})" for k, v in sorted(unsupported.items())))
+
+
 def main(argv):
+    if len(argv) > 2 and argv[1] == "--combine-micro":
+        return combine_micro(argv[2], argv[3:])
     d = argv[1] if len(argv) > 1 else os.path.dirname(os.path.abspath(__file__))
     allr, per = load(d, "getppid-all.json"), load(d, "getppid-percall.json")
     for doc in (allr, per):
@@ -166,6 +228,9 @@ def main(argv):
     af = load(d, "socket-af.json")
     if af:
         af_table(af)
+    mc = load(d, "micro-summary.json")
+    if mc:
+        micro_table(mc)
     return 0
 
 
