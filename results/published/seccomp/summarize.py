@@ -170,7 +170,7 @@ def micro_table(doc):
     aa = {op: [] for op in ops}
     rows = []
     unsupported = {}
-    for ch in doc["chunks"]:
+    for run, ch in enumerate(doc["chunks"], 1):
         unsupported.update(ch.get("unsupported", {}))
         for var, cells in ch["summary"].items():
             if var == "baseline":
@@ -180,14 +180,16 @@ def micro_table(doc):
                     if cells[op].get("ratio"):
                         aa[op].append(cells[op]["ratio"])
                 continue
-            rows.append((var, cells))
+            if all(c["status"] == "missing" for c in cells.values()):
+                continue  # the unit never ran (e.g. an earlier syscost refused it)
+            rows.append((var, run, cells))
     print("\nA/A control (a second baseline in each run), ratio range per syscall: " +
           ", ".join(f"{op} {min(v):.2f}–{max(v):.2f}" for op, v in aa.items() if v))
-    print("\n| directive | seccomp filters (baseline " +
+    print("\n| directive | run | seccomp filters (baseline " +
           str(doc["chunks"][0]["summary"]["baseline"][ops[0]].get("seccomp_filters")) + ") | " +
           " | ".join(f"{op} × baseline" for op in ops) + " |")
-    print("|---|---:|" + "---:|" * len(ops))
-    for var, cells in sorted(rows):
+    print("|---|---:|---:|" + "---:|" * len(ops))
+    for var, run, cells in sorted(rows, key=lambda x: (x[0], x[1])):
         out = []
         for op in ops:
             c = cells[op]
@@ -201,7 +203,7 @@ def micro_table(doc):
             out.append(f"{mark}{r:.2f}{mark}" if r else "?")
         f = next((cells[op].get("seccomp_filters") for op in ops
                   if cells[op].get("seccomp_filters") is not None), "")
-        print(f"| {var} | {f} | " + " | ".join(out) + " |")
+        print(f"| {var} | {run} | {f} | " + " | ".join(out) + " |")
     if unsupported:
         print("\nnot measured: " + "; ".join(f"{k} ({v})" for k, v in sorted(unsupported.items())))
 
