@@ -15,15 +15,8 @@
 #include "servers/lib/listen.h"
 #include "servers/lib/log.h"
 #include "servers/lib/opts.h"
-#include "servers/lib/sandbox.h"
 #include "servers/lib/server.h"
 #include "servers/lib/tls.h"
-
-static int install_seccomp(void *arg)
-{
-	(void)arg;
-	return sandbox_seccomp();
-}
 
 int main(int argc, char **argv)
 {
@@ -36,11 +29,10 @@ int main(int argc, char **argv)
 		.flags = OPTS_TLS | OPTS_SECCOMP,
 	};
 	struct server_config cfg = { 0 };
-	struct listen_set ls;
+	struct listen_set ls = { .conn_fd = -1 };
 	struct server_opts o;
 	SSL_CTX *ctx = NULL;
 	int content_fd = -1, r;
-	bool own = false;
 	char where[128], status[256];
 
 	log_init(spec.prog);
@@ -49,29 +41,17 @@ int main(int argc, char **argv)
 		return r > 0 ? 0 : 2;
 
 	/* 1. The socket: systemd's, or our own. */
-	r = listen_from_systemd(&ls);
+	r = listen_acquire(o.listen, &ls);
 	if (r < 0)
 		goto out;
-	if (r == 0) {
-		r = listen_open(o.listen, &ls.fds[0]);
-		if (r < 0)
-			goto out;
-		ls.n = 1;
-		own = true;
-	}
 
 	/* 2. Key and chain, readable by us thanks to LoadCredential=. */
 	r = tls_ctx_new(o.key, o.cert, &ctx);
 	if (r < 0)
 		goto out;
-	if (o.content) {
-		content_fd = open(o.content, O_PATH | O_DIRECTORY | O_CLOEXEC);
-		if (content_fd < 0) {
-			r = -errno;
-			log_errno(__func__, r, "--content %s", o.content);
-			goto out;
-		}
-	}
+	r = server_open_content(o.content, &content_fd);
+	if (r < 0)
+		goto out;
 
 	/* 3. Serve. */
 	if (ls.conn_fd >= 0)
@@ -79,24 +59,20 @@ int main(int argc, char **argv)
 	else
 		listen_describe(ls.fds[0], where, sizeof(where));
 	snprintf(status, sizeof(status), "serving https on %s (%s%s), uid %u, %u worker(s)%s", where,
-		 own ? "own socket" : "socket activation", ls.n > 1 ? ", several sockets" : "",
+		 !ls.passed ? "own socket" : "socket activation", ls.n > 1 ? ", several sockets" : "",
 		 (unsigned)getuid(), ls.conn_fd >= 0 ? 1 : o.workers, o.seccomp ? ", seccomp" : "");
 	if (ls.conn_fd < 0)
 		log_msg(__func__, "%s", status);
 	cfg.ssl_ctx = ctx;
 	cfg.listen = &ls;
 	cfg.content_fd = content_fd;
-	cfg.workers = o.workers;
-	cfg.max_conns = o.max_conns;
-	cfg.timeout_ms = o.timeout_ms;
 	cfg.status = status;
-	cfg.before_serve = o.seccomp ? install_seccomp : NULL;
+	server_config_from_opts(&cfg, &o);
 	r = server_run(&cfg);
 out:
 	if (content_fd >= 0)
 		close(content_fd);
 	SSL_CTX_free(ctx);
-	for (unsigned i = 0; i < ls.n; i++)
-		close(ls.fds[i]);
+	listen_close(&ls);
 	return r < 0 ? 1 : 0;
 }

@@ -15,15 +15,8 @@
 #include "servers/lib/log.h"
 #include "servers/lib/opts.h"
 #include "servers/lib/privdrop.h"
-#include "servers/lib/sandbox.h"
 #include "servers/lib/server.h"
 #include "servers/lib/tls.h"
-
-static int install_seccomp(void *arg)
-{
-	(void)arg;
-	return sandbox_seccomp();
-}
 
 int main(int argc, char **argv)
 {
@@ -78,14 +71,9 @@ int main(int argc, char **argv)
 		goto out;
 
 	/* 3. Anything else that needs root: the content directory. */
-	if (o.content) {
-		content_fd = open(o.content, O_PATH | O_DIRECTORY | O_CLOEXEC);
-		if (content_fd < 0) {
-			r = -errno;
-			log_errno(__func__, r, "--content %s", o.content);
-			goto out;
-		}
-	}
+	r = server_open_content(o.content, &content_fd);
+	if (r < 0)
+		goto out;
 
 	/* 4. Drop, before any thread exists and before parsing any request. */
 	if (o.user) {
@@ -102,17 +90,13 @@ int main(int argc, char **argv)
 	cfg.ssl_ctx = ctx;
 	cfg.listen = &ls;
 	cfg.content_fd = content_fd;
-	cfg.workers = o.workers;
-	cfg.max_conns = o.max_conns;
-	cfg.timeout_ms = o.timeout_ms;
 	cfg.status = status;
-	cfg.before_serve = o.seccomp ? install_seccomp : NULL;
+	server_config_from_opts(&cfg, &o);
 	r = server_run(&cfg);
 out:
 	if (content_fd >= 0)
 		close(content_fd);
 	SSL_CTX_free(ctx);
-	if (ls.n)
-		close(ls.fds[0]);
+	listen_close(&ls);
 	return r < 0 ? 1 : 0;
 }

@@ -265,3 +265,24 @@ void listen_describe(int fd, char *buf, size_t size)
 		snprintf(buf, size, "fd %d (family %d)", fd, ss.ss_family);
 	}
 }
+
+int listen_acquire(const char *spec, struct listen_set *set)
+{
+	int r;
+
+	r = listen_from_systemd(set);
+	if (r != 0)
+		return r < 0 ? r : 0;
+	r = listen_open(spec, &set->fds[0]);
+	if (r < 0)
+		return r;
+	set->n = 1;
+	return 0;
+}
+
+void listen_close(struct listen_set *set)
+{
+	for (unsigned i = 0; i < set->n; i++)
+		close(set->fds[i]);
+	set->n = 0;
+}

@@ -42,6 +42,16 @@ int listen_open(const char *spec, int *ret_fd);
  */
 int listen_from_systemd(struct listen_set *set);
 
+/*
+ * The socket-activated start-up: takes systemd's sockets into *set or, when
+ * none were passed (started by hand), opens spec itself as set->fds[0]
+ * (set->passed tells which). Returns 0 or -errno after logging why.
+ */
+int listen_acquire(const char *spec, struct listen_set *set);
+
+/* Closes every listening socket of *set (not a passed connection). */
+void listen_close(struct listen_set *set);
+
 /* Returns "ADDR:PORT" or "unix:PATH" of a bound socket into buf. */
 void listen_describe(int fd, char *buf, size_t size);
 

@@ -15,6 +15,7 @@
 #include "servers/lib/server.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
@@ -37,6 +38,7 @@
 #include "servers/lib/http.h"
 #include "servers/lib/log.h"
 #include "servers/lib/route.h"
+#include "servers/lib/sandbox.h"
 
 #define CONN_WBUF        16384
 #define RESPONSE_ROOM    512 /* a head plus the largest inline body */
@@ -783,4 +785,36 @@ out:
 	if (s.signal_fd >= 0)
 		close(s.signal_fd);
 	return r;
+}
+
+static int server_seccomp_hook(void *arg)
+{
+	(void)arg;
+	return sandbox_seccomp();
+}
+
+void server_config_from_opts(struct server_config *cfg, const struct server_opts *o)
+{
+	cfg->workers = o->workers;
+	cfg->max_conns = o->max_conns;
+	cfg->timeout_ms = o->timeout_ms;
+	cfg->before_serve = o->seccomp ? server_seccomp_hook : NULL;
+}
+
+int server_open_content(const char *dir, int *ret_fd)
+{
+	int fd, r;
+
+	if (!dir) {
+		*ret_fd = -1;
+		return 0;
+	}
+	fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		r = -errno;
+		log_errno(__func__, r, "--content %s", dir);
+		return r;
+	}
+	*ret_fd = fd;
+	return 0;
 }
