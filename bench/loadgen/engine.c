@@ -305,6 +305,17 @@ static void conn_connect(struct engine *e, struct conn *c, uint64_t now)
 	c->recv_armed = false;
 	c->send_busy = false;
 	c->outstanding = 0;
+	if (e->cfg->mode != LG_KEEPALIVE) {
+		/*
+		 * A churn connection exists for one request: count it as issued
+		 * now, so that -n N opens exactly N connections and the run does
+		 * not end while one is still connecting.
+		 */
+		if (now >= e->measure_ns)
+			e->issued++;
+		c->outstanding = 1;
+		e->open_outstanding++;
+	}
 }
 
 /* Sends the next request (or pipelined batch) on a READY connection. */
@@ -312,14 +323,16 @@ static void conn_request(struct engine *e, struct conn *c, uint64_t now, uint64_
 {
 	uint32_t n = e->cfg->pipeline, i;
 
-	if (now >= e->measure_ns)
-		e->issued += n;
+	if (e->cfg->mode == LG_KEEPALIVE) {
+		if (now >= e->measure_ns)
+			e->issued += n;
+		e->open_outstanding += n;
+	}
 	for (i = 0; i < n; i++) {
 		c->sent_at[i] = now;
 		c->sched_at[i] = sched_at ? sched_at : now;
 	}
 	c->outstanding = n;
-	e->open_outstanding += n;
 	c->resp_idx = 0;
 	resp_init(&c->resp, false);
 	c->state = CS_BUSY;
@@ -343,7 +356,8 @@ static void conn_ready(struct engine *e, struct conn *c, uint64_t now)
 {
 	c->state = CS_READY;
 	c->deadline = 0;
-	if (engine_done_issuing(e, now))
+	/* a churn connection's request was counted when it connected */
+	if (e->cfg->mode == LG_KEEPALIVE && engine_done_issuing(e, now))
 		return;
 	if (e->rate > 0) {
 		if (c->k_sent < c->k_due) {
