@@ -51,6 +51,7 @@ struct lg_config {
 	uint32_t timeout_ms;
 	uint32_t pipeline;       /* >= 1 */
 	bool multishot;          /* try multishot recv + buffer ring (keep-alive) */
+	bool batch;              /* closed keep-alive: sleep for several completions */
 	const char *cafile;
 	const char *request;     /* pipeline copies of the request, back to back */
 	size_t request_len;      /* length of ONE copy */

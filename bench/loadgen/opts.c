@@ -24,6 +24,7 @@ enum {
 	OPT_CPU,
 	OPT_CACERT,
 	OPT_NO_MULTISHOT,
+	OPT_NO_BATCH,
 };
 
 static const struct option opts_long[] = {
@@ -42,6 +43,7 @@ static const struct option opts_long[] = {
 	{ "cpu", required_argument, NULL, OPT_CPU },
 	{ "cacert", required_argument, NULL, OPT_CACERT },
 	{ "no-multishot", no_argument, NULL, OPT_NO_MULTISHOT },
+	{ "no-batch", no_argument, NULL, OPT_NO_BATCH },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -84,6 +86,9 @@ void opts_usage(FILE *f)
 	      "                        i-th CPU of the list (round robin)\n"
 	      "      --no-multishot    single-shot recv instead of multishot recv + buffer\n"
 	      "                        ring (for measuring what multishot brings)\n"
+	      "      --no-batch        closed loop: wake for every completion instead of\n"
+	      "                        sleeping until half the requests in flight are\n"
+	      "                        answered (costs CPU, for comparison)\n"
 	      "  -h, --help            this text\n"
 	      "\n"
 	      "SIGINT or SIGTERM ends the run early and prints the results so far.\n"
@@ -230,6 +235,7 @@ int opts_parse(struct lg_opts *o, int argc, char **argv, char *err, int size)
 	cfg->timeout_ms = 2000;
 	cfg->pipeline = 1;
 	cfg->multishot = true;
+	cfg->batch = true;
 	cfg->mode = LG_KEEPALIVE;
 	opterr = 0;
 	optind = 1;
@@ -312,6 +318,9 @@ int opts_parse(struct lg_opts *o, int argc, char **argv, char *err, int size)
 			break;
 		case OPT_NO_MULTISHOT:
 			cfg->multishot = false;
+			break;
+		case OPT_NO_BATCH:
+			cfg->batch = false;
 			break;
 		case 'h':
 			o->help = true;

@@ -117,8 +117,8 @@ void report_json(FILE *f, const struct lg_report *r)
 		fprintf(f, "%.6f", (r->user_s + r->sys_s) * 1e5 / (double)st->requests);
 	else
 		fprintf(f, "null");
-	fprintf(f, "},\"pipeline\":%u,\"warmup_s\":%.3f,\"timeout_ms\":%u", cfg->pipeline,
-		cfg->warmup_s, cfg->timeout_ms);
+	fprintf(f, "},\"pipeline\":%u,\"warmup_s\":%.3f,\"timeout_ms\":%u,\"batch\":%s",
+		cfg->pipeline, cfg->warmup_s, cfg->timeout_ms, cfg->batch ? "true" : "false");
 	fprintf(f,
 		",\"io_uring\":{\"single_issuer_defer_taskrun\":%s,\"coop_taskrun\":%s,"
 		"\"registered_ring_fd\":%s,\"buf_ring\":%s,\"multishot_recv\":%s}",
