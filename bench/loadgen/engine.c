@@ -32,6 +32,7 @@
 #define ENGINE_TICK_NS 10000000ull  /* timeout scan and stop-flag poll */
 #define ENGINE_RETRY_NS 10000000ull /* after a refused connect */
 #define ENGINE_BGID 7
+#define ENGINE_BATCH_WAIT_NS 1000000ull /* longest sleep for a batch of completions */
 
 enum conn_state { CS_CLOSED, CS_CONNECTING, CS_HANDSHAKE, CS_READY, CS_BUSY, CS_CLOSING };
 enum op { OP_CONNECT = 1, OP_SEND, OP_RECV, OP_CANCEL };
@@ -81,6 +82,7 @@ struct engine {
 	uint64_t quota, issued; /* -n share; requests issued inside the measurement */
 	uint64_t measure_ns, end_ns;
 	uint64_t open_outstanding;
+	uint32_t batch_backoff;  /* loop iterations left without batching */
 	atomic_bool *stop;
 	struct lg_stats st;
 	struct lg_features feat;
@@ -563,7 +565,9 @@ static void on_send(struct engine *e, struct conn *c, int res, uint64_t now)
 			conn_finish_close(e, c, now);
 		return;
 	}
-	if (res < 0) {
+	if (res <= 0) {
+		if (res == 0)
+			res = -ECONNRESET; /* nothing sent: the peer is gone */
 		engine_note(e->st.sys_err, sizeof(e->st.sys_err), "send", -res);
 		conn_fail(e, c, c->state == CS_HANDSHAKE ? LG_ERR_TLS : LG_ERR_RESET, now);
 		return;
@@ -718,7 +722,7 @@ static unsigned engine_wait_nr(const struct engine *e)
 	uint64_t n;
 
 	if (!e->cfg->batch || !e->feat.single_issuer || e->rate > 0 ||
-	    e->cfg->mode != LG_KEEPALIVE)
+	    e->cfg->mode != LG_KEEPALIVE || e->batch_backoff)
 		return 1;
 	n = e->open_outstanding / 2;
 	return n < 1 ? 1 : n > 64 ? 64 : (unsigned)n;
@@ -831,7 +835,7 @@ int engine_new(struct engine **ret, const struct lg_config *cfg, uint32_t id, ui
 			goto err;
 	}
 	if (cfg->url.tls) {
-		r = tlsmem_ctx_init(&e->tls, cfg->cafile, cfg->mode == LG_RESUME);
+		r = tlsmem_ctx_init(&e->tls, cfg->cafile, cfg->mode == LG_RESUME, cfg->tls_version);
 		if (r < 0)
 			goto err;
 		e->tls_ok = true;
@@ -887,7 +891,7 @@ int engine_run(struct engine *e, uint64_t start_ns, uint64_t measure_ns)
 		struct io_uring_cqe *cqe;
 		struct __kernel_timespec ts;
 		uint64_t wake;
-		unsigned head, seen = 0;
+		unsigned head, seen = 0, wait_nr;
 
 		now = lg_now_ns();
 		if (atomic_load_explicit(e->stop, memory_order_relaxed))
@@ -912,7 +916,23 @@ int engine_run(struct engine *e, uint64_t start_ns, uint64_t measure_ns)
 			wake = now + 1000;
 		ts.tv_sec = (long long)((wake - now) / 1000000000ull);
 		ts.tv_nsec = (long long)((wake - now) % 1000000000ull);
-		r = io_uring_submit_and_wait_timeout(&e->ring, &cqe, engine_wait_nr(e), &ts, NULL);
+		wait_nr = engine_wait_nr(e);
+		if (wait_nr > 1 && wake - now > ENGINE_BATCH_WAIT_NS) {
+			/* a partial batch must not wait for the next tick */
+			ts.tv_sec = 0;
+			ts.tv_nsec = ENGINE_BATCH_WAIT_NS;
+		}
+		if (e->batch_backoff)
+			e->batch_backoff--;
+		r = io_uring_submit_and_wait_timeout(&e->ring, &cqe, wait_nr, &ts, NULL);
+		if (r == -ETIME && wait_nr > 1) {
+			/*
+			 * Fewer responses came than were in flight: some connection
+			 * is slow or stuck. Wake for each completion for a while so
+			 * the healthy ones are not held back by the batch.
+			 */
+			e->batch_backoff = 1000;
+		}
 		if (r < 0 && r != -ETIME && r != -EINTR && r != -EBUSY && r != -EAGAIN) {
 			engine_note(e->st.sys_err, sizeof(e->st.sys_err), "io_uring", -r);
 			break;

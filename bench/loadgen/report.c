@@ -5,6 +5,7 @@
 #include "bench/loadgen/report.h"
 
 #include <string.h>
+#include <openssl/ssl.h>
 
 static const char *const report_err_names[LG_ERR_COUNT] = {
 	"connect", "tls", "timeout", "reset", "http_status", "parse",
@@ -119,6 +120,10 @@ void report_json(FILE *f, const struct lg_report *r)
 		fprintf(f, "null");
 	fprintf(f, "},\"pipeline\":%u,\"warmup_s\":%.3f,\"timeout_ms\":%u,\"batch\":%s",
 		cfg->pipeline, cfg->warmup_s, cfg->timeout_ms, cfg->batch ? "true" : "false");
+	fprintf(f, ",\"tls_version\":%s",
+		cfg->tls_version == TLS1_2_VERSION   ? "\"1.2\""
+		: cfg->tls_version == TLS1_3_VERSION ? "\"1.3\""
+						     : "null");
 	fprintf(f,
 		",\"io_uring\":{\"single_issuer_defer_taskrun\":%s,\"coop_taskrun\":%s,"
 		"\"registered_ring_fd\":%s,\"buf_ring\":%s,\"multishot_recv\":%s}",
