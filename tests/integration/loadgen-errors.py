@@ -47,6 +47,16 @@ def main():
         o, _ = lgtest.run_loadgen("-c", 2, "-d", "1", s.url())
         check(only(o, "parse") and o["requests"] == 0, "garbage: parse errors only")
 
+    with lgtest.BadServer("stall-half", 19128) as s:
+        # half the connections never get an answer: the batching of
+        # completions must not hold the healthy half back to one batch per
+        # 1 ms wait (4 connections -> 4000 requests/s at most)
+        o, _ = lgtest.run_loadgen("-c", 8, "-d", "2", "--timeout", "10s", s.url())
+        b = lgtest.run_loadgen("-c", 8, "-d", "2", "--timeout", "10s", "--no-batch", s.url())[0]
+        print("stall-half: %.0f req/s batched, %.0f req/s unbatched" % (o["rps"], b["rps"]))
+        check(o["errors"]["total"] == 0 and o["requests"] > 0, "stall-half: healthy half answered")
+        check(o["rps"] >= 0.4 * b["rps"], "stall-half: batching does not starve the healthy half")
+
     with lgtest.BadServer("status", 19124) as s:
         o, _ = lgtest.run_loadgen("-c", 2, "-n", 100, s.url())
         check(only(o, "http_status") and o["status"] == {"503": 100} and o["requests"] == 100,

@@ -22,6 +22,11 @@ def main():
               abs(sum(o["timeline"]) - 1000) <= 10, "the timeline follows the rate")
         check(o["latency_uncorrected_us"] is not None, "uncorrected latency reported")
 
+    if lgtest.ipv6_loopback():
+        with lgtest.BadServer("ok", 19132, ipv6=True) as s:
+            o, _ = lgtest.run_loadgen("-R", 200, "-c", 2, "-d", "1", s.url())
+            check(o["requests"] >= 190 and o["errors"]["total"] == 0, "IPv6 [::1] target")
+
     with lgtest.BadServer("stall-once", 19131, "2") as s:
         o, _ = lgtest.run_loadgen("-R", 2000, "-c", 2, "-d", "5", s.url())
         cor, unc = o["latency_us"], o["latency_uncorrected_us"]

@@ -15,6 +15,9 @@ MODE:
               the whole server stops for 500 ms, once
   garbage     answers every request with bytes that are not HTTP
   status      answers every request with 503
+  stall-half  like ok on every other connection; the others never get answers
+
+Options before MODE: -6 listens on [::1] instead of 127.0.0.1.
 """
 import selectors
 import signal
@@ -28,16 +31,21 @@ UNAVAILABLE = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 5\r\n\r\nbus
 
 
 def main():
-    if len(sys.argv) < 3:
+    argv = sys.argv[1:]
+    family, host = socket.AF_INET, "127.0.0.1"
+    if argv and argv[0] == "-6":
+        family, host = socket.AF_INET6, "::1"
+        argv = argv[1:]
+    if len(argv) < 2:
         print(__doc__, file=sys.stderr)
         return 2
-    mode, port = sys.argv[1], int(sys.argv[2])
-    stall_after = float(sys.argv[3]) if len(sys.argv) > 3 else 2.0
+    mode, port = argv[0], int(argv[1])
+    stall_after = float(argv[2]) if len(argv) > 2 else 2.0
     signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
 
-    lsock = socket.socket()
+    lsock = socket.socket(family)
     lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    lsock.bind(("127.0.0.1", port))
+    lsock.bind((host, port))
     if mode == "refuse":
         print("ready", flush=True)
         while True:
@@ -47,6 +55,8 @@ def main():
     sel = selectors.DefaultSelector()
     sel.register(lsock, selectors.EVENT_READ)
     buffers = {}
+    mute = set()
+    accepted = 0
     first = None
     stalled = False
     print("ready", flush=True)
@@ -63,6 +73,9 @@ def main():
                 c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 sel.register(c, selectors.EVENT_READ)
                 buffers[c] = b""
+                if mode == "stall-half" and accepted % 2:
+                    mute.add(c)
+                accepted += 1
                 continue
             try:
                 data = s.recv(65536)
@@ -71,6 +84,7 @@ def main():
             if not data:
                 sel.unregister(s)
                 buffers.pop(s, None)
+                mute.discard(s)
                 s.close()
                 continue
             buf = buffers[s] + data
@@ -79,7 +93,7 @@ def main():
                 _, buf = buf.split(b"\r\n\r\n", 1)
                 if first is None:
                     first = time.monotonic()
-                if mode == "ok" or mode == "stall-once":
+                if mode in ("ok", "stall-once") or (mode == "stall-half" and s not in mute):
                     replies.append(OK)
                 elif mode == "status":
                     replies.append(UNAVAILABLE)

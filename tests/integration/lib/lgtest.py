@@ -76,6 +76,17 @@ def port_free(port):
         s.close()
 
 
+def ipv6_loopback():
+    """Can we listen on [::1]?"""
+    try:
+        s = socket.socket(socket.AF_INET6)
+        s.bind(("::1", 0))
+        s.close()
+        return True
+    except OSError:
+        return False
+
+
 NGINX_CONF = """\
 daemon off;
 master_process on;
@@ -178,11 +189,12 @@ class Nginx:
 class BadServer:
     """tests/integration/lib/badserver.py in MODE on port."""
 
-    def __init__(self, mode, port, *args):
-        if not port_free(port):
+    def __init__(self, mode, port, *args, ipv6=False):
+        if not ipv6 and not port_free(port):
             skip("port %d is busy" % port)
-        self.proc = subprocess.Popen([sys.executable, os.path.join(LIB, "badserver.py"), mode,
-                                      str(port)] + list(args),
+        self.ipv6 = ipv6
+        self.proc = subprocess.Popen([sys.executable, os.path.join(LIB, "badserver.py")] +
+                                     (["-6"] if ipv6 else []) + [mode, str(port)] + list(args),
                                      stdout=subprocess.PIPE, text=True)
         line = self.proc.stdout.readline()
         if not line.startswith("ready"):
@@ -191,7 +203,8 @@ class BadServer:
         self.port = port
 
     def url(self, path="/"):
-        return "http://127.0.0.1:%d%s" % (self.port, path)
+        host = "[::1]" if self.ipv6 else "127.0.0.1"
+        return "http://%s:%d%s" % (host, self.port, path)
 
     def stop(self):
         if self.proc and self.proc.poll() is None:
