@@ -498,10 +498,14 @@ static int conn_tls_input(struct engine *e, struct conn *c, const char *p, size_
 			else
 				e->st.hs_full++;
 		}
-		conn_flush(e, c);
+		/*
+		 * The client Finished is still in the BIO: the request joins it
+		 * in one send (one packet, one wake-up of the server less).
+		 */
 		conn_ready(e, c, now);
 		if (c->state != CS_BUSY && c->state != CS_READY)
 			return -1;
+		conn_flush(e, c);
 	}
 	for (;;) {
 		int n = tlsmem_read(&c->tls, &e->tls, e->ptbuf, ENGINE_BUF_SIZE);
