@@ -33,6 +33,8 @@
 #define ENGINE_RETRY_NS 10000000ull /* after a refused connect */
 #define ENGINE_BGID 7
 #define ENGINE_BATCH_WAIT_NS 1000000ull /* longest sleep for a batch of completions */
+#define ENGINE_BATCH_MAX 64
+#define ENGINE_BATCH_PROBE 100
 
 enum conn_state { CS_CLOSED, CS_CONNECTING, CS_HANDSHAKE, CS_READY, CS_BUSY, CS_CLOSING };
 enum op { OP_CONNECT = 1, OP_SEND, OP_RECV, OP_CANCEL };
@@ -82,7 +84,8 @@ struct engine {
 	uint64_t quota, issued; /* -n share; requests issued inside the measurement */
 	uint64_t measure_ns, end_ns;
 	uint64_t open_outstanding;
-	uint32_t batch_backoff;  /* loop iterations left without batching */
+	uint32_t batch_target;   /* completions worth sleeping for, adapted */
+	uint32_t batch_streak;   /* full batches in a row */
 	atomic_bool *stop;
 	struct lg_stats st;
 	struct lg_features feat;
@@ -726,10 +729,12 @@ static unsigned engine_wait_nr(const struct engine *e)
 	uint64_t n;
 
 	if (!e->cfg->batch || !e->feat.single_issuer || e->rate > 0 ||
-	    e->cfg->mode != LG_KEEPALIVE || e->batch_backoff)
+	    e->cfg->mode != LG_KEEPALIVE)
 		return 1;
 	n = e->open_outstanding / 2;
-	return n < 1 ? 1 : n > 64 ? 64 : (unsigned)n;
+	if (n > e->batch_target)
+		n = e->batch_target;
+	return n < 1 ? 1 : (unsigned)n;
 }
 
 /* --- set-up -------------------------------------------------------------- */
@@ -824,6 +829,7 @@ int engine_new(struct engine **ret, const struct lg_config *cfg, uint32_t id, ui
 	e->rate = rate;
 	e->quota = quota;
 	e->stop = stop;
+	e->batch_target = ENGINE_BATCH_MAX;
 	if (lg_stats_init(&e->st, cfg->timeline_cap) < 0)
 		goto err;
 	e->conns = calloc(conns, sizeof(*e->conns));
@@ -926,17 +932,7 @@ int engine_run(struct engine *e, uint64_t start_ns, uint64_t measure_ns)
 			ts.tv_sec = 0;
 			ts.tv_nsec = ENGINE_BATCH_WAIT_NS;
 		}
-		if (e->batch_backoff)
-			e->batch_backoff--;
 		r = io_uring_submit_and_wait_timeout(&e->ring, &cqe, wait_nr, &ts, NULL);
-		if (r == -ETIME && wait_nr > 1) {
-			/*
-			 * Fewer responses came than were in flight: some connection
-			 * is slow or stuck. Wake for each completion for a while so
-			 * the healthy ones are not held back by the batch.
-			 */
-			e->batch_backoff = 1000;
-		}
 		if (r < 0 && r != -ETIME && r != -EINTR && r != -EBUSY && r != -EAGAIN) {
 			engine_note(e->st.sys_err, sizeof(e->st.sys_err), "io_uring", -r);
 			break;
@@ -949,6 +945,21 @@ int engine_run(struct engine *e, uint64_t start_ns, uint64_t measure_ns)
 				now = lg_now_ns();
 		}
 		io_uring_cq_advance(&e->ring, seen);
+		/*
+		 * A batch that did not fill in time (slow server, stuck
+		 * connections) shrinks the next one to what did come, so
+		 * connections that answer are never held back for those that do
+		 * not; only a long run of full batches grows it again by one, so
+		 * probing costs one short wait in ENGINE_BATCH_PROBE iterations.
+		 */
+		if (wait_nr > 1 && seen < wait_nr) {
+			e->batch_target = seen > 1 ? seen : 1;
+			e->batch_streak = 0;
+		} else if (e->batch_target < ENGINE_BATCH_MAX &&
+			   ++e->batch_streak >= ENGINE_BATCH_PROBE) {
+			e->batch_target++;
+			e->batch_streak = 0;
+		}
 	}
 	e->st.end_ns = lg_now_ns();
 	if (e->end_ns && e->st.end_ns > e->end_ns)

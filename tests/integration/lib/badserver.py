@@ -15,7 +15,10 @@ MODE:
               the whole server stops for 500 ms, once
   garbage     answers every request with bytes that are not HTTP
   status      answers every request with 503
-  stall-half  like ok on every other connection; the others never get answers
+  stall-half  like ok on one connection in ARG (default 2); the others never
+              get answers
+  chunked     200 with a chunked body of 3 chunks (26 + 1000 + 5 bytes) and a
+              trailer, written in separate pieces
 
 Options before MODE: -6 listens on [::1] instead of 127.0.0.1.
 """
@@ -27,6 +30,9 @@ import sys
 import time
 
 OK = (b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Type: text/plain\r\n\r\nok\n")
+CHUNKED = [b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1a\r\n",
+           b"abcdefghijklmnopqrstuvwxyz\r\n3e8;x=y\r\n" + b"c" * 1000,
+           b"\r\n5\r\nhello\r\n0\r\nX-Trailer: 1\r\n\r\n"]
 UNAVAILABLE = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 5\r\n\r\nbusy\n"
 
 
@@ -41,6 +47,7 @@ def main():
         return 2
     mode, port = argv[0], int(argv[1])
     stall_after = float(argv[2]) if len(argv) > 2 else 2.0
+    answer_every = int(argv[2]) if len(argv) > 2 and mode == "stall-half" else 2
     signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
 
     lsock = socket.socket(family)
@@ -73,7 +80,7 @@ def main():
                 c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 sel.register(c, selectors.EVENT_READ)
                 buffers[c] = b""
-                if mode == "stall-half" and accepted % 2:
+                if mode == "stall-half" and accepted % answer_every:
                     mute.add(c)
                 accepted += 1
                 continue
@@ -95,6 +102,8 @@ def main():
                     first = time.monotonic()
                 if mode in ("ok", "stall-once") or (mode == "stall-half" and s not in mute):
                     replies.append(OK)
+                elif mode == "chunked":
+                    replies.append(CHUNKED)
                 elif mode == "status":
                     replies.append(UNAVAILABLE)
                 elif mode == "garbage":
@@ -112,7 +121,12 @@ def main():
                 continue
             if replies:
                 try:
-                    s.sendall(b"".join(replies))
+                    for r in replies:
+                        if isinstance(r, list):
+                            for piece in r:  # separate segments
+                                s.sendall(piece)
+                        else:
+                            s.sendall(r)
                 except (ConnectionError, BlockingIOError):
                     sel.unregister(s)
                     buffers.pop(s, None)
