@@ -20,7 +20,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -35,6 +37,7 @@
 #define ENGINE_BATCH_WAIT_NS 1000000ull /* longest sleep for a batch of completions */
 #define ENGINE_BATCH_MAX 64
 #define ENGINE_BATCH_PROBE 100
+#define ENGINE_MIN_WAIT_US 50
 
 enum conn_state { CS_CLOSED, CS_CONNECTING, CS_HANDSHAKE, CS_READY, CS_BUSY, CS_CLOSING };
 enum op { OP_CONNECT = 1, OP_SEND, OP_RECV, OP_CANCEL };
@@ -86,6 +89,8 @@ struct engine {
 	uint64_t open_outstanding;
 	uint32_t batch_target;   /* completions worth sleeping for, adapted */
 	uint32_t batch_streak;   /* full batches in a row */
+	bool min_wait;           /* the kernel has IORING_FEAT_MIN_TIMEOUT */
+	uint64_t stale;          /* requests in flight for more than a tick (at the last scan) */
 	atomic_bool *stop;
 	struct lg_stats st;
 	struct lg_features feat;
@@ -682,8 +687,12 @@ static void engine_scan(struct engine *e, uint64_t now)
 {
 	uint32_t i;
 
+	e->stale = 0;
 	for (i = 0; i < e->nconns; i++) {
 		struct conn *c = &e->conns[i];
+
+		if (c->state == CS_BUSY && c->outstanding && now - c->sent_at[0] > ENGINE_TICK_NS)
+			e->stale += c->outstanding;
 
 		if (c->deadline && now >= c->deadline &&
 		    (c->state == CS_CONNECTING || c->state == CS_HANDSHAKE || c->state == CS_BUSY)) {
@@ -717,7 +726,10 @@ static void engine_dispatch(struct engine *e, uint64_t now)
 }
 
 /*
- * How many completions to sleep for. With DEFER_TASKRUN the kernel does not
+ * How many completions to sleep for (with min_wait the kernel returns
+ * anyway once ENGINE_MIN_WAIT_US have passed and any has arrived; without
+ * it the sleep is capped at ENGINE_BATCH_WAIT_NS). With DEFER_TASKRUN the
+ * kernel does not
  * even wake us before that many have arrived, which saves a wake-up per
  * response for us and an IPI for the server's CPU. Closed keep-alive loop
  * only, and at most half the requests in flight, so the batch always fills
@@ -731,10 +743,56 @@ static unsigned engine_wait_nr(const struct engine *e)
 	if (!e->cfg->batch || !e->feat.single_issuer || e->rate > 0 ||
 	    e->cfg->mode != LG_KEEPALIVE)
 		return 1;
+	if (e->min_wait) {
+		/*
+		 * A short batch costs at most ENGINE_MIN_WAIT_US: ask for every
+		 * request in flight except those already older than a tick,
+		 * which are stuck rather than on their way.
+		 */
+		n = e->open_outstanding > e->stale ? e->open_outstanding - e->stale : 1;
+		return n < 1 ? 1 : n > ENGINE_BATCH_MAX ? ENGINE_BATCH_MAX : (unsigned)n;
+	}
 	n = e->open_outstanding / 2;
 	if (n > e->batch_target)
 		n = e->batch_target;
 	return n < 1 ? 1 : (unsigned)n;
+}
+
+#ifndef IORING_FEAT_MIN_TIMEOUT
+#define IORING_FEAT_MIN_TIMEOUT (1U << 15) /* Linux 6.12; newer than liburing 2.3 */
+#endif
+
+/*
+ * Submits and waits like io_uring_submit_and_wait_timeout, with the kernel's
+ * min_wait (Linux 6.12+): sleep for up to wait_nr completions, but once
+ * min_wait_us have passed return as soon as there is any. liburing 2.3 does
+ * not know the field (it calls it pad), so this enters the ring itself: the
+ * SQ tail is published exactly as liburing does it.
+ */
+static int engine_enter_min_wait(struct engine *e, unsigned wait_nr,
+				 struct __kernel_timespec *ts, unsigned min_wait_us)
+{
+	struct io_uring *ring = &e->ring;
+	struct io_uring_getevents_arg arg;
+	unsigned tail = ring->sq.sqe_tail, to_submit, flags;
+	int fd = ring->ring_fd, r;
+
+	if (ring->sq.sqe_head != tail) {
+		ring->sq.sqe_head = tail;
+		io_uring_smp_store_release(ring->sq.ktail, tail);
+	}
+	to_submit = tail - io_uring_smp_load_acquire(ring->sq.khead);
+	memset(&arg, 0, sizeof(arg));
+	arg.sigmask_sz = _NSIG / 8;
+	arg.pad = min_wait_us; /* min_wait_usec since Linux 6.12 */
+	arg.ts = (uint64_t)(uintptr_t)ts;
+	flags = IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG;
+	if (e->feat.ring_fd_registered) {
+		flags |= IORING_ENTER_REGISTERED_RING;
+		fd = ring->enter_ring_fd;
+	}
+	r = (int)syscall(__NR_io_uring_enter, fd, to_submit, wait_nr, flags, &arg, sizeof(arg));
+	return r < 0 ? -errno : r;
 }
 
 /* --- set-up -------------------------------------------------------------- */
@@ -771,6 +829,9 @@ static int engine_ring(struct engine *e)
 		return r;
 	e->ring_ok = true;
 	e->feat.ring_fd_registered = io_uring_register_ring_fd(&e->ring) == 1;
+	e->min_wait = e->feat.single_issuer && (p.features & IORING_FEAT_MIN_TIMEOUT) &&
+		      (p.features & IORING_FEAT_EXT_ARG);
+	e->feat.min_wait = e->min_wait;
 
 	if (!e->cfg->multishot || e->cfg->mode != LG_KEEPALIVE)
 		return 0;
@@ -927,12 +988,16 @@ int engine_run(struct engine *e, uint64_t start_ns, uint64_t measure_ns)
 		ts.tv_sec = (long long)((wake - now) / 1000000000ull);
 		ts.tv_nsec = (long long)((wake - now) % 1000000000ull);
 		wait_nr = engine_wait_nr(e);
-		if (wait_nr > 1 && wake - now > ENGINE_BATCH_WAIT_NS) {
+		if (wait_nr > 1 && !e->min_wait && wake - now > ENGINE_BATCH_WAIT_NS) {
 			/* a partial batch must not wait for the next tick */
 			ts.tv_sec = 0;
 			ts.tv_nsec = ENGINE_BATCH_WAIT_NS;
 		}
-		r = io_uring_submit_and_wait_timeout(&e->ring, &cqe, wait_nr, &ts, NULL);
+		if (e->min_wait && wait_nr > 1) {
+			r = engine_enter_min_wait(e, wait_nr, &ts, ENGINE_MIN_WAIT_US);
+		} else {
+			r = io_uring_submit_and_wait_timeout(&e->ring, &cqe, wait_nr, &ts, NULL);
+		}
 		if (r < 0 && r != -ETIME && r != -EINTR && r != -EBUSY && r != -EAGAIN) {
 			engine_note(e->st.sys_err, sizeof(e->st.sys_err), "io_uring", -r);
 			break;
@@ -952,7 +1017,9 @@ int engine_run(struct engine *e, uint64_t start_ns, uint64_t measure_ns)
 		 * not; only a long run of full batches grows it again by one, so
 		 * probing costs one short wait in ENGINE_BATCH_PROBE iterations.
 		 */
-		if (wait_nr > 1 && seen < wait_nr) {
+		if (e->min_wait) {
+			/* the kernel caps each sleep; nothing to adapt */
+		} else if (wait_nr > 1 && seen < wait_nr) {
 			e->batch_target = seen > 1 ? seen : 1;
 			e->batch_streak = 0;
 		} else if (e->batch_target < ENGINE_BATCH_MAX &&

@@ -84,6 +84,7 @@ struct lg_features {
 	bool ring_fd_registered;
 	bool buf_ring;
 	bool multishot;
+	bool min_wait;           /* IORING_FEAT_MIN_TIMEOUT: completion coalescing */
 };
 
 struct engine;

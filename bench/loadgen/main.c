@@ -234,6 +234,7 @@ int main(int argc, char **argv)
 		rep.feat.ring_fd_registered &= f->ring_fd_registered;
 		rep.feat.buf_ring &= f->buf_ring;
 		rep.feat.multishot &= f->multishot;
+		rep.feat.min_wait &= f->min_wait;
 	}
 	rep.cfg = cfg;
 	rep.st = &total;

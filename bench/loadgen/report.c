@@ -126,10 +126,11 @@ void report_json(FILE *f, const struct lg_report *r)
 						     : "null");
 	fprintf(f,
 		",\"io_uring\":{\"single_issuer_defer_taskrun\":%s,\"coop_taskrun\":%s,"
-		"\"registered_ring_fd\":%s,\"buf_ring\":%s,\"multishot_recv\":%s}",
+		"\"registered_ring_fd\":%s,\"buf_ring\":%s,\"multishot_recv\":%s,"
+		"\"min_wait\":%s}",
 		r->feat.single_issuer ? "true" : "false", r->feat.coop_taskrun ? "true" : "false",
 		r->feat.ring_fd_registered ? "true" : "false", r->feat.buf_ring ? "true" : "false",
-		r->feat.multishot ? "true" : "false");
+		r->feat.multishot ? "true" : "false", r->feat.min_wait ? "true" : "false");
 	fprintf(f, ",\"interrupted\":%s}\n", r->interrupted ? "true" : "false");
 }
 
