@@ -20,7 +20,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -32,6 +34,10 @@
 #define ENGINE_TICK_NS 10000000ull  /* timeout scan and stop-flag poll */
 #define ENGINE_RETRY_NS 10000000ull /* after a refused connect */
 #define ENGINE_BGID 7
+#define ENGINE_BATCH_WAIT_NS 1000000ull /* longest sleep for a batch of completions */
+#define ENGINE_BATCH_MAX 64
+#define ENGINE_BATCH_PROBE 100
+#define ENGINE_MIN_WAIT_US 50
 
 enum conn_state { CS_CLOSED, CS_CONNECTING, CS_HANDSHAKE, CS_READY, CS_BUSY, CS_CLOSING };
 enum op { OP_CONNECT = 1, OP_SEND, OP_RECV, OP_CANCEL };
@@ -81,6 +87,10 @@ struct engine {
 	uint64_t quota, issued; /* -n share; requests issued inside the measurement */
 	uint64_t measure_ns, end_ns;
 	uint64_t open_outstanding;
+	uint32_t batch_target;   /* completions worth sleeping for, adapted */
+	uint32_t batch_streak;   /* full batches in a row */
+	bool min_wait;           /* the kernel has IORING_FEAT_MIN_TIMEOUT */
+	uint64_t stale;          /* requests in flight for more than a tick (at the last scan) */
 	atomic_bool *stop;
 	struct lg_stats st;
 	struct lg_features feat;
@@ -305,6 +315,17 @@ static void conn_connect(struct engine *e, struct conn *c, uint64_t now)
 	c->recv_armed = false;
 	c->send_busy = false;
 	c->outstanding = 0;
+	if (e->cfg->mode != LG_KEEPALIVE) {
+		/*
+		 * A churn connection exists for one request: count it as issued
+		 * now, so that -n N opens exactly N connections and the run does
+		 * not end while one is still connecting.
+		 */
+		if (now >= e->measure_ns)
+			e->issued++;
+		c->outstanding = 1;
+		e->open_outstanding++;
+	}
 }
 
 /* Sends the next request (or pipelined batch) on a READY connection. */
@@ -312,14 +333,16 @@ static void conn_request(struct engine *e, struct conn *c, uint64_t now, uint64_
 {
 	uint32_t n = e->cfg->pipeline, i;
 
-	if (now >= e->measure_ns)
-		e->issued += n;
+	if (e->cfg->mode == LG_KEEPALIVE) {
+		if (now >= e->measure_ns)
+			e->issued += n;
+		e->open_outstanding += n;
+	}
 	for (i = 0; i < n; i++) {
 		c->sent_at[i] = now;
 		c->sched_at[i] = sched_at ? sched_at : now;
 	}
 	c->outstanding = n;
-	e->open_outstanding += n;
 	c->resp_idx = 0;
 	resp_init(&c->resp, false);
 	c->state = CS_BUSY;
@@ -343,7 +366,8 @@ static void conn_ready(struct engine *e, struct conn *c, uint64_t now)
 {
 	c->state = CS_READY;
 	c->deadline = 0;
-	if (engine_done_issuing(e, now))
+	/* a churn connection's request was counted when it connected */
+	if (e->cfg->mode == LG_KEEPALIVE && engine_done_issuing(e, now))
 		return;
 	if (e->rate > 0) {
 		if (c->k_sent < c->k_due) {
@@ -482,10 +506,14 @@ static int conn_tls_input(struct engine *e, struct conn *c, const char *p, size_
 			else
 				e->st.hs_full++;
 		}
-		conn_flush(e, c);
+		/*
+		 * The client Finished is still in the BIO: the request joins it
+		 * in one send (one packet, one wake-up of the server less).
+		 */
 		conn_ready(e, c, now);
 		if (c->state != CS_BUSY && c->state != CS_READY)
 			return -1;
+		conn_flush(e, c);
 	}
 	for (;;) {
 		int n = tlsmem_read(&c->tls, &e->tls, e->ptbuf, ENGINE_BUF_SIZE);
@@ -549,7 +577,9 @@ static void on_send(struct engine *e, struct conn *c, int res, uint64_t now)
 			conn_finish_close(e, c, now);
 		return;
 	}
-	if (res < 0) {
+	if (res <= 0) {
+		if (res == 0)
+			res = -ECONNRESET; /* nothing sent: the peer is gone */
 		engine_note(e->st.sys_err, sizeof(e->st.sys_err), "send", -res);
 		conn_fail(e, c, c->state == CS_HANDSHAKE ? LG_ERR_TLS : LG_ERR_RESET, now);
 		return;
@@ -657,8 +687,12 @@ static void engine_scan(struct engine *e, uint64_t now)
 {
 	uint32_t i;
 
+	e->stale = 0;
 	for (i = 0; i < e->nconns; i++) {
 		struct conn *c = &e->conns[i];
+
+		if (c->state == CS_BUSY && c->outstanding && now - c->sent_at[0] > ENGINE_TICK_NS)
+			e->stale += c->outstanding;
 
 		if (c->deadline && now >= c->deadline &&
 		    (c->state == CS_CONNECTING || c->state == CS_HANDSHAKE || c->state == CS_BUSY)) {
@@ -689,6 +723,76 @@ static void engine_dispatch(struct engine *e, uint64_t now)
 		else if (c->state == CS_CLOSED && e->cfg->mode != LG_KEEPALIVE && now >= c->retry_at)
 			conn_connect(e, c, now);
 	}
+}
+
+/*
+ * How many completions to sleep for (with min_wait the kernel returns
+ * anyway once ENGINE_MIN_WAIT_US have passed and any has arrived; without
+ * it the sleep is capped at ENGINE_BATCH_WAIT_NS). With DEFER_TASKRUN the
+ * kernel does not
+ * even wake us before that many have arrived, which saves a wake-up per
+ * response for us and an IPI for the server's CPU. Closed keep-alive loop
+ * only, and at most half the requests in flight, so the batch always fills
+ * from responses already on their way; the open loop and churn wake for every
+ * completion (their timing matters more than their CPU).
+ */
+static unsigned engine_wait_nr(const struct engine *e)
+{
+	uint64_t n;
+
+	if (!e->cfg->batch || !e->feat.single_issuer || e->rate > 0 ||
+	    e->cfg->mode != LG_KEEPALIVE)
+		return 1;
+	if (e->min_wait) {
+		/*
+		 * A short batch costs at most ENGINE_MIN_WAIT_US: ask for every
+		 * request in flight except those already older than a tick,
+		 * which are stuck rather than on their way.
+		 */
+		n = e->open_outstanding > e->stale ? e->open_outstanding - e->stale : 1;
+		return n < 1 ? 1 : n > ENGINE_BATCH_MAX ? ENGINE_BATCH_MAX : (unsigned)n;
+	}
+	n = e->open_outstanding / 2;
+	if (n > e->batch_target)
+		n = e->batch_target;
+	return n < 1 ? 1 : (unsigned)n;
+}
+
+#ifndef IORING_FEAT_MIN_TIMEOUT
+#define IORING_FEAT_MIN_TIMEOUT (1U << 15) /* Linux 6.12; newer than liburing 2.3 */
+#endif
+
+/*
+ * Submits and waits like io_uring_submit_and_wait_timeout, with the kernel's
+ * min_wait (Linux 6.12+): sleep for up to wait_nr completions, but once
+ * min_wait_us have passed return as soon as there is any. liburing 2.3 does
+ * not know the field (it calls it pad), so this enters the ring itself: the
+ * SQ tail is published exactly as liburing does it.
+ */
+static int engine_enter_min_wait(struct engine *e, unsigned wait_nr,
+				 struct __kernel_timespec *ts, unsigned min_wait_us)
+{
+	struct io_uring *ring = &e->ring;
+	struct io_uring_getevents_arg arg;
+	unsigned tail = ring->sq.sqe_tail, to_submit, flags;
+	int fd = ring->ring_fd, r;
+
+	if (ring->sq.sqe_head != tail) {
+		ring->sq.sqe_head = tail;
+		io_uring_smp_store_release(ring->sq.ktail, tail);
+	}
+	to_submit = tail - io_uring_smp_load_acquire(ring->sq.khead);
+	memset(&arg, 0, sizeof(arg));
+	arg.sigmask_sz = _NSIG / 8;
+	arg.pad = min_wait_us; /* min_wait_usec since Linux 6.12 */
+	arg.ts = (uint64_t)(uintptr_t)ts;
+	flags = IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG;
+	if (e->feat.ring_fd_registered) {
+		flags |= IORING_ENTER_REGISTERED_RING;
+		fd = ring->enter_ring_fd;
+	}
+	r = (int)syscall(__NR_io_uring_enter, fd, to_submit, wait_nr, flags, &arg, sizeof(arg));
+	return r < 0 ? -errno : r;
 }
 
 /* --- set-up -------------------------------------------------------------- */
@@ -725,6 +829,9 @@ static int engine_ring(struct engine *e)
 		return r;
 	e->ring_ok = true;
 	e->feat.ring_fd_registered = io_uring_register_ring_fd(&e->ring) == 1;
+	e->min_wait = e->feat.single_issuer && (p.features & IORING_FEAT_MIN_TIMEOUT) &&
+		      (p.features & IORING_FEAT_EXT_ARG);
+	e->feat.min_wait = e->min_wait;
 
 	if (!e->cfg->multishot || e->cfg->mode != LG_KEEPALIVE)
 		return 0;
@@ -783,6 +890,7 @@ int engine_new(struct engine **ret, const struct lg_config *cfg, uint32_t id, ui
 	e->rate = rate;
 	e->quota = quota;
 	e->stop = stop;
+	e->batch_target = ENGINE_BATCH_MAX;
 	if (lg_stats_init(&e->st, cfg->timeline_cap) < 0)
 		goto err;
 	e->conns = calloc(conns, sizeof(*e->conns));
@@ -798,7 +906,7 @@ int engine_new(struct engine **ret, const struct lg_config *cfg, uint32_t id, ui
 			goto err;
 	}
 	if (cfg->url.tls) {
-		r = tlsmem_ctx_init(&e->tls, cfg->cafile, cfg->mode == LG_RESUME);
+		r = tlsmem_ctx_init(&e->tls, cfg->cafile, cfg->mode == LG_RESUME, cfg->tls_version);
 		if (r < 0)
 			goto err;
 		e->tls_ok = true;
@@ -854,7 +962,7 @@ int engine_run(struct engine *e, uint64_t start_ns, uint64_t measure_ns)
 		struct io_uring_cqe *cqe;
 		struct __kernel_timespec ts;
 		uint64_t wake;
-		unsigned head, seen = 0;
+		unsigned head, seen = 0, wait_nr;
 
 		now = lg_now_ns();
 		if (atomic_load_explicit(e->stop, memory_order_relaxed))
@@ -879,7 +987,17 @@ int engine_run(struct engine *e, uint64_t start_ns, uint64_t measure_ns)
 			wake = now + 1000;
 		ts.tv_sec = (long long)((wake - now) / 1000000000ull);
 		ts.tv_nsec = (long long)((wake - now) % 1000000000ull);
-		r = io_uring_submit_and_wait_timeout(&e->ring, &cqe, 1, &ts, NULL);
+		wait_nr = engine_wait_nr(e);
+		if (wait_nr > 1 && !e->min_wait && wake - now > ENGINE_BATCH_WAIT_NS) {
+			/* a partial batch must not wait for the next tick */
+			ts.tv_sec = 0;
+			ts.tv_nsec = ENGINE_BATCH_WAIT_NS;
+		}
+		if (e->min_wait && wait_nr > 1) {
+			r = engine_enter_min_wait(e, wait_nr, &ts, ENGINE_MIN_WAIT_US);
+		} else {
+			r = io_uring_submit_and_wait_timeout(&e->ring, &cqe, wait_nr, &ts, NULL);
+		}
 		if (r < 0 && r != -ETIME && r != -EINTR && r != -EBUSY && r != -EAGAIN) {
 			engine_note(e->st.sys_err, sizeof(e->st.sys_err), "io_uring", -r);
 			break;
@@ -892,6 +1010,23 @@ int engine_run(struct engine *e, uint64_t start_ns, uint64_t measure_ns)
 				now = lg_now_ns();
 		}
 		io_uring_cq_advance(&e->ring, seen);
+		/*
+		 * A batch that did not fill in time (slow server, stuck
+		 * connections) shrinks the next one to what did come, so
+		 * connections that answer are never held back for those that do
+		 * not; only a long run of full batches grows it again by one, so
+		 * probing costs one short wait in ENGINE_BATCH_PROBE iterations.
+		 */
+		if (e->min_wait) {
+			/* the kernel caps each sleep; nothing to adapt */
+		} else if (wait_nr > 1 && seen < wait_nr) {
+			e->batch_target = seen > 1 ? seen : 1;
+			e->batch_streak = 0;
+		} else if (e->batch_target < ENGINE_BATCH_MAX &&
+			   ++e->batch_streak >= ENGINE_BATCH_PROBE) {
+			e->batch_target++;
+			e->batch_streak = 0;
+		}
 	}
 	e->st.end_ns = lg_now_ns();
 	if (e->end_ns && e->st.end_ns > e->end_ns)

@@ -51,7 +51,9 @@ struct lg_config {
 	uint32_t timeout_ms;
 	uint32_t pipeline;       /* >= 1 */
 	bool multishot;          /* try multishot recv + buffer ring (keep-alive) */
+	bool batch;              /* closed keep-alive: sleep for several completions */
 	const char *cafile;
+	int tls_version;         /* 0 any (1.2 or 1.3), else TLS1_2_VERSION / TLS1_3_VERSION */
 	const char *request;     /* pipeline copies of the request, back to back */
 	size_t request_len;      /* length of ONE copy */
 	uint32_t timeline_cap;   /* seconds of per-second counts kept */
@@ -82,6 +84,7 @@ struct lg_features {
 	bool ring_fd_registered;
 	bool buf_ring;
 	bool multishot;
+	bool min_wait;           /* IORING_FEAT_MIN_TIMEOUT: completion coalescing */
 };
 
 struct engine;

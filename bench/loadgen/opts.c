@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <openssl/ssl.h>
 
 enum {
 	OPT_CLOSE = 256,
@@ -24,6 +25,8 @@ enum {
 	OPT_CPU,
 	OPT_CACERT,
 	OPT_NO_MULTISHOT,
+	OPT_NO_BATCH,
+	OPT_TLS_VERSION,
 };
 
 static const struct option opts_long[] = {
@@ -41,7 +44,9 @@ static const struct option opts_long[] = {
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "cpu", required_argument, NULL, OPT_CPU },
 	{ "cacert", required_argument, NULL, OPT_CACERT },
+	{ "tls-version", required_argument, NULL, OPT_TLS_VERSION },
 	{ "no-multishot", no_argument, NULL, OPT_NO_MULTISHOT },
+	{ "no-batch", no_argument, NULL, OPT_NO_BATCH },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -76,6 +81,7 @@ void opts_usage(FILE *f)
 	      "      --cacert FILE     verify the server against FILE. Without it the server's\n"
 	      "                        certificate is NOT verified: loadgen measures, it does\n"
 	      "                        not authenticate\n"
+	      "      --tls-version V   only TLS 1.2 or only 1.3 (default: either, 1.3 preferred)\n"
 	      "\n"
 	      "Output and placement:\n"
 	      "      --json            print one JSON object (schema sandbench-loadgen/1,\n"
@@ -84,6 +90,10 @@ void opts_usage(FILE *f)
 	      "                        i-th CPU of the list (round robin)\n"
 	      "      --no-multishot    single-shot recv instead of multishot recv + buffer\n"
 	      "                        ring (for measuring what multishot brings)\n"
+	      "      --no-batch        closed loop: wake for every completion instead of\n"
+	      "                        coalescing them (min_wait 50 us, or half the\n"
+	      "                        requests in flight on older kernels); costs CPU,\n"
+	      "                        for comparison\n"
 	      "  -h, --help            this text\n"
 	      "\n"
 	      "SIGINT or SIGTERM ends the run early and prints the results so far.\n"
@@ -230,6 +240,7 @@ int opts_parse(struct lg_opts *o, int argc, char **argv, char *err, int size)
 	cfg->timeout_ms = 2000;
 	cfg->pipeline = 1;
 	cfg->multishot = true;
+	cfg->batch = true;
 	cfg->mode = LG_KEEPALIVE;
 	opterr = 0;
 	optind = 1;
@@ -310,8 +321,19 @@ int opts_parse(struct lg_opts *o, int argc, char **argv, char *err, int size)
 		case OPT_CACERT:
 			cfg->cafile = optarg;
 			break;
+		case OPT_TLS_VERSION:
+			if (strcmp(optarg, "1.2") == 0)
+				cfg->tls_version = TLS1_2_VERSION;
+			else if (strcmp(optarg, "1.3") == 0)
+				cfg->tls_version = TLS1_3_VERSION;
+			else
+				return opts_fail(err, size, "--tls-version: must be 1.2 or 1.3, got '%s'", optarg);
+			break;
 		case OPT_NO_MULTISHOT:
 			cfg->multishot = false;
+			break;
+		case OPT_NO_BATCH:
+			cfg->batch = false;
 			break;
 		case 'h':
 			o->help = true;
@@ -342,6 +364,8 @@ int opts_parse(struct lg_opts *o, int argc, char **argv, char *err, int size)
 				 cfg->threads, cfg->conns);
 	if (cfg->cafile && !cfg->url.tls)
 		return opts_fail(err, size, "--cacert needs an https:// URL");
+	if (cfg->tls_version && !cfg->url.tls)
+		return opts_fail(err, size, "--tls-version needs an https:// URL");
 	if (cfg->requests && !have_d)
 		cfg->duration_s = 0;
 	cfg->timeline_cap = cfg->duration_s > 0 ? (uint32_t)ceil(cfg->duration_s) + 1 : 3600;

@@ -5,6 +5,7 @@
 #include "bench/loadgen/report.h"
 
 #include <string.h>
+#include <openssl/ssl.h>
 
 static const char *const report_err_names[LG_ERR_COUNT] = {
 	"connect", "tls", "timeout", "reset", "http_status", "parse",
@@ -117,14 +118,19 @@ void report_json(FILE *f, const struct lg_report *r)
 		fprintf(f, "%.6f", (r->user_s + r->sys_s) * 1e5 / (double)st->requests);
 	else
 		fprintf(f, "null");
-	fprintf(f, "},\"pipeline\":%u,\"warmup_s\":%.3f,\"timeout_ms\":%u", cfg->pipeline,
-		cfg->warmup_s, cfg->timeout_ms);
+	fprintf(f, "},\"pipeline\":%u,\"warmup_s\":%.3f,\"timeout_ms\":%u,\"batch\":%s",
+		cfg->pipeline, cfg->warmup_s, cfg->timeout_ms, cfg->batch ? "true" : "false");
+	fprintf(f, ",\"tls_version\":%s",
+		cfg->tls_version == TLS1_2_VERSION   ? "\"1.2\""
+		: cfg->tls_version == TLS1_3_VERSION ? "\"1.3\""
+						     : "null");
 	fprintf(f,
 		",\"io_uring\":{\"single_issuer_defer_taskrun\":%s,\"coop_taskrun\":%s,"
-		"\"registered_ring_fd\":%s,\"buf_ring\":%s,\"multishot_recv\":%s}",
+		"\"registered_ring_fd\":%s,\"buf_ring\":%s,\"multishot_recv\":%s,"
+		"\"min_wait\":%s}",
 		r->feat.single_issuer ? "true" : "false", r->feat.coop_taskrun ? "true" : "false",
 		r->feat.ring_fd_registered ? "true" : "false", r->feat.buf_ring ? "true" : "false",
-		r->feat.multishot ? "true" : "false");
+		r->feat.multishot ? "true" : "false", r->feat.min_wait ? "true" : "false");
 	fprintf(f, ",\"interrupted\":%s}\n", r->interrupted ? "true" : "false");
 }
 

@@ -38,7 +38,7 @@ static int tlsmem_new_session(SSL *ssl, SSL_SESSION *sess)
 	return 1;
 }
 
-int tlsmem_ctx_init(struct tlsmem_ctx *t, const char *cafile, bool resume)
+int tlsmem_ctx_init(struct tlsmem_ctx *t, const char *cafile, bool resume, int version)
 {
 	static const unsigned char alpn[] = "\x08http/1.1";
 	int r = -ENOMEM;
@@ -48,7 +48,9 @@ int tlsmem_ctx_init(struct tlsmem_ctx *t, const char *cafile, bool resume)
 	t->ctx = SSL_CTX_new(TLS_client_method());
 	if (!t->ctx)
 		goto err;
-	if (!SSL_CTX_set_min_proto_version(t->ctx, TLS1_2_VERSION))
+	if (!SSL_CTX_set_min_proto_version(t->ctx, version ? version : TLS1_2_VERSION))
+		goto err;
+	if (version && !SSL_CTX_set_max_proto_version(t->ctx, version))
 		goto err;
 	if (!SSL_CTX_set_app_data(t->ctx, t))
 		goto err;

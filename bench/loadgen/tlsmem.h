@@ -32,9 +32,11 @@ struct tlsmem {
 /*
  * Makes the per-thread context. cafile: verify the peer against it (NULL: no
  * verification). resume: offer the last session ticket on new connections.
+ * version: 0 for TLS 1.2 or 1.3, else the only version allowed
+ * (TLS1_2_VERSION or TLS1_3_VERSION).
  * Returns 0 or -EINVAL (bad CA file) / -ENOMEM.
  */
-int tlsmem_ctx_init(struct tlsmem_ctx *t, const char *cafile, bool resume);
+int tlsmem_ctx_init(struct tlsmem_ctx *t, const char *cafile, bool resume, int version);
 void tlsmem_ctx_free(struct tlsmem_ctx *t);
 
 /* Allocates the SSL object of a connection slot (start-up only). */

@@ -1,0 +1,141 @@
+#!/usr/bin/python3
+"""Description: a misbehaving HTTP/1.1 server for loadgen's integration tests.
+
+    badserver.py MODE PORT [ARG]
+
+Listens on 127.0.0.1:PORT, prints "ready" on stdout once it accepts, and
+serves until SIGTERM. One thread, one selector loop, standard library only.
+
+MODE:
+  ok          200 with a small body, keep-alive
+  refuse      binds PORT without listening: every connect is refused
+  reset       reads a request, then resets the connection (RST)
+  stall       accepts and reads, never answers
+  stall-once  like ok, but ARG seconds (default 2) after the first request
+              the whole server stops for 500 ms, once
+  garbage     answers every request with bytes that are not HTTP
+  status      answers every request with 503
+  stall-half  like ok on one connection in ARG (default 2); the others never
+              get answers
+  chunked     200 with a chunked body of 3 chunks (26 + 1000 + 5 bytes) and a
+              trailer, written in separate pieces
+
+Options before MODE: -6 listens on [::1] instead of 127.0.0.1.
+"""
+import selectors
+import signal
+import socket
+import struct
+import sys
+import time
+
+OK = (b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Type: text/plain\r\n\r\nok\n")
+CHUNKED = [b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1a\r\n",
+           b"abcdefghijklmnopqrstuvwxyz\r\n3e8;x=y\r\n" + b"c" * 1000,
+           b"\r\n5\r\nhello\r\n0\r\nX-Trailer: 1\r\n\r\n"]
+UNAVAILABLE = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 5\r\n\r\nbusy\n"
+
+
+def main():
+    argv = sys.argv[1:]
+    family, host = socket.AF_INET, "127.0.0.1"
+    if argv and argv[0] == "-6":
+        family, host = socket.AF_INET6, "::1"
+        argv = argv[1:]
+    if len(argv) < 2:
+        print(__doc__, file=sys.stderr)
+        return 2
+    mode, port = argv[0], int(argv[1])
+    stall_after = float(argv[2]) if len(argv) > 2 else 2.0
+    answer_every = int(argv[2]) if len(argv) > 2 and mode == "stall-half" else 2
+    signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
+
+    lsock = socket.socket(family)
+    lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    lsock.bind((host, port))
+    if mode == "refuse":
+        print("ready", flush=True)
+        while True:
+            time.sleep(3600)
+    lsock.listen(1024)
+    lsock.setblocking(False)
+    sel = selectors.DefaultSelector()
+    sel.register(lsock, selectors.EVENT_READ)
+    buffers = {}
+    mute = set()
+    accepted = 0
+    first = None
+    stalled = False
+    print("ready", flush=True)
+
+    while True:
+        for key, _ in sel.select(timeout=0.1):
+            s = key.fileobj
+            if s is lsock:
+                try:
+                    c, _ = lsock.accept()
+                except BlockingIOError:
+                    continue
+                c.setblocking(False)
+                c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                sel.register(c, selectors.EVENT_READ)
+                buffers[c] = b""
+                if mode == "stall-half" and accepted % answer_every:
+                    mute.add(c)
+                accepted += 1
+                continue
+            try:
+                data = s.recv(65536)
+            except (ConnectionError, BlockingIOError):
+                data = b""
+            if not data:
+                sel.unregister(s)
+                buffers.pop(s, None)
+                mute.discard(s)
+                s.close()
+                continue
+            buf = buffers[s] + data
+            replies = []
+            while b"\r\n\r\n" in buf:
+                _, buf = buf.split(b"\r\n\r\n", 1)
+                if first is None:
+                    first = time.monotonic()
+                if mode in ("ok", "stall-once") or (mode == "stall-half" and s not in mute):
+                    replies.append(OK)
+                elif mode == "chunked":
+                    replies.append(CHUNKED)
+                elif mode == "status":
+                    replies.append(UNAVAILABLE)
+                elif mode == "garbage":
+                    replies.append(b"\x00\x01garbage, not HTTP at all\r\n\r\n")
+                elif mode == "reset":
+                    replies.append(None)
+            buffers[s] = buf
+            if mode == "stall":
+                continue
+            if None in replies:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                sel.unregister(s)
+                buffers.pop(s, None)
+                s.close()
+                continue
+            if replies:
+                try:
+                    for r in replies:
+                        if isinstance(r, list):
+                            for piece in r:  # separate segments
+                                s.sendall(piece)
+                        else:
+                            s.sendall(r)
+                except (ConnectionError, BlockingIOError):
+                    sel.unregister(s)
+                    buffers.pop(s, None)
+                    s.close()
+        if (mode == "stall-once" and not stalled and first is not None
+                and time.monotonic() - first >= stall_after):
+            stalled = True
+            time.sleep(0.5)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
