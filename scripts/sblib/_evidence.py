@@ -21,7 +21,7 @@ NAMESPACES = ("mnt", "net", "user", "pid", "uts", "ipc", "cgroup")
 
 # evidence kind (units/directives header) -> what it compares
 KINDS = ("uid", "caps", "nnp", "seccomp", "mntns", "netns", "userns", "utsns", "ipcns", "bpf",
-         "quota", "none")
+         "devices", "quota", "none")
 
 
 def parse_status(text):
@@ -88,7 +88,27 @@ def collect(host, unit, host_pid=None, cgdir=None):
     ev["cgroup_bpf"] = progs
     ev["cgroup_bpf_progs"] = sum(progs.values())
     ev.update(quota(host, unit, cg))
+    # A device ACL is a BPF program on cgroup v2, a devices.list on v1.
+    ev["devices_v1"] = _v1_file(host, unit, "devices", "devices.list")
     return ev
+
+
+def _v1_file(host, unit, controller, name):
+    """Contents of NAME in the unit's cgroup of the cgroup v1 CONTROLLER
+    hierarchy (hybrid hosts), or None when the unit has none there."""
+    rel = host.show(unit, "ControlGroup").get("ControlGroup", "")
+    try:
+        with open(f"/proc/{host.leader}/cgroup") as fh:
+            for line in fh:
+                _, ctrl, path = line.strip().split(":", 2)
+                if controller in ctrl.split(","):
+                    p = f"/sys/fs/cgroup/{controller}{path.rstrip('/')}{rel}/{name}"
+                    if os.path.exists(p):
+                        with open(p) as f:
+                            return f.read().strip()
+    except OSError:
+        pass
+    return None
 
 
 def quota(host, unit, cg):
@@ -102,18 +122,7 @@ def quota(host, unit, cg):
             return out
     except OSError:
         pass
-    rel = host.show(unit, "ControlGroup").get("ControlGroup", "")
-    try:
-        with open(f"/proc/{host.leader}/cgroup") as fh:
-            for line in fh:
-                _, ctrl, path = line.strip().split(":", 2)
-                if "cpu" in ctrl.split(","):
-                    p = f"/sys/fs/cgroup/cpu{path.rstrip('/')}{rel}/cpu.cfs_quota_us"
-                    if os.path.exists(p):
-                        with open(p) as q:
-                            out["cpu_quota_kernel"] = q.read().strip()
-    except OSError:
-        pass
+    out["cpu_quota_kernel"] = _v1_file(host, unit, "cpu", "cpu.cfs_quota_us")
     return out
 
 
@@ -173,6 +182,15 @@ def verdict(kind, ev, base):
         if p > bp:
             return True, f"{p} BPF programs on the unit's cgroup ({ev.get('cgroup_bpf')})"
         return False, f"{p} BPF programs on the unit's cgroup (baseline {bp}): not enforced"
+    if kind == "devices":
+        p, bp = ev.get("cgroup_bpf_progs") or 0, base.get("cgroup_bpf_progs") or 0
+        if p > bp:
+            return True, f"{p} BPF programs on the unit's cgroup ({ev.get('cgroup_bpf')})"
+        lst = ev.get("devices_v1")
+        if lst is not None and lst != "a *:* rwm":
+            return True, "v1 devices.list: " + " ".join(lst.split("\n")[:4])
+        return False, ("no device BPF program on the unit's cgroup and no v1 devices list "
+                       "of its own: not enforced")
     if kind == "quota":
         k = ev.get("cpu_quota_kernel")
         if ev.get("cpu_quota_set") in (None, "", "infinity"):

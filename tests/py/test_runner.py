@@ -250,6 +250,13 @@ class TestEvidence(unittest.TestCase):
         self.assertEqual(ev.verdict("bpf", {"cgroup_bpf_progs": 2}, {"cgroup_bpf_progs": 0})[0], True)
         self.assertEqual(ev.verdict("bpf", {"cgroup_bpf_progs": 0}, {"cgroup_bpf_progs": 0})[0],
                          False)
+        base0 = {"cgroup_bpf_progs": 0, "devices_v1": None}
+        self.assertEqual(ev.verdict("devices", {"cgroup_bpf_progs": 1}, base0)[0], True)
+        self.assertEqual(ev.verdict("devices", dict(base0, devices_v1="c 1:3 rwm\nc 1:5 rwm"),
+                                    base0)[0], True)
+        self.assertEqual(ev.verdict("devices", dict(base0, devices_v1="a *:* rwm"), base0)[0],
+                         False)
+        self.assertEqual(ev.verdict("devices", base0, base0)[0], False)
         q = {"cpu_quota_set": "500ms", "cpu_quota_kernel": None}
         self.assertEqual(ev.verdict("quota", q, {})[0], False)
         q = {"cpu_quota_set": "500ms", "cpu_quota_kernel": "50000 100000"}
