@@ -179,6 +179,19 @@ def check_churn(pid, port, n=150):
     check(after == before, "descriptors %d before, %d after %d connections" % (before, after, n))
 
 
+def open_files(pid):
+    """What PID's descriptors point at. A descriptor may close between the
+    listing and the readlink (a worker finishing the readiness probe's
+    connection), so a vanished one is skipped rather than an error."""
+    out = []
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            out.append(os.readlink("/proc/%d/fd/%s" % (pid, fd)))
+        except FileNotFoundError:
+            pass
+    return out
+
+
 def body(env):
     if os.geteuid() != 0:
         raise Skip("lunchd-drop must start as root")
@@ -204,7 +217,7 @@ def body(env):
     for cap in ("CapEff", "CapPrm", "CapBnd", "CapInh", "CapAmb"):
         check(int(st[cap], 16) == 0, "%s = %s" % (cap, st[cap]))
     check(st["NoNewPrivs"] == "1", "NoNewPrivs %r" % st["NoNewPrivs"])
-    fds = [os.readlink("/proc/%d/fd/%s" % (p.pid, fd)) for fd in os.listdir("/proc/%d/fd" % p.pid)]
+    fds = open_files(p.pid)
     check(not any("key.pem" in f for f in fds), "key still open: %r" % fds)
     log("lunchd-drop runs as uid 65534 with no capabilities")
     check_routes(env, PORT_DROP)
