@@ -16,6 +16,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "bench/loadgen/cgcpu.h"
 #include "bench/loadgen/engine.h"
 #include "bench/loadgen/opts.h"
 #include "bench/loadgen/report.h"
@@ -107,6 +108,9 @@ int main(int argc, char **argv)
 	struct lg_stats total;
 	struct lg_report rep;
 	struct rusage ru0, ru1;
+	struct cgcpu cg;
+	uint64_t cg0 = 0, cg1 = 0, end_ns = 0;
+	bool cg_start = false, cg_end = false;
 	atomic_bool stop = false;
 	atomic_uint finished = 0;
 	sigset_t sigs;
@@ -128,6 +132,14 @@ int main(int argc, char **argv)
 	if (resolve(cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "loadgen: %s\n", err);
 		return 2;
+	}
+	cgcpu_init(&cg);
+	for (i = 0; i < (uint32_t)o.ncgroups; i++) {
+		if (cgcpu_add(&cg, o.cgroups[i], err, sizeof(err)) < 0) {
+			fprintf(stderr, "loadgen: %s\n", err);
+			cgcpu_close(&cg);
+			return 2;
+		}
 	}
 	/* the pipelined batch is the request repeated, sent in one write */
 	reqbuf = malloc(cfg->request_len * cfg->pipeline);
@@ -184,8 +196,12 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	start_ns = lg_now_ns();
 	measure_ns = start_ns + (uint64_t)(cfg->warmup_s * 1e9);
+	if (cfg->duration_s > 0)
+		end_ns = measure_ns + (uint64_t)(cfg->duration_s * 1e9);
 	getrusage(RUSAGE_SELF, &ru0);
 	measuring = cfg->warmup_s <= 0;
+	if (measuring && cg.n)
+		cg_start = cgcpu_read(&cg, &cg0) == 0;
 	for (i = 0; i < cfg->threads; i++) {
 		w[i].start_ns = start_ns;
 		w[i].measure_ns = measure_ns;
@@ -197,8 +213,14 @@ int main(int argc, char **argv)
 		}
 		started++;
 	}
+	/*
+	 * The server's CPU counters are read on the edges of the measured
+	 * window: when counting starts and at its deadline, before the
+	 * connections are torn down (-n runs, or threads that ended early: after the join).
+	 */
 	while (atomic_load(&finished) < started) {
-		int sig = wait_signal(&sigs, measuring ? 0 : measure_ns);
+		bool in_window = measuring && cg.n && !cg_end && end_ns;
+		int sig = wait_signal(&sigs, !measuring ? measure_ns : in_window ? end_ns : 0);
 
 		if (sig == SIGINT || sig == SIGTERM) {
 			interrupted = true;
@@ -207,11 +229,19 @@ int main(int argc, char **argv)
 		if (!measuring && lg_now_ns() >= measure_ns) {
 			getrusage(RUSAGE_SELF, &ru0);
 			measuring = true;
+			if (cg.n)
+				cg_start = cgcpu_read(&cg, &cg0) == 0;
+		}
+		if (in_window && (interrupted || lg_now_ns() >= end_ns)) {
+			cg_end = cgcpu_read(&cg, &cg1) == 0;
+			in_window = false;
 		}
 	}
 	for (i = 0; i < started; i++)
 		pthread_join(w[i].thread, NULL);
 	getrusage(RUSAGE_SELF, &ru1);
+	if (measuring && cg.n && !cg_end)
+		cg_end = cgcpu_read(&cg, &cg1) == 0;
 	if (started < cfg->threads)
 		goto out;
 	for (i = 0; i < cfg->threads; i++) {
@@ -244,6 +274,8 @@ int main(int argc, char **argv)
 		rep.user_s = tv_s(ru1.ru_utime) - tv_s(ru0.ru_utime);
 		rep.sys_s = tv_s(ru1.ru_stime) - tv_s(ru0.ru_stime);
 	}
+	rep.server_cpu = cg_start && cg_end && cg1 >= cg0;
+	rep.server_cpu_usec = rep.server_cpu ? cg1 - cg0 : 0;
 	rep.timeline_len = (uint32_t)(rep.duration_s + 0.999);
 	if (rep.timeline_len > cfg->timeline_cap)
 		rep.timeline_len = cfg->timeline_cap;
@@ -263,5 +295,6 @@ out:
 		engine_free(w[i].engine);
 	free(w);
 	free(reqbuf);
+	cgcpu_close(&cg);
 	return rc;
 }

@@ -27,6 +27,7 @@ enum {
 	OPT_NO_MULTISHOT,
 	OPT_NO_BATCH,
 	OPT_TLS_VERSION,
+	OPT_CGROUP,
 };
 
 static const struct option opts_long[] = {
@@ -45,6 +46,7 @@ static const struct option opts_long[] = {
 	{ "cpu", required_argument, NULL, OPT_CPU },
 	{ "cacert", required_argument, NULL, OPT_CACERT },
 	{ "tls-version", required_argument, NULL, OPT_TLS_VERSION },
+	{ "cgroup", required_argument, NULL, OPT_CGROUP },
 	{ "no-multishot", no_argument, NULL, OPT_NO_MULTISHOT },
 	{ "no-batch", no_argument, NULL, OPT_NO_BATCH },
 	{ "help", no_argument, NULL, 'h' },
@@ -94,6 +96,10 @@ void opts_usage(FILE *f)
 	      "                        coalescing them (min_wait 50 us, or half the\n"
 	      "                        requests in flight on older kernels); costs CPU,\n"
 	      "                        for comparison\n"
+	      "      --cgroup DIR      the server's cgroup directory (repeatable, up to 8):\n"
+	      "                        its CPU time (cpu.stat, or cpuacct.usage on v1) is\n"
+	      "                        read when measuring starts and ends, and reported as\n"
+	      "                        server CPU per request\n"
 	      "  -h, --help            this text\n"
 	      "\n"
 	      "SIGINT or SIGTERM ends the run early and prints the results so far.\n"
@@ -320,6 +326,13 @@ int opts_parse(struct lg_opts *o, int argc, char **argv, char *err, int size)
 			break;
 		case OPT_CACERT:
 			cfg->cafile = optarg;
+			break;
+		case OPT_CGROUP:
+			if (o->ncgroups == CGCPU_MAX)
+				return opts_fail(err, size, "--cgroup: at most %d cgroups", CGCPU_MAX);
+			if (!*optarg)
+				return opts_fail(err, size, "--cgroup: empty directory name");
+			o->cgroups[o->ncgroups++] = optarg;
 			break;
 		case OPT_TLS_VERSION:
 			if (strcmp(optarg, "1.2") == 0)

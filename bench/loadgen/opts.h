@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "bench/loadgen/cgcpu.h"
 #include "bench/loadgen/engine.h"
 
 #define OPTS_HEADERS_MAX 32
@@ -24,6 +25,8 @@ struct lg_opts {
 	int cpus[OPTS_CPUS_MAX];
 	const char *headers[OPTS_HEADERS_MAX];
 	int nheaders;
+	const char *cgroups[CGCPU_MAX]; /* --cgroup: the server's, for its CPU time */
+	int ncgroups;
 	char request[OPTS_REQUEST_MAX * 2]; /* one copy; the pipelined copies are made in main */
 };
 

@@ -118,7 +118,17 @@ void report_json(FILE *f, const struct lg_report *r)
 		fprintf(f, "%.6f", (r->user_s + r->sys_s) * 1e5 / (double)st->requests);
 	else
 		fprintf(f, "null");
-	fprintf(f, "},\"pipeline\":%u,\"warmup_s\":%.3f,\"timeout_ms\":%u,\"batch\":%s",
+	fprintf(f, "},\"server_cpu\":");
+	if (r->server_cpu) {
+		fprintf(f, "{\"usec\":%llu,\"ns_per_request\":", (unsigned long long)r->server_cpu_usec);
+		if (st->requests)
+			fprintf(f, "%.1f}", (double)r->server_cpu_usec * 1e3 / (double)st->requests);
+		else
+			fprintf(f, "null}");
+	} else {
+		fprintf(f, "null");
+	}
+	fprintf(f, ",\"pipeline\":%u,\"warmup_s\":%.3f,\"timeout_ms\":%u,\"batch\":%s",
 		cfg->pipeline, cfg->warmup_s, cfg->timeout_ms, cfg->batch ? "true" : "false");
 	fprintf(f, ",\"tls_version\":%s",
 		cfg->tls_version == TLS1_2_VERSION   ? "\"1.2\""
@@ -178,6 +188,13 @@ void report_text(FILE *f, const struct lg_report *r)
 	if (st->requests)
 		fprintf(f, " = %.3fs per 100k requests", (r->user_s + r->sys_s) * 1e5 / (double)st->requests);
 	fprintf(f, "\n");
+	if (r->server_cpu) {
+		fprintf(f, "  Server CPU: %.3fs", (double)r->server_cpu_usec / 1e6);
+		if (st->requests)
+			fprintf(f, " = %.2f us per request",
+				(double)r->server_cpu_usec / (double)st->requests);
+		fprintf(f, "\n");
+	}
 	if (report_errors_total(st)) {
 		fprintf(f, "  Errors:");
 		for (i = 0; i < LG_ERR_COUNT; i++)

@@ -18,6 +18,8 @@ struct lg_report {
 	double user_s, sys_s;          /* generator CPU time while measuring */
 	bool interrupted;              /* SIGINT/SIGTERM ended the run */
 	uint32_t timeline_len;         /* entries of st->timeline to print */
+	bool server_cpu;               /* --cgroup given and read at both edges */
+	uint64_t server_cpu_usec;      /* the server cgroups' CPU time while measuring */
 };
 
 /* The mode's name in the JSON: closed, open, close or resume. */

@@ -621,15 +621,6 @@ class Runner:
     def cpu_dirs(self, inst):
         return [self.host.unit_cgroup(u) for u in inst.cpu_units]
 
-    def cpu_now(self, dirs):
-        tot = 0
-        for d in dirs:
-            v = self.host.cpu_usec(None, cgdir=d)
-            if v is None:
-                return None
-            tot += v
-        return tot
-
     # load
     def loadgen_argv(self, url, mode, duration, connections=None):
         a = self.a
@@ -647,34 +638,26 @@ class Runner:
     def load(self, url, mode, duration, warmup=0.0, cpu_dirs=None, connections=None):
         """Runs the load generator (WARMUP unmeasured seconds, then DURATION
         measured). Returns (json dict or None, error text, CPU usec of
-        CPU_DIRS over the measured part or None): the CPU counters are read
-        when the warm-up ends and when the generator exits."""
+        CPU_DIRS over the measured part or None). The generator reads the
+        cgroups' CPU counters itself (--cgroup) the moment it starts and
+        stops counting requests, so both figures cover the same window."""
         argv = self.loadgen_argv(url, mode, duration, connections)
         if warmup > 0:
             argv[-1:-1] = ["--warmup", f"{int(warmup * 1000)}ms"]
+        for d in cpu_dirs or []:
+            argv[-1:-1] = ["--cgroup", d]
         limit = duration + warmup + 20
-        t0 = time.monotonic()
-        p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        c0 = None
         try:
-            if cpu_dirs is not None:
-                time.sleep(max(0.0, t0 + warmup - time.monotonic()))
-                c0 = self.cpu_now(cpu_dirs)
-            out, err = p.communicate(timeout=max(1.0, limit - (time.monotonic() - t0)))
+            p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               timeout=limit)
         except subprocess.TimeoutExpired:
-            p.kill()
-            p.communicate()
             return None, f"loadgen did not finish in {limit:g}s", None
-        except BaseException:
-            p.kill()
-            p.wait()
-            raise
-        c1 = self.cpu_now(cpu_dirs) if cpu_dirs is not None else None
-        cpu = (c1 - c0) if (c0 is not None and c1 is not None) else None
         try:
-            return json.loads(out), (err.strip() if p.returncode else ""), cpu
+            js = json.loads(p.stdout)
         except ValueError:
-            return None, f"loadgen exit {p.returncode}: {(err or out).strip()[-300:]}", None
+            return None, f"loadgen exit {p.returncode}: {(p.stderr or p.stdout).strip()[-300:]}", None
+        cpu = (js.get("server_cpu") or {}).get("usec") if cpu_dirs else None
+        return js, (p.stderr.strip() if p.returncode else ""), cpu
 
     def measure(self, inst, mode, rnd, slice_no):
         warm = max(self.a.slice_warmup, inst.spec.get("slice_warmup", 0))

@@ -37,20 +37,24 @@ def check(cond, why):
     print("ok:", why)
 
 
-def loadgen_bin():
-    """The binary under test: the sanitizer build when there is one."""
+def bin_path(name):
+    """build/bin/NAME under test: the sanitizer build when there is one."""
     for env in ("SAN_BIN", "BIN"):
         d = os.environ.get(env)
         if d:
-            p = os.path.join(d, "loadgen")
+            p = os.path.join(d, name)
             if not os.path.isabs(p):
                 p = os.path.join(TOP, p)
             if os.access(p, os.X_OK):
                 return p
-    p = os.path.join(TOP, "build", "bin", "loadgen")
+    p = os.path.join(TOP, "build", "bin", name)
     if os.access(p, os.X_OK):
         return p
-    skip("no loadgen binary (run make)")
+    skip("no %s binary (run make)" % name)
+
+
+def loadgen_bin():
+    return bin_path("loadgen")
 
 
 def wait_port(port, host="127.0.0.1", timeout=10.0):
