@@ -126,6 +126,35 @@ def load_directive(name):
     return d
 
 
+EXPECT_METRICS = ("cpu_ns_per_req", "rps")
+
+
+def parse_expect(text):
+    """A calibration's known answer, "METRIC +DELTA" -> {"metric", "delta"};
+    raises CatalogueError on anything else."""
+    parts = (text or "").split()
+    try:
+        if len(parts) != 2 or parts[0] not in EXPECT_METRICS or parts[1][0] not in "+-":
+            raise ValueError
+        return {"metric": parts[0], "delta": float(parts[1])}
+    except ValueError:
+        raise CatalogueError(f"expect: '{text}': want METRIC +DELTA with METRIC one of "
+                             f"{', '.join(EXPECT_METRICS)}") from None
+
+
+def expectations(names):
+    """{directive: parse_expect(...)} for the directives of NAMES that carry one."""
+    out = {}
+    for n in names:
+        d = load_directive(n)
+        if d.get("expect"):
+            try:
+                out[n] = parse_expect(d["expect"])
+            except CatalogueError as e:
+                raise CatalogueError(f"{d['path']}: {e}") from None
+    return out
+
+
 def unknown(kind, name, valid):
     return f"unknown {kind} '{name}'; valid: {', '.join(valid) if valid else '(none)'}"
 

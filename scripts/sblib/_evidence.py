@@ -21,7 +21,7 @@ NAMESPACES = ("mnt", "net", "user", "pid", "uts", "ipc", "cgroup")
 
 # evidence kind (units/directives header) -> what it compares
 KINDS = ("uid", "caps", "nnp", "seccomp", "mntns", "netns", "userns", "utsns", "ipcns", "bpf",
-         "devices", "quota", "none")
+         "devices", "quota", "cmdline", "none")
 
 
 def parse_status(text):
@@ -72,6 +72,11 @@ def collect(host, unit, host_pid=None, cgdir=None):
         raise _host.HostError(f"cannot read /proc/{host_pid}/status of {unit}: {e}")
     ev["pid"] = pid
     ev["host_pid"] = host_pid
+    try:
+        with open(f"/proc/{host_pid}/cmdline", "rb") as fh:
+            ev["cmdline"] = [a.decode(errors="replace") for a in fh.read().split(b"\0") if a]
+    except OSError:
+        pass
     for ns in NAMESPACES:
         try:
             mine = os.readlink(f"/proc/{host_pid}/ns/{ns}")
@@ -102,6 +107,10 @@ def _v1_file(host, unit, controller, name):
             for line in fh:
                 _, ctrl, path = line.strip().split(":", 2)
                 if controller in ctrl.split(","):
+                    # the host's systemd sits in its root's init.scope once it
+                    # owns the hierarchy (a delegated cpu controller)
+                    if path.endswith("/init.scope"):
+                        path = path[: -len("/init.scope")]
                     p = f"/sys/fs/cgroup/{controller}{path.rstrip('/')}{rel}/{name}"
                     if os.path.exists(p):
                         with open(p) as f:
@@ -201,6 +210,14 @@ def verdict(kind, ev, base):
         if k.startswith("max") or k == "-1":
             return False, f"kernel quota {k}: not enforced"
         return True, f"kernel quota {k}"
+    if kind == "cmdline":
+        argv, bargv = ev.get("cmdline"), base.get("cmdline")
+        if argv is None or bargv is None:
+            return None, "command line not readable"
+        extra = [a for a in argv if a not in bargv]
+        if extra:
+            return True, "runs with " + " ".join(extra) + " (the baseline without)"
+        return False, "the same command line as the baseline"
     return None, "no /proc evidence for this directive"
 
 

@@ -669,18 +669,9 @@ def up(name="sandbench", owner=None, lock_timeout=300, boot_timeout=90, console=
         h.owned = True
         h.save()
         end = time.monotonic() + boot_timeout
-        state = "unreachable"
-        while time.monotonic() < end:
-            if proc.poll() is not None:
-                raise HostError(f"container exited during boot (status {proc.returncode}); "
-                                f"see {console}:\n" + _tail(console))
-            state = h.is_running()
-            if state in ("running", "degraded"):
-                break
-            time.sleep(0.2)
-        else:
-            raise HostError(f"container did not finish booting in {boot_timeout}s "
-                            f"(is-system-running: {state})")
+        _wait_booted(h, proc, end, boot_timeout, console)
+        if _delegate_cpu(h):
+            _wait_booted(h, proc, end, boot_timeout, console)
         prepare(h)
         return h
     except BaseException:
@@ -694,6 +685,56 @@ def up(name="sandbench", owner=None, lock_timeout=300, boot_timeout=90, console=
             except (FileNotFoundError, TypeError):
                 pass
         raise
+
+
+def _wait_booted(h, proc, end, boot_timeout, console):
+    state = "unreachable"
+    while time.monotonic() < end:
+        if proc.poll() is not None:
+            raise HostError(f"container exited during boot (status {proc.returncode}); "
+                            f"see {console}:\n" + _tail(console))
+        state = h.is_running()
+        if state in ("running", "degraded"):
+            return
+        time.sleep(0.2)
+    raise HostError(f"container did not finish booting in {boot_timeout}s "
+                    f"(is-system-running: {state})")
+
+
+# cgroup v1 hierarchies the container's systemd needs writable for CPUQuota=
+# (and per-unit CPU accounting) to be enforced.
+CPU_V1 = ("cpu", "cpuacct", "cpu,cpuacct")
+
+
+def _delegate_cpu(h):
+    """On a host with the v1 cpu controller, systemd-nspawn mounts its
+    hierarchy read-only in the container, so the container's systemd cannot
+    create per-unit cpu cgroups and CPUQuota= is silently not enforced.
+    Remount those hierarchies writable (a per-mount flag: the host's own
+    mounts are untouched) and re-execute the container's systemd, which
+    detects the controllers it can use only when it starts. The units'
+    cgroups then appear in the host's cpu hierarchy and are removed with
+    them. Returns True when it re-executed systemd."""
+    try:
+        with open(f"/proc/{h.leader}/mounts") as f:
+            mounts = [line.split() for line in f]
+    except OSError:
+        return False
+    ro = [m[1] for m in mounts if len(m) > 3 and m[2] == "cgroup"
+          and os.path.basename(m[1]) in CPU_V1 and "ro" in m[3].split(",")]
+    done = []
+    for mnt in ro:
+        r = h.run(["mount", "-o", "remount,bind,rw", mnt], timeout=20)
+        if r.returncode == 0:
+            done.append(mnt)
+        else:
+            log(f"cannot make {mnt} writable in the container ({(r.stderr or '').strip()}): "
+                "CPUQuota= will not be enforced")
+    if not done:
+        return False
+    h.run(["systemctl", "daemon-reexec"], timeout=60)
+    log(f"delegated {', '.join(done)} to the container's systemd (CPUQuota= enforced)")
+    return True
 
 
 def _tail(path, n=15):

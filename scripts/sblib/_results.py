@@ -144,17 +144,97 @@ def _index(res):
     return idx
 
 
+# Slices on each side whose speed estimates the machine's at a slice's time.
+DRIFT_WINDOW = 4
+DRIFT_METRICS = ("cpu_ns_per_req", "rps")
+
+
+def drift_factors(res, metric):
+    """The machine's speed at each slice's time, as a factor per slice index:
+    {index in res["runs"]: factor}. A shared, noisy machine is slow or fast
+    for seconds to minutes at a time (neighbouring slices' deviations
+    correlate at 0.75-0.93 on the project's VM), and slices of every variant
+    are interleaved in random order, so the deviation common to a slice's
+    neighbours is the machine's, not the variant's. Per server and mode:
+    each good slice's log ratio to its variant's median; the factor of a slice
+    is the exponential of the median of that over the DRIFT_WINDOW nearest
+    slices in time on each side (itself excluded); two passes, the second
+    with the variants' medians of corrected values."""
+    groups = {}
+    for i, r in enumerate(res["runs"]):
+        if r.get("status", "ok") != "ok" or not isinstance(r.get("start"), (int, float)):
+            continue
+        v = metric_value(r, metric)
+        if v is None or v <= 0:
+            continue
+        groups.setdefault((r.get("server"), r["mode"]), []).append((r["start"], i, r["variant"], v))
+    out = {}
+    for rows in groups.values():
+        rows.sort()
+        if len({vid for _, _, vid, _ in rows}) < 3 or len(rows) < 2 * DRIFT_WINDOW + 1:
+            continue
+        fac = [1.0] * len(rows)
+        for _ in range(2):
+            byv = {}
+            for (_, _, vid, v), f in zip(rows, fac):
+                byv.setdefault(vid, []).append(v / f)
+            med = {vid: st.median(xs) for vid, xs in byv.items()}
+            dev = [math.log(v / med[vid]) for _, _, vid, v in rows]
+            new = []
+            for k in range(len(rows)):
+                lo, hi = max(0, k - DRIFT_WINDOW), min(len(rows), k + DRIFT_WINDOW + 1)
+                near = dev[lo:k] + dev[k + 1:hi]
+                new.append(math.exp(st.median(near)))
+            fac = new
+        for (_, i, _, _), f in zip(rows, fac):
+            out[i] = f
+    return out
+
+
+def _factors(res, metric):
+    if not res.get("drift", True) or metric not in DRIFT_METRICS:
+        return None
+    cache = res.setdefault("_drift", {})
+    if metric not in cache:
+        cache[metric] = drift_factors(res, metric)
+    return cache[metric]
+
+
 def samples(res, variant, mode, metric):
-    """[(round, value)] of the good slices of one variant and mode, in run order."""
+    """[(round, value)] of the good slices of one variant and mode, in run
+    order; CPU per request and req/s divided by the machine's speed at the
+    slice's time (drift_factors) unless res["drift"] is False."""
     out = []
+    fac = _factors(res, metric)
+    if fac is not None and "_pos" not in res:
+        res["_pos"] = {id(r): i for i, r in enumerate(res["runs"])}
     for r in _index(res).get((variant, mode), ()):
         if r.get("status", "ok") != "ok":
             continue
         v = metric_value(r, metric)
         if v is None:
             continue
+        if fac is not None:
+            v /= fac.get(res["_pos"][id(r)], 1.0)
         out.append((r.get("round", r.get("rep")), v))
     return out
+
+
+def raw_floor(res, group, resamples=st.RESAMPLES):
+    """The A/A noise floor of GROUP (an analyse() group) on CPU per request
+    without drift correction, to show what the correction bought; None
+    without an A/A control or when the run is analysed raw anyway."""
+    if not res.get("drift", True) or not group.get("aa") or not group.get("baseline"):
+        return None
+    raw = dict(res, drift=False)
+    b = samples(raw, group["baseline"], group["mode"], "cpu_ns_per_req")
+    a = samples(raw, group["aa"], group["mode"], "cpu_ns_per_req")
+    if not a or not b:
+        return None
+    bv, av, paired = pair(b, a)
+    c = st.compare(bv, av, st.derive_seed(seed_of(res), group["aa"], group["mode"],
+                                          "cpu_ns_per_req"), paired, resamples)
+    return st.noise_floor(c)
 
 
 def pair(a, b):

@@ -176,6 +176,40 @@ def applied_summary(applied):
     return ", ".join(parts)
 
 
+def interval_width(g):
+    """Median half-width of the CPU-per-request intervals of G's directives
+    (A/A excluded), as a fraction; None without any."""
+    ws = [max(c["ratio"] - c["lo"], c["hi"] - c["ratio"])
+          for r in g["rows"] if r["variant"] != g["aa"]
+          for c in [r["cmp"].get("cpu_ns_per_req")] if c]
+    return st.median(ws) if ws else None
+
+
+def calibration_rows(res, analysis):
+    """Rows for the calibration table: each variant made of one directive
+    with a known answer (spec.json "expect"), against what was measured."""
+    expect = res["spec"].get("expect") or {}
+    rows = []
+    for g in analysis["groups"]:
+        for r in g["rows"]:
+            d = (analysis["info"].get(r["variant"]) or {}).get("directives") or []
+            if len(d) != 1 or d[0] not in expect:
+                continue
+            e = expect[d[0]]
+            c = r["cmp"].get(e["metric"])
+            base = g["base_medians"].get(e["metric"])
+            if not c or base is None:
+                rows.append([g["server"], g["mode"], f"`{d[0]}`", f"{e['delta']:+g}", "-", "-"])
+                continue
+            got, lo, hi = (base * (x - 1.0) for x in (c["ratio"], c["lo"], c["hi"]))
+            ok = lo <= e["delta"] <= hi
+            unit = " ns" if e["metric"].endswith("_ns_per_req") else ""
+            rows.append([g["server"], g["mode"], f"`{d[0]}`", f"{e['delta']:+,.0f}{unit}",
+                         f"{got:+,.0f}{unit} [{lo:+,.0f}, {hi:+,.0f}]",
+                         "yes" if ok else "**no**"])
+    return rows
+
+
 def min_p(c):
     """The smallest p-value the rank test of compare() can give for these sample sizes."""
     if c.get("paired"):
@@ -279,10 +313,15 @@ def build(res, analysis, plots):
             continue
         c, r = aa["cmp"].get("cpu_ns_per_req"), aa["cmp"].get("rps")
         floor = g["floors"].get("cpu_ns_per_req")
+        width = interval_width(g)
+        raw = rs.raw_floor(res, g)
         rows.append([g["server"], g["mode"], change(c), change(r),
-                     f"±{floor * 100:.1f}%" if floor is not None else "-"])
+                     f"±{floor * 100:.1f}%" if floor is not None else "-",
+                     f"±{raw * 100:.1f}%" if raw is not None else "-",
+                     f"±{width * 100:.1f}%" if width is not None else "-"])
     blocks.append(table(["server", "mode", "A/A CPU per request", "A/A req/s",
-                         "noise floor (CPU)"], rows))
+                         "noise floor (CPU)", "floor without drift correction",
+                         "median interval (CPU)"], rows))
     small = [c for g in analysis["groups"] for r in g["rows"] for c in r["cmp"].values()
              if min_p(c) >= st.ALPHA]
     if small:
@@ -296,7 +335,29 @@ def build(res, analysis, plots):
                            "something)."))
     blocks.append(para("The A/A control is a second, identical baseline instance. Its "
                        "difference from the baseline is pure noise; the noise floor is the "
-                       "furthest end of its interval from 0."))
+                       "furthest end of its interval from 0. The median interval is the "
+                       "half-width of the typical directive's 95% interval on CPU per request: "
+                       "the precision of this run's costs."))
+    blocks.append(para(
+        "Drift correction " + ("**on**" if res.get("drift", True) else "**off** (`--raw`)") +
+        ": a shared machine is slower or faster for seconds to minutes at a time, and with "
+        "dozens of variants a round lasts longer than that, so pairing by round cannot cancel "
+        "it. Slices of all variants are interleaved at random, so what a slice's neighbours in "
+        "time have in common is the machine's speed, not their variants': each slice's CPU per "
+        "request and req/s are divided by the median, over the "
+        f"{2 * rs.DRIFT_WINDOW} nearest slices of the same server and mode, of their ratio to "
+        "their own variant's median. The A/A control and the calibration check that this "
+        "removes noise and not effects."))
+    cal = calibration_rows(res, analysis)
+    if cal:
+        blocks.append(h(2, "Calibration (controls with a known answer)"))
+        blocks.append(table(["server", "mode", "control", "expected", "measured [95%]",
+                             "agrees"], cal))
+        blocks.append(para("A calibration control adds a known cost that is not hardening. The "
+                           "measured change is the baseline's median times the ratio and its "
+                           "interval; it agrees when the interval holds the expected value. A "
+                           "run whose calibration does not agree measured something other than "
+                           "what it claims."))
 
     # cost table
     blocks.append(h(2, "Cost of each directive"))
@@ -790,9 +851,10 @@ def _write(path, text):
     os.replace(tmp, path)
 
 
-def write_report(path, plots=True):
+def write_report(path, plots=True, drift=True):
     """Analyse and write everything. Raises rs.ResultsError on bad input."""
     res = rs.load(path)
+    res["drift"] = drift
     analysis = rs.analyse(res)
     pl = make_plots(res, analysis, os.path.join(path, "plots")) if plots else {}
     blocks = build(res, analysis, pl)
@@ -809,12 +871,15 @@ def main(argv):
     p = argparse.ArgumentParser(prog="sandbench report", description=HELP)
     p.add_argument("dir", metavar="DIR", help="a results directory (see results/README.md)")
     p.add_argument("--no-plots", action="store_true", help="tables only, no gnuplot")
+    p.add_argument("--raw", action="store_true",
+                   help="no drift correction: every slice as measured (see the report's noise "
+                        "floor section)")
     try:
         args = p.parse_args(argv)
     except SystemExit as e:
         return 0 if e.code == 0 else 2
     try:
-        _, _, pl = write_report(args.dir, plots=not args.no_plots)
+        _, _, pl = write_report(args.dir, plots=not args.no_plots, drift=not args.raw)
     except rs.ResultsError as e:
         print(f"sandbench report: {e}", file=sys.stderr)
         return 2

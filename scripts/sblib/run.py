@@ -148,6 +148,7 @@ def build_plan(a):
         "pinning": {"server_cpu": a.server_cpu, "loadgen_cpu": a.loadgen_cpu},
         "unit": os.path.basename(a.unit) if a.unit else None,
         "url": a.url,
+        "expect": cat.expectations(dirs),
         "variants": variants,
         "order": [plan.slice_key(*o) for o in order],
         "_order": order,

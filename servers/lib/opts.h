@@ -35,6 +35,7 @@ struct server_opts {
 	unsigned workers;    /* 1..OPTS_MAX_WORKERS */
 	unsigned max_conns;  /* open connections at once, all workers together */
 	unsigned timeout_ms; /* handshake + request head, and keep-alive idle time */
+	unsigned work_us;    /* CPU time spent on every request (calibration), 0 none */
 	bool seccomp;
 };
 

@@ -35,6 +35,8 @@ enum route_body {
 
 struct route_ctx {
 	int content_fd; /* directory for /file/ (O_PATH is enough), or -1 */
+	uint64_t work_blocks; /* blocks of arithmetic spent on every request first, or 0:
+	                       * route_work_blocks(--work-per-request) */
 };
 
 struct route_result {
@@ -48,6 +50,13 @@ struct route_result {
 	bool close;               /* the connection closes after this response */
 	char buf[64];             /* room for generated inline bodies */
 };
+
+/*
+ * How many blocks of fixed arithmetic take usec of CPU time on this machine,
+ * timed once (about 40 ms). Spending them costs no clock read per request,
+ * so a calibration cost is that many microseconds and not a syscall more.
+ */
+uint64_t route_work_blocks(unsigned usec);
 
 /*
  * Answers req. rng is the caller's xorshift state (non-zero) for the random

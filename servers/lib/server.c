@@ -591,6 +591,7 @@ static int worker_init(struct server *s, struct worker *w, unsigned id, unsigned
 	w->rng = 0x9e3779b97f4a7c15ull ^ ((uint64_t)getpid() << 16) ^ ((uint64_t)time(NULL) << 32) ^
 		 (id + 1);
 	w->route.content_fd = s->cfg->content_fd;
+	w->route.work_blocks = route_work_blocks(s->cfg->work_us);
 	w->pool_size = pool_size;
 	w->pool = calloc(pool_size, sizeof(*w->pool));
 	if (!w->pool)
@@ -798,6 +799,7 @@ void server_config_from_opts(struct server_config *cfg, const struct server_opts
 	cfg->workers = o->workers;
 	cfg->max_conns = o->max_conns;
 	cfg->timeout_ms = o->timeout_ms;
+	cfg->work_us = o->work_us;
 	cfg->before_serve = o->seccomp ? server_seccomp_hook : NULL;
 }
 

@@ -22,6 +22,7 @@ struct server_config {
 	unsigned workers;         /* >= 1; forced to 1 for a single connection */
 	unsigned max_conns;       /* pool size over all workers */
 	unsigned timeout_ms;      /* handshake + request head, and keep-alive idle time */
+	unsigned work_us;         /* CPU time added to every request (--work-per-request) */
 	const char *status;       /* text for sd_notify STATUS= */
 	/*
 	 * Called once after every worker thread exists and before any serves

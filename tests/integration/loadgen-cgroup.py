@@ -5,7 +5,9 @@ cgroup at the edges of the measured window. A real lunchd-backend runs in a
 cgroup2 directory of its own; the figure loadgen reports must be positive,
 inside what the cgroup spent over the whole run (warm-up and teardown
 excluded, so less), and most of it; an empty second cgroup adds nothing; a
-missing directory is refused with exit 2; without --cgroup it is null."""
+missing directory is refused with exit 2; without --cgroup it is null. And
+the known answer end to end: a backend started with --work-per-request 50
+costs 50 us more CPU per request, measured this way."""
 import os
 import subprocess
 import sys
@@ -48,11 +50,7 @@ def main():
     srv = None
     try:
         # the server joins its cgroup before it execs, so all of its CPU is there
-        srv = subprocess.Popen(["/bin/sh", "-c", 'echo $$ > "$1/cgroup.procs" && exec "$2" --listen '
-                                "127.0.0.1:%d" % PORT, "sh", cg, backend],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        if not lgtest.wait_port(PORT):
-            lgtest.fail("lunchd-backend did not listen: %s" % srv.stderr.read())
+        srv = start(cg, backend)
         url = "http://127.0.0.1:%d/" % PORT
 
         o, _ = lgtest.run_loadgen("-c", 8, "-d", "1s", url)
@@ -78,13 +76,42 @@ def main():
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=30)
         check(p.returncode == 2 and "--cgroup" in p.stderr and "nonexistent" in p.stderr,
               "a missing cgroup is refused with exit 2: %r" % p.stderr.strip())
+        stop(srv)
+        srv = None
+
+        # the calibration flag, measured: +50 us of CPU per request
+        per_req = []
+        for work in ("0", "50"):
+            srv = start(cg, backend, "--work-per-request", work)
+            o, _ = lgtest.run_loadgen("-c", 4, "-d", "1s", "--warmup", "200ms", "--cgroup", cg, url)
+            per_req.append(o["server_cpu"]["ns_per_request"])
+            stop(srv)
+            srv = None
+        delta = per_req[1] - per_req[0]
+        check(40000 <= delta <= 60000, "--work-per-request 50 adds %.0f ns per request "
+              "(%.0f -> %.0f; want 50000 +- 20%%)" % (delta, per_req[0], per_req[1]))
     finally:
-        if srv is not None:
-            srv.terminate()
-            srv.wait(10)
+        stop(srv)
         for d in (cg, empty):
             os.rmdir(d)
     return 0
+
+
+def start(cg, backend, *args):
+    """lunchd-backend on PORT, in cgroup CG from before its exec."""
+    srv = subprocess.Popen(["/bin/sh", "-c", 'cg=$1; shift; echo $$ > "$cg/cgroup.procs" && exec "$@"',
+                            "sh", cg, backend, "--listen", "127.0.0.1:%d" % PORT] + list(args),
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    if not lgtest.wait_port(PORT):
+        srv.kill()
+        lgtest.fail("lunchd-backend did not listen: %s" % srv.communicate()[1])
+    return srv
+
+
+def stop(srv):
+    if srv is not None and srv.poll() is None:
+        srv.terminate()
+        srv.wait(10)
 
 
 if __name__ == "__main__":

@@ -175,6 +175,35 @@ class ReportEdges(unittest.TestCase):
             os.unlink(os.path.join(d, f))
         self.assertEqual(run([d, "--no-plots"])[0], 0)
 
+    def test_calibration_agrees_or_not(self):
+        # +5% on a 40 us baseline: a known +2000 ns per request
+        d = sbfixture.make_results(os.path.join(self.dir, "cal"), rounds=10, seed=11, costs={
+            "calibration-work-2us": (1.05, 9.6, "ok"), "private-tmp-yes": (1.0, 9.2, "ok")})
+        spec_path = os.path.join(d, "spec.json")
+        with open(spec_path) as f:
+            spec = json.load(f)
+        for want, verdict in ((2000, "yes"), (8000, "**no**")):
+            spec["expect"] = {"calibration-work-2us": {"metric": "cpu_ns_per_req",
+                                                       "delta": want}}
+            with open(spec_path, "w") as f:
+                json.dump(spec, f)
+            self.assertEqual(run([d, "--no-plots"])[0], 0)
+            with open(os.path.join(d, "report.md")) as f:
+                md = f.read()
+            self.assertIn("## Calibration", md)
+            row = next(l for l in md.splitlines() if "`calibration-work-2us` | +" in l)
+            m = re.search(r"\| \+([\d,]+) ns \[\+([\d,]+), \+([\d,]+)\] \| (\S+) \|$", row)
+            self.assertIsNotNone(m, row)
+            got, lo, hi = (float(x.replace(",", "")) for x in m.groups()[:3])
+            self.assertAlmostEqual(got, 2000, delta=300)
+            self.assertLess(lo, got)
+            self.assertGreater(hi, got)
+            self.assertEqual(m.group(4), verdict, row)
+        # the precision column: a number, and small for 1% noise
+        m = re.search(r"\| drop \| keepalive \| .* \| ±(\d+\.\d)% \|\n", md)
+        self.assertIsNotNone(m)
+        self.assertLess(float(m.group(1)), 3.0)
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -208,6 +208,21 @@ class TestCatalogue(unittest.TestCase):
             for d in dirs + [x for _, ds in comb for x in ds]:
                 self.assertIn(d, names)
 
+    def test_expect(self):
+        self.assertEqual(cat.parse_expect("cpu_ns_per_req +2000"),
+                         {"metric": "cpu_ns_per_req", "delta": 2000.0})
+        self.assertEqual(cat.parse_expect("rps -50")["delta"], -50.0)
+        for bad in ("", "cpu_ns_per_req", "cpu_ns_per_req 2000", "latency +1", "rps +x",
+                    "rps +1 +2"):
+            with self.assertRaises(cat.CatalogueError, msg=bad):
+                cat.parse_expect(bad)
+        # the real catalogue's calibration control carries a valid one, and the plan records it
+        e = cat.expectations(cat.directive_names())
+        self.assertEqual(e.get("calibration-work-2us"),
+                         {"metric": "cpu_ns_per_req", "delta": 2000.0})
+        spec = run.build_plan(run.parse_args(["--servers", "drop", "--profile", "quick"]))
+        self.assertIn("calibration-work-2us", spec["expect"])
+
     def test_unknown_names(self):
         with self.assertRaises(cat.CatalogueError) as c:
             cat.load_profile("no-such-profile")
@@ -262,6 +277,12 @@ class TestEvidence(unittest.TestCase):
         q = {"cpu_quota_set": "500ms", "cpu_quota_kernel": "50000 100000"}
         self.assertEqual(ev.verdict("quota", q, {})[0], True)
         self.assertEqual(ev.verdict("none", v, b)[0], None)
+        argv = ["/b/lunchd-drop", "--listen", "[::]:443"]
+        ok, why = ev.verdict("cmdline", {"cmdline": argv + ["--work-per-request=2"]},
+                             {"cmdline": argv})
+        self.assertEqual((ok, why), (True, "runs with --work-per-request=2 (the baseline without)"))
+        self.assertEqual(ev.verdict("cmdline", {"cmdline": argv}, {"cmdline": argv})[0], False)
+        self.assertEqual(ev.verdict("cmdline", {"cmdline": argv}, {})[0], None)
 
     def test_exposure_parsing(self):
         text = "  NAME  DESCRIPTION\n...\n→ Overall exposure level for x.service: 8.2 EXPOSED 🙁\n"

@@ -45,6 +45,7 @@ static void test_defaults(void **state)
 	assert_int_equal(o.max_conns, OPTS_DEFAULT_CONNS);
 	assert_int_equal(o.timeout_ms, OPTS_DEFAULT_TIMEOUT_MS);
 	assert_false(o.seccomp);
+	assert_int_equal(o.work_us, 0);
 	assert_null(o.key);
 	assert_null(o.content);
 }
@@ -73,6 +74,8 @@ static void test_spellings(void **state)
 	assert_true(o.seccomp);
 	assert_int_equal(o.max_conns, 10);
 	assert_int_equal(o.timeout_ms, 250);
+	assert_int_equal(PARSE(&plain_spec, &o, "--work-per-request=2"), 0);
+	assert_int_equal(o.work_us, 2);
 	assert_int_equal(PARSE(&tls_spec, &o, "--certificate", "c", "-key", "k"), 0);
 }
 
@@ -96,6 +99,8 @@ static void test_errors(void **state)
 	assert_int_equal(PARSE(&plain_spec, &o, "--max-conns", "99999999999"), -EINVAL);
 	assert_int_equal(PARSE(&plain_spec, &o, "--timeout-ms", "5"), -EINVAL);
 	assert_int_equal(PARSE(&plain_spec, &o, "--seccomp=1"), -EINVAL);
+	assert_int_equal(PARSE(&plain_spec, &o, "--work-per-request", "1000001"), -EINVAL);
+	assert_int_equal(PARSE(&plain_spec, &o, "--work-per-request", "-2"), -EINVAL);
 	assert_int_equal(PARSE(&plain_spec, &o, "--workers", "4", "--max-conns", "2"), -EINVAL);
 }
 

@@ -1,0 +1,129 @@
+"""sandbench publish SRC DEST: a results directory made fit to commit.
+
+A run's directory keeps every slice's whole load-generator object (histogram
+percentiles of connect and handshake times, the per-second timeline, error
+texts): useful while looking into one run, too much to commit for thousands
+of slices. publish copies SRC into DEST without those objects (every figure
+the reports, compare and reproduce read stays), records DEST as the run's
+--out so the report and spec name the set by its own path, writes the report
+and plots there, and refuses to leave a path of this machine (the source
+directory, the checkout) in any file of DEST.
+
+Exit 0; 2 on bad input (SRC not a finished results directory, DEST exists).
+"""
+import argparse
+import json
+import os
+import shutil
+import sys
+
+from sblib import _host
+from sblib import _results as rs
+from sblib import report
+
+HELP = "copy a results directory for committing: no raw loadgen objects, report rewritten"
+
+COPY = ("spec.json", "env.json", "status.json", "variants.json", "summary.json", "summary.csv")
+DROP = ("loadgen", "loadgen_stderr")
+
+
+class PublishError(Exception):
+    pass
+
+
+def compact_runs(src, dest):
+    """Copies runs.jsonl line by line without the raw loadgen objects.
+    Returns (lines, bytes before, bytes after)."""
+    n = 0
+    with open(src) as f, open(dest, "w") as out:
+        for line in f:
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+            except ValueError as e:
+                raise PublishError(f"{src}: line {n + 1}: not JSON: {e}") from None
+            for k in DROP:
+                rec.pop(k, None)
+            out.write(json.dumps(rec, separators=(",", ":")) + "\n")
+            n += 1
+    return n, os.path.getsize(src), os.path.getsize(dest)
+
+
+def rewrite_out(spec, dest_rel):
+    argv = list(spec.get("argv") or [])
+    for i, a in enumerate(argv):
+        if a == "--out" and i + 1 < len(argv):
+            argv[i + 1] = dest_rel
+        elif a.startswith("--out="):
+            argv[i] = "--out=" + dest_rel
+    spec["argv"] = argv
+    return spec
+
+
+def machine_paths(dest, forbidden):
+    """(file, path) pairs where a file of DEST names one of FORBIDDEN."""
+    hits = []
+    for d, _, files in os.walk(dest):
+        for fn in files:
+            p = os.path.join(d, fn)
+            try:
+                with open(p, errors="replace") as f:
+                    text = f.read()
+            except OSError:
+                continue
+            hits += [(p, s) for s in forbidden if s and s in text]
+    return hits
+
+
+def publish(src, dest, plots=True):
+    src = os.path.abspath(src)
+    state = (rs.load(src).get("status") or {}).get("state")  # ResultsError if malformed
+    if state != "complete":
+        raise PublishError(f"{src}: the run is not complete (status.json state {state!r})")
+    if os.path.exists(dest):
+        raise PublishError(f"{dest} exists: publish into a new directory")
+    repo = _host.repo_root()
+    dest_abs = os.path.abspath(dest)
+    dest_rel = os.path.relpath(dest_abs, repo) if dest_abs.startswith(repo + os.sep) else dest
+    os.makedirs(dest_abs)
+    try:
+        for fn in COPY:
+            if os.path.exists(os.path.join(src, fn)):
+                shutil.copy(os.path.join(src, fn), os.path.join(dest_abs, fn))
+        with open(os.path.join(dest_abs, "spec.json")) as f:
+            spec = json.load(f)
+        with open(os.path.join(dest_abs, "spec.json"), "w") as f:
+            json.dump(rewrite_out(spec, dest_rel), f, indent=1)
+            f.write("\n")
+        n, before, after = compact_runs(os.path.join(src, "runs.jsonl"),
+                                        os.path.join(dest_abs, "runs.jsonl"))
+        report.write_report(dest_abs, plots=plots)
+        hits = machine_paths(dest_abs, [src, repo + os.sep])
+        if hits:
+            raise PublishError("machine paths left in the set: " +
+                               "; ".join(f"{os.path.relpath(p, dest_abs)}: {s}" for p, s in hits[:5]))
+    except BaseException:
+        shutil.rmtree(dest_abs, ignore_errors=True)
+        raise
+    return n, before, after
+
+
+def main(argv):
+    ap = argparse.ArgumentParser(prog="sandbench publish", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("src", metavar="SRC", help="a finished results directory")
+    ap.add_argument("dest", metavar="DEST", help="the new directory, e.g. results/published/NAME")
+    ap.add_argument("--no-plots", action="store_true", help="tables only, no gnuplot")
+    try:
+        a = ap.parse_args(argv)
+    except SystemExit as e:
+        return 0 if e.code == 0 else 2
+    try:
+        n, before, after = publish(a.src, a.dest, plots=not a.no_plots)
+    except (PublishError, rs.ResultsError) as e:
+        print(f"sandbench publish: {e}", file=sys.stderr)
+        return 2
+    print(f"sandbench publish: {n} slices, runs.jsonl {before / 1e6:.1f} MB -> {after / 1e6:.1f} MB; "
+          f"wrote {a.dest} with its report")
+    return 0

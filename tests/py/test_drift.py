@@ -1,0 +1,95 @@
+"""Drift correction (_results.drift_factors) on crafted slices of known
+answer: a machine whose speed wanders within rounds, slices of every variant
+interleaved at random. The correction must narrow the A/A interval, keep a
+known cost at its size, and change nothing where there is no drift."""
+import math
+import os
+import random
+import sys
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "scripts"))
+from sblib import _results as rs  # noqa: E402
+from sblib import _stats as st  # noqa: E402
+
+# a whole-catalogue run: dozens of variants, so one round lasts long enough
+# for the machine's speed to change within it (pairing by round cannot help)
+COSTS = dict({"baseline": 1.0, "baseline-aa": 1.0, "a": 1.10, "b": 1.03},
+             **{"free%d" % i: 1.0 for i in range(36)})
+
+
+def crafted(seed, wander=0.15, noise=0.01, rounds=10):
+    """runs: each round all variants in random order; the machine's speed is a
+    slow random walk in time (what a shared VM does), plus per-slice noise."""
+    rng = random.Random(seed)
+    runs, t, speed = [], 0.0, 1.0
+    for rnd in range(rounds):
+        order = list(COSTS)
+        rng.shuffle(order)
+        for v in order:
+            speed = min(1.0 + wander, max(1.0 - wander, speed + rng.gauss(0, wander / 15)))
+            cpu = 20000.0 * COSTS[v] * speed * rng.gauss(1.0, noise)
+            runs.append({"variant": "drop/" + v, "server": "drop", "mode": "keepalive",
+                         "round": rnd, "status": "ok", "start": t, "cpu_ns_per_req": cpu,
+                         "rps": 1e9 / cpu})
+            t += 1.0
+    spec = {"seed": seed, "modes": ["keepalive"],
+            "variants": [{"id": "drop/" + v, "server": "drop",
+                          "role": {"baseline": "baseline", "baseline-aa": "aa"}.get(v, "variant"),
+                          "directives": [] if v.startswith("baseline") else [v]} for v in COSTS]}
+    return {"path": "-", "spec": spec, "env": {}, "variants": {}, "status": {}, "runs": runs}
+
+
+def result(res, variant, drift):
+    res = dict(res, drift=drift)
+    for k in ("_drift", "_pos", "_index"):
+        res.pop(k, None)
+    a = rs.analyse(res, resamples=500)
+    row = next(r for r in a["groups"][0]["rows"] if r["variant"] == variant)
+    return row["cmp"]["cpu_ns_per_req"]
+
+
+class Drift(unittest.TestCase):
+    def test_narrows_the_noise_floor(self):
+        narrower = 0
+        for seed in range(8):
+            res = crafted(seed)
+            raw, cor = result(res, "drop/baseline-aa", False), result(res, "drop/baseline-aa", True)
+            if cor["hi"] - cor["lo"] < 0.6 * (raw["hi"] - raw["lo"]):
+                narrower += 1
+            self.assertLess(abs(cor["ratio"] - 1.0), 0.015, seed)
+        self.assertGreaterEqual(narrower, 6, "corrected A/A interval under 0.6 of the raw one")
+
+    def test_keeps_a_known_cost(self):
+        for seed in range(5):
+            c = result(crafted(seed), "drop/a", True)
+            self.assertAlmostEqual(c["ratio"], 1.10, delta=0.02)
+            self.assertLessEqual(c["lo"], 1.10)
+            self.assertGreaterEqual(c["hi"], 1.10)
+            self.assertTrue(c["significant"])
+            c = result(crafted(seed), "drop/b", True)
+            self.assertAlmostEqual(c["ratio"], 1.03, delta=0.02)
+
+    def test_no_drift_no_change(self):
+        res = crafted(3, wander=0.0, noise=0.0)
+        fac = rs.drift_factors(dict(res), "cpu_ns_per_req")
+        self.assertTrue(fac)
+        self.assertTrue(all(abs(f - 1.0) < 1e-9 for f in fac.values()))
+
+    def test_follows_the_machine(self):
+        # every slice's factor tracks the speed the machine had at its time
+        res = crafted(4, noise=0.0)
+        fac = rs.drift_factors(dict(res), "cpu_ns_per_req")
+        speeds = [r["cpu_ns_per_req"] / (20000.0 * COSTS[r["variant"].split("/")[1]])
+                  for r in res["runs"]]
+        err = [abs(math.log(fac[i] / (s / st.median(speeds)))) for i, s in enumerate(speeds)]
+        self.assertLess(st.median(err), 0.03)
+
+    def test_too_few_slices_or_variants_left_alone(self):
+        res = crafted(1, rounds=1)
+        res["runs"] = res["runs"][:5]
+        self.assertEqual(rs.drift_factors(res, "cpu_ns_per_req"), {})
+
+
+if __name__ == "__main__":
+    unittest.main()

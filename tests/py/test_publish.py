@@ -1,0 +1,104 @@
+"""sandbench publish on crafted results directories: what it keeps, what it
+drops, the --out it records, and what it refuses."""
+import io
+import json
+import os
+import shutil
+import sys
+import tempfile
+import unittest
+from contextlib import redirect_stderr, redirect_stdout
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "scripts"))
+sys.path.insert(0, os.path.dirname(__file__))
+from sblib import publish  # noqa: E402
+import sbfixture  # noqa: E402
+
+
+def run(argv):
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        rc = publish.main(argv)
+    return rc, out.getvalue(), err.getvalue()
+
+
+def read_runs(path):
+    with open(os.path.join(path, "runs.jsonl")) as f:
+        return [json.loads(l) for l in f if l.strip()]
+
+
+class Publish(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="sb-publish-")
+        self.src = sbfixture.make_results(os.path.join(self.dir, "src"), rounds=6)
+        # what a real run adds per slice: the whole loadgen object
+        runs = read_runs(self.src)
+        with open(os.path.join(self.src, "runs.jsonl"), "w") as f:
+            for r in runs:
+                r["loadgen"] = {"schema": "sandbench-loadgen/1", "timeline": [1] * 500}
+                f.write(json.dumps(r) + "\n")
+        with open(os.path.join(self.src, "spec.json")) as f:
+            spec = json.load(f)
+        spec["argv"] += ["--out", self.src]
+        with open(os.path.join(self.src, "spec.json"), "w") as f:
+            json.dump(spec, f)
+        self.runs = runs
+
+    def tearDown(self):
+        shutil.rmtree(self.dir)
+
+    def test_keeps_figures_drops_raw_objects(self):
+        dest = os.path.join(self.dir, "pub")
+        rc, out, err = run([self.src, dest, "--no-plots"])
+        self.assertEqual(rc, 0, err)
+        got = read_runs(dest)
+        self.assertEqual(len(got), len(self.runs))
+        for a, b in zip(self.runs, got):
+            self.assertNotIn("loadgen", b)
+            a = dict(a)
+            a.pop("loadgen")
+            self.assertEqual(a, b)
+        self.assertLess(os.path.getsize(os.path.join(dest, "runs.jsonl")),
+                        os.path.getsize(os.path.join(self.src, "runs.jsonl")) / 2)
+        with open(os.path.join(dest, "spec.json")) as f:
+            argv = json.load(f)["argv"]
+        self.assertEqual(argv[argv.index("--out") + 1], dest)
+        with open(os.path.join(dest, "report.md")) as f:
+            md = f.read()
+        self.assertIn("--out " + dest, md)
+        self.assertNotIn(self.src, md)
+        self.assertIn("slices", out)
+
+    def test_refuses_existing_dest_and_unfinished_run(self):
+        dest = os.path.join(self.dir, "pub")
+        os.makedirs(dest)
+        rc, _, err = run([self.src, dest])
+        self.assertEqual(rc, 2)
+        self.assertIn("exists", err)
+        os.rmdir(dest)
+        with open(os.path.join(self.src, "status.json"), "w") as f:
+            json.dump({"state": "interrupted"}, f)
+        rc, _, err = run([self.src, dest])
+        self.assertEqual(rc, 2)
+        self.assertIn("not complete", err)
+        self.assertFalse(os.path.exists(dest))
+        rc, _, err = run([os.path.join(self.dir, "nope"), dest])
+        self.assertEqual(rc, 2)
+        self.assertIn("not a directory", err)
+
+    def test_refuses_machine_paths_and_leaves_nothing(self):
+        with open(os.path.join(self.src, "variants.json")) as f:
+            v = json.load(f)
+        next(iter(v.values()))["reason"] = "failed in " + self.src + "/x"
+        with open(os.path.join(self.src, "variants.json"), "w") as f:
+            json.dump(v, f)
+        dest = os.path.join(self.dir, "pub")
+        rc, _, err = run([self.src, dest, "--no-plots"])
+        self.assertEqual(rc, 2)
+        self.assertIn("machine paths", err)
+        self.assertIn("variants.json", err)
+        self.assertFalse(os.path.exists(dest))
+
+
+if __name__ == "__main__":
+    unittest.main()
