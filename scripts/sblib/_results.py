@@ -159,7 +159,8 @@ def drift_factors(res, metric):
     each good slice's log ratio to its variant's median; the factor of a slice
     is the exponential of the median of that over the DRIFT_WINDOW nearest
     slices in time on each side (itself excluded); two passes, the second
-    with the variants' medians of corrected values."""
+    with the variants' medians of corrected values. Only where a round is
+    longer than the window (at least 2 * DRIFT_WINDOW + 2 variants)."""
     groups = {}
     for i, r in enumerate(res["runs"]):
         if r.get("status", "ok") != "ok" or not isinstance(r.get("start"), (int, float)):
@@ -171,7 +172,10 @@ def drift_factors(res, metric):
     out = {}
     for rows in groups.values():
         rows.sort()
-        if len({vid for _, _, vid, _ in rows}) < 3 or len(rows) < 2 * DRIFT_WINDOW + 1:
+        # A round holds one slice of every variant: with fewer variants than
+        # the window, rounds are short and pairing by round already cancels
+        # the machine's drift (a window across rounds would only blur it).
+        if len({vid for _, _, vid, _ in rows}) < 2 * DRIFT_WINDOW + 2:
             continue
         fac = [1.0] * len(rows)
         for _ in range(2):

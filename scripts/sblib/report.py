@@ -203,10 +203,13 @@ def calibration_rows(res, analysis):
                 continue
             got, lo, hi = (base * (x - 1.0) for x in (c["ratio"], c["lo"], c["hi"]))
             ok = lo <= e["delta"] <= hi
+            # an interval that also holds 0 and twice the answer cannot tell
+            vague = lo <= 0 and hi >= 2 * e["delta"] if e["delta"] > 0 else \
+                hi >= 0 and lo <= 2 * e["delta"]
             unit = " ns" if e["metric"].endswith("_ns_per_req") else ""
             rows.append([g["server"], g["mode"], f"`{d[0]}`", f"{e['delta']:+,.0f}{unit}",
                          f"{got:+,.0f}{unit} [{lo:+,.0f}, {hi:+,.0f}]",
-                         "yes" if ok else "**no**"])
+                         "too noisy to tell" if vague else "yes" if ok else "**no**"])
     return rows
 
 
@@ -346,8 +349,9 @@ def build(res, analysis, plots):
         "time have in common is the machine's speed, not their variants': each slice's CPU per "
         "request and req/s are divided by the median, over the "
         f"{2 * rs.DRIFT_WINDOW} nearest slices of the same server and mode, of their ratio to "
-        "their own variant's median. The A/A control and the calibration check that this "
-        "removes noise and not effects."))
+        "their own variant's median. Only where a round holds at least "
+        f"{2 * rs.DRIFT_WINDOW + 2} variants: shorter rounds are left to pairing. The A/A "
+        "control and the calibration check that this removes noise and not effects."))
     cal = calibration_rows(res, analysis)
     if cal:
         blocks.append(h(2, "Calibration (controls with a known answer)"))
@@ -355,7 +359,8 @@ def build(res, analysis, plots):
                              "agrees"], cal))
         blocks.append(para("A calibration control adds a known cost that is not hardening. The "
                            "measured change is the baseline's median times the ratio and its "
-                           "interval; it agrees when the interval holds the expected value. A "
+                           "interval; it agrees when the interval holds the expected value, "
+                           "and is too noisy to tell when it holds both 0 and twice that. A "
                            "run whose calibration does not agree measured something other than "
                            "what it claims."))
 

@@ -30,7 +30,7 @@ echo "$out" | grep -q 'mode pid1' || fail "inner host is not in pid1 mode"
 x test -s /etc/sandbench/tls/key.pem || fail "pid1 prepare: no key"
 inner scripts/sandbench host --name inner down >/dev/null || fail "inner down"
 
-out=$(inner scripts/sandbench run --name inner --servers activated --directives private-tmp-yes \
+out=$(inner scripts/sandbench run --name inner --servers drop --directives private-tmp-yes \
 	--reps 2 --duration 0.3 --warmup 0.1 --seed 7 --out /run/sbtest-pid1 --no-report 2>&1)
 rc=$?
 echo "$out" | tail -n 15
@@ -44,7 +44,7 @@ runs = [json.loads(l) for l in open(d + "/runs.jsonl")]
 ok = [r for r in runs if r["status"] == "ok"]
 assert len(ok) == 3 * 2, "want 6 good slices, got %d of %d" % (len(ok), len(runs))
 assert all(r["cpu_ns_per_req"] and r["cpu_ns_per_req"] > 1000 for r in ok), "CPU per request"
-v = json.load(open(d + "/variants.json"))["activated/private-tmp-yes"]
+v = json.load(open(d + "/variants.json"))["drop/private-tmp-yes"]
 assert v["status"] == "ok", v["status"]
 assert v["applied"]["private-tmp-yes"] is True, v["evidence"]
 print("pid1 run: %d slices, private-tmp applied, CPU/request %.0f ns" %
