@@ -373,6 +373,16 @@ def build(res, analysis, plots):
                        "is against the baseline unit. Applied: the sandbox evidence showed the "
                        "directive in force; n/a: the evidence cannot tell (e.g. the baseline already has "
                        "that property), the reason is in the evidence table."))
+    cpu = [r["cmp"]["cpu_ns_per_req"] for g in analysis["groups"] for r in g["rows"]
+           if r["variant"] != g["aa"] and r["cmp"].get("cpu_ns_per_req")]
+    if len(cpu) >= 20:
+        called = sum(1 for c in cpu if c.get("verdict") in ("worse", "better"))
+        blocks.append(para(
+            f"Many comparisons: {len(cpu)} on CPU per request, of which {called} are called "
+            f"worse or better. With no real effect at all, chance alone would call about "
+            f"{len(cpu) * st.ALPHA:.0f} of them (p < {st.ALPHA}) before the noise floor "
+            "filters some out; a lone significant cost among many, not backed by its req/s or "
+            "its evidence, is more likely noise than a finding."))
     for g in analysis["groups"]:
         if not g["rows"]:
             continue
