@@ -27,7 +27,7 @@ HELP = "copy a results directory for committing: no raw loadgen objects, report 
 COPY = ("spec.json", "env.json", "status.json", "variants.json", "summary.json", "summary.csv")
 DROP = ("loadgen", "loadgen_stderr")
 # rewritten without indentation: a third smaller, the same data
-COMPACT = ("spec.json", "variants.json", "summary.json", "analysis.json")
+COMPACT = ("spec.json", "variants.json", "summary.json")
 
 
 class PublishError(Exception):

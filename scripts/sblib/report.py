@@ -878,7 +878,7 @@ def write_report(path, plots=True, drift=True):
     _write(os.path.join(path, "report.html"),
            render_html(blocks, title, os.path.join(path, "plots")))
     _write(os.path.join(path, "analysis.json"),
-           json.dumps(analysis_json(analysis), indent=1, default=str) + "\n")
+           json.dumps(analysis_json(analysis), separators=(",", ":"), default=str) + "\n")
     return res, analysis, pl
 
 

@@ -5,9 +5,11 @@ variants.json, runs.jsonl and summary.json as `sandbench run` does, with
 slices interleaved in rounds over a machine whose speed drifts, so every
 test knows exactly what the right answer is.
 """
+import io
 import json
 import os
 import random
+from contextlib import redirect_stderr, redirect_stdout
 
 DEFAULT_COSTS = {
     # directive: (cpu multiplier, exposure, status)
@@ -105,3 +107,12 @@ def make_results(path, servers=("drop",), modes=("keepalive",), rounds=8, seed=1
         for r in runs:
             f.write(json.dumps(r) + "\n")
     return path
+
+
+def run_main(main, argv):
+    """Runs a sandbench command's main(ARGV) with its output captured:
+    (exit status, stdout, stderr)."""
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        rc = main(argv)
+    return rc, out.getvalue(), err.getvalue()

@@ -1,12 +1,10 @@
 """sandbench compare on crafted results directories of known answer."""
-import io
 import json
 import os
 import shutil
 import sys
 import tempfile
 import unittest
-from contextlib import redirect_stderr, redirect_stdout
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "scripts"))
 sys.path.insert(0, os.path.dirname(__file__))
@@ -15,10 +13,9 @@ import sbfixture  # noqa: E402
 
 
 def run(argv):
-    out, err = io.StringIO(), io.StringIO()
-    with redirect_stdout(out), redirect_stderr(err):
-        rc = compare.main(argv + ["--resamples", "500"] if "--help" not in argv else argv)
-    return rc, out.getvalue(), err.getvalue()
+    if "--help" not in argv:
+        argv = argv + ["--resamples", "500"]
+    return sbfixture.run_main(compare.main, argv)
 
 
 class Compare(unittest.TestCase):

@@ -1,13 +1,11 @@
 """sandbench publish on crafted results directories: what it keeps, what it
 drops, the --out it records, and what it refuses."""
-import io
 import json
 import os
 import shutil
 import sys
 import tempfile
 import unittest
-from contextlib import redirect_stderr, redirect_stdout
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "scripts"))
 sys.path.insert(0, os.path.dirname(__file__))
@@ -16,10 +14,7 @@ import sbfixture  # noqa: E402
 
 
 def run(argv):
-    out, err = io.StringIO(), io.StringIO()
-    with redirect_stdout(out), redirect_stderr(err):
-        rc = publish.main(argv)
-    return rc, out.getvalue(), err.getvalue()
+    return sbfixture.run_main(publish.main, argv)
 
 
 def read_runs(path):

@@ -1,5 +1,4 @@
 """sandbench report on crafted results directories of known answer, with real gnuplot."""
-import io
 import json
 import os
 import re
@@ -7,7 +6,6 @@ import shutil
 import sys
 import tempfile
 import unittest
-from contextlib import redirect_stderr, redirect_stdout
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "scripts"))
 sys.path.insert(0, os.path.dirname(__file__))
@@ -16,10 +14,7 @@ import sbfixture  # noqa: E402
 
 
 def run(argv):
-    out, err = io.StringIO(), io.StringIO()
-    with redirect_stdout(out), redirect_stderr(err):
-        rc = report.main(argv)
-    return rc, out.getvalue(), err.getvalue()
+    return sbfixture.run_main(report.main, argv)
 
 
 class Report(unittest.TestCase):

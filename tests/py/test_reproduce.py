@@ -3,13 +3,11 @@
 The real re-run through `sandbench run` (systemd in a container) is in
 tests/integration/report-reproduce.sh.
 """
-import io
 import os
 import shutil
 import sys
 import tempfile
 import unittest
-from contextlib import redirect_stderr, redirect_stdout
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "scripts"))
 sys.path.insert(0, os.path.dirname(__file__))
@@ -19,10 +17,7 @@ import sbfixture  # noqa: E402
 
 
 def run(argv):
-    out, err = io.StringIO(), io.StringIO()
-    with redirect_stdout(out), redirect_stderr(err):
-        rc = reproduce.main(argv + ["--resamples", "500"])
-    return rc, out.getvalue(), err.getvalue()
+    return sbfixture.run_main(reproduce.main, argv + ["--resamples", "500"])
 
 
 class RerunArgv(unittest.TestCase):

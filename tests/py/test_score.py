@@ -1,15 +1,15 @@
 """sandbench score on real unit files through the real systemd-analyze (offline mode)."""
-import io
 import json
 import os
 import shutil
 import sys
 import tempfile
 import unittest
-from contextlib import redirect_stderr, redirect_stdout
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "scripts"))
+sys.path.insert(0, os.path.dirname(__file__))
 from sblib import score  # noqa: E402
+import sbfixture  # noqa: E402
 
 PLAIN = """[Unit]
 Description=sandbench score test
@@ -44,10 +44,7 @@ RestrictAddressFamilies=AF_UNIX
 
 
 def run(argv):
-    out, err = io.StringIO(), io.StringIO()
-    with redirect_stdout(out), redirect_stderr(err):
-        rc = score.main(argv)
-    return rc, out.getvalue(), err.getvalue()
+    return sbfixture.run_main(score.main, argv)
 
 
 @unittest.skipUnless(shutil.which("systemd-analyze"), "systemd-analyze not installed")
