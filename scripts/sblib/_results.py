@@ -235,9 +235,9 @@ def raw_floor(res, group, resamples=st.RESAMPLES):
     a = samples(raw, group["aa"], group["mode"], "cpu_ns_per_req")
     if not a or not b:
         return None
-    bv, av, paired = pair(b, a)
+    bv, av, paired, cl = pair_clustered(res, b, a)
     c = st.compare(bv, av, st.derive_seed(seed_of(res), group["aa"], group["mode"],
-                                          "cpu_ns_per_req"), paired, resamples)
+                                          "cpu_ns_per_req"), paired, resamples, clusters=cl)
     return st.noise_floor(c)
 
 
@@ -257,13 +257,39 @@ def pair(a, b):
     return [v for _, v in a], [v for _, v in b], False
 
 
+def epochs(res):
+    """{round: epoch} when the run put its instances in new places between
+    rounds (run --epochs), else {}."""
+    if "_epochs" not in res:
+        ep = {}
+        for r in res["runs"]:
+            if isinstance(r.get("epoch"), int):
+                ep[r.get("round", r.get("rep"))] = r["epoch"]
+        res["_epochs"] = ep if len(set(ep.values())) > 1 else {}
+    return res["_epochs"]
+
+
+def pair_clustered(res, a, b):
+    """pair() plus, when paired and the run has epochs, the epoch of every
+    pair: (base_values, new_values, paired, clusters or None). Rounds of one
+    epoch share where each instance stood, so they are resampled together."""
+    bv, nv, paired = pair(a, b)
+    ep = epochs(res)
+    if not paired or not ep:
+        return bv, nv, paired, None
+    common = sorted({r for r, _ in a} & {r for r, _ in b}, key=str)
+    cl = [ep.get(r) for r in common]
+    return bv, nv, paired, (cl if None not in cl else None)
+
+
 def startup_samples(res, variant):
     """Start-up times of a variant: per-slice values if recorded, else variants.json."""
     vals = [metric_value(r, "startup_ms") for r in res["runs"] if r["variant"] == variant]
     vals = [v for v in vals if v is not None]
     if vals:
         return vals
-    s = (res["variants"].get(variant) or {}).get("startup_ms")
+    rec = res["variants"].get(variant) or {}
+    s = rec.get("startup_ms_samples") or rec.get("startup_ms")
     if isinstance(s, list):
         return [float(x) for x in s if isinstance(x, (int, float))]
     if isinstance(s, (int, float)) and not isinstance(s, bool):
@@ -320,9 +346,9 @@ def analyse(res, resamples=st.RESAMPLES):
                     row["n"] = max(row["n"], len(new_s))
                     if not new_s or not base_s[m]:
                         continue
-                    b, n, paired = pair(base_s[m], new_s)
+                    b, n, paired, cl = pair_clustered(res, base_s[m], new_s)
                     tasks.append((row["cmp"], m, (b, n, st.derive_seed(seed, vid, mode, m),
-                                                  paired, resamples)))
+                                                  paired, resamples, cl)))
                 g["rows"].append(row)
             pending.append(g)
     _run_tasks(tasks)
@@ -357,9 +383,11 @@ def analyse(res, resamples=st.RESAMPLES):
 
 
 def _compare_task(args):
-    b, n, seed, paired, resamples = args
-    c = st.compare(b, n, seed, paired=paired, resamples=resamples)
+    b, n, seed, paired, resamples, cl = args
+    c = st.compare(b, n, seed, paired=paired, resamples=resamples, clusters=cl)
     c["paired"] = paired
+    if cl:
+        c["epochs"] = len(set(cl))
     return c
 
 
@@ -400,9 +428,10 @@ def noise_floors(res, metric="cpu_ns_per_req", resamples=st.RESAMPLES):
             if base and aa:
                 b, a = samples(res, base, mode, metric), samples(res, aa, mode, metric)
                 if b and a:
-                    bv, av, paired = pair(b, a)
+                    bv, av, paired, cl = pair_clustered(res, b, a)
                     floor = st.noise_floor(st.compare(bv, av, st.derive_seed(seed, aa, mode, metric),
-                                                      paired=paired, resamples=resamples))
+                                                      paired=paired, resamples=resamples,
+                                                      clusters=cl))
             out[(server, mode)] = floor
     return out
 

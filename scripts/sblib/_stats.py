@@ -68,11 +68,16 @@ def _ratio(a, b):
     return a / b
 
 
-def bootstrap_ratio(base, new, seed, resamples=RESAMPLES, conf=CONF, paired=False):
+def bootstrap_ratio(base, new, seed, resamples=RESAMPLES, conf=CONF, paired=False,
+                    clusters=None):
     """Ratio of medians median(new)/median(base) with a percentile interval.
 
     paired=True: base[i] and new[i] were measured side by side (same round),
     so rounds are resampled jointly and drift common to both cancels.
+    clusters (paired only): clusters[i] names the group round i belongs to
+    (an epoch: rounds measured with the same instances in the same places).
+    Rounds of one cluster share its offsets, so they are not independent:
+    the resample draws clusters, then rounds within each drawn cluster.
     Returns (ratio, lo, hi). Needs >= 1 value on each side; with one value a
     side the interval degenerates to the point.
     """
@@ -82,8 +87,13 @@ def bootstrap_ratio(base, new, seed, resamples=RESAMPLES, conf=CONF, paired=Fals
         raise ValueError("paired samples must have the same length")
     if resamples < 1:
         raise ValueError("resamples must be >= 1")
+    if clusters is not None and (not paired or len(clusters) != len(base)):
+        raise ValueError("clusters need paired samples, one label per pair")
     point = _ratio(median(new), median(base))
-    stats = _boot_ratios(base, new, random.Random(seed), resamples, paired)
+    if clusters is not None and len(set(clusters)) > 1:
+        stats = _boot_clustered(base, new, clusters, random.Random(seed), resamples)
+    else:
+        stats = _boot_ratios(base, new, random.Random(seed), resamples, paired)
     stats.sort()
     tail = (1.0 - conf) / 2.0
     return point, quantile(stats, tail), quantile(stats, 1.0 - tail)
@@ -113,6 +123,26 @@ def _boot_ratios(base, new, rng, resamples, paired):
             mb = b[hb] if odd_b else (b[hb - 1] + b[hb]) * 0.5
             mn = n[hn] if odd_n else (n[hn - 1] + n[hn]) * 0.5
             append(mn / mb if mb else _ratio(mn, mb))
+    return out
+
+
+def _boot_clustered(base, new, clusters, rng, resamples):
+    """Two-stage resample: draw as many clusters as there are, with
+    replacement, then within each drawn cluster as many of its pairs."""
+    groups = {}
+    for b, n, c in zip(base, new, clusters):
+        groups.setdefault(c, []).append((b, n))
+    groups = [groups[c] for c in sorted(groups, key=str)]
+    k = len(groups)
+    choices = rng.choices
+    out = []
+    for _ in range(resamples):
+        pick = []
+        for g in choices(groups, k=k):
+            pick += choices(g, k=len(g))
+        mb = median([p[0] for p in pick])
+        mn = median([p[1] for p in pick])
+        out.append(mn / mb if mb else _ratio(mn, mb))
     return out
 
 
@@ -255,13 +285,14 @@ def sign_flip_p(base, new, max_exact=12):
     return min(1.0, 2.0 * _norm_sf(obs / math.sqrt(var)))
 
 
-def compare(base, new, seed, paired=False, resamples=RESAMPLES, conf=CONF, alpha=ALPHA):
-    """Compare two samples of one metric.
+def compare(base, new, seed, paired=False, resamples=RESAMPLES, conf=CONF, alpha=ALPHA,
+            clusters=None):
+    """Compare two samples of one metric (clusters: see bootstrap_ratio).
 
     Returns a dict: n_base, n_new, base (median), new (median), ratio, lo, hi,
     p, significant. Samples with a single value each are never significant.
     """
-    ratio, lo, hi = bootstrap_ratio(base, new, seed, resamples, conf, paired)
+    ratio, lo, hi = bootstrap_ratio(base, new, seed, resamples, conf, paired, clusters)
     if paired:
         p = sign_flip_p(base, new)
     else:

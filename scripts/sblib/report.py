@@ -263,7 +263,14 @@ def what_ran(res):
         f"{', '.join(spec.get('modes') or []) or '?'}; profile: {spec.get('profile') or '-'}"
         f"{' (combined)' if spec.get('combine') else ''}",
         f"{spec.get('reps', '?')} repetitions of {spec.get('duration', '?')} s slices "
-        f"(warm-up {spec.get('warmup', '?')} s), interleaved in a seeded random order",
+        f"(warm-up {spec.get('warmup', '?')} s), interleaved in a seeded random order"
+        + (f"; {spec['epochs']} epochs: every server's instances restarted in new, seeded "
+           "places (start order, port, name) each epoch, and the intervals resample epochs, "
+           "then rounds within them, so they include what an instance's place costs"
+           if isinstance(spec.get("epochs"), int) and spec["epochs"] > 1 else
+           "; instances in one seeded place each for the whole run (`--epochs 1`): what a "
+           "place costs is not in the intervals"
+           if any(r.get("position") is not None for r in res["runs"]) else ""),
         "load: " + ", ".join(f"{k} {v}" for k, v in lg.items() if v is not None),
     ]
     pin = spec.get("pinning") or {}

@@ -50,6 +50,11 @@ def parse_args(argv):
                     help="comma list of %s (default: keepalive)" % ", ".join(plan.MODES))
     ap.add_argument("--reps", type=int, default=6,
                     help="rounds (default 6: the fewest a rank test can call significant)")
+    ap.add_argument("--epochs", type=int, default=1,
+                    help="restart every server's instances in new, seeded places (start order, "
+                         "port, name) this many times over the run, the rounds split evenly "
+                         "between them (default 1); the intervals then include what where an "
+                         "instance stands costs")
     ap.add_argument("--duration", type=float, default=0.6,
                     help="measured seconds per slice (default 0.6)")
     ap.add_argument("--warmup", type=float, default=0.3,
@@ -88,6 +93,8 @@ def build_plan(a):
             raise Usage(f"unknown mode '{m}'; valid: {', '.join(plan.MODES)}")
     if a.reps < 1 or a.reps > 1000:
         raise Usage("--reps must be 1..1000")
+    if a.epochs < 1 or a.epochs > a.reps:
+        raise Usage(f"--epochs must be 1..--reps ({a.reps})")
     if not (0.1 <= a.duration <= 600):
         raise Usage("--duration must be 0.1..600 seconds")
     if a.warmup < 0 or a.warmup > 60:
@@ -138,6 +145,7 @@ def build_plan(a):
         "combine": bool(a.combine),
         "modes": modes,
         "reps": a.reps,
+        "epochs": a.epochs,
         "duration": a.duration,
         "warmup": a.warmup,
         "slice_warmup": {s: max(a.slice_warmup, cat.SERVERS.get(s, {}).get("slice_warmup", 0))
@@ -320,6 +328,9 @@ class Instance:
         self.start = self.names[spec["start"]]
         self.target = self.names[spec["target"]]
         self.keeper = None
+        self.position = None
+        self.epoch = 0
+        self.startups = []
 
     def rundir_name(self, fn):
         """Per-instance name of a file in @RUNDIR@ (a unix socket, say)."""
@@ -332,7 +343,9 @@ class Instance:
         return {"server": self.v["server"], "directives": self.v["directives"],
                 "role": self.v["role"], "unit": self.target, "port": self.port,
                 "status": self.status, "reason": self.reason,
-                "startup_ms": self.startup_ms, "memory_bytes": self.memory,
+                "startup_ms": self.startup_ms,
+                **({"startup_ms_samples": self.startups} if len(self.startups) > 1 else {}),
+                "memory_bytes": self.memory,
                 "exposure": self.exposure, "exposure_predicate": self.exposure_predicate,
                 "exposure_checks": self.exposure_checks,
                 "evidence": self.evidence, "applied": self.applied,
@@ -528,6 +541,7 @@ class Runner:
             code = probe(inst.url, timeout=max(0.2, min(1.0, deadline - time.monotonic())))
             if code is not None and 200 <= code < 400:
                 inst.startup_ms = round((time.monotonic() - t0) * 1000, 1)
+                inst.startups.append(inst.startup_ms)
                 inst.status = "ok"
                 return True
             failed = False
@@ -670,6 +684,8 @@ class Runner:
         rec = {"slice": slice_no, "round": rnd, "rep": rnd, "variant": inst.id,
                "server": inst.v["server"], "mode": mode, "status": "ok", "start": round(t, 3),
                "duration_s": self.a.duration, "warmup_s": warm}
+        if inst.position is not None:
+            rec["epoch"], rec["position"] = inst.epoch, inst.position
         if js is None:
             rec.update({"status": "error", "error": err})
             return rec
@@ -696,8 +712,9 @@ class Runner:
             self.variants[inst.id] = inst.record()
         self.res.write("variants.json", self.variants)
 
-    def bring_up(self, insts, sources):
-        """Installs and starts INSTS; unsupported/incompatible/hang recorded."""
+    def bring_up(self, insts, sources, evidence=True):
+        """Installs and starts INSTS; unsupported/incompatible/hang recorded;
+        the sandbox evidence and exposure collected unless not EVIDENCE."""
         for inst in insts:
             why = self.unsupported(inst.v)
             if why:
@@ -722,7 +739,7 @@ class Runner:
         # evidence once every instance runs (baseline first); a hung one's
         # too: it shows what made it hang (e.g. BPF programs of IPAddressDeny=)
         for inst in sorted(insts, key=lambda i: i.v["role"] != "baseline"):
-            if inst.status in ("ok", "hang"):
+            if inst.status in ("ok", "hang") and evidence:
                 self.collect(inst, base)
             if inst.status == "hang":
                 self.stop_one(inst)
@@ -764,31 +781,65 @@ class Runner:
             self.slice_times.append(time.monotonic() - t)
 
     def run_side_by_side(self, sspec, vs, slices):
+        """Every variant of one server at once, each on its own port. With
+        --epochs, the rounds are split into epochs and every epoch starts the
+        instances afresh in a new shuffled order."""
         sources = self.sources(sspec)
+        n = self.spec.get("epochs", 1)
+        reps = self.spec["reps"]
+        first = {}   # variant id -> its epoch-0 instance, which keeps the record
+        for e in range(n):
+            rounds = range(e * reps // n, (e + 1) * reps // n)
+            esl = [x for x in slices if x[2] in rounds]
+            live = [v for v in vs if e == 0 or first[v["id"]].status == "ok"]
+            if not live:
+                break
+            if n > 1:
+                self.progress(f"{sspec['name']}: epoch {e + 1}/{n}, rounds "
+                              f"{rounds[0] + 1}-{rounds[-1] + 1}")
+            insts = self.epoch(sspec, sources, live, esl, e)
+            for inst in insts:
+                f = first.setdefault(inst.id, inst)
+                if f is not inst:
+                    f.startups += inst.startups
+                    f.memory = inst.memory if inst.memory is not None else f.memory
+                    if inst.status != "ok":
+                        f.status = inst.status
+                        f.reason = f"epoch {e + 1}: {inst.reason}"
+            self.finish_variant_records(list(first.values()))
+
+    def epoch(self, sspec, sources, vs, slices, e):
+        """Starts VS (epoch E), measures SLICES, stops them; the instances."""
         # Where an instance stands (start order, port, name) is shuffled with
         # the seed: instances started later were measured 1.5-2% dearer than
         # the first ones (whole-catalogue runs, 20 rounds), so a fixed order
         # with the baseline first would charge that to every directive.
+        # Epochs beyond the first draw new places, so what a place costs
+        # varies within the run and shows in its intervals.
         order = list(vs)
-        random.Random(f"{self.spec['seed']}/{sspec['name']}/positions").shuffle(order)
+        key = f"{self.spec['seed']}/{sspec['name']}/positions" + (f"/{e}" if e else "")
+        random.Random(key).shuffle(order)
         insts = [self.make_instance(sspec, v, i) for i, v in enumerate(order)]
+        for i, inst in enumerate(insts):
+            inst.position, inst.epoch = i, e
         self.current = insts
         try:
-            self.bring_up(insts, sources)
-            self.finish_variant_records(insts)
-            skipped = [s for s in slices if next(i for i in insts if i.id == s[0]).status != "ok"]
-            self.total -= len(skipped)
+            self.bring_up(insts, sources, evidence=(e == 0))
+            if e == 0:
+                self.finish_variant_records(insts)
+            ok = {i.id for i in insts if i.status == "ok"}
+            self.total -= sum(1 for s in slices if s[0] not in ok)
             self.res.planned = self.total
-            self.run_slices(insts, slices)
+            self.run_slices(insts, [s for s in slices if s[0] in ok])
             for inst in insts:
                 if inst.status == "ok":
                     inst.memory = sum(self.host.memory_bytes(None, cgdir=d)
                                       for d in inst.cpu_dirs_cached)
                     self.check_alive(inst)
-            self.finish_variant_records(insts)
         finally:
             self.uninstall(insts)
             self.current = []
+        return insts
 
     def run_sequential(self, sspec, vs, slices):
         """One instance at a time on the unit's own port: per round and

@@ -42,7 +42,7 @@ def crafted(seed, wander=0.15, noise=0.01, rounds=10):
 
 def result(res, variant, drift):
     res = dict(res, drift=drift)
-    for k in ("_drift", "_pos", "_index"):
+    for k in ("_drift", "_pos", "_index", "_epochs"):
         res.pop(k, None)
     a = rs.analyse(res, resamples=500)
     row = next(r for r in a["groups"][0]["rows"] if r["variant"] == variant)
@@ -98,3 +98,24 @@ class Drift(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class Epochs(unittest.TestCase):
+    """Runs with --epochs record each slice's epoch; the analysis resamples
+    epochs, so a cost that moves from epoch to epoch gets a wide interval."""
+
+    def test_epoch_offsets_widen_the_interval(self):
+        res = crafted(11, wander=0.0, noise=0.002, rounds=12)
+        for r in res["runs"]:
+            r["epoch"] = r["round"] // 3
+            if r["variant"] == "drop/b":   # its place costs +3%, +1%, -3%, 0 by epoch
+                r["cpu_ns_per_req"] *= 1.0 + (0.03, 0.01, -0.03, 0.0)[r["epoch"]]
+        flat = dict(res, runs=[{k: v for k, v in r.items() if k != "epoch"}
+                               for r in res["runs"]])
+        self.assertEqual(sorted(set(rs.epochs(res).values())), [0, 1, 2, 3])
+        self.assertEqual(rs.epochs(flat), {})
+        c, f = result(res, "drop/b", False), result(flat, "drop/b", False)
+        self.assertGreater(c["hi"] - c["lo"], 1.4 * (f["hi"] - f["lo"]))
+        self.assertEqual(c.get("epochs"), 4)
+        self.assertNotIn("epochs", f)
+

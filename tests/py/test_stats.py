@@ -121,6 +121,49 @@ class FalsePositives(unittest.TestCase):
             self.assertLessEqual(self.rate(n, True), st.ALPHA + 0.038, n)
 
 
+class Clusters(unittest.TestCase):
+    """Rounds of one epoch share an offset (where the instances stood): the
+    interval must resample epochs, or it claims a precision it does not have."""
+
+    @staticmethod
+    def epochs(rng, n_epochs, per, offset_sd, noise_sd):
+        base, new, cl = [], [], []
+        for e in range(n_epochs):
+            off = rng.gauss(0.0, offset_sd)   # this epoch's place effect on NEW only
+            for _ in range(per):
+                b = 100.0 * rng.gauss(1.0, noise_sd)
+                base.append(b)
+                new.append(b * (1.0 + off) * rng.gauss(1.0, noise_sd))
+                cl.append(e)
+        return base, new, cl
+
+    def coverage(self, clustered, trials=120):
+        hit = 0
+        for seed in range(trials):
+            b, n, cl = self.epochs(random.Random(500 + seed), 4, 5, 0.03, 0.003)
+            _, lo, hi = st.bootstrap_ratio(b, n, seed, 400, paired=True,
+                                           clusters=cl if clustered else None)
+            hit += lo <= 1.0 <= hi
+        return hit / trials
+
+    def test_epochs_widen_the_interval_to_what_it_should_be(self):
+        # true ratio 1.0; epoch offsets of 3% dwarf the 0.3% noise within epochs
+        flat, clustered = self.coverage(False), self.coverage(True)
+        self.assertLess(flat, 0.7)           # rounds as independent: far too narrow (0.58)
+        self.assertGreater(clustered, 0.85)  # 4 epochs of 5 rounds: near 95% (0.91)
+
+    def test_one_cluster_is_the_plain_paired_bootstrap(self):
+        b, n, _ = self.epochs(random.Random(3), 1, 10, 0.0, 0.02)
+        self.assertEqual(st.bootstrap_ratio(b, n, 9, 300, paired=True),
+                         st.bootstrap_ratio(b, n, 9, 300, paired=True, clusters=[0] * 10))
+
+    def test_clusters_need_pairs(self):
+        with self.assertRaises(ValueError):
+            st.bootstrap_ratio([1.0, 2.0], [1.0, 2.0], 1, 10, clusters=[0, 1])
+        with self.assertRaises(ValueError):
+            st.bootstrap_ratio([1.0, 2.0], [1.0, 2.0], 1, 10, paired=True, clusters=[0])
+
+
 class NoiseAndFrontier(unittest.TestCase):
     def test_noise_floor(self):
         aa = {"ratio": 1.004, "lo": 0.99, "hi": 1.015}
