@@ -12,6 +12,7 @@
 #   servers/lib/*.c          -> build/lib/libservers.a
 #   servers/NAME/main.c      -> build/bin/lunchd-NAME       (drop, activated, backend)
 #   bench/NAME/*.c           -> build/lib/libNAME.a + build/bin/NAME from main.c
+#   common/*.c               -> build/lib/libcommon.a, linked into every bench program
 #   tests/unit/COMP/test_*.c -> a cmocka driver linked with libCOMP.a
 #   tests/fuzz/COMP/fuzz_*.c -> a libFuzzer target built with clang from COMP's sources
 #   tests/integration/*      -> executables run by tests/run (exit 0 pass, 1 fail, 77 skip)
@@ -53,8 +54,9 @@ SERVERS := $(patsubst servers/%/main.c,%,$(wildcard servers/*/main.c))
 BENCH := $(patsubst bench/%/main.c,%,$(wildcard bench/*/main.c))
 
 servers_SRCS := $(wildcard servers/lib/*.c)
+common_SRCS := $(wildcard common/*.c)
 $(foreach b,$(BENCH),$(eval $(b)_SRCS := $(filter-out bench/$(b)/main.c,$(wildcard bench/$(b)/*.c))))
-COMPONENTS := servers $(BENCH)
+COMPONENTS := servers common $(BENCH)
 
 BINS := $(SERVERS:%=$(O)/bin/lunchd-%) $(BENCH:%=$(O)/bin/%)
 LIBA := $(COMPONENTS:%=$(O)/lib/lib%.a)
@@ -106,7 +108,7 @@ $(O)/bin/lunchd-%: $(O)/obj/servers/%/main.o $(O)/lib/libservers.a | $(O)/bin/
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
 define bench_bin
-$(O)/bin/$(1): $(O)/obj/bench/$(1)/main.o $(O)/lib/lib$(1).a | $(O)/bin/
+$(O)/bin/$(1): $(O)/obj/bench/$(1)/main.o $(O)/lib/lib$(1).a $(O)/lib/libcommon.a | $(O)/bin/
 	$$(call msg,LD,$$@)
 	$$(Q)$$(CC) $$(ALL_LDFLAGS) -o $$@ $$^ $$(LIBS)
 endef
@@ -117,7 +119,8 @@ $(foreach b,$(BENCH),$(eval $(call bench_bin,$(b))))
 # Per-driver flags (one line each, sorted):
 
 .SECONDEXPANSION:
-$(O)/tests/unit/%: $(O)/obj/tests/unit/%.o $(O)/lib/lib$$(firstword $$(subst /, ,%)).a
+$(O)/tests/unit/%: $(O)/obj/tests/unit/%.o $(O)/lib/lib$$(firstword $$(subst /, ,%)).a \
+                   $(O)/lib/libcommon.a
 	$(call msg,LD,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(ALL_LDFLAGS) $(TEST_LDFLAGS_$(notdir $*)) -o $@ $^ $(TEST_LIBS) $(LIBS)
@@ -126,7 +129,7 @@ $(O)/tests/unit/%: $(O)/obj/tests/unit/%.o $(O)/lib/lib$$(firstword $$(subst /, 
 # compiled in with coverage instrumentation.
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -O1 -g -I. -fsanitize=fuzzer,address,undefined \
                $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-build/fuzz/%: tests/fuzz/%.c $$($$(firstword $$(subst /, ,%))_SRCS) $(O)/FLAGS
+build/fuzz/%: tests/fuzz/%.c $$($$(firstword $$(subst /, ,%))_SRCS) $(common_SRCS) $(O)/FLAGS
 	$(call msg,FUZZ,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(FUZZCC) $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^) $(LIBS) -pthread
@@ -164,7 +167,7 @@ bench: deps all
 	$(Q)scripts/sandbench run --profile quick
 
 format:
-	$(Q)clang-format -i $(ALL_SRCS) $(wildcard servers/lib/*.h bench/*/*.h tests/*/*/*.h)
+	$(Q)clang-format -i $(ALL_SRCS) $(wildcard common/*.h servers/lib/*.h bench/*/*.h tests/*/*/*.h)
 
 clean:
 	rm -rf build

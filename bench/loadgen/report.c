@@ -7,6 +7,8 @@
 #include <string.h>
 #include <openssl/ssl.h>
 
+#include "common/json.h"
+
 static const char *const report_err_names[LG_ERR_COUNT] = {
 	"connect", "tls", "timeout", "reset", "http_status", "parse",
 };
@@ -21,22 +23,6 @@ const char *report_mode(const struct lg_config *cfg)
 	default:
 		return cfg->rate > 0 ? "open" : "closed";
 	}
-}
-
-void report_json_string(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-
-		if (ch == '"' || ch == '\\')
-			fprintf(f, "\\%c", ch);
-		else if (ch < 0x20 || ch == 0x7f)
-			fprintf(f, "\\u%04x", ch);
-		else
-			fputc(ch, f);
-	}
-	fputc('"', f);
 }
 
 static void report_json_hist(FILE *f, const struct hist *h)
@@ -70,7 +56,7 @@ void report_json(FILE *f, const struct lg_report *r)
 	uint32_t i;
 
 	fprintf(f, "{\"schema\":\"sandbench-loadgen/1\",\"url\":");
-	report_json_string(f, cfg->url_text);
+	json_string(f, cfg->url_text);
 	fprintf(f, ",\"mode\":\"%s\",\"connections\":%u,\"threads\":%u,", report_mode(cfg),
 		cfg->conns, cfg->threads);
 	if (cfg->rate > 0)
@@ -95,9 +81,9 @@ void report_json(FILE *f, const struct lg_report *r)
 		fprintf(f, "\"%s\":%llu,", report_err_names[i], (unsigned long long)st->errors[i]);
 	fprintf(f, "\"total\":%llu}", (unsigned long long)report_errors_total(st));
 	fprintf(f, ",\"error_detail\":{\"tls\":");
-	report_json_string(f, st->tls_err);
+	json_string(f, st->tls_err);
 	fprintf(f, ",\"socket\":");
-	report_json_string(f, st->sys_err);
+	json_string(f, st->sys_err);
 	fprintf(f, "},\"status\":{");
 	first = true;
 	for (i = 0; i < LG_STATUS_MAX; i++) {

@@ -25,9 +25,6 @@ struct lg_report {
 /* The mode's name in the JSON: closed, open, close or resume. */
 const char *report_mode(const struct lg_config *cfg);
 
-/* Writes s as a JSON string literal (with quotes). */
-void report_json_string(FILE *f, const char *s);
-
 /* Prints exactly one JSON object and a newline. */
 void report_json(FILE *f, const struct lg_report *r);
 

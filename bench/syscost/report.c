@@ -9,22 +9,7 @@
 #include <string.h>
 
 #include "bench/syscost/stats.h"
-
-void report_json_string(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-
-		if (ch == '"' || ch == '\\')
-			fprintf(f, "\\%c", ch);
-		else if (ch < 0x20)
-			fprintf(f, "\\u%04x", ch);
-		else
-			fputc(ch, f);
-	}
-	fputc('"', f);
-}
+#include "common/json.h"
 
 static void json_num(FILE *f, double v)
 {
@@ -95,11 +80,11 @@ void report_json(FILE *f, const struct env *env, const struct report_params *par
 	int tsc = env->tsc.invariant;
 
 	fputs("{\n\"schema\": \"syscost/1\",\n\"env\": {\"kernel\": ", f);
-	report_json_string(f, env->kernel);
+	json_string(f, env->kernel);
 	fputs(", \"machine\": ", f);
-	report_json_string(f, env->machine);
+	json_string(f, env->machine);
 	fputs(", \"cpu_model\": ", f);
-	report_json_string(f, env->cpu_model);
+	json_string(f, env->cpu_model);
 	fprintf(f, ", \"cpus_online\": %d, \"cpu\": ", env->cpus_online);
 	if (env->cpu < 0)
 		fputs("null", f);
@@ -111,7 +96,7 @@ void report_json(FILE *f, const struct env *env, const struct report_params *par
 		env->tsc.nonstop ? "true" : "false", env->tsc.invariant ? "true" : "false");
 	json_num(f, env->tsc.present ? env->tsc.ticks_per_ns : NAN);
 	fputs("},\n  \"libseccomp\": ", f);
-	report_json_string(f, env->libseccomp);
+	json_string(f, env->libseccomp);
 	fprintf(f, ", \"syscall_table\": %d, \"bpf_jit_enable\": %d, \"seccomp_mode\": %d, "
 		   "\"seccomp_filters\": %d, \"no_new_privs\": %d, \"vdso_clock_gettime\": ",
 		env->syscall_table, env->bpf_jit, env->seccomp_mode, env->seccomp_filters,
@@ -122,11 +107,11 @@ void report_json(FILE *f, const struct env *env, const struct report_params *par
 	fputs(", \"loadavg_end\": ", f);
 	json_num(f, env->loadavg_end);
 	fputs("},\n\"params\": {\"syscall\": ", f);
-	report_json_string(f, plan->op->name);
+	json_string(f, plan->op->name);
 	fputs(", \"what\": ", f);
-	report_json_string(f, plan->op->what);
+	json_string(f, plan->op->what);
 	fputs(", \"modes\": ", f);
-	report_json_string(f, params->modes);
+	json_string(f, params->modes);
 	fprintf(f, ", \"batches\": %u, \"batch_size\": %u, \"rounds\": %u, \"seed\": %u, "
 		   "\"build_reps\": %u, \"clock\": \"CLOCK_MONOTONIC_RAW\", \"tsc_read\": \"lfence;rdtsc;lfence\"},\n",
 		params->batches, params->batch_size, params->rounds, params->seed, params->build_reps);
@@ -143,7 +128,7 @@ void report_json(FILE *f, const struct env *env, const struct report_params *par
 			fputs("null", f);
 		fputs(", \"position\": ", f);
 		if (pos_name(c->pos))
-			report_json_string(f, pos_name(c->pos));
+			json_string(f, pos_name(c->pos));
 		else
 			fputs("null", f);
 		fprintf(f, ", \"tree\": %s, \"filters\": %u, \"bpf_insns\": %zu, \"steps\": %u, \"index\": ",
@@ -155,7 +140,7 @@ void report_json(FILE *f, const struct env *env, const struct report_params *par
 		fputs(", \"cacheable\": ", f);
 		json_tristate(f, c->cacheable);
 		fputs(",\n   \"status\": ", f);
-		report_json_string(f, c->status == 0 ? "ok" : strerror(-c->status));
+		json_string(f, c->status == 0 ? "ok" : strerror(-c->status));
 		fprintf(f, ", \"batches\": %zu, \"ns\": ", c->n);
 		json_summary(f, c->ns, c->n);
 		fputs(", \"ticks\": ", f);
@@ -175,14 +160,14 @@ void report_json(FILE *f, const struct env *env, const struct report_params *par
 		return;
 	}
 	fputs("{\"set\": \"@system-service\", \"source\": ", f);
-	report_json_string(f, plan->service_source ? plan->service_source : "none");
+	json_string(f, plan->service_source ? plan->service_source : "none");
 	fprintf(f, ", \"names\": %zu, \"rules\": %zu, \"variants\": [", plan->service.n,
 		plan->service_rules);
 	for (size_t i = 0; i < nbuilds; i++) {
 		struct report_build *b = &builds[i];
 
 		fprintf(f, "%s\n  {\"variant\": \"%s\", \"status\": ", i ? "," : "", b->variant);
-		report_json_string(f, b->status == 0 ? "ok" : strerror(-b->status));
+		json_string(f, b->status == 0 ? "ok" : strerror(-b->status));
 		fprintf(f, ", \"reps\": %zu, ", b->n);
 		json_build_field(f, "build_us", b, offsetof(struct measure_build, build_us));
 		fputs(", ", f);

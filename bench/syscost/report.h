@@ -33,7 +33,4 @@ void report_json(FILE *f, const struct env *env, const struct report_params *par
 void report_table(FILE *f, const struct env *env, const struct report_params *params,
 		  struct plan *plan, struct report_build *builds, size_t nbuilds);
 
-/* Writes s as a JSON string literal. */
-void report_json_string(FILE *f, const char *s);
-
 #endif

@@ -670,7 +670,7 @@ def up(name="sandbench", owner=None, lock_timeout=300, boot_timeout=90, console=
         h.save()
         end = time.monotonic() + boot_timeout
         _wait_booted(h, proc, end, boot_timeout, console)
-        if _delegate_cpu(h):
+        if _delegate_v1(h):
             _wait_booted(h, proc, end, boot_timeout, console)
         prepare(h)
         return h
@@ -701,27 +701,29 @@ def _wait_booted(h, proc, end, boot_timeout, console):
                     f"(is-system-running: {state})")
 
 
-# cgroup v1 hierarchies the container's systemd needs writable for CPUQuota=
-# (and per-unit CPU accounting) to be enforced.
-CPU_V1 = ("cpu", "cpuacct", "cpu,cpuacct")
+# cgroup v1 hierarchies the container's systemd needs writable: cpu and
+# cpuacct for CPUQuota= (and per-unit CPU accounting), devices for
+# DevicePolicy= and DeviceAllow= (the devices.list of each unit).
+DELEGATED_V1 = {"cpu": "CPUQuota=", "cpuacct": "CPUQuota=", "cpu,cpuacct": "CPUQuota=",
+                "devices": "DevicePolicy="}
 
 
-def _delegate_cpu(h):
-    """On a host with the v1 cpu controller, systemd-nspawn mounts its
-    hierarchy read-only in the container, so the container's systemd cannot
-    create per-unit cpu cgroups and CPUQuota= is silently not enforced.
-    Remount those hierarchies writable (a per-mount flag: the host's own
-    mounts are untouched) and re-execute the container's systemd, which
-    detects the controllers it can use only when it starts. The units'
-    cgroups then appear in the host's cpu hierarchy and are removed with
-    them. Returns True when it re-executed systemd."""
+def _delegate_v1(h):
+    """On a host with cgroup v1 controllers, systemd-nspawn mounts their
+    hierarchies read-only in the container, so the container's systemd
+    cannot create per-unit cgroups there and CPUQuota= and DevicePolicy= are
+    silently not enforced. Remount those hierarchies writable (a per-mount
+    flag: the host's own mounts are untouched) and re-execute the
+    container's systemd, which detects the controllers it can use only when
+    it starts. The units' cgroups then appear in the host's hierarchies and
+    are removed with them. Returns True when it re-executed systemd."""
     try:
         with open(f"/proc/{h.leader}/mounts") as f:
             mounts = [line.split() for line in f]
     except OSError:
         return False
     ro = [m[1] for m in mounts if len(m) > 3 and m[2] == "cgroup"
-          and os.path.basename(m[1]) in CPU_V1 and "ro" in m[3].split(",")]
+          and os.path.basename(m[1]) in DELEGATED_V1 and "ro" in m[3].split(",")]
     done = []
     for mnt in ro:
         r = h.run(["mount", "-o", "remount,bind,rw", mnt], timeout=20)
@@ -729,11 +731,13 @@ def _delegate_cpu(h):
             done.append(mnt)
         else:
             log(f"cannot make {mnt} writable in the container ({(r.stderr or '').strip()}): "
-                "CPUQuota= will not be enforced")
+                f"{DELEGATED_V1[os.path.basename(mnt)]} will not be enforced")
     if not done:
         return False
     h.run(["systemctl", "daemon-reexec"], timeout=60)
-    log(f"delegated {', '.join(done)} to the container's systemd (CPUQuota= enforced)")
+    what = sorted({DELEGATED_V1[os.path.basename(m)] for m in done})
+    log(f"delegated {', '.join(done)} to the container's systemd ({' and '.join(what)} "
+        "enforced)")
     return True
 
 

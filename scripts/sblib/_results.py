@@ -282,6 +282,71 @@ def pair_clustered(res, a, b):
     return bv, nv, paired, (cl if None not in cl else None)
 
 
+def placement(res, metric="cpu_ns_per_req"):
+    """What where an instance stands costs, from a run with --epochs (slices
+    recording "epoch" and "position"); [] otherwise. Per server and mode:
+
+    - spread: the standard deviation of a variant's cost from place to
+      place. Each (variant, epoch)'s rounds are split into even and odd
+      ones; the two halves' deviations from the variant's median share the
+      place's effect but not their noise, so their covariance over all
+      (variant, epoch) estimates the variance of the place effect alone
+      (scaled by E/(E-1): the variant's median holds 1/E of each effect);
+    - first, last: the median deviation of instances started in the first
+      and in the last third of positions (a trend with start order);
+    - n: (variant, epoch) cells used, epochs: how many.
+    Values as fractions (0.01 = 1%); drift-corrected like samples()."""
+    if not epochs(res):
+        return []
+    out = []
+    cells = {}
+    npos = {}
+    for (vid, mode), rows in _index(res).items():
+        vals = dict(samples(res, vid, mode, metric))
+        for r in rows:
+            rnd = r.get("round", r.get("rep"))
+            if rnd not in vals or not isinstance(r.get("position"), int):
+                continue
+            key = (r.get("server"), mode)
+            c = cells.setdefault(key, {}).setdefault((vid, r["epoch"]),
+                                                     {"pos": r["position"], "v": {}})
+            c["v"][rnd] = vals[rnd]
+            npos[(key, r["epoch"])] = max(npos.get((key, r["epoch"]), 0), r["position"] + 1)
+    for key in sorted(cells, key=str):
+        byv = {}
+        for (vid, _), c in cells[key].items():
+            byv.setdefault(vid, []).extend(c["v"].values())
+        med = {vid: st.median(xs) for vid, xs in byv.items()}
+        pairs, first, last = [], [], []
+        for (vid, e), c in cells[key].items():
+            rounds = sorted(c["v"])
+            if med[vid] <= 0 or len(rounds) < 2:
+                continue
+            dev = st.median(c["v"].values()) / med[vid] - 1.0
+            n = npos[(key, e)]
+            if c["pos"] < n / 3:
+                first.append(dev)
+            elif c["pos"] >= 2 * n / 3:
+                last.append(dev)
+            halves = [st.median([c["v"][r] for r in rounds[k::2]]) / med[vid] - 1.0
+                      for k in (0, 1)]
+            pairs.append(halves)
+        if len(pairs) < 3:
+            continue
+        m0 = sum(p[0] for p in pairs) / len(pairs)
+        m1 = sum(p[1] for p in pairs) / len(pairs)
+        cov = sum((p[0] - m0) * (p[1] - m1) for p in pairs) / (len(pairs) - 1)
+        # a variant's median over E epochs holds 1/E of each place effect,
+        # so deviations from it carry (E-1)/E of its variance
+        ne = len({e for _, e in cells[key]})
+        cov *= ne / (ne - 1) if ne > 1 else 1.0
+        out.append({"server": key[0], "mode": key[1], "n": len(pairs), "epochs": ne,
+                    "spread": math.sqrt(cov) if cov > 0 else 0.0,
+                    "first": st.median(first) if first else None,
+                    "last": st.median(last) if last else None})
+    return out
+
+
 def startup_samples(res, variant):
     """Start-up times of a variant: per-slice values if recorded, else variants.json."""
     vals = [metric_value(r, "startup_ms") for r in res["runs"] if r["variant"] == variant]
@@ -379,7 +444,7 @@ def analyse(res, resamples=st.RESAMPLES):
                 c["verdict"] = st.verdict("startup_ms", c)
                 e["cmp"] = c
             startup[d["id"]] = e
-    return {"groups": groups, "info": info, "startup": startup}
+    return {"groups": groups, "info": info, "startup": startup, "placement": placement(res)}
 
 
 def _compare_task(args):

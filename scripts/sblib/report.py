@@ -359,6 +359,22 @@ def build(res, analysis, plots):
         "their own variant's median. Only where a round holds at least "
         f"{2 * rs.DRIFT_WINDOW + 2} variants: shorter rounds are left to pairing. The A/A "
         "control and the calibration check that this removes noise and not effects."))
+    place = analysis.get("placement") or []
+    if place:
+        blocks.append(h(2, "What an instance's place costs (epochs)"))
+        blocks.append(table(
+            ["server", "mode", "epochs", "place to place (sd, CPU)", "first third started",
+             "last third started"],
+            [[p["server"], p["mode"], p["epochs"], f"±{p['spread'] * 100:.1f}%",
+              st.pct(1.0 + p["first"]) if p["first"] is not None else "-",
+              st.pct(1.0 + p["last"]) if p["last"] is not None else "-"] for p in place]))
+        blocks.append(para(
+            "Every epoch started each server's instances afresh in a new seeded order. Place to "
+            "place: the standard deviation of a variant's CPU per request between its places, "
+            "noise removed (the covariance of its even and odd rounds' deviations within an "
+            "epoch). First and last third: the median deviation of instances started first and "
+            "last, from their own variant's median; a gap between them is a trend with start "
+            "order. The intervals above resample epochs, so they include this."))
     cal = calibration_rows(res, analysis)
     if cal:
         blocks.append(h(2, "Calibration (controls with a known answer)"))
@@ -863,7 +879,8 @@ plot {', '.join(cmds)}
 
 def analysis_json(analysis):
     return {"schema": "sandbench-analysis/1", "resamples": st.RESAMPLES, "conf": st.CONF,
-            "alpha": st.ALPHA, "groups": analysis["groups"], "startup": analysis["startup"]}
+            "alpha": st.ALPHA, "groups": analysis["groups"], "startup": analysis["startup"],
+            "placement": analysis.get("placement") or []}
 
 
 def _write(path, text):

@@ -119,3 +119,43 @@ class Epochs(unittest.TestCase):
         self.assertEqual(c.get("epochs"), 4)
         self.assertNotIn("epochs", f)
 
+
+
+class Placement(unittest.TestCase):
+    """placement() separates what a place costs from slice noise."""
+
+    @staticmethod
+    def placed(seed, place_sd, trend, noise=0.01, epochs=6, per=4):
+        rng = random.Random(seed)
+        res = crafted(seed, wander=0.0, noise=noise, rounds=epochs * per)
+        names = sorted({r["variant"] for r in res["runs"]})
+        effect = {}
+        for e in range(epochs):
+            order = list(names)
+            rng.shuffle(order)
+            for p, v in enumerate(order):   # later places dearer by TREND overall
+                effect[(v, e)] = (p, rng.gauss(0.0, place_sd) + trend * p / (len(order) - 1))
+        for r in res["runs"]:
+            r["epoch"] = r["round"] // per
+            r["position"], eff = effect[(r["variant"], r["epoch"])]
+            r["cpu_ns_per_req"] *= 1.0 + eff
+        return res
+
+    def test_measures_the_place_effect(self):
+        got = rs.placement(self.placed(5, 0.02, 0.0))
+        self.assertEqual(len(got), 1)
+        self.assertEqual((got[0]["epochs"], got[0]["n"]), (6, 6 * len(COSTS)))
+        self.assertGreater(got[0]["spread"], 0.014)
+        self.assertLess(got[0]["spread"], 0.026)
+
+    def test_noise_alone_is_no_place_effect(self):
+        got = rs.placement(self.placed(6, 0.0, 0.0, noise=0.02))
+        self.assertLess(got[0]["spread"], 0.006)
+
+    def test_finds_a_trend_with_start_order(self):
+        got = rs.placement(self.placed(7, 0.0, 0.04))[0]
+        self.assertLess(got["first"], -0.005)
+        self.assertGreater(got["last"], 0.005)
+
+    def test_needs_epochs(self):
+        self.assertEqual(rs.placement(crafted(8)), [])

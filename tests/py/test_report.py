@@ -202,3 +202,35 @@ class ReportEdges(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class Epochs(unittest.TestCase):
+    def test_epochs_reported_with_their_placement(self):
+        with tempfile.TemporaryDirectory(prefix="sb-report-ep-") as tmp:
+            d = sbfixture.make_results(os.path.join(tmp, "ep"), rounds=8, seed=12)
+            with open(os.path.join(d, "runs.jsonl")) as f:
+                runs = [json.loads(line) for line in f]
+            names = sorted({r["variant"] for r in runs})
+            for r in runs:   # 4 epochs of 2 rounds; the last-started instance +5%
+                r["epoch"] = r["round"] // 2
+                r["position"] = (names.index(r["variant"]) + r["epoch"]) % len(names)
+                if r["position"] == len(names) - 1:
+                    r["cpu_ns_per_req"] *= 1.05
+            with open(os.path.join(d, "runs.jsonl"), "w") as f:
+                f.writelines(json.dumps(r) + "\n" for r in runs)
+            with open(os.path.join(d, "spec.json")) as f:
+                spec = json.load(f)
+            spec["epochs"] = 4
+            with open(os.path.join(d, "spec.json"), "w") as f:
+                json.dump(spec, f)
+            self.assertEqual(run([d, "--no-plots"])[0], 0)
+            with open(os.path.join(d, "report.md")) as f:
+                md = f.read()
+            self.assertIn("4 epochs: every server's instances restarted", md)
+            row = re.search(r"\| drop \| keepalive \| 4 \| ±(\d+\.\d)% \| ([-+]\d+\.\d)% \| "
+                            r"([-+]\d+\.\d)% \|", md)
+            self.assertIsNotNone(row, md)
+            self.assertGreater(float(row.group(1)), 1.0)    # places differ
+            self.assertGreater(float(row.group(3)), float(row.group(2)))  # last dearer
+            with open(os.path.join(d, "analysis.json")) as f:
+                self.assertEqual(json.load(f)["placement"][0]["epochs"], 4)
