@@ -147,11 +147,12 @@ def _boot_clustered(base, new, clusters, rng, resamples):
 
 
 def bootstrap_ratio_of_ratios(base0, new0, base1, new1, seed, resamples=RESAMPLES,
-                              conf=CONF, paired=False):
+                              conf=CONF, paired=False, clusters0=None, clusters1=None):
     """How a cost moved between two runs: (med(new1)/med(base1)) / (med(new0)/med(base0)).
 
     Each run's pair is resampled jointly when paired (same length, aligned by
-    round). Returns (ratio, lo, hi).
+    round); with that run's clusters (its rounds' epochs, see bootstrap_ratio)
+    epochs first, then rounds within them. Returns (ratio, lo, hi).
     """
     for s in (base0, new0, base1, new1):
         if not s:
@@ -165,16 +166,31 @@ def bootstrap_ratio_of_ratios(base0, new0, base1, new1, seed, resamples=RESAMPLE
     point = _ratio(cost(base1, new1), cost(base0, new0))
     rng = random.Random(seed)
 
-    def draw(b, n, joint):
+    def groups(clusters, n):
+        if not clusters or len(clusters) != n or len(set(clusters)) < 2:
+            return None
+        g = {}
+        for i, c in enumerate(clusters):
+            g.setdefault(c, []).append(i)
+        return [g[c] for c in sorted(g, key=str)]
+
+    g0 = groups(clusters0, len(base0)) if pair0 else None
+    g1 = groups(clusters1, len(base1)) if pair1 else None
+
+    def draw(b, n, joint, g):
         if joint:
-            pick = rng.choices(range(len(b)), k=len(b))
+            if g:
+                pick = [i for grp in rng.choices(g, k=len(g))
+                        for i in rng.choices(grp, k=len(grp))]
+            else:
+                pick = rng.choices(range(len(b)), k=len(b))
             return [b[i] for i in pick], [n[i] for i in pick]
         return rng.choices(b, k=len(b)), rng.choices(n, k=len(n))
 
     stats = []
     for _ in range(resamples):
-        b0, n0 = draw(base0, new0, pair0)
-        b1, n1 = draw(base1, new1, pair1)
+        b0, n0 = draw(base0, new0, pair0, g0)
+        b1, n1 = draw(base1, new1, pair1, g1)
         stats.append(_ratio(cost(b1, n1), cost(b0, n0)))
     stats.sort()
     tail = (1.0 - conf) / 2.0

@@ -112,11 +112,11 @@ def compare_dirs(a, b, threshold=0.05, metrics=None, resamples=st.RESAMPLES, cos
                 b1, n1 = rs.samples(b, base_b, mode, m), rs.samples(b, vid, mode, m)
                 if not (b0 and n0 and b1 and n1):
                     continue
-                b0v, n0v, p0 = rs.pair(b0, n0)
-                b1v, n1v, p1 = rs.pair(b1, n1)
+                b0v, n0v, p0, c0 = rs.pair_clustered(a, b0, n0)
+                b1v, n1v, p1, c1 = rs.pair_clustered(b, b1, n1)
                 ratio, lo, hi = st.bootstrap_ratio_of_ratios(
                     b0v, n0v, b1v, n1v, st.derive_seed(seed, "cost", vid, mode, m),
-                    resamples=resamples, paired=p0 and p1)
+                    resamples=resamples, paired=p0 and p1, clusters0=c0, clusters1=c1)
                 c = {"kind": "cost", "variant": vid, "mode": mode, "metric": m,
                      "base": st.median(n0v) / st.median(b0v) if st.median(b0v) else None,
                      "new": st.median(n1v) / st.median(b1v) if st.median(b1v) else None,

@@ -152,6 +152,15 @@ class Clusters(unittest.TestCase):
         self.assertLess(flat, 0.7)           # rounds as independent: far too narrow (0.58)
         self.assertGreater(clustered, 0.85)  # 4 epochs of 5 rounds: near 95% (0.91)
 
+    def test_between_runs_too(self):
+        # compare's cost-moved interval: epochs widen it, as within one run
+        b0, n0, c0 = self.epochs(random.Random(21), 4, 5, 0.03, 0.003)
+        b1, n1, c1 = self.epochs(random.Random(22), 4, 5, 0.03, 0.003)
+        _, lo, hi = st.bootstrap_ratio_of_ratios(b0, n0, b1, n1, 5, 600, paired=True)
+        _, clo, chi = st.bootstrap_ratio_of_ratios(b0, n0, b1, n1, 5, 600, paired=True,
+                                                   clusters0=c0, clusters1=c1)
+        self.assertGreater(chi - clo, 1.3 * (hi - lo))
+
     def test_one_cluster_is_the_plain_paired_bootstrap(self):
         b, n, _ = self.epochs(random.Random(3), 1, 10, 0.0, 0.02)
         self.assertEqual(st.bootstrap_ratio(b, n, 9, 300, paired=True),
