@@ -23,11 +23,9 @@ int main(int argc, char **argv)
 		.default_listen = "127.0.0.1:8080",
 		.flags = OPTS_SECCOMP,
 	};
-	struct server_config cfg = { 0 };
 	struct listen_set ls = { .conn_fd = -1 };
 	struct server_opts o;
 	int content_fd = -1, r;
-	char where[128], status[256];
 
 	log_init(spec.prog);
 	r = opts_parse(&spec, argc, argv, &o);
@@ -41,23 +39,8 @@ int main(int argc, char **argv)
 	if (r < 0)
 		goto out;
 
-	if (ls.conn_fd >= 0)
-		snprintf(where, sizeof(where), "one passed connection (Accept=yes)");
-	else
-		listen_describe(ls.fds[0], where, sizeof(where));
-	snprintf(status, sizeof(status), "serving http on %s (%s), uid %u, %u worker(s)%s", where,
-		 !ls.passed ? "own socket" : "socket activation", (unsigned)getuid(),
-		 ls.conn_fd >= 0 ? 1 : o.workers, o.seccomp ? ", seccomp" : "");
-	if (ls.conn_fd < 0)
-		log_msg(__func__, "%s", status);
-	cfg.listen = &ls;
-	cfg.content_fd = content_fd;
-	cfg.status = status;
-	server_config_from_opts(&cfg, &o);
-	r = server_run(&cfg);
+	r = server_serve(&o, &ls, NULL, content_fd);
 out:
-	if (content_fd >= 0)
-		close(content_fd);
-	listen_close(&ls);
+	server_release(&ls, NULL, content_fd);
 	return r < 0 ? 1 : 0;
 }

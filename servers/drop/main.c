@@ -28,13 +28,11 @@ int main(int argc, char **argv)
 		.flags = OPTS_TLS | OPTS_USER | OPTS_SECCOMP,
 	};
 	struct listen_set ls = { .conn_fd = -1 };
-	struct server_config cfg = { 0 };
 	struct server_opts o;
 	SSL_CTX *ctx = NULL;
 	int content_fd = -1, r;
 	uid_t uid = 0;
 	gid_t gid = 0;
-	char where[128], status[256];
 
 	log_init(spec.prog);
 	r = opts_parse(&spec, argc, argv, &o);
@@ -83,20 +81,8 @@ int main(int argc, char **argv)
 	}
 
 	/* 5. Serve; the seccomp filter goes on once the worker threads exist. */
-	listen_describe(ls.fds[0], where, sizeof(where));
-	snprintf(status, sizeof(status), "serving https on %s as uid %u, %u worker(s)%s", where,
-		 (unsigned)getuid(), o.workers, o.seccomp ? ", seccomp" : "");
-	log_msg(__func__, "%s", status);
-	cfg.ssl_ctx = ctx;
-	cfg.listen = &ls;
-	cfg.content_fd = content_fd;
-	cfg.status = status;
-	server_config_from_opts(&cfg, &o);
-	r = server_run(&cfg);
+	r = server_serve(&o, &ls, ctx, content_fd);
 out:
-	if (content_fd >= 0)
-		close(content_fd);
-	SSL_CTX_free(ctx);
-	listen_close(&ls);
+	server_release(&ls, ctx, content_fd);
 	return r < 0 ? 1 : 0;
 }

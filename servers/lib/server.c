@@ -820,3 +820,36 @@ int server_open_content(const char *dir, int *ret_fd)
 	*ret_fd = fd;
 	return 0;
 }
+
+int server_serve(const struct server_opts *o, const struct listen_set *ls, SSL_CTX *ctx,
+		 int content_fd)
+{
+	struct server_config cfg = { 0 };
+	char where[128], status[256];
+	bool one = ls->conn_fd >= 0;
+
+	if (one)
+		snprintf(where, sizeof(where), "one passed connection (Accept=yes)");
+	else
+		listen_describe(ls->fds[0], where, sizeof(where));
+	snprintf(status, sizeof(status), "serving %s on %s (%s%s), uid %u, %u worker(s)%s",
+		 ctx ? "https" : "http", where, ls->passed ? "socket activation" : "own socket",
+		 ls->n > 1 ? ", several sockets" : "", (unsigned)getuid(), one ? 1 : o->workers,
+		 o->seccomp ? ", seccomp" : "");
+	if (!one)
+		log_msg(__func__, "%s", status);
+	cfg.ssl_ctx = ctx;
+	cfg.listen = ls;
+	cfg.content_fd = content_fd;
+	cfg.status = status;
+	server_config_from_opts(&cfg, o);
+	return server_run(&cfg);
+}
+
+void server_release(struct listen_set *ls, SSL_CTX *ctx, int content_fd)
+{
+	if (content_fd >= 0)
+		close(content_fd);
+	SSL_CTX_free(ctx);
+	listen_close(ls);
+}

@@ -55,4 +55,16 @@ void server_config_from_opts(struct server_config *cfg, const struct server_opts
  */
 int server_open_content(const char *dir, int *ret_fd);
 
+/*
+ * The last step of every lunchd main(): says where it serves (the sd_notify
+ * STATUS= text, also logged unless it serves one passed connection), fills
+ * a server_config from O and what main() acquired (LS; CTX, or NULL for
+ * plain HTTP; CONTENT_FD or -1), and runs it. Returns server_run's result.
+ */
+int server_serve(const struct server_opts *o, const struct listen_set *ls, SSL_CTX *ctx,
+		 int content_fd);
+
+/* Releases what main() acquired; each may be unset (NULL, -1, empty set). */
+void server_release(struct listen_set *ls, SSL_CTX *ctx, int content_fd);
+
 #endif
