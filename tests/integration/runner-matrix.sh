@@ -1,12 +1,14 @@
 #!/bin/sh
 # timeout: 300
 # Description: sandbench run end to end on a tiny matrix: servers drop and
-# activated, baseline + A/A + SystemCallFilter=@system-service, PrivateTmp=
-# and DynamicUser= (which lunchd-drop cannot start under), one short round.
+# activated, baseline + A/A + SystemCallFilter=@system-service, PrivateTmp=,
+# DevicePolicy=closed and DynamicUser= (which lunchd-drop cannot start
+# under), two short rounds in two epochs (instances restarted in new places).
 # Checks the results files against results/README.md, the sandbox evidence
 # (seccomp filters beyond the baseline's, a private mount namespace, a
-# non-root uid), that the incompatible variant is recorded with the
-# journal's reason, and that nothing is left running.
+# device ACL, a non-root uid), the epochs (every slice's epoch and position,
+# a start-up time per epoch), that the incompatible variant is recorded with
+# the journal's reason, and that nothing is left running.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 [ "$(id -u)" = 0 ] || { echo "needs root"; exit 77; }
@@ -25,8 +27,8 @@ name=sbtest-run-$$
 trap 'scripts/sandbench host --name "$name" down >/dev/null 2>&1; rm -rf "$out"' EXIT INT TERM
 
 scripts/sandbench run --name "$name" --lock-timeout 200 --servers drop,activated \
-	--directives system-call-filter-system-service,private-tmp-yes,dynamic-user-yes \
-	--reps 2 --duration 0.4 --warmup 0.1 --slice-warmup 0.2 --seed 7 \
+	--directives system-call-filter-system-service,private-tmp-yes,dynamic-user-yes,device-policy-closed \
+	--reps 2 --epochs 2 --duration 0.4 --warmup 0.1 --slice-warmup 0.2 --seed 7 \
 	--loadgen "$bin/loadgen" --out "$out/r" --no-report >"$out/log" 2>&1
 rc=$?
 cat "$out/log"
@@ -52,12 +54,23 @@ check(spec["schema"] == "sandbench-spec/1" and spec["seed"] == 7, "spec schema/s
 for k in ("argv", "commit", "created", "servers", "directives", "modes", "reps", "duration",
           "variants", "order", "loadgen"):
     check(k in spec, f"spec.{k} missing")
-check(len(spec["variants"]) == 10, "10 variants expected")
-check(len(spec["order"]) == 20 and all(o.count("|") == 2 for o in spec["order"]), "spec.order")
+check(len(spec["variants"]) == 12, "12 variants expected")
+check(len(spec["order"]) == 24 and all(o.count("|") == 2 for o in spec["order"]), "spec.order")
+check(spec.get("epochs") == 2, "spec.epochs")
 for k in ("kernel", "systemd", "openssl", "liburing", "cpu_model", "cores", "host"):
     check(env.get(k) is not None, f"env.{k} missing")
 runs = [json.loads(l) for l in open(os.path.join(d, "runs.jsonl")) if l.strip()]
-check(len(runs) == 18, f"{len(runs)} runs, 18 expected (drop/dynamic-user-yes cannot start)")
+check(len(runs) == 22, f"{len(runs)} runs, 22 expected (drop/dynamic-user-yes cannot start)")
+# epochs: round 0 in epoch 0, round 1 in epoch 1, each with its own placement
+place = {}
+for r in runs:
+    check(r.get("epoch") == r["round"], f"{r['variant']}: epoch {r.get('epoch')} in round {r['round']}")
+    place.setdefault((r["server"], r.get("epoch")), {})[r["variant"]] = r.get("position")
+for (srv, e), pos in place.items():
+    want = sorted(range(len(pos))) if srv == "activated" else None
+    got = sorted(pos.values())
+    check(want is None or got == want, f"{srv} epoch {e}: positions {got}")
+check(place[("activated", 0)] != place[("activated", 1)], "epoch 1 kept epoch 0's places")
 good = {}
 for r in runs:
     for k in ("slice", "round", "variant", "server", "mode", "status", "start", "duration_s"):
@@ -71,7 +84,7 @@ for r in runs:
     check(r["requests"] > 0 and r["cpu_ns_per_req"] > 100, f"{r['variant']}: no CPU/request")
     check(r["loadgen"].get("schema", "").startswith("sandbench-loadgen"), "loadgen JSON kept")
     good[r["variant"]] = good.get(r["variant"], 0) + 1
-check(len(good) == 9, f"variants without a good slice: {sorted(set(spec_ids) - set(good))}"
+check(len(good) == 11, f"variants without a good slice: {sorted(set(spec_ids) - set(good))}"
       if (spec_ids := [v["id"] for v in spec["variants"] if v["id"] != "drop/dynamic-user-yes"])
       else "")
 inc = var["drop/dynamic-user-yes"]
@@ -85,12 +98,19 @@ check(var["drop/system-call-filter-system-service"]["applied"].get(
 p = var["drop/private-tmp-yes"]["evidence"]
 check(p["mnt_ns_differs"] and not b["mnt_ns_differs"], "PrivateTmp: no own mount namespace")
 check(var["drop/private-tmp-yes"]["applied"].get("private-tmp-yes") is True, "mntns verdict")
+# DevicePolicy=: a device ACL is a BPF program (cgroup v2) or a devices.list
+# (v1, delegated to the container's systemd by host up)
+if os.path.isdir("/sys/fs/cgroup/devices") or env.get("bpf_enforced"):
+    dp = var["drop/device-policy-closed"]
+    check(dp["applied"].get("device-policy-closed") is True,
+          f"DevicePolicy=closed not in force: {dp.get('applied_why')}")
 u = var["activated/dynamic-user-yes"]["evidence"]
 check(u["uid"] not in (None, 0), f"DynamicUser uid {u['uid']}")
 for k, v in var.items():
     if v["status"] == "ok":
         check(isinstance(v["exposure"], float) and 0 <= v["exposure"] <= 10, f"{k}: exposure")
         check(v["startup_ms"] and v["startup_ms"] > 0, f"{k}: startup_ms")
+        check(len(v.get("startup_ms_samples") or []) == 2, f"{k}: one start-up per epoch")
         check(v["memory_bytes"] and v["memory_bytes"] > 0, f"{k}: memory")
 check(var["drop/system-call-filter-system-service"]["exposure"] < var["drop/baseline"]["exposure"],
       "SystemCallFilter must lower the exposure")
