@@ -168,7 +168,10 @@ def drift_factors(res, metric):
         v = metric_value(r, metric)
         if v is None or v <= 0:
             continue
-        groups.setdefault((r.get("server"), r["mode"]), []).append((r["start"], i, r["variant"], v))
+        # per server, mode and source run (sandbench merge): machine speed
+        # is a matter of time, and two runs' times are not neighbours
+        groups.setdefault((r.get("server"), r["mode"], r.get("run")), []).append(
+            (r["start"], i, r["variant"], v))
     out = {}
     for rows in groups.values():
         rows.sort()

@@ -38,6 +38,9 @@ def rerun_argv(spec, out):
     re-run uses the same seed (same slice order) whatever the original said.
     """
     argv = list(spec.get("argv") or [])
+    if spec.get("merged"):
+        raise rs.ResultsError("a merged set (sandbench merge): reproduce each of its runs; "
+                              "spec.json 'merged' lists them with their argv")
     if not argv or argv[0] != "run":
         raise rs.ResultsError("spec.json: 'argv' does not record a `sandbench run` command")
     kept = []

@@ -1,0 +1,178 @@
+"""sandbench merge OUT SRC SRC...: runs of the same matrix made one.
+
+A directive's cost gets more precise with more rounds, and what an instance's
+place costs averages out only over more placements; both take machine time
+that one sitting may not have. merge joins finished runs of the same matrix
+(same servers, variants, modes, slice length and load, on the same software,
+with different seeds, hence different orders and places) into one results
+directory: rounds and epochs are renumbered one run after the other, so the
+analysis pairs slices within a round and resamples each run's epochs as
+clusters of their own; drift correction stays within each run; start-up
+samples are pooled. spec.json lists the sources under "merged" (each one's
+seed, rounds, epochs, commit and argv); the report is written into OUT.
+
+Exit 0; 2 on bad input (a source missing, unfinished or of another matrix,
+two sources with one seed, OUT exists).
+"""
+import argparse
+import json
+import os
+import shutil
+import sys
+
+from sblib import _results as rs
+from sblib import report
+from sblib import run as runner
+
+HELP = "join finished runs of one matrix (different seeds) into one results directory"
+
+# what must be equal for slices of two runs to be compared as one run's
+SAME_SPEC = ("schema", "servers", "modes", "duration", "warmup", "slice_warmup", "loadgen",
+             "pinning", "unit", "url", "combine")
+SAME_ENV = ("kernel", "arch", "systemd", "openssl", "liburing", "nginx", "cpu_model", "cores",
+            "host", "bpf_enforced")
+
+
+class MergeError(Exception):
+    pass
+
+
+def _variants_key(spec):
+    return sorted((v["id"], v["role"], tuple(v.get("directives") or []))
+                  for v in spec.get("variants") or [])
+
+
+def check(sources):
+    """Raises MergeError unless SOURCES (rs.load() results) can be one run."""
+    first = sources[0]
+    seeds = {}
+    for s in sources:
+        state = (s.get("status") or {}).get("state")
+        if state != "complete":
+            raise MergeError(f"{s['path']}: the run is not complete (state {state!r})")
+        seed = s["spec"].get("seed")
+        if seed in seeds:
+            raise MergeError(f"{s['path']} and {seeds[seed]} have the same seed {seed}: the same "
+                             "order and places, so nothing averages out; run again with another "
+                             "--seed")
+        seeds[seed] = s["path"]
+    for s in sources[1:]:
+        for k in SAME_SPEC:
+            if s["spec"].get(k) != first["spec"].get(k):
+                raise MergeError(f"{s['path']}: spec '{k}' is {s['spec'].get(k)!r}, "
+                                 f"{first['path']} has {first['spec'].get(k)!r}")
+        if _variants_key(s["spec"]) != _variants_key(first["spec"]):
+            a = {v[0] for v in _variants_key(first["spec"])}
+            b = {v[0] for v in _variants_key(s["spec"])}
+            diff = sorted(a ^ b) or ["the same ids with other directives or roles"]
+            raise MergeError(f"{s['path']}: other variants than {first['path']}: "
+                             + ", ".join(diff[:6]))
+        for k in SAME_ENV:
+            if s["env"].get(k) != first["env"].get(k):
+                raise MergeError(f"{s['path']}: measured on another {k} ({s['env'].get(k)!r}, "
+                                 f"{first['path']}: {first['env'].get(k)!r}); compare them "
+                                 "instead (sandbench compare)")
+
+
+def _epochs_of(spec):
+    e = spec.get("epochs")
+    return e if isinstance(e, int) and e >= 1 else 1
+
+
+def merged_runs(sources):
+    """The slices of every source, one run after the other: rounds, epochs
+    and slice numbers offset, each slice tagged with its source ("run")."""
+    out = []
+    rounds = epochs = 0
+    for k, s in enumerate(sources):
+        spec = s["spec"]
+        reps = spec.get("reps") or (1 + max((r.get("round", 0) for r in s["runs"]), default=0))
+        ne = _epochs_of(spec)
+        for r in s["runs"]:
+            r = dict(r)
+            rnd = r.get("round", r.get("rep", 0))
+            r["round"] = r["rep"] = rnd + rounds
+            # a run of one epoch is one placement: its own cluster
+            r["epoch"] = (r["epoch"] if isinstance(r.get("epoch"), int) else 0) + epochs
+            r["slice"] = len(out)
+            r["run"] = k
+            out.append(r)
+        rounds += reps
+        epochs += ne
+    return out, rounds, epochs
+
+
+def merged_variants(sources):
+    """The first source's records; start-up samples pooled; a variant whose
+    status differs between runs gets the first status other than ok."""
+    out = json.loads(json.dumps(sources[0]["variants"]))
+    for vid, rec in out.items():
+        samples = []
+        for s in sources:
+            o = s["variants"].get(vid) or {}
+            samples += o.get("startup_ms_samples") or (
+                [o["startup_ms"]] if isinstance(o.get("startup_ms"), (int, float)) else [])
+            if o.get("status") not in (None, "ok") and rec.get("status") == "ok":
+                rec["status"] = o["status"]
+                rec["reason"] = f"{os.path.basename(s['path'])}: {o.get('reason')}"
+        if len(samples) > 1:
+            rec["startup_ms_samples"] = samples
+    return out
+
+
+def merge(out, paths, plots=True):
+    if len(paths) < 2:
+        raise MergeError("give at least two results directories to merge")
+    if os.path.exists(out):
+        raise MergeError(f"{out} exists: merge into a new directory")
+    sources = [rs.load(p) for p in paths]  # ResultsError if malformed
+    check(sources)
+    runs, rounds, epochs = merged_runs(sources)
+    spec = json.loads(json.dumps(sources[0]["spec"]))
+    spec.update({
+        "reps": rounds, "epochs": epochs,
+        "argv": ["merge", out] + list(paths),
+        "order": [f"{r['variant']}|{r['mode']}|{r['round']}" for r in runs],
+        "merged": [{"path": os.path.basename(os.path.normpath(s["path"])),
+                    "seed": s["spec"].get("seed"), "reps": s["spec"].get("reps"),
+                    "epochs": _epochs_of(s["spec"]), "created": s["spec"].get("created"),
+                    "commit": s["spec"].get("commit"), "argv": s["spec"].get("argv")}
+                   for s in sources],
+    })
+    variants = merged_variants(sources)
+    os.makedirs(out)
+    try:
+        res = runner.Results(out)
+        res.write("spec.json", spec)
+        res.write("env.json", sources[0]["env"])
+        res.write("variants.json", variants)
+        res.runs.writelines(json.dumps(r) + "\n" for r in runs)
+        res.runs.close()
+        res.done = res.planned = len(runs)
+        runner.write_summary(res, spec, variants)
+        res.status("complete")
+        report.write_report(out, plots=plots)
+    except BaseException:
+        shutil.rmtree(out, ignore_errors=True)
+        raise
+    return len(runs), rounds, epochs
+
+
+def main(argv):
+    ap = argparse.ArgumentParser(prog="sandbench merge", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("out", metavar="OUT", help="the new results directory")
+    ap.add_argument("src", metavar="SRC", nargs="+", help="finished runs of the same matrix")
+    ap.add_argument("--no-plots", action="store_true", help="tables only, no gnuplot")
+    try:
+        a = ap.parse_args(argv)
+    except SystemExit as e:
+        return 0 if e.code == 0 else 2
+    try:
+        n, rounds, epochs = merge(a.out, a.src, plots=not a.no_plots)
+    except (MergeError, rs.ResultsError) as e:
+        print(f"sandbench merge: {e}", file=sys.stderr)
+        return 2
+    print(f"sandbench merge: {len(a.src)} runs, {n} slices, {rounds} rounds in {epochs} epochs; "
+          f"wrote {a.out} with its report")
+    return 0

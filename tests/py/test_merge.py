@@ -1,0 +1,103 @@
+"""sandbench merge on crafted results directories: rounds and epochs
+renumbered one run after the other, each run a cluster of its own, start-up
+pooled, the report written; and what it refuses."""
+import json
+import os
+import shutil
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "scripts"))
+sys.path.insert(0, os.path.dirname(__file__))
+from sblib import _results as rs  # noqa: E402
+from sblib import merge  # noqa: E402
+from sblib import reproduce  # noqa: E402
+import sbfixture  # noqa: E402
+
+COSTS = {"private-tmp-yes": (1.0, 9.2, "ok"), "protect-system-strict": (1.08, 8.9, "ok")}
+
+
+def run(argv):
+    return sbfixture.run_main(merge.main, argv)
+
+
+def edit_json(path, fn):
+    with open(path) as f:
+        obj = json.load(f)
+    fn(obj)
+    with open(path, "w") as f:
+        json.dump(obj, f)
+
+
+class Merge(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="sb-merge-")
+        self.a = sbfixture.make_results(os.path.join(self.dir, "a"), rounds=6, seed=1, costs=COSTS)
+        self.b = sbfixture.make_results(os.path.join(self.dir, "b"), rounds=6, seed=2, costs=COSTS)
+        self.out = os.path.join(self.dir, "m")
+
+    def tearDown(self):
+        shutil.rmtree(self.dir)
+
+    def test_merged_run(self):
+        rc, out, err = run([self.out, self.a, self.b, "--no-plots"])
+        self.assertEqual(rc, 0, err)
+        self.assertIn("12 rounds in 2 epochs", out)
+        m = rs.load(self.out)
+        self.assertEqual(len(m["runs"]), 2 * len(rs.load(self.a)["runs"]))
+        self.assertEqual(sorted({r["round"] for r in m["runs"]}), list(range(12)))
+        self.assertEqual({r["epoch"] for r in m["runs"] if r["round"] < 6}, {0})
+        self.assertEqual({r["epoch"] for r in m["runs"] if r["round"] >= 6}, {1})
+        self.assertEqual([r["slice"] for r in m["runs"]], list(range(len(m["runs"]))))
+        self.assertEqual((m["spec"]["reps"], m["spec"]["epochs"]), (12, 2))
+        self.assertEqual([x["seed"] for x in m["spec"]["merged"]], [1, 2])
+        self.assertEqual(m["status"]["state"], "complete")
+        # each run is a cluster of its own in the analysis; the cost is found
+        a = rs.analyse(m, resamples=300)
+        g = next(g for g in a["groups"] if g["mode"] == "keepalive")
+        row = next(r for r in g["rows"] if r["variant"] == "drop/protect-system-strict")
+        c = row["cmp"]["cpu_ns_per_req"]
+        self.assertEqual((c["epochs"], c["n_new"]), (2, 12))
+        self.assertAlmostEqual(c["ratio"], 1.08, delta=0.02)
+        # start-up pooled: one sample per source
+        v = m["variants"]["drop/baseline"]
+        self.assertEqual(len(v["startup_ms_samples"]), 2)
+        with open(os.path.join(self.out, "report.md")) as f:
+            self.assertIn("12 repetitions", f.read())
+        # a merged set is reproduced run by run, and says so
+        with self.assertRaises(rs.ResultsError) as e:
+            reproduce.rerun_argv(m["spec"], "x")
+        self.assertIn("merged", str(e.exception))
+
+    def test_refusals(self):
+        self.assertEqual(run([self.out, self.a])[0], 2)            # one source
+        self.assertEqual(run([self.out, self.a, self.a])[0], 2)    # same seed
+        os.makedirs(self.out)
+        self.assertEqual(run([self.out, self.a, self.b])[0], 2)    # OUT exists
+        os.rmdir(self.out)
+        self.assertEqual(run([self.out, self.a, os.path.join(self.dir, "nope")])[0], 2)
+        c = sbfixture.make_results(os.path.join(self.dir, "c"), rounds=6, seed=3,
+                                   costs={"private-tmp-yes": (1.0, 9.2, "ok")})
+        rc, _, err = run([self.out, self.a, c])                     # other variants
+        self.assertEqual(rc, 2)
+        self.assertIn("protect-system-strict", err)
+        edit_json(os.path.join(self.b, "spec.json"), lambda s: s.update(duration=5.0))
+        rc, _, err = run([self.out, self.a, self.b])                # other slice length
+        self.assertEqual(rc, 2)
+        self.assertIn("duration", err)
+        edit_json(os.path.join(self.b, "spec.json"), lambda s: s.update(duration=2.0))
+        edit_json(os.path.join(self.b, "env.json"), lambda e: e.update(kernel="6.9"))
+        rc, _, err = run([self.out, self.a, self.b])                # other kernel
+        self.assertEqual(rc, 2)
+        self.assertIn("kernel", err)
+        edit_json(os.path.join(self.b, "env.json"), lambda e: e.update(kernel="6.1.0-test"))
+        edit_json(os.path.join(self.b, "status.json"), lambda s: s.update(state="interrupted"))
+        rc, _, err = run([self.out, self.a, self.b])                # unfinished
+        self.assertEqual(rc, 2)
+        self.assertIn("not complete", err)
+        self.assertFalse(os.path.exists(self.out))
+
+
+if __name__ == "__main__":
+    unittest.main()
