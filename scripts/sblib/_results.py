@@ -5,6 +5,8 @@ into per server x mode x variant x metric comparisons against the same
 server's baseline, with intervals, verdicts and the A/A noise floor. report,
 compare and reproduce all start here, so they agree on every number.
 """
+import gzip
+import hashlib
 import json
 import math
 import os
@@ -47,6 +49,35 @@ def _read_json(path, required):
         raise ResultsError(f"{path}: not valid JSON ({e})") from None
 
 
+# a run appends runs.jsonl; a published set keeps it gzipped (sandbench publish)
+RUNS_FILES = ("runs.jsonl", "runs.jsonl.gz")
+
+
+def runs_file(path):
+    """The slices file of results directory PATH, plain or gzipped."""
+    for fn in RUNS_FILES:
+        if os.path.exists(os.path.join(path, fn)):
+            return os.path.join(path, fn)
+    raise ResultsError(f"{os.path.join(path, RUNS_FILES[0])}: missing")
+
+
+def open_runs(runs_path):
+    """A text stream of runs.jsonl or runs.jsonl.gz."""
+    if runs_path.endswith(".gz"):
+        return gzip.open(runs_path, "rt", encoding="utf-8")
+    return open(runs_path, encoding="utf-8")
+
+
+def order_digest(spec):
+    """The slice order of SPEC as one hash: a published spec keeps only this
+    (the order itself is runs.jsonl's); a run's is computed from its list."""
+    if spec.get("order_sha256"):
+        return spec["order_sha256"]
+    if not spec.get("order"):
+        return None
+    return hashlib.sha256("\n".join(spec["order"]).encode()).hexdigest()
+
+
 def load(path):
     """Read a results directory. Raises ResultsError with a clear message.
 
@@ -62,22 +93,23 @@ def load(path):
     status = _read_json(os.path.join(path, "status.json"), False) or {}
     if not isinstance(variants, dict) or not isinstance(env, dict):
         raise ResultsError(f"{path}: variants.json and env.json must be JSON objects")
-    runs_path = os.path.join(path, "runs.jsonl")
-    if not os.path.exists(runs_path):
-        raise ResultsError(f"{runs_path}: missing")
+    runs_path = runs_file(path)
     runs = []
-    with open(runs_path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            line = line.strip()
-            if not line:
-                continue
-            try:
-                r = json.loads(line)
-            except ValueError as e:
-                raise ResultsError(f"{runs_path}:{lineno}: not valid JSON ({e})") from None
-            if not isinstance(r, dict) or "variant" not in r or "mode" not in r:
-                raise ResultsError(f"{runs_path}:{lineno}: a run needs 'variant' and 'mode'")
-            runs.append(r)
+    try:
+        with open_runs(runs_path) as f:
+            for lineno, line in enumerate(f, 1):
+                line = line.strip()
+                if not line:
+                    continue
+                try:
+                    r = json.loads(line)
+                except ValueError as e:
+                    raise ResultsError(f"{runs_path}:{lineno}: not valid JSON ({e})") from None
+                if not isinstance(r, dict) or "variant" not in r or "mode" not in r:
+                    raise ResultsError(f"{runs_path}:{lineno}: a run needs 'variant' and 'mode'")
+                runs.append(r)
+    except (OSError, EOFError, UnicodeDecodeError) as e:
+        raise ResultsError(f"{runs_path}: unreadable ({e})") from None
     spec_variants = spec.get("variants")
     if spec_variants is not None and not isinstance(spec_variants, list):
         raise ResultsError(f"{path}/spec.json: 'variants' must be a list")

@@ -8,7 +8,8 @@ with different seeds, hence different orders and places) into one results
 directory: rounds and epochs are renumbered one run after the other, so the
 analysis pairs slices within a round and resamples each run's epochs as
 clusters of their own; drift correction stays within each run; start-up
-samples are pooled. spec.json lists the sources under "merged" (each one's
+samples are pooled; a directive counts as applied only if every run's
+evidence says so (merge names those where the runs disagree). spec.json lists the sources under "merged" (each one's
 seed, rounds, epochs, commit and argv); the report is written into OUT.
 
 Exit 0; 2 on bad input (a source missing, unfinished or of another matrix,
@@ -102,10 +103,36 @@ def merged_runs(sources):
     return out, rounds, epochs
 
 
+def _name(s):
+    return os.path.basename(os.path.normpath(s["path"]))
+
+
+def _merge_applied(vid, rec, sources):
+    """A directive counts as applied only if every run's evidence says so.
+    Where the runs disagree (the host changed between them) the merged figure
+    mixes both; the verdict becomes "no" with each run's word, and the
+    disagreement is returned so merge can say it."""
+    mixed = []
+    for d in list((rec.get("applied") or {})):
+        words = [((s["variants"].get(vid) or {}).get("applied") or {}).get(d) for s in sources]
+        if len(set(words)) < 2:
+            continue
+        rec["applied"][d] = False
+        rec.setdefault("applied_why", {})[d] = "differs between the merged runs: " + ", ".join(
+            f"{_name(s)} {dict([(True, 'yes'), (False, 'no')]).get(w, 'n/a')}"
+            for s, w in zip(sources, words))
+        rec.setdefault("applied_runs", {})[d] = words
+        mixed.append(f"{vid} ({d})")
+    return mixed
+
+
 def merged_variants(sources):
     """The first source's records; start-up samples pooled; a variant whose
-    status differs between runs gets the first status other than ok."""
+    status differs between runs gets the first status other than ok; evidence
+    verdicts that differ between runs are marked (see _merge_applied).
+    Returns the records and the list of mixed verdicts."""
     out = json.loads(json.dumps(sources[0]["variants"]))
+    mixed = []
     for vid, rec in out.items():
         samples = []
         for s in sources:
@@ -114,10 +141,11 @@ def merged_variants(sources):
                 [o["startup_ms"]] if isinstance(o.get("startup_ms"), (int, float)) else [])
             if o.get("status") not in (None, "ok") and rec.get("status") == "ok":
                 rec["status"] = o["status"]
-                rec["reason"] = f"{os.path.basename(s['path'])}: {o.get('reason')}"
+                rec["reason"] = f"{_name(s)}: {o.get('reason')}"
         if len(samples) > 1:
             rec["startup_ms_samples"] = samples
-    return out
+        mixed += _merge_applied(vid, rec, sources)
+    return out, mixed
 
 
 def merge(out, paths, plots=True):
@@ -133,13 +161,13 @@ def merge(out, paths, plots=True):
         "reps": rounds, "epochs": epochs,
         "argv": ["merge", out] + list(paths),
         "order": [f"{r['variant']}|{r['mode']}|{r['round']}" for r in runs],
-        "merged": [{"path": os.path.basename(os.path.normpath(s["path"])),
+        "merged": [{"path": _name(s),
                     "seed": s["spec"].get("seed"), "reps": s["spec"].get("reps"),
                     "epochs": _epochs_of(s["spec"]), "created": s["spec"].get("created"),
                     "commit": s["spec"].get("commit"), "argv": s["spec"].get("argv")}
                    for s in sources],
     })
-    variants = merged_variants(sources)
+    variants, mixed = merged_variants(sources)
     os.makedirs(out)
     try:
         res = runner.Results(out)
@@ -155,7 +183,7 @@ def merge(out, paths, plots=True):
     except BaseException:
         shutil.rmtree(out, ignore_errors=True)
         raise
-    return len(runs), rounds, epochs
+    return len(runs), rounds, epochs, mixed
 
 
 def main(argv):
@@ -169,10 +197,14 @@ def main(argv):
     except SystemExit as e:
         return 0 if e.code == 0 else 2
     try:
-        n, rounds, epochs = merge(a.out, a.src, plots=not a.no_plots)
+        n, rounds, epochs, mixed = merge(a.out, a.src, plots=not a.no_plots)
     except (MergeError, rs.ResultsError) as e:
         print(f"sandbench merge: {e}", file=sys.stderr)
         return 2
+    if mixed:
+        print(f"sandbench merge: the runs' evidence disagrees for {len(mixed)} "
+              f"variant(s), marked not applied in the merged set: {', '.join(mixed[:8])}"
+              + (" …" if len(mixed) > 8 else ""), file=sys.stderr)
     print(f"sandbench merge: {len(a.src)} runs, {n} slices, {rounds} rounds in {epochs} epochs; "
           f"wrote {a.out} with its report")
     return 0

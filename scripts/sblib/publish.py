@@ -4,8 +4,10 @@ A run's directory keeps every slice's whole load-generator object (histogram
 percentiles of connect and handshake times, the per-second timeline, error
 texts): useful while looking into one run, too much to commit for thousands
 of slices. publish copies SRC into DEST without those objects (every figure
-the reports, compare and reproduce read stays; the JSON files unindented),
-records DEST as the run's
+the reports, compare and reproduce read stays): runs.jsonl gzipped as
+runs.jsonl.gz (every sandbench command reads either), the JSON files
+unindented, spec.json's slice order replaced by its hash, order_sha256
+(runs.jsonl holds the order itself), records DEST as the run's
 --out so the report and spec name the set by its own path, writes the report
 and plots there, and refuses to leave a path of this machine (the source
 directory, the checkout) in any file of DEST.
@@ -13,6 +15,7 @@ directory, the checkout) in any file of DEST.
 Exit 0; 2 on bad input (SRC not a finished results directory, DEST exists).
 """
 import argparse
+import gzip
 import json
 import os
 import shutil
@@ -35,10 +38,12 @@ class PublishError(Exception):
 
 
 def compact_runs(src, dest):
-    """Copies runs.jsonl line by line without the raw loadgen objects.
-    Returns (lines, bytes before, bytes after)."""
+    """Copies runs.jsonl line by line without the raw loadgen objects, into
+    DEST gzipped (no name or time in the header: the same input gives the
+    same bytes). Returns (lines, bytes before, bytes after)."""
     n = 0
-    with open(src) as f, open(dest, "w") as out:
+    with rs.open_runs(src) as f, open(dest, "wb") as raw, \
+            gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz:
         for line in f:
             if not line.strip():
                 continue
@@ -48,7 +53,7 @@ def compact_runs(src, dest):
                 raise PublishError(f"{src}: line {n + 1}: not JSON: {e}") from None
             for k in DROP:
                 rec.pop(k, None)
-            out.write(json.dumps(rec, separators=(",", ":")) + "\n")
+            gz.write((json.dumps(rec, separators=(",", ":")) + "\n").encode())
             n += 1
     return n, os.path.getsize(src), os.path.getsize(dest)
 
@@ -81,7 +86,8 @@ def machine_paths(dest, forbidden):
         for fn in files:
             p = os.path.join(d, fn)
             try:
-                with open(p, errors="replace") as f:
+                opener = gzip.open if fn.endswith(".gz") else open
+                with opener(p, "rt", errors="replace") as f:
                     text = f.read()
             except OSError:
                 continue
@@ -106,11 +112,15 @@ def publish(src, dest, plots=True):
                 shutil.copy(os.path.join(src, fn), os.path.join(dest_abs, fn))
         with open(os.path.join(dest_abs, "spec.json")) as f:
             spec = json.load(f)
+        # the order is runs.jsonl's own; the spec keeps its hash for reproduce
+        if spec.get("order"):
+            spec["order_sha256"] = rs.order_digest(spec)
+            del spec["order"]
         with open(os.path.join(dest_abs, "spec.json"), "w") as f:
             json.dump(rewrite_out(spec, dest_rel), f, indent=1)
             f.write("\n")
-        n, before, after = compact_runs(os.path.join(src, "runs.jsonl"),
-                                        os.path.join(dest_abs, "runs.jsonl"))
+        n, before, after = compact_runs(rs.runs_file(src),
+                                        os.path.join(dest_abs, "runs.jsonl.gz"))
         report.write_report(dest_abs, plots=plots)
         for fn in COMPACT:
             compact_json(os.path.join(dest_abs, fn))
@@ -139,6 +149,7 @@ def main(argv):
     except (PublishError, rs.ResultsError) as e:
         print(f"sandbench publish: {e}", file=sys.stderr)
         return 2
-    print(f"sandbench publish: {n} slices, runs.jsonl {before / 1e6:.1f} MB -> {after / 1e6:.1f} MB; "
+    print(f"sandbench publish: {n} slices, runs.jsonl {before / 1e6:.1f} MB -> runs.jsonl.gz "
+          f"{after / 1e6:.1f} MB; "
           f"wrote {a.dest} with its report")
     return 0

@@ -70,6 +70,26 @@ class Merge(unittest.TestCase):
             reproduce.rerun_argv(m["spec"], "x")
         self.assertIn("merged", str(e.exception))
 
+    def test_evidence_that_differs(self):
+        # the host changed between the runs: the second run enforced a
+        # directive the first did not; the merged verdict is "no", with both
+        edit_json(os.path.join(self.a, "variants.json"),
+                  lambda v: v["drop/private-tmp-yes"]["applied"].update({"private-tmp-yes": False}))
+        rc, _, err = run([self.out, self.a, self.b, "--no-plots"])
+        self.assertEqual(rc, 0, err)
+        self.assertIn("disagrees for 1 variant", err)
+        self.assertIn("drop/private-tmp-yes (private-tmp-yes)", err)
+        v = rs.load(self.out)["variants"]
+        self.assertIs(v["drop/private-tmp-yes"]["applied"]["private-tmp-yes"], False)
+        self.assertEqual(v["drop/private-tmp-yes"]["applied_runs"]["private-tmp-yes"],
+                         [False, True])
+        self.assertIn("a no, b yes", v["drop/private-tmp-yes"]["applied_why"]["private-tmp-yes"])
+        # runs that agree are left alone
+        self.assertIs(v["drop/protect-system-strict"]["applied"]["protect-system-strict"], True)
+        self.assertNotIn("applied_runs", v["drop/protect-system-strict"])
+        with open(os.path.join(self.out, "report.md")) as f:
+            self.assertIn("differs between the merged runs", f.read())
+
     def test_refusals(self):
         self.assertEqual(run([self.out, self.a])[0], 2)            # one source
         self.assertEqual(run([self.out, self.a, self.a])[0], 2)    # same seed

@@ -9,7 +9,9 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "scripts"))
 sys.path.insert(0, os.path.dirname(__file__))
+from sblib import _results as rs  # noqa: E402
 from sblib import publish  # noqa: E402
+from sblib import reproduce  # noqa: E402
 import sbfixture  # noqa: E402
 
 
@@ -18,7 +20,7 @@ def run(argv):
 
 
 def read_runs(path):
-    with open(os.path.join(path, "runs.jsonl")) as f:
+    with rs.open_runs(rs.runs_file(path)) as f:
         return [json.loads(l) for l in f if l.strip()]
 
 
@@ -53,10 +55,37 @@ class Publish(unittest.TestCase):
             a = dict(a)
             a.pop("loadgen")
             self.assertEqual(a, b)
-        self.assertLess(os.path.getsize(os.path.join(dest, "runs.jsonl")),
-                        os.path.getsize(os.path.join(self.src, "runs.jsonl")) / 2)
+        self.assertFalse(os.path.exists(os.path.join(dest, "runs.jsonl")))
+        self.assertLess(os.path.getsize(os.path.join(dest, "runs.jsonl.gz")),
+                        os.path.getsize(os.path.join(self.src, "runs.jsonl")) / 10)
         with open(os.path.join(dest, "spec.json")) as f:
-            argv = json.load(f)["argv"]
+            pspec = json.load(f)
+        argv = pspec["argv"]
+        # the order is kept as its hash, and reproduce still tells orders apart
+        with open(os.path.join(self.src, "spec.json")) as f:
+            sspec = json.load(f)
+        self.assertNotIn("order", pspec)
+        self.assertEqual(pspec["order_sha256"], rs.order_digest(sspec))
+        self.assertEqual(reproduce.spec_differences(pspec, sspec), [])
+        sspec["order"] = sspec["order"][::-1]
+        self.assertEqual(reproduce.spec_differences(pspec, sspec), ["the slice order differs"])
+        # the same input gives the same bytes; every command reads the set
+        dest2 = os.path.join(self.dir, "pub2")
+        self.assertEqual(run([self.src, dest2, "--no-plots"])[0], 0)
+        with open(os.path.join(dest, "runs.jsonl.gz"), "rb") as f1, \
+                open(os.path.join(dest2, "runs.jsonl.gz"), "rb") as f2:
+            self.assertEqual(f1.read(), f2.read())
+        self.assertEqual(len(rs.load(dest)["runs"]), len(self.runs))
+        # a damaged archive is a clear error, not a traceback
+        with open(os.path.join(dest2, "runs.jsonl.gz"), "r+b") as f:
+            f.truncate(os.path.getsize(os.path.join(dest2, "runs.jsonl.gz")) // 2)
+        with self.assertRaises(rs.ResultsError) as e:
+            rs.load(dest2)
+        self.assertIn("runs.jsonl.gz: unreadable", str(e.exception))
+        with open(os.path.join(dest2, "runs.jsonl.gz"), "wb") as f:
+            f.write(b"not gzip at all")
+        with self.assertRaises(rs.ResultsError):
+            rs.load(dest2)
         self.assertEqual(argv[argv.index("--out") + 1], dest)
         with open(os.path.join(dest, "report.md")) as f:
             md = f.read()
