@@ -462,24 +462,57 @@ def analyse(res, resamples=st.RESAMPLES):
             for m, c in row["cmp"].items():
                 floor = None if row["variant"] == aa else g["floors"].get(m)
                 c["verdict"] = st.verdict(m, c, 0.0, floor)
-    # start-up is per variant, not per mode
-    startup = {}
+    startup, startup_floor = analyse_startup(res, info, servers, seed, resamples)
+    return {"groups": groups, "info": info, "startup": startup, "startup_floor": startup_floor,
+            "placement": placement(res)}
+
+
+def startup_by_epoch(res, variant):
+    """A variant's start-up times one per epoch (variants.json
+    startup_ms_samples, in epoch order, merged runs one after the other), or
+    None when they are not exactly that."""
+    s = (res["variants"].get(variant) or {}).get("startup_ms_samples")
+    if not isinstance(s, list) or len(s) != len(set(epochs(res).values())) or len(s) < 2 \
+            or not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in s):
+        return None
+    return [float(x) for x in s]
+
+
+def analyse_startup(res, info, servers, seed, resamples):
+    """Start-up time per variant (not per mode) against the baseline.
+
+    With one start per epoch the variant and the baseline were started in the
+    same epoch, so they are compared epoch by epoch (paired), which takes out
+    what changed between epochs. A start is one sample of a noisy thing and
+    every verdict leans on the same few baseline starts, so, as for the
+    per-request metrics, a change within the A/A control's interval is not
+    called. Returns ({variant: {median, n, cmp}}, {server: floor or None})."""
+    startup, floors = {}, {}
     for server in servers:
         members = [d for d in info.values() if d["server"] == server]
         base = next((d["id"] for d in members if d["role"] == "baseline"), None)
+        aa = next((d["id"] for d in members if d["role"] == "aa"), None)
         bs = startup_samples(res, base) if base else []
+        be = startup_by_epoch(res, base) if base else None
+        cmps = {}
         for d in members:
             s = startup_samples(res, d["id"])
             if not s:
                 continue
             e = {"median": st.median(s), "n": len(s), "cmp": None}
             if bs and d["id"] != base:
-                c = st.compare(bs, s, st.derive_seed(seed, d["id"], "startup"),
+                se = startup_by_epoch(res, d["id"])
+                paired = be is not None and se is not None
+                c = st.compare(be if paired else bs, se if paired else s,
+                               st.derive_seed(seed, d["id"], "startup"), paired=paired,
                                resamples=resamples)
-                c["verdict"] = st.verdict("startup_ms", c)
-                e["cmp"] = c
+                c["paired"] = paired
+                e["cmp"] = cmps[d["id"]] = c
             startup[d["id"]] = e
-    return {"groups": groups, "info": info, "startup": startup, "placement": placement(res)}
+        floors[server] = st.noise_floor(cmps.get(aa)) if aa else None
+        for vid, c in cmps.items():
+            c["verdict"] = st.verdict("startup_ms", c, 0.0, None if vid == aa else floors[server])
+    return startup, floors
 
 
 def _compare_task(args):

@@ -550,7 +550,16 @@ def build(res, analysis, plots):
         rows.append([f"`{vid}`", num(e["median"]), e["n"], change(c) if c else "-",
                      mark(c) if c else ""])
     if rows:
-        blocks.append(para("From `systemctl start` to the first good HTTPS response."))
+        paired = any((e["cmp"] or {}).get("paired") for e in analysis["startup"].values())
+        floors = ", ".join(f"{srv} ±{f * 100:.0f}%" for srv, f in
+                           (analysis.get("startup_floor") or {}).items() if f is not None)
+        blocks.append(para(
+            "From `systemctl start` to the first good HTTPS response"
+            + (", once per epoch; each variant is compared with the baseline started in the "
+               "same epoch (paired)" if paired else "")
+            + ". Every change leans on the same few baseline starts, so one within the A/A "
+            "control's interval is not called" + (f" (start-up floor: {floors})" if floors
+                                                   else "") + "."))
         blocks.append(table(["variant", "ms (median)", "n", "change", ""], rows,
                             ["l", "r", "r", "r", "l"]))
     else:
@@ -880,6 +889,7 @@ plot {', '.join(cmds)}
 def analysis_json(analysis):
     return {"schema": "sandbench-analysis/1", "resamples": st.RESAMPLES, "conf": st.CONF,
             "alpha": st.ALPHA, "groups": analysis["groups"], "startup": analysis["startup"],
+            "startup_floor": analysis.get("startup_floor") or {},
             "placement": analysis.get("placement") or []}
 
 
