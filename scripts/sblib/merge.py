@@ -148,7 +148,7 @@ def merged_variants(sources):
     return out, mixed
 
 
-def merge(out, paths, plots=True):
+def merge(out, paths, plots=True, write_report=True):
     if len(paths) < 2:
         raise MergeError("give at least two results directories to merge")
     if os.path.exists(out):
@@ -179,7 +179,8 @@ def merge(out, paths, plots=True):
         res.done = res.planned = len(runs)
         runner.write_summary(res, spec, variants)
         res.status("complete")
-        report.write_report(out, plots=plots)
+        if write_report:
+            report.write_report(out, plots=plots)
     except BaseException:
         shutil.rmtree(out, ignore_errors=True)
         raise
@@ -192,12 +193,15 @@ def main(argv):
     ap.add_argument("out", metavar="OUT", help="the new results directory")
     ap.add_argument("src", metavar="SRC", nargs="+", help="finished runs of the same matrix")
     ap.add_argument("--no-plots", action="store_true", help="tables only, no gnuplot")
+    ap.add_argument("--no-report", action="store_true",
+                    help="no report (sandbench publish or report writes one later)")
     try:
         a = ap.parse_args(argv)
     except SystemExit as e:
         return 0 if e.code == 0 else 2
     try:
-        n, rounds, epochs, mixed = merge(a.out, a.src, plots=not a.no_plots)
+        n, rounds, epochs, mixed = merge(a.out, a.src, plots=not a.no_plots,
+                                         write_report=not a.no_report)
     except (MergeError, rs.ResultsError) as e:
         print(f"sandbench merge: {e}", file=sys.stderr)
         return 2
@@ -206,5 +210,5 @@ def main(argv):
               f"variant(s), marked not applied in the merged set: {', '.join(mixed[:8])}"
               + (" …" if len(mixed) > 8 else ""), file=sys.stderr)
     print(f"sandbench merge: {len(a.src)} runs, {n} slices, {rounds} rounds in {epochs} epochs; "
-          f"wrote {a.out} with its report")
+          f"wrote {a.out}" + ("" if a.no_report else " with its report"))
     return 0

@@ -70,6 +70,12 @@ class Merge(unittest.TestCase):
             reproduce.rerun_argv(m["spec"], "x")
         self.assertIn("merged", str(e.exception))
 
+    def test_no_report(self):
+        rc, out, err = run([self.out, self.a, self.b, "--no-report"])
+        self.assertEqual(rc, 0, err)
+        self.assertFalse(os.path.exists(os.path.join(self.out, "report.md")))
+        self.assertEqual(len(rs.load(self.out)["runs"]), 2 * len(rs.load(self.a)["runs"]))
+
     def test_evidence_that_differs(self):
         # the host changed between the runs: the second run enforced a
         # directive the first did not; the merged verdict is "no", with both
