@@ -10,6 +10,7 @@ import hashlib
 import json
 import math
 import os
+import zlib
 
 from . import _stats as st
 
@@ -69,13 +70,12 @@ def open_runs(runs_path):
 
 
 def order_digest(spec):
-    """The slice order of SPEC as one hash: a published spec keeps only this
-    (the order itself is runs.jsonl's); a run's is computed from its list."""
-    if spec.get("order_sha256"):
-        return spec["order_sha256"]
-    if not spec.get("order"):
-        return None
-    return hashlib.sha256("\n".join(spec["order"]).encode()).hexdigest()
+    """The planned slice order of SPEC as one hash, computed from its list, or
+    a published spec's order_sha256 (publish keeps only the hash: the plan
+    follows from the seed, and reproduce needs only to tell plans apart)."""
+    if spec.get("order"):
+        return hashlib.sha256("\n".join(spec["order"]).encode()).hexdigest()
+    return spec.get("order_sha256")
 
 
 def load(path):
@@ -108,7 +108,7 @@ def load(path):
                 if not isinstance(r, dict) or "variant" not in r or "mode" not in r:
                     raise ResultsError(f"{runs_path}:{lineno}: a run needs 'variant' and 'mode'")
                 runs.append(r)
-    except (OSError, EOFError, UnicodeDecodeError) as e:
+    except (OSError, EOFError, UnicodeDecodeError, zlib.error) as e:
         raise ResultsError(f"{runs_path}: unreadable ({e})") from None
     spec_variants = spec.get("variants")
     if spec_variants is not None and not isinstance(spec_variants, list):

@@ -9,8 +9,9 @@ directory: rounds and epochs are renumbered one run after the other, so the
 analysis pairs slices within a round and resamples each run's epochs as
 clusters of their own; drift correction stays within each run; start-up
 samples are pooled; a directive counts as applied only if every run's
-evidence says so (merge names those where the runs disagree). spec.json lists the sources under "merged" (each one's
-seed, rounds, epochs, commit and argv); the report is written into OUT.
+evidence says so (merge names those where the runs disagree). spec.json
+lists the sources under "merged" (each one's seed, rounds, epochs, commit and
+argv); the report is written into OUT unless --no-report.
 
 Exit 0; 2 on bad input (a source missing, unfinished or of another matrix,
 two sources with one seed, OUT exists).
@@ -109,20 +110,23 @@ def _name(s):
 
 def _merge_applied(vid, rec, sources):
     """A directive counts as applied only if every run's evidence says so.
-    Where the runs disagree (the host changed between them) the merged figure
-    mixes both; the verdict becomes "no" with each run's word, and the
-    disagreement is returned so merge can say it."""
+    Where one run says yes and another no (the host changed between them),
+    the merged figure mixes both: the verdict becomes "no", with each run's
+    word; where a run could not tell, the verdict is "could not tell". The
+    disagreements are returned so merge can name them."""
     mixed = []
-    for d in list((rec.get("applied") or {})):
-        words = [((s["variants"].get(vid) or {}).get("applied") or {}).get(d) for s in sources]
+    recs = [(s["variants"].get(vid) or {}).get("applied") or {} for s in sources]
+    for d in dict.fromkeys(k for r in recs for k in r):
+        words = [r.get(d) for r in recs]
         if len(set(words)) < 2:
             continue
-        rec["applied"][d] = False
+        rec.setdefault("applied", {})[d] = False if False in words else None
         rec.setdefault("applied_why", {})[d] = "differs between the merged runs: " + ", ".join(
             f"{_name(s)} {dict([(True, 'yes'), (False, 'no')]).get(w, 'n/a')}"
             for s, w in zip(sources, words))
         rec.setdefault("applied_runs", {})[d] = words
-        mixed.append(f"{vid} ({d})")
+        if True in words and False in words:
+            mixed.append(f"{vid} ({d})")
     return mixed
 
 
@@ -157,6 +161,7 @@ def merge(out, paths, plots=True, write_report=True):
     check(sources)
     runs, rounds, epochs = merged_runs(sources)
     spec = json.loads(json.dumps(sources[0]["spec"]))
+    spec.pop("order_sha256", None)  # a published source's: not this order
     spec.update({
         "reps": rounds, "epochs": epochs,
         "argv": ["merge", out] + list(paths),
@@ -206,8 +211,8 @@ def main(argv):
         print(f"sandbench merge: {e}", file=sys.stderr)
         return 2
     if mixed:
-        print(f"sandbench merge: the runs' evidence disagrees for {len(mixed)} "
-              f"variant(s), marked not applied in the merged set: {', '.join(mixed[:8])}"
+        print(f"sandbench merge: the runs' evidence disagrees on {len(mixed)} "
+              f"verdict(s), marked not applied in the merged set: {', '.join(mixed[:8])}"
               + (" …" if len(mixed) > 8 else ""), file=sys.stderr)
     print(f"sandbench merge: {len(a.src)} runs, {n} slices, {rounds} rounds in {epochs} epochs; "
           f"wrote {a.out}" + ("" if a.no_report else " with its report"))

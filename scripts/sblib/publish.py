@@ -6,8 +6,9 @@ texts): useful while looking into one run, too much to commit for thousands
 of slices. publish copies SRC into DEST without those objects (every figure
 the reports, compare and reproduce read stays): runs.jsonl gzipped as
 runs.jsonl.gz (every sandbench command reads either), the JSON files
-unindented, spec.json's slice order replaced by its hash, order_sha256
-(runs.jsonl holds the order itself), records DEST as the run's
+unindented, spec.json's planned slice order replaced by its hash,
+order_sha256 (the plan follows from the seed; reproduce compares hashes),
+records DEST as the run's
 --out so the report and spec name the set by its own path, writes the report
 and plots there, and refuses to leave a path of this machine (the source
 directory, the checkout) in any file of DEST.
@@ -149,7 +150,7 @@ def main(argv):
     except (PublishError, rs.ResultsError) as e:
         print(f"sandbench publish: {e}", file=sys.stderr)
         return 2
-    print(f"sandbench publish: {n} slices, runs.jsonl {before / 1e6:.1f} MB -> runs.jsonl.gz "
-          f"{after / 1e6:.1f} MB; "
+    print(f"sandbench publish: {n} slices, {os.path.basename(rs.runs_file(a.src))} "
+          f"{before / 1e6:.1f} MB -> runs.jsonl.gz {after / 1e6:.1f} MB; "
           f"wrote {a.dest} with its report")
     return 0

@@ -557,9 +557,9 @@ def build(res, analysis, plots):
             "From `systemctl start` to the first good HTTPS response"
             + (", once per epoch; each variant is compared with the baseline started in the "
                "same epoch (paired)" if paired else "")
-            + ". Every change leans on the same few baseline starts, so one within the A/A "
-            "control's interval is not called" + (f" (start-up floor: {floors})" if floors
-                                                   else "") + "."))
+            + "." + (" Every change leans on the same few baseline starts, so one within "
+                     f"the A/A control's interval is not called (start-up floor: {floors})."
+                     if floors else "")))
         blocks.append(table(["variant", "ms (median)", "n", "change", ""], rows,
                             ["l", "r", "r", "r", "l"]))
     else:

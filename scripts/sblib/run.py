@@ -16,6 +16,7 @@ from sblib import _catalogue as cat
 from sblib import _evidence as ev
 from sblib import _host
 from sblib import _plan as plan
+from sblib import _results as rs
 
 HELP = "measure servers under directives side by side through real systemd"
 
@@ -972,8 +973,8 @@ def main(argv):
             return 2
     out = a.out or os.path.join(_host.repo_root(), "results", "runs",
                                 time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()))
-    if os.path.exists(os.path.join(out, "runs.jsonl")) and os.path.getsize(
-            os.path.join(out, "runs.jsonl")) > 0:
+    if any(os.path.exists(os.path.join(out, f)) and os.path.getsize(os.path.join(out, f)) > 0
+           for f in rs.RUNS_FILES):
         print(f"sandbench run: {out} already holds results; choose another --out", file=sys.stderr)
         return 2
     spec["created"] = now_iso()

@@ -70,6 +70,23 @@ class Merge(unittest.TestCase):
             reproduce.rerun_argv(m["spec"], "x")
         self.assertIn("merged", str(e.exception))
 
+    def test_published_sources_and_unknown_verdicts(self):
+        from sblib import publish
+        pa = os.path.join(self.dir, "pa")
+        self.assertEqual(sbfixture.run_main(publish.main, [self.a, pa, "--no-plots"])[0], 0)
+        # run a could not tell PrivateTmp=, run b says yes: "could not tell"
+        edit_json(os.path.join(pa, "variants.json"),
+                  lambda v: v["drop/private-tmp-yes"]["applied"].update({"private-tmp-yes": None}))
+        rc, _, err = run([self.out, pa, self.b, "--no-report"])
+        self.assertEqual(rc, 0, err)
+        self.assertNotIn("disagrees", err)      # no yes against no
+        m = rs.load(self.out)
+        self.assertIsNone(m["variants"]["drop/private-tmp-yes"]["applied"]["private-tmp-yes"])
+        # the merged order is its own, not the published source's hash
+        self.assertNotIn("order_sha256", m["spec"])
+        self.assertEqual(len(m["spec"]["order"]), len(m["runs"]))
+        self.assertNotEqual(rs.order_digest(m["spec"]), rs.order_digest(rs.load(pa)["spec"]))
+
     def test_no_report(self):
         rc, out, err = run([self.out, self.a, self.b, "--no-report"])
         self.assertEqual(rc, 0, err)
@@ -83,7 +100,7 @@ class Merge(unittest.TestCase):
                   lambda v: v["drop/private-tmp-yes"]["applied"].update({"private-tmp-yes": False}))
         rc, _, err = run([self.out, self.a, self.b, "--no-plots"])
         self.assertEqual(rc, 0, err)
-        self.assertIn("disagrees for 1 variant", err)
+        self.assertIn("disagrees on 1 verdict", err)
         self.assertIn("drop/private-tmp-yes (private-tmp-yes)", err)
         v = rs.load(self.out)["variants"]
         self.assertIs(v["drop/private-tmp-yes"]["applied"]["private-tmp-yes"], False)

@@ -82,6 +82,11 @@ class Publish(unittest.TestCase):
         with self.assertRaises(rs.ResultsError) as e:
             rs.load(dest2)
         self.assertIn("runs.jsonl.gz: unreadable", str(e.exception))
+        with open(os.path.join(dest, "runs.jsonl.gz"), "r+b") as f:   # bad deflate data
+            f.seek(12)
+            f.write(b"\xff" * 64)
+        with self.assertRaises(rs.ResultsError):
+            rs.load(dest)
         with open(os.path.join(dest2, "runs.jsonl.gz"), "wb") as f:
             f.write(b"not gzip at all")
         with self.assertRaises(rs.ResultsError):
