@@ -271,8 +271,14 @@ def what_ran(res):
            "; instances in one seeded place each for the whole run (`--epochs 1`): what a "
            "place costs is not in the intervals"
            if any(r.get("position") is not None for r in res["runs"]) else ""),
-        "load: " + ", ".join(f"{k} {v}" for k, v in lg.items() if v is not None),
+        "load: " + ", ".join(f"{k} {v}" for k, v in lg.items()
+                             if v is not None and k != "slice_connections"),
     ]
+    for server, modes in (lg.get("slice_connections") or {}).items():
+        items.append(f"{server}, {' and '.join(modes)} mode: a slice is exactly "
+                     f"{' / '.join(str(n) for n in modes.values())} connections from an idle "
+                     "server to the last answer, not a fixed time (each costs a unit start; a "
+                     "window would cut through the ones in flight at its edges)")
     pin = spec.get("pinning") or {}
     if pin:
         items.append(f"servers pinned to CPU {pin.get('server_cpu', '?')}, the load generator "

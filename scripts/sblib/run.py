@@ -137,6 +137,10 @@ def build_plan(a):
         raise Usage(f"at most {plan.MAX_INSTANCES - 2} directives per run")
     ids = [v["id"] for v in variants]
     order = plan.slice_order(ids, modes, a.reps, seed)
+    # per server and churn mode: slices of a fixed number of connections
+    counted = {s: {m: n for m, n in cat.SERVERS.get(s, {}).get("slice_connections", {}).items()
+                   if m in modes} for s in servers}
+    counted = {s: v for s, v in counted.items() if v}
     return {
         "schema": "sandbench-spec/1",
         "seed": seed,
@@ -154,7 +158,8 @@ def build_plan(a):
         "loadgen": {"connections": a.connections, "threads": 1,
                     "connections_per_server": {s: min(a.connections, cat.SERVERS.get(s, {}).get(
                         "connections", a.connections)) for s in servers},
-                    "rate": a.rate if "rate" in modes else None, "path": a.path},
+                    "rate": a.rate if "rate" in modes else None, "path": a.path,
+                    **({"slice_connections": counted} if counted else {})},
         "pinning": {"server_cpu": a.server_cpu, "loadgen_cpu": a.loadgen_cpu},
         "unit": os.path.basename(a.unit) if a.unit else None,
         "url": a.url,
@@ -639,11 +644,13 @@ class Runner:
         return [self.host.unit_cgroup(u) for u in inst.cpu_units]
 
     # load
-    def loadgen_argv(self, url, mode, duration, connections=None):
+    def loadgen_argv(self, url, mode, duration, connections=None, count=None):
+        """DURATION seconds of load, or with COUNT exactly that many requests."""
         a = self.a
         argv = ["taskset", "-c", str(a.loadgen_cpu), self.loadgen, "-c",
-                str(connections or a.connections),
-                "-t", "1", "-d", f"{int(duration * 1000)}ms", "--json"]
+                str(connections or a.connections), "-t", "1"]
+        argv += ["-n", str(count)] if count else ["-d", f"{int(duration * 1000)}ms"]
+        argv.append("--json")
         if mode == "close":
             argv.append("--close")
         elif mode == "resume":
@@ -652,18 +659,20 @@ class Runner:
             argv += ["-R", str(a.rate)]
         return argv + [url]
 
-    def load(self, url, mode, duration, warmup=0.0, cpu_dirs=None, connections=None):
+    def load(self, url, mode, duration, warmup=0.0, cpu_dirs=None, connections=None, count=None):
         """Runs the load generator (WARMUP unmeasured seconds, then DURATION
-        measured). Returns (json dict or None, error text, CPU usec of
-        CPU_DIRS over the measured part or None). The generator reads the
-        cgroups' CPU counters itself (--cgroup) the moment it starts and
-        stops counting requests, so both figures cover the same window."""
-        argv = self.loadgen_argv(url, mode, duration, connections)
+        measured, or COUNT requests from an idle server). Returns (json dict
+        or None, error text, CPU usec of CPU_DIRS over the measured part or
+        None). The generator reads the cgroups' CPU counters itself
+        (--cgroup) the moment it starts and stops counting requests (with
+        COUNT: before the first connection and after the last answer), so
+        both figures cover the same window."""
+        argv = self.loadgen_argv(url, mode, duration, connections, count)
         if warmup > 0:
             argv[-1:-1] = ["--warmup", f"{int(warmup * 1000)}ms"]
         for d in cpu_dirs or []:
             argv[-1:-1] = ["--cgroup", d]
-        limit = duration + warmup + 20
+        limit = (count * 0.5 if count else duration) + warmup + 20
         try:
             p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                timeout=limit)
@@ -677,14 +686,17 @@ class Runner:
         return js, (p.stderr.strip() if p.returncode else ""), cpu
 
     def measure(self, inst, mode, rnd, slice_no):
-        warm = max(self.a.slice_warmup, inst.spec.get("slice_warmup", 0))
+        count = (inst.spec.get("slice_connections") or {}).get(mode)
+        warm = 0.0 if count else max(self.a.slice_warmup, inst.spec.get("slice_warmup", 0))
         t = time.time()
         conns = min(self.a.connections, inst.spec.get("connections", self.a.connections))
         js, err, cpu = self.load(inst.url, mode, self.a.duration, warm, inst.cpu_dirs_cached,
-                                 conns)
+                                 conns, count)
         rec = {"slice": slice_no, "round": rnd, "rep": rnd, "variant": inst.id,
                "server": inst.v["server"], "mode": mode, "status": "ok", "start": round(t, 3),
                "duration_s": self.a.duration, "warmup_s": warm}
+        if count:
+            rec["connections_counted"] = count
         if inst.position is not None:
             rec["epoch"], rec["position"] = inst.epoch, inst.position
         if js is None:

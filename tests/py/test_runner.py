@@ -236,6 +236,28 @@ class TestCatalogue(unittest.TestCase):
                 run.build_plan(run.parse_args(argv))
 
 
+    def test_counted_slices_for_a_process_per_connection(self):
+        # inetd's churn slices are a number of connections, not a window
+        spec = run.build_plan(run.parse_args(["--servers", "drop,inetd",
+                                              "--mode", "keepalive,close", "--reps", "2"]))
+        self.assertEqual(spec["loadgen"]["slice_connections"], {"inetd": {"close": 40}})
+        spec = run.build_plan(run.parse_args(["--servers", "inetd", "--reps", "2"]))
+        self.assertNotIn("slice_connections", spec["loadgen"])       # keep-alive only
+        spec = run.build_plan(run.parse_args(["--servers", "drop,activated", "--mode",
+                                              "close,resume", "--reps", "2"]))
+        self.assertNotIn("slice_connections", spec["loadgen"])       # specs as before
+        a = run.parse_args(["--loadgen-cpu", "0"])
+        r = run.Runner.__new__(run.Runner)
+        r.a, r.loadgen = a, "lg"
+        argv = r.loadgen_argv("https://h:1/", "close", 0.4, 4, 40)
+        self.assertEqual(argv[argv.index("-n") + 1], "40")
+        self.assertNotIn("-d", argv)
+        self.assertIn("--close", argv)
+        argv = r.loadgen_argv("https://h:1/", "keepalive", 0.4, 4)
+        self.assertEqual(argv[argv.index("-d") + 1], "400ms")
+        self.assertNotIn("-n", argv)
+
+
 class TestEvidence(unittest.TestCase):
     def test_parse_status(self):
         e = ev.parse_status(STATUS)
