@@ -276,9 +276,10 @@ def what_ran(res):
     ]
     for server, modes in (lg.get("slice_connections") or {}).items():
         items.append(f"{server}, {' and '.join(modes)} mode: a slice is exactly "
-                     f"{' / '.join(str(n) for n in modes.values())} connections from an idle "
-                     "server to the last answer, not a fixed time (each costs a unit start; a "
-                     "window would cut through the ones in flight at its edges)")
+                     f"{' / '.join(str(n) for n in modes.values())} connections, its CPU read "
+                     "when none of the server's per-connection units is left, before the first "
+                     "and after the last (each costs a unit start; a fixed window would cut "
+                     "through the ones in flight at its edges)")
     pin = spec.get("pinning") or {}
     if pin:
         items.append(f"servers pinned to CPU {pin.get('server_cpu', '?')}, the load generator "

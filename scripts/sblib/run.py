@@ -301,6 +301,31 @@ def url_with_port(url, port, path=None):
     return f"{m.group(1)}://{m.group(2)}:{port}{path if path is not None else (m.group(4) or '/')}"
 
 
+# --- CPU of whole connections (process-per-connection servers) -------------------
+
+def busy(dirs):
+    """Whether a per-connection unit (a template instance, NAME@...) still has
+    a cgroup under DIRS: a process starting, serving or exiting."""
+    for d in dirs or []:
+        try:
+            if any("@" in n for n in os.listdir(d)):
+                return True
+        except OSError:
+            pass
+    return False
+
+
+def settle(dirs, limit=3.0):
+    """Waits until no per-connection unit is left under DIRS (at most LIMIT
+    seconds); True if idle."""
+    end = time.monotonic() + limit
+    while busy(dirs):
+        if time.monotonic() >= end:
+            return False
+        time.sleep(0.005)
+    return True
+
+
 # --- instances ---------------------------------------------------------------------
 
 class Instance:
@@ -685,18 +710,33 @@ class Runner:
         cpu = (js.get("server_cpu") or {}).get("usec") if cpu_dirs else None
         return js, (p.stderr.strip() if p.returncode else ""), cpu
 
+    def cgroup_usec(self, dirs):
+        """The CPU time of cgroups DIRS in µs, summed as loadgen --cgroup does;
+        None if one is unreadable."""
+        vals = [self.host.cpu_usec(None, cgdir=d) for d in dirs or []]
+        return None if None in vals else sum(vals)
+
     def measure(self, inst, mode, rnd, slice_no):
         count = (inst.spec.get("slice_connections") or {}).get(mode)
         warm = 0.0 if count else max(self.a.slice_warmup, inst.spec.get("slice_warmup", 0))
-        t = time.time()
         conns = min(self.a.connections, inst.spec.get("connections", self.a.connections))
-        js, err, cpu = self.load(inst.url, mode, self.a.duration, warm, inst.cpu_dirs_cached,
-                                 conns, count)
+        dirs = inst.cpu_dirs_cached
+        if count:
+            # whole connections: from an idle server (none of its per-connection
+            # units left) to the last one's unit gone, read here, not by loadgen
+            idle0 = settle(dirs)
+            c0 = self.cgroup_usec(dirs)
+        t = time.time()
+        js, err, cpu = self.load(inst.url, mode, self.a.duration, warm, dirs, conns, count)
         rec = {"slice": slice_no, "round": rnd, "rep": rnd, "variant": inst.id,
                "server": inst.v["server"], "mode": mode, "status": "ok", "start": round(t, 3),
                "duration_s": self.a.duration, "warmup_s": warm}
         if count:
+            idle1 = settle(dirs)
+            c1 = self.cgroup_usec(dirs)
+            cpu = c1 - c0 if c0 is not None and c1 is not None else None
             rec["connections_counted"] = count
+            rec["settled"] = idle0 and idle1
         if inst.position is not None:
             rec["epoch"], rec["position"] = inst.epoch, inst.position
         if js is None:
@@ -718,6 +758,10 @@ class Runner:
         if reqs == 0:
             rec["status"] = "error"
             rec["error"] = "no request completed" + (f": {err}" if err else "")
+        elif count and reqs != count:
+            # a connection that failed cost CPU but answered nothing
+            rec["status"] = "error"
+            rec["error"] = f"{reqs} of {count} connections answered"
         return rec
 
     def finish_variant_records(self, insts):

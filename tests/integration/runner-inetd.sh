@@ -58,7 +58,8 @@ for r in runs:
     if r["mode"] == "close":
         check(r.get("connections_counted") == want and r["requests"] == want,
               f"{v}: {r['requests']} requests, {want} connections expected")
-        check(r["warmup_s"] == 0 and r["loadgen"]["config"]["warmup_s"] == 0, f"{v}: warm-up")
+        check(r["warmup_s"] == 0 and r["loadgen"]["warmup_s"] == 0, f"{v}: warm-up")
+        check(r.get("settled") is True, f"{v}: per-connection units left around the slice")
         # every connection is a unit start: milliseconds of CPU, not microseconds
         check(r["cpu_ns_per_req"] and r["cpu_ns_per_req"] > 1e6,
               f"{v}: {r['cpu_ns_per_req']} ns CPU per connection")

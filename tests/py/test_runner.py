@@ -253,6 +253,21 @@ class TestCatalogue(unittest.TestCase):
         self.assertEqual(argv[argv.index("-n") + 1], "40")
         self.assertNotIn("-d", argv)
         self.assertIn("--close", argv)
+        # idle: no per-connection unit's cgroup (NAME@...) left under the slice
+        import tempfile, shutil, time
+        d = tempfile.mkdtemp()
+        try:
+            os.mkdir(os.path.join(d, "sandbench-keep-sb3.service"))
+            self.assertFalse(run.busy([d]))
+            self.assertTrue(run.settle([d]))
+            os.mkdir(os.path.join(d, "lunchd-activated-inetd-sb3@7-1-2.service"))
+            self.assertTrue(run.busy([d]))
+            t = time.monotonic()
+            self.assertFalse(run.settle([d], limit=0.05))
+            self.assertGreaterEqual(time.monotonic() - t, 0.05)
+            self.assertFalse(run.busy([os.path.join(d, "gone")]))
+        finally:
+            shutil.rmtree(d)
         argv = r.loadgen_argv("https://h:1/", "keepalive", 0.4, 4)
         self.assertEqual(argv[argv.index("-d") + 1], "400ms")
         self.assertNotIn("-n", argv)
