@@ -686,11 +686,10 @@ class Runner:
 
     def load(self, url, mode, duration, warmup=0.0, cpu_dirs=None, connections=None, count=None):
         """Runs the load generator (WARMUP unmeasured seconds, then DURATION
-        measured, or COUNT requests from an idle server). Returns (json dict
-        or None, error text, CPU usec of CPU_DIRS over the measured part or
-        None). The generator reads the cgroups' CPU counters itself
-        (--cgroup) the moment it starts and stops counting requests (with
-        COUNT: before the first connection and after the last answer), so
+        measured; or exactly COUNT requests, whose CPU measure() reads itself).
+        Returns (json dict or None, error text, CPU usec of CPU_DIRS over the
+        measured part or None). The generator reads the cgroups' CPU counters
+        itself (--cgroup) the moment it starts and stops counting requests, so
         both figures cover the same window."""
         argv = self.loadgen_argv(url, mode, duration, connections, count)
         if warmup > 0:
@@ -727,7 +726,8 @@ class Runner:
             idle0 = settle(dirs)
             c0 = self.cgroup_usec(dirs)
         t = time.time()
-        js, err, cpu = self.load(inst.url, mode, self.a.duration, warm, dirs, conns, count)
+        js, err, cpu = self.load(inst.url, mode, self.a.duration, warm,
+                                 None if count else dirs, conns, count)
         rec = {"slice": slice_no, "round": rnd, "rep": rnd, "variant": inst.id,
                "server": inst.v["server"], "mode": mode, "status": "ok", "start": round(t, 3),
                "duration_s": self.a.duration, "warmup_s": warm}
