@@ -194,6 +194,15 @@ class ReportEdges(unittest.TestCase):
             self.assertLess(lo, got)
             self.assertGreater(hi, got)
             self.assertEqual(m.group(4), verdict, row)
+        # a mode where each connection is a process (counted slices) times
+        # the spin at every start: no per-request verdict
+        spec["loadgen"] = dict(spec.get("loadgen") or {}, slice_connections={"drop": {"keepalive": 40}})
+        with open(spec_path, "w") as f:
+            json.dump(spec, f)
+        self.assertEqual(run([d, "--no-plots"])[0], 0)
+        with open(os.path.join(d, "report.md")) as f:
+            row = next(l for l in f.read().splitlines() if "`calibration-work-2us` | +" in l)
+        self.assertTrue(row.endswith("| n/a: a process per connection (its start is timed too) |"), row)
         # the precision column: a number, and small for 1% noise
         m = re.search(r"\| drop \| keepalive \| .* \| ±(\d+\.\d)% \|\n", md)
         self.assertIsNotNone(m)
