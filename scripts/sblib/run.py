@@ -315,6 +315,22 @@ def busy(dirs):
     return False
 
 
+# A run whose slices all fail, across variants, is no longer measuring: the
+# machine or its systemd stopped answering (unit starts piling up behind a
+# stalled kernel, say). It stops after this many in a row rather than record
+# failures for hours; a single broken variant cannot end it, its slices being
+# interleaved with the others'.
+STALL_SLICES = 20
+STALL_VARIANTS = 5
+# after a failed slice, the longest wait for a per-connection server's unit
+# starts still in flight, so that they do not pile into the next slices
+DRAIN_S = 30.0
+
+
+class Stalled(Exception):
+    """STALL_SLICES slices in a row failed across variants."""
+
+
 def settle(dirs, limit=3.0):
     """Waits until no per-connection unit is left under DIRS (at most LIMIT
     seconds); True if idle."""
@@ -436,6 +452,8 @@ class Runner:
         self.t0 = time.monotonic()
         self.slice_times = []
         self.total = len(spec["_order"])
+        self.failed = []         # the failed slices since the last good one
+        self.live = 1            # variants being measured now
 
     # progress
     def progress(self, what):
@@ -836,6 +854,32 @@ class Runner:
             self.res.add_run(rec)
             self.res.status("running")
             self.slice_times.append(time.monotonic() - t)
+            if rec["status"] == "ok":
+                self.failed = []
+            else:
+                self.failed.append(rec)
+                self.drain(insts if len(insts) > 1 else [inst])
+                self.check_stall()
+
+    def drain(self, insts):
+        """After a failed slice: waits (at most DRAIN_S) for the per-connection
+        units of INSTS still starting or exiting, which the next slices would
+        otherwise queue behind."""
+        dirs = [d for i in insts if i.status == "ok" and "@." in i.target
+                for d in (getattr(i, "cpu_dirs_cached", None) or [])]
+        if dirs and not settle(dirs, DRAIN_S):
+            print(f"    per-connection units still running {DRAIN_S:g} s after a failed slice",
+                  file=sys.stderr)
+
+    def check_stall(self):
+        need = min(STALL_VARIANTS, self.live)
+        kinds = {r["variant"] for r in self.failed}
+        if len(self.failed) >= STALL_SLICES and len(kinds) >= need:
+            last = self.failed[-1]
+            raise Stalled(f"{len(self.failed)} slices in a row failed, across {len(kinds)} "
+                          f"variants (the last: {last['variant']} {last['mode']}: "
+                          f"{last.get('error', '?')[:200]}); the servers or the machine "
+                          f"stopped answering, so the run stops here")
 
     def run_side_by_side(self, sspec, vs, slices):
         """Every variant of one server at once, each on its own port. With
@@ -885,6 +929,7 @@ class Runner:
             if e == 0:
                 self.finish_variant_records(insts)
             ok = {i.id for i in insts if i.status == "ok"}
+            self.live = len(ok)
             self.total -= sum(1 for s in slices if s[0] not in ok)
             self.res.planned = self.total
             self.run_slices(insts, [s for s in slices if s[0] in ok])
@@ -904,6 +949,7 @@ class Runner:
         sources = self.sources(sspec)
         insts = {v["id"]: self.make_instance(sspec, v, i) for i, v in enumerate(vs)}
         base = insts[vs[0]["id"]]
+        self.live = len(insts)
         rounds = {}
         for vid, mode, rnd in slices:
             rounds.setdefault(rnd, {}).setdefault(vid, []).append(mode)
@@ -1064,6 +1110,10 @@ def main(argv):
     except (_host.HostError, cat.CatalogueError) as e:
         print(f"sandbench run: {e}", file=sys.stderr)
         state = "busy" if isinstance(e, _host.LockBusy) else "failed"
+    except Stalled as e:
+        print(f"sandbench run: {e}; the slices so far are kept in {out} "
+              f"(state \"stalled\")", file=sys.stderr)
+        state = "stalled"
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         try:

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -220,7 +221,60 @@ uint64_t route_work_blocks(unsigned usec)
 	return blocks ? blocks : 1;
 }
 
-void route_handle(const struct route_ctx *ctx, const struct http_request *req, uint64_t *rng,
+void route_work_init(struct route_work *w, unsigned usec)
+{
+	uint64_t best = UINT64_MAX;
+
+	memset(w, 0, sizeof(*w));
+	if (usec == 0)
+		return;
+	w->blocks = route_work_blocks(usec);
+	w->goal_ns = (uint64_t)usec * 1000;
+	for (int i = 0; i < 8; i++) {
+		uint64_t t = cpu_ns();
+
+		t = cpu_ns() - t;
+		if (t < best)
+			best = t;
+	}
+	w->clock_ns = best;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+static void work_spend(struct route_work *w, uint64_t seed)
+{
+	volatile uint64_t sink;
+	uint64_t t0, t, med;
+
+	if (++w->count < ROUTE_WORK_EVERY) {
+		sink = spend_blocks(w->blocks, seed | 1);
+		(void)sink;
+		return;
+	}
+	w->count = 0;
+	t0 = cpu_ns();
+	sink = spend_blocks(w->blocks, seed | 1);
+	t = cpu_ns() - t0;
+	(void)sink;
+	w->sample_ns[w->samples++] = t > w->clock_ns ? t - w->clock_ns : 1;
+	if (w->samples < ROUTE_WORK_SAMPLES)
+		return;
+	/* the median: a timing an interrupt landed in does not move it */
+	qsort(w->sample_ns, ROUTE_WORK_SAMPLES, sizeof(w->sample_ns[0]), cmp_u64);
+	med = w->sample_ns[ROUTE_WORK_SAMPLES / 2];
+	w->blocks = (w->goal_ns * w->blocks + med / 2) / med;
+	if (w->blocks == 0)
+		w->blocks = 1;
+	w->samples = 0;
+}
+
+void route_handle(struct route_ctx *ctx, const struct http_request *req, uint64_t *rng,
 		  struct route_result *r)
 {
 	const char *path = req->path;
@@ -233,11 +287,8 @@ void route_handle(const struct route_ctx *ctx, const struct http_request *req, u
 		goto out;
 	}
 	memset(r, 0, sizeof(*r));
-	if (ctx->work_blocks) {
-		volatile uint64_t sink = spend_blocks(ctx->work_blocks, (uint64_t)n | 1);
-
-		(void)sink;
-	}
+	if (ctx->work.blocks)
+		work_spend(&ctx->work, (uint64_t)n);
 	r->fd = -1;
 
 	q = memchr(path, '?', n);

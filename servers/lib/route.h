@@ -33,10 +33,23 @@ enum route_body {
 	ROUTE_BODY_FILE,    /* length bytes read from fd */
 };
 
+/* Requests between two timed ones, and timed ones per re-timing. */
+#define ROUTE_WORK_EVERY   32u
+#define ROUTE_WORK_SAMPLES 9u
+
+/* --work-per-request: blocks of arithmetic spent on every request first. */
+struct route_work {
+	uint64_t blocks;   /* per request, or 0 for none */
+	uint64_t goal_ns;  /* the CPU time they are to cost */
+	uint64_t clock_ns; /* a clock read's own cost, taken off each timing */
+	unsigned count;    /* requests since the last timed one */
+	unsigned samples;  /* timings in sample_ns */
+	uint64_t sample_ns[ROUTE_WORK_SAMPLES];
+};
+
 struct route_ctx {
-	int content_fd; /* directory for /file/ (O_PATH is enough), or -1 */
-	uint64_t work_blocks; /* blocks of arithmetic spent on every request first, or 0:
-	                       * route_work_blocks(--work-per-request) */
+	int content_fd;         /* directory for /file/ (O_PATH is enough), or -1 */
+	struct route_work work; /* route_work_init(), or all zero: none */
 };
 
 struct route_result {
@@ -53,17 +66,29 @@ struct route_result {
 
 /*
  * How many blocks of fixed arithmetic take usec of CPU time on this machine,
- * timed once (about 40 ms). Spending them costs no clock read per request,
- * so a calibration cost is that many microseconds and not a syscall more.
+ * timed once (about 40 ms). Spending them costs no clock read (but on the
+ * few requests route_work_init() re-times them by), so a calibration cost is
+ * that many microseconds and not a syscall more.
  */
 uint64_t route_work_blocks(unsigned usec);
+
+/*
+ * Sets w up to spend usec of CPU time on every request (0: none): blocks
+ * timed at start-up, then re-timed while serving. One request in
+ * ROUTE_WORK_EVERY is timed (two clock reads); every ROUTE_WORK_SAMPLES
+ * timings the block count is set from their median. A start-up timing
+ * alone holds for what ran at that moment (a socket-activated server starts
+ * under load); re-timed in service, the work costs its thread usec of CPU
+ * time, which is what the cgroup counts, whatever the start was like.
+ */
+void route_work_init(struct route_work *w, unsigned usec);
 
 /*
  * Answers req. rng is the caller's xorshift state (non-zero) for the random
  * lunch. Never fails: errors become 4xx/5xx results. A file result hands an
  * open fd to the caller.
  */
-void route_handle(const struct route_ctx *ctx, const struct http_request *req, uint64_t *rng,
+void route_handle(struct route_ctx *ctx, const struct http_request *req, uint64_t *rng,
 		  struct route_result *ret);
 
 /* Fills ret with the error answer for status (400, 405, 414, 431 ...), close set. */

@@ -591,7 +591,7 @@ static int worker_init(struct server *s, struct worker *w, unsigned id, unsigned
 	w->rng = 0x9e3779b97f4a7c15ull ^ ((uint64_t)getpid() << 16) ^ ((uint64_t)time(NULL) << 32) ^
 		 (id + 1);
 	w->route.content_fd = s->cfg->content_fd;
-	w->route.work_blocks = route_work_blocks(s->cfg->work_us);
+	route_work_init(&w->route.work, s->cfg->work_us);
 	w->pool_size = pool_size;
 	w->pool = calloc(pool_size, sizeof(*w->pool));
 	if (!w->pool)

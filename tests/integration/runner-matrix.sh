@@ -1,5 +1,5 @@
 #!/bin/sh
-# timeout: 300
+# timeout: 420
 # Description: sandbench run end to end on a tiny matrix: servers drop and
 # activated, baseline + A/A + SystemCallFilter=@system-service, PrivateTmp=,
 # DevicePolicy=closed and DynamicUser= (which lunchd-drop cannot start
@@ -8,7 +8,9 @@
 # (seccomp filters beyond the baseline's, a private mount namespace, a
 # device ACL, a non-root uid), the epochs (every slice's epoch and position,
 # a start-up time per epoch), that the incompatible variant is recorded with
-# the journal's reason, and that nothing is left running.
+# the journal's reason, that an interrupted run and one whose servers stop
+# answering (stalled) each end by themselves with their slices kept, and that
+# nothing is left running.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 [ "$(id -u)" = 0 ] || { echo "needs root"; exit 77; }
@@ -150,6 +152,33 @@ assert 0 < len(runs) < 150 and st["runs_done"] == len(runs), (len(runs), st)
 json.load(open(os.path.join(d, "spec.json")))
 json.load(open(os.path.join(d, "summary.json")))
 assert json.load(open(os.path.join(d, "variants.json")))["drop/baseline"]["status"] == "ok"
+PY
+
+# a run whose servers stop answering (here every instance is ended by
+# RuntimeMaxSec=) stops by itself as "stalled", its slices kept, and does
+# not record failures to the end of its plan
+sed -e 's/^Environment=LISTEN=.*/Environment=LISTEN=127.0.0.1:@PORT@/' \
+	-e 's/^Restart=no/Restart=no\nRuntimeMaxSec=20/' units/lunchd-drop.service >"$out/stall.service"
+grep -q 'RuntimeMaxSec=20' "$out/stall.service" || { echo "FAIL: stall unit not made"; exit 1; }
+scripts/sandbench run --name "$name" --lock-timeout 200 --unit "$out/stall.service" \
+	--url https://127.0.0.1:8443/ --directives private-tmp-yes,protect-home-yes \
+	--reps 400 --duration 0.2 --slice-warmup 0.05 --seed 9 \
+	--loadgen "$bin/loadgen" --out "$out/s" --no-report >"$out/slog" 2>&1
+rc=$?
+[ $rc = 1 ] || { cat "$out/slog"; echo "FAIL: stalled run exit $rc, 1 expected"; exit 1; }
+grep -q 'slices in a row failed' "$out/slog" || { cat "$out/slog"; echo "FAIL: no stall message"; exit 1; }
+/usr/bin/python3 - "$out/s" <<'PY' || exit 1
+import json, os, sys
+d = sys.argv[1]
+st = json.load(open(os.path.join(d, "status.json")))
+assert st["state"] == "stalled", st
+runs = [json.loads(l) for l in open(os.path.join(d, "runs.jsonl")) if l.strip()]
+assert st["runs_done"] == len(runs) < 1600, (len(runs), st)
+assert any(r["status"] == "ok" for r in runs), "no slice measured before the servers ended"
+tail = runs[-20:]
+assert all(r["status"] == "error" for r in tail), [r["status"] for r in tail]
+assert len({r["variant"] for r in tail}) == 4, "the stall is across every variant"
+json.load(open(os.path.join(d, "summary.json")))
 PY
 
 # nothing left behind

@@ -272,6 +272,27 @@ class TestCatalogue(unittest.TestCase):
         self.assertEqual(argv[argv.index("-d") + 1], "400ms")
         self.assertNotIn("-n", argv)
 
+    def test_stall(self):
+        """A run stops when its slices fail in a row across variants, not
+        when one variant fails (its slices are interleaved with others')."""
+        r = run.Runner.__new__(run.Runner)
+
+        def fails(ids):
+            return [{"variant": v, "mode": "close", "status": "error", "error": "refused"}
+                    for v in ids]
+        r.live, r.failed = 70, fails(["inetd/x"] * (run.STALL_SLICES * 3))
+        r.check_stall()                                  # one broken variant
+        r.failed = fails([f"inetd/v{i % 4}" for i in range(run.STALL_SLICES * 3)])
+        r.check_stall()                                  # fewer variants than asked
+        r.failed = fails([f"inetd/v{i % 5}" for i in range(run.STALL_SLICES - 1)])
+        r.check_stall()                                  # one slice short
+        r.failed.append(fails(["inetd/v9"])[0])
+        with self.assertRaisesRegex(run.Stalled, r"20 slices in a row failed, across 6 "
+                                    r"variants \(the last: inetd/v9 close: refused\)"):
+            r.check_stall()
+        r.live, r.failed = 3, fails([f"v{i % 3}" for i in range(run.STALL_SLICES)])
+        self.assertRaises(run.Stalled, r.check_stall)   # a small run: all its variants
+
 
 class TestEvidence(unittest.TestCase):
     def test_parse_status(self):

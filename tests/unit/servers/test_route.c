@@ -203,7 +203,11 @@ static void test_work_per_request(void **state)
 	assert_true(one > 0);
 	/* linear in the time asked for (two timings of the same loop) */
 	assert_true(two > one * 3 / 2 && two < one * 5 / 2);
-	ctx.work_blocks = two;
+	route_work_init(&ctx.work, 0);
+	assert_int_equal(ctx.work.blocks, 0);
+	route_work_init(&ctx.work, 2000);
+	assert_true(ctx.work.blocks > one * 3 / 2 && ctx.work.blocks < one * 5 / 2);
+	assert_int_equal(ctx.work.goal_ns, 2000000);
 	assert_int_equal(http_parse_request(s, strlen(s), &req), (int)strlen(s));
 	t0 = cpu_us();
 	route_handle(&ctx, &req, &rng, &r);
@@ -211,6 +215,33 @@ static void test_work_per_request(void **state)
 	/* CPU time of this thread: 2 ms asked; the timing's error is a few percent, not 25 */
 	assert_true(spent >= 1500 && spent <= 2500);
 	assert_int_equal(r.status, 200); /* and the request is still answered */
+}
+
+/* A start-up timing 3 times off (as under load) is set right while serving. */
+static void test_work_retimed(void **state)
+{
+	struct route_ctx ctx = { .content_fd = -1 };
+	const char *s = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+	struct http_request req;
+	struct route_result r;
+	uint64_t rng = 42, t0, spent, right;
+
+	(void)state;
+	assert_int_equal(http_parse_request(s, strlen(s), &req), (int)strlen(s));
+	route_work_init(&ctx.work, 200);
+	right = ctx.work.blocks;
+	ctx.work.blocks = right / 3;
+	for (unsigned i = 0; i < ROUTE_WORK_EVERY * ROUTE_WORK_SAMPLES; i++)
+		route_handle(&ctx, &req, &rng, &r);
+	/* re-timed once: back near the right count */
+	assert_true(ctx.work.blocks > right * 2 / 3 && ctx.work.blocks < right * 3 / 2);
+	/* and ten untimed requests cost 200 us each */
+	t0 = cpu_us();
+	for (int i = 0; i < 10; i++)
+		route_handle(&ctx, &req, &rng, &r);
+	spent = cpu_us() - t0;
+	assert_true(spent >= 10 * 150 && spent <= 10 * 250);
+	assert_int_equal(r.status, 200);
 }
 
 static void test_file(void **state)
@@ -294,6 +325,7 @@ int main(void)
 		cmocka_unit_test(test_lunch),  cmocka_unit_test(test_head_and_healthz),
 		cmocka_unit_test(test_bytes),  cmocka_unit_test(test_work),
 		cmocka_unit_test(test_work_per_request),
+		cmocka_unit_test(test_work_retimed),
 		cmocka_unit_test(test_file),   cmocka_unit_test(test_errors),
 	};
 
