@@ -858,7 +858,7 @@ class Runner:
                 self.failed = []
             else:
                 self.failed.append(rec)
-                self.drain(insts if len(insts) > 1 else [inst])
+                self.drain(insts)
                 self.check_stall()
 
     def drain(self, insts):
