@@ -13,8 +13,16 @@ evidence says so (merge names those where the runs disagree). spec.json
 lists the sources under "merged" (each one's seed, rounds, epochs, commit and
 argv); the report is written into OUT unless --no-report.
 
-Exit 0; 2 on bad input (a source missing, unfinished or of another matrix,
-two sources with one seed, OUT exists).
+More rounds narrow an interval only if they are no noisier than the rounds
+already there: a run measured while the machine was busy can widen the set it
+joins. So merge analyses the first SRC (the set being extended) and the
+merged set alike and prints, per server and mode, the median CPU-per-request
+interval and the A/A noise floor before and after; with --require-narrower
+it writes nothing and exits 1 when any interval came out wider.
+
+Exit 0; 1 with --require-narrower when the merged intervals are wider; 2 on
+bad input (a source missing, unfinished or of another matrix, two sources
+with one seed, OUT exists).
 """
 import argparse
 import json
@@ -37,6 +45,43 @@ SAME_ENV = ("kernel", "arch", "systemd", "openssl", "liburing", "nginx", "cpu_mo
 
 class MergeError(Exception):
     pass
+
+
+class Wider(Exception):
+    """The merged set's intervals are wider than the first source's."""
+
+    def __init__(self, widths):
+        super().__init__("wider")
+        self.widths = widths
+
+
+def group_widths(analysis):
+    """{(server, mode): (median CPU interval half-width, A/A floor)}, as
+    fractions (None where there is none)."""
+    return {(g["server"], g["mode"]): (report.interval_width(g), g.get("floor"))
+            for g in analysis["groups"]}
+
+
+def compare_widths(before, after):
+    """[(server, mode, width before, after, floor before, after, wider)]
+    for every group of AFTER; wider when the interval grew by more than
+    0.01 percentage points (the bootstrap is seeded, so an unchanged set
+    gives exactly its old width)."""
+    out = []
+    for key, (w1, f1) in after.items():
+        w0, f0 = before.get(key, (None, None))
+        wider = w0 is not None and w1 is not None and w1 > w0 + 1e-4
+        out.append((key[0], key[1], w0, w1, f0, f1, wider))
+    return out
+
+
+def _pct(x):
+    return "n/a" if x is None else f"±{x * 100:.2f}%"
+
+
+def width_lines(rows):
+    return [f"{s} {m}: interval {_pct(w0)} -> {_pct(w1)}, A/A floor {_pct(f0)} -> {_pct(f1)}"
+            + ("  WIDER" if wider else "") for s, m, w0, w1, f0, f1, wider in rows]
 
 
 def _variants_key(spec):
@@ -152,7 +197,16 @@ def merged_variants(sources):
     return out, mixed
 
 
-def merge(out, paths, plots=True, write_report=True):
+def _analysis(path):
+    res = rs.load(path)
+    res["drift"] = True
+    return res, rs.analyse(res)
+
+
+def merge(out, paths, plots=True, write_report=True, require_narrower=False):
+    """Writes the merged set into OUT. Returns (slices, rounds, epochs,
+    mixed verdicts, width rows (see compare_widths)); raises Wider, with
+    nothing written, when REQUIRE_NARROWER and an interval grew."""
     if len(paths) < 2:
         raise MergeError("give at least two results directories to merge")
     if os.path.exists(out):
@@ -184,12 +238,16 @@ def merge(out, paths, plots=True, write_report=True):
         res.done = res.planned = len(runs)
         runner.write_summary(res, spec, variants)
         res.status("complete")
+        merged = _analysis(out)
+        rows = compare_widths(group_widths(_analysis(paths[0])[1]), group_widths(merged[1]))
+        if require_narrower and any(r[-1] for r in rows):
+            raise Wider(rows)
         if write_report:
-            report.write_report(out, plots=plots)
+            report.write_report(out, plots=plots, analysed=merged)
     except BaseException:
         shutil.rmtree(out, ignore_errors=True)
         raise
-    return len(runs), rounds, epochs, mixed
+    return len(runs), rounds, epochs, mixed, rows
 
 
 def main(argv):
@@ -200,13 +258,22 @@ def main(argv):
     ap.add_argument("--no-plots", action="store_true", help="tables only, no gnuplot")
     ap.add_argument("--no-report", action="store_true",
                     help="no report (sandbench publish or report writes one later)")
+    ap.add_argument("--require-narrower", action="store_true",
+                    help="write nothing and exit 1 if any server and mode's median CPU interval "
+                         "comes out wider than the first SRC's")
     try:
         a = ap.parse_args(argv)
     except SystemExit as e:
         return 0 if e.code == 0 else 2
     try:
-        n, rounds, epochs, mixed = merge(a.out, a.src, plots=not a.no_plots,
-                                         write_report=not a.no_report)
+        n, rounds, epochs, mixed, rows = merge(a.out, a.src, plots=not a.no_plots,
+                                               write_report=not a.no_report,
+                                               require_narrower=a.require_narrower)
+    except Wider as e:
+        print("\n".join(width_lines(e.widths)), file=sys.stderr)
+        print(f"sandbench merge: the merged set is wider than {a.src[0]} (marked WIDER): "
+              f"nothing written", file=sys.stderr)
+        return 1
     except (MergeError, rs.ResultsError) as e:
         print(f"sandbench merge: {e}", file=sys.stderr)
         return 2
@@ -214,6 +281,7 @@ def main(argv):
         print(f"sandbench merge: the runs' evidence disagrees on {len(mixed)} "
               f"verdict(s), marked not applied in the merged set: {', '.join(mixed[:8])}"
               + (" …" if len(mixed) > 8 else ""), file=sys.stderr)
+    print("\n".join(width_lines(rows)))
     print(f"sandbench merge: {len(a.src)} runs, {n} slices, {rounds} rounds in {epochs} epochs; "
           f"wrote {a.out}" + ("" if a.no_report else " with its report"))
     return 0

@@ -916,11 +916,16 @@ def _write(path, text):
     os.replace(tmp, path)
 
 
-def write_report(path, plots=True, drift=True):
-    """Analyse and write everything. Raises rs.ResultsError on bad input."""
-    res = rs.load(path)
-    res["drift"] = drift
-    analysis = rs.analyse(res)
+def write_report(path, plots=True, drift=True, analysed=None):
+    """Analyse and write everything (ANALYSED: the (results, analysis) of
+    PATH when the caller has them already). Raises rs.ResultsError on bad
+    input."""
+    if analysed:
+        res, analysis = analysed
+    else:
+        res = rs.load(path)
+        res["drift"] = drift
+        analysis = rs.analyse(res)
     pl = make_plots(res, analysis, os.path.join(path, "plots")) if plots else {}
     blocks = build(res, analysis, pl)
     title = f"sandbench report: {os.path.basename(os.path.normpath(path))}"

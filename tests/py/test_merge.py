@@ -3,6 +3,7 @@ renumbered one run after the other, each run a cluster of its own, start-up
 pooled, the report written; and what it refuses."""
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -112,6 +113,30 @@ class Merge(unittest.TestCase):
         self.assertNotIn("applied_runs", v["drop/protect-system-strict"])
         with open(os.path.join(self.out, "report.md")) as f:
             self.assertIn("differs between the merged runs", f.read())
+
+    def test_require_narrower(self):
+        # a run as quiet as the set narrows it: written, and the lines say so
+        rc, out, err = run([self.out, self.a, self.b, "--no-report", "--require-narrower"])
+        self.assertEqual(rc, 0, err)
+        line = next(x for x in out.splitlines() if x.startswith("drop keepalive: interval"))
+        before, after = map(float, re.match(r".*interval ±([\d.]+)% -> ±([\d.]+)%", line).groups())
+        self.assertLess(after, before)
+        self.assertNotIn("WIDER", out)
+        shutil.rmtree(self.out)
+        # a run eight times noisier widens it: nothing written, exit 1
+        noisy = sbfixture.make_results(os.path.join(self.dir, "n"), rounds=6, seed=4,
+                                       costs=COSTS, noise=0.08)
+        rc, out, err = run([self.out, self.a, noisy, "--no-report", "--require-narrower"])
+        self.assertEqual(rc, 1, err)
+        self.assertIn("drop keepalive: interval", err)
+        self.assertIn("WIDER", err)
+        self.assertIn("nothing written", err)
+        self.assertFalse(os.path.exists(self.out))
+        # without the flag the same merge is written, and still marked
+        rc, out, err = run([self.out, self.a, noisy, "--no-report"])
+        self.assertEqual(rc, 0, err)
+        self.assertIn("WIDER", out)
+        self.assertTrue(os.path.exists(os.path.join(self.out, "runs.jsonl")))
 
     def test_refusals(self):
         self.assertEqual(run([self.out, self.a])[0], 2)            # one source
