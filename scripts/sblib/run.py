@@ -17,6 +17,7 @@ from sblib import _evidence as ev
 from sblib import _host
 from sblib import _plan as plan
 from sblib import _results as rs
+from sblib import _stats as st
 
 HELP = "measure servers under directives side by side through real systemd"
 
@@ -440,6 +441,54 @@ def unit_texts(inst, sources, nginx_src):
     return out
 
 
+class Scatter:
+    """How noisy the machine is, as the run goes. When a server's round
+    ends, the robust spread (1.4826 MAD / median) of every variant's CPU per
+    request over the baseline's in that round, per mode, is printed with the
+    median over the rounds so far: directives cost little next to the
+    machine's bursts, so this is mostly the noise an interval will carry,
+    known from the first round on instead of hours later in the report
+    (results/published/README.md says what quiet runs read). Variants with a
+    known answer (spec "expect") are left out; at least MIN_VARIANTS others
+    with the baseline make a figure."""
+    MIN_VARIANTS = 5
+
+    def __init__(self, spec):
+        self.skip = set(spec.get("expect") or {})
+        self.base = {v["id"] for v in spec.get("variants") or [] if v["role"] == "baseline"}
+        self.round = None       # (server, round) being gathered
+        self.cpu = {}           # mode -> {variant: cpu_ns_per_req}
+        self.seen = {}          # (server, mode) -> [spread of each round so far]
+
+    def add(self, rec):
+        """Takes a slice's record; returns the lines of a round it ended."""
+        server = rec["variant"].split("/", 1)[0]
+        key = (server, rec.get("round"))
+        lines = self.flush() if key != self.round else []
+        self.round = key
+        if rec.get("status") == "ok" and isinstance(rec.get("cpu_ns_per_req"), (int, float)):
+            self.cpu.setdefault(rec["mode"], {})[rec["variant"]] = rec["cpu_ns_per_req"]
+        return lines
+
+    def flush(self):
+        """The lines of the round being gathered (none if it is too small)."""
+        lines = []
+        for mode, cpu in self.cpu.items():
+            base = [v for k, v in cpu.items() if k in self.base and v > 0]
+            ratios = [v / base[0] for k, v in cpu.items()
+                      if base and k not in self.base and k.split("/", 1)[1] not in self.skip]
+            if len(ratios) < self.MIN_VARIANTS:
+                continue
+            server, rnd = self.round
+            seen = self.seen.setdefault((server, mode), [])
+            seen.append(st.mad_cv(ratios))
+            lines.append(f"{server} round {rnd + 1} {mode}: scatter ±{seen[-1] * 100:.1f}% over "
+                         f"{len(ratios)} variants (median of {len(seen)} rounds "
+                         f"±{st.median(seen) * 100:.1f}%)")
+        self.cpu = {}
+        return lines
+
+
 class Runner:
     def __init__(self, a, spec, host, res, loadgen, facilities):
         self.a = a
@@ -454,6 +503,7 @@ class Runner:
         self.total = len(spec["_order"])
         self.failed = []         # the failed slices since the last good one
         self.live = 1            # variants being measured now
+        self.scatter = Scatter(spec)
 
     # progress
     def progress(self, what):
@@ -503,6 +553,8 @@ class Runner:
                 self.run_side_by_side(sspec, vs, sl)
             else:
                 self.run_sequential(sspec, vs, sl)
+            for line in self.scatter.flush():
+                self.progress(line)
 
     def make_instance(self, sspec, v, idx):
         port, bport = plan.ports(self.spec["servers"].index(sspec["name"]), idx)
@@ -852,6 +904,8 @@ class Runner:
             self.progress(f"{vid} {mode} round {rnd + 1}/{self.spec['reps']}")
             rec = self.measure(inst, mode, rnd, self.res.done)
             self.res.add_run(rec)
+            for line in self.scatter.add(rec):
+                self.progress(line)
             self.res.status("running")
             self.slice_times.append(time.monotonic() - t)
             if rec["status"] == "ok":

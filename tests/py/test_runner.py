@@ -293,6 +293,40 @@ class TestCatalogue(unittest.TestCase):
         r.live, r.failed = 3, fails([f"v{i % 3}" for i in range(run.STALL_SLICES)])
         self.assertRaises(run.Stalled, r.check_stall)   # a small run: all its variants
 
+    def test_scatter(self):
+        """Each round's spread of CPU over the baseline is printed when the
+        round ends, with the median so far; controls with a known answer,
+        failed slices and rounds of too few variants are left out."""
+        spec = {"expect": {"calibration-work-2us": {}},
+                "variants": [{"id": "inetd/baseline", "role": "baseline"},
+                             {"id": "inetd/baseline-aa", "role": "aa"}]
+                + [{"id": f"inetd/d{i}", "role": "variant"} for i in range(6)]
+                + [{"id": "inetd/calibration-work-2us", "role": "variant"}]}
+        sc = run.Scatter(spec)
+
+        def rec(v, rnd, cpu, mode="keepalive", status="ok"):
+            return {"variant": f"inetd/{v}", "round": rnd, "mode": mode, "status": status,
+                    "cpu_ns_per_req": cpu}
+        # round 0: ratios 0.9 … 1.1 in steps of 0.05 over aa and d0-d5
+        cpus = [90, 95, 100, 100, 100, 105, 110]
+        lines = []
+        for rnd in (0, 1):
+            lines += sc.add(rec("baseline", rnd, 100.0))
+            for v, c in zip(["baseline-aa"] + [f"d{i}" for i in range(6)], cpus):
+                lines += sc.add(rec(v, rnd, c * (2 if rnd else 1)))
+            lines += sc.add(rec("calibration-work-2us", rnd, 1000.0))   # left out
+            lines += sc.add(rec("d0", rnd, None, status="error"))       # left out
+            lines += sc.add(rec("d1", rnd, 100.0, mode="close"))         # too few
+        lines += sc.flush()
+        # MAD of 0.90 0.95 1.00 1.00 1.00 1.05 1.10 is 0.05: ±7.4%
+        self.assertEqual(lines[0], "inetd round 1 keepalive: scatter ±7.4% over 7 variants "
+                                   "(median of 1 rounds ±7.4%)")
+        # round 1: every variant twice the baseline: ±7.4% again (spread of 1.8 … 2.2)
+        self.assertEqual(len(lines), 2)
+        self.assertIn("inetd round 2 keepalive: scatter ±7.4%", lines[1])
+        self.assertIn("median of 2 rounds", lines[1])
+        self.assertEqual(sc.flush(), [])
+
 
 class TestEvidence(unittest.TestCase):
     def test_parse_status(self):
