@@ -1,8 +1,9 @@
 """sandbench compare BASE NEW [--threshold PCT]: the regression gate.
 
 For every variant and mode present in both results directories, and every
-metric, a benchstat-style line: both medians, the ratio new/base with its 95%
-bootstrap interval, the p-value and a verdict. Two kinds of line:
+metric, a benchstat-style line: both centres (interquartile means, see
+_stats), the ratio new/base with its 95% bootstrap interval, the p-value and
+a verdict. Two kinds of line:
   - absolute figures (CPU per request, req/s, latency, start-up) of each variant;
   - the cost of each directive (variant / same run's baseline) and how it moved
     between the runs (a ratio of ratios), which cancels machine drift between
@@ -118,8 +119,8 @@ def compare_dirs(a, b, threshold=0.05, metrics=None, resamples=st.RESAMPLES, cos
                     b0v, n0v, b1v, n1v, st.derive_seed(seed, "cost", vid, mode, m),
                     resamples=resamples, paired=p0 and p1, clusters0=c0, clusters1=c1)
                 c = {"kind": "cost", "variant": vid, "mode": mode, "metric": m,
-                     "base": st.median(n0v) / st.median(b0v) if st.median(b0v) else None,
-                     "new": st.median(n1v) / st.median(b1v) if st.median(b1v) else None,
+                     "base": st.center(n0v) / st.center(b0v) if st.center(b0v) else None,
+                     "new": st.center(n1v) / st.center(b1v) if st.center(b1v) else None,
                      "ratio": ratio, "lo": lo, "hi": hi, "p": None,
                      "significant": lo > 1.0 or hi < 1.0}
                 c["verdict"] = st.verdict(m, c, threshold)

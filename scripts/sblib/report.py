@@ -201,7 +201,7 @@ def calibration_rows(res, analysis):
                 continue
             e = expect[d[0]]
             c = r["cmp"].get(e["metric"])
-            base = g["base_medians"].get(e["metric"])
+            base = c["base"] if c else None     # the centre the ratio is of
             if not c or base is None:
                 rows.append([g["server"], g["mode"], f"`{d[0]}`", f"{e['delta']:+g}", "-", "-"])
                 continue
@@ -313,8 +313,10 @@ def build(res, analysis, plots):
         blocks.append(para(f"**This run is {state}**: the figures below cover only the slices "
                            "that finished."))
     blocks.append(para("What each systemd sandbox directive costs, measured: every figure is a "
-                       "ratio of medians against the same server's baseline, measured side by "
-                       "side in the same run, with a 95% bootstrap interval (seeded, "
+                       "ratio against the same server's baseline, measured side by side in "
+                       "the same run, of interquartile means (each side's mean of the middle "
+                       "half of its rounds, as deaf as a median to the slices a burst of the "
+                       "machine spoiled), with a 95% bootstrap interval (seeded, "
                        f"{st.RESAMPLES} resamples). A change is called significant when its "
                        "interval excludes 0 and a rank test agrees (p < 0.05); changes inside "
                        "the A/A noise floor are shown as ~."))
@@ -394,8 +396,8 @@ def build(res, analysis, plots):
         blocks.append(table(["server", "mode", "control", "expected", "measured [95%]",
                              "agrees"], cal))
         blocks.append(para("A calibration control adds a known cost that is not hardening. The "
-                           "measured change is the baseline's median times the ratio and its "
-                           "interval; it agrees when the interval holds the expected value, "
+                           "measured change is the baseline's interquartile mean times the "
+                           "ratio and its interval; it agrees when the interval holds the expected value, "
                            "and is too noisy to tell when it holds both 0 and twice that. A "
                            "run whose calibration does not agree measured something other than "
                            "what it claims. Where every connection is a process of its own "

@@ -49,6 +49,60 @@ class Basics(unittest.TestCase):
         self.assertFalse(r["significant"])
 
 
+class Centre(unittest.TestCase):
+    """Ratios compare interquartile means: deaf to the slices a burst
+    spoiled, and narrower than a ratio of medians where the noise is not."""
+
+    def test_interquartile_mean(self):
+        self.assertEqual(st.center([5.0]), 5.0)
+        self.assertEqual(st.center([1.0, 3.0]), 2.0)
+        self.assertEqual(st.center([9.0, 1.0, 2.0]), 3.0)        # 1/4, 1, 1/4 of 1.5
+        self.assertEqual(st.center([1.0, 2.0, 3.0, 4.0]), 2.5)
+        self.assertEqual(st.center([1.0, 2.0, 3.0, 4.0, 100.0]), 3.0)
+        self.assertEqual(st.center(list(range(48))), 23.5)
+        self.assertRaises(ValueError, st.center, [])
+
+    @staticmethod
+    def rounds(rng, n, cost, burst):
+        """N paired rounds; every slice 2% noise, and with probability
+        BURST a slice measured during a burst, 30% slower."""
+        def one():
+            return 100.0 * rng.gauss(1.0, 0.02) * (1.3 if rng.random() < burst else 1.0)
+        return [one() for _ in range(n)], [cost * one() for _ in range(n)]
+
+    @staticmethod
+    def median_interval(b, n, seed, resamples):
+        rng = random.Random(seed)
+        pairs = list(zip(b, n))
+        out = sorted(st.median([q for _, q in pick]) / st.median([p for p, _ in pick])
+                     for pick in (rng.choices(pairs, k=len(pairs)) for _ in range(resamples)))
+        return out[int(0.025 * resamples)], out[int(0.975 * resamples) - 1]
+
+    def test_bursts_and_width(self):
+        # 60 runs of 48 rounds, a 5% cost, against a paired bootstrap of the
+        # ratio of medians. Measured (400 resamples): without bursts the
+        # interval is narrower in 52 of 60 runs (median width 0.88 of the
+        # median's); with one slice in ten in a burst, in 40 (0.92);
+        # coverage 55 and 57 of 60. With a fifth of the slices in bursts
+        # the median is the steadier (the trimmed quarter no longer holds
+        # them): the project's runs are not like that (results/published).
+        for burst, most in ((0.0, 0.8), (0.1, 0.55)):
+            cover = narrower = 0
+            widths = []
+            trials = 60
+            for seed in range(trials):
+                b, n = self.rounds(random.Random(seed), 48, 1.05, burst)
+                r, lo, hi = st.bootstrap_ratio(b, n, seed, 400, paired=True)
+                mlo, mhi = self.median_interval(b, n, seed, 400)
+                self.assertAlmostEqual(r, 1.05, delta=0.02)
+                cover += lo <= 1.05 <= hi
+                narrower += hi - lo < mhi - mlo
+                widths.append((hi - lo) / (mhi - mlo))
+            self.assertGreaterEqual(cover / trials, 0.88, burst)
+            self.assertGreaterEqual(narrower / trials, most, burst)
+            self.assertLess(st.median(widths), 0.95, burst)
+
+
 class KnownShift(unittest.TestCase):
     """A 10% rise in cpu_ns_per_req must be found with the right size."""
 
