@@ -7,8 +7,9 @@ a ratio of interquartile means (new / base: each side's mean of the middle
 half of its repetitions) with a 95% percentile-bootstrap interval. The
 interquartile mean is as deaf as the median to the slices a burst of the
 machine spoiled, and uses the middle half of the data where the median uses
-one or two values: on this project's runs its intervals are 10-28% narrower
-than the ratio of medians' (results/published/README.md).
+one or two values: on this project's reference and inetd sets the median
+directive interval is 5-28% narrower than with a ratio of medians
+(results/README.md).
 A change is called significant when two things agree:
   - the bootstrap interval excludes 1.0, and
   - a rank test rejects "no difference" at alpha (Mann-Whitney U for two
@@ -173,7 +174,8 @@ def _boot_clustered(base, new, clusters, rng, resamples):
 
 def bootstrap_ratio_of_ratios(base0, new0, base1, new1, seed, resamples=RESAMPLES,
                               conf=CONF, paired=False, clusters0=None, clusters1=None):
-    """How a cost moved between two runs: (med(new1)/med(base1)) / (med(new0)/med(base0)).
+    """How a cost moved between two runs: (c(new1)/c(base1)) / (c(new0)/c(base0)),
+    c the interquartile mean (center).
 
     Each run's pair is resampled jointly when paired (same length, aligned by
     round); with that run's clusters (its rounds' epochs, see bootstrap_ratio)

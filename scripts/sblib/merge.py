@@ -20,9 +20,9 @@ merged set alike and prints, per server and mode, the median CPU-per-request
 interval and the A/A noise floor before and after; with --require-narrower
 it writes nothing and exits 1 when any interval came out wider.
 
-Exit 0; 1 with --require-narrower when the merged intervals are wider; 2 on
-bad input (a source missing, unfinished or of another matrix, two sources
-with one seed, OUT exists).
+Exit 0; 1 with --require-narrower when the merged intervals are wider
+(nothing written); 2 on bad input (a source missing, unfinished or of another
+matrix, two sources with one seed, OUT exists) or when OUT cannot be written.
 """
 import argparse
 import json
@@ -62,16 +62,19 @@ def group_widths(analysis):
             for g in analysis["groups"]}
 
 
+def _grew(a, b):
+    # by more than 0.01 percentage points (the bootstrap is seeded, so an
+    # unchanged set gives exactly its old width)
+    return a is not None and b is not None and b > a + 1e-4
+
+
 def compare_widths(before, after):
     """[(server, mode, width before, after, floor before, after, wider)]
-    for every group of AFTER; wider when the interval grew by more than
-    0.01 percentage points (the bootstrap is seeded, so an unchanged set
-    gives exactly its old width)."""
+    for every group of AFTER; wider when the interval grew."""
     out = []
     for key, (w1, f1) in after.items():
         w0, f0 = before.get(key, (None, None))
-        wider = w0 is not None and w1 is not None and w1 > w0 + 1e-4
-        out.append((key[0], key[1], w0, w1, f0, f1, wider))
+        out.append((key[0], key[1], w0, w1, f0, f1, _grew(w0, w1)))
     return out
 
 
@@ -81,7 +84,8 @@ def _pct(x):
 
 def width_lines(rows):
     return [f"{s} {m}: interval {_pct(w0)} -> {_pct(w1)}, A/A floor {_pct(f0)} -> {_pct(f1)}"
-            + ("  WIDER" if wider else "") for s, m, w0, w1, f0, f1, wider in rows]
+            + ("  WIDER" if wider else "") + ("  (floor wider)" if _grew(f0, f1) else "")
+            for s, m, w0, w1, f0, f1, wider in rows]
 
 
 def _variants_key(spec):
@@ -274,7 +278,7 @@ def main(argv):
         print(f"sandbench merge: the merged set is wider than {a.src[0]} (marked WIDER): "
               f"nothing written", file=sys.stderr)
         return 1
-    except (MergeError, rs.ResultsError) as e:
+    except (MergeError, rs.ResultsError, OSError) as e:
         print(f"sandbench merge: {e}", file=sys.stderr)
         return 2
     if mixed:

@@ -130,6 +130,7 @@ class Merge(unittest.TestCase):
         self.assertEqual(rc, 1, err)
         self.assertIn("drop keepalive: interval", err)
         self.assertIn("WIDER", err)
+        self.assertIn("(floor wider)", err)     # the A/A twin is as noisy: marked too
         self.assertIn("nothing written", err)
         self.assertFalse(os.path.exists(self.out))
         # without the flag the same merge is written, and still marked

@@ -315,7 +315,7 @@ class TestCatalogue(unittest.TestCase):
             for v, c in zip(["baseline-aa"] + [f"d{i}" for i in range(6)], cpus):
                 lines += sc.add(rec(v, rnd, c * (2 if rnd else 1)))
             lines += sc.add(rec("calibration-work-2us", rnd, 1000.0))   # left out
-            lines += sc.add(rec("d0", rnd, None, status="error"))       # left out
+            lines += sc.add(rec("d0", rnd, 1000.0, status="error"))     # left out
             lines += sc.add(rec("d1", rnd, 100.0, mode="close"))         # too few
         lines += sc.flush()
         # MAD of 0.90 0.95 1.00 1.00 1.00 1.05 1.10 is 0.05: ±7.4%
