@@ -426,7 +426,7 @@ def analyse(res, resamples=st.RESAMPLES):
         aa = next((d["id"] for d in members if d["role"] == "aa"), None)
         for mode in modes(res):
             g = {"server": server, "mode": mode, "baseline": base, "aa": aa,
-                 "floor": None, "floors": {}, "rows": [], "base_medians": {}}
+                 "floor": None, "floors": {}, "rows": [], "base_levels": {}}
             groups.append(g)
             if base is None:
                 continue
@@ -436,7 +436,7 @@ def analyse(res, resamples=st.RESAMPLES):
                 continue
             for m, _, _ in METRICS:
                 if base_s[m]:
-                    g["base_medians"][m] = st.median([v for _, v in base_s[m]])
+                    g["base_levels"][m] = st.center([v for _, v in base_s[m]])
             order = ([aa] if aa else []) + [d["id"] for d in members
                                             if d["role"] not in ("baseline", "aa")]
             for vid in order:
@@ -486,7 +486,9 @@ def analyse_startup(res, info, servers, seed, resamples):
     what changed between epochs. A start is one sample of a noisy thing and
     every verdict leans on the same few baseline starts, so, as for the
     per-request metrics, a change within the A/A control's interval is not
-    called. Returns ({variant: {median, n, cmp}}, {server: floor or None})."""
+    called. Returns ({variant: {level, n, cmp}}, {server: floor or None}),
+    level the interquartile mean of the starts, the centre each change is a
+    ratio of."""
     startup, floors = {}, {}
     for server in servers:
         members = [d for d in info.values() if d["server"] == server]
@@ -499,7 +501,7 @@ def analyse_startup(res, info, servers, seed, resamples):
             s = startup_samples(res, d["id"])
             if not s:
                 continue
-            e = {"median": st.median(s), "n": len(s), "cmp": None}
+            e = {"level": st.center(s), "n": len(s), "cmp": None}
             if bs and d["id"] != base:
                 se = startup_by_epoch(res, d["id"])
                 paired = be is not None and se is not None

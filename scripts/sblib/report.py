@@ -445,9 +445,9 @@ def build(res, analysis, plots):
             rrank = by_rps.index(vid) + 1 if vid in by_rps else "-"
             rows.append([i, f"`{directive_label(info, vid)}`", change(c), mark(c), rrank,
                          change(t), mark(t), change(p99), drop, ap, r["n"]])
-        bm = g["base_medians"]
+        bm = g["base_levels"]
         blocks.append(h(3, f"{g['server']}, {g['mode']}"))
-        blocks.append(para(f"baseline: {num(bm.get('cpu_ns_per_req'))} ns CPU per request, "
+        blocks.append(para(f"baseline (interquartile mean of its slices): {num(bm.get('cpu_ns_per_req'))} ns CPU per request, "
                            f"{num(bm.get('rps'))} req/s, p99 {num(bm.get('p99'))} µs; exposure "
                            f"{num(base_exp)}"))
         blocks.append(table(["#", "directive", "CPU per request", "", "# req/s", "req/s", "",
@@ -565,7 +565,7 @@ def build(res, analysis, plots):
     rows = []
     for vid, e in analysis["startup"].items():
         c = e["cmp"]
-        rows.append([f"`{vid}`", num(e["median"]), e["n"], change(c) if c else "-",
+        rows.append([f"`{vid}`", num(e["level"]), e["n"], change(c) if c else "-",
                      mark(c) if c else ""])
     if rows:
         paired = any((e["cmp"] or {}).get("paired") for e in analysis["startup"].values())
@@ -578,7 +578,7 @@ def build(res, analysis, plots):
             + "." + (" Every change leans on the same few baseline starts, so one within "
                      f"the A/A control's interval is not called (start-up floor: {floors})."
                      if floors else "")))
-        blocks.append(table(["variant", "ms (median)", "n", "change", ""], rows,
+        blocks.append(table(["variant", "ms (IQM)", "n", "change", ""], rows,
                             ["l", "r", "r", "r", "l"]))
     else:
         blocks.append(para("No start-up times recorded."))
@@ -682,7 +682,7 @@ def make_plots(res, analysis, outdir):
                     errors.append(e)
         e = plot_startup(analysis, info, color, outdir, tmp)
         if e is None:
-            plots["startup"].append(("startup", "start-up time of each variant (median, "
+            plots["startup"].append(("startup", "start-up time of each variant (interquartile mean, "
                                      "95% interval when repeated)"))
         elif e:
             errors.append(e)
@@ -864,7 +864,7 @@ def plot_startup(analysis, info, color, outdir, tmp):
             names.append(n)
 
     def slowest(n):
-        v = [e["median"] for vid, e in items if info[vid]["name"] == n]
+        v = [e["level"] for vid, e in items if info[vid]["name"] == n]
         return max(v)
     names.sort(key=slowest)
     ypos = {n: i for i, n in enumerate(names)}
@@ -877,12 +877,12 @@ def plot_startup(analysis, info, color, outdir, tmp):
                 if info[vid]["server"] != s:
                     continue
                 c = e["cmp"]
-                lo = hi = e["median"]
+                lo = hi = e["level"]
                 if c and e["n"] > 1 and c["ratio"]:
-                    lo = e["median"] * c["lo"] / c["ratio"]
-                    hi = e["median"] * c["hi"] / c["ratio"]
+                    lo = e["level"] * c["lo"] / c["ratio"]
+                    hi = e["level"] * c["hi"] / c["ratio"]
                 y = ypos[info[vid]["name"]] + (j - (k - 1) / 2.0) * (0.6 / max(k, 1))
-                f.write(f"{e['median']:.4f} {y:.4f} {lo:.4f} {hi:.4f}\n")
+                f.write(f"{e['level']:.4f} {y:.4f} {lo:.4f} {hi:.4f}\n")
         cmds.append(f"{_q(path)} using 1:2:3:4 with xerrorbars pt 7 ps 1.1 lw 2 "
                     f"lc rgb {_q(color.get(s, '#333333'))} title {_q(s)}")
     tics = ", ".join(f"{_q(n)} {i}" for n, i in ypos.items())

@@ -104,6 +104,23 @@ class Report(unittest.TestCase):
         self.assertEqual(g["aa"], "drop/baseline-aa")
         self.assertIsNotNone(g["floor"])
 
+    def test_levels_are_the_centres_the_changes_divide(self):
+        # the baseline line and the start-up table show the interquartile
+        # means each change is the ratio of, not medians beside them
+        from sblib import _results as rs
+        from sblib import _stats as st
+        res = rs.load(self.res)
+        s = [v for _, v in rs.samples(res, "drop/baseline", "keepalive", "cpu_ns_per_req")]
+        self.assertNotEqual(report.num(st.center(s)), report.num(st.median(s)))
+        section = self.md.split("### drop, keepalive")[1]
+        self.assertIn(f"baseline (interquartile mean of its slices): {report.num(st.center(s))} ns",
+                      section)
+        with open(os.path.join(self.res, "analysis.json")) as f:
+            a = json.load(f)
+        c = a["startup"]["drop/protect-system-strict"]
+        self.assertAlmostEqual(c["level"], c["cmp"]["new"])
+        self.assertIn("| variant | ms (IQM) |", self.md)
+
 
 class ReportEdges(unittest.TestCase):
     def setUp(self):
