@@ -295,13 +295,74 @@ def pair(a, b):
 def epochs(res):
     """{round: epoch} when the run put its instances in new places between
     rounds (run --epochs), else {}."""
-    if "_epochs" not in res:
-        ep = {}
+    return _round_labels(res, "epoch")
+
+
+def _round_labels(res, key):
+    """{round: the slices' integer KEY} when it takes more than one value,
+    else {}; cached in res."""
+    cache = res.setdefault("_labels", {})
+    if key not in cache:
+        out = {}
         for r in res["runs"]:
-            if isinstance(r.get("epoch"), int):
-                ep[r.get("round", r.get("rep"))] = r["epoch"]
-        res["_epochs"] = ep if len(set(ep.values())) > 1 else {}
-    return res["_epochs"]
+            if isinstance(r.get(key), int):
+                out[r.get("round", r.get("rep"))] = r[key]
+        cache[key] = out if len(set(out.values())) > 1 else {}
+    return cache[key]
+
+
+def run_of(res):
+    """{round: run} for a merged set (merge tags each slice with the run it
+    came from), {} for one run."""
+    return _round_labels(res, "run")
+
+
+def run_noise(res, base_s, others):
+    """{run: noise} of a merged set's runs, for one server, mode and metric:
+    the robust spread (1.4826 MAD) of every variant's per-round log ratio
+    to the baseline about that variant's own median in the run, pooled over
+    all variants of the group (what a directive costs is the same in every
+    round, so what is left is the run's noise; many variants make it a
+    steady estimate, and no variant's estimate weighs its own figure).
+    base_s and others: samples() lists. None for one run, or when a run has
+    fewer than 8 deviations or none of any size."""
+    ro = run_of(res)
+    if not ro:
+        return None
+    db = dict(base_s)
+    devs = {}
+    for s in others:
+        per = {}
+        for rnd, v in s:
+            b = db.get(rnd)
+            if rnd in ro and b and b > 0 and v > 0:
+                per.setdefault(ro[rnd], []).append(math.log(v / b))
+        for k, logs in per.items():
+            if len(logs) >= 3:
+                m = st.median(logs)
+                devs.setdefault(k, []).extend(abs(x - m) for x in logs)
+    if set(devs) != set(ro.values()) or any(len(d) < 8 for d in devs.values()):
+        return None
+    noise = {k: 1.4826 * st.median(d) for k, d in devs.items()}
+    return noise if all(x > 0 for x in noise.values()) else None
+
+
+def run_weights(res, a, b, noise):
+    """(strata, weights) for comparing samples() lists A (base) and B, paired
+    by round, in a merged set: each pair's run and each run's precision
+    (its pairs / its noise squared); (None, None) when not merged or when a
+    run holds fewer than 3 pairs (the runs are then pooled)."""
+    ro = run_of(res)
+    if not ro or not noise:
+        return None, None
+    common = sorted({r for r, _ in a} & {r for r, _ in b}, key=str)
+    strata = [ro.get(r) for r in common]
+    if None in strata:
+        return None, None
+    counts = {k: strata.count(k) for k in set(strata)}
+    if set(counts) != set(noise) or min(counts.values()) < 3:
+        return None, None
+    return strata, {k: counts[k] / noise[k] ** 2 for k in counts}
 
 
 def pair_clustered(res, a, b):
@@ -439,6 +500,11 @@ def analyse(res, resamples=st.RESAMPLES):
                     g["base_levels"][m] = st.center([v for _, v in base_s[m]])
             order = ([aa] if aa else []) + [d["id"] for d in members
                                             if d["role"] not in ("baseline", "aa")]
+            noise = {m: run_noise(res, base_s[m], [samples(res, vid, mode, m) for vid in order])
+                     for m, _, _ in METRICS} if run_of(res) else {}
+            if noise.get("cpu_ns_per_req"):
+                g["run_noise"] = [noise["cpu_ns_per_req"][k]
+                                  for k in sorted(noise["cpu_ns_per_req"])]
             for vid in order:
                 row = {"variant": vid, "cmp": {}, "n": 0}
                 for m, _, _ in METRICS:
@@ -447,8 +513,10 @@ def analyse(res, resamples=st.RESAMPLES):
                     if not new_s or not base_s[m]:
                         continue
                     b, n, paired, cl = pair_clustered(res, base_s[m], new_s)
+                    sk, w = (run_weights(res, base_s[m], new_s, noise.get(m)) if paired
+                             else (None, None))
                     tasks.append((row["cmp"], m, (b, n, st.derive_seed(seed, vid, mode, m),
-                                                  paired, resamples, cl)))
+                                                  paired, resamples, cl, sk, w)))
                 g["rows"].append(row)
             pending.append(g)
     _run_tasks(tasks)
@@ -518,8 +586,9 @@ def analyse_startup(res, info, servers, seed, resamples):
 
 
 def _compare_task(args):
-    b, n, seed, paired, resamples, cl = args
-    c = st.compare(b, n, seed, paired=paired, resamples=resamples, clusters=cl)
+    b, n, seed, paired, resamples, cl, sk, w = args
+    c = st.compare(b, n, seed, paired=paired, resamples=resamples, clusters=cl, strata=sk,
+                   weights=w)
     c["paired"] = paired
     if cl:
         c["epochs"] = len(set(cl))

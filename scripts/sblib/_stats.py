@@ -9,7 +9,9 @@ interquartile mean is as deaf as the median to the slices a burst of the
 machine spoiled, and uses the middle half of the data where the median uses
 one or two values: on this project's reference and inetd sets the median
 directive interval is 5-28% narrower than with a ratio of medians
-(results/README.md).
+(results/README.md). A merged set's runs are combined by weight
+(bootstrap_ratio_weighted): each run's ratio, averaged in logarithms with
+weights from each run's noise, so a noisy run counts for less.
 A change is called significant when two things agree:
   - the bootstrap interval excludes 1.0, and
   - a rank test rejects "no difference" at alpha (Mann-Whitney U for two
@@ -152,24 +154,92 @@ def _boot_ratios(base, new, rng, resamples, paired):
     return out
 
 
-def _boot_clustered(base, new, clusters, rng, resamples):
-    """Two-stage resample: draw as many clusters as there are, with
-    replacement, then within each drawn cluster as many of its pairs."""
+def _pair_drawer(base, new, clusters, rng):
+    """A function returning one bootstrap resample of the pairs (base[i],
+    new[i]): with clusters of more than one label, two-stage (as many
+    clusters as there are, with replacement, then within each drawn cluster
+    as many of its pairs), else the pairs themselves."""
+    choices = rng.choices
+    if clusters is None or len(set(clusters)) < 2:
+        pairs = list(zip(base, new))
+        return lambda: choices(pairs, k=len(pairs))
     groups = {}
     for b, n, c in zip(base, new, clusters):
         groups.setdefault(c, []).append((b, n))
     groups = [groups[c] for c in sorted(groups, key=str)]
-    k = len(groups)
-    choices = rng.choices
+
+    def draw():
+        pick = []
+        for g in choices(groups, k=len(groups)):
+            pick += choices(g, k=len(g))
+        return pick
+    return draw
+
+
+def _boot_clustered(base, new, clusters, rng, resamples):
+    """Bootstrap values of center(new)/center(base), resampled two-stage
+    (see _pair_drawer)."""
+    draw = _pair_drawer(base, new, clusters, rng)
     out = []
     for _ in range(resamples):
-        pick = []
-        for g in choices(groups, k=k):
-            pick += choices(g, k=len(g))
+        pick = draw()
         mb = center([p[0] for p in pick])
         mn = center([p[1] for p in pick])
         out.append(mn / mb if mb else _ratio(mn, mb))
     return out
+
+
+def bootstrap_ratio_weighted(base, new, strata, weights, seed, resamples=RESAMPLES, conf=CONF,
+                             clusters=None):
+    """Paired rounds of several runs (a merged set) as one ratio: each run's
+    ratio of interquartile means, combined as a weighted mean of their
+    logarithms (a fixed-effect meta-analysis), so a run measured while the
+    machine was noisy counts for less instead of widening the others.
+
+    strata[i] names the run round i was measured in, weights[run] that
+    run's precision (its rounds over its noise squared, see
+    _results.run_noise); clusters as for bootstrap_ratio, within each run.
+    Each resample draws within every run on its own and combines with the
+    same weights. Returns (ratio, lo, hi); ValueError when a run has no
+    weight or a ratio is not positive (the caller pools instead)."""
+    if not (len(base) == len(new) == len(strata)) or not base:
+        raise ValueError("weighted ratios need paired samples, one run label per pair")
+    if clusters is not None and len(clusters) != len(base):
+        raise ValueError("clusters need one label per pair")
+    idx = {}
+    for i, k in enumerate(strata):
+        idx.setdefault(k, []).append(i)
+    keys = sorted(idx, key=str)
+    if any(not weights.get(k) or weights[k] <= 0 for k in keys):
+        raise ValueError("every run needs a positive weight")
+    total = sum(weights[k] for k in keys)
+    share = [weights[k] / total for k in keys]
+    rng = random.Random(seed)
+    drawers = []
+    log_point = 0.0
+    for k, w in zip(keys, share):
+        b = [base[i] for i in idx[k]]
+        n = [new[i] for i in idx[k]]
+        cb, cn = center(b), center(n)
+        if cb <= 0 or cn <= 0:
+            raise ValueError("weighted ratios need positive values")
+        log_point += w * math.log(cn / cb)
+        drawers.append(_pair_drawer(b, n, [clusters[i] for i in idx[k]] if clusters else None,
+                                    rng))
+    iqm = iqm_sorted
+    log = math.log
+    stats = []
+    for _ in range(resamples):
+        acc = 0.0
+        for draw, w in zip(drawers, share):
+            pick = draw()
+            mb = iqm(sorted([p[0] for p in pick]))
+            mn = iqm(sorted([p[1] for p in pick]))
+            acc += w * log(mn / mb) if mb > 0 and mn > 0 else 0.0
+        stats.append(math.exp(acc))
+    stats.sort()
+    tail = (1.0 - conf) / 2.0
+    return math.exp(log_point), quantile(stats, tail), quantile(stats, 1.0 - tail)
 
 
 def bootstrap_ratio_of_ratios(base0, new0, base1, new1, seed, resamples=RESAMPLES,
@@ -329,13 +399,25 @@ def sign_flip_p(base, new, max_exact=12):
 
 
 def compare(base, new, seed, paired=False, resamples=RESAMPLES, conf=CONF, alpha=ALPHA,
-            clusters=None):
-    """Compare two samples of one metric (clusters: see bootstrap_ratio).
+            clusters=None, strata=None, weights=None):
+    """Compare two samples of one metric (clusters: see bootstrap_ratio;
+    strata and weights, paired only: the runs of a merged set, see
+    bootstrap_ratio_weighted).
 
-    Returns a dict: n_base, n_new, base, new (interquartile means), ratio, lo, hi,
-    p, significant. Samples with a single value each are never significant.
+    Returns a dict: n_base, n_new, base, new (interquartile means, pooled),
+    ratio, lo, hi, p, significant, and "weighted" when the runs were
+    combined by weight. Samples with a single value each are never significant.
     """
-    ratio, lo, hi = bootstrap_ratio(base, new, seed, resamples, conf, paired, clusters)
+    weighted = False
+    if paired and strata is not None and weights:
+        try:
+            ratio, lo, hi = bootstrap_ratio_weighted(base, new, strata, weights, seed, resamples,
+                                                     conf, clusters)
+            weighted = True
+        except ValueError:
+            pass
+    if not weighted:
+        ratio, lo, hi = bootstrap_ratio(base, new, seed, resamples, conf, paired, clusters)
     if paired:
         p = sign_flip_p(base, new)
     else:
@@ -343,7 +425,7 @@ def compare(base, new, seed, paired=False, resamples=RESAMPLES, conf=CONF, alpha
     sig = (lo > 1.0 or hi < 1.0) and p < alpha
     return {"n_base": len(base), "n_new": len(new), "base": center(base),
             "new": center(new), "ratio": ratio, "lo": lo, "hi": hi, "p": p,
-            "significant": bool(sig)}
+            "significant": bool(sig), **({"weighted": True} if weighted else {})}
 
 
 def noise_floor(aa):

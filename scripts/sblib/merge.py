@@ -13,12 +13,16 @@ evidence says so (merge names those where the runs disagree). spec.json
 lists the sources under "merged" (each one's seed, rounds, epochs, commit and
 argv); the report is written into OUT unless --no-report.
 
-More rounds narrow an interval only if they are no noisier than the rounds
-already there: a run measured while the machine was busy can widen the set it
-joins. So merge analyses the first SRC (the set being extended) and the
-merged set alike and prints, per server and mode, the median CPU-per-request
-interval and the A/A noise floor before and after; with --require-narrower
-it writes nothing and exits 1 when any interval came out wider.
+Pooled, a run measured while the machine was busy would widen the set it
+joins. The analysis of a merged set therefore computes every ratio within
+each run and averages the runs' logarithms weighted by each run's rounds
+over its noise squared (the noise measured on all of the run's variants at
+once; see _results.run_noise), so a noisy run counts for less. A run too
+short to know its noise (fewer than 3 rounds) is pooled instead. merge
+analyses the first SRC (the set being extended) and the merged set alike
+and prints, per server and mode, the median CPU-per-request interval and
+the A/A noise floor before and after; with --require-narrower it writes
+nothing and exits 1 when any interval came out wider.
 
 Exit 0; 1 with --require-narrower when the merged intervals are wider
 (nothing written); 2 on bad input (a source missing, unfinished or of another

@@ -374,6 +374,18 @@ def build(res, analysis, plots):
         "their own variant's median. Only where a round holds at least "
         f"{2 * rs.DRIFT_WINDOW + 2} variants: shorter rounds are left to pairing. The A/A "
         "control and the calibration check that this removes noise and not effects."))
+    noisy = [g for g in analysis["groups"] if g.get("run_noise")]
+    if noisy:
+        blocks.append(para(
+            f"Merged runs ({len(noisy[0]['run_noise'])}): every ratio is computed within each "
+            "run and the runs' logarithms averaged, each run weighted by its rounds over its "
+            "noise squared (a fixed-effect meta-analysis; the bootstrap resamples each run on "
+            "its own), so a run measured while the machine was busy counts for less instead of "
+            "widening the set. Each run's noise on CPU per request (the spread of every "
+            "variant's round-by-round ratio to the baseline about its own median): "
+            + "; ".join(f"{g['server']} {g['mode']} "
+                        + " / ".join(f"±{x * 100:.1f}%" for x in g["run_noise"])
+                        for g in noisy) + "."))
     place = analysis.get("placement") or []
     if place:
         blocks.append(h(2, "What an instance's place costs (epochs)"))

@@ -123,8 +123,22 @@ class Merge(unittest.TestCase):
         self.assertLess(after, before)
         self.assertNotIn("WIDER", out)
         shutil.rmtree(self.out)
-        # a run eight times noisier widens it: nothing written, exit 1
+        # a run eight times noisier is weighted by its noise (1/64 of the
+        # quiet run's weight): it no longer widens the set
         noisy = sbfixture.make_results(os.path.join(self.dir, "n"), rounds=6, seed=4,
+                                       costs=COSTS, noise=0.08)
+        rc, out, err = run([self.out, self.a, noisy, "--no-report"])
+        self.assertEqual(rc, 0, err)
+        line = next(x for x in out.splitlines() if x.startswith("drop keepalive: interval"))
+        before, after = map(float, re.match(r".*interval ±([\d.]+)% -> ±([\d.]+)%", line).groups())
+        self.assertLess(after, before * 1.1)
+        g = next(g for g in rs.analyse(rs.load(self.out), resamples=200)["groups"])
+        self.assertGreater(g["run_noise"][1], 4 * g["run_noise"][0])
+        self.assertTrue(all(r["cmp"]["cpu_ns_per_req"].get("weighted") for r in g["rows"]))
+        # pooled, as when a run is too short to know its noise (two rounds),
+        # a noisy run widens it: nothing written, exit 1
+        shutil.rmtree(self.out)
+        noisy = sbfixture.make_results(os.path.join(self.dir, "n2"), rounds=2, seed=5,
                                        costs=COSTS, noise=0.08)
         rc, out, err = run([self.out, self.a, noisy, "--no-report", "--require-narrower"])
         self.assertEqual(rc, 1, err)

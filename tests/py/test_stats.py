@@ -1,4 +1,5 @@
 """Known-answer tests of scripts/sblib/_stats.py (bootstrap ratios, tests, verdicts)."""
+import math
 import os
 import random
 import sys
@@ -101,6 +102,55 @@ class Centre(unittest.TestCase):
             self.assertGreaterEqual(cover / trials, 0.88, burst)
             self.assertGreaterEqual(narrower / trials, most, burst)
             self.assertLess(st.median(widths), 0.95, burst)
+
+
+class Weighted(unittest.TestCase):
+    """Runs merged by weight: a noisy run counts for less instead of
+    widening a quiet one."""
+
+    def test_known_answer(self):
+        # run 0 reads exactly +10%, run 1 exactly +20%, weighted 3:1
+        b = [100.0] * 8
+        n = [110.0] * 4 + [120.0] * 4
+        r, lo, hi = st.bootstrap_ratio_weighted(b, n, [0] * 4 + [1] * 4, {0: 3.0, 1: 1.0}, 7, 50)
+        want = math.exp((3 * math.log(1.1) + math.log(1.2)) / 4)
+        self.assertAlmostEqual(r, want, places=12)
+        self.assertAlmostEqual(lo, want, places=12)
+        self.assertAlmostEqual(hi, want, places=12)
+        self.assertRaises(ValueError, st.bootstrap_ratio_weighted, b, n, [0] * 4 + [1] * 4,
+                          {0: 1.0}, 7, 50)
+        # compare() falls back to pooling when a run has no weight
+        c = st.compare(b, n, 7, paired=True, resamples=50, strata=[0] * 4 + [1] * 4,
+                       weights={0: 1.0})
+        self.assertNotIn("weighted", c)
+        self.assertAlmostEqual(c["ratio"], 1.15)
+
+    @staticmethod
+    def rounds(rng, n, cost, noise):
+        return ([100.0 * rng.gauss(1.0, noise) for _ in range(n)],
+                [100.0 * cost * rng.gauss(1.0, noise) for _ in range(n)])
+
+    def test_noisy_run_narrows(self):
+        # 40 sets: a quiet run of 24 rounds (2% noise) and one three times
+        # as noisy, a 5% cost. Pooled, the noisy run widens the quiet one's
+        # interval; weighted (by the true 1/noise^2), it narrows it, and
+        # the interval still holds the cost.
+        trials, cover, narrower, pooled_wider = 40, 0, 0, 0
+        for seed in range(trials):
+            rng = random.Random(seed)
+            b0, n0 = self.rounds(rng, 24, 1.05, 0.02)
+            b1, n1 = self.rounds(rng, 24, 1.05, 0.06)
+            _, qlo, qhi = st.bootstrap_ratio(b0, n0, seed, 400, paired=True)
+            _, plo, phi = st.bootstrap_ratio(b0 + b1, n0 + n1, seed, 400, paired=True)
+            r, lo, hi = st.bootstrap_ratio_weighted(b0 + b1, n0 + n1, [0] * 24 + [1] * 24,
+                                                    {0: 24 / 0.02 ** 2, 1: 24 / 0.06 ** 2},
+                                                    seed, 400)
+            cover += lo <= 1.05 <= hi
+            narrower += hi - lo < qhi - qlo
+            pooled_wider += phi - plo > qhi - qlo
+        self.assertGreaterEqual(cover / trials, 0.85)
+        self.assertGreaterEqual(narrower / trials, 0.7)
+        self.assertGreaterEqual(pooled_wider / trials, 0.7)
 
 
 class KnownShift(unittest.TestCase):
