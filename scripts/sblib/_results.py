@@ -349,20 +349,17 @@ def run_noise(res, base_s, others):
 
 def run_weights(res, a, b, noise):
     """(strata, weights) for comparing samples() lists A (base) and B, paired
-    by round, in a merged set: each pair's run and each run's precision
-    (its pairs / its noise squared); (None, None) when not merged or when a
-    run holds fewer than 3 pairs (the runs are then pooled)."""
+    by round, in a merged set: each pair's run, and each run's weight
+    1/noise^2 (see st.bootstrap_ratio_weighted); (None, None) when not
+    merged or a run's noise is unknown (the runs are then pooled)."""
     ro = run_of(res)
     if not ro or not noise:
         return None, None
     common = sorted({r for r, _ in a} & {r for r, _ in b}, key=str)
     strata = [ro.get(r) for r in common]
-    if None in strata:
+    if any(k not in noise for k in strata):
         return None, None
-    counts = {k: strata.count(k) for k in set(strata)}
-    if set(counts) != set(noise) or min(counts.values()) < 3:
-        return None, None
-    return strata, {k: counts[k] / noise[k] ** 2 for k in counts}
+    return strata, {k: 1.0 / noise[k] ** 2 for k in set(strata)}
 
 
 def pair_clustered(res, a, b):

@@ -9,9 +9,8 @@ interquartile mean is as deaf as the median to the slices a burst of the
 machine spoiled, and uses the middle half of the data where the median uses
 one or two values: on this project's reference and inetd sets the median
 directive interval is 5-28% narrower than with a ratio of medians
-(results/README.md). A merged set's runs are combined by weight
-(bootstrap_ratio_weighted): each run's ratio, averaged in logarithms with
-weights from each run's noise, so a noisy run counts for less.
+(results/README.md). In a merged set each round is weighted by its run's
+1/noise^2 (bootstrap_ratio_weighted), so a noisy run counts for less.
 A change is called significant when two things agree:
   - the bootstrap interval excludes 1.0, and
   - a rank test rejects "no difference" at alpha (Mann-Whitney U for two
@@ -154,18 +153,33 @@ def _boot_ratios(base, new, rng, resamples, paired):
     return out
 
 
-def _pair_drawer(base, new, clusters, rng):
-    """A function returning one bootstrap resample of the pairs (base[i],
-    new[i]): with clusters of more than one label, two-stage (as many
-    clusters as there are, with replacement, then within each drawn cluster
-    as many of its pairs), else the pairs themselves."""
+def _pair_drawer(items, clusters, rng, strata=None):
+    """A function returning one bootstrap resample of ITEMS (the pairs of a
+    round, base and new): with clusters of more than one label, two-stage
+    (as many clusters as there are, with replacement, then within each drawn
+    cluster as many of its items), else the items themselves. With strata
+    (the runs of a merged set, fixed by design) each stratum is resampled
+    on its own, so every resample holds each run's share of the rounds."""
     choices = rng.choices
+    if strata is not None and len(set(strata)) > 1:
+        subs = []
+        for k in sorted(set(strata), key=str):
+            idx = [i for i, x in enumerate(strata) if x == k]
+            subs.append(_pair_drawer([items[i] for i in idx],
+                                     [clusters[i] for i in idx] if clusters else None, rng))
+
+        def draw_strata():
+            pick = []
+            for d in subs:
+                pick += d()
+            return pick
+        return draw_strata
     if clusters is None or len(set(clusters)) < 2:
-        pairs = list(zip(base, new))
-        return lambda: choices(pairs, k=len(pairs))
+        items = list(items)
+        return lambda: choices(items, k=len(items))
     groups = {}
-    for b, n, c in zip(base, new, clusters):
-        groups.setdefault(c, []).append((b, n))
+    for it, c in zip(items, clusters):
+        groups.setdefault(c, []).append(it)
     groups = [groups[c] for c in sorted(groups, key=str)]
 
     def draw():
@@ -179,7 +193,7 @@ def _pair_drawer(base, new, clusters, rng):
 def _boot_clustered(base, new, clusters, rng, resamples):
     """Bootstrap values of center(new)/center(base), resampled two-stage
     (see _pair_drawer)."""
-    draw = _pair_drawer(base, new, clusters, rng)
+    draw = _pair_drawer(zip(base, new), clusters, rng)
     out = []
     for _ in range(resamples):
         pick = draw()
@@ -189,57 +203,50 @@ def _boot_clustered(base, new, clusters, rng, resamples):
     return out
 
 
-def bootstrap_ratio_weighted(base, new, strata, weights, seed, resamples=RESAMPLES, conf=CONF,
-                             clusters=None):
-    """Paired rounds of several runs (a merged set) as one ratio: each run's
-    ratio of interquartile means, combined as a weighted mean of their
-    logarithms (a fixed-effect meta-analysis), so a run measured while the
-    machine was noisy counts for less instead of widening the others.
+def weighted_iqm_sorted(s):
+    """Interquartile mean of an already sorted non-empty list of (value,
+    weight): the weighted mean of the middle half of the weight, values at
+    its edges counted with the part of their weight inside it. With equal
+    weights it is iqm_sorted."""
+    total = sum(w for _, w in s)
+    lo, hi = total * 0.25, total * 0.75
+    acc = cum = 0.0
+    for v, w in s:
+        a, b = max(cum, lo), min(cum + w, hi)
+        if b > a:
+            acc += v * (b - a)
+        cum += w
+        if cum >= hi:
+            break
+    return acc / (hi - lo)
 
-    strata[i] names the run round i was measured in, weights[run] that
-    run's precision (its rounds over its noise squared, see
-    _results.run_noise); clusters as for bootstrap_ratio, within each run.
-    Each resample draws within every run on its own and combines with the
-    same weights. Returns (ratio, lo, hi); ValueError when a run has no
-    weight or a ratio is not positive (the caller pools instead)."""
-    if not (len(base) == len(new) == len(strata)) or not base:
-        raise ValueError("weighted ratios need paired samples, one run label per pair")
+
+def bootstrap_ratio_weighted(base, new, weights, seed, resamples=RESAMPLES, conf=CONF,
+                             clusters=None, strata=None):
+    """As bootstrap_ratio (paired) with a weight per pair: the ratio of
+    weighted interquartile means, so that the rounds of a noisy run (a
+    merged set's, each weighted by its run's 1/noise^2) count for less
+    instead of widening the others. The bootstrap is bootstrap_ratio's,
+    each pair drawn with its weight, and with strata (strata[i]: pair i's
+    run) within each run on its own. Returns (ratio, lo, hi)."""
+    if not (len(base) == len(new) == len(weights)) or not base:
+        raise ValueError("weighted ratios need paired samples, one weight per pair")
+    if any(not w > 0 for w in weights):
+        raise ValueError("weights must be positive")
     if clusters is not None and len(clusters) != len(base):
         raise ValueError("clusters need one label per pair")
-    idx = {}
-    for i, k in enumerate(strata):
-        idx.setdefault(k, []).append(i)
-    keys = sorted(idx, key=str)
-    if any(not weights.get(k) or weights[k] <= 0 for k in keys):
-        raise ValueError("every run needs a positive weight")
-    total = sum(weights[k] for k in keys)
-    share = [weights[k] / total for k in keys]
-    rng = random.Random(seed)
-    drawers = []
-    log_point = 0.0
-    for k, w in zip(keys, share):
-        b = [base[i] for i in idx[k]]
-        n = [new[i] for i in idx[k]]
-        cb, cn = center(b), center(n)
-        if cb <= 0 or cn <= 0:
-            raise ValueError("weighted ratios need positive values")
-        log_point += w * math.log(cn / cb)
-        drawers.append(_pair_drawer(b, n, [clusters[i] for i in idx[k]] if clusters else None,
-                                    rng))
-    iqm = iqm_sorted
-    log = math.log
-    stats = []
-    for _ in range(resamples):
-        acc = 0.0
-        for draw, w in zip(drawers, share):
-            pick = draw()
-            mb = iqm(sorted([p[0] for p in pick]))
-            mn = iqm(sorted([p[1] for p in pick]))
-            acc += w * log(mn / mb) if mb > 0 and mn > 0 else 0.0
-        stats.append(math.exp(acc))
-    stats.sort()
+    wiqm = weighted_iqm_sorted
+
+    def ratio(pick):
+        mb = wiqm(sorted((p[0], p[2]) for p in pick))
+        mn = wiqm(sorted((p[1], p[2]) for p in pick))
+        return mn / mb if mb else _ratio(mn, mb)
+    items = list(zip(base, new, weights))
+    point = ratio(items)
+    draw = _pair_drawer(items, clusters, random.Random(seed), strata)
+    stats = sorted(ratio(draw()) for _ in range(resamples))
     tail = (1.0 - conf) / 2.0
-    return math.exp(log_point), quantile(stats, tail), quantile(stats, 1.0 - tail)
+    return point, quantile(stats, tail), quantile(stats, 1.0 - tail)
 
 
 def bootstrap_ratio_of_ratios(base0, new0, base1, new1, seed, resamples=RESAMPLES,
@@ -401,20 +408,20 @@ def sign_flip_p(base, new, max_exact=12):
 def compare(base, new, seed, paired=False, resamples=RESAMPLES, conf=CONF, alpha=ALPHA,
             clusters=None, strata=None, weights=None):
     """Compare two samples of one metric (clusters: see bootstrap_ratio;
-    strata and weights, paired only: the runs of a merged set, see
-    bootstrap_ratio_weighted).
+    paired only: strata[i] names the run pair i was measured in and
+    weights[run] that run's weight, see bootstrap_ratio_weighted).
 
-    Returns a dict: n_base, n_new, base, new (interquartile means, pooled),
-    ratio, lo, hi, p, significant, and "weighted" when the runs were
-    combined by weight. Samples with a single value each are never significant.
+    Returns a dict: n_base, n_new, base, new (interquartile means, weighted
+    when the runs were), ratio, lo, hi, p, significant, and "weighted": true
+    when they were. Samples with a single value each are never significant.
     """
     weighted = False
     if paired and strata is not None and weights:
         try:
-            ratio, lo, hi = bootstrap_ratio_weighted(base, new, strata, weights, seed, resamples,
-                                                     conf, clusters)
+            ratio, lo, hi = bootstrap_ratio_weighted(base, new, [weights[k] for k in strata],
+                                                     seed, resamples, conf, clusters, strata)
             weighted = True
-        except ValueError:
+        except (ValueError, KeyError):
             pass
     if not weighted:
         ratio, lo, hi = bootstrap_ratio(base, new, seed, resamples, conf, paired, clusters)
@@ -423,8 +430,14 @@ def compare(base, new, seed, paired=False, resamples=RESAMPLES, conf=CONF, alpha
     else:
         p = mann_whitney_p(base, new)
     sig = (lo > 1.0 or hi < 1.0) and p < alpha
-    return {"n_base": len(base), "n_new": len(new), "base": center(base),
-            "new": center(new), "ratio": ratio, "lo": lo, "hi": hi, "p": p,
+    if weighted:
+        w = [weights[k] for k in strata]
+        cb = weighted_iqm_sorted(sorted(zip(base, w)))
+        cn = weighted_iqm_sorted(sorted(zip(new, w)))
+    else:
+        cb, cn = center(base), center(new)
+    return {"n_base": len(base), "n_new": len(new), "base": cb,
+            "new": cn, "ratio": ratio, "lo": lo, "hi": hi, "p": p,
             "significant": bool(sig), **({"weighted": True} if weighted else {})}
 
 

@@ -14,11 +14,11 @@ lists the sources under "merged" (each one's seed, rounds, epochs, commit and
 argv); the report is written into OUT unless --no-report.
 
 Pooled, a run measured while the machine was busy would widen the set it
-joins. The analysis of a merged set therefore computes every ratio within
-each run and averages the runs' logarithms weighted by each run's rounds
-over its noise squared (the noise measured on all of the run's variants at
-once; see _results.run_noise), so a noisy run counts for less. A run too
-short to know its noise (fewer than 3 rounds) is pooled instead. merge
+joins. The analysis of a merged set therefore weights every round by its
+run's 1/noise^2 (the noise measured on all of the run's variants at once;
+see _results.run_noise) and resamples each run on its own, so a noisy run
+counts for less. A run too short to know its noise (fewer than 3 rounds) is
+pooled unweighted. merge
 analyses the first SRC (the set being extended) and the merged set alike
 and prints, per server and mode, the median CPU-per-request interval and
 the A/A noise floor before and after; with --require-narrower it writes

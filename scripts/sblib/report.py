@@ -377,11 +377,11 @@ def build(res, analysis, plots):
     noisy = [g for g in analysis["groups"] if g.get("run_noise")]
     if noisy:
         blocks.append(para(
-            f"Merged runs ({len(noisy[0]['run_noise'])}): every ratio is computed within each "
-            "run and the runs' logarithms averaged, each run weighted by its rounds over its "
-            "noise squared (a fixed-effect meta-analysis; the bootstrap resamples each run on "
-            "its own), so a run measured while the machine was busy counts for less instead of "
-            "widening the set. Each run's noise on CPU per request (the spread of every "
+            f"Merged runs ({len(noisy[0]['run_noise'])}): every round is weighted by its run's "
+            "1/noise² (each side's centre is the weighted interquartile mean; the bootstrap "
+            "resamples each run on its own), so a run measured while the machine was busy "
+            "counts for less instead of widening the set. Each run's noise on CPU per request "
+            "(the spread of every "
             "variant's round-by-round ratio to the baseline about its own median): "
             + "; ".join(f"{g['server']} {g['mode']} "
                         + " / ".join(f"±{x * 100:.1f}%" for x in g["run_noise"])

@@ -65,7 +65,12 @@ class Merge(unittest.TestCase):
         v = m["variants"]["drop/baseline"]
         self.assertEqual(len(v["startup_ms_samples"]), 2)
         with open(os.path.join(self.out, "report.md")) as f:
-            self.assertIn("12 repetitions", f.read())
+            md = f.read()
+        self.assertIn("12 repetitions", md)
+        # the runs are weighted by their noise, which the report prints
+        self.assertTrue(c.get("weighted"))
+        self.assertRegex(md, r"Merged runs \(2\): every round is weighted .*drop keepalive "
+                             r"±\d\.\d% / ±\d\.\d%")
         # a merged set is reproduced run by run, and says so
         with self.assertRaises(rs.ResultsError) as e:
             reproduce.rerun_argv(m["spec"], "x")

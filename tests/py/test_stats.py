@@ -105,21 +105,32 @@ class Centre(unittest.TestCase):
 
 
 class Weighted(unittest.TestCase):
-    """Runs merged by weight: a noisy run counts for less instead of
-    widening a quiet one."""
+    """Rounds weighted by their run's noise: a noisy run counts for less
+    instead of widening a quiet one."""
+
+    def test_weighted_interquartile_mean(self):
+        rng = random.Random(3)
+        for n in (1, 2, 3, 5, 48):
+            xs = sorted(rng.random() for _ in range(n))
+            self.assertAlmostEqual(st.weighted_iqm_sorted([(x, 2.0) for x in xs]),
+                                   st.iqm_sorted(xs), places=12)
+        # 1, 2, 3 weighted 1, 2, 1: the middle half of the weight is 2's
+        self.assertEqual(st.weighted_iqm_sorted([(1.0, 1.0), (2.0, 2.0), (3.0, 1.0)]), 2.0)
+        # weighted 3, 1: the middle half [1, 3) of 4 is all 1.0's
+        self.assertEqual(st.weighted_iqm_sorted([(1.0, 3.0), (9.0, 1.0)]), 1.0)
 
     def test_known_answer(self):
-        # run 0 reads exactly +10%, run 1 exactly +20%, weighted 3:1
+        # run 0 reads exactly +10% with weight 3 a round, run 1 +20% with
+        # weight 1: the middle half of the weight is all run 0's
         b = [100.0] * 8
         n = [110.0] * 4 + [120.0] * 4
-        r, lo, hi = st.bootstrap_ratio_weighted(b, n, [0] * 4 + [1] * 4, {0: 3.0, 1: 1.0}, 7, 50)
-        want = math.exp((3 * math.log(1.1) + math.log(1.2)) / 4)
-        self.assertAlmostEqual(r, want, places=12)
-        self.assertAlmostEqual(lo, want, places=12)
-        self.assertAlmostEqual(hi, want, places=12)
-        self.assertRaises(ValueError, st.bootstrap_ratio_weighted, b, n, [0] * 4 + [1] * 4,
-                          {0: 1.0}, 7, 50)
-        # compare() falls back to pooling when a run has no weight
+        c = st.compare(b, n, 7, paired=True, resamples=50, strata=[0] * 4 + [1] * 4,
+                       weights={0: 3.0, 1: 1.0})
+        self.assertTrue(c["weighted"])
+        self.assertAlmostEqual(c["ratio"], 1.1)
+        self.assertAlmostEqual(c["new"] / c["base"], c["ratio"])
+        self.assertRaises(ValueError, st.bootstrap_ratio_weighted, b, n, [1.0] * 7, 7, 50)
+        # compare() pools when a run has no weight
         c = st.compare(b, n, 7, paired=True, resamples=50, strata=[0] * 4 + [1] * 4,
                        weights={0: 1.0})
         self.assertNotIn("weighted", c)
@@ -131,10 +142,11 @@ class Weighted(unittest.TestCase):
                 [100.0 * cost * rng.gauss(1.0, noise) for _ in range(n)])
 
     def test_noisy_run_narrows(self):
-        # 40 sets: a quiet run of 24 rounds (2% noise) and one three times
-        # as noisy, a 5% cost. Pooled, the noisy run widens the quiet one's
-        # interval; weighted (by the true 1/noise^2), it narrows it, and
-        # the interval still holds the cost.
+        # 40 sets: a quiet run of 24 rounds (2% noise), one three times as
+        # noisy, a 5% cost. Pooled, the noisy run widens the quiet one's
+        # interval; weighted by the true 1/noise^2 it does not, and the
+        # interval holds the cost. With the runs equally noisy, weighting
+        # changes nothing.
         trials, cover, narrower, pooled_wider = 40, 0, 0, 0
         for seed in range(trials):
             rng = random.Random(seed)
@@ -142,8 +154,7 @@ class Weighted(unittest.TestCase):
             b1, n1 = self.rounds(rng, 24, 1.05, 0.06)
             _, qlo, qhi = st.bootstrap_ratio(b0, n0, seed, 400, paired=True)
             _, plo, phi = st.bootstrap_ratio(b0 + b1, n0 + n1, seed, 400, paired=True)
-            r, lo, hi = st.bootstrap_ratio_weighted(b0 + b1, n0 + n1, [0] * 24 + [1] * 24,
-                                                    {0: 24 / 0.02 ** 2, 1: 24 / 0.06 ** 2},
+            r, lo, hi = st.bootstrap_ratio_weighted(b0 + b1, n0 + n1, [9.0] * 24 + [1.0] * 24,
                                                     seed, 400)
             cover += lo <= 1.05 <= hi
             narrower += hi - lo < qhi - qlo
@@ -151,6 +162,8 @@ class Weighted(unittest.TestCase):
         self.assertGreaterEqual(cover / trials, 0.85)
         self.assertGreaterEqual(narrower / trials, 0.7)
         self.assertGreaterEqual(pooled_wider / trials, 0.7)
+        self.assertEqual(st.bootstrap_ratio_weighted(b0 + b1, n0 + n1, [4.0] * 48, 1, 400),
+                         st.bootstrap_ratio(b0 + b1, n0 + n1, 1, 400, paired=True))
 
 
 class KnownShift(unittest.TestCase):
