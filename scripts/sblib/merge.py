@@ -105,12 +105,12 @@ def check(sources):
         state = (s.get("status") or {}).get("state")
         if state != "complete":
             raise MergeError(f"{s['path']}: the run is not complete (state {state!r})")
-        seed = s["spec"].get("seed")
-        if seed in seeds:
-            raise MergeError(f"{s['path']} and {seeds[seed]} have the same seed {seed}: the same "
-                             "order and places, so nothing averages out; run again with another "
-                             "--seed")
-        seeds[seed] = s["path"]
+        for seed in dict.fromkeys(m.get("seed") for m in _runs_of(s)):
+            if seed in seeds:
+                raise MergeError(f"{s['path']} and {seeds[seed]} have the same seed {seed}: the "
+                                 "same order and places, so nothing averages out; run again "
+                                 "with another --seed")
+            seeds[seed] = s["path"]
     for s in sources[1:]:
         for k in SAME_SPEC:
             if s["spec"].get(k) != first["spec"].get(k):
@@ -134,12 +134,21 @@ def _epochs_of(spec):
     return e if isinstance(e, int) and e >= 1 else 1
 
 
+def _runs_of(s):
+    """The runs a source holds: spec.json "merged" of one merged before,
+    else the source itself."""
+    return s["spec"].get("merged") or [{
+        "path": _name(s), "seed": s["spec"].get("seed"), "reps": s["spec"].get("reps"),
+        "epochs": _epochs_of(s["spec"]), "created": s["spec"].get("created"),
+        "commit": s["spec"].get("commit"), "argv": s["spec"].get("argv")}]
+
+
 def merged_runs(sources):
     """The slices of every source, one run after the other: rounds, epochs
     and slice numbers offset, each slice tagged with its source ("run")."""
     out = []
-    rounds = epochs = 0
-    for k, s in enumerate(sources):
+    rounds = epochs = nrun = 0
+    for s in sources:
         spec = s["spec"]
         reps = spec.get("reps") or (1 + max((r.get("round", 0) for r in s["runs"]), default=0))
         ne = _epochs_of(spec)
@@ -150,10 +159,12 @@ def merged_runs(sources):
             # a run of one epoch is one placement: its own cluster
             r["epoch"] = (r["epoch"] if isinstance(r.get("epoch"), int) else 0) + epochs
             r["slice"] = len(out)
-            r["run"] = k
+            # a source merged before keeps its runs apart
+            r["run"] = nrun + (r["run"] if isinstance(r.get("run"), int) else 0)
             out.append(r)
         rounds += reps
         epochs += ne
+        nrun += len(_runs_of(s))
     return out, rounds, epochs
 
 
@@ -228,11 +239,7 @@ def merge(out, paths, plots=True, write_report=True, require_narrower=False):
         "reps": rounds, "epochs": epochs,
         "argv": ["merge", out] + list(paths),
         "order": [f"{r['variant']}|{r['mode']}|{r['round']}" for r in runs],
-        "merged": [{"path": _name(s),
-                    "seed": s["spec"].get("seed"), "reps": s["spec"].get("reps"),
-                    "epochs": _epochs_of(s["spec"]), "created": s["spec"].get("created"),
-                    "commit": s["spec"].get("commit"), "argv": s["spec"].get("argv")}
-                   for s in sources],
+        "merged": [m for s in sources for m in _runs_of(s)],
     })
     variants, mixed = merged_variants(sources)
     os.makedirs(out)
@@ -290,6 +297,6 @@ def main(argv):
               f"verdict(s), marked not applied in the merged set: {', '.join(mixed[:8])}"
               + (" …" if len(mixed) > 8 else ""), file=sys.stderr)
     print("\n".join(width_lines(rows)))
-    print(f"sandbench merge: {len(a.src)} runs, {n} slices, {rounds} rounds in {epochs} epochs; "
+    print(f"sandbench merge: {len(a.src)} sources, {n} slices, {rounds} rounds in {epochs} epochs; "
           f"wrote {a.out}" + ("" if a.no_report else " with its report"))
     return 0

@@ -93,6 +93,26 @@ class Merge(unittest.TestCase):
         self.assertEqual(len(m["spec"]["order"]), len(m["runs"]))
         self.assertNotEqual(rs.order_digest(m["spec"]), rs.order_digest(rs.load(pa)["spec"]))
 
+    def test_merged_set_extended(self):
+        # a set merged before keeps its runs apart (weights, seeds, reproduce)
+        c = sbfixture.make_results(os.path.join(self.dir, "c"), rounds=6, seed=3, costs=COSTS)
+        ab = os.path.join(self.dir, "ab")
+        self.assertEqual(run([ab, self.a, self.b, "--no-report"])[0], 0)
+        rc, _, err = run([self.out, ab, c, "--no-report"])
+        self.assertEqual(rc, 0, err)
+        m = rs.load(self.out)
+        self.assertEqual([x["seed"] for x in m["spec"]["merged"]], [1, 2, 3])
+        self.assertEqual({r["run"] for r in m["runs"] if r["round"] >= 12}, {2})
+        self.assertEqual({r["run"] for r in m["runs"] if r["round"] < 6}, {0})
+        g = rs.analyse(m, resamples=50)["groups"][0]
+        self.assertEqual(len(g["run_noise"]), 3)
+        # a run with a seed already inside the set is refused
+        shutil.rmtree(self.out)
+        d = sbfixture.make_results(os.path.join(self.dir, "d"), rounds=6, seed=2, costs=COSTS)
+        rc, _, err = run([self.out, ab, d, "--no-report"])
+        self.assertEqual(rc, 2)
+        self.assertIn("same seed 2", err)
+
     def test_no_report(self):
         rc, out, err = run([self.out, self.a, self.b, "--no-report"])
         self.assertEqual(rc, 0, err)
