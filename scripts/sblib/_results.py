@@ -270,10 +270,10 @@ def raw_floor(res, group, resamples=st.RESAMPLES):
     a = samples(raw, group["aa"], group["mode"], "cpu_ns_per_req")
     if not a or not b:
         return None
-    bv, av, paired, cl = pair_clustered(res, b, a)
-    c = st.compare(bv, av, st.derive_seed(seed_of(res), group["aa"], group["mode"],
-                                          "cpu_ns_per_req"), paired, resamples, clusters=cl)
-    return st.noise_floor(c)
+    return st.noise_floor(_compare_task((
+        comparison(raw, group["server"], group["mode"], "cpu_ns_per_req", b, a),
+        st.derive_seed(seed_of(res), group["aa"], group["mode"], "cpu_ns_per_req"),
+        resamples)))
 
 
 def pair(a, b):
@@ -362,17 +362,50 @@ def run_weights(res, a, b, noise):
     return strata, {k: 1.0 / noise[k] ** 2 for k in set(strata)}
 
 
-def pair_clustered(res, a, b):
-    """pair() plus, when paired and the run has epochs, the epoch of every
-    pair: (base_values, new_values, paired, clusters or None). Rounds of one
-    epoch share where each instance stood, so they are resampled together."""
+def group_noise(res, server, mode, metric):
+    """run_noise() of a merged set's (server, mode, metric) group, from its
+    baseline and every other variant; None for one run. Cached in res."""
+    if not run_of(res):
+        return None
+    cache = res.setdefault("_noise", {})
+    key = (server, mode, metric, bool(res.get("drift", True)))
+    if key not in cache:
+        info = [d for d in variant_info(res).values() if d["server"] == server]
+        base = next((d["id"] for d in info if d["role"] == "baseline"), None)
+        cache[key] = run_noise(res, samples(res, base, mode, metric),
+                               [samples(res, d["id"], mode, metric) for d in info
+                                if d["id"] != base]) if base else None
+    return cache[key]
+
+
+def comparison(res, server, mode, metric, a, b):
+    """How samples() lists A (base) and B of one (server, mode, metric)
+    group are compared, as keyword arguments of st.compare() (and a side of
+    st.bootstrap_ratio_of_ratios()): base and new values, paired, the
+    epochs as clusters, and in a merged set each pair's run (strata) and
+    each run's weight 1/noise^2 (see run_weights). Rounds of one epoch
+    share where each instance stood, so they are resampled together."""
     bv, nv, paired = pair(a, b)
-    ep = epochs(res)
-    if not paired or not ep:
-        return bv, nv, paired, None
-    common = sorted({r for r, _ in a} & {r for r, _ in b}, key=str)
-    cl = [ep.get(r) for r in common]
-    return bv, nv, paired, (cl if None not in cl else None)
+    cl, sk, w = None, None, None
+    if paired:
+        ep = epochs(res)
+        if ep:
+            common = sorted({r for r, _ in a} & {r for r, _ in b}, key=str)
+            cl = [ep.get(r) for r in common]
+            cl = cl if None not in cl else None
+        sk, w = run_weights(res, a, b, group_noise(res, server, mode, metric))
+    return {"base": bv, "new": nv, "paired": paired, "clusters": cl, "strata": sk,
+            "weights": w}
+
+
+def level(res, server, mode, metric, s):
+    """The centre of a samples() list S: its interquartile mean, in a merged
+    set weighted by each round's run (as compare() weighs a change)."""
+    ro = run_of(res)
+    noise = group_noise(res, server, mode, metric) if ro else None
+    if noise and all(ro.get(r) in noise for r, _ in s):
+        return st.weighted_iqm_sorted(sorted((v, 1.0 / noise[ro[r]] ** 2) for r, v in s))
+    return st.center([v for _, v in s])
 
 
 def placement(res, metric="cpu_ns_per_req"):
@@ -494,14 +527,12 @@ def analyse(res, resamples=st.RESAMPLES):
                 continue
             for m, _, _ in METRICS:
                 if base_s[m]:
-                    g["base_levels"][m] = st.center([v for _, v in base_s[m]])
+                    g["base_levels"][m] = level(res, server, mode, m, base_s[m])
+            noise = group_noise(res, server, mode, "cpu_ns_per_req")
+            if noise:
+                g["run_noise"] = [noise[k] for k in sorted(noise)]
             order = ([aa] if aa else []) + [d["id"] for d in members
                                             if d["role"] not in ("baseline", "aa")]
-            noise = {m: run_noise(res, base_s[m], [samples(res, vid, mode, m) for vid in order])
-                     for m, _, _ in METRICS} if run_of(res) else {}
-            if noise.get("cpu_ns_per_req"):
-                g["run_noise"] = [noise["cpu_ns_per_req"][k]
-                                  for k in sorted(noise["cpu_ns_per_req"])]
             for vid in order:
                 row = {"variant": vid, "cmp": {}, "n": 0}
                 for m, _, _ in METRICS:
@@ -509,11 +540,9 @@ def analyse(res, resamples=st.RESAMPLES):
                     row["n"] = max(row["n"], len(new_s))
                     if not new_s or not base_s[m]:
                         continue
-                    b, n, paired, cl = pair_clustered(res, base_s[m], new_s)
-                    sk, w = (run_weights(res, base_s[m], new_s, noise.get(m)) if paired
-                             else (None, None))
-                    tasks.append((row["cmp"], m, (b, n, st.derive_seed(seed, vid, mode, m),
-                                                  paired, resamples, cl, sk, w)))
+                    tasks.append((row["cmp"], m, (comparison(res, server, mode, m, base_s[m],
+                                                             new_s),
+                                                  st.derive_seed(seed, vid, mode, m), resamples)))
                 g["rows"].append(row)
             pending.append(g)
     _run_tasks(tasks)
@@ -583,12 +612,11 @@ def analyse_startup(res, info, servers, seed, resamples):
 
 
 def _compare_task(args):
-    b, n, seed, paired, resamples, cl, sk, w = args
-    c = st.compare(b, n, seed, paired=paired, resamples=resamples, clusters=cl, strata=sk,
-                   weights=w)
-    c["paired"] = paired
-    if cl:
-        c["epochs"] = len(set(cl))
+    kw, seed, resamples = args
+    c = st.compare(seed=seed, resamples=resamples, **kw)
+    c["paired"] = kw["paired"]
+    if kw["clusters"]:
+        c["epochs"] = len(set(kw["clusters"]))
     return c
 
 
@@ -629,10 +657,9 @@ def noise_floors(res, metric="cpu_ns_per_req", resamples=st.RESAMPLES):
             if base and aa:
                 b, a = samples(res, base, mode, metric), samples(res, aa, mode, metric)
                 if b and a:
-                    bv, av, paired, cl = pair_clustered(res, b, a)
-                    floor = st.noise_floor(st.compare(bv, av, st.derive_seed(seed, aa, mode, metric),
-                                                      paired=paired, resamples=resamples,
-                                                      clusters=cl))
+                    floor = st.noise_floor(_compare_task((
+                        comparison(res, server, mode, metric, b, a),
+                        st.derive_seed(seed, aa, mode, metric), resamples)))
             out[(server, mode)] = floor
     return out
 

@@ -221,6 +221,13 @@ def weighted_iqm_sorted(s):
     return acc / (hi - lo)
 
 
+def _weighted_ratio(pick):
+    """Weighted interquartile mean of new over base's, of (base, new, weight) pairs."""
+    mb = weighted_iqm_sorted(sorted((p[0], p[2]) for p in pick))
+    mn = weighted_iqm_sorted(sorted((p[1], p[2]) for p in pick))
+    return mn / mb if mb else _ratio(mn, mb)
+
+
 def bootstrap_ratio_weighted(base, new, weights, seed, resamples=RESAMPLES, conf=CONF,
                              clusters=None, strata=None):
     """As bootstrap_ratio (paired) with a weight per pair: the ratio of
@@ -235,70 +242,69 @@ def bootstrap_ratio_weighted(base, new, weights, seed, resamples=RESAMPLES, conf
         raise ValueError("weights must be positive")
     if clusters is not None and len(clusters) != len(base):
         raise ValueError("clusters need one label per pair")
-    wiqm = weighted_iqm_sorted
-
-    def ratio(pick):
-        mb = wiqm(sorted((p[0], p[2]) for p in pick))
-        mn = wiqm(sorted((p[1], p[2]) for p in pick))
-        return mn / mb if mb else _ratio(mn, mb)
     items = list(zip(base, new, weights))
-    point = ratio(items)
+    point = _weighted_ratio(items)
     draw = _pair_drawer(items, clusters, random.Random(seed), strata)
-    stats = sorted(ratio(draw()) for _ in range(resamples))
+    stats = sorted(_weighted_ratio(draw()) for _ in range(resamples))
     tail = (1.0 - conf) / 2.0
     return point, quantile(stats, tail), quantile(stats, 1.0 - tail)
 
 
-def bootstrap_ratio_of_ratios(base0, new0, base1, new1, seed, resamples=RESAMPLES,
-                              conf=CONF, paired=False, clusters0=None, clusters1=None):
-    """How a cost moved between two runs: (c(new1)/c(base1)) / (c(new0)/c(base0)),
-    c the interquartile mean (center).
+def _cost_sampler(side, rng):
+    """(cost, resample) of one run's side of bootstrap_ratio_of_ratios: its
+    cost centre(new)/centre(base) and, given an RNG, a function returning
+    the cost of one bootstrap resample. SIDE is a dict: base, new and,
+    optionally, paired (resample pairs jointly), clusters (epochs:
+    two-stage, see bootstrap_ratio), strata and weights (a merged set's runs
+    and their weights: weighted interquartile means, each run resampled on
+    its own, see bootstrap_ratio_weighted)."""
+    b, n = side["base"], side["new"]
+    if not b or not n:
+        raise ValueError("bootstrap_ratio_of_ratios needs four non-empty samples")
+    if not (side.get("paired") and len(b) == len(n)):
+        def unpaired():
+            rb, rn = rng.choices(b, k=len(b)), rng.choices(n, k=len(n))
+            return _ratio(center(rn), center(rb))
+        return _ratio(center(n), center(b)), unpaired
+    cl, strata, w = side.get("clusters"), side.get("strata"), side.get("weights")
+    if cl is not None and len(cl) != len(b):
+        cl = None
+    if strata is not None and w and len(strata) == len(b) and all(k in w for k in strata):
+        items = list(zip(b, n, [w[k] for k in strata]))
+        if rng is None:
+            return _weighted_ratio(items), None
+        draw = _pair_drawer(items, cl, rng, strata)
+        return _weighted_ratio(items), lambda: _weighted_ratio(draw())
+    if rng is None:
+        return _ratio(center(n), center(b)), None
+    draw = _pair_drawer(list(zip(b, n)), cl, rng)
 
-    Each run's pair is resampled jointly when paired (same length, aligned by
-    round); with that run's clusters (its rounds' epochs, see bootstrap_ratio)
-    epochs first, then rounds within them. Returns (ratio, lo, hi).
-    """
-    for s in (base0, new0, base1, new1):
-        if not s:
-            raise ValueError("bootstrap_ratio_of_ratios needs four non-empty samples")
-    pair0 = paired and len(base0) == len(new0)
-    pair1 = paired and len(base1) == len(new1)
+    def paired():
+        pick = draw()
+        return _ratio(center([p[1] for p in pick]), center([p[0] for p in pick]))
+    return _ratio(center(n), center(b)), paired
 
-    def cost(b, n):
-        return _ratio(center(n), center(b))
 
-    point = _ratio(cost(base1, new1), cost(base0, new0))
+def cost_of(side):
+    """The cost centre(new)/centre(base) of a side of bootstrap_ratio_of_ratios."""
+    return _cost_sampler(side, None)[0]
+
+
+def bootstrap_ratio_of_ratios(side0, side1, seed, resamples=RESAMPLES, conf=CONF):
+    """How a cost moved between two runs: cost(side1) / cost(side0), the
+    cost of a side its new centre over its base centre (interquartile means,
+    weighted in a merged set); SIDE: see _cost_sampler. Each side is
+    resampled as its own run is analysed. Returns (ratio, lo, hi)."""
     rng = random.Random(seed)
-
-    def groups(clusters, n):
-        if not clusters or len(clusters) != n or len(set(clusters)) < 2:
-            return None
-        g = {}
-        for i, c in enumerate(clusters):
-            g.setdefault(c, []).append(i)
-        return [g[c] for c in sorted(g, key=str)]
-
-    g0 = groups(clusters0, len(base0)) if pair0 else None
-    g1 = groups(clusters1, len(base1)) if pair1 else None
-
-    def draw(b, n, joint, g):
-        if joint:
-            if g:
-                pick = [i for grp in rng.choices(g, k=len(g))
-                        for i in rng.choices(grp, k=len(grp))]
-            else:
-                pick = rng.choices(range(len(b)), k=len(b))
-            return [b[i] for i in pick], [n[i] for i in pick]
-        return rng.choices(b, k=len(b)), rng.choices(n, k=len(n))
-
+    c0, draw0 = _cost_sampler(side0, rng)
+    c1, draw1 = _cost_sampler(side1, rng)
     stats = []
     for _ in range(resamples):
-        b0, n0 = draw(base0, new0, pair0, g0)
-        b1, n1 = draw(base1, new1, pair1, g1)
-        stats.append(_ratio(cost(b1, n1), cost(b0, n0)))
+        r0 = draw0()
+        stats.append(_ratio(draw1(), r0))
     stats.sort()
     tail = (1.0 - conf) / 2.0
-    return point, quantile(stats, tail), quantile(stats, 1.0 - tail)
+    return _ratio(c1, c0), quantile(stats, tail), quantile(stats, 1.0 - tail)
 
 
 def _norm_sf(z):

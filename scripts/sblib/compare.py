@@ -113,14 +113,12 @@ def compare_dirs(a, b, threshold=0.05, metrics=None, resamples=st.RESAMPLES, cos
                 b1, n1 = rs.samples(b, base_b, mode, m), rs.samples(b, vid, mode, m)
                 if not (b0 and n0 and b1 and n1):
                     continue
-                b0v, n0v, p0, c0 = rs.pair_clustered(a, b0, n0)
-                b1v, n1v, p1, c1 = rs.pair_clustered(b, b1, n1)
+                s0 = rs.comparison(a, d["server"], mode, m, b0, n0)
+                s1 = rs.comparison(b, d["server"], mode, m, b1, n1)
                 ratio, lo, hi = st.bootstrap_ratio_of_ratios(
-                    b0v, n0v, b1v, n1v, st.derive_seed(seed, "cost", vid, mode, m),
-                    resamples=resamples, paired=p0 and p1, clusters0=c0, clusters1=c1)
+                    s0, s1, st.derive_seed(seed, "cost", vid, mode, m), resamples=resamples)
                 c = {"kind": "cost", "variant": vid, "mode": mode, "metric": m,
-                     "base": st.center(n0v) / st.center(b0v) if st.center(b0v) else None,
-                     "new": st.center(n1v) / st.center(b1v) if st.center(b1v) else None,
+                     "base": st.cost_of(s0), "new": st.cost_of(s1),
                      "ratio": ratio, "lo": lo, "hi": hi, "p": None,
                      "significant": lo > 1.0 or hi < 1.0}
                 c["verdict"] = st.verdict(m, c, threshold)

@@ -378,8 +378,9 @@ def build(res, analysis, plots):
     if noisy:
         blocks.append(para(
             f"Merged runs ({len(noisy[0]['run_noise'])}): every round is weighted by its run's "
-            "1/noise² (each side's centre is the weighted interquartile mean; the bootstrap "
-            "resamples each run on its own), so a run measured while the machine was busy "
+            "1/noise² (each side's centre, and each baseline level shown, is the weighted "
+            "interquartile mean; the bootstrap resamples each run on its own; `sandbench "
+            "compare` weighs the set the same way), so a run measured while the machine was busy "
             "counts for less instead of widening the set. Each run's noise on CPU per request "
             "(the spread of every "
             "variant's round-by-round ratio to the baseline about its own median): "
@@ -459,7 +460,9 @@ def build(res, analysis, plots):
                          change(t), mark(t), change(p99), drop, ap, r["n"]])
         bm = g["base_levels"]
         blocks.append(h(3, f"{g['server']}, {g['mode']}"))
-        blocks.append(para(f"baseline (interquartile mean of its slices): {num(bm.get('cpu_ns_per_req'))} ns CPU per request, "
+        how = "weighted by run, " if g.get("run_noise") else ""
+        blocks.append(para(f"baseline ({how}interquartile mean of its slices): "
+                           f"{num(bm.get('cpu_ns_per_req'))} ns CPU per request, "
                            f"{num(bm.get('rps'))} req/s, p99 {num(bm.get('p99'))} µs; exposure "
                            f"{num(base_exp)}"))
         blocks.append(table(["#", "directive", "CPU per request", "", "# req/s", "req/s", "",

@@ -42,7 +42,7 @@ def crafted(seed, wander=0.15, noise=0.01, rounds=10):
 
 def result(res, variant, drift):
     res = dict(res, drift=drift)
-    for k in ("_drift", "_pos", "_index", "_labels"):
+    for k in ("_drift", "_pos", "_index", "_labels", "_noise"):
         res.pop(k, None)
     a = rs.analyse(res, resamples=500)
     row = next(r for r in a["groups"][0]["rows"] if r["variant"] == variant)

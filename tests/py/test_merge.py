@@ -12,6 +12,7 @@ import unittest
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "scripts"))
 sys.path.insert(0, os.path.dirname(__file__))
 from sblib import _results as rs  # noqa: E402
+from sblib import compare  # noqa: E402
 from sblib import merge  # noqa: E402
 from sblib import reproduce  # noqa: E402
 import sbfixture  # noqa: E402
@@ -177,6 +178,38 @@ class Merge(unittest.TestCase):
         self.assertEqual(rc, 0, err)
         self.assertIn("WIDER", out)
         self.assertTrue(os.path.exists(os.path.join(self.out, "runs.jsonl")))
+
+    def test_compare_weighs_a_merged_set_as_the_report_does(self):
+        # a set with a run eight times noisier: the report's baseline level,
+        # compare's directive costs and its noise floors are the weighted
+        # figures analyse() gives its changes, not the pooled ones
+        noisy = sbfixture.make_results(os.path.join(self.dir, "n"), rounds=6, seed=4,
+                                       costs=COSTS, noise=0.08)
+        rc, out, err = run([self.out, self.a, noisy, "--no-report"])
+        self.assertEqual(rc, 0, err)
+        m = rs.load(self.out)
+        g = next(g for g in rs.analyse(m, resamples=200)["groups"] if g["mode"] == "keepalive")
+        aa = g["rows"][0]["cmp"]["cpu_ns_per_req"]
+        self.assertTrue(aa.get("weighted"))
+        self.assertEqual(g["base_levels"]["cpu_ns_per_req"], aa["base"])
+        vid = "drop/protect-system-strict"
+        row = next(r for r in g["rows"] if r["variant"] == vid)["cmp"]["cpu_ns_per_req"]
+        res = compare.compare_dirs(rs.load(self.out), rs.load(self.out), resamples=200)
+        cost = next(r for r in res["rows"] if r["kind"] == "cost" and r["variant"] == vid
+                    and r["mode"] == "keepalive" and r["metric"] == "cpu_ns_per_req")
+        self.assertAlmostEqual(cost["base"], row["ratio"], places=12)
+        self.assertAlmostEqual(cost["ratio"], 1.0, places=12)
+        fl = next(f for f in res["floors"] if (f["server"], f["mode"]) == ("drop", "keepalive"))
+        self.assertAlmostEqual(fl["base"], g["floor"], places=12)
+        # pooled (the run tags dropped) every one of them is another figure
+        m = rs.load(self.out)
+        for r in m["runs"]:
+            r.pop("run", None)
+        p = next(g for g in rs.analyse(m, resamples=200)["groups"] if g["mode"] == "keepalive")
+        self.assertNotAlmostEqual(p["base_levels"]["cpu_ns_per_req"],
+                                  g["base_levels"]["cpu_ns_per_req"], places=6)
+        prow = next(r for r in p["rows"] if r["variant"] == vid)["cmp"]["cpu_ns_per_req"]
+        self.assertNotAlmostEqual(prow["ratio"], row["ratio"], places=6)
 
     def test_refusals(self):
         self.assertEqual(run([self.out, self.a])[0], 2)            # one source

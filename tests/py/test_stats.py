@@ -166,6 +166,29 @@ class Weighted(unittest.TestCase):
                          st.bootstrap_ratio(b0 + b1, n0 + n1, 1, 400, paired=True))
 
 
+    def test_cost_moved_between_a_merged_set_and_a_run(self):
+        # compare's ratio of ratios weighs a merged side as analyse() does:
+        # side 0 reads +10% in its weight-3 run and +20% in the other
+        # (weighted cost 1.10, pooled 1.15), side 1 +21% in every round
+        b = [100.0] * 8
+        side0 = {"base": b, "new": [x * 1.1 for x in b[:4]] + [x * 1.2 for x in b[4:]],
+                 "paired": True, "strata": [0] * 4 + [1] * 4, "weights": {0: 3.0, 1: 1.0}}
+        side1 = {"base": b, "new": [x * 1.21 for x in b], "paired": True}
+        self.assertAlmostEqual(st.cost_of(side0), 1.1)
+        r, lo, hi = st.bootstrap_ratio_of_ratios(side0, side1, 3, 300)
+        self.assertAlmostEqual(r, 1.1)
+        self.assertLessEqual(lo, r)
+        self.assertGreaterEqual(hi, r)
+        pooled = dict(side0, weights=None)
+        self.assertAlmostEqual(st.cost_of(pooled), 1.15)
+        self.assertAlmostEqual(st.bootstrap_ratio_of_ratios(pooled, side1, 3, 300)[0], 1.21 / 1.15)
+        # equal weights give the pooled cost
+        self.assertAlmostEqual(st.cost_of(dict(side0, weights={0: 2.0, 1: 2.0})), 1.15,
+                               places=12)
+        self.assertRaises(ValueError, st.bootstrap_ratio_of_ratios,
+                          {"base": [], "new": [1.0]}, side1, 3, 10)
+
+
 class KnownShift(unittest.TestCase):
     """A 10% rise in cpu_ns_per_req must be found with the right size."""
 
@@ -273,9 +296,11 @@ class Clusters(unittest.TestCase):
         # compare's cost-moved interval: epochs widen it, as within one run
         b0, n0, c0 = self.epochs(random.Random(21), 4, 5, 0.03, 0.003)
         b1, n1, c1 = self.epochs(random.Random(22), 4, 5, 0.03, 0.003)
-        _, lo, hi = st.bootstrap_ratio_of_ratios(b0, n0, b1, n1, 5, 600, paired=True)
-        _, clo, chi = st.bootstrap_ratio_of_ratios(b0, n0, b1, n1, 5, 600, paired=True,
-                                                   clusters0=c0, clusters1=c1)
+        _, lo, hi = st.bootstrap_ratio_of_ratios({"base": b0, "new": n0, "paired": True},
+                                                 {"base": b1, "new": n1, "paired": True}, 5, 600)
+        _, clo, chi = st.bootstrap_ratio_of_ratios(
+            {"base": b0, "new": n0, "paired": True, "clusters": c0},
+            {"base": b1, "new": n1, "paired": True, "clusters": c1}, 5, 600)
         self.assertGreater(chi - clo, 1.3 * (hi - lo))
 
     def test_one_cluster_is_the_plain_paired_bootstrap(self):
