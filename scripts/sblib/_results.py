@@ -179,6 +179,9 @@ def _index(res):
 # Slices on each side whose speed estimates the machine's at a slice's time.
 DRIFT_WINDOW = 4
 DRIFT_METRICS = ("cpu_ns_per_req", "rps")
+# a round knows its own noise from at least this many variants' deviations
+# (the spread's relative error is then about 14%, its weight's about 28%)
+ROUND_NOISE_MIN = 30
 
 
 def drift_factors(res, metric):
@@ -317,94 +320,153 @@ def run_of(res):
     return _round_labels(res, "run")
 
 
-def run_noise(res, base_s, others):
-    """{run: noise} of a merged set's runs, for one server, mode and metric:
-    the robust spread (1.4826 MAD) of every variant's per-round log ratio
-    to the baseline about that variant's own median in the run, pooled over
-    all variants of the group (what a directive costs is the same in every
-    round, so what is left is the run's noise; many variants make it a
-    steady estimate, and no variant's estimate weighs its own figure).
-    base_s and others: samples() lists. None for one run, or when a run has
-    fewer than 8 deviations or none of any size."""
+def _deviations(res, base_s, others):
+    """[(round, run, deviation)] of one server, mode and metric: each
+    variant's per-round log ratio to the baseline, less that variant's own
+    median in its run (run None for one run). What a directive costs is the
+    same in every round, so what is left is noise. base_s and others:
+    samples() lists."""
     ro = run_of(res)
-    if not ro:
-        return None
     db = dict(base_s)
-    devs = {}
+    out = []
     for s in others:
         per = {}
         for rnd, v in s:
             b = db.get(rnd)
-            if rnd in ro and b and b > 0 and v > 0:
-                per.setdefault(ro[rnd], []).append(math.log(v / b))
+            if b and b > 0 and v > 0 and (not ro or rnd in ro):
+                per.setdefault(ro.get(rnd), []).append((rnd, math.log(v / b)))
         for k, logs in per.items():
             if len(logs) >= 3:
-                m = st.median(logs)
-                devs.setdefault(k, []).extend(abs(x - m) for x in logs)
-    if set(devs) != set(ro.values()) or any(len(d) < 8 for d in devs.values()):
-        return None
-    noise = {k: 1.4826 * st.median(d) for k, d in devs.items()}
-    return noise if all(x > 0 for x in noise.values()) else None
+                m = st.median([x for _, x in logs])
+                out.extend((rnd, k, x - m) for rnd, x in logs)
+    return out
 
 
-def run_weights(res, a, b, noise):
-    """(strata, weights) for comparing samples() lists A (base) and B, paired
-    by round, in a merged set: each pair's run, and each run's weight
-    1/noise^2 (see st.bootstrap_ratio_weighted); (None, None) when not
-    merged or a run's noise is unknown (the runs are then pooled)."""
+def _spreads(devs, least):
+    """{key: robust spread (1.4826 MAD)} of {key: [deviation]} with at least LEAST each."""
+    return {k: 1.4826 * st.median(d) for k, d in devs.items() if len(d) >= least}
+
+
+def run_noise(res, base_s, others):
+    """{run: noise} of a merged set's runs: the robust spread of every
+    variant's _deviations() in the run, pooled over all variants (many
+    variants make it a steady estimate, and no variant's estimate weighs
+    its own figure). None for one run, or when a run has fewer than 8
+    deviations or none of any size."""
     ro = run_of(res)
-    if not ro or not noise:
-        return None, None
-    common = sorted({r for r, _ in a} & {r for r, _ in b}, key=str)
-    strata = [ro.get(r) for r in common]
-    if any(k not in noise for k in strata):
-        return None, None
-    return strata, {k: 1.0 / noise[k] ** 2 for k in set(strata)}
-
-
-def group_noise(res, server, mode, metric):
-    """run_noise() of a merged set's (server, mode, metric) group, from its
-    baseline and every other variant; None for one run. Cached in res."""
-    if not run_of(res):
+    if not ro:
         return None
+    devs = {}
+    for _, k, d in _deviations(res, base_s, others):
+        devs.setdefault(k, []).append(abs(d))
+    noise = _spreads(devs, 8)
+    if set(noise) != set(ro.values()) or not all(x > 0 for x in noise.values()):
+        return None
+    return noise
+
+
+def round_noise(res, base_s, others):
+    """{round: noise} of every round of BASE_S: the robust spread of that
+    round's _deviations() about their own median, where it holds at least
+    ROUND_NOISE_MIN of them (one per variant), else its run's. A shared
+    machine is busy in some rounds and quiet in others (the within-round
+    scatter of one 24-round run ranged from +-3.7% to +-19.5%), so weighting
+    each round by 1/noise^2 lets the quiet rounds speak. Centred on the
+    round, the spread leaves out the error of the round's baseline slice,
+    which every variant's ratio shares: a weight must not lean on the error
+    it weighs (counted in, it picked the rounds whose baseline happened to
+    read true, and narrowed intervals without bringing the figures closer;
+    on crafted runs 90% of 95% intervals held the answer). None when no
+    round holds enough variants to know its own noise, or a round's noise
+    is unknown or zero."""
+    ro = run_of(res)
+    by_round, by_run = {}, {}
+    for rnd, k, d in _deviations(res, base_s, others):
+        by_round.setdefault(rnd, []).append(d)
+        by_run.setdefault(k, []).append(abs(d))
+    own = {}
+    for rnd, d in by_round.items():
+        if len(d) >= ROUND_NOISE_MIN:
+            c = st.median(d)
+            own[rnd] = [abs(x - c) for x in d]
+    own = _spreads(own, ROUND_NOISE_MIN)
+    if not own:
+        return None
+    runs = _spreads(by_run, 8)
+    out = {}
+    for rnd, _ in base_s:
+        x = own.get(rnd, runs.get(ro.get(rnd)))
+        if not x or x <= 0:
+            return None
+        out[rnd] = x
+    return out
+
+
+def _group(res, server, mode, metric, what):
+    """WHAT (run_noise or round_noise) of a (server, mode, metric) group,
+    from its baseline and every other variant. Cached in res."""
     cache = res.setdefault("_noise", {})
-    key = (server, mode, metric, bool(res.get("drift", True)))
+    key = (what.__name__, server, mode, metric, bool(res.get("drift", True)))
     if key not in cache:
         info = [d for d in variant_info(res).values() if d["server"] == server]
         base = next((d["id"] for d in info if d["role"] == "baseline"), None)
-        cache[key] = run_noise(res, samples(res, base, mode, metric),
-                               [samples(res, d["id"], mode, metric) for d in info
-                                if d["id"] != base]) if base else None
+        cache[key] = what(res, samples(res, base, mode, metric),
+                          [samples(res, d["id"], mode, metric) for d in info
+                           if d["id"] != base]) if base else None
     return cache[key]
+
+
+def group_noise(res, server, mode, metric):
+    """run_noise() of a merged set's (server, mode, metric) group; None for one run."""
+    return _group(res, server, mode, metric, run_noise) if run_of(res) else None
+
+
+def group_weights(res, server, mode, metric):
+    """{round: weight} of a (server, mode, metric) group: 1/noise^2 of each
+    round (round_noise), or in a merged set whose rounds are too thin to
+    know their own noise, of each round's run (run_noise); None when
+    neither is known (the rounds then count alike)."""
+    noise = _group(res, server, mode, metric, round_noise)
+    if noise is None:
+        runs = group_noise(res, server, mode, metric)
+        ro = run_of(res)
+        if not runs or any(k not in runs for k in ro.values()):
+            return None
+        noise = {r: runs[k] for r, k in ro.items()}
+    return {r: 1.0 / x ** 2 for r, x in noise.items()}
 
 
 def comparison(res, server, mode, metric, a, b):
     """How samples() lists A (base) and B of one (server, mode, metric)
     group are compared, as keyword arguments of st.compare() (and a side of
     st.bootstrap_ratio_of_ratios()): base and new values, paired, the
-    epochs as clusters, and in a merged set each pair's run (strata) and
-    each run's weight 1/noise^2 (see run_weights). Rounds of one epoch
-    share where each instance stood, so they are resampled together."""
+    epochs as clusters, each pair's weight (group_weights) and in a merged
+    set each pair's run (strata: each run is resampled on its own). Rounds
+    of one epoch share where each instance stood, so they are resampled
+    together."""
     bv, nv, paired = pair(a, b)
     cl, sk, w = None, None, None
     if paired:
+        common = sorted({r for r, _ in a} & {r for r, _ in b}, key=str)
         ep = epochs(res)
         if ep:
-            common = sorted({r for r, _ in a} & {r for r, _ in b}, key=str)
             cl = [ep.get(r) for r in common]
             cl = cl if None not in cl else None
-        sk, w = run_weights(res, a, b, group_noise(res, server, mode, metric))
+        gw = group_weights(res, server, mode, metric)
+        if gw and all(r in gw for r in common):
+            w = [gw[r] for r in common]
+            ro = run_of(res)
+            sk = [ro.get(r) for r in common] if ro else None
     return {"base": bv, "new": nv, "paired": paired, "clusters": cl, "strata": sk,
             "weights": w}
 
 
 def level(res, server, mode, metric, s):
-    """The centre of a samples() list S: its interquartile mean, in a merged
-    set weighted by each round's run (as compare() weighs a change)."""
-    ro = run_of(res)
-    noise = group_noise(res, server, mode, metric) if ro else None
-    if noise and all(ro.get(r) in noise for r, _ in s):
-        return st.weighted_iqm_sorted(sorted((v, 1.0 / noise[ro[r]] ** 2) for r, v in s))
+    """The centre of a samples() list S: its interquartile mean, weighted
+    by each round's weight (group_weights) as compare() weighs a change."""
+    gw = group_weights(res, server, mode, metric)
+    if gw and all(r in gw for r, _ in s):
+        return st.weighted_iqm_sorted(sorted((v, gw[r]) for r, v in s))
     return st.center([v for _, v in s])
 
 
@@ -531,6 +593,10 @@ def analyse(res, resamples=st.RESAMPLES):
             noise = group_noise(res, server, mode, "cpu_ns_per_req")
             if noise:
                 g["run_noise"] = [noise[k] for k in sorted(noise)]
+            rn = _group(res, server, mode, "cpu_ns_per_req", round_noise)
+            if rn:
+                x = sorted(rn.values())
+                g["round_noise"] = [x[0], st.median(x), x[-1]]
             order = ([aa] if aa else []) + [d["id"] for d in members
                                             if d["role"] not in ("baseline", "aa")]
             for vid in order:

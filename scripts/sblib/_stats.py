@@ -231,11 +231,11 @@ def _weighted_ratio(pick):
 def bootstrap_ratio_weighted(base, new, weights, seed, resamples=RESAMPLES, conf=CONF,
                              clusters=None, strata=None):
     """As bootstrap_ratio (paired) with a weight per pair: the ratio of
-    weighted interquartile means, so that the rounds of a noisy run (a
-    merged set's, each weighted by its run's 1/noise^2) count for less
-    instead of widening the others. The bootstrap is bootstrap_ratio's,
-    each pair drawn with its weight, and with strata (strata[i]: pair i's
-    run) within each run on its own. Returns (ratio, lo, hi)."""
+    weighted interquartile means, so that noisy rounds (each weighted by
+    its 1/noise^2) count for less instead of widening the quiet ones. The
+    bootstrap is bootstrap_ratio's, each pair drawn with its weight, and
+    with strata (strata[i]: pair i's run in a merged set) within each run
+    on its own. Returns (ratio, lo, hi)."""
     if not (len(base) == len(new) == len(weights)) or not base:
         raise ValueError("weighted ratios need paired samples, one weight per pair")
     if any(not w > 0 for w in weights):
@@ -255,9 +255,9 @@ def _cost_sampler(side, rng):
     cost centre(new)/centre(base) and, given an RNG, a function returning
     the cost of one bootstrap resample. SIDE is a dict: base, new and,
     optionally, paired (resample pairs jointly), clusters (epochs:
-    two-stage, see bootstrap_ratio), strata and weights (a merged set's runs
-    and their weights: weighted interquartile means, each run resampled on
-    its own, see bootstrap_ratio_weighted)."""
+    two-stage, see bootstrap_ratio), weights (one per pair: weighted
+    interquartile means, see bootstrap_ratio_weighted) and strata (a merged
+    set's runs, each resampled on its own)."""
     b, n = side["base"], side["new"]
     if not b or not n:
         raise ValueError("bootstrap_ratio_of_ratios needs four non-empty samples")
@@ -269,8 +269,10 @@ def _cost_sampler(side, rng):
     cl, strata, w = side.get("clusters"), side.get("strata"), side.get("weights")
     if cl is not None and len(cl) != len(b):
         cl = None
-    if strata is not None and w and len(strata) == len(b) and all(k in w for k in strata):
-        items = list(zip(b, n, [w[k] for k in strata]))
+    if strata is not None and len(strata) != len(b):
+        strata = None
+    if w and len(w) == len(b):
+        items = list(zip(b, n, w))
         if rng is None:
             return _weighted_ratio(items), None
         draw = _pair_drawer(items, cl, rng, strata)
@@ -414,22 +416,19 @@ def sign_flip_p(base, new, max_exact=12):
 def compare(base, new, seed, paired=False, resamples=RESAMPLES, conf=CONF, alpha=ALPHA,
             clusters=None, strata=None, weights=None):
     """Compare two samples of one metric (clusters: see bootstrap_ratio;
-    paired only: strata[i] names the run pair i was measured in and
-    weights[run] that run's weight, see bootstrap_ratio_weighted).
+    paired only: weights[i] the weight of pair i, its round's 1/noise^2,
+    and strata[i] the run it was measured in, see bootstrap_ratio_weighted).
 
     Returns a dict: n_base, n_new, base, new (interquartile means, weighted
-    when the runs were), ratio, lo, hi, p, significant, and "weighted": true
-    when they were. Samples with a single value each are never significant.
+    when the rounds were), ratio, lo, hi, p, significant, and "weighted":
+    true when they were. Samples with a single value each are never
+    significant.
     """
-    weighted = False
-    if paired and strata is not None and weights:
-        try:
-            ratio, lo, hi = bootstrap_ratio_weighted(base, new, [weights[k] for k in strata],
-                                                     seed, resamples, conf, clusters, strata)
-            weighted = True
-        except (ValueError, KeyError):
-            pass
-    if not weighted:
+    weighted = bool(paired and weights and len(weights) == len(base))
+    if weighted:
+        ratio, lo, hi = bootstrap_ratio_weighted(base, new, weights, seed, resamples, conf,
+                                                 clusters, strata)
+    else:
         ratio, lo, hi = bootstrap_ratio(base, new, seed, resamples, conf, paired, clusters)
     if paired:
         p = sign_flip_p(base, new)
@@ -437,9 +436,8 @@ def compare(base, new, seed, paired=False, resamples=RESAMPLES, conf=CONF, alpha
         p = mann_whitney_p(base, new)
     sig = (lo > 1.0 or hi < 1.0) and p < alpha
     if weighted:
-        w = [weights[k] for k in strata]
-        cb = weighted_iqm_sorted(sorted(zip(base, w)))
-        cn = weighted_iqm_sorted(sorted(zip(new, w)))
+        cb = weighted_iqm_sorted(sorted(zip(base, weights)))
+        cn = weighted_iqm_sorted(sorted(zip(new, weights)))
     else:
         cb, cn = center(base), center(new)
     return {"n_base": len(base), "n_new": len(new), "base": cb,

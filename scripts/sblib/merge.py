@@ -14,11 +14,12 @@ lists the sources under "merged" (each one's seed, rounds, epochs, commit and
 argv); the report is written into OUT unless --no-report.
 
 Pooled, a run measured while the machine was busy would widen the set it
-joins. The analysis of a merged set therefore weights every round by its
-run's 1/noise^2 (the noise measured on all of the run's variants at once;
-see _results.run_noise) and resamples each run on its own, so a noisy run
-counts for less. A run too short to know its noise (fewer than 3 rounds) is
-pooled unweighted. merge
+joins. The analysis weights every round by its 1/noise^2 (the noise
+measured on all of the round's variants at once, or where a round holds
+too few variants, on all of its run's; see _results.round_noise and
+run_noise) and a merged set's analysis resamples each run on its own, so
+a noisy run counts for less. A run too short to know its noise (fewer than
+3 rounds) is pooled unweighted. merge
 analyses the first SRC (the set being extended) and the merged set alike
 and prints, per server and mode, the median CPU-per-request interval and
 the A/A noise floor before and after; with --require-narrower it writes

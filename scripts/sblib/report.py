@@ -374,16 +374,32 @@ def build(res, analysis, plots):
         "their own variant's median. Only where a round holds at least "
         f"{2 * rs.DRIFT_WINDOW + 2} variants: shorter rounds are left to pairing. The A/A "
         "control and the calibration check that this removes noise and not effects."))
+    by_round = [g for g in analysis["groups"] if g.get("round_noise")]
+    if by_round:
+        blocks.append(para(
+            "Rounds weighted by their noise: a shared machine is busy in some rounds and quiet "
+            "in others, so every round counts with weight 1/noise², its noise the robust spread "
+            "that round of every variant's ratio to the baseline about the variant's own median "
+            f"(where a round holds at least {rs.ROUND_NOISE_MIN} variants; fewer, and it takes "
+            "its run's). Each side's centre, and each baseline level shown, is the weighted "
+            "interquartile mean, the bootstrap draws rounds with their weights, and `sandbench "
+            "compare` weighs them the same way. Round noise on CPU per request, least / median "
+            "/ most: "
+            + "; ".join(f"{g['server']} {g['mode']} "
+                        + " / ".join(f"±{x * 100:.1f}%" for x in g["round_noise"])
+                        for g in by_round) + "."))
     noisy = [g for g in analysis["groups"] if g.get("run_noise")]
     if noisy:
         blocks.append(para(
-            f"Merged runs ({len(noisy[0]['run_noise'])}): every round is weighted by its run's "
-            "1/noise² (each side's centre, and each baseline level shown, is the weighted "
-            "interquartile mean; the bootstrap resamples each run on its own; `sandbench "
-            "compare` weighs the set the same way), so a run measured while the machine was busy "
-            "counts for less instead of widening the set. Each run's noise on CPU per request "
-            "(the spread of every "
-            "variant's round-by-round ratio to the baseline about its own median): "
+            f"Merged runs ({len(noisy[0]['run_noise'])}): "
+            + ("each run is resampled on its own and its rounds keep their weights, "
+               if by_round else
+               "every round is weighted by its run's 1/noise² (each side's centre, and each "
+               "baseline level shown, is the weighted interquartile mean; `sandbench compare` "
+               "weighs the set the same way) and each run is resampled on its own, ")
+            + "so a run measured while the machine was busy counts for less instead of "
+            "widening the set. Each run's noise on CPU per request (the same spread over all "
+            "its rounds): "
             + "; ".join(f"{g['server']} {g['mode']} "
                         + " / ".join(f"±{x * 100:.1f}%" for x in g["run_noise"])
                         for g in noisy) + "."))
@@ -460,7 +476,8 @@ def build(res, analysis, plots):
                          change(t), mark(t), change(p99), drop, ap, r["n"]])
         bm = g["base_levels"]
         blocks.append(h(3, f"{g['server']}, {g['mode']}"))
-        how = "weighted by run, " if g.get("run_noise") else ""
+        how = ("weighted by round, " if g.get("round_noise")
+               else "weighted by run, " if g.get("run_noise") else "")
         blocks.append(para(f"baseline ({how}interquartile mean of its slices): "
                            f"{num(bm.get('cpu_ns_per_req'))} ns CPU per request, "
                            f"{num(bm.get('rps'))} req/s, p99 {num(bm.get('p99'))} µs; exposure "

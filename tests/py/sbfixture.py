@@ -24,7 +24,9 @@ DEFAULT_COSTS = {
 def make_results(path, servers=("drop",), modes=("keepalive",), rounds=8, seed=1,
                  costs=None, base_cpu=40000.0, noise=0.01, drift=0.25, base_exposure=9.6,
                  exposure_override=None):
-    """Write a results directory. costs: {directive: (cpu_mult, exposure, status)}."""
+    """Write a results directory. costs: {directive: (cpu_mult, exposure, status)};
+    noise: the slices' relative spread, or a list of one per round (a machine
+    busy in some rounds)."""
     costs = DEFAULT_COSTS if costs is None else costs
     exposure_override = exposure_override or {}
     rng = random.Random(seed)
@@ -54,7 +56,8 @@ def make_results(path, servers=("drop",), modes=("keepalive",), rounds=8, seed=1
             rng.shuffle(batch)
             for vid in batch:
                 order.append(f"{vid}|{mode}|{rnd}")
-                cpu = base_cpu * mult[vid] * speed * rng.gauss(1.0, noise)
+                sd = noise[rnd % len(noise)] if isinstance(noise, (list, tuple)) else noise
+                cpu = base_cpu * mult[vid] * speed * rng.gauss(1.0, sd)
                 if mode == "close":
                     cpu *= 3
                 rps = 1e9 / cpu * 0.8

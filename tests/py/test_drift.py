@@ -20,7 +20,8 @@ COSTS = dict({"baseline": 1.0, "baseline-aa": 1.0, "a": 1.10, "b": 1.03},
 
 def crafted(seed, wander=0.15, noise=0.01, rounds=10):
     """runs: each round all variants in random order; the machine's speed is a
-    slow random walk in time (what a shared VM does), plus per-slice noise."""
+    slow random walk in time (what a shared VM does), plus per-slice noise
+    (NOISE: one spread, or a list repeated over the rounds)."""
     rng = random.Random(seed)
     runs, t, speed = [], 0.0, 1.0
     for rnd in range(rounds):
@@ -28,7 +29,8 @@ def crafted(seed, wander=0.15, noise=0.01, rounds=10):
         rng.shuffle(order)
         for v in order:
             speed = min(1.0 + wander, max(1.0 - wander, speed + rng.gauss(0, wander / 15)))
-            cpu = 20000.0 * COSTS[v] * speed * rng.gauss(1.0, noise)
+            sd = noise[rnd % len(noise)] if isinstance(noise, list) else noise
+            cpu = 20000.0 * COSTS[v] * speed * rng.gauss(1.0, sd)
             runs.append({"variant": "drop/" + v, "server": "drop", "mode": "keepalive",
                          "round": rnd, "status": "ok", "start": t, "cpu_ns_per_req": cpu,
                          "rps": 1e9 / cpu})
@@ -96,8 +98,80 @@ class Drift(unittest.TestCase):
         self.assertTrue(rs.drift_factors(res, "cpu_ns_per_req"))
 
 
-if __name__ == "__main__":
-    unittest.main()
+
+class RoundWeights(unittest.TestCase):
+    """Each round weighted by 1/its noise^2 (_results.round_noise): a shared
+    machine busy in some rounds and quiet in others. The busy rounds must
+    be found, count for less (narrower intervals that still hold the known
+    costs), and weights must cost little where every round is alike."""
+
+    BUSY = [0.01, 0.01, 0.06]   # every third round six times as noisy
+
+    @staticmethod
+    def one(res, variant):
+        res = dict(res)
+        for k in ("_drift", "_pos", "_index", "_labels", "_noise"):
+            res.pop(k, None)
+        m = "cpu_ns_per_req"
+        b = rs.samples(res, "drop/baseline", "keepalive", m)
+        n = rs.samples(res, variant, "keepalive", m)
+        return st.compare(seed=5, resamples=500,
+                          **rs.comparison(res, "drop", "keepalive", m, b, n))
+
+    def both(self, res, variant):
+        """(weighted, unweighted) comparison of VARIANT with its baseline."""
+        w = self.one(res, variant)
+        keep = rs.ROUND_NOISE_MIN
+        rs.ROUND_NOISE_MIN = 10 ** 6    # no round knows its own noise
+        try:
+            u = self.one(res, variant)
+        finally:
+            rs.ROUND_NOISE_MIN = keep
+        return w, u
+
+    def test_finds_the_busy_rounds(self):
+        res = crafted(1, noise=self.BUSY, rounds=12)
+        base = rs.samples(res, "drop/baseline", "keepalive", "cpu_ns_per_req")
+        others = [rs.samples(res, "drop/" + v, "keepalive", "cpu_ns_per_req")
+                  for v in COSTS if v != "baseline"]
+        rn = rs.round_noise(res, base, others)
+        busy = [rn[r] for r in range(12) if r % 3 == 2]
+        quiet = [rn[r] for r in range(12) if r % 3 != 2]
+        # a round's noise includes its baseline slice's error, which every
+        # comparison in the round shares, so single rounds scatter about it
+        self.assertGreater(st.median(busy), 3 * st.median(quiet))
+        self.assertGreater(min(busy), st.median(quiet))
+        # too few variants to know a round's noise: none
+        self.assertIsNone(rs.round_noise(res, base, others[:rs.ROUND_NOISE_MIN - 2]))
+
+    def test_busy_rounds_count_for_less(self):
+        # narrower intervals that still hold the answer, from figures that
+        # are closer to it (weights that leaned on the baseline slice's
+        # error narrowed the intervals too, but held 77% of the answers)
+        seeds, narrower, covered, ratios, sq_w, sq_u = range(10), 0, 0, [], 0.0, 0.0
+        for seed in seeds:
+            res = crafted(seed, noise=self.BUSY, rounds=12)
+            for v, cost in (("baseline-aa", 1.0), ("a", 1.10), ("b", 1.03)):
+                w, u = self.both(res, "drop/" + v)
+                self.assertTrue(w.get("weighted"))
+                self.assertNotIn("weighted", u)
+                narrower += w["hi"] - w["lo"] < u["hi"] - u["lo"]
+                covered += w["lo"] <= cost <= w["hi"]
+                ratios.append((w["hi"] - w["lo"]) / (u["hi"] - u["lo"]))
+                sq_w += (w["ratio"] / cost - 1) ** 2
+                sq_u += (u["ratio"] / cost - 1) ** 2
+        n = 3 * len(seeds)
+        self.assertGreaterEqual(narrower / n, 0.7)
+        self.assertGreaterEqual(covered / n, 0.85)
+        self.assertLess(st.median(ratios), 0.85)
+        self.assertLess(sq_w, sq_u)
+
+    def test_alike_rounds_cost_little(self):
+        ratios = []
+        for seed in range(8):
+            w, u = self.both(crafted(seed, rounds=12), "drop/baseline-aa")
+            ratios.append((w["hi"] - w["lo"]) / (u["hi"] - u["lo"]))
+        self.assertLess(st.median(ratios), 1.15)
 
 
 class Epochs(unittest.TestCase):
@@ -211,3 +285,7 @@ class Placement(unittest.TestCase):
 
     def test_needs_epochs(self):
         self.assertEqual(rs.placement(crafted(8)), [])
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -125,16 +125,17 @@ class Weighted(unittest.TestCase):
         b = [100.0] * 8
         n = [110.0] * 4 + [120.0] * 4
         c = st.compare(b, n, 7, paired=True, resamples=50, strata=[0] * 4 + [1] * 4,
-                       weights={0: 3.0, 1: 1.0})
+                       weights=[3.0] * 4 + [1.0] * 4)
         self.assertTrue(c["weighted"])
         self.assertAlmostEqual(c["ratio"], 1.1)
         self.assertAlmostEqual(c["new"] / c["base"], c["ratio"])
         self.assertRaises(ValueError, st.bootstrap_ratio_weighted, b, n, [1.0] * 7, 7, 50)
-        # compare() pools when a run has no weight
-        c = st.compare(b, n, 7, paired=True, resamples=50, strata=[0] * 4 + [1] * 4,
-                       weights={0: 1.0})
-        self.assertNotIn("weighted", c)
-        self.assertAlmostEqual(c["ratio"], 1.15)
+        # compare() pools without one weight per pair
+        for w in (None, [1.0] * 7):
+            c = st.compare(b, n, 7, paired=True, resamples=50, strata=[0] * 4 + [1] * 4,
+                           weights=w)
+            self.assertNotIn("weighted", c)
+            self.assertAlmostEqual(c["ratio"], 1.15)
 
     @staticmethod
     def rounds(rng, n, cost, noise):
@@ -172,7 +173,7 @@ class Weighted(unittest.TestCase):
         # (weighted cost 1.10, pooled 1.15), side 1 +21% in every round
         b = [100.0] * 8
         side0 = {"base": b, "new": [x * 1.1 for x in b[:4]] + [x * 1.2 for x in b[4:]],
-                 "paired": True, "strata": [0] * 4 + [1] * 4, "weights": {0: 3.0, 1: 1.0}}
+                 "paired": True, "strata": [0] * 4 + [1] * 4, "weights": [3.0] * 4 + [1.0] * 4}
         side1 = {"base": b, "new": [x * 1.21 for x in b], "paired": True}
         self.assertAlmostEqual(st.cost_of(side0), 1.1)
         r, lo, hi = st.bootstrap_ratio_of_ratios(side0, side1, 3, 300)
@@ -183,7 +184,7 @@ class Weighted(unittest.TestCase):
         self.assertAlmostEqual(st.cost_of(pooled), 1.15)
         self.assertAlmostEqual(st.bootstrap_ratio_of_ratios(pooled, side1, 3, 300)[0], 1.21 / 1.15)
         # equal weights give the pooled cost
-        self.assertAlmostEqual(st.cost_of(dict(side0, weights={0: 2.0, 1: 2.0})), 1.15,
+        self.assertAlmostEqual(st.cost_of(dict(side0, weights=[2.0] * 8)), 1.15,
                                places=12)
         self.assertRaises(ValueError, st.bootstrap_ratio_of_ratios,
                           {"base": [], "new": [1.0]}, side1, 3, 10)
