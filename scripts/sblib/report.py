@@ -378,10 +378,12 @@ def build(res, analysis, plots):
     if by_round:
         blocks.append(para(
             "Rounds weighted by their noise: a shared machine is busy in some rounds and quiet "
-            "in others, so every round counts with weight 1/noise², its noise the robust spread "
-            "that round of every variant's ratio to the baseline about the variant's own median "
-            f"(where a round holds at least {rs.ROUND_NOISE_MIN} variants; fewer, and it takes "
-            "its run's). Each side's centre, and each baseline level shown, is the weighted "
+            "in others, so every round counts with weight 1/noise², its noise the robust spread, "
+            "about the round's median, of every variant's ratio to the baseline that round less "
+            "the variant's usual ratio (so the error of the round's baseline slice, which all its "
+            "ratios share, does not set its weight), where a round holds at least "
+            f"{rs.ROUND_NOISE_MIN} variants (fewer, and it takes its run's). Each side's centre, "
+            "and each baseline level shown, is the weighted "
             "interquartile mean, the bootstrap draws rounds with their weights, and `sandbench "
             "compare` weighs them the same way. Round noise on CPU per request, least / median "
             "/ most: "
