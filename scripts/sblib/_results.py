@@ -388,8 +388,7 @@ def round_noise(res, base_s, others):
     for rnd, d in by_round.items():
         if len(d) >= ROUND_NOISE_MIN:
             c = st.median(d)
-            own[rnd] = [abs(x - c) for x in d]
-    own = _spreads(own, ROUND_NOISE_MIN)
+            own[rnd] = 1.4826 * st.median([abs(x - c) for x in d])
     if not own:
         return None
     runs = _spreads(by_run, 8)
