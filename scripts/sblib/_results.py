@@ -368,30 +368,35 @@ def run_noise(res, base_s, others):
 def round_noise(res, base_s, others):
     """{round: noise} of every round of BASE_S: the robust spread of that
     round's _deviations() about their own median, where it holds at least
-    ROUND_NOISE_MIN of them (one per variant), else its run's. A shared
-    machine is busy in some rounds and quiet in others (the within-round
-    scatter of one 24-round run ranged from +-3.7% to +-19.5%), so weighting
-    each round by 1/noise^2 lets the quiet rounds speak. Centred on the
-    round, the spread leaves out the error of the round's baseline slice,
-    which every variant's ratio shares: a weight must not lean on the error
-    it weighs (counted in, it picked the rounds whose baseline happened to
-    read true, and narrowed intervals without bringing the figures closer;
-    on crafted runs 90% of 95% intervals held the answer). None when no
-    round holds enough variants to know its own noise, or a round's noise
-    is unknown or zero."""
+    ROUND_NOISE_MIN of them (one per variant). A shared machine is busy in
+    some rounds and quiet in others (the within-round scatter of one
+    24-round run ranged from +-3.7% to +-19.5%), so weighting each round by
+    1/noise^2 lets the quiet rounds speak. Centred on the round, the spread
+    leaves out the error of the round's baseline slice, which every
+    variant's ratio shares: a weight must not lean on the error it weighs
+    (counted in, it picked the rounds whose baseline happened to read true,
+    and narrowed intervals without bringing the figures closer; on crafted
+    runs 90% of 95% intervals held the answer). A round with fewer
+    variants (slices failed) takes the spread of its run's full rounds'
+    deviations, each about its own round's median: the same measure, so
+    such a round is neither favoured nor, as when it took the run's
+    uncentred spread (about 1.4 times as wide), slighted. None when no
+    round holds enough variants, a run has no full round, or a noise is
+    zero."""
     ro = run_of(res)
-    by_round, by_run = {}, {}
-    for rnd, k, d in _deviations(res, base_s, others):
+    by_round = {}
+    for rnd, _, d in _deviations(res, base_s, others):
         by_round.setdefault(rnd, []).append(d)
-        by_run.setdefault(k, []).append(abs(d))
-    own = {}
+    own, by_run = {}, {}
     for rnd, d in by_round.items():
         if len(d) >= ROUND_NOISE_MIN:
             c = st.median(d)
-            own[rnd] = 1.4826 * st.median([abs(x - c) for x in d])
+            spread = [abs(x - c) for x in d]
+            own[rnd] = 1.4826 * st.median(spread)
+            by_run.setdefault(ro.get(rnd), []).extend(spread)
     if not own:
         return None
-    runs = _spreads(by_run, 8)
+    runs = _spreads(by_run, 1)
     out = {}
     for rnd, _ in base_s:
         x = own.get(rnd, runs.get(ro.get(rnd)))

@@ -15,8 +15,9 @@ argv); the report is written into OUT unless --no-report.
 
 Pooled, a run measured while the machine was busy would widen the set it
 joins. The analysis weights every round by its 1/noise^2 (the noise
-measured on all of the round's variants at once, or where a round holds
-too few variants, on all of its run's; see _results.round_noise and
+measured on all of the round's variants at once; a round with too few
+variants takes its run's full rounds', and where no round has enough, the
+rounds take their run's noise; see _results.round_noise and
 run_noise) and a merged set's analysis resamples each run on its own, so
 a noisy run counts for less. A run too short to know its noise (fewer than
 3 rounds) is pooled unweighted. merge

@@ -382,7 +382,7 @@ def build(res, analysis, plots):
             "about the round's median, of every variant's ratio to the baseline that round less "
             "the variant's usual ratio (so the error of the round's baseline slice, which all its "
             "ratios share, does not set its weight), where a round holds at least "
-            f"{rs.ROUND_NOISE_MIN} variants (fewer, and it takes its run's). Each side's centre, "
+            f"{rs.ROUND_NOISE_MIN} variants (fewer, and it takes the noise of its run's full rounds). Each side's centre, "
             "and each baseline level shown, is the weighted "
             "interquartile mean, the bootstrap draws rounds with their weights, and `sandbench "
             "compare` weighs them the same way. Round noise on CPU per request, least / median "

@@ -145,6 +145,23 @@ class RoundWeights(unittest.TestCase):
         # too few variants to know a round's noise: none
         self.assertIsNone(rs.round_noise(res, base, others[:rs.ROUND_NOISE_MIN - 2]))
 
+    def test_a_thin_round_weighs_as_its_peers(self):
+        # a round most of whose slices failed cannot know its own noise; it
+        # takes its run's full rounds' (each about its own median). The
+        # run's uncentred spread, which counts the baseline slices' error
+        # in, put such a round at about 1.37 times its peers' noise.
+        m, ratios = "cpu_ns_per_req", []
+        keep = {"drop/baseline", "drop/baseline-aa", "drop/a", "drop/b"}
+        for seed in range(10):
+            res = crafted(seed, rounds=12)
+            res["runs"] = [r for r in res["runs"] if r["round"] != 5 or r["variant"] in keep]
+            base = rs.samples(res, "drop/baseline", "keepalive", m)
+            others = [rs.samples(res, "drop/" + v, "keepalive", m)
+                      for v in COSTS if v != "baseline"]
+            rn = rs.round_noise(res, base, others)
+            ratios.append(rn[5] / st.median([rn[r] for r in range(12) if r != 5]))
+        self.assertLess(abs(st.median(ratios) - 1.0), 0.1)
+
     def test_busy_rounds_count_for_less(self):
         # narrower intervals that still hold the answer, from figures that
         # are closer to it (weights that leaned on the baseline slice's
