@@ -221,6 +221,108 @@ def verdict(kind, ev, base):
     return None, "no /proc evidence for this directive"
 
 
+# capability(7) numbers, CAP_CHOWN = 0 .. CAP_CHECKPOINT_RESTORE = 40
+CAPS = ("CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID",
+        "SETUID", "SETPCAP", "LINUX_IMMUTABLE", "NET_BIND_SERVICE", "NET_BROADCAST", "NET_ADMIN",
+        "NET_RAW", "IPC_LOCK", "IPC_OWNER", "SYS_MODULE", "SYS_RAWIO", "SYS_CHROOT", "SYS_PTRACE",
+        "SYS_PACCT", "SYS_ADMIN", "SYS_BOOT", "SYS_NICE", "SYS_RESOURCE", "SYS_TIME",
+        "SYS_TTY_CONFIG", "MKNOD", "LEASE", "AUDIT_WRITE", "AUDIT_CONTROL", "SETFCAP",
+        "MAC_OVERRIDE", "MAC_ADMIN", "SYSLOG", "WAKE_ALARM", "BLOCK_SUSPEND", "AUDIT_READ",
+        "PERFMON", "BPF", "CHECKPOINT_RESTORE")
+
+
+def _settings(body, key):
+    """Values of KEY= lines in a drop-in's text, in order."""
+    return [ln.split("=", 1)[1].strip() for ln in (body or "").splitlines()
+            if ln.strip().startswith(key + "=")]
+
+
+def _cap_names(mask):
+    return " ".join("CAP_" + c for i, c in enumerate(CAPS) if mask >> i & 1)
+
+
+def baseline_has(d, base, base_checks):
+    """Why directive D (a header dict with "body" and "answers", as
+    _catalogue.load_directive gives it) cannot show in the evidence against
+    this baseline: the baseline already has what D asks for, as the kernel
+    shows it (BASE, the baseline's evidence: a bounding set that already
+    lacks the capabilities D drops, as a container's does) or as systemd-analyze
+    security reads the baseline unit (BASE_CHECKS: DynamicUser= implies
+    RestrictSUIDSGID=, for example, so the baseline already has its filter).
+    None when it does not: then evidence no different from the baseline's
+    means D did not take effect."""
+    base = base or {}
+    body = d.get("body", "")
+    bnd = _settings(body, "CapabilityBoundingSet")
+    if len(bnd) == 1 and base.get("cap_bnd"):
+        have, v = bits(base["cap_bnd"]), bnd[0]
+        names = [c[4:] if c.startswith("CAP_") else c for c in v.lstrip("~").split()]
+        if names and all(c in CAPS for c in names):
+            mask = sum(1 << CAPS.index(c) for c in names)
+            if v.startswith("~") and have & mask == 0:
+                return f"the baseline's bounding set ({base['cap_bnd']}) already lacks {_cap_names(mask)}"
+            if not v.startswith("~") and have & ~mask == 0:
+                return f"the baseline's bounding set ({base['cap_bnd']}) is already within {v}"
+    amb = _settings(body, "AmbientCapabilities")
+    if amb == [""] and base.get("cap_amb") is not None and bits(base["cap_amb"]) == 0:
+        return "the baseline has no ambient capabilities"
+    named = {c.get("name"): c.get("set") for c in base_checks or [] if isinstance(c, dict)}
+    answers = [a.strip() for a in (d.get("answers") or "").split(",") if a.strip() in named]
+    if answers and all(named[a] for a in answers):
+        return ("the baseline already has it (systemd-analyze security reads "
+                + ", ".join(answers) + " as set on the baseline unit)")
+    return None
+
+
+def judge(d, ev, base, base_checks):
+    """(True | False | None, why) for directive D (a load_directive dict) on
+    a variant with evidence EV against the baseline's evidence BASE and
+    exposure checks BASE_CHECKS: verdict() on D's evidence kind, where
+    "no different from the baseline" becomes "could not tell" when
+    baseline_has() says the baseline already has what D asks for."""
+    kind = directive_kind(d)
+    ok, why = verdict(kind, ev, base)
+    if ok is False:
+        already = baseline_has(d, base, base_checks)
+        if already:
+            return None, f"{kind}: {already}"
+    return ok, f"{kind}: {why}"
+
+
+def rejudge(variants, load_directive):
+    """Re-derive the stored "no" verdicts of a variants.json dict from the
+    evidence stored with them, by judge(): a set measured before a rule was
+    learnt reads as one measured after. Only "no" can change (to "could not
+    tell"), and never a verdict that differed between merged runs or a
+    directive LOAD_DIRECTIVE no longer knows. Changes VARIANTS in place and
+    returns how many verdicts changed."""
+    bases = {v.get("server"): v for v in variants.values()
+             if isinstance(v, dict) and v.get("role") == "baseline"}
+    n = 0
+    for v in variants.values():
+        if not isinstance(v, dict) or v.get("role") == "baseline":
+            continue
+        b = bases.get(v.get("server"))
+        applied = v.get("applied")
+        if not b or not isinstance(applied, dict) or not isinstance(v.get("evidence"), dict) \
+                or not isinstance(b.get("evidence"), dict) or "error" in v["evidence"] \
+                or "error" in b["evidence"]:
+            continue
+        for name, ok in list(applied.items()):
+            if ok is not False or name in (v.get("applied_runs") or {}):
+                continue
+            try:
+                d = load_directive(name)
+            except Exception:  # a directive since renamed or removed: keep its word
+                continue
+            ok2, why = judge(d, v["evidence"], b["evidence"], b.get("exposure_checks"))
+            if ok2 is None:
+                applied[name] = None
+                v.setdefault("applied_why", {})[name] = why
+                n += 1
+    return n
+
+
 def directive_kind(d):
     """Evidence kind of a directive header dict (calibration quota -> quota)."""
     k = (d.get("evidence") or "none").strip()

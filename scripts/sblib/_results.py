@@ -12,6 +12,8 @@ import math
 import os
 import zlib
 
+from . import _catalogue as cat
+from . import _evidence as ev
 from . import _stats as st
 
 # (key, label, unit) of every per-slice metric, primary first.
@@ -113,6 +115,9 @@ def load(path):
     spec_variants = spec.get("variants")
     if spec_variants is not None and not isinstance(spec_variants, list):
         raise ResultsError(f"{path}/spec.json: 'variants' must be a list")
+    # each "no" is re-derived from the evidence stored beside it, so a set
+    # measured before a rule was learnt reads as one measured after it
+    ev.rejudge(variants, cat.load_directive)
     return {"path": path, "spec": spec, "env": env, "variants": variants,
             "status": status, "runs": runs}
 

@@ -708,10 +708,8 @@ class Runner:
                 or "error" in base.evidence:
             return
         for d in inst.v["directives"]:
-            kind = ev.directive_kind(cat.load_directive(d))
-            ok, why = ev.verdict(kind, e, base.evidence)
-            inst.applied[d] = ok
-            inst.applied_why[d] = f"{kind}: {why}"
+            inst.applied[d], inst.applied_why[d] = ev.judge(
+                cat.load_directive(d), e, base.evidence, getattr(base, "exposure_checks", None))
 
     def inetd_evidence(self, inst):
         """Accept=yes: hold a connection open so one instance runs, read it."""

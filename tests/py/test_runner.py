@@ -377,6 +377,66 @@ class TestEvidence(unittest.TestCase):
         self.assertEqual(ev.verdict("cmdline", {"cmdline": argv}, {"cmdline": argv})[0], False)
         self.assertEqual(ev.verdict("cmdline", {"cmdline": argv}, {})[0], None)
 
+    def test_baseline_has(self):
+        # a DynamicUser= unit in a container: bounding set fcecafff (no
+        # NET_ADMIN, IPC_LOCK, SYS_MODULE, SYS_RAWIO, SYS_PACCT, SYS_RESOURCE,
+        # SYS_TIME, nothing above SETFCAP), RestrictSUIDSGID= implied
+        b = ev.parse_status(BASE)
+        checks = [{"name": "RestrictSUIDSGID=", "set": True},
+                  {"name": "SystemCallFilter=~@swap", "set": False},
+                  {"name": "SystemCallFilter=~@clock", "set": True}]
+        rawio, chown = cat.load_directive("capability-bounding-set-drop-sys-rawio"), \
+            cat.load_directive("capability-bounding-set-drop-chown")
+        self.assertIn("already lacks CAP_SYS_RAWIO", ev.baseline_has(rawio, b, checks))
+        self.assertIsNone(ev.baseline_has(chown, b, checks))
+        self.assertIsNone(ev.baseline_has(rawio, dict(b, cap_bnd="000001ffffffffff"), checks))
+        only = cat.load_directive("capability-bounding-set-drop-only")
+        self.assertIsNone(ev.baseline_has(only, b, checks))
+        self.assertIn("already within", ev.baseline_has(only, dict(b, cap_bnd="00000000000001c0"), checks))
+        amb = cat.load_directive("ambient-capabilities-none")
+        self.assertIsNone(ev.baseline_has(amb, b, []))  # no CapAmb line: cannot tell
+        self.assertEqual(ev.baseline_has(amb, dict(b, cap_amb="0000000000000000"), []),
+                         "the baseline has no ambient capabilities")
+        self.assertIsNone(ev.baseline_has(amb, dict(b, cap_amb="0000000000000400"), []))
+        suid = cat.load_directive("restrict-suid-sgid-yes")
+        self.assertIn("RestrictSUIDSGID= as set", ev.baseline_has(suid, b, checks))
+        self.assertIsNone(ev.baseline_has(suid, b, [{"name": "RestrictSUIDSGID=", "set": False}]))
+        self.assertIsNone(ev.baseline_has(suid, b, None))
+        # every check a directive answers must already be set, not just one
+        d = {"answers": "SystemCallFilter=~@clock, SystemCallFilter=~@swap", "body": ""}
+        self.assertIsNone(ev.baseline_has(d, b, checks))
+        self.assertIsNotNone(ev.baseline_has(dict(d, answers="SystemCallFilter=~@clock"), b, checks))
+        # judge: "no" becomes "could not tell" only where the baseline has it
+        self.assertEqual(ev.judge(suid, b, b, checks)[0], None)
+        self.assertEqual(ev.judge(suid, b, b, [])[0], False)
+        self.assertEqual(ev.judge(suid, ev.parse_status(STATUS), b, checks)[0], True)
+
+    def test_rejudge(self):
+        b = ev.parse_status(BASE)
+        checks = [{"name": "RestrictSUIDSGID=", "set": True}]
+        variants = {
+            "a/baseline": {"server": "a", "role": "baseline", "evidence": b, "exposure_checks": checks},
+            "a/suid": {"server": "a", "role": "variant", "evidence": b,
+                       "applied": {"restrict-suid-sgid-yes": False},
+                       "applied_why": {"restrict-suid-sgid-yes": "seccomp: no more"}},
+            "a/mixed": {"server": "a", "role": "variant", "evidence": b,
+                        "applied": {"restrict-suid-sgid-yes": False},
+                        "applied_runs": {"restrict-suid-sgid-yes": [True, False]}},
+            "a/gone": {"server": "a", "role": "variant", "evidence": b,
+                       "applied": {"no-such-directive": False}},
+            "a/chown": {"server": "a", "role": "variant", "evidence": b,
+                        "applied": {"capability-bounding-set-drop-chown": False}},
+            "z/suid": {"server": "z", "role": "variant", "evidence": b,
+                       "applied": {"restrict-suid-sgid-yes": False}},
+        }
+        self.assertEqual(ev.rejudge(variants, cat.load_directive), 1)
+        self.assertIsNone(variants["a/suid"]["applied"]["restrict-suid-sgid-yes"])
+        self.assertIn("already has it", variants["a/suid"]["applied_why"]["restrict-suid-sgid-yes"])
+        for vid, d in (("a/mixed", "restrict-suid-sgid-yes"), ("a/gone", "no-such-directive"),
+                       ("a/chown", "capability-bounding-set-drop-chown"),
+                       ("z/suid", "restrict-suid-sgid-yes")):
+            self.assertIs(variants[vid]["applied"][d], False, vid)
+
     def test_exposure_parsing(self):
         text = "  NAME  DESCRIPTION\n...\n→ Overall exposure level for x.service: 8.2 EXPOSED 🙁\n"
         self.assertEqual(ev.parse_exposure(text), (8.2, "EXPOSED"))
