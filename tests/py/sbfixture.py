@@ -79,7 +79,7 @@ def make_results(path, servers=("drop",), modes=("keepalive",), rounds=8, seed=1
         ev = {"uid": 0, "no_new_privs": 0, "seccomp": 0, "seccomp_filters": 0,
               "mnt_ns_differs": bool(v["directives"])}
         vjson[vid] = {
-            "server": v["server"], "directives": v["directives"],
+            "server": v["server"], "directives": v["directives"], "role": v["role"],
             "unit": f"lunchd-{v['server']}-{len(vjson)}.service", "status": st,
             "reason": {"incompatible": "lunchd-drop: bind(443): Permission denied",
                        "hang": "start-up timed out after 10 s: no answer on :443"}.get(st),

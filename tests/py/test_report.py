@@ -17,6 +17,15 @@ def run(argv):
     return sbfixture.run_main(report.main, argv)
 
 
+def rewrite_and_report(test, d, name, obj):
+    """Write OBJ as D/NAME, report D without plots, return its report.md."""
+    with open(os.path.join(d, name), "w") as f:
+        json.dump(obj, f)
+    test.assertEqual(run([d, "--no-plots"])[0], 0)
+    with open(os.path.join(d, "report.md")) as f:
+        return f.read()
+
+
 class Report(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -146,6 +155,23 @@ class ReportEdges(unittest.TestCase):
         with open(os.path.join(d, "report.md")) as f:
             self.assertIn("**This run is interrupted**", f.read())
 
+    def test_stored_no_rederived_from_evidence(self):
+        # a set whose run judged RestrictSUIDSGID= "no" on a DynamicUser=
+        # baseline (8 filters each): the report re-derives it as n/a
+        d = sbfixture.make_results(os.path.join(self.dir, "j"), rounds=4,
+                                   costs={"restrict-suid-sgid-yes": (1.0, 9.6, "ok")})
+        with open(os.path.join(d, "variants.json")) as f:
+            v = json.load(f)
+        for vid in v:
+            v[vid]["evidence"].update(seccomp=2, seccomp_filters=8)
+        v["drop/restrict-suid-sgid-yes"]["applied"] = {"restrict-suid-sgid-yes": False}
+        self.assertIn("restrict-suid-sgid-yes **no**",
+                      rewrite_and_report(self, d, "variants.json", v))
+        v["drop/baseline"]["exposure_checks"] = [{"name": "RestrictSUIDSGID=", "set": True}]
+        text = rewrite_and_report(self, d, "variants.json", v)
+        self.assertNotIn("restrict-suid-sgid-yes **no**", text)
+        self.assertIn("restrict-suid-sgid-yes n/a (seccomp: the baseline already has it", text)
+
     def test_no_gnuplot_still_reports(self):
         d = sbfixture.make_results(os.path.join(self.dir, "n"), rounds=4)
         old = os.environ["PATH"]
@@ -247,11 +273,7 @@ class Epochs(unittest.TestCase):
             with open(os.path.join(d, "spec.json")) as f:
                 spec = json.load(f)
             spec["epochs"] = 4
-            with open(os.path.join(d, "spec.json"), "w") as f:
-                json.dump(spec, f)
-            self.assertEqual(run([d, "--no-plots"])[0], 0)
-            with open(os.path.join(d, "report.md")) as f:
-                md = f.read()
+            md = rewrite_and_report(self, d, "spec.json", spec)
             self.assertIn("4 epochs: every server's instances restarted", md)
             row = re.search(r"\| drop \| keepalive \| 4 \| ±(\d+\.\d)% \| ([-+]\d+\.\d)% \| "
                             r"([-+]\d+\.\d)% \|", md)
