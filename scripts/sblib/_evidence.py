@@ -15,6 +15,7 @@ import json
 import os
 import re
 
+from sblib import _catalogue as cat
 from sblib import _host
 
 NAMESPACES = ("mnt", "net", "user", "pid", "uts", "ipc", "cgroup")
@@ -289,12 +290,12 @@ def judge(d, ev, base, base_checks):
     return ok, f"{kind}: {why}"
 
 
-def rejudge(variants, load_directive):
+def rejudge(variants):
     """Re-derive the stored "no" verdicts of a variants.json dict from the
     evidence stored with them, by judge(): a set measured before a rule was
     learnt reads as one measured after. Only "no" can change (to "could not
-    tell"), and never a verdict that differed between merged runs or a
-    directive LOAD_DIRECTIVE no longer knows. Changes VARIANTS in place and
+    tell"), and never a verdict that differed between merged runs or one of
+    a directive the catalogue no longer has. Changes VARIANTS in place and
     returns how many verdicts changed."""
     bases = {v.get("server"): v for v in variants.values()
              if isinstance(v, dict) and v.get("role") == "baseline"}
@@ -312,8 +313,8 @@ def rejudge(variants, load_directive):
             if ok is not False or name in (v.get("applied_runs") or {}):
                 continue
             try:
-                d = load_directive(name)
-            except Exception:  # a directive since renamed or removed: keep its word
+                d = cat.load_directive(name)
+            except (cat.CatalogueError, OSError):  # since renamed or removed: keep its word
                 continue
             ok2, why = judge(d, v["evidence"], b["evidence"], b.get("exposure_checks"))
             if ok2 is None:

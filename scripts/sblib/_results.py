@@ -12,7 +12,6 @@ import math
 import os
 import zlib
 
-from . import _catalogue as cat
 from . import _evidence as ev
 from . import _stats as st
 
@@ -117,7 +116,7 @@ def load(path):
         raise ResultsError(f"{path}/spec.json: 'variants' must be a list")
     # each "no" is re-derived from the evidence stored beside it, so a set
     # measured before a rule was learnt reads as one measured after it
-    ev.rejudge(variants, cat.load_directive)
+    ev.rejudge(variants)
     return {"path": path, "spec": spec, "env": env, "variants": variants,
             "status": status, "runs": runs}
 

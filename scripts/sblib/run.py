@@ -709,7 +709,7 @@ class Runner:
             return
         for d in inst.v["directives"]:
             inst.applied[d], inst.applied_why[d] = ev.judge(
-                cat.load_directive(d), e, base.evidence, getattr(base, "exposure_checks", None))
+                cat.load_directive(d), e, base.evidence, base.exposure_checks)
 
     def inetd_evidence(self, inst):
         """Accept=yes: hold a connection open so one instance runs, read it."""

@@ -429,7 +429,7 @@ class TestEvidence(unittest.TestCase):
             "z/suid": {"server": "z", "role": "variant", "evidence": b,
                        "applied": {"restrict-suid-sgid-yes": False}},
         }
-        self.assertEqual(ev.rejudge(variants, cat.load_directive), 1)
+        self.assertEqual(ev.rejudge(variants), 1)
         self.assertIsNone(variants["a/suid"]["applied"]["restrict-suid-sgid-yes"])
         self.assertIn("already has it", variants["a/suid"]["applied_why"]["restrict-suid-sgid-yes"])
         for vid, d in (("a/mixed", "restrict-suid-sgid-yes"), ("a/gone", "no-such-directive"),
