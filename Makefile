@@ -22,6 +22,20 @@ CC ?= cc
 FUZZCC ?= clang
 PKGS := openssl libcap libseccomp libsystemd liburing
 TEST_PKGS := cmocka
+DEPS ?= scripts/deps
+
+# The flags below come from pkg-config, which can answer only once the -dev
+# packages are installed. So when it cannot, DEPS installs them while this
+# file is read, before any flag is computed: every goal (make, make test,
+# make bench ...) then builds in one go on a fresh machine. Only clean,
+# format and deps itself skip this. DEPS's output goes to stderr, past $(shell).
+ifneq ($(filter-out clean format deps,$(or $(MAKECMDGOALS),all)),)
+ifneq ($(shell pkg-config --exists $(PKGS) $(TEST_PKGS) 2>/dev/null && echo ok),ok)
+ifneq ($(shell $(DEPS) >&2 && echo ok),ok)
+$(error $(DEPS) could not install the packages the build needs (see above))
+endif
+endif
+endif
 
 SAN ?=
 ifeq ($(SAN),)
@@ -147,8 +161,10 @@ check-fuzz: $(FUZZ_TARGETS)
 check-integration: all
 	$(Q)BIN=$(O)/bin tests/run integration tests/integration/*
 
+# The runtime tools (nginx, wrk, systemd-nspawn ...) that pkg-config knows
+# nothing of: quick and quiet when everything is there.
 deps:
-	$(Q)scripts/deps
+	$(Q)$(DEPS)
 
 cert: build/cert/cert.pem
 build/cert/cert.pem:
@@ -157,8 +173,7 @@ build/cert/cert.pem:
 # make test: release build for the integration tests (they run the real
 # programs, also under systemd), sanitizer build for the unit tests, the
 # sanitizer binaries for the integration tests that run a server directly.
-test: deps
-	$(Q)$(MAKE) --no-print-directory all
+test: deps all
 	$(Q)$(MAKE) --no-print-directory SAN=$(TEST_SAN) all unit-tests
 	$(Q)$(MAKE) --no-print-directory fuzz
 	$(Q)SAN_BIN=build/san/bin BIN=build/bin tests/run all
