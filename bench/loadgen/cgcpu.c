@@ -119,17 +119,27 @@ int cgcpu_add(struct cgcpu *c, const char *dir, char *err, size_t size)
 	return 0;
 }
 
-int cgcpu_read(const struct cgcpu *c, uint64_t *usec)
+int cgcpu_read_each(const struct cgcpu *c, uint64_t usec[CGCPU_MAX])
 {
-	uint64_t sum = 0, v;
 	int i, r;
 
 	for (i = 0; i < c->n; i++) {
-		r = read_one(c->fd[i], c->v1[i], &v);
+		r = read_one(c->fd[i], c->v1[i], &usec[i]);
 		if (r < 0)
 			return r;
-		sum += v;
 	}
+	return 0;
+}
+
+int cgcpu_read(const struct cgcpu *c, uint64_t *usec)
+{
+	uint64_t v[CGCPU_MAX], sum = 0;
+	int i, r = cgcpu_read_each(c, v);
+
+	if (r < 0)
+		return r;
+	for (i = 0; i < c->n; i++)
+		sum += v[i];
 	*usec = sum;
 	return 0;
 }

@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CGCPU_MAX 8
+#define CGCPU_MAX 32
 
 struct cgcpu {
 	int n;
@@ -42,6 +42,9 @@ int cgcpu_add(struct cgcpu *c, const char *dir, char *err, size_t size);
 
 /* Sum of the CPU microseconds of every added cgroup. 0 or -errno. */
 int cgcpu_read(const struct cgcpu *c, uint64_t *usec);
+
+/* The CPU microseconds of each added cgroup, in the order added. 0 or -errno. */
+int cgcpu_read_each(const struct cgcpu *c, uint64_t usec[CGCPU_MAX]);
 
 void cgcpu_close(struct cgcpu *c);
 

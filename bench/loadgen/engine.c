@@ -44,6 +44,7 @@ enum op { OP_CONNECT = 1, OP_SEND, OP_RECV, OP_CANCEL };
 
 struct conn {
 	uint32_t idx;
+	uint32_t target;       /* index into cfg->target and the engine's per-target state */
 	int fd;
 	enum conn_state state;
 	uint8_t inflight;      /* connect/send/recv operations not yet completed */
@@ -78,9 +79,9 @@ struct engine {
 	char *bufs;
 	uint32_t nbufs;
 	bool use_bufring;
-	struct tlsmem_ctx tls;
-	bool tls_ok;
-	const char *sni;
+	struct tlsmem_ctx tls[LG_TARGETS_MAX]; /* per target: a session ticket is one server's */
+	uint32_t ntls;           /* contexts initialised */
+	const char *sni[LG_TARGETS_MAX];
 	char *ptbuf;           /* TLS plaintext scratch, shared by the thread's connections */
 	double rate;
 	struct sched sched;
@@ -92,9 +93,14 @@ struct engine {
 	bool min_wait;           /* the kernel has IORING_FEAT_MIN_TIMEOUT */
 	uint64_t stale;          /* requests in flight for more than a tick (at the last scan) */
 	atomic_bool *stop;
-	struct lg_stats st;
+	struct lg_stats *st;     /* per target */
 	struct lg_features feat;
 };
+
+/* The statistics, target and TLS context of connection c. */
+#define CST(e, c) (&(e)->st[(c)->target])
+#define CTG(e, c) (&(e)->cfg->target[(c)->target])
+#define CTLS(e, c) (&(e)->tls[(c)->target])
 
 uint64_t lg_now_ns(void)
 {
@@ -102,6 +108,23 @@ uint64_t lg_now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+uint32_t lg_thread_conns(const struct lg_config *cfg, uint32_t thread)
+{
+	return cfg->conns / cfg->threads + (thread < cfg->conns % cfg->threads);
+}
+
+uint32_t lg_thread_first_conn(const struct lg_config *cfg, uint32_t thread)
+{
+	uint32_t extra = cfg->conns % cfg->threads;
+
+	return thread * (cfg->conns / cfg->threads) + (thread < extra ? thread : extra);
+}
+
+uint32_t lg_conn_target(const struct lg_config *cfg, uint32_t g)
+{
+	return cfg->ntargets > 1 ? g % cfg->ntargets : 0;
 }
 
 int lg_stats_init(struct lg_stats *s, uint32_t cap)
@@ -224,9 +247,8 @@ static void engine_note(char *dst, size_t size, const char *what, int err)
 
 static void conn_count_error(struct engine *e, struct conn *c, enum lg_err kind, uint64_t now)
 {
-	(void)c;
 	if (kind < LG_ERR_COUNT && engine_measuring(e, now))
-		e->st.errors[kind]++;
+		CST(e, c)->errors[kind]++;
 }
 
 /* Forgets the requests in flight on c (they failed or the run ends). */
@@ -293,19 +315,20 @@ static bool engine_done_issuing(const struct engine *e, uint64_t now)
 
 static void conn_connect(struct engine *e, struct conn *c, uint64_t now)
 {
+	const struct lg_target *tg = CTG(e, c);
 	struct io_uring_sqe *sqe;
 	int one = 1;
 
-	c->fd = socket(e->cfg->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP);
+	c->fd = socket(tg->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP);
 	if (c->fd < 0) {
-		engine_note(e->st.sys_err, sizeof(e->st.sys_err), "socket", errno);
+		engine_note(CST(e, c)->sys_err, sizeof(CST(e, c)->sys_err), "socket", errno);
 		conn_count_error(e, c, LG_ERR_CONNECT, now);
 		c->retry_at = now + ENGINE_RETRY_NS;
 		return;
 	}
 	(void)setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	sqe = engine_sqe(e);
-	io_uring_prep_connect(sqe, c->fd, (const struct sockaddr *)&e->cfg->addr, e->cfg->addrlen);
+	io_uring_prep_connect(sqe, c->fd, (const struct sockaddr *)&tg->addr, tg->addrlen);
 	io_uring_sqe_set_data64(sqe, engine_ud(c, OP_CONNECT));
 	c->inflight++;
 	c->state = CS_CONNECTING;
@@ -331,6 +354,7 @@ static void conn_connect(struct engine *e, struct conn *c, uint64_t now)
 /* Sends the next request (or pipelined batch) on a READY connection. */
 static void conn_request(struct engine *e, struct conn *c, uint64_t now, uint64_t sched_at)
 {
+	const struct lg_target *tg = CTG(e, c);
 	uint32_t n = e->cfg->pipeline, i;
 
 	if (e->cfg->mode == LG_KEEPALIVE) {
@@ -347,15 +371,15 @@ static void conn_request(struct engine *e, struct conn *c, uint64_t now, uint64_
 	resp_init(&c->resp, false);
 	c->state = CS_BUSY;
 	c->deadline = now + (uint64_t)e->cfg->timeout_ms * 1000000ull;
-	if (e->cfg->url.tls) {
-		if (tlsmem_write(&c->tls, &e->tls, e->cfg->request, e->cfg->request_len * n) < 0) {
+	if (e->cfg->tls) {
+		if (tlsmem_write(&c->tls, CTLS(e, c), tg->request, tg->request_len * n) < 0) {
 			conn_fail(e, c, LG_ERR_TLS, now);
 			return;
 		}
 		conn_flush(e, c);
 	} else {
-		c->tx = e->cfg->request;
-		c->tx_len = (uint32_t)(e->cfg->request_len * n);
+		c->tx = tg->request;
+		c->tx_len = (uint32_t)(tg->request_len * n);
 		c->tx_off = 0;
 		conn_send(e, c);
 	}
@@ -384,17 +408,17 @@ static void conn_ready(struct engine *e, struct conn *c, uint64_t now)
 static void conn_established(struct engine *e, struct conn *c, uint64_t now)
 {
 	if (c->counted)
-		e->st.conns_opened++;
-	if (e->cfg->url.tls) {
+		CST(e, c)->conns_opened++;
+	if (e->cfg->tls) {
 		int r;
 
-		if (tlsmem_start(&c->tls, &e->tls, e->sni) < 0) {
+		if (tlsmem_start(&c->tls, CTLS(e, c), e->sni[c->target]) < 0) {
 			conn_fail(e, c, LG_ERR_TLS, now);
 			return;
 		}
 		c->state = CS_HANDSHAKE;
 		c->t_handshake = now;
-		r = tlsmem_handshake(&c->tls, &e->tls);
+		r = tlsmem_handshake(&c->tls, CTLS(e, c));
 		if (r < 0) {
 			conn_fail(e, c, LG_ERR_TLS, now);
 			return;
@@ -410,24 +434,25 @@ static void conn_established(struct engine *e, struct conn *c, uint64_t now)
 /* A complete response to the request at resp_idx. */
 static void conn_response(struct engine *e, struct conn *c, uint64_t now)
 {
+	struct lg_stats *s = CST(e, c);
 	uint32_t i = c->resp_idx;
 	int st = c->resp.status;
 
 	if (engine_measuring(e, now) && c->sent_at[i] >= e->measure_ns &&
 	    c->sched_at[i] >= e->measure_ns) {
-		e->st.requests++;
-		hist_record(&e->st.latency, now - c->sched_at[i]);
+		s->requests++;
+		hist_record(&s->latency, now - c->sched_at[i]);
 		if (e->rate > 0)
-			hist_record(&e->st.uncorrected, now - c->sent_at[i]);
+			hist_record(&s->uncorrected, now - c->sent_at[i]);
 		if (st >= 0 && st < LG_STATUS_MAX)
-			e->st.status[st]++;
+			s->status[st]++;
 		if (st < 200 || st > 299)
-			e->st.errors[LG_ERR_STATUS]++;
-		if (e->st.timeline) {
+			s->errors[LG_ERR_STATUS]++;
+		if (s->timeline) {
 			uint64_t sec = (now - e->measure_ns) / 1000000000ull;
 
 			if (sec < e->cfg->timeline_cap)
-				e->st.timeline[sec]++;
+				s->timeline[sec]++;
 		}
 	}
 	c->outstanding--;
@@ -440,7 +465,7 @@ static void conn_response(struct engine *e, struct conn *c, uint64_t now)
 static int conn_consume(struct engine *e, struct conn *c, const char *p, size_t len, uint64_t now)
 {
 	if (engine_measuring(e, now))
-		e->st.bytes += len;
+		CST(e, c)->bytes += len;
 	while (len) {
 		ssize_t r;
 
@@ -488,7 +513,7 @@ static int conn_tls_input(struct engine *e, struct conn *c, const char *p, size_
 		return -1;
 	}
 	if (c->state == CS_HANDSHAKE) {
-		int r = tlsmem_handshake(&c->tls, &e->tls);
+		int r = tlsmem_handshake(&c->tls, CTLS(e, c));
 
 		if (r < 0) {
 			conn_flush(e, c); /* the alert, if any */
@@ -500,11 +525,11 @@ static int conn_tls_input(struct engine *e, struct conn *c, const char *p, size_
 			return 0;
 		}
 		if (c->counted && engine_measuring(e, now)) {
-			hist_record(&e->st.handshake, now - c->t_handshake);
+			hist_record(&CST(e, c)->handshake, now - c->t_handshake);
 			if (tlsmem_resumed(&c->tls))
-				e->st.hs_resumed++;
+				CST(e, c)->hs_resumed++;
 			else
-				e->st.hs_full++;
+				CST(e, c)->hs_full++;
 		}
 		/*
 		 * The client Finished is still in the BIO: the request joins it
@@ -516,7 +541,7 @@ static int conn_tls_input(struct engine *e, struct conn *c, const char *p, size_
 		conn_flush(e, c);
 	}
 	for (;;) {
-		int n = tlsmem_read(&c->tls, &e->tls, e->ptbuf, ENGINE_BUF_SIZE);
+		int n = tlsmem_read(&c->tls, CTLS(e, c), e->ptbuf, ENGINE_BUF_SIZE);
 
 		if (n == 0)
 			break;
@@ -559,12 +584,12 @@ static void on_connect(struct engine *e, struct conn *c, int res, uint64_t now)
 		return;
 	}
 	if (res < 0) {
-		engine_note(e->st.sys_err, sizeof(e->st.sys_err), "connect", -res);
+		engine_note(CST(e, c)->sys_err, sizeof(CST(e, c)->sys_err), "connect", -res);
 		conn_fail(e, c, LG_ERR_CONNECT, now);
 		return;
 	}
 	if (c->counted && engine_measuring(e, now))
-		hist_record(&e->st.connect, now - c->t_connect);
+		hist_record(&CST(e, c)->connect, now - c->t_connect);
 	conn_established(e, c, now);
 }
 
@@ -580,7 +605,7 @@ static void on_send(struct engine *e, struct conn *c, int res, uint64_t now)
 	if (res <= 0) {
 		if (res == 0)
 			res = -ECONNRESET; /* nothing sent: the peer is gone */
-		engine_note(e->st.sys_err, sizeof(e->st.sys_err), "send", -res);
+		engine_note(CST(e, c)->sys_err, sizeof(CST(e, c)->sys_err), "send", -res);
 		conn_fail(e, c, c->state == CS_HANDSHAKE ? LG_ERR_TLS : LG_ERR_RESET, now);
 		return;
 	}
@@ -589,7 +614,7 @@ static void on_send(struct engine *e, struct conn *c, int res, uint64_t now)
 		conn_send(e, c);
 		return;
 	}
-	if (e->cfg->url.tls)
+	if (e->cfg->tls)
 		conn_flush(e, c);
 }
 
@@ -631,7 +656,7 @@ static void on_recv(struct engine *e, struct conn *c, struct io_uring_cqe *cqe, 
 		return;
 	}
 	if (res < 0) {
-		engine_note(e->st.sys_err, sizeof(e->st.sys_err), "recv", -res);
+		engine_note(CST(e, c)->sys_err, sizeof(CST(e, c)->sys_err), "recv", -res);
 		conn_fail(e, c, c->state == CS_HANDSHAKE ? LG_ERR_TLS : LG_ERR_RESET, now);
 		return;
 	}
@@ -647,7 +672,7 @@ static void on_recv(struct engine *e, struct conn *c, struct io_uring_cqe *cqe, 
 		}
 		return;
 	}
-	if (e->cfg->url.tls)
+	if (e->cfg->tls)
 		r = conn_tls_input(e, c, data, (size_t)res, now);
 	else
 		r = conn_consume(e, c, data, (size_t)res, now);
@@ -878,7 +903,7 @@ int engine_new(struct engine **ret, const struct lg_config *cfg, uint32_t id, ui
 	       double rate, uint64_t quota, atomic_bool *stop)
 {
 	struct engine *e;
-	uint32_t i;
+	uint32_t i, t, base;
 	int r = -ENOMEM;
 
 	e = calloc(1, sizeof(*e));
@@ -891,25 +916,39 @@ int engine_new(struct engine **ret, const struct lg_config *cfg, uint32_t id, ui
 	e->quota = quota;
 	e->stop = stop;
 	e->batch_target = ENGINE_BATCH_MAX;
-	if (lg_stats_init(&e->st, cfg->timeline_cap) < 0)
+	e->st = calloc(cfg->ntargets, sizeof(*e->st));
+	if (!e->st)
 		goto err;
+	for (t = 0; t < cfg->ntargets; t++)
+		if (lg_stats_init(&e->st[t], cfg->timeline_cap) < 0)
+			goto err;
 	e->conns = calloc(conns, sizeof(*e->conns));
 	if (!e->conns)
 		goto err;
+	base = lg_thread_first_conn(cfg, id);
 	for (i = 0; i < conns; i++) {
 		struct conn *c = &e->conns[i];
 
 		c->idx = i;
+		c->target = lg_conn_target(cfg, base + i);
 		c->fd = -1;
 		c->rxbuf = malloc(ENGINE_BUF_SIZE);
 		if (!c->rxbuf)
 			goto err;
 	}
-	if (cfg->url.tls) {
-		r = tlsmem_ctx_init(&e->tls, cfg->cafile, cfg->mode == LG_RESUME, cfg->tls_version);
-		if (r < 0)
-			goto err;
-		e->tls_ok = true;
+	if (cfg->tls) {
+		for (t = 0; t < cfg->ntargets; t++) {
+			const struct url *u = &cfg->target[t].url;
+			struct in_addr a4;
+
+			r = tlsmem_ctx_init(&e->tls[t], cfg->cafile, cfg->mode == LG_RESUME,
+					    cfg->tls_version);
+			if (r < 0)
+				goto err;
+			e->ntls++;
+			if (!u->ipv6_literal && inet_pton(AF_INET, u->host, &a4) != 1)
+				e->sni[t] = u->host;
+		}
 		r = -ENOMEM;
 		e->ptbuf = malloc(ENGINE_BUF_SIZE);
 		if (!e->ptbuf)
@@ -918,14 +957,8 @@ int engine_new(struct engine **ret, const struct lg_config *cfg, uint32_t id, ui
 			struct conn *c = &e->conns[i];
 
 			c->txbuf = malloc(ENGINE_BUF_SIZE);
-			if (!c->txbuf || tlsmem_init(&c->tls, &e->tls) < 0)
+			if (!c->txbuf || tlsmem_init(&c->tls, CTLS(e, c)) < 0)
 				goto err;
-		}
-		if (!cfg->url.ipv6_literal) {
-			struct in_addr a4;
-
-			if (inet_pton(AF_INET, cfg->url.host, &a4) != 1)
-				e->sni = cfg->url.host;
 		}
 	}
 	*ret = e;
@@ -999,7 +1032,7 @@ int engine_run(struct engine *e, uint64_t start_ns, uint64_t measure_ns)
 			r = io_uring_submit_and_wait_timeout(&e->ring, &cqe, wait_nr, &ts, NULL);
 		}
 		if (r < 0 && r != -ETIME && r != -EINTR && r != -EBUSY && r != -EAGAIN) {
-			engine_note(e->st.sys_err, sizeof(e->st.sys_err), "io_uring", -r);
+			engine_note(e->st[0].sys_err, sizeof(e->st[0].sys_err), "io_uring", -r);
 			break;
 		}
 		now = lg_now_ns();
@@ -1028,17 +1061,22 @@ int engine_run(struct engine *e, uint64_t start_ns, uint64_t measure_ns)
 			e->batch_streak = 0;
 		}
 	}
-	e->st.end_ns = lg_now_ns();
-	if (e->end_ns && e->st.end_ns > e->end_ns)
-		e->st.end_ns = e->end_ns;
-	if (!e->st.tls_err[0] && e->tls_ok && e->tls.err[0])
-		memcpy(e->st.tls_err, e->tls.err, sizeof(e->st.tls_err));
+	now = lg_now_ns();
+	if (e->end_ns && now > e->end_ns)
+		now = e->end_ns;
+	for (i = 0; i < cfg->ntargets; i++) {
+		struct lg_stats *s = &e->st[i];
+
+		s->end_ns = now;
+		if (!s->tls_err[0] && i < e->ntls && e->tls[i].err[0])
+			memcpy(s->tls_err, e->tls[i].err, sizeof(s->tls_err));
+	}
 	return 0;
 }
 
-struct lg_stats *engine_stats(struct engine *e)
+struct lg_stats *engine_stats(struct engine *e, uint32_t t)
 {
-	return &e->st;
+	return &e->st[t];
 }
 
 const struct lg_features *engine_features(const struct engine *e)
@@ -1069,8 +1107,10 @@ void engine_free(struct engine *e)
 	free(e->bufs);
 	if (e->br)
 		munmap(e->br, e->br_size);
-	if (e->tls_ok)
-		tlsmem_ctx_free(&e->tls);
-	lg_stats_free(&e->st);
+	for (i = 0; i < e->ntls; i++)
+		tlsmem_ctx_free(&e->tls[i]);
+	for (i = 0; e->st && i < e->cfg->ntargets; i++)
+		lg_stats_free(&e->st[i]);
+	free(e->st);
 	free(e);
 }

@@ -18,6 +18,7 @@
 
 #define LG_PIPELINE_MAX 64
 #define LG_STATUS_MAX 600
+#define LG_TARGETS_MAX 16
 
 enum lg_mode {
 	LG_KEEPALIVE, /* closed or open loop over long-lived connections */
@@ -35,12 +36,26 @@ enum lg_err {
 	LG_ERR_COUNT,
 };
 
-/* What every thread reads; set up by main.c, never written after start. */
-struct lg_config {
+/*
+ * One server the load goes to. With several targets (duet measurement) the
+ * connections are dealt out round robin, connection g to target
+ * g % ntargets, so every target gets as many and all are measured over the
+ * same window.
+ */
+struct lg_target {
 	const char *url_text;    /* as given on the command line */
 	struct url url;
 	struct sockaddr_storage addr;
 	socklen_t addrlen;
+	const char *request;     /* pipeline copies of the request, back to back */
+	size_t request_len;      /* length of ONE copy */
+};
+
+/* What every thread reads; set up by main.c, never written after start. */
+struct lg_config {
+	struct lg_target target[LG_TARGETS_MAX];
+	uint32_t ntargets;       /* >= 1 */
+	bool tls;                /* https (every target has the same scheme) */
 	enum lg_mode mode;
 	uint32_t conns;          /* total, spread over the threads */
 	uint32_t threads;
@@ -54,12 +69,10 @@ struct lg_config {
 	bool batch;              /* closed keep-alive: sleep for several completions */
 	const char *cafile;
 	int tls_version;         /* 0 any (1.2 or 1.3), else TLS1_2_VERSION / TLS1_3_VERSION */
-	const char *request;     /* pipeline copies of the request, back to back */
-	size_t request_len;      /* length of ONE copy */
 	uint32_t timeline_cap;   /* seconds of per-second counts kept */
 };
 
-/* What a thread measured; merged by adding. */
+/* What a thread measured of one target; merged by adding. */
 struct lg_stats {
 	struct hist latency;     /* corrected (from schedule) in open loop */
 	struct hist uncorrected; /* from the actual send; open loop only */
@@ -105,11 +118,20 @@ int engine_new(struct engine **ret, const struct lg_config *cfg, uint32_t id, ui
  */
 int engine_run(struct engine *e, uint64_t start_ns, uint64_t measure_ns);
 
-/* The thread's statistics and features, valid after engine_run. */
-struct lg_stats *engine_stats(struct engine *e);
+/* The thread's statistics of target t, and its features, valid after engine_run. */
+struct lg_stats *engine_stats(struct engine *e, uint32_t t);
 const struct lg_features *engine_features(const struct engine *e);
 
 void engine_free(struct engine *e);
+
+/*
+ * How the -c connections are dealt out: thread i gets conns / threads, the
+ * first conns % threads one more; connection g (numbered across threads)
+ * goes to target g % ntargets.
+ */
+uint32_t lg_thread_conns(const struct lg_config *cfg, uint32_t thread);
+uint32_t lg_thread_first_conn(const struct lg_config *cfg, uint32_t thread);
+uint32_t lg_conn_target(const struct lg_config *cfg, uint32_t g);
 
 /* CLOCK_MONOTONIC in nanoseconds. */
 uint64_t lg_now_ns(void);

@@ -47,7 +47,7 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-static int resolve(struct lg_config *cfg, char *err, size_t size)
+static int resolve(struct lg_target *tg, char *err, size_t size)
 {
 	struct addrinfo hints, *res = NULL;
 	char port[8];
@@ -57,14 +57,14 @@ static int resolve(struct lg_config *cfg, char *err, size_t size)
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_NUMERICSERV;
-	snprintf(port, sizeof(port), "%u", cfg->url.port);
-	r = getaddrinfo(cfg->url.host, port, &hints, &res);
+	snprintf(port, sizeof(port), "%u", tg->url.port);
+	r = getaddrinfo(tg->url.host, port, &hints, &res);
 	if (r != 0) {
-		snprintf(err, size, "cannot resolve '%s': %s", cfg->url.host, gai_strerror(r));
+		snprintf(err, size, "cannot resolve '%s': %s", tg->url.host, gai_strerror(r));
 		return -EINVAL;
 	}
-	memcpy(&cfg->addr, res->ai_addr, res->ai_addrlen);
-	cfg->addrlen = res->ai_addrlen;
+	memcpy(&tg->addr, res->ai_addr, res->ai_addrlen);
+	tg->addrlen = res->ai_addrlen;
 	freeaddrinfo(res);
 	return 0;
 }
@@ -105,22 +105,23 @@ int main(int argc, char **argv)
 	static struct lg_opts o;
 	struct lg_config *cfg = &o.cfg;
 	struct worker *w = NULL;
-	struct lg_stats total;
+	struct lg_stats total, *per = NULL;
 	struct lg_report rep;
 	struct rusage ru0, ru1;
 	struct cgcpu cg;
-	uint64_t cg0 = 0, cg1 = 0, end_ns = 0;
+	uint64_t cg0[CGCPU_MAX], cg1[CGCPU_MAX], end_ns = 0;
 	bool cg_start = false, cg_end = false;
 	atomic_bool stop = false;
 	atomic_uint finished = 0;
 	sigset_t sigs;
 	char err[512];
-	char *reqbuf = NULL;
+	char *reqbuf[LG_TARGETS_MAX] = { NULL };
 	uint64_t start_ns, measure_ns;
-	uint32_t i, started = 0;
+	uint32_t i, t, started = 0, nper = 0;
 	bool interrupted = false, measuring = false;
 	int rc = 1, r;
 
+	memset(&total, 0, sizeof(total));
 	if (opts_parse(&o, argc, argv, err, sizeof(err)) < 0) {
 		fprintf(stderr, "loadgen: %s\n", err);
 		return 2;
@@ -129,9 +130,11 @@ int main(int argc, char **argv)
 		opts_usage(stdout);
 		return 0;
 	}
-	if (resolve(cfg, err, sizeof(err)) < 0) {
-		fprintf(stderr, "loadgen: %s\n", err);
-		return 2;
+	for (t = 0; t < cfg->ntargets; t++) {
+		if (resolve(&cfg->target[t], err, sizeof(err)) < 0) {
+			fprintf(stderr, "loadgen: %s\n", err);
+			return 2;
+		}
 	}
 	cgcpu_init(&cg);
 	for (i = 0; i < (uint32_t)o.ncgroups; i++) {
@@ -142,12 +145,16 @@ int main(int argc, char **argv)
 		}
 	}
 	/* the pipelined batch is the request repeated, sent in one write */
-	reqbuf = malloc(cfg->request_len * cfg->pipeline);
-	if (!reqbuf)
-		goto oom;
-	for (i = 0; i < cfg->pipeline; i++)
-		memcpy(reqbuf + i * cfg->request_len, o.request, cfg->request_len);
-	cfg->request = reqbuf;
+	for (t = 0; t < cfg->ntargets; t++) {
+		struct lg_target *tg = &cfg->target[t];
+
+		reqbuf[t] = malloc(tg->request_len * cfg->pipeline);
+		if (!reqbuf[t])
+			goto oom;
+		for (i = 0; i < cfg->pipeline; i++)
+			memcpy(reqbuf[t] + i * tg->request_len, o.request[t], tg->request_len);
+		tg->request = reqbuf[t];
+	}
 	raise_nofile(cfg->conns);
 	/*
 	 * OpenSSL allocates and frees per handshake; glibc would hand freed
@@ -172,7 +179,7 @@ int main(int argc, char **argv)
 	if (!w)
 		goto oom;
 	for (i = 0; i < cfg->threads; i++) {
-		uint32_t conns = cfg->conns / cfg->threads + (i < cfg->conns % cfg->threads);
+		uint32_t conns = lg_thread_conns(cfg, i);
 		uint64_t quota = 0;
 		double rate = cfg->rate * conns / cfg->conns;
 
@@ -201,7 +208,7 @@ int main(int argc, char **argv)
 	getrusage(RUSAGE_SELF, &ru0);
 	measuring = cfg->warmup_s <= 0;
 	if (measuring && cg.n)
-		cg_start = cgcpu_read(&cg, &cg0) == 0;
+		cg_start = cgcpu_read_each(&cg, cg0) == 0;
 	for (i = 0; i < cfg->threads; i++) {
 		w[i].start_ns = start_ns;
 		w[i].measure_ns = measure_ns;
@@ -230,10 +237,10 @@ int main(int argc, char **argv)
 			getrusage(RUSAGE_SELF, &ru0);
 			measuring = true;
 			if (cg.n)
-				cg_start = cgcpu_read(&cg, &cg0) == 0;
+				cg_start = cgcpu_read_each(&cg, cg0) == 0;
 		}
 		if (in_window && (interrupted || lg_now_ns() >= end_ns)) {
-			cg_end = cgcpu_read(&cg, &cg1) == 0;
+			cg_end = cgcpu_read_each(&cg, cg1) == 0;
 			in_window = false;
 		}
 	}
@@ -241,7 +248,7 @@ int main(int argc, char **argv)
 		pthread_join(w[i].thread, NULL);
 	getrusage(RUSAGE_SELF, &ru1);
 	if (measuring && cg.n && !cg_end)
-		cg_end = cgcpu_read(&cg, &cg1) == 0;
+		cg_end = cgcpu_read_each(&cg, cg1) == 0;
 	if (started < cfg->threads)
 		goto out;
 	for (i = 0; i < cfg->threads; i++) {
@@ -253,12 +260,21 @@ int main(int argc, char **argv)
 
 	if (lg_stats_init(&total, cfg->timeline_cap) < 0)
 		goto oom;
+	per = calloc(cfg->ntargets, sizeof(*per));
+	if (!per)
+		goto oom;
+	for (nper = 0; nper < cfg->ntargets; nper++)
+		if (lg_stats_init(&per[nper], cfg->timeline_cap) < 0)
+			goto oom;
 	memset(&rep, 0, sizeof(rep));
 	rep.feat = *engine_features(w[0].engine);
 	for (i = 0; i < cfg->threads; i++) {
 		const struct lg_features *f = engine_features(w[i].engine);
 
-		lg_stats_merge(&total, engine_stats(w[i].engine), cfg->timeline_cap);
+		for (t = 0; t < cfg->ntargets; t++) {
+			lg_stats_merge(&total, engine_stats(w[i].engine, t), cfg->timeline_cap);
+			lg_stats_merge(&per[t], engine_stats(w[i].engine, t), cfg->timeline_cap);
+		}
 		rep.feat.single_issuer &= f->single_issuer;
 		rep.feat.coop_taskrun &= f->coop_taskrun;
 		rep.feat.ring_fd_registered &= f->ring_fd_registered;
@@ -274,8 +290,24 @@ int main(int argc, char **argv)
 		rep.user_s = tv_s(ru1.ru_utime) - tv_s(ru0.ru_utime);
 		rep.sys_s = tv_s(ru1.ru_stime) - tv_s(ru0.ru_stime);
 	}
-	rep.server_cpu = cg_start && cg_end && cg1 >= cg0;
-	rep.server_cpu_usec = rep.server_cpu ? cg1 - cg0 : 0;
+	rep.ntargets = cfg->ntargets;
+	for (t = 0; t < cfg->ntargets; t++)
+		rep.target_st[t] = &per[t];
+	rep.server_cpu = cg_start && cg_end;
+	for (i = 0; rep.server_cpu && i < (uint32_t)cg.n; i++) {
+		if (cg1[i] < cg0[i]) {
+			rep.server_cpu = false; /* a counter went back: the cgroup was replaced */
+			break;
+		}
+		rep.cgroup[i].path = o.cgroups[i];
+		rep.cgroup[i].target = o.cgroup_target[i];
+		rep.cgroup[i].usec = cg1[i] - cg0[i];
+		rep.server_cpu_usec += cg1[i] - cg0[i];
+		rep.target_cpu_usec[o.cgroup_target[i]] += cg1[i] - cg0[i];
+	}
+	rep.ncgroups = rep.server_cpu ? cg.n : 0;
+	if (!rep.server_cpu)
+		rep.server_cpu_usec = 0;
 	rep.timeline_len = (uint32_t)(rep.duration_s + 0.999);
 	if (rep.timeline_len > cfg->timeline_cap)
 		rep.timeline_len = cfg->timeline_cap;
@@ -284,17 +316,21 @@ int main(int argc, char **argv)
 	else
 		report_text(stdout, &rep);
 	fflush(stdout);
-	lg_stats_free(&total);
 	rc = 0;
 	goto out;
 oom:
 	fprintf(stderr, "loadgen: out of memory\n");
 	rc = 1;
 out:
+	lg_stats_free(&total);
+	while (nper)
+		lg_stats_free(&per[--nper]);
+	free(per);
 	for (i = 0; w && i < cfg->threads; i++)
 		engine_free(w[i].engine);
 	free(w);
-	free(reqbuf);
+	for (t = 0; t < cfg->ntargets; t++)
+		free(reqbuf[t]);
 	cgcpu_close(&cg);
 	return rc;
 }

@@ -55,10 +55,14 @@ static const struct option opts_long[] = {
 
 void opts_usage(FILE *f)
 {
-	fputs("usage: loadgen [options] URL\n"
+	fputs("usage: loadgen [options] URL [URL...]\n"
 	      "\n"
 	      "HTTP/1.1 load generator: one io_uring per thread, OpenSSL over memory BIOs.\n"
 	      "URL is http[s]://HOST[:PORT][/PATH]; HOST a name, an IPv4 address or [IPv6].\n"
+	      "Several URLs (up to 16, one scheme) are loaded at the same time: the\n"
+	      "connections are dealt out round robin (-c a multiple of the number of URLs),\n"
+	      "every target is measured over the same window and reported on its own\n"
+	      "(\"targets\" in the JSON); the top-level figures are their sum.\n"
 	      "\n"
 	      "Load:\n"
 	      "  -c, --connections N   connections, spread over the threads (default 10)\n"
@@ -96,10 +100,12 @@ void opts_usage(FILE *f)
 	      "                        coalescing them (min_wait 50 us, or half the\n"
 	      "                        requests in flight on older kernels); costs CPU,\n"
 	      "                        for comparison\n"
-	      "      --cgroup DIR      the server's cgroup directory (repeatable, up to 8):\n"
-	      "                        its CPU time (cpu.stat, or cpuacct.usage on v1) is\n"
-	      "                        read when measuring starts and ends, and reported as\n"
-	      "                        server CPU per request\n"
+	      "      --cgroup DIR[,DIR...]  the server's cgroup directories: their CPU time\n"
+	      "                        (cpu.stat, or cpuacct.usage on v1) is read when\n"
+	      "                        measuring starts and ends, and reported as server\n"
+	      "                        CPU per request, each directory's also on its own.\n"
+	      "                        With several URLs give it once per URL, in order;\n"
+	      "                        with one URL it may repeat (up to 32 in all)\n"
 	      "  -h, --help            this text\n"
 	      "\n"
 	      "SIGINT or SIGTERM ends the run early and prints the results so far.\n"
@@ -231,12 +237,51 @@ static bool opts_header_is(const char *h, const char *name)
 	return strncasecmp(h, name, n) == 0 && h[n] == ':';
 }
 
+/*
+ * Splits the --cgroup values at commas and assigns them to targets: with one
+ * URL all are its own, with several there is one value per URL, in order.
+ */
+static int opts_cgroups(struct lg_opts *o, const char **args, int n, char *err, int size)
+{
+	size_t used = 0;
+	int i;
+
+	if (o->cfg.ntargets > 1 && n && (uint32_t)n != o->cfg.ntargets)
+		return opts_fail(err, size, "--cgroup: %d given for %u URLs; give one per URL, in order (DIR or DIR,DIR)",
+				 n, o->cfg.ntargets);
+	for (i = 0; i < n; i++) {
+		const char *p = args[i];
+
+		for (;;) {
+			size_t len = strcspn(p, ",");
+
+			if (!len)
+				return opts_fail(err, size, "--cgroup: empty directory name in '%s'", args[i]);
+			if (o->ncgroups == CGCPU_MAX)
+				return opts_fail(err, size, "--cgroup: at most %d cgroups", CGCPU_MAX);
+			if (used + len + 1 > sizeof(o->cgroup_text))
+				return opts_fail(err, size, "--cgroup: directory names too long");
+			memcpy(o->cgroup_text + used, p, len);
+			o->cgroup_text[used + len] = '\0';
+			o->cgroups[o->ncgroups] = o->cgroup_text + used;
+			o->cgroup_target[o->ncgroups++] = o->cfg.ntargets > 1 ? (uint32_t)i : 0;
+			used += len + 1;
+			if (!p[len])
+				break;
+			p += len + 1;
+		}
+	}
+	return 0;
+}
+
 int opts_parse(struct lg_opts *o, int argc, char **argv, char *err, int size)
 {
 	struct lg_config *cfg = &o->cfg;
 	bool have_d = false, close_opt = false, resume_opt = false;
+	const char *cgargs[LG_TARGETS_MAX * 2];
+	int ncgargs = 0;
 	unsigned long long v;
-	const char *why;
+	uint32_t ti;
 	int c;
 
 	memset(o, 0, sizeof(*o));
@@ -328,11 +373,9 @@ int opts_parse(struct lg_opts *o, int argc, char **argv, char *err, int size)
 			cfg->cafile = optarg;
 			break;
 		case OPT_CGROUP:
-			if (o->ncgroups == CGCPU_MAX)
-				return opts_fail(err, size, "--cgroup: at most %d cgroups", CGCPU_MAX);
-			if (!*optarg)
-				return opts_fail(err, size, "--cgroup: empty directory name");
-			o->cgroups[o->ncgroups++] = optarg;
+			if (ncgargs == LG_TARGETS_MAX * 2)
+				return opts_fail(err, size, "--cgroup: given too often");
+			cgargs[ncgargs++] = optarg;
 			break;
 		case OPT_TLS_VERSION:
 			if (strcmp(optarg, "1.2") == 0)
@@ -359,15 +402,27 @@ int opts_parse(struct lg_opts *o, int argc, char **argv, char *err, int size)
 	}
 	if (optind >= argc)
 		return opts_fail(err, size, "no URL given (try --help)");
-	if (optind + 1 < argc)
-		return opts_fail(err, size, "one URL only; unexpected '%s'", argv[optind + 1]);
-	cfg->url_text = argv[optind];
-	if (url_parse(argv[optind], &cfg->url, &why) < 0)
-		return opts_fail(err, size, "bad URL '%s': %s", argv[optind], why);
+	if (argc - optind > LG_TARGETS_MAX)
+		return opts_fail(err, size, "at most %d URLs, got %d", LG_TARGETS_MAX, argc - optind);
+	for (; optind < argc; optind++) {
+		struct lg_target *tg = &cfg->target[cfg->ntargets];
+		const char *why;
+
+		tg->url_text = argv[optind];
+		if (url_parse(argv[optind], &tg->url, &why) < 0)
+			return opts_fail(err, size, "bad URL '%s': %s", argv[optind], why);
+		if (cfg->ntargets && tg->url.tls != cfg->tls)
+			return opts_fail(err, size, "every URL must be http:// or every one https://; '%s' is not like '%s'",
+					 argv[optind], cfg->target[0].url_text);
+		cfg->tls = tg->url.tls;
+		cfg->ntargets++;
+	}
+	if (opts_cgroups(o, cgargs, ncgargs, err, size) < 0)
+		return -EINVAL;
 
 	if (close_opt && resume_opt)
 		return opts_fail(err, size, "--close and --resume exclude each other");
-	if (resume_opt && !cfg->url.tls)
+	if (resume_opt && !cfg->tls)
 		return opts_fail(err, size, "--resume needs an https:// URL");
 	cfg->mode = close_opt ? LG_CLOSE : resume_opt ? LG_RESUME : LG_KEEPALIVE;
 	if (cfg->pipeline > 1 && (cfg->mode != LG_KEEPALIVE || cfg->rate > 0))
@@ -375,19 +430,27 @@ int opts_parse(struct lg_opts *o, int argc, char **argv, char *err, int size)
 	if (cfg->threads > cfg->conns)
 		return opts_fail(err, size, "-t %u is more than -c %u: every thread needs a connection",
 				 cfg->threads, cfg->conns);
-	if (cfg->cafile && !cfg->url.tls)
+	if (cfg->cafile && !cfg->tls)
 		return opts_fail(err, size, "--cacert needs an https:// URL");
-	if (cfg->tls_version && !cfg->url.tls)
+	if (cfg->conns % cfg->ntargets)
+		return opts_fail(err, size, "-c %u is not a multiple of the %u URLs: every target gets as many connections",
+				 cfg->conns, cfg->ntargets);
+	if (cfg->tls_version && !cfg->tls)
 		return opts_fail(err, size, "--tls-version needs an https:// URL");
 	if (cfg->requests && !have_d)
 		cfg->duration_s = 0;
 	cfg->timeline_cap = cfg->duration_s > 0 ? (uint32_t)ceil(cfg->duration_s) + 1 : 3600;
-	return opts_build_request(o, err, size);
+	for (ti = 0; ti < cfg->ntargets; ti++)
+		if (opts_build_request(o, ti, err, size) < 0)
+			return -EINVAL;
+	return 0;
 }
 
-int opts_build_request(struct lg_opts *o, char *err, int size)
+int opts_build_request(struct lg_opts *o, uint32_t t, char *err, int size)
 {
 	struct lg_config *cfg = &o->cfg;
+	struct lg_target *tg = &cfg->target[t];
+	char *req = o->request[t];
 	bool have_host = false, have_conn = false;
 	char host[URL_HOST_MAX + 16];
 	size_t len = 0, cap = OPTS_REQUEST_MAX;
@@ -397,36 +460,40 @@ int opts_build_request(struct lg_opts *o, char *err, int size)
 		have_host |= opts_header_is(o->headers[i], "host");
 		have_conn |= opts_header_is(o->headers[i], "connection");
 	}
-	if (url_host_header(&cfg->url, host, sizeof(host)) < 0)
+	if (url_host_header(&tg->url, host, sizeof(host)) < 0)
 		return opts_fail(err, size, "host name too long");
-	n = snprintf(o->request, cap, "GET %s HTTP/1.1\r\n", cfg->url.path);
-	if (n < 0 || (size_t)n >= cap)
+	/* the path is copied, not printed: req and the URL both live in *o */
+	len = strlen(tg->url.path);
+	if (len + sizeof("GET  HTTP/1.1\r\n") > cap)
 		goto toolong;
-	len = (size_t)n;
+	memcpy(req, "GET ", 4);
+	memcpy(req + 4, tg->url.path, len);
+	memcpy(req + 4 + len, " HTTP/1.1\r\n", sizeof(" HTTP/1.1\r\n"));
+	len += sizeof("GET  HTTP/1.1\r\n") - 1;
 	if (!have_host) {
-		n = snprintf(o->request + len, cap - len, "Host: %s\r\n", host);
+		n = snprintf(req + len, cap - len, "Host: %s\r\n", host);
 		if (n < 0 || (size_t)n >= cap - len)
 			goto toolong;
 		len += (size_t)n;
 	}
 	for (i = 0; i < o->nheaders; i++) {
-		n = snprintf(o->request + len, cap - len, "%s\r\n", o->headers[i]);
+		n = snprintf(req + len, cap - len, "%s\r\n", o->headers[i]);
 		if (n < 0 || (size_t)n >= cap - len)
 			goto toolong;
 		len += (size_t)n;
 	}
 	if (!have_conn && cfg->mode != LG_KEEPALIVE) {
-		n = snprintf(o->request + len, cap - len, "Connection: close\r\n");
+		n = snprintf(req + len, cap - len, "Connection: close\r\n");
 		if (n < 0 || (size_t)n >= cap - len)
 			goto toolong;
 		len += (size_t)n;
 	}
 	if (len + 2 >= cap)
 		goto toolong;
-	memcpy(o->request + len, "\r\n", 3);
+	memcpy(req + len, "\r\n", 3);
 	len += 2;
-	cfg->request = o->request;
-	cfg->request_len = len;
+	tg->request = req;
+	tg->request_len = len;
 	return 0;
 toolong:
 	return opts_fail(err, size, "request longer than %d bytes", OPTS_REQUEST_MAX);

@@ -25,9 +25,17 @@ struct lg_opts {
 	int cpus[OPTS_CPUS_MAX];
 	const char *headers[OPTS_HEADERS_MAX];
 	int nheaders;
-	const char *cgroups[CGCPU_MAX]; /* --cgroup: the server's, for its CPU time */
+	/*
+	 * --cgroup: the servers' cgroup directories, for their CPU time. Given
+	 * once per URL in order (DIR or DIR,DIR,... summed for that target); with
+	 * one URL every --cgroup is that target's.
+	 */
+	const char *cgroups[CGCPU_MAX];
+	uint32_t cgroup_target[CGCPU_MAX];
 	int ncgroups;
-	char request[OPTS_REQUEST_MAX * 2]; /* one copy; the pipelined copies are made in main */
+	char cgroup_text[CGCPU_MAX * 512]; /* the split --cgroup values, NUL-separated */
+	/* one copy per target; the pipelined copies are made in main */
+	char request[LG_TARGETS_MAX][OPTS_REQUEST_MAX * 2];
 };
 
 /*
@@ -39,8 +47,8 @@ int opts_parse(struct lg_opts *o, int argc, char **argv, char *err, int size);
 /* Parses a duration: "10", "10s", "500ms", "2m", "1h" into seconds. -EINVAL if bad. */
 int opts_duration(const char *s, double *ret);
 
-/* Builds the request line and headers into o->request. 0 or -ENOSPC / -EINVAL. */
-int opts_build_request(struct lg_opts *o, char *err, int size);
+/* Builds target t's request line and headers into o->request[t]. 0 or -EINVAL. */
+int opts_build_request(struct lg_opts *o, uint32_t t, char *err, int size);
 
 /* Prints --help. */
 void opts_usage(FILE *f);

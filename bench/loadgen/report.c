@@ -47,23 +47,15 @@ static uint64_t report_errors_total(const struct lg_stats *st)
 	return t;
 }
 
-void report_json(FILE *f, const struct lg_report *r)
+/* The figures of one stats block, from "duration_s" to "connections_opened". */
+static void report_json_body(FILE *f, const struct lg_config *cfg, const struct lg_stats *st,
+			     double duration_s)
 {
-	const struct lg_config *cfg = r->cfg;
-	const struct lg_stats *st = r->st;
-	double rps = r->duration_s > 0 ? (double)st->requests / r->duration_s : 0.0;
+	double rps = duration_s > 0 ? (double)st->requests / duration_s : 0.0;
 	bool first;
 	uint32_t i;
 
-	fprintf(f, "{\"schema\":\"sandbench-loadgen/1\",\"url\":");
-	json_string(f, cfg->url_text);
-	fprintf(f, ",\"mode\":\"%s\",\"connections\":%u,\"threads\":%u,", report_mode(cfg),
-		cfg->conns, cfg->threads);
-	if (cfg->rate > 0)
-		fprintf(f, "\"rate\":%.3f,", cfg->rate);
-	else
-		fprintf(f, "\"rate\":null,");
-	fprintf(f, "\"duration_s\":%.6f,\"requests\":%llu,\"rps\":%.2f,\"bytes\":%llu,", r->duration_s,
+	fprintf(f, "\"duration_s\":%.6f,\"requests\":%llu,\"rps\":%.2f,\"bytes\":%llu,", duration_s,
 		(unsigned long long)st->requests, rps, (unsigned long long)st->bytes);
 	fprintf(f, "\"latency_us\":");
 	report_json_hist(f, &st->latency);
@@ -95,6 +87,55 @@ void report_json(FILE *f, const struct lg_report *r)
 	fprintf(f, "},\"handshakes\":{\"full\":%llu,\"resumed\":%llu}",
 		(unsigned long long)st->hs_full, (unsigned long long)st->hs_resumed);
 	fprintf(f, ",\"connections_opened\":%llu", (unsigned long long)st->conns_opened);
+}
+
+/*
+ * "server_cpu": usec over the window and per request, and each cgroup's own
+ * usec (of target `only`, or of all when only < 0); null when not measured.
+ */
+static void report_json_server_cpu(FILE *f, const struct lg_report *r, uint64_t usec,
+				   uint64_t requests, int only)
+{
+	bool first = true;
+	int i;
+
+	fprintf(f, "\"server_cpu\":");
+	if (!r->server_cpu) {
+		fprintf(f, "null");
+		return;
+	}
+	fprintf(f, "{\"usec\":%llu,\"ns_per_request\":", (unsigned long long)usec);
+	if (requests)
+		fprintf(f, "%.1f", (double)usec * 1e3 / (double)requests);
+	else
+		fprintf(f, "null");
+	fprintf(f, ",\"cgroups\":[");
+	for (i = 0; i < r->ncgroups; i++) {
+		if (only >= 0 && r->cgroup[i].target != (uint32_t)only)
+			continue;
+		fprintf(f, "%s{\"path\":", first ? "" : ",");
+		json_string(f, r->cgroup[i].path);
+		fprintf(f, ",\"usec\":%llu}", (unsigned long long)r->cgroup[i].usec);
+		first = false;
+	}
+	fprintf(f, "]}");
+}
+
+void report_json(FILE *f, const struct lg_report *r)
+{
+	const struct lg_config *cfg = r->cfg;
+	const struct lg_stats *st = r->st;
+	uint32_t i;
+
+	fprintf(f, "{\"schema\":\"sandbench-loadgen/1\",\"url\":");
+	json_string(f, cfg->target[0].url_text);
+	fprintf(f, ",\"mode\":\"%s\",\"connections\":%u,\"threads\":%u,", report_mode(cfg),
+		cfg->conns, cfg->threads);
+	if (cfg->rate > 0)
+		fprintf(f, "\"rate\":%.3f,", cfg->rate);
+	else
+		fprintf(f, "\"rate\":null,");
+	report_json_body(f, cfg, st, r->duration_s);
 	fprintf(f, ",\"timeline\":[");
 	for (i = 0; i < r->timeline_len; i++)
 		fprintf(f, "%s%llu", i ? "," : "", (unsigned long long)st->timeline[i]);
@@ -104,15 +145,21 @@ void report_json(FILE *f, const struct lg_report *r)
 		fprintf(f, "%.6f", (r->user_s + r->sys_s) * 1e5 / (double)st->requests);
 	else
 		fprintf(f, "null");
-	fprintf(f, "},\"server_cpu\":");
-	if (r->server_cpu) {
-		fprintf(f, "{\"usec\":%llu,\"ns_per_request\":", (unsigned long long)r->server_cpu_usec);
-		if (st->requests)
-			fprintf(f, "%.1f}", (double)r->server_cpu_usec * 1e3 / (double)st->requests);
-		else
-			fprintf(f, "null}");
-	} else {
-		fprintf(f, "null");
+	fprintf(f, "},");
+	report_json_server_cpu(f, r, r->server_cpu_usec, st->requests, -1);
+	if (r->ntargets > 1) {
+		fprintf(f, ",\"targets\":[");
+		for (i = 0; i < r->ntargets; i++) {
+			fprintf(f, "%s{\"url\":", i ? "," : "");
+			json_string(f, cfg->target[i].url_text);
+			fprintf(f, ",\"connections\":%u,", cfg->conns / r->ntargets);
+			report_json_body(f, cfg, r->target_st[i], r->duration_s);
+			fprintf(f, ",");
+			report_json_server_cpu(f, r, r->target_cpu_usec[i], r->target_st[i]->requests,
+					       (int)i);
+			fprintf(f, "}");
+		}
+		fprintf(f, "]");
 	}
 	fprintf(f, ",\"pipeline\":%u,\"warmup_s\":%.3f,\"timeout_ms\":%u,\"batch\":%s",
 		cfg->pipeline, cfg->warmup_s, cfg->timeout_ms, cfg->batch ? "true" : "false");
@@ -147,8 +194,8 @@ void report_text(FILE *f, const struct lg_report *r)
 	double rps = r->duration_s > 0 ? (double)st->requests / r->duration_s : 0.0;
 	uint32_t i;
 
-	fprintf(f, "%s %s://%s:%u%s, %s loop%s, %u connections, %u threads", "loadgen",
-		cfg->url.tls ? "https" : "http", cfg->url.host, cfg->url.port, cfg->url.path,
+	fprintf(f, "%s %s%s, %s loop%s, %u connections, %u threads", "loadgen",
+		cfg->target[0].url_text, cfg->ntargets > 1 ? " and more" : "",
 		cfg->rate > 0 ? "open" : "closed",
 		cfg->mode == LG_CLOSE ? ", new connection per request"
 		: cfg->mode == LG_RESUME ? ", new resumed connection per request" : "",
@@ -197,4 +244,18 @@ void report_text(FILE *f, const struct lg_report *r)
 		if (st->status[i])
 			fprintf(f, " %u=%llu", i, (unsigned long long)st->status[i]);
 	fprintf(f, "\n");
+	for (i = 0; r->ntargets > 1 && i < r->ntargets; i++) {
+		const struct lg_stats *ts = r->target_st[i];
+		struct hist_summary s;
+
+		hist_summarize(&ts->latency, &s);
+		fprintf(f, "  target %u %s: %llu requests, %.2f/s, p50 %.1f us, p99 %.1f us, %llu errors",
+			i, cfg->target[i].url_text, (unsigned long long)ts->requests,
+			r->duration_s > 0 ? (double)ts->requests / r->duration_s : 0.0, s.p50 / 1e3,
+			s.p99 / 1e3, (unsigned long long)report_errors_total(ts));
+		if (r->server_cpu && ts->requests)
+			fprintf(f, ", server %.2f us per request",
+				(double)r->target_cpu_usec[i] / (double)ts->requests);
+		fprintf(f, "\n");
+	}
 }

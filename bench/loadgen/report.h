@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "bench/loadgen/cgcpu.h"
 #include "bench/loadgen/engine.h"
 
 struct lg_report {
@@ -20,6 +21,15 @@ struct lg_report {
 	uint32_t timeline_len;         /* entries of st->timeline to print */
 	bool server_cpu;               /* --cgroup given and read at both edges */
 	uint64_t server_cpu_usec;      /* the server cgroups' CPU time while measuring */
+	uint32_t ntargets;             /* URLs; with more than one, "targets" is printed */
+	const struct lg_stats *target_st[LG_TARGETS_MAX];
+	uint64_t target_cpu_usec[LG_TARGETS_MAX]; /* each target's cgroups, summed */
+	int ncgroups;                  /* cgroups read (0 unless server_cpu) */
+	struct {
+		const char *path;
+		uint32_t target;
+		uint64_t usec;
+	} cgroup[CGCPU_MAX];
 };
 
 /* The mode's name in the JSON: closed, open, close or resume. */

@@ -64,8 +64,9 @@ static void test_defaults_and_request(void **state)
 	assert_int_equal(o.cfg.timeout_ms, 2000);
 	assert_int_equal(o.cfg.mode, LG_KEEPALIVE);
 	assert_true(o.cfg.batch && o.cfg.multishot);
-	assert_string_equal(o.request, "GET /x?y HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n");
-	assert_int_equal(o.cfg.request_len, strlen(o.request));
+	assert_string_equal(o.request[0], "GET /x?y HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n");
+	assert_int_equal(o.cfg.ntargets, 1);
+	assert_int_equal(o.cfg.target[0].request_len, strlen(o.request[0]));
 }
 
 static void test_close_headers(void **state)
@@ -73,13 +74,13 @@ static void test_close_headers(void **state)
 	(void)state;
 	assert_int_equal(PARSE("--close", "-H", "X-A: 1", "https://h/"), 0);
 	assert_int_equal(o.cfg.mode, LG_CLOSE);
-	assert_string_equal(o.request,
+	assert_string_equal(o.request[0],
 			    "GET / HTTP/1.1\r\nHost: h\r\nX-A: 1\r\nConnection: close\r\n\r\n");
 	/* Host and Connection given by the user replace ours */
 	assert_int_equal(PARSE("--close", "-H", "host: other", "-H", "Connection: keep-alive",
 			       "https://h/"),
 			 0);
-	assert_string_equal(o.request,
+	assert_string_equal(o.request[0],
 			    "GET / HTTP/1.1\r\nhost: other\r\nConnection: keep-alive\r\n\r\n");
 }
 
@@ -135,9 +136,77 @@ static void test_bad(void **state)
 	assert_non_null(strstr(err, "--bogus"));
 	assert_int_equal(PARSE("-c"), -EINVAL);
 	assert_non_null(strstr(err, "needs a value"));
-	assert_int_equal(PARSE("http://h/", "http://i/"), -EINVAL);
+	/* two URLs and 10 connections: fine; 3 URLs and 10 are not an even split */
+	assert_int_equal(PARSE("http://h/", "http://i/", "http://j/"), -EINVAL);
+	assert_non_null(strstr(err, "multiple"));
+	assert_int_equal(PARSE("http://h/", "https://i/"), -EINVAL);
+	assert_non_null(strstr(err, "every URL"));
+	assert_int_equal(PARSE("--cgroup", "/a", "-c", "2", "http://h/", "http://i/"), -EINVAL);
+	assert_non_null(strstr(err, "one per URL"));
+	assert_int_equal(PARSE("--cgroup", "/a,", "http://h/"), -EINVAL);
+	assert_int_equal(PARSE("--cgroup", ",/a", "http://h/"), -EINVAL);
 	assert_int_equal(PARSE("ftp://h/"), -EINVAL);
 	assert_non_null(strstr(err, "bad URL"));
+}
+
+/* Several URLs: one target each, its own request, its own cgroups. */
+static void test_targets(void **state)
+{
+	(void)state;
+	assert_int_equal(PARSE("-c", "4", "--cgroup", "/cg/a", "--cgroup", "/cg/b1,/cg/b2",
+			       "http://127.0.0.1:81/x", "http://127.0.0.1:82/y"),
+			 0);
+	assert_int_equal(o.cfg.ntargets, 2);
+	assert_false(o.cfg.tls);
+	assert_string_equal(o.cfg.target[0].url_text, "http://127.0.0.1:81/x");
+	assert_int_equal(o.cfg.target[1].url.port, 82);
+	assert_string_equal(o.request[0], "GET /x HTTP/1.1\r\nHost: 127.0.0.1:81\r\n\r\n");
+	assert_string_equal(o.request[1], "GET /y HTTP/1.1\r\nHost: 127.0.0.1:82\r\n\r\n");
+	assert_int_equal(o.cfg.target[1].request_len, strlen(o.request[1]));
+	assert_int_equal(o.ncgroups, 3);
+	assert_string_equal(o.cgroups[0], "/cg/a");
+	assert_string_equal(o.cgroups[1], "/cg/b1");
+	assert_string_equal(o.cgroups[2], "/cg/b2");
+	assert_int_equal(o.cgroup_target[0], 0);
+	assert_int_equal(o.cgroup_target[1], 1);
+	assert_int_equal(o.cgroup_target[2], 1);
+	/* one URL: every --cgroup is its own, as before */
+	assert_int_equal(PARSE("--cgroup", "/a", "--cgroup", "/b", "https://h/"), 0);
+	assert_true(o.cfg.tls);
+	assert_int_equal(o.ncgroups, 2);
+	assert_int_equal(o.cgroup_target[1], 0);
+	/* no cgroups at all is fine with several URLs */
+	assert_int_equal(PARSE("-c", "2", "https://h/", "https://i/"), 0);
+	assert_int_equal(o.ncgroups, 0);
+}
+
+/* Connections are dealt out evenly over threads and round robin over targets. */
+static void test_split(void **state)
+{
+	uint32_t per_target[LG_TARGETS_MAX] = { 0 }, per_thread[8] = { 0 };
+	uint32_t th, i, g = 0;
+
+	(void)state;
+	assert_int_equal(PARSE("-c", "12", "-t", "5", "http://a/", "http://b/", "http://c/"), 0);
+	for (th = 0; th < o.cfg.threads; th++) {
+		assert_int_equal(lg_thread_first_conn(&o.cfg, th), g);
+		for (i = 0; i < lg_thread_conns(&o.cfg, th); i++, g++) {
+			per_target[lg_conn_target(&o.cfg, g)]++;
+			per_thread[th]++;
+		}
+	}
+	assert_int_equal(g, 12);
+	assert_int_equal(per_target[0], 4);
+	assert_int_equal(per_target[1], 4);
+	assert_int_equal(per_target[2], 4);
+	/* 12 over 5 threads: 3, 3, 2, 2, 2 */
+	assert_int_equal(per_thread[0], 3);
+	assert_int_equal(per_thread[1], 3);
+	assert_int_equal(per_thread[4], 2);
+	/* one target takes every connection */
+	assert_int_equal(PARSE("-c", "7", "http://a/"), 0);
+	for (g = 0; g < 7; g++)
+		assert_int_equal(lg_conn_target(&o.cfg, g), 0);
 }
 
 int main(void)
@@ -148,6 +217,8 @@ int main(void)
 		cmocka_unit_test(test_close_headers),
 		cmocka_unit_test(test_values),
 		cmocka_unit_test(test_bad),
+		cmocka_unit_test(test_targets),
+		cmocka_unit_test(test_split),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
