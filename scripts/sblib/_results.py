@@ -14,6 +14,7 @@ import zlib
 
 from . import _evidence as ev
 from . import _stats as st
+from . import _windows as win
 
 # (key, label, unit) of every per-slice metric, primary first.
 METRICS = [
@@ -204,6 +205,8 @@ def drift_factors(res, metric):
     for i, r in enumerate(res["runs"]):
         if r.get("status", "ok") != "ok" or not isinstance(r.get("start"), (int, float)):
             continue
+        if r.get("phase") == win.PHASE:
+            continue  # a window's two sides share the machine's speed already
         v = metric_value(r, metric)
         if v is None or v <= 0:
             continue
@@ -246,16 +249,59 @@ def _factors(res, metric):
     return cache[metric]
 
 
+def duet(res, server, mode, metric):
+    """The duet windows of one server, mode and metric, or None when it was
+    not measured in windows: {"base": the baseline's interquartile mean over
+    its windows, "samples": {variant: [(window, value)]}}. A variant's value
+    in a window is its ratio to the baseline in that same window times the
+    baseline's level, so that every comparison (a ratio of centres, paired
+    by window) is the centre of the per-window ratios, and the baseline's
+    own samples are that level. Cached in res."""
+    if metric not in win.METRICS:
+        return None
+    cache = res.setdefault("_duet", {})
+    key = (server, mode, metric)
+    if key not in cache:
+        base_id = next((v for v, d in variant_info(res).items()
+                        if d["server"] == server and d["role"] == "baseline"), None)
+        rows = [r for r in res["runs"] if r.get("phase") == win.PHASE and r["mode"] == mode
+                and r.get("server") == server and r.get("status", "ok") == "ok"]
+        base = {r["round"]: metric_value(r, metric) for r in rows if r["variant"] == base_id}
+        base = {w: v for w, v in base.items() if v is not None and v > 0}
+        if not base:
+            cache[key] = None
+        else:
+            level = st.center(list(base.values()))
+            out = {base_id: [(w, level) for w in base]}
+            for r in rows:
+                v = metric_value(r, metric)
+                if r["variant"] != base_id and v is not None and r["round"] in base:
+                    out.setdefault(r["variant"], []).append((r["round"],
+                                                             level * v / base[r["round"]]))
+            cache[key] = {"base": level, "samples": out}
+    return cache[key]
+
+
+def method(res, server, mode, metric):
+    """How METRIC of one server and mode was measured: "duet" or "isolated"."""
+    return win.PHASE if duet(res, server, mode, metric) else "isolated"
+
+
 def samples(res, variant, mode, metric):
-    """[(round, value)] of the good slices of one variant and mode, in run
-    order; CPU per request and req/s divided by the machine's speed at the
-    slice's time (drift_factors) unless res["drift"] is False."""
+    """[(round, value)] of one variant and mode, in run order: from duet
+    windows where the metric was measured in them (see duet()), else the
+    good isolated slices, CPU per request and req/s divided by the
+    machine's speed at the slice's time (drift_factors) unless res["drift"]
+    is False."""
+    d = duet(res, variant.split("/", 1)[0], mode, metric)
+    if d is not None:
+        return list(d["samples"].get(variant, []))
     out = []
     fac = _factors(res, metric)
     if fac is not None and "_pos" not in res:
         res["_pos"] = {id(r): i for i, r in enumerate(res["runs"])}
     for r in _index(res).get((variant, mode), ()):
-        if r.get("status", "ok") != "ok":
+        if r.get("status", "ok") != "ok" or r.get("phase") == win.PHASE:
             continue
         v = metric_value(r, metric)
         if v is None:
@@ -452,6 +498,10 @@ def comparison(res, server, mode, metric, a, b):
     set each pair's run (strata: each run is resampled on its own). Rounds
     of one epoch share where each instance stood, so they are resampled
     together."""
+    if duet(res, server, mode, metric):
+        # the baseline is in every window, a variant in its own only
+        mine = {r for r, _ in b}
+        a = [x for x in a if x[0] in mine]
     bv, nv, paired = pair(a, b)
     cl, sk, w = None, None, None
     if paired:
@@ -587,7 +637,8 @@ def analyse(res, resamples=st.RESAMPLES):
         aa = next((d["id"] for d in members if d["role"] == "aa"), None)
         for mode in modes(res):
             g = {"server": server, "mode": mode, "baseline": base, "aa": aa,
-                 "floor": None, "floors": {}, "rows": [], "base_levels": {}}
+                 "floor": None, "floors": {}, "rows": [], "base_levels": {},
+                 "methods": {m: method(res, server, mode, m) for m, _, _ in METRICS}}
             groups.append(g)
             if base is None:
                 continue
@@ -741,3 +792,86 @@ def noise_floors(res, metric="cpu_ns_per_req", resamples=st.RESAMPLES):
 def exposure(res, variant):
     v = (res["variants"].get(variant) or {}).get("exposure")
     return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+
+
+SUMMARY_METRICS = ("cpu_ns_per_req", "rps", "p99")
+
+
+def summary(res, analysis):
+    """The rows `sandbench run` prints and writes to summary.json/.csv, from
+    ANALYSIS (analyse(res)), so they say what the report says: per server,
+    mode and variant (its baseline first) each metric's centre, its change
+    against the baseline with the 95% interval and verdict, and the method
+    that measured it ("duet" windows or "isolated" slices)."""
+    rows = []
+    info = analysis["info"]
+    for g in analysis["groups"]:
+        if g["baseline"] is None:
+            continue
+        base = {"variant": g["baseline"], "server": g["server"], "mode": g["mode"],
+                "role": "baseline", "n": None}
+        for m in SUMMARY_METRICS:
+            base[m] = g["base_levels"].get(m)
+            base[m + "_method"] = g["methods"].get(m)
+        base["startup_ms"] = (res["variants"].get(g["baseline"]) or {}).get("startup_ms")
+        base["n"] = len(samples(res, g["baseline"], g["mode"], "cpu_ns_per_req"))
+        rows.append(base)
+        for r in g["rows"]:
+            row = {"variant": r["variant"], "server": g["server"], "mode": g["mode"],
+                   "role": (info.get(r["variant"]) or {}).get("role"), "n": r["n"],
+                   "startup_ms": (res["variants"].get(r["variant"]) or {}).get("startup_ms")}
+            for m in SUMMARY_METRICS:
+                c = r["cmp"].get(m)
+                row[m + "_method"] = g["methods"].get(m)
+                if not c:
+                    continue
+                row[m] = c["new"]
+                row[m + "_n"] = c["n_new"]
+                row[m + "_change"] = c["ratio"] - 1.0
+                row[m + "_lo"] = c["lo"] - 1.0
+                row[m + "_hi"] = c["hi"] - 1.0
+                row[m + "_verdict"] = c.get("verdict")
+            rows.append(row)
+    return rows
+
+
+def summary_aa(analysis):
+    """Per server and mode the A/A control's noise floor on CPU per request
+    (a fraction: the furthest end of its interval from no change)."""
+    return [{"server": g["server"], "mode": g["mode"], "aa": g["aa"], "floor": g["floor"],
+             "method": g["methods"].get("cpu_ns_per_req")}
+            for g in analysis["groups"] if g["baseline"] is not None]
+
+
+def _pct(x):
+    return "-" if x is None else f"{x * 100:+.1f}%"
+
+
+def _num(x):
+    return "-" if x is None else f"{x:,.0f}"
+
+
+def summary_table(rows, status=None):
+    """summary()'s rows as text lines: CPU per request with its change and
+    interval (* where the change is above the noise), req/s and p99 with
+    their changes; a variant that never ran shows its status."""
+    status = status or {}
+    head = (f"{'variant':<44} {'mode':<9} {'n':>3} {'CPU ns/req':>10} {'change':>8} "
+            f"{'95% interval':>17} {'req/s':>9} {'change':>7} {'p99 us':>8} {'change':>7}")
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        state = status.get(r["variant"], "ok")
+        if state != "ok" and not r.get("n"):
+            lines.append(f"{r['variant']:<44} {r['mode']:<9}  {state.upper()}")
+            continue
+        base = r["role"] == "baseline"
+        iv = "" if r.get("cpu_ns_per_req_lo") is None else \
+            f"[{_pct(r['cpu_ns_per_req_lo'])}, {_pct(r['cpu_ns_per_req_hi'])}]"
+        sig = "*" if r.get("cpu_ns_per_req_verdict") in ("worse", "better") else " "
+        cpu_ch = "base" if base else _pct(r.get("cpu_ns_per_req_change"))
+        lines.append(
+            f"{r['variant']:<44} {r['mode']:<9} {r.get('n') or 0:>3} "
+            f"{_num(r.get('cpu_ns_per_req')):>10} {cpu_ch:>7}{sig} {iv:>17} "
+            f"{_num(r.get('rps')):>9} {'' if base else _pct(r.get('rps_change')):>7} "
+            f"{_num(r.get('p99')):>8} {'' if base else _pct(r.get('p99_change')):>7}")
+    return lines

@@ -38,7 +38,7 @@ import sys
 
 from sblib import _results as rs
 from sblib import report
-from sblib import run as runner
+from sblib import _writer as writer
 
 HELP = "join finished runs of one matrix (different seeds) into one results directory"
 
@@ -246,14 +246,14 @@ def merge(out, paths, plots=True, write_report=True, require_narrower=False):
     variants, mixed = merged_variants(sources)
     os.makedirs(out)
     try:
-        res = runner.Results(out)
+        res = writer.Results(out)
         res.write("spec.json", spec)
         res.write("env.json", sources[0]["env"])
         res.write("variants.json", variants)
         res.runs.writelines(json.dumps(r) + "\n" for r in runs)
         res.runs.close()
         res.done = res.planned = len(runs)
-        runner.write_summary(res, spec, variants)
+        writer.write_summary(res, spec, variants)
         res.status("complete")
         merged = _analysis(out)
         rows = compare_widths(group_widths(_analysis(paths[0])[1]), group_widths(merged[1]))

@@ -56,6 +56,9 @@ def rerun_argv(spec, out):
         kept.append(str(a))
     seed = spec.get("seed")
     extra = ["--out", out]
+    if "method" not in spec:
+        # recorded before duet windows existed: one instance at a time
+        extra += ["--method", "isolated"]
     if seed is not None:
         extra += ["--seed", str(seed)]
     return ["run"] + kept + extra
@@ -80,7 +83,8 @@ def spec_differences(a, b):
     """What the re-run did differently from the original spec (the catalogue or a
     profile may have changed since): a list of sentences, empty when identical."""
     out = []
-    for k in ("seed", "servers", "modes", "reps", "duration", "warmup", "loadgen", "combine"):
+    for k in ("seed", "servers", "modes", "reps", "epochs", "duration", "warmup", "loadgen",
+              "combine", "method", "duet"):
         if a.get(k) != b.get(k):
             out.append(f"{k}: {a.get(k)} -> {b.get(k)}")
     va = {v["id"]: v.get("directives") for v in a.get("variants") or [] if isinstance(v, dict)}

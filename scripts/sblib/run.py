@@ -1,6 +1,5 @@
 """sandbench run: the matrix runner (see results/README.md for what it writes)."""
 import argparse
-import datetime
 import json
 import os
 import random
@@ -18,6 +17,8 @@ from sblib import _host
 from sblib import _plan as plan
 from sblib import _results as rs
 from sblib import _stats as st
+from sblib import _windows as win
+from sblib._writer import Results, now_iso, write_summary
 
 HELP = "measure servers under directives side by side through real systemd"
 
@@ -50,13 +51,38 @@ def parse_args(argv):
                     help="measure the directives together as one variant 'combined'")
     ap.add_argument("--mode", default="keepalive",
                     help="comma list of %s (default: keepalive)" % ", ".join(plan.MODES))
+    ap.add_argument("--method", default="duet", choices=("duet", "isolated"),
+                    help="how CPU per request is measured: duet (default: the baseline and "
+                         "one variant loaded at the same time, --windows rounds of windows) "
+                         "or isolated (one instance at a time, as throughput and latency "
+                         "always are)")
+    ap.add_argument("--windows", type=int, default=12,
+                    help="duet: rounds of windows, each holding one window per variant and "
+                         "mode (default 12)")
+    ap.add_argument("--window", type=float, default=0.25,
+                    help="duet: measured seconds per window (default 0.25)")
+    ap.add_argument("--window-warmup", type=float, default=0.05,
+                    help="duet: unmeasured seconds of load before each window (default 0.05)")
+    ap.add_argument("--window-connections", type=int, default=1,
+                    help="duet: connections per instance in a window (default 1: every "
+                         "request is served on its own, so a directive's cost is not "
+                         "hidden by batching; see results/README.md)")
+    ap.add_argument("--window-rate", type=int, default=0,
+                    help="duet: requests/s per target on a fixed schedule (open loop); "
+                         "0 (default): closed loop, --connections split evenly")
     ap.add_argument("--reps", type=int, default=6,
-                    help="rounds (default 6: the fewest a rank test can call significant)")
-    ap.add_argument("--epochs", type=int, default=1,
+                    help="rounds of isolated slices, one instance at a time, for a server "
+                         "whose CPU per request is not measured in windows (inetd, or "
+                         "--method isolated) (default 6: the fewest a rank test can call "
+                         "significant)")
+    ap.add_argument("--duet-reps", type=int, default=3,
+                    help="duet: rounds of isolated slices for absolute throughput and "
+                         "latency of the servers measured in windows (default 3)")
+    ap.add_argument("--epochs", type=int,
                     help="restart every server's instances in new, seeded places (start order, "
-                         "port, name) this many times over the run, the rounds split evenly "
-                         "between them (default 1); the intervals then include what where an "
-                         "instance stands costs")
+                         "port, name) this many times over the run, the rounds and windows "
+                         "split evenly between them (default: 3 with --method duet, else 1); "
+                         "the intervals then include what where an instance stands costs")
     ap.add_argument("--duration", type=float, default=0.6,
                     help="measured seconds per slice (default 0.6)")
     ap.add_argument("--warmup", type=float, default=0.3,
@@ -93,10 +119,20 @@ def build_plan(a):
     for m in modes:
         if m not in plan.MODES:
             raise Usage(f"unknown mode '{m}'; valid: {', '.join(plan.MODES)}")
-    if a.reps < 1 or a.reps > 1000:
-        raise Usage("--reps must be 1..1000")
-    if a.epochs < 1 or a.epochs > a.reps:
-        raise Usage(f"--epochs must be 1..--reps ({a.reps})")
+    duet_on = a.method == "duet"
+    if a.epochs is None:
+        a.epochs = min(4, a.windows) if duet_on else 1
+    if a.reps < 1 or a.reps > 1000 or not (1 <= a.duet_reps <= 1000):
+        raise Usage("--reps and --duet-reps must be 1..1000")
+    if a.epochs < 1 or a.epochs > (a.windows if duet_on else a.reps):
+        raise Usage(f"--epochs must be 1..{'--windows' if duet_on else '--reps'} "
+                    f"({a.windows if duet_on else a.reps})")
+    if duet_on and not (1 <= a.windows <= 1000):
+        raise Usage("--windows must be 1..1000")
+    if duet_on and not (0.05 <= a.window <= 600 and 0 <= a.window_warmup <= 60):
+        raise Usage("--window must be 0.05..600 seconds and --window-warmup 0..60")
+    if duet_on and not 1 <= a.window_connections <= 1000:
+        raise Usage("--window-connections must be 1..1000")
     if not (0.1 <= a.duration <= 600):
         raise Usage("--duration must be 0.1..600 seconds")
     if a.warmup < 0 or a.warmup > 60:
@@ -137,7 +173,16 @@ def build_plan(a):
     if len(variants) > plan.MAX_INSTANCES * len(servers):
         raise Usage(f"at most {plan.MAX_INSTANCES - 2} directives per run")
     ids = [v["id"] for v in variants]
-    order = plan.slice_order(ids, modes, a.reps, seed)
+    duet = duet_plan(a, servers, modes) if duet_on else None
+    if duet:
+        # per server: fewer isolated rounds where windows measure CPU per request
+        order = []
+        for s in servers:
+            sid = [i for i, v in zip(ids, variants) if v["server"] == s]
+            order += plan.slice_order(sid, modes, reps_of(a.reps, duet, s),
+                                      f"{seed}/{s}")
+    else:
+        order = plan.slice_order(ids, modes, a.reps, seed)
     # per server and churn mode: slices of a fixed number of connections
     counted = {s: {m: n for m, n in cat.SERVERS.get(s, {}).get("slice_connections", {}).items()
                    if m in modes} for s in servers}
@@ -152,6 +197,8 @@ def build_plan(a):
         "modes": modes,
         "reps": a.reps,
         "epochs": a.epochs,
+        "method": a.method,
+        **({"duet": duet} if duet else {}),
         "duration": a.duration,
         "warmup": a.warmup,
         "slice_warmup": {s: max(a.slice_warmup, cat.SERVERS.get(s, {}).get("slice_warmup", 0))
@@ -171,46 +218,35 @@ def build_plan(a):
     }
 
 
-# --- results directory ---------------------------------------------------------------
-
-class Results:
-    """The results directory: atomic JSON files and the append-only runs.jsonl."""
-
-    def __init__(self, path):
-        self.path = path
-        os.makedirs(path, exist_ok=True)
-        self.runs = open(os.path.join(path, "runs.jsonl"), "a")
-        self.done = 0
-        self.planned = 0
-
-    def write(self, name, obj):
-        p = os.path.join(self.path, name)
-        with open(p + ".tmp", "w") as f:
-            json.dump(obj, f, indent=1, sort_keys=False)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(p + ".tmp", p)
-
-    def write_text(self, name, text):
-        p = os.path.join(self.path, name)
-        with open(p + ".tmp", "w") as f:
-            f.write(text)
-        os.replace(p + ".tmp", p)
-
-    def status(self, state):
-        self.write("status.json", {"state": state, "runs_done": self.done,
-                                   "runs_planned": self.planned, "updated": now_iso()})
-
-    def add_run(self, rec):
-        self.runs.write(json.dumps(rec) + "\n")
-        self.runs.flush()
-        os.fsync(self.runs.fileno())
-        self.done += 1
+def duet_plan(a, servers, modes):
+    """spec.json "duet": where CPU per request is measured in windows. Not
+    for a process-per-connection server (inetd): its CPU is a unit start per
+    connection that a window's edges would cut through; nor for a user's
+    unit that cannot run side by side (no @PORT@)."""
+    return {"rounds": a.windows, "window_s": a.window,
+            "warmup_s": a.window_warmup,
+            "isolated_reps": a.duet_reps,
+            "connections_per_target": a.window_connections,
+            "rate_per_target": a.window_rate or None,
+            "servers": [s for s in servers
+                        if s != "inetd" and (s != "unit" or _unit_side(a.unit))],
+            "modes": [m for m in modes if m in ("keepalive", "close", "resume")],
+            "metrics": list(win.METRICS)}
 
 
-def now_iso():
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+def reps_of(reps, duet, server):
+    """Rounds of isolated slices of SERVER: --duet-reps where windows
+    measure its CPU per request, else --reps."""
+    return duet["isolated_reps"] if duet and server in duet["servers"] else reps
+
+
+def _unit_side(path):
+    try:
+        with open(path) as f:
+            return "@PORT@" in f.read()
+    except OSError:
+        return False
+
 
 
 def first_line(argv):
@@ -500,10 +536,21 @@ class Runner:
         self.variants = {}
         self.t0 = time.monotonic()
         self.slice_times = []
-        self.total = len(spec["_order"])
+        self.duet = spec.get("duet") or {}
+        self.windows_done = 0       # window number, unique over the run
+        self.window_ratios = {}     # (server, mode) -> {variant: [CPU/request over the baseline's]}
+        self.total = len(spec["_order"]) + self.windows_planned()
         self.failed = []         # the failed slices since the last good one
         self.live = 1            # variants being measured now
         self.scatter = Scatter(spec)
+
+    def windows_planned(self):
+        d = self.duet
+        if not d:
+            return 0
+        return sum(2 * d["rounds"] * len(d["modes"]) *
+                   (sum(1 for v in self.spec["variants"] if v["server"] == s) - 1)
+                   for s in d["servers"])
 
     # progress
     def progress(self, what):
@@ -765,17 +812,11 @@ class Runner:
         for d in cpu_dirs or []:
             argv[-1:-1] = ["--cgroup", d]
         limit = (count * 0.5 if count else duration) + warmup + 20
-        try:
-            p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               timeout=limit)
-        except subprocess.TimeoutExpired:
-            return None, f"loadgen did not finish in {limit:g}s", None
-        try:
-            js = json.loads(p.stdout)
-        except ValueError:
-            return None, f"loadgen exit {p.returncode}: {(p.stderr or p.stdout).strip()[-300:]}", None
+        js, err = self.run_loadgen(argv, limit)
+        if js is None:
+            return None, err, None
         cpu = (js.get("server_cpu") or {}).get("usec") if cpu_dirs else None
-        return js, (p.stderr.strip() if p.returncode else ""), cpu
+        return js, err, cpu
 
     def cgroup_usec(self, dirs):
         """The CPU time of cgroups DIRS in µs, summed as loadgen --cgroup does;
@@ -797,8 +838,8 @@ class Runner:
         js, err, cpu = self.load(inst.url, mode, self.a.duration, warm,
                                  None if count else dirs, conns, count)
         rec = {"slice": slice_no, "round": rnd, "rep": rnd, "variant": inst.id,
-               "server": inst.v["server"], "mode": mode, "status": "ok", "start": round(t, 3),
-               "duration_s": self.a.duration, "warmup_s": warm}
+               "server": inst.v["server"], "mode": mode, "phase": "isolated", "status": "ok",
+               "start": round(t, 3), "duration_s": self.a.duration, "warmup_s": warm}
         if count:
             idle1 = settle(dirs)
             c1 = self.cgroup_usec(dirs)
@@ -811,6 +852,13 @@ class Runner:
             rec.update({"status": "error", "error": err})
             return rec
         reqs = int(js.get("requests") or 0)
+        if not count:
+            # the directive's unit alone (a proxied backend), its nginx beside it
+            cpu, parts = win.target_cpu(js, set(self.own_dirs(inst)))
+            if len(parts) > 1:
+                rec["cpu_parts_usec"] = parts
+                rec["cpu_ns_per_req_all"] = round(sum(parts.values()) * 1000.0 / reqs, 1) \
+                    if reqs else None
         rec.update({
             "duration_s": js.get("duration_s", self.a.duration),
             "requests": reqs, "rps": js.get("rps"),
@@ -899,7 +947,8 @@ class Runner:
             if inst.status != "ok":
                 continue
             t = time.monotonic()
-            self.progress(f"{vid} {mode} round {rnd + 1}/{self.spec['reps']}")
+            reps = reps_of(self.spec["reps"], self.duet, inst.v["server"])
+            self.progress(f"{vid} {mode} round {rnd + 1}/{reps}")
             rec = self.measure(inst, mode, rnd, self.res.done)
             self.res.add_run(rec)
             for line in self.scatter.add(rec):
@@ -912,6 +961,120 @@ class Runner:
                 self.failed.append(rec)
                 self.drain(insts)
                 self.check_stall()
+
+    # duet windows
+    def run_windows(self, insts, e):
+        """Epoch E's share of the duet rounds: per round one window per
+        (variant, mode), the variant and the baseline loaded at once."""
+        d = self.duet
+        server = insts[0].v["server"] if insts else None
+        if not d or server not in d["servers"]:
+            return
+        n = self.spec.get("epochs", 1)
+        rounds = range(e * d["rounds"] // n, (e + 1) * d["rounds"] // n)
+        base = next((i for i in insts if i.v["role"] == "baseline"), None)
+        by = {i.id: i for i in insts}
+        plan_ = win.plan([i.id for i in insts], base.id if base else None, d["modes"], rounds,
+                         self.spec["seed"], f"{server}/{e}")
+        last = None
+        for rnd, mode, vid, base_first in plan_ + [(None, None, None, None)]:
+            if last is not None and rnd != last:
+                for line in self.window_noise(server):
+                    self.progress(line)
+            last = rnd
+            if rnd is None:
+                break
+            inst = by[vid]
+            if base is None or base.status != "ok" or inst.status != "ok":
+                self.total -= 2
+                self.res.planned = self.total
+                continue
+            t = time.monotonic()
+            pair = [base, inst] if base_first else [inst, base]
+            self.progress(f"{vid} {mode} window round {rnd + 1}/{d['rounds']}")
+            recs = self.window(pair, mode, rnd)
+            for rec in recs:
+                self.res.add_run(rec)
+            if all(r["status"] == "ok" for r in recs):
+                cpu = {r["variant"]: r["cpu_ns_per_req"] for r in recs}
+                if cpu[base.id]:
+                    self.window_ratios.setdefault((server, mode), {}).setdefault(
+                        vid, []).append(cpu[vid] / cpu[base.id])
+            self.res.status("running")
+            self.slice_times += [(time.monotonic() - t) / 2] * 2
+            if all(r["status"] == "ok" for r in recs):
+                self.failed = []
+            else:
+                self.failed += [r for r in recs if r.get("variant") == vid]
+                self.check_stall()
+
+    def window_noise(self, server):
+        """Progress lines after a round of windows: per mode, the spread of
+        the per-window ratios about each variant's median (what an interval
+        narrows from) and the A/A control's median so far."""
+        out = []
+        for (s_, mode), byv in sorted(self.window_ratios.items()):
+            if s_ != server:
+                continue
+            devs = [x / st.median(xs) - 1.0 for xs in byv.values() if len(xs) > 1 for x in xs]
+            aa = [xs for v, xs in byv.items() if v.endswith("/baseline-aa")]
+            if len(devs) < 4:
+                continue
+            out.append(f"{server} {mode} windows: per-window ratios scatter "
+                       f"±{st.mad_cv([1.0 + d for d in devs]) * 100:.2f}%"
+                       + (f", A/A {(st.median(aa[0]) - 1.0) * 100:+.2f}% after {len(aa[0])}"
+                          if aa else ""))
+        return out
+
+    def window(self, pair, mode, rnd):
+        """One duet window: PAIR loaded together by one loadgen process
+        (each its connections and its cgroups), one record per instance."""
+        d = self.duet
+        wid = self.windows_done
+        self.windows_done += 1
+        conns = d["connections_per_target"]
+        argv = self.loadgen_argv(pair[0].url, mode, d["window_s"], conns * len(pair))
+        argv[-1:] = [i.url for i in pair]
+        if d.get("rate_per_target"):
+            argv[-len(pair):-len(pair)] = ["-R", str(d["rate_per_target"] * len(pair))]
+        argv[-len(pair):-len(pair)] = ["--warmup", f"{int(d['warmup_s'] * 1000)}ms"]
+        for i in pair:
+            argv[-len(pair):-len(pair)] = ["--cgroup", ",".join(i.cpu_dirs_cached)]
+        meta = {"slice": self.res.done, "round": f"w{wid}", "rep": rnd, "window": wid,
+                "mode": mode, "start": round(time.time(), 3), "duration_s": d["window_s"],
+                "warmup_s": d["warmup_s"]}
+        if pair[0].position is not None:
+            meta["epoch"] = pair[0].epoch
+        js, err = self.run_loadgen(argv, d["window_s"] + d["warmup_s"] + 20)
+        if js is None:
+            meta["error"] = err
+        members = [(i.id, i.v["server"], set(self.own_dirs(i))) for i in pair]
+        recs = win.records(js, members, meta)
+        for rec, i in zip(recs, pair):
+            if i.position is not None:
+                rec["position"] = i.position
+            if err and js is not None:
+                rec["loadgen_stderr"] = err[-300:]
+        return recs
+
+    def own_dirs(self, inst):
+        """The cgroups of the unit the directives go to (its CPU is the
+        directive's cost; a proxied backend's nginx is reported beside it)."""
+        return [d for u, d in zip(inst.cpu_units, inst.cpu_dirs_cached) if u == inst.target] \
+            or list(inst.cpu_dirs_cached)
+
+    def run_loadgen(self, argv, limit):
+        """(loadgen's JSON or None, error text)."""
+        try:
+            p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               timeout=limit)
+        except subprocess.TimeoutExpired:
+            return None, f"loadgen did not finish in {limit:g}s"
+        try:
+            js = json.loads(p.stdout)
+        except ValueError:
+            return None, f"loadgen exit {p.returncode}: {(p.stderr or p.stdout).strip()[-300:]}"
+        return js, (p.stderr.strip() if p.returncode else "")
 
     def drain(self, insts):
         """After a failed slice: waits (at most DRAIN_S) for the per-connection
@@ -938,8 +1101,11 @@ class Runner:
         --epochs, the rounds are split into epochs and every epoch starts the
         instances afresh in a new shuffled order."""
         sources = self.sources(sspec)
-        n = self.spec.get("epochs", 1)
-        reps = self.spec["reps"]
+        reps = reps_of(self.spec["reps"], self.duet, sspec["name"])
+        windows = bool(self.duet) and sspec["name"] in self.duet["servers"]
+        # a server measured in windows re-places its instances every epoch
+        # (windows in each); others need an isolated round per epoch
+        n = self.spec.get("epochs", 1) if windows else min(self.spec.get("epochs", 1), reps)
         first = {}   # variant id -> its epoch-0 instance, which keeps the record
         for e in range(n):
             rounds = range(e * reps // n, (e + 1) * reps // n)
@@ -948,8 +1114,8 @@ class Runner:
             if not live:
                 break
             if n > 1:
-                self.progress(f"{sspec['name']}: epoch {e + 1}/{n}, rounds "
-                              f"{rounds[0] + 1}-{rounds[-1] + 1}")
+                self.progress(f"{sspec['name']}: epoch {e + 1}/{n}"
+                              + (f", rounds {rounds[0] + 1}-{rounds[-1] + 1}" if rounds else ""))
             insts = self.epoch(sspec, sources, live, esl, e)
             for inst in insts:
                 f = first.setdefault(inst.id, inst)
@@ -984,6 +1150,7 @@ class Runner:
             self.live = len(ok)
             self.total -= sum(1 for s in slices if s[0] not in ok)
             self.res.planned = self.total
+            self.run_windows(insts, e)
             self.run_slices(insts, [s for s in slices if s[0] in ok])
             for inst in insts:
                 if inst.status == "ok":
@@ -1041,38 +1208,10 @@ class Runner:
         self.finish_variant_records(list(insts.values()))
 
 
-def summary_of(spec, variants, runs_path):
-    runs = []
-    with open(runs_path) as f:
-        for line in f:
-            if line.strip():
-                runs.append(json.loads(line))
-    startup = {k: v.get("startup_ms") for k, v in variants.items()}
-    return plan.summarize(runs, spec["variants"], startup)
-
-
-def write_summary(res, spec, variants):
-    rows = summary_of(spec, variants, os.path.join(res.path, "runs.jsonl"))
-    aa = plan.aa_spread(rows)
-    res.write("summary.json", {"rows": rows, "aa": aa,
-                               "status": {k: v.get("status") for k, v in variants.items()}})
-    cols = ["variant", "server", "mode", "n", "errors", "rps", "rps_ratio", "cpu_ns_per_req",
-            "cpu_ns_per_req_ratio", "cpu_paired_ratio", "cpu_paired_min", "cpu_paired_max",
-            "p50", "p50_ratio", "p99", "p99_ratio", "p99.9", "p99.9_ratio", "startup_ms",
-            "startup_ms_ratio"]
-    lines = [",".join(cols)]
-    for r in rows:
-        lines.append(",".join("" if r.get(c) is None else
-                              (f"{r[c]:.6g}" if isinstance(r[c], float) else str(r[c]))
-                              for c in cols))
-    res.write_text("summary.csv", "\n".join(lines) + "\n")
-    return rows, aa
-
-
 def print_summary(rows, aa, variants, path):
-    st = {k: v.get("status") for k, v in variants.items()}
+    st_ = {k: v.get("status") for k, v in variants.items()}
     print()
-    for line in plan.table(rows, st):
+    for line in rs.summary_table(rows, st_):
         print(line)
     bad = [(k, v) for k, v in variants.items() if v.get("status") not in ("ok", None)]
     if bad:
@@ -1088,10 +1227,10 @@ def print_summary(rows, aa, variants, path):
             print(f"{k}: NOT ENFORCED: {d}: {why}")
     print()
     for x in aa:
-        print(f"A/A control {x['server']} {x['mode']}: CPU/request paired ratio "
-              f"{plan.fmt(x['cpu_ratio'], pct=True)} (rounds {plan.fmt(x['cpu_min'], pct=True)} .. "
-              f"{plan.fmt(x['cpu_max'], pct=True)}), req/s {plan.fmt(x['rps_ratio'], pct=True)}")
-    print(f"\nresults: {path}")
+        fl = "-" if x["floor"] is None else f"±{x['floor'] * 100:.2f}%"
+        print(f"A/A control {x['server']} {x['mode']}: CPU per request noise floor {fl} "
+              f"({x['method']})")
+    print(f"\nresults: {path}   (* a change above the noise; the report has the rest)")
 
 
 def main(argv):
@@ -1181,7 +1320,7 @@ def main(argv):
             signal.signal(signal.SIGTERM, old)
     variants = runner.variants if runner else {}
     res.write("variants.json", variants)
-    rows, aa = write_summary(res, spec, variants)
+    rows, aa, _ = write_summary(res, spec, variants)
     res.status("failed" if state == "busy" else state)
     res.runs.close()
     print_summary(rows, aa, variants, out)

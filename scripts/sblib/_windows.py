@@ -1,0 +1,105 @@
+"""Duet windows: the baseline and a variant under load at the same time.
+
+A shared machine's speed drifts by tens of percent in phases of seconds to
+minutes. Two instances loaded one after the other are measured at different
+speeds; two loaded in the same window by one loadgen process (one ring, the
+connections dealt out evenly, one start and one deadline for both, each
+instance's cgroups read at those two instants) are measured at the same
+speed, whatever it is. The per-window ratio of CPU per request is then the
+sample: on this project's 2-core VM its spread is about 0.7% against 12%
+for one-after-the-other slices (results/README.md, "How it is measured").
+
+Pure logic, no I/O: the seeded window order and the records a window's
+loadgen JSON makes. run.py runs the windows.
+"""
+import random
+
+PHASE = "duet"
+# CPU per request is measured in windows; throughput and latency depend on
+# how many instances share the CPU, so they come from isolated slices.
+METRICS = ("cpu_ns_per_req",)
+
+
+def plan(variant_ids, base_id, modes, rounds, seed, label):
+    """[(round, mode, variant, base_first)] for ROUNDS (an iterable of round
+    numbers): each round holds one window per (variant, mode), every
+    variant of VARIANT_IDS except BASE_ID paired with the baseline, in an
+    order shuffled by a random.Random of SEED and LABEL (a server and
+    epoch), and which of the two is the first URL drawn per window. Same
+    arguments, same plan."""
+    rng = random.Random(f"{seed}/{label}/windows")
+    cells = [(m, v) for v in variant_ids if v != base_id for m in modes]
+    out = []
+    for r in rounds:
+        block = list(cells)
+        rng.shuffle(block)
+        out += [(r, m, v, rng.random() < 0.5) for m, v in block]
+    return out
+
+
+def target_cpu(target, own):
+    """(the directive's CPU usec, {cgroup path: usec}) of one loadgen target
+    object: the CPU of the cgroups in OWN (the unit the directives go to;
+    a proxied backend without its nginx) and each cgroup's own figure.
+    (None, {}) when loadgen could not read the cgroups."""
+    sc = target.get("server_cpu")
+    if not isinstance(sc, dict):
+        return None, {}
+    parts = {c["path"]: c["usec"] for c in sc.get("cgroups") or []
+             if isinstance(c, dict) and isinstance(c.get("usec"), int)}
+    if not parts:
+        return sc.get("usec"), {}
+    mine = [u for p, u in parts.items() if p in own]
+    return (sum(mine) if mine else sc.get("usec")), parts
+
+
+def records(js, members, meta):
+    """The runs.jsonl records of one window, one per member.
+
+    JS: loadgen's JSON (or None when it failed; META["error"] then says
+    why); MEMBERS: [(variant id, server, own cgroup paths)] in URL order;
+    META: fields every record carries (window, round, mode, start, ...).
+    A record's cpu_ns_per_req is its unit's own CPU over its own requests,
+    measured over the same window as its partner's ("with")."""
+    targets = (js or {}).get("targets") or []
+    out = []
+    for i, (vid, server, own) in enumerate(members):
+        rec = {**meta, "variant": vid, "server": server, "phase": PHASE, "place": i,
+               "with": [m[0] for m in members if m[0] != vid]}
+        if js is None or i >= len(targets):
+            rec.update({"status": "error",
+                        "error": meta.get("error") or "loadgen reported no such target"})
+            out.append(rec)
+            continue
+        rec.pop("error", None)
+        t = targets[i]
+        reqs = int(t.get("requests") or 0)
+        cpu, parts = target_cpu(t, own)
+        rec.update({
+            "status": "ok",
+            "duration_s": t.get("duration_s", meta.get("duration_s")),
+            "requests": reqs, "rps": t.get("rps"),
+            "errors": (t.get("errors") or {}).get("total", 0),
+            "cpu_usec": cpu,
+            "cpu_ns_per_req": round(cpu * 1000.0 / reqs, 1) if (cpu is not None and reqs) else None,
+            "latency_us": {k: (t.get("latency_us") or {}).get(k)
+                           for k in ("p50", "p90", "p99", "p99.9", "p99.99", "max", "mean")},
+        })
+        if len(parts) > 1:
+            rec["cpu_parts_usec"] = parts
+            tot = sum(parts.values())
+            rec["cpu_ns_per_req_all"] = round(tot * 1000.0 / reqs, 1) if reqs else None
+        if reqs == 0:
+            rec["status"] = "error"
+            rec["error"] = "no request completed in the window"
+        elif cpu is None:
+            rec["status"] = "error"
+            rec["error"] = "the unit's CPU time could not be read"
+        out.append(rec)
+    # a window is a pair: one side without a figure leaves the other unpaired
+    if any(r["status"] != "ok" for r in out):
+        for r in out:
+            if r["status"] == "ok":
+                r["status"] = "error"
+                r["error"] = "its partner in the window failed"
+    return out
