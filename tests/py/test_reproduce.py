@@ -24,6 +24,11 @@ class RerunArgv(unittest.TestCase):
     def test_out_and_seed_replaced(self):
         spec = {"argv": ["run", "--profile", "quick", "--out", "x", "--seed=9", "--reps", "3"],
                 "seed": 9}
+        # recorded before duet windows: re-run one instance at a time, as measured
+        self.assertEqual(reproduce.rerun_argv(spec, "new"),
+                         ["run", "--profile", "quick", "--reps", "3", "--out", "new",
+                          "--method", "isolated", "--seed", "9"])
+        spec["method"] = "duet"
         self.assertEqual(reproduce.rerun_argv(spec, "new"),
                          ["run", "--profile", "quick", "--reps", "3", "--out", "new",
                           "--seed", "9"])
@@ -78,7 +83,8 @@ class Against(unittest.TestCase):
         self.assertEqual(run([self.orig, "--against", os.path.join(self.dir, "missing")])[0], 2)
         rc, out, _ = run([self.orig, "--dry-run", "--out", "somewhere"])
         self.assertEqual(rc, 0)
-        self.assertIn("sandbench run --profile quick --out somewhere --seed 1", out)
+        self.assertIn("sandbench run --profile quick --out somewhere --method isolated --seed 1",
+                      out)
 
 
 if __name__ == "__main__":

@@ -182,7 +182,9 @@ class TestCatalogue(unittest.TestCase):
     def test_plan_errors(self):
         for argv in (["--mode", "bogus"], ["--servers", "nope"], ["--reps", "0"],
                      ["--unit", "/nonexistent"], ["--profile", "quick", "--directives", "x"],
-                     ["--reps", "4", "--epochs", "5"], ["--epochs", "0"]):
+                     ["--method", "isolated", "--reps", "4", "--epochs", "5"],
+                     ["--windows", "3", "--epochs", "4"], ["--epochs", "0"],
+                     ["--window-connections", "0"], ["--window", "0"], ["--duet-reps", "0"]):
             with self.assertRaises((run.Usage, cat.CatalogueError)):
                 run.build_plan(run.parse_args(argv))
 
