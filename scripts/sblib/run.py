@@ -59,14 +59,14 @@ def parse_args(argv):
     ap.add_argument("--windows", type=int, default=12,
                     help="duet: rounds of windows, each holding one window per variant and "
                          "mode (default 12)")
-    ap.add_argument("--window", type=float, default=0.25,
-                    help="duet: measured seconds per window (default 0.25)")
-    ap.add_argument("--window-warmup", type=float, default=0.05,
-                    help="duet: unmeasured seconds of load before each window (default 0.05)")
-    ap.add_argument("--window-connections", type=int, default=1,
-                    help="duet: connections per instance in a window (default 1: every "
-                         "request is served on its own, so a directive's cost is not "
-                         "hidden by batching; see results/README.md)")
+    ap.add_argument("--window", type=float, default=0.3,
+                    help="duet: measured seconds per window (default 0.3)")
+    ap.add_argument("--window-warmup", type=float, default=0.1,
+                    help="duet: unmeasured seconds of load before each window (default 0.1)")
+    ap.add_argument("--window-connections", type=int, default=8,
+                    help="duet: connections per instance in a window (default 8: the "
+                         "isolated slices' 16 shared by the two; see results/README.md for "
+                         "what the count does to a cost)")
     ap.add_argument("--window-rate", type=int, default=0,
                     help="duet: requests/s per target on a fixed schedule (open loop); "
                          "0 (default): closed loop, --connections split evenly")
@@ -75,9 +75,9 @@ def parse_args(argv):
                          "whose CPU per request is not measured in windows (inetd, or "
                          "--method isolated) (default 6: the fewest a rank test can call "
                          "significant)")
-    ap.add_argument("--duet-reps", type=int, default=3,
+    ap.add_argument("--duet-reps", type=int, default=2,
                     help="duet: rounds of isolated slices for absolute throughput and "
-                         "latency of the servers measured in windows (default 3)")
+                         "latency of the servers measured in windows (default 2)")
     ap.add_argument("--epochs", type=int,
                     help="restart every server's instances in new, seeded places (start order, "
                          "port, name) this many times over the run, the rounds and windows "
@@ -175,6 +175,8 @@ def build_plan(a):
     ids = [v["id"] for v in variants]
     duet = duet_plan(a, servers, modes) if duet_on else None
     if duet:
+        duet["all_modes"] = {s: len(duet["by_server"][s]["modes"]) == len(modes)
+                             for s in duet["servers"]}
         # per server: fewer isolated rounds where windows measure CPU per request
         order = []
         for s in servers:
@@ -219,25 +221,39 @@ def build_plan(a):
 
 
 def duet_plan(a, servers, modes):
-    """spec.json "duet": where CPU per request is measured in windows. Not
-    for a process-per-connection server (inetd): its CPU is a unit start per
-    connection that a window's edges would cut through; nor for a user's
-    unit that cannot run side by side (no @PORT@)."""
+    """spec.json "duet": which servers and modes have CPU per request
+    measured in windows, and how. Not where a connection is a unit start
+    (inetd close and resume: the window's edges would cut through them; those
+    stay counted isolated slices), nor for a user's unit that cannot run
+    side by side (no @PORT@). A server's window warm-up and connections
+    follow its catalogue entry (inetd: a process per connection, started in
+    the warm-up)."""
+    by = {}
+    for s in servers:
+        if s == "unit" and not _unit_side(a.unit):
+            continue
+        spec = cat.SERVERS.get(s, {})
+        ms = [m for m in modes if m in ("keepalive", "close", "resume")
+              and m not in spec.get("slice_connections", {})]
+        if ms:
+            by[s] = {"modes": ms,
+                     "warmup_s": max(a.window_warmup, spec.get("slice_warmup", 0)),
+                     "connections_per_target": min(a.window_connections,
+                                                   spec.get("connections", a.window_connections))}
     return {"rounds": a.windows, "window_s": a.window,
-            "warmup_s": a.window_warmup,
             "isolated_reps": a.duet_reps,
-            "connections_per_target": a.window_connections,
             "rate_per_target": a.window_rate or None,
-            "servers": [s for s in servers
-                        if s != "inetd" and (s != "unit" or _unit_side(a.unit))],
-            "modes": [m for m in modes if m in ("keepalive", "close", "resume")],
+            "servers": list(by), "by_server": by,
             "metrics": list(win.METRICS)}
 
 
 def reps_of(reps, duet, server):
     """Rounds of isolated slices of SERVER: --duet-reps where windows
-    measure its CPU per request, else --reps."""
-    return duet["isolated_reps"] if duet and server in duet["servers"] else reps
+    measure its CPU per request in every mode of the run, else --reps."""
+    if duet and server in duet["servers"] and \
+            (duet.get("all_modes") or {}).get(server, True):
+        return duet["isolated_reps"]
+    return reps
 
 
 def _unit_side(path):
@@ -548,7 +564,7 @@ class Runner:
         d = self.duet
         if not d:
             return 0
-        return sum(2 * d["rounds"] * len(d["modes"]) *
+        return sum(2 * d["rounds"] * len(d["by_server"][s]["modes"]) *
                    (sum(1 for v in self.spec["variants"] if v["server"] == s) - 1)
                    for s in d["servers"])
 
@@ -916,8 +932,10 @@ class Runner:
                 self.collect(inst, base)
             if inst.status == "hang":
                 self.stop_one(inst)
+        windows = bool(self.duet) and insts and insts[0].v["server"] in self.duet["servers"]
         for inst in insts:
-            if inst.status == "ok" and self.a.warmup > 0:
+            # every window warms its pair; the isolated slices come after them
+            if inst.status == "ok" and self.a.warmup > 0 and not windows:
                 self.load(inst.url, "keepalive", self.a.warmup,
                           connections=inst.spec.get("connections"))
         return base
@@ -974,7 +992,8 @@ class Runner:
         rounds = range(e * d["rounds"] // n, (e + 1) * d["rounds"] // n)
         base = next((i for i in insts if i.v["role"] == "baseline"), None)
         by = {i.id: i for i in insts}
-        plan_ = win.plan([i.id for i in insts], base.id if base else None, d["modes"], rounds,
+        ds = d["by_server"][server]
+        plan_ = win.plan([i.id for i in insts], base.id if base else None, ds["modes"], rounds,
                          self.spec["seed"], f"{server}/{e}")
         last = None
         for rnd, mode, vid, base_first in plan_ + [(None, None, None, None)]:
@@ -1030,22 +1049,23 @@ class Runner:
         """One duet window: PAIR loaded together by one loadgen process
         (each its connections and its cgroups), one record per instance."""
         d = self.duet
+        ds = d["by_server"][pair[0].v["server"]]
         wid = self.windows_done
         self.windows_done += 1
-        conns = d["connections_per_target"]
+        conns = ds["connections_per_target"]
         argv = self.loadgen_argv(pair[0].url, mode, d["window_s"], conns * len(pair))
         argv[-1:] = [i.url for i in pair]
         if d.get("rate_per_target"):
             argv[-len(pair):-len(pair)] = ["-R", str(d["rate_per_target"] * len(pair))]
-        argv[-len(pair):-len(pair)] = ["--warmup", f"{int(d['warmup_s'] * 1000)}ms"]
+        argv[-len(pair):-len(pair)] = ["--warmup", f"{int(ds['warmup_s'] * 1000)}ms"]
         for i in pair:
             argv[-len(pair):-len(pair)] = ["--cgroup", ",".join(i.cpu_dirs_cached)]
         meta = {"slice": self.res.done, "round": f"w{wid}", "rep": rnd, "window": wid,
                 "mode": mode, "start": round(time.time(), 3), "duration_s": d["window_s"],
-                "warmup_s": d["warmup_s"]}
+                "warmup_s": ds["warmup_s"]}
         if pair[0].position is not None:
             meta["epoch"] = pair[0].epoch
-        js, err = self.run_loadgen(argv, d["window_s"] + d["warmup_s"] + 20)
+        js, err = self.run_loadgen(argv, d["window_s"] + ds["warmup_s"] + 20)
         if js is None:
             meta["error"] = err
         members = [(i.id, i.v["server"], set(self.own_dirs(i))) for i in pair]
