@@ -10,9 +10,9 @@ Standard library only.
 import os
 import re
 
-from sblib import _host
 
-UNITS = os.path.join(_host.repo_root(), "units")
+UNITS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.realpath(__file__)))), "units")
 DIRECTIVES = os.path.join(UNITS, "directives")
 PROFILES = os.path.join(UNITS, "profiles")
 
@@ -193,29 +193,3 @@ def load_profile(name, _seen=None):
                 if line not in dirs:
                     dirs.append(line)
     return dirs, combines
-
-
-def facilities():
-    """Which optional kernel/container facilities this machine has, with the
-    reason when absent: {"bpf-cgroup": (bool, why), "bpf-lsm": (bool, why)}."""
-    out = {}
-    lsm = ""
-    for p in ("/sys/kernel/security/lsm",):
-        try:
-            with open(p) as f:
-                lsm = f.read().strip()
-        except OSError:
-            pass
-    if "bpf" in lsm.split(","):
-        out["bpf-lsm"] = (True, "BPF LSM active")
-    else:
-        out["bpf-lsm"] = (False, "the kernel does not run the BPF LSM (lsm= list: "
-                                 f"{lsm or 'securityfs not readable'}); RestrictFileSystems= "
-                                 "cannot be enforced")
-    try:
-        mnt = _host.cgroup2_mount()
-        _host.cgroup_bpf_progs(mnt)
-        out["bpf-cgroup"] = (True, "cgroup2 mounted at " + mnt + " and bpf() queries work")
-    except Exception as e:  # noqa: BLE001 - any failure means "absent"
-        out["bpf-cgroup"] = (False, f"no usable cgroup2/BPF: {e}")
-    return out

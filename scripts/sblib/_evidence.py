@@ -1,22 +1,19 @@
-"""Sandbox evidence: what a running unit's main process really got, read
-from /proc/MAINPID and the unit's cgroup as the kernel reports them, and
-the per-directive verdict "did the directive take effect" — so a directive
-is never credited for protection it does not deliver (in a container without
+"""Sandbox evidence, judged: the per-directive verdict "did the directive
+take effect", from what a running unit's main process really got (read by
+sblib._collect from /proc/MAINPID and the unit's cgroup) — so a directive is
+never credited for protection it does not deliver (in a container without
 bpf() IPAddressDeny= is accepted and silently not enforced, for example).
 
-    ev = collect(host, "lunchd-drop-v3.service")
     ok, why = verdict("seccomp", ev, baseline_ev)
-    score, checks = exposure(host, "lunchd-drop-v3.service")
 
-Standard library only. parse_status() and verdict() are pure (tested on
-captured text in tests/py/test_runner_evidence.py).
+Pure: no host, no container, no systemd (the offline analysis, report and
+compare use it); parsing of /proc status text and `systemd-analyze
+security` output is here too, tested on captured text.
 """
 import json
-import os
 import re
 
 from sblib import _catalogue as cat
-from sblib import _host
 
 NAMESPACES = ("mnt", "net", "user", "pid", "uts", "ipc", "cgroup")
 
@@ -52,88 +49,6 @@ def parse_status(text):
 
 def bits(hexstr):
     return int(hexstr, 16) if hexstr else 0
-
-
-def collect(host, unit, host_pid=None, cgdir=None):
-    """Evidence dict for UNIT's main process (or HOST_PID), all read on the
-    host: parse_status() fields, the PIDs, "<ns>_ns" ids and
-    "<ns>_ns_differs" against the host's PID 1, "cgroup_bpf" (per attach
-    type) and "cgroup_bpf_progs" (total) on the unit's cgroup, the unit's
-    CPU quota as systemd and the kernel see it. Raises HostError when the
-    unit has no process."""
-    pid = None
-    if host_pid is None:
-        pid, host_pid = host.main_pid(unit)
-        if not host_pid:
-            raise _host.HostError(f"{unit} has no main process")
-    try:
-        with open(f"/proc/{host_pid}/status") as fh:
-            ev = parse_status(fh.read())
-    except OSError as e:
-        raise _host.HostError(f"cannot read /proc/{host_pid}/status of {unit}: {e}")
-    ev["pid"] = pid
-    ev["host_pid"] = host_pid
-    try:
-        with open(f"/proc/{host_pid}/cmdline", "rb") as fh:
-            ev["cmdline"] = [a.decode(errors="replace") for a in fh.read().split(b"\0") if a]
-    except OSError:
-        pass
-    for ns in NAMESPACES:
-        try:
-            mine = os.readlink(f"/proc/{host_pid}/ns/{ns}")
-            init = os.readlink(f"/proc/{host.leader}/ns/{ns}")
-        except OSError:
-            continue
-        ev[f"{ns}_ns"] = mine
-        ev[f"{ns}_ns_differs"] = mine != init
-    cg = cgdir or host.unit_cgroup(unit)
-    try:
-        progs = _host.cgroup_bpf_progs(cg)
-    except OSError:
-        progs = {}
-    ev["cgroup_bpf"] = progs
-    ev["cgroup_bpf_progs"] = sum(progs.values())
-    ev.update(quota(host, unit, cg))
-    # A device ACL is a BPF program on cgroup v2, a devices.list on v1.
-    ev["devices_v1"] = _v1_file(host, unit, "devices", "devices.list")
-    return ev
-
-
-def _v1_file(host, unit, controller, name):
-    """Contents of NAME in the unit's cgroup of the cgroup v1 CONTROLLER
-    hierarchy (hybrid hosts), or None when the unit has none there."""
-    rel = host.show(unit, "ControlGroup").get("ControlGroup", "")
-    try:
-        with open(f"/proc/{host.leader}/cgroup") as fh:
-            for line in fh:
-                _, ctrl, path = line.strip().split(":", 2)
-                if controller in ctrl.split(","):
-                    # the host's systemd sits in its root's init.scope once it
-                    # owns the hierarchy (a delegated cpu controller)
-                    if path.endswith("/init.scope"):
-                        path = path[: -len("/init.scope")]
-                    p = f"/sys/fs/cgroup/{controller}{path.rstrip('/')}{rel}/{name}"
-                    if os.path.exists(p):
-                        with open(p) as f:
-                            return f.read().strip()
-    except OSError:
-        pass
-    return None
-
-
-def quota(host, unit, cg):
-    """CPUQuota= as configured and as enforced: cgroup v2 cpu.max in the
-    unit's cgroup, else the v1 cpu controller's cpu.cfs_quota_us for it."""
-    want = host.show(unit, "CPUQuotaPerSecUSec").get("CPUQuotaPerSecUSec", "infinity")
-    out = {"cpu_quota_set": want, "cpu_quota_kernel": None}
-    try:
-        with open(os.path.join(cg, "cpu.max")) as fh:
-            out["cpu_quota_kernel"] = fh.read().strip()
-            return out
-    except OSError:
-        pass
-    out["cpu_quota_kernel"] = _v1_file(host, unit, "cpu", "cpu.cfs_quota_us")
-    return out
 
 
 def verdict(kind, ev, base):
@@ -356,13 +271,3 @@ def parse_checks(js):
             e = None
         out.append({"name": it.get("name"), "set": it.get("set"), "exposure": e})
     return out
-
-
-def exposure(host, unit):
-    """(overall exposure 0.0..10.0 or None, predicate, checks) of UNIT from
-    `systemd-analyze security` inside the host."""
-    r = host.run(["systemd-analyze", "security", "--no-pager", unit], check=False, timeout=30)
-    score, pred = parse_exposure(r.stdout)
-    j = host.run(["systemd-analyze", "security", "--no-pager", "--json=short", unit],
-                 check=False, timeout=30)
-    return score, pred, parse_checks(j.stdout)

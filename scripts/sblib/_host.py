@@ -823,3 +823,29 @@ def down(name="sandbench", host=None):
 
 def errno_name(e):
     return errno.errorcode.get(e, str(e))
+
+
+def facilities():
+    """Which optional kernel/container facilities this machine has, with the
+    reason when absent: {"bpf-cgroup": (bool, why), "bpf-lsm": (bool, why)}."""
+    out = {}
+    lsm = ""
+    for p in ("/sys/kernel/security/lsm",):
+        try:
+            with open(p) as f:
+                lsm = f.read().strip()
+        except OSError:
+            pass
+    if "bpf" in lsm.split(","):
+        out["bpf-lsm"] = (True, "BPF LSM active")
+    else:
+        out["bpf-lsm"] = (False, "the kernel does not run the BPF LSM (lsm= list: "
+                                 f"{lsm or 'securityfs not readable'}); RestrictFileSystems= "
+                                 "cannot be enforced")
+    try:
+        mnt = cgroup2_mount()
+        cgroup_bpf_progs(mnt)
+        out["bpf-cgroup"] = (True, "cgroup2 mounted at " + mnt + " and bpf() queries work")
+    except Exception as e:  # noqa: BLE001 - any failure means "absent"
+        out["bpf-cgroup"] = (False, f"no usable cgroup2/BPF: {e}")
+    return out

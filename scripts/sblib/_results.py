@@ -318,6 +318,8 @@ def raw_floor(res, group, resamples=st.RESAMPLES):
     without an A/A control or when the run is analysed raw anyway."""
     if not res.get("drift", True) or not group.get("aa") or not group.get("baseline"):
         return None
+    if (group.get("methods") or {}).get("cpu_ns_per_req") == win.PHASE:
+        return None  # windows are not drift-corrected
     raw = dict(res, drift=False)
     b = samples(raw, group["baseline"], group["mode"], "cpu_ns_per_req")
     a = samples(raw, group["aa"], group["mode"], "cpu_ns_per_req")

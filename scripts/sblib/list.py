@@ -5,6 +5,7 @@ import sys
 import textwrap
 
 from sblib import _catalogue as cat
+from sblib import _host
 
 HELP = "show servers, directives (with what they answer) and profiles"
 
@@ -73,7 +74,7 @@ def collect(kind, names):
         all_d = cat.directive_names()
         sel = names if kind == "directives" and names else \
             [n for n in names if n in all_d] if names else all_d
-        fac = cat.facilities()
+        fac = _host.facilities()
         out["directives"] = {}
         for n in sel:
             d = cat.load_directive(n)

@@ -239,7 +239,7 @@ def main(argv):
         return 2
     cpu = a.cpu if a.cpu is not None else max(0, (os.cpu_count() or 1) - 1)
 
-    fac = cat.facilities()
+    fac = _host.facilities()
     unsupported = {}
     runnable = []
     for d in directives:

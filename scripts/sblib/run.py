@@ -5,19 +5,18 @@ import os
 import random
 import re
 import signal
-import socket
-import ssl
 import subprocess
 import sys
 import time
 
 from sblib import _catalogue as cat
-from sblib import _evidence as ev
 from sblib import _host
 from sblib import _plan as plan
 from sblib import _results as rs
 from sblib import _stats as st
 from sblib import _windows as win
+from sblib._instances import Instances, settle
+from sblib._load import Loader
 from sblib._writer import Results, now_iso, write_summary
 
 HELP = "measure servers under directives side by side through real systemd"
@@ -313,59 +312,10 @@ def commit():
     return r.stdout.strip() or None
 
 
-# --- probing ---------------------------------------------------------------------
-
-def probe(url, timeout=1.0):
-    """One GET of URL: the HTTP status code, or None when nothing answered."""
-    m = re.match(r"^(https?)://(\[[^\]]+\]|[^/:]+)(?::(\d+))?(/.*)?$", url)
-    scheme, hostname, port, path = m.group(1), m.group(2).strip("[]"), m.group(3), m.group(4) or "/"
-    port = int(port or (443 if scheme == "https" else 80))
-    try:
-        s = socket.create_connection((hostname, port), timeout=timeout)
-    except OSError:
-        return None
-    try:
-        s.settimeout(timeout)
-        if scheme == "https":
-            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-            ctx.check_hostname = False
-            ctx.verify_mode = ssl.CERT_NONE
-            s = ctx.wrap_socket(s, server_hostname="localhost")
-        s.sendall(f"GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".encode())
-        data = b""
-        while b"\r\n" not in data and len(data) < 4096:
-            chunk = s.recv(4096)
-            if not chunk:
-                break
-            data += chunk
-        m2 = re.match(rb"^HTTP/1\.[01] (\d{3})", data)
-        return int(m2.group(1)) if m2 else None
-    except (OSError, ssl.SSLError):
-        return None
-    finally:
-        try:
-            s.close()
-        except OSError:
-            pass
 
 
-def url_with_port(url, port, path=None):
-    m = re.match(r"^(https?)://(\[[^\]]+\]|[^/:]+)(?::(\d+))?(/.*)?$", url)
-    return f"{m.group(1)}://{m.group(2)}:{port}{path if path is not None else (m.group(4) or '/')}"
 
 
-# --- CPU of whole connections (process-per-connection servers) -------------------
-
-def busy(dirs):
-    """Whether a per-connection unit (a template instance, NAME@...) still has
-    a cgroup under DIRS: a process starting, serving or exiting."""
-    for d in dirs or []:
-        try:
-            if any("@" in n for n in os.listdir(d)):
-                return True
-        except OSError:
-            pass
-    return False
 
 
 # A run whose slices all fail, across variants, is no longer measuring: the
@@ -384,113 +334,10 @@ class Stalled(Exception):
     """STALL_SLICES slices in a row failed across variants."""
 
 
-def settle(dirs, limit=3.0):
-    """Waits until no per-connection unit is left under DIRS (at most LIMIT
-    seconds); True if idle."""
-    end = time.monotonic() + limit
-    while busy(dirs):
-        if time.monotonic() >= end:
-            return False
-        time.sleep(0.005)
-    return True
 
 
-# --- instances ---------------------------------------------------------------------
-
-class Instance:
-    """One variant running as its own set of units (renamed with TAG)."""
-
-    def __init__(self, variant, spec, tag, port, bport, url, side_by_side=True):
-        self.v = variant
-        self.id = variant["id"]
-        self.spec = spec                    # server spec (cat.SERVERS entry or the --unit one)
-        self.tag = tag
-        self.port = port
-        self.bport = bport
-        self.url = url
-        self.side = side_by_side
-        self.status = "pending"
-        self.reason = None
-        self.startup_ms = None
-        self.evidence = None
-        self.applied = {}
-        self.applied_why = {}
-        self.exposure = None
-        self.exposure_predicate = None
-        self.exposure_checks = []
-        self.memory = None
-        self.installed = []
-        self.cg = []
-        if side_by_side:
-            self.names = {u: plan.instance_name(u, tag) for u in spec["units"]}
-        else:
-            self.names = {u: u for u in spec["units"]}
-        self.start = self.names[spec["start"]]
-        self.target = self.names[spec["target"]]
-        self.keeper = None
-        self.position = None
-        self.epoch = 0
-        self.startups = []
-
-    def rundir_name(self, fn):
-        """Per-instance name of a file in @RUNDIR@ (a unix socket, say)."""
-        if not self.side:
-            return fn
-        base, dot, ext = fn.rpartition(".")
-        return f"{base}-{self.tag}.{ext}" if dot else f"{fn}-{self.tag}"
-
-    def record(self):
-        return {"server": self.v["server"], "directives": self.v["directives"],
-                "role": self.v["role"], "unit": self.target, "port": self.port,
-                "status": self.status, "reason": self.reason,
-                "startup_ms": self.startup_ms,
-                **({"startup_ms_samples": self.startups} if len(self.startups) > 1 else {}),
-                "memory_bytes": self.memory,
-                "exposure": self.exposure, "exposure_predicate": self.exposure_predicate,
-                "exposure_checks": self.exposure_checks,
-                "evidence": self.evidence, "applied": self.applied,
-                "applied_why": self.applied_why}
 
 
-def unit_texts(inst, sources, nginx_src):
-    """{dest path relative to the unit dir: text} for INST: its renamed unit
-    files with ports set, a CPUAffinity pin per service, the directives'
-    drop-ins for the target unit, and (proxied) its own nginx config."""
-    out = {}
-    names = list(inst.spec["units"])
-    default_port = inst.spec.get("default_port", 443)
-    default_backend = inst.spec.get("default_backend")
-    for u in names:
-        with open(sources[u]) as f:
-            text = f.read()
-        if inst.side:
-            text = plan.rename_refs(text, names, inst.tag)
-            text = plan.fill_ports(text, inst.port, inst.bport, default_port, default_backend)
-            if nginx_src:
-                text = text.replace("@CONFDIR@/nginx.conf", f"@CONFDIR@/nginx-{inst.tag}.conf")
-            for fn in inst.spec.get("rundir_files", []):
-                text = text.replace(f"@RUNDIR@/{fn}", f"@RUNDIR@/{inst.rundir_name(fn)}")
-        out[inst.names[u]] = text
-    for u in names:
-        if u.endswith(".service"):
-            out[f"{inst.names[u]}.d/50-sandbench-pin.conf"] = \
-                f"# sandbench: pin to the server CPU\n[Service]\nCPUAffinity={inst.server_cpu}\n"
-    for i, d in enumerate(inst.v["directives"]):
-        body = cat.load_directive(d)["body"]
-        out[f"{inst.target}.d/60-{i:02d}-{d}.conf"] = body
-    for cu in inst.spec["cpu"]:
-        if cu.endswith(".slice"):
-            templ = [u for u in names if "@." in u][0]
-            stem = plan.unit_stem(inst.names[templ])[0]
-            sl = "system-" + stem.replace("-", "\\x2d") + ".slice"
-            inst.keeper = f"sandbench-keep-{inst.tag}.service"
-            out[inst.keeper] = (f"# sandbench: keeps {sl} (and its CPU counters) alive\n"
-                                f"[Service]\nSlice={sl}\nExecStart=/bin/sleep infinity\n"
-                                f"CPUAffinity={inst.server_cpu}\n")
-            inst.cpu_units = getattr(inst, "cpu_units", []) + [sl]
-        else:
-            inst.cpu_units = getattr(inst, "cpu_units", []) + [inst.names.get(cu, cu)]
-    return out
 
 
 class Scatter:
@@ -547,8 +394,8 @@ class Runner:
         self.spec = spec
         self.host = host
         self.res = res
-        self.loadgen = loadgen
-        self.fac = facilities
+        self.fleet = Instances(a, spec, host, facilities, self.progress, self.warm)
+        self.lg = Loader(a, spec, host, loadgen)
         self.variants = {}
         self.t0 = time.monotonic()
         self.slice_times = []
@@ -559,6 +406,10 @@ class Runner:
         self.failed = []         # the failed slices since the last good one
         self.live = 1            # variants being measured now
         self.scatter = Scatter(spec)
+
+    def warm(self, inst):
+        """Unmeasured load on a started instance before its first slice."""
+        self.lg.load(inst.url, "keepalive", self.a.warmup, connections=inst.spec.get("connections"))
 
     def windows_planned(self):
         d = self.duet
@@ -580,36 +431,12 @@ class Runner:
         print(f"[{done}/{self.total} {int(el // 60)}:{int(el % 60):02d}{eta}] {what}",
               file=sys.stderr, flush=True)
 
-    def sources(self, spec):
-        src = {}
-        for u in spec["units"]:
-            p = spec.get("paths", {}).get(u) or os.path.join(cat.UNITS, u)
-            if not os.path.isfile(p):
-                raise _host.HostError(
-                    f"unit file {os.path.relpath(p, _host.repo_root())} for server "
-                    f"'{spec.get('name')}' not found (the servers' units live in units/)")
-            src[u] = p
-        return src
 
-    def server_spec(self, server):
-        if server == "unit":
-            path = os.path.abspath(self.a.unit)
-            name = os.path.basename(path)
-            with open(path) as f:
-                side = "@PORT@" in f.read()
-            m = re.match(r"^https?://(?:\[[^\]]+\]|[^/:]+)(?::(\d+))?", self.a.url)
-            port = int(m.group(1) or (443 if self.a.url.startswith("https") else 80))
-            return {"name": "unit", "units": [name], "start": name, "target": name, "cpu": [name],
-                    "paths": {name: path}, "side": side, "default_port": port}
-        s = dict(cat.SERVERS[server])
-        s["name"] = server
-        s["side"] = True
-        return s
 
     def run(self):
         order = self.spec["_order"]
         for server in self.spec["servers"]:
-            sspec = self.server_spec(server)
+            sspec = self.fleet.server_spec(server)
             vs = [v for v in self.spec["variants"] if v["server"] == server]
             sl = [o for o in order if o[0].split("/", 1)[0] == server]
             if sspec["side"]:
@@ -619,344 +446,29 @@ class Runner:
             for line in self.scatter.flush():
                 self.progress(line)
 
-    def make_instance(self, sspec, v, idx):
-        port, bport = plan.ports(self.spec["servers"].index(sspec["name"]), idx)
-        if sspec["name"] == "unit":
-            url = url_with_port(self.a.url, port) if sspec["side"] else self.a.url
-        else:
-            url = f"https://127.0.0.1:{port}{self.a.path}"
-        if not sspec["side"]:
-            port = sspec["default_port"]
-        inst = Instance(v, sspec, f"sb{idx}", port, bport, url, sspec["side"])
-        inst.server_cpu = self.a.server_cpu
-        return inst
 
-    def unsupported(self, v):
-        for d in v["directives"]:
-            h = cat.load_directive(d)
-            req = h.get("requires")
-            if req and req in self.fac and not self.fac[req][0]:
-                return f"{d}: needs {req}: {self.fac[req][1]}"
-        return None
 
-    def install(self, inst, sources):
-        nginx_src = os.path.join(_host.repo_root(), "servers", "proxy", "nginx.conf")
-        nginx_src = nginx_src if (inst.v["server"] == "proxied" and os.path.exists(nginx_src)) \
-            else None
-        texts = unit_texts(inst, sources, nginx_src)
-        mapping = self.host.mapping()
-        for rel, text in texts.items():
-            dest = os.path.join(_host.UNIT_DIR, rel)
-            self.host.write(dest, _host.fill(text, mapping))
-            inst.installed.append(dest)
-            self.host.installed.append(dest)
-        if nginx_src:
-            with open(nginx_src) as f:
-                conf = f.read()
-            conf = conf.replace("@RUNDIR@/", f"@RUNDIR@/{inst.tag}-")
-            up = inst.spec.get("upstream") or f"127.0.0.1:{inst.bport}"
-            for fn in inst.spec.get("rundir_files", []):
-                up = up.replace(f"@RUNDIR@/{fn}", f"@RUNDIR@/{inst.rundir_name(fn)}")
-            up = up.replace("@RUNDIR@", _host.PATHS["RUNDIR"])
-            if inst.side:
-                mapping = self.host.mapping({"LISTEN": f"127.0.0.1:{inst.port}", "UPSTREAM": up})
-            else:
-                mapping = self.host.mapping({"UPSTREAM": up})
-            dest = f"{_host.PATHS['CONFDIR']}/nginx-{inst.tag}.conf"
-            self.host.write(dest, _host.fill(conf, mapping))
-        self.host.save()
 
-    def uninstall(self, insts):
-        stop = []
-        for inst in insts:
-            stop += [inst.start, inst.target] + ([inst.keeper] if inst.keeper else []) + \
-                [n for n in inst.names.values() if "@" not in n] + \
-                [u for u in getattr(inst, "cpu_units", []) if u.endswith(".slice")]
-        stop = sorted(set(n for n in stop if "@." not in n))
-        templ = [n for i in insts for n in i.names.values() if "@." in n]
-        pats = [t.replace("@.", "@*.") for t in templ]
-        if stop or pats:
-            self.host.systemctl("stop", *stop, *pats, check=False, timeout=90)
-            self.host.systemctl("reset-failed", *stop, *pats, check=False)
-        paths = [p for i in insts for p in i.installed]
-        self.host.uninstall(paths, reload=True)
-        for inst in insts:
-            inst.installed = []
 
     # start-up, verdicts
-    def start(self, inst):
-        """Starts INST and waits for its first good answer: sets status,
-        startup_ms, reason."""
-        h = self.host
-        if inst.keeper:
-            h.systemctl("start", inst.keeper, check=False)
-        since = time.strftime("%Y-%m-%d %H:%M:%S")
-        t0 = time.monotonic()
-        pre = [inst.names[u] for u in inst.spec.get("pre_start", [])]
-        r = h.systemctl("start", *pre, inst.start, check=False,
-                        timeout=self.a.start_timeout + 30)
-        if r.returncode != 0:
-            inst.status = "incompatible"
-            inst.reason = self.why(inst, since, r.stderr)
-            return False
-        deadline = t0 + self.a.start_timeout
-        watch = [inst.target] if "@." not in inst.target else []
-        while time.monotonic() < deadline:
-            code = probe(inst.url, timeout=max(0.2, min(1.0, deadline - time.monotonic())))
-            if code is not None and 200 <= code < 400:
-                inst.startup_ms = round((time.monotonic() - t0) * 1000, 1)
-                inst.startups.append(inst.startup_ms)
-                inst.status = "ok"
-                return True
-            failed = False
-            for u in [inst.start] + watch:
-                st = h.show(u, "ActiveState", "Result")
-                if st.get("ActiveState") == "failed":
-                    failed = True
-            if "@." in inst.target:
-                r2 = h.systemctl("list-units", "--all", "--plain", "--no-legend", "--state=failed",
-                                 inst.target.replace("@.", "@*."), check=False)
-                if (r2.stdout or "").strip():
-                    failed = True
-            if failed:
-                inst.status = "incompatible"
-                inst.reason = self.why(inst, since, "")
-                return False
-            time.sleep(0.05)
-        inst.status = "hang"
-        inst.reason = (f"no good answer from {inst.url} within {self.a.start_timeout:g}s; "
-                       + self.why(inst, since, ""))
-        return False
 
-    def why(self, inst, since, extra):
-        units = [inst.start, inst.target.replace("@.", "@*.")]
-        lines = []
-        for u in dict.fromkeys(units):
-            j = self.host.journal(u, lines=12, since=since)
-            if j:
-                lines += [ln for ln in j.splitlines() if ln.strip()]
-        # systemd's own progress lines say nothing about why
-        noise = re.compile(r"^(Starting|Started|Stopping|Stopped|Deactivated|Consumed|"
-                           r"Failed to start) |^Job for .* failed because")
-        lines = [ln for ln in lines if not noise.match(ln)][-10:]
-        return " | ".join(lines) or (extra or "").strip() or "(journal empty)"
 
-    def collect(self, inst, base):
-        """Evidence, verdicts, exposure of a started instance."""
-        h = self.host
-        try:
-            if "@." in inst.target:
-                e = self.inetd_evidence(inst)
-            else:
-                e = ev.collect(h, inst.target)
-            inst.evidence = e
-        except (_host.HostError, OSError) as x:
-            inst.evidence = {"error": str(x)}
-            e = None
-        self.judge(inst, base)
-        unit = inst.target
-        if "@." in unit:
-            unit = inst.evidence_unit if getattr(inst, "evidence_unit", None) else unit
-        if "@." not in unit:
-            try:
-                s, p, checks = ev.exposure(h, unit)
-                inst.exposure, inst.exposure_predicate, inst.exposure_checks = s, p, checks
-            except _host.HostError:
-                pass
 
-    def judge(self, inst, base):
-        """Per-directive verdicts of INST against the baseline's evidence."""
-        e = inst.evidence
-        if not e or "error" in e or base is None or not base.evidence \
-                or "error" in base.evidence:
-            return
-        for d in inst.v["directives"]:
-            inst.applied[d], inst.applied_why[d] = ev.judge(
-                cat.load_directive(d), e, base.evidence, base.exposure_checks)
 
-    def inetd_evidence(self, inst):
-        """Accept=yes: hold a connection open so one instance runs, read it."""
-        m = re.match(r"^https?://([^/:]+):(\d+)", inst.url)
-        s = socket.create_connection((m.group(1), int(m.group(2))), timeout=2)
-        try:
-            pat = inst.target.replace("@.", "@*.")
-            end = time.monotonic() + 3
-            while time.monotonic() < end:
-                r = self.host.systemctl("list-units", "--plain", "--no-legend", "--state=running",
-                                        pat, check=False)
-                names = [ln.split()[0] for ln in (r.stdout or "").splitlines() if ln.strip()]
-                if names:
-                    inst.evidence_unit = names[0]
-                    e = ev.collect(self.host, names[0])
-                    s2, p2, checks = ev.exposure(self.host, names[0])
-                    inst.exposure, inst.exposure_predicate, inst.exposure_checks = s2, p2, checks
-                    return e
-                time.sleep(0.05)
-            raise _host.HostError(f"no running instance of {inst.target} for a held connection")
-        finally:
-            s.close()
 
-    def cpu_dirs(self, inst):
-        return [self.host.unit_cgroup(u) for u in inst.cpu_units]
 
     # load
-    def loadgen_argv(self, url, mode, duration, connections=None, count=None):
-        """DURATION seconds of load, or with COUNT exactly that many requests."""
-        a = self.a
-        argv = ["taskset", "-c", str(a.loadgen_cpu), self.loadgen, "-c",
-                str(connections or a.connections), "-t", "1"]
-        argv += ["-n", str(count)] if count else ["-d", f"{int(duration * 1000)}ms"]
-        argv.append("--json")
-        if mode == "close":
-            argv.append("--close")
-        elif mode == "resume":
-            argv.append("--resume")
-        elif mode == "rate":
-            argv += ["-R", str(a.rate)]
-        return argv + [url]
 
-    def load(self, url, mode, duration, warmup=0.0, cpu_dirs=None, connections=None, count=None):
-        """Runs the load generator (WARMUP unmeasured seconds, then DURATION
-        measured; or exactly COUNT requests, whose CPU measure() reads itself).
-        Returns (json dict or None, error text, CPU usec of CPU_DIRS over the
-        measured part or None). The generator reads the cgroups' CPU counters
-        itself (--cgroup) the moment it starts and stops counting requests, so
-        both figures cover the same window."""
-        argv = self.loadgen_argv(url, mode, duration, connections, count)
-        if warmup > 0:
-            argv[-1:-1] = ["--warmup", f"{int(warmup * 1000)}ms"]
-        for d in cpu_dirs or []:
-            argv[-1:-1] = ["--cgroup", d]
-        limit = (count * 0.5 if count else duration) + warmup + 20
-        js, err = self.run_loadgen(argv, limit)
-        if js is None:
-            return None, err, None
-        cpu = (js.get("server_cpu") or {}).get("usec") if cpu_dirs else None
-        return js, err, cpu
 
-    def cgroup_usec(self, dirs):
-        """The CPU time of cgroups DIRS in µs, summed as loadgen --cgroup does;
-        None if one is unreadable."""
-        vals = [self.host.cpu_usec(None, cgdir=d) for d in dirs or []]
-        return None if None in vals else sum(vals)
 
-    def measure(self, inst, mode, rnd, slice_no):
-        count = (inst.spec.get("slice_connections") or {}).get(mode)
-        warm = 0.0 if count else max(self.a.slice_warmup, inst.spec.get("slice_warmup", 0))
-        conns = min(self.a.connections, inst.spec.get("connections", self.a.connections))
-        dirs = inst.cpu_dirs_cached
-        if count:
-            # whole connections: from an idle server (none of its per-connection
-            # units left) to the last one's unit gone, read here, not by loadgen
-            idle0 = settle(dirs)
-            c0 = self.cgroup_usec(dirs)
-        t = time.time()
-        js, err, cpu = self.load(inst.url, mode, self.a.duration, warm,
-                                 None if count else dirs, conns, count)
-        rec = {"slice": slice_no, "round": rnd, "rep": rnd, "variant": inst.id,
-               "server": inst.v["server"], "mode": mode, "phase": "isolated", "status": "ok",
-               "start": round(t, 3), "duration_s": self.a.duration, "warmup_s": warm}
-        if count:
-            idle1 = settle(dirs)
-            c1 = self.cgroup_usec(dirs)
-            cpu = c1 - c0 if c0 is not None and c1 is not None else None
-            rec["connections_counted"] = count
-            rec["settled"] = idle0 and idle1
-        if inst.position is not None:
-            rec["epoch"], rec["position"] = inst.epoch, inst.position
-        if js is None:
-            rec.update({"status": "error", "error": err})
-            return rec
-        reqs = int(js.get("requests") or 0)
-        if not count:
-            # the directive's unit alone (a proxied backend), its nginx beside it
-            cpu, parts = win.target_cpu(js, set(self.own_dirs(inst)))
-            if len(parts) > 1:
-                rec["cpu_parts_usec"] = parts
-                rec["cpu_ns_per_req_all"] = round(sum(parts.values()) * 1000.0 / reqs, 1) \
-                    if reqs else None
-        rec.update({
-            "duration_s": js.get("duration_s", self.a.duration),
-            "requests": reqs, "rps": js.get("rps"),
-            "errors": (js.get("errors") or {}).get("total", 0),
-            "cpu_usec": cpu,
-            "cpu_ns_per_req": round(cpu * 1000.0 / reqs, 1) if (cpu is not None and reqs) else None,
-            "latency_us": {k: (js.get("latency_us") or {}).get(k)
-                           for k in ("p50", "p90", "p99", "p99.9", "p99.99", "max", "mean")},
-            "loadgen": js,
-        })
-        if err:
-            rec["loadgen_stderr"] = err[-300:]
-        if reqs == 0:
-            rec["status"] = "error"
-            rec["error"] = "no request completed" + (f": {err}" if err else "")
-        elif count and reqs != count:
-            # a connection that failed cost CPU but answered nothing
-            rec["status"] = "error"
-            rec["error"] = f"{reqs} of {count} connections answered"
-        return rec
 
     def finish_variant_records(self, insts):
         for inst in insts:
             self.variants[inst.id] = inst.record()
         self.res.write("variants.json", self.variants)
 
-    def bring_up(self, insts, sources, evidence=True):
-        """Installs and starts INSTS; unsupported/incompatible/hang recorded;
-        the sandbox evidence and exposure collected unless not EVIDENCE."""
-        for inst in insts:
-            why = self.unsupported(inst.v)
-            if why:
-                inst.status = "unsupported"
-                inst.reason = why
-                continue
-            self.install(inst, sources)
-        self.host.systemctl("daemon-reload")
-        base = None
-        for inst in insts:
-            if inst.status != "pending":
-                continue
-            self.progress(f"start {inst.id} ({inst.target}, port {inst.port})")
-            if self.start(inst):
-                if inst.v["role"] == "baseline":
-                    base = inst
-                inst.cpu_dirs_cached = self.cpu_dirs(inst)
-            else:
-                print(f"    {inst.status}: …{inst.reason[-300:]}", file=sys.stderr)
-                if inst.status != "hang":
-                    self.stop_one(inst)
-        # evidence once every instance runs (baseline first); a hung one's
-        # too: it shows what made it hang (e.g. BPF programs of IPAddressDeny=)
-        for inst in sorted(insts, key=lambda i: i.v["role"] != "baseline"):
-            if inst.status in ("ok", "hang") and evidence:
-                self.collect(inst, base)
-            if inst.status == "hang":
-                self.stop_one(inst)
-        windows = bool(self.duet) and insts and insts[0].v["server"] in self.duet["servers"]
-        for inst in insts:
-            # every window warms its pair; the isolated slices come after them
-            if inst.status == "ok" and self.a.warmup > 0 and not windows:
-                self.load(inst.url, "keepalive", self.a.warmup,
-                          connections=inst.spec.get("connections"))
-        return base
 
-    def check_alive(self, inst):
-        """A variant whose unit is no longer active after its slices died
-        under load (a seccomp kill, say): status "died" with the journal."""
-        units = [inst.start] + ([inst.target] if "@." not in inst.target else [])
-        for u in units:
-            st = self.host.show(u, "ActiveState").get("ActiveState")
-            if st not in ("active", "reloading"):
-                inst.status = "died"
-                inst.reason = f"{u} is {st} after the run: " + self.why(inst, None, "")
-                print(f"    {inst.id}: died: …{inst.reason[-300:]}", file=sys.stderr)
-                return
 
-    def stop_one(self, inst):
-        units = [inst.start, inst.target] if "@." not in inst.target else [inst.start]
-        if "@." in inst.target:
-            units.append(inst.target.replace("@.", "@*."))
-        self.host.systemctl("stop", *units, check=False, timeout=60)
 
     def run_slices(self, insts, slices):
         by = {i.id: i for i in insts}
@@ -967,7 +479,7 @@ class Runner:
             t = time.monotonic()
             reps = reps_of(self.spec["reps"], self.duet, inst.v["server"])
             self.progress(f"{vid} {mode} round {rnd + 1}/{reps}")
-            rec = self.measure(inst, mode, rnd, self.res.done)
+            rec = self.lg.measure(inst, mode, rnd, self.res.done)
             self.res.add_run(rec)
             for line in self.scatter.add(rec):
                 self.progress(line)
@@ -995,6 +507,10 @@ class Runner:
         ds = d["by_server"][server]
         plan_ = win.plan([i.id for i in insts], base.id if base else None, ds["modes"], rounds,
                          self.spec["seed"], f"{server}/{e}")
+        # variants that failed in an earlier epoch are not in this one's plan
+        nvar = sum(1 for v in self.spec["variants"] if v["server"] == server) - 1
+        self.total -= 2 * (len(rounds) * len(ds["modes"]) * nvar - len(plan_))
+        self.res.planned = self.total
         last = None
         for rnd, mode, vid, base_first in plan_ + [(None, None, None, None)]:
             if last is not None and rnd != last:
@@ -1011,7 +527,8 @@ class Runner:
             t = time.monotonic()
             pair = [base, inst] if base_first else [inst, base]
             self.progress(f"{vid} {mode} window round {rnd + 1}/{d['rounds']}")
-            recs = self.window(pair, mode, rnd)
+            recs = self.lg.window(pair, mode, rnd, self.windows_done, self.res.done)
+            self.windows_done += 1
             for rec in recs:
                 self.res.add_run(rec)
             if all(r["status"] == "ok" for r in recs):
@@ -1045,56 +562,8 @@ class Runner:
                           if aa else ""))
         return out
 
-    def window(self, pair, mode, rnd):
-        """One duet window: PAIR loaded together by one loadgen process
-        (each its connections and its cgroups), one record per instance."""
-        d = self.duet
-        ds = d["by_server"][pair[0].v["server"]]
-        wid = self.windows_done
-        self.windows_done += 1
-        conns = ds["connections_per_target"]
-        argv = self.loadgen_argv(pair[0].url, mode, d["window_s"], conns * len(pair))
-        argv[-1:] = [i.url for i in pair]
-        if d.get("rate_per_target"):
-            argv[-len(pair):-len(pair)] = ["-R", str(d["rate_per_target"] * len(pair))]
-        argv[-len(pair):-len(pair)] = ["--warmup", f"{int(ds['warmup_s'] * 1000)}ms"]
-        for i in pair:
-            argv[-len(pair):-len(pair)] = ["--cgroup", ",".join(i.cpu_dirs_cached)]
-        meta = {"slice": self.res.done, "round": f"w{wid}", "rep": rnd, "window": wid,
-                "mode": mode, "start": round(time.time(), 3), "duration_s": d["window_s"],
-                "warmup_s": ds["warmup_s"]}
-        if pair[0].position is not None:
-            meta["epoch"] = pair[0].epoch
-        js, err = self.run_loadgen(argv, d["window_s"] + ds["warmup_s"] + 20)
-        if js is None:
-            meta["error"] = err
-        members = [(i.id, i.v["server"], set(self.own_dirs(i))) for i in pair]
-        recs = win.records(js, members, meta)
-        for rec, i in zip(recs, pair):
-            if i.position is not None:
-                rec["position"] = i.position
-            if err and js is not None:
-                rec["loadgen_stderr"] = err[-300:]
-        return recs
 
-    def own_dirs(self, inst):
-        """The cgroups of the unit the directives go to (its CPU is the
-        directive's cost; a proxied backend's nginx is reported beside it)."""
-        return [d for u, d in zip(inst.cpu_units, inst.cpu_dirs_cached) if u == inst.target] \
-            or list(inst.cpu_dirs_cached)
 
-    def run_loadgen(self, argv, limit):
-        """(loadgen's JSON or None, error text)."""
-        try:
-            p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               timeout=limit)
-        except subprocess.TimeoutExpired:
-            return None, f"loadgen did not finish in {limit:g}s"
-        try:
-            js = json.loads(p.stdout)
-        except ValueError:
-            return None, f"loadgen exit {p.returncode}: {(p.stderr or p.stdout).strip()[-300:]}"
-        return js, (p.stderr.strip() if p.returncode else "")
 
     def drain(self, insts):
         """After a failed slice: waits (at most DRAIN_S) for the per-connection
@@ -1120,7 +589,7 @@ class Runner:
         """Every variant of one server at once, each on its own port. With
         --epochs, the rounds are split into epochs and every epoch starts the
         instances afresh in a new shuffled order."""
-        sources = self.sources(sspec)
+        sources = self.fleet.sources(sspec)
         reps = reps_of(self.spec["reps"], self.duet, sspec["name"])
         windows = bool(self.duet) and sspec["name"] in self.duet["servers"]
         # a server measured in windows re-places its instances every epoch
@@ -1158,12 +627,12 @@ class Runner:
         order = list(vs)
         key = f"{self.spec['seed']}/{sspec['name']}/positions" + (f"/{e}" if e else "")
         random.Random(key).shuffle(order)
-        insts = [self.make_instance(sspec, v, i) for i, v in enumerate(order)]
+        insts = [self.fleet.make_instance(sspec, v, i) for i, v in enumerate(order)]
         for i, inst in enumerate(insts):
             inst.position, inst.epoch = i, e
         self.current = insts
         try:
-            self.bring_up(insts, sources, evidence=(e == 0))
+            self.fleet.bring_up(insts, sources, evidence=(e == 0))
             if e == 0:
                 self.finish_variant_records(insts)
             ok = {i.id for i in insts if i.status == "ok"}
@@ -1176,17 +645,17 @@ class Runner:
                 if inst.status == "ok":
                     inst.memory = sum(self.host.memory_bytes(None, cgdir=d)
                                       for d in inst.cpu_dirs_cached)
-                    self.check_alive(inst)
+                    self.fleet.check_alive(inst)
         finally:
-            self.uninstall(insts)
+            self.fleet.uninstall(insts)
             self.current = []
         return insts
 
     def run_sequential(self, sspec, vs, slices):
         """One instance at a time on the unit's own port: per round and
         variant, install its drop-ins, start, measure its modes, stop."""
-        sources = self.sources(sspec)
-        insts = {v["id"]: self.make_instance(sspec, v, i) for i, v in enumerate(vs)}
+        sources = self.fleet.sources(sspec)
+        insts = {v["id"]: self.fleet.make_instance(sspec, v, i) for i, v in enumerate(vs)}
         base = insts[vs[0]["id"]]
         self.live = len(insts)
         rounds = {}
@@ -1197,34 +666,34 @@ class Runner:
                 inst = insts[vid]
                 if inst.status in ("incompatible", "hang", "unsupported"):
                     continue
-                why = self.unsupported(inst.v)
+                why = self.fleet.unsupported(inst.v)
                 if why:
                     inst.status, inst.reason = "unsupported", why
                     continue
                 self.current = [inst]
                 try:
-                    self.install(inst, sources)
+                    self.fleet.install(inst, sources)
                     self.host.systemctl("daemon-reload")
                     self.progress(f"start {inst.id}")
-                    if not self.start(inst):
+                    if not self.fleet.start(inst):
                         print(f"    {inst.status}: …{inst.reason[-300:]}", file=sys.stderr)
                         continue
-                    inst.cpu_dirs_cached = self.cpu_dirs(inst)
+                    inst.cpu_dirs_cached = self.fleet.cpu_dirs(inst)
                     if inst.evidence is None:
-                        self.collect(inst, base if base is not inst else None)
+                        self.fleet.collect(inst, base if base is not inst else None)
                     if self.a.warmup > 0:
-                        self.load(inst.url, "keepalive", self.a.warmup,
+                        self.lg.load(inst.url, "keepalive", self.a.warmup,
                           connections=inst.spec.get("connections"))
                     for mode in modes:
                         self.run_slices([inst], [(vid, mode, rnd)])
                     inst.memory = sum(self.host.memory_bytes(None, cgdir=d)
                                       for d in inst.cpu_dirs_cached)
-                    self.check_alive(inst)
+                    self.fleet.check_alive(inst)
                 finally:
-                    self.uninstall([inst])
+                    self.fleet.uninstall([inst])
                     self.current = []
         for inst in insts.values():
-            self.judge(inst, base)
+            self.fleet.judge(inst, base)
         self.finish_variant_records(list(insts.values()))
 
 
@@ -1306,7 +775,7 @@ def main(argv):
     runner = None
     state = "interrupted"
     try:
-        fac = cat.facilities()
+        fac = _host.facilities()
         host = _host.up(a.name, owner=os.getpid(), lock_timeout=a.lock_timeout)
         res.write("env.json", environment(host, fac))
         print(f"sandbench run: {len(spec['variants'])} variants, {len(order)} slices of "
@@ -1330,7 +799,7 @@ def main(argv):
         try:
             if runner is not None and getattr(runner, "current", None):
                 try:
-                    runner.uninstall(runner.current)
+                    runner.fleet.uninstall(runner.current)
                 except Exception as e:  # noqa: BLE001 - cleanup goes on
                     print(f"sandbench run: cleanup: {e}", file=sys.stderr)
             if host is not None and getattr(host, "owned", False):

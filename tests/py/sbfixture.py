@@ -119,3 +119,90 @@ def run_main(main, argv):
     with redirect_stdout(out), redirect_stderr(err):
         rc = main(argv)
     return rc, out.getvalue(), err.getvalue()
+
+
+def make_duet_results(path, costs, windows=12, epochs=3, seed=1, base_cpu=20000.0,
+                      noise=0.005, drift=0.25, place=0.0, isolated_rounds=2, aa_copies=1):
+    """A results directory as `sandbench run --method duet` writes it: per
+    window the baseline and one variant measured together (the machine's
+    speed that window, drifting by DRIFT, common to both; each side its own
+    NOISE), records made by sblib._windows from crafted loadgen JSON, and
+    ISOLATED_ROUNDS of isolated slices. COSTS: {directive: cpu multiplier}.
+    PLACE: the sd of what an instance's start (an epoch) costs it.
+    AA_COPIES: how many A/A controls (role "aa" for the first)."""
+    from sblib import _windows as win
+    rng = random.Random(seed)
+    os.makedirs(path, exist_ok=True)
+    s = "drop"
+    variants = [{"id": f"{s}/baseline", "server": s, "name": "baseline", "directives": [],
+                 "role": "baseline"}]
+    for k in range(aa_copies):
+        name = "baseline-aa" if k == 0 else f"baseline-aa{k + 1}"
+        variants.append({"id": f"{s}/{name}", "server": s, "name": name, "directives": [],
+                         "role": "aa" if k == 0 else "variant"})
+    for d in costs:
+        variants.append({"id": f"{s}/{d}", "server": s, "name": d, "directives": [d],
+                         "role": "variant"})
+    mult = {v["id"]: costs.get(v["name"], 1.0) for v in variants}
+    ids = [v["id"] for v in variants]
+    runs = []
+    n = 0
+    for e in range(epochs):
+        offset = {vid: rng.gauss(0.0, place) for vid in ids}
+        rounds = range(e * windows // epochs, (e + 1) * windows // epochs)
+        for rnd, mode, vid, base_first in win.plan(ids, ids[0], ["keepalive"], rounds, seed,
+                                                   f"{s}/{e}"):
+            pair = [ids[0], vid] if base_first else [vid, ids[0]]
+            speed = 1.0 + drift * rng.uniform(-1, 1)
+            targets = []
+            for v in pair:
+                reqs = 5000
+                cpu = base_cpu * mult[v] * (1 + offset[v]) * speed * rng.gauss(1.0, noise)
+                targets.append({"requests": reqs, "rps": reqs / 0.3, "duration_s": 0.3,
+                                "errors": {"total": 0}, "latency_us": {"p99": 500.0},
+                                "server_cpu": {"usec": int(cpu * reqs / 1000),
+                                               "cgroups": [{"path": f"/cg/{v}",
+                                                            "usec": int(cpu * reqs / 1000)}]}})
+            meta = {"slice": len(runs), "round": f"w{n}", "rep": rnd, "window": n,
+                    "mode": mode, "start": 1795000000.0 + n, "duration_s": 0.3,
+                    "warmup_s": 0.1, "epoch": e}
+            recs = win.records({"targets": targets},
+                               [(v, s, {f"/cg/{v}"}) for v in pair], meta)
+            for r, v in zip(recs, pair):
+                r["position"] = ids.index(v)
+            runs += recs
+            n += 1
+    for rnd in range(isolated_rounds):
+        for vid in ids:
+            cpu = base_cpu * mult[vid] * rng.gauss(1.0, 0.1)
+            runs.append({"slice": len(runs), "round": rnd, "rep": rnd, "variant": vid,
+                         "server": s, "mode": "keepalive", "phase": "isolated", "status": "ok",
+                         "start": 1795100000.0 + len(runs), "duration_s": 0.6,
+                         "requests": 30000, "rps": 1e9 / cpu * 0.8, "errors": 0,
+                         "cpu_usec": int(cpu * 30), "cpu_ns_per_req": cpu,
+                         "latency_us": {"p50": 200.0, "p99": 500.0, "p99.9": 900.0},
+                         "epoch": min(epochs - 1, rnd)})
+    vjson = {v["id"]: {"server": s, "directives": v["directives"], "role": v["role"],
+                       "status": "ok", "startup_ms": 40.0, "exposure": 9.6, "evidence": {},
+                       "applied": {d: True for d in v["directives"]}} for v in variants}
+    spec = {"schema": "sandbench-spec/1", "created": "2026-12-02T05:00:00Z",
+            "argv": ["run", "--servers", s], "seed": seed, "servers": [s],
+            "directives": list(costs), "modes": ["keepalive"], "reps": 6, "epochs": epochs,
+            "method": "duet",
+            "duet": {"rounds": windows, "window_s": 0.3, "isolated_reps": isolated_rounds,
+                     "servers": [s], "by_server": {s: {"modes": ["keepalive"],
+                                                       "warmup_s": 0.1,
+                                                       "connections_per_target": 8}},
+                     "metrics": list(win.METRICS)},
+            "duration": 0.6, "warmup": 0.3, "loadgen": {"connections": 16},
+            "variants": variants, "order": []}
+    files = {"spec.json": spec, "env.json": {"kernel": "6.1.0-test"}, "variants.json": vjson,
+             "status.json": {"state": "complete", "runs_done": len(runs),
+                             "runs_planned": len(runs)}}
+    for name, obj in files.items():
+        with open(os.path.join(path, name), "w", encoding="utf-8") as f:
+            json.dump(obj, f, indent=1)
+    with open(os.path.join(path, "runs.jsonl"), "w", encoding="utf-8") as f:
+        for r in runs:
+            f.write(json.dumps(r) + "\n")
+    return path

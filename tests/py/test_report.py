@@ -52,7 +52,8 @@ class Report(unittest.TestCase):
         self.assertIn("commit `abc1234`", self.md)
 
     def test_noise_floor_shown(self):
-        self.assertRegex(self.md, r"\| drop \| keepalive \| [-+]\d\.\d% \[.*\] \| .* \| ±\d\.\d% \|")
+        self.assertRegex(self.md, r"\| drop \| keepalive \| isolated \| [-+]\d\.\d% \[.*\] \| .* "
+                                  r"\| ±\d\.\d\d% \|")
 
     def test_cost_table_ranked_with_right_size(self):
         section = self.md.split("### drop, keepalive")[1].split("###")[0]
@@ -247,7 +248,7 @@ class ReportEdges(unittest.TestCase):
             row = next(l for l in f.read().splitlines() if "`calibration-work-2us` | +" in l)
         self.assertTrue(row.endswith("| n/a: a process per connection (its start is timed too) |"), row)
         # the precision column: a number, and small for 1% noise
-        m = re.search(r"\| drop \| keepalive \| .* \| ±(\d+\.\d)% \|\n", md)
+        m = re.search(r"\| drop \| keepalive \| .* \| ±(\d+\.\d+)% \|\n", md)
         self.assertIsNotNone(m)
         self.assertLess(float(m.group(1)), 3.0)
 

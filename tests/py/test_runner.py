@@ -12,6 +12,8 @@ from sblib import _evidence as ev  # noqa: E402
 from sblib import _host  # noqa: E402
 from sblib import _plan as plan  # noqa: E402
 from sblib import run  # noqa: E402
+from sblib._instances import busy, settle  # noqa: E402
+from sblib._load import Loader  # noqa: E402
 
 # /proc/PID/status of lunchd-activated under SystemCallFilter=@system-service
 # in the nspawn host (captured; trimmed of memory lines).
@@ -200,8 +202,7 @@ class TestCatalogue(unittest.TestCase):
                                               "close,resume", "--reps", "2"]))
         self.assertNotIn("slice_connections", spec["loadgen"])       # specs as before
         a = run.parse_args(["--loadgen-cpu", "0"])
-        r = run.Runner.__new__(run.Runner)
-        r.a, r.loadgen = a, "lg"
+        r = Loader(a, {}, None, "lg")
         argv = r.loadgen_argv("https://h:1/", "close", 0.4, 4, 40)
         self.assertEqual(argv[argv.index("-n") + 1], "40")
         self.assertNotIn("-d", argv)
@@ -211,14 +212,14 @@ class TestCatalogue(unittest.TestCase):
         d = tempfile.mkdtemp()
         try:
             os.mkdir(os.path.join(d, "sandbench-keep-sb3.service"))
-            self.assertFalse(run.busy([d]))
-            self.assertTrue(run.settle([d]))
+            self.assertFalse(busy([d]))
+            self.assertTrue(settle([d]))
             os.mkdir(os.path.join(d, "lunchd-activated-inetd-sb3@7-1-2.service"))
-            self.assertTrue(run.busy([d]))
+            self.assertTrue(busy([d]))
             t = time.monotonic()
-            self.assertFalse(run.settle([d], limit=0.05))
+            self.assertFalse(settle([d], limit=0.05))
             self.assertGreaterEqual(time.monotonic() - t, 0.05)
-            self.assertFalse(run.busy([os.path.join(d, "gone")]))
+            self.assertFalse(busy([os.path.join(d, "gone")]))
         finally:
             shutil.rmtree(d)
         argv = r.loadgen_argv("https://h:1/", "keepalive", 0.4, 4)

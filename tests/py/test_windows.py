@@ -1,0 +1,150 @@
+"""Duet windows: the seeded plan, the records a window's loadgen JSON makes,
+and the analysis of windows on crafted data of known answer (a 1% cost found
+through a machine drifting by 25%, A/A controls not called)."""
+import os
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "scripts"))
+sys.path.insert(0, os.path.dirname(__file__))
+
+from sblib import _results as rs  # noqa: E402
+from sblib import _windows as win  # noqa: E402
+from sblib import report  # noqa: E402
+import sbfixture  # noqa: E402
+
+
+class Plan(unittest.TestCase):
+    def test_every_variant_once_a_round_with_the_baseline(self):
+        ids = ["s/baseline", "s/baseline-aa", "s/a", "s/b"]
+        p = win.plan(ids, "s/baseline", ["keepalive", "close"], range(2, 5), 7, "s/0")
+        self.assertEqual(len(p), 3 * 3 * 2)
+        for rnd in (2, 3, 4):
+            cells = sorted((m, v) for r, m, v, _ in p if r == rnd)
+            self.assertEqual(cells, sorted((m, v) for v in ids[1:]
+                                           for m in ("keepalive", "close")))
+        self.assertNotIn("s/baseline", {v for _, _, v, _ in p})
+        # seeded: the same arguments give the same plan, another label another order
+        self.assertEqual(p, win.plan(ids, "s/baseline", ["keepalive", "close"], range(2, 5), 7,
+                                     "s/0"))
+        self.assertNotEqual(p, win.plan(ids, "s/baseline", ["keepalive", "close"], range(2, 5),
+                                        7, "s/1"))
+        # which URL comes first is drawn, not fixed
+        self.assertEqual({b for *_, b in p}, {True, False})
+
+
+def target(reqs, cgroups):
+    return {"requests": reqs, "rps": reqs / 0.3, "duration_s": 0.3, "errors": {"total": 0},
+            "latency_us": {"p50": 100.0, "p99": 400.0},
+            "server_cpu": {"usec": sum(u for _, u in cgroups),
+                           "cgroups": [{"path": p, "usec": u} for p, u in cgroups]}}
+
+
+class Records(unittest.TestCase):
+    META = {"slice": 0, "round": "w3", "rep": 1, "window": 3, "mode": "keepalive",
+            "start": 1.0, "duration_s": 0.3, "warmup_s": 0.1}
+
+    def test_own_cgroups_and_parts(self):
+        # a proxied pair: the backend is the directive's unit, nginx is reported beside it
+        js = {"targets": [target(1000, [("/b0", 20000), ("/n0", 30000)]),
+                          target(500, [("/b1", 11000), ("/n1", 15000)])]}
+        recs = win.records(js, [("p/baseline", "p", {"/b0"}), ("p/x", "p", {"/b1"})],
+                           self.META)
+        self.assertEqual([r["status"] for r in recs], ["ok", "ok"])
+        self.assertEqual(recs[0]["cpu_ns_per_req"], 20000.0)
+        self.assertEqual(recs[1]["cpu_ns_per_req"], 22000.0)
+        self.assertEqual(recs[1]["cpu_ns_per_req_all"], 52000.0)
+        self.assertEqual(recs[1]["cpu_parts_usec"], {"/b1": 11000, "/n1": 15000})
+        self.assertEqual(recs[0]["with"], ["p/x"])
+        self.assertEqual((recs[0]["phase"], recs[1]["place"], recs[1]["round"]),
+                         ("duet", 1, "w3"))
+
+    def test_a_failed_side_fails_the_pair(self):
+        js = {"targets": [target(1000, [("/a", 20000)]), target(0, [("/b", 10)])]}
+        recs = win.records(js, [("d/baseline", "d", {"/a"}), ("d/x", "d", {"/b"})], self.META)
+        self.assertEqual([r["status"] for r in recs], ["error", "error"])
+        self.assertIn("partner", recs[0]["error"])
+        self.assertIn("no request", recs[1]["error"])
+        recs = win.records(None, [("d/baseline", "d", set()), ("d/x", "d", set())],
+                           dict(self.META, error="loadgen did not finish in 20s"))
+        self.assertEqual([r["error"] for r in recs], ["loadgen did not finish in 20s"] * 2)
+
+
+class Analysis(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def analyse(self, **kw):
+        path = sbfixture.make_duet_results(os.path.join(self.tmp.name, "r"), **kw)
+        res = rs.load(path)
+        return res, rs.analyse(res, resamples=1000)
+
+    def test_one_percent_found_through_drift(self):
+        # the machine's speed moves by up to 25% from window to window; each
+        # window's two sides share it, so a 1% cost stands out of 0.5% noise
+        res, a = self.analyse(costs={"x": 1.01, "y": 1.0}, windows=16, epochs=4, drift=0.25,
+                              noise=0.005)
+        g = a["groups"][0]
+        self.assertEqual(g["methods"]["cpu_ns_per_req"], "duet")
+        self.assertEqual(g["methods"]["rps"], "isolated")
+        rows = {r["variant"]: r["cmp"]["cpu_ns_per_req"] for r in g["rows"]}
+        x, y, aa = rows["drop/x"], rows["drop/y"], rows["drop/baseline-aa"]
+        self.assertTrue(x["lo"] < 1.01 < x["hi"] and x["lo"] > 1.0, x)
+        self.assertEqual(x["verdict"], "worse")
+        self.assertEqual(y["verdict"], "~")
+        self.assertTrue(aa["lo"] < 1.0 < aa["hi"], aa)
+        self.assertLess(g["floor"], 0.008)
+        # pairing is by window: 16 pairs each, the baseline's level its own windows'
+        self.assertEqual((x["n_base"], x["n_new"]), (16, 16))
+        self.assertAlmostEqual(g["base_levels"]["cpu_ns_per_req"], 20000.0, delta=400)
+        # the run's summary says the same, with its method
+        rows = {r["variant"]: r for r in rs.summary(res, a)}
+        self.assertEqual(rows["drop/x"]["cpu_ns_per_req_verdict"], "worse")
+        self.assertEqual(rows["drop/x"]["cpu_ns_per_req_method"], "duet")
+        self.assertEqual(rows["drop/x"]["rps_method"], "isolated")
+        self.assertAlmostEqual(rows["drop/x"]["cpu_ns_per_req_change"], 0.01, delta=0.003)
+
+    def test_aa_honesty(self):
+        # copies of the baseline: 95% intervals and p < 0.05 should call about
+        # 5% of them by chance, not more (too narrow intervals would)
+        called, total = [], 0
+        for seed in range(1, 6):
+            _, a = self.analyse(costs={}, aa_copies=20, windows=12, epochs=3, noise=0.005,
+                                seed=seed)
+            rows = a["groups"][0]["rows"]
+            total += len(rows)
+            called += [r["variant"] for r in rows if r["cmp"]["cpu_ns_per_req"]["significant"]]
+        self.assertEqual(total, 100)
+        self.assertLessEqual(len(called), 10, called)
+
+    def test_place_costs_widen_the_intervals(self):
+        # what an instance's start costs it differs by epoch: the intervals,
+        # resampling epochs, must hold that, so A/A copies are still not called
+        _, quiet = self.analyse(costs={}, aa_copies=6, windows=12, epochs=4, place=0.0)
+        _, placed = self.analyse(costs={}, aa_copies=6, windows=12, epochs=4, place=0.01)
+
+        def width(a):
+            ws = sorted(r["cmp"]["cpu_ns_per_req"]["hi"] - r["cmp"]["cpu_ns_per_req"]["lo"]
+                        for r in a["groups"][0]["rows"])
+            return ws[len(ws) // 2]
+        self.assertGreater(width(placed), 2 * width(quiet))
+
+    def test_report_names_the_method(self):
+        path = sbfixture.make_duet_results(os.path.join(self.tmp.name, "r"), costs={"x": 1.01})
+        rc, _, err = sbfixture.run_main(report.main, [path, "--no-plots"])
+        self.assertEqual(rc, 0, err)
+        with open(os.path.join(path, "report.md")) as f:
+            md = f.read()
+        self.assertIn("CPU per request comes from **duet windows**", md)
+        self.assertRegex(md, r"\| drop \| keepalive \| duet \| [-+]\d\.\d% \[")
+        self.assertIn("CPU per request from duet windows, req/s and p99 from isolated slices",
+                      md)
+        self.assertIn("Duet windows need no drift correction", md)
+
+
+if __name__ == "__main__":
+    unittest.main()
