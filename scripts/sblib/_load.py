@@ -102,23 +102,14 @@ class Loader:
             rec.update({"status": "error", "error": err})
             return rec
         reqs = int(js.get("requests") or 0)
-        if not count:
-            # the directive's unit alone (a proxied backend), its nginx beside it
-            cpu, parts = win.target_cpu(js, set(inst.own_dirs()))
-            if len(parts) > 1:
-                rec["cpu_parts_usec"] = parts
-                rec["cpu_ns_per_req_all"] = round(sum(parts.values()) * 1000.0 / reqs, 1) \
-                    if reqs else None
-        rec.update({
-            "duration_s": js.get("duration_s", self.a.duration),
-            "requests": reqs, "rps": js.get("rps"),
-            "errors": (js.get("errors") or {}).get("total", 0),
-            "cpu_usec": cpu,
-            "cpu_ns_per_req": round(cpu * 1000.0 / reqs, 1) if (cpu is not None and reqs) else None,
-            "latency_us": {k: (js.get("latency_us") or {}).get(k)
-                           for k in ("p50", "p90", "p99", "p99.9", "p99.99", "max", "mean")},
-            "loadgen": js,
-        })
+        # the directive's unit alone (a proxied backend), its nginx beside it;
+        # counted slices read their CPU here, not from loadgen
+        fig = win.figures(js, set(inst.own_dirs()), self.a.duration)
+        if count:
+            fig["cpu_usec"] = cpu
+            fig["cpu_ns_per_req"] = round(cpu * 1000.0 / reqs, 1) \
+                if (cpu is not None and reqs) else None
+        rec.update({**fig, "loadgen": js})
         if err:
             rec["loadgen_stderr"] = err[-300:]
         if reqs == 0:

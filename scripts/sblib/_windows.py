@@ -53,6 +53,29 @@ def target_cpu(target, own):
     return (sum(mine) if mine else sc.get("usec")), parts
 
 
+def figures(t, own, duration_s):
+    """The measured fields of a record from one loadgen object T (the whole
+    JSON of a one-URL run, or one of its "targets"): requests, rps, errors,
+    the CPU of the cgroups in OWN (see target_cpu) and per request, the
+    latency percentiles, and with two or more cgroups each one's usec and
+    their sum per request."""
+    reqs = int(t.get("requests") or 0)
+    cpu, parts = target_cpu(t, own)
+    out = {
+        "duration_s": t.get("duration_s", duration_s),
+        "requests": reqs, "rps": t.get("rps"),
+        "errors": (t.get("errors") or {}).get("total", 0),
+        "cpu_usec": cpu,
+        "cpu_ns_per_req": round(cpu * 1000.0 / reqs, 1) if (cpu is not None and reqs) else None,
+        "latency_us": {k: (t.get("latency_us") or {}).get(k)
+                       for k in ("p50", "p90", "p99", "p99.9", "p99.99", "max", "mean")},
+    }
+    if len(parts) > 1:
+        out["cpu_parts_usec"] = parts
+        out["cpu_ns_per_req_all"] = round(sum(parts.values()) * 1000.0 / reqs, 1) if reqs else None
+    return out
+
+
 def records(js, members, meta):
     """The runs.jsonl records of one window, one per member.
 
@@ -72,27 +95,11 @@ def records(js, members, meta):
             out.append(rec)
             continue
         rec.pop("error", None)
-        t = targets[i]
-        reqs = int(t.get("requests") or 0)
-        cpu, parts = target_cpu(t, own)
-        rec.update({
-            "status": "ok",
-            "duration_s": t.get("duration_s", meta.get("duration_s")),
-            "requests": reqs, "rps": t.get("rps"),
-            "errors": (t.get("errors") or {}).get("total", 0),
-            "cpu_usec": cpu,
-            "cpu_ns_per_req": round(cpu * 1000.0 / reqs, 1) if (cpu is not None and reqs) else None,
-            "latency_us": {k: (t.get("latency_us") or {}).get(k)
-                           for k in ("p50", "p90", "p99", "p99.9", "p99.99", "max", "mean")},
-        })
-        if len(parts) > 1:
-            rec["cpu_parts_usec"] = parts
-            tot = sum(parts.values())
-            rec["cpu_ns_per_req_all"] = round(tot * 1000.0 / reqs, 1) if reqs else None
-        if reqs == 0:
+        rec.update({"status": "ok", **figures(targets[i], own, meta.get("duration_s"))})
+        if rec["requests"] == 0:
             rec["status"] = "error"
             rec["error"] = "no request completed in the window"
-        elif cpu is None:
+        elif rec["cpu_usec"] is None:
             rec["status"] = "error"
             rec["error"] = "the unit's CPU time could not be read"
         out.append(rec)

@@ -20,13 +20,6 @@ from lgtest import check  # noqa: E402
 PORT = 19130
 
 
-def cgroup2_mount():
-    with open("/proc/self/mounts") as f:
-        for line in f:
-            dev, mnt, fstype = line.split()[:3]
-            if fstype == "cgroup2":
-                return mnt
-    return None
 
 
 def usage_usec(d):
@@ -39,18 +32,17 @@ def usage_usec(d):
 
 
 def main():
-    mnt = cgroup2_mount()
+    mnt = lgtest.cgroup2_mount()
     if os.geteuid() != 0 or not mnt:
         lgtest.skip("needs root and a cgroup2 mount")
     if not lgtest.port_free(PORT):
         lgtest.skip("port %d is busy" % PORT)
-    backend = lgtest.bin_path("lunchd-backend")
     cg = tempfile.mkdtemp(prefix="sbtest-lg-", dir=mnt)
     empty = tempfile.mkdtemp(prefix="sbtest-lg-empty-", dir=mnt)
     srv = None
     try:
         # the server joins its cgroup before it execs, so all of its CPU is there
-        srv = start(cg, backend)
+        srv = lgtest.start_backend(cg, PORT)
         url = "http://127.0.0.1:%d/" % PORT
 
         o, _ = lgtest.run_loadgen("-c", 8, "-d", "1s", url)
@@ -76,42 +68,29 @@ def main():
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=30)
         check(p.returncode == 2 and "--cgroup" in p.stderr and "nonexistent" in p.stderr,
               "a missing cgroup is refused with exit 2: %r" % p.stderr.strip())
-        stop(srv)
+        lgtest.stop(srv)
         srv = None
 
         # the calibration flag, measured: +50 us of CPU per request
         per_req = []
         for work in ("0", "50"):
-            srv = start(cg, backend, "--work-per-request", work)
+            srv = lgtest.start_backend(cg, PORT, "--work-per-request", work)
             o, _ = lgtest.run_loadgen("-c", 4, "-d", "1s", "--warmup", "200ms", "--cgroup", cg, url)
             per_req.append(o["server_cpu"]["ns_per_request"])
-            stop(srv)
+            lgtest.stop(srv)
             srv = None
         delta = per_req[1] - per_req[0]
         check(40000 <= delta <= 60000, "--work-per-request 50 adds %.0f ns per request "
               "(%.0f -> %.0f; want 50000 +- 20%%)" % (delta, per_req[0], per_req[1]))
     finally:
-        stop(srv)
+        lgtest.stop(srv)
         for d in (cg, empty):
             os.rmdir(d)
     return 0
 
 
-def start(cg, backend, *args):
-    """lunchd-backend on PORT, in cgroup CG from before its exec."""
-    srv = subprocess.Popen(["/bin/sh", "-c", 'cg=$1; shift; echo $$ > "$cg/cgroup.procs" && exec "$@"',
-                            "sh", cg, backend, "--listen", "127.0.0.1:%d" % PORT] + list(args),
-                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    if not lgtest.wait_port(PORT):
-        srv.kill()
-        lgtest.fail("lunchd-backend did not listen: %s" % srv.communicate()[1])
-    return srv
 
 
-def stop(srv):
-    if srv is not None and srv.poll() is None:
-        srv.terminate()
-        srv.wait(10)
 
 
 if __name__ == "__main__":

@@ -22,35 +22,14 @@ from lgtest import check  # noqa: E402
 PORTS = (19140, 19141)
 
 
-def cgroup2_mount():
-    with open("/proc/self/mounts") as f:
-        for line in f:
-            dev, mnt, fstype = line.split()[:3]
-            if fstype == "cgroup2":
-                return mnt
-    return None
 
 
-def start(cg, port, *args):
-    """lunchd-backend on PORT, in cgroup CG from before its exec."""
-    srv = subprocess.Popen(["/bin/sh", "-c", 'cg=$1; shift; echo $$ > "$cg/cgroup.procs" && exec "$@"',
-                            "sh", cg, lgtest.bin_path("lunchd-backend"), "--listen",
-                            "127.0.0.1:%d" % port] + list(args),
-                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    if not lgtest.wait_port(port):
-        srv.kill()
-        lgtest.fail("lunchd-backend did not listen: %s" % srv.communicate()[1])
-    return srv
 
 
-def stop(srv):
-    if srv is not None and srv.poll() is None:
-        srv.terminate()
-        srv.wait(10)
 
 
 def main():
-    mnt = cgroup2_mount()
+    mnt = lgtest.cgroup2_mount()
     if os.geteuid() != 0 or not mnt:
         lgtest.skip("needs root and a cgroup2 mount")
     for p in PORTS:
@@ -59,8 +38,8 @@ def main():
     cgs = [tempfile.mkdtemp(prefix="sbtest-duet-%d-" % i, dir=mnt) for i in range(2)]
     srvs = []
     try:
-        srvs.append(start(cgs[0], PORTS[0]))
-        srvs.append(start(cgs[1], PORTS[1], "--work-per-request", "50"))
+        srvs.append(lgtest.start_backend(cgs[0], PORTS[0]))
+        srvs.append(lgtest.start_backend(cgs[1], PORTS[1], "--work-per-request", "50"))
         urls = ["http://127.0.0.1:%d/" % p for p in PORTS]
         o, _ = lgtest.run_loadgen("-c", 8, "-d", "1500ms", "--warmup", "300ms",
                                   "--cgroup", cgs[0], "--cgroup", cgs[1], *urls)
@@ -98,7 +77,7 @@ def main():
                   "%s: refused with exit 2: %r" % (what, p.stderr.strip()))
     finally:
         for s in srvs:
-            stop(s)
+            lgtest.stop(s)
         for d in cgs:
             os.rmdir(d)
     return 0

@@ -103,6 +103,11 @@ def make_results(path, servers=("drop",), modes=("keepalive",), rounds=8, seed=1
     files = {"spec.json": spec, "env.json": env, "variants.json": vjson,
              "status.json": {"state": "complete", "runs_done": len(runs),
                              "runs_planned": len(runs), "updated": "2026-11-22T21:40:00Z"}}
+    return write_set(path, files, runs)
+
+
+def write_set(path, files, runs):
+    """Writes FILES ({name: JSON object}) and RUNS (runs.jsonl) into PATH."""
     for name, obj in files.items():
         with open(os.path.join(path, name), "w", encoding="utf-8") as f:
             json.dump(obj, f, indent=1)
@@ -199,10 +204,4 @@ def make_duet_results(path, costs, windows=12, epochs=3, seed=1, base_cpu=20000.
     files = {"spec.json": spec, "env.json": {"kernel": "6.1.0-test"}, "variants.json": vjson,
              "status.json": {"state": "complete", "runs_done": len(runs),
                              "runs_planned": len(runs)}}
-    for name, obj in files.items():
-        with open(os.path.join(path, name), "w", encoding="utf-8") as f:
-            json.dump(obj, f, indent=1)
-    with open(os.path.join(path, "runs.jsonl"), "w", encoding="utf-8") as f:
-        for r in runs:
-            f.write(json.dumps(r) + "\n")
-    return path
+    return write_set(path, files, runs)

@@ -226,6 +226,35 @@ class BadServer:
     def __exit__(self, *exc):
         self.stop()
 
+def cgroup2_mount():
+    """Where the cgroup2 hierarchy is mounted, or None."""
+    with open("/proc/self/mounts") as f:
+        for line in f:
+            dev, mnt, fstype = line.split()[:3]
+            if fstype == "cgroup2":
+                return mnt
+    return None
+
+
+def start_backend(cg, port, *args):
+    """A real lunchd-backend on 127.0.0.1:PORT (extra ARGS), in cgroup2
+    directory CG from before its exec, so all of its CPU is there."""
+    srv = subprocess.Popen(["/bin/sh", "-c", 'cg=$1; shift; echo $$ > "$cg/cgroup.procs" && exec "$@"',
+                            "sh", cg, bin_path("lunchd-backend"), "--listen",
+                            "127.0.0.1:%d" % port] + list(args),
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    if not wait_port(port):
+        srv.kill()
+        fail("lunchd-backend did not listen: %s" % srv.communicate()[1])
+    return srv
+
+
+def stop(srv):
+    """Stops a server this test started, by its PID."""
+    if srv is not None and srv.poll() is None:
+        srv.terminate()
+        srv.wait(10)
+
 
 def run_loadgen(*args, timeout=60, expect_rc=0):
     """Runs loadgen --json ARGS; returns (object, wall seconds)."""
