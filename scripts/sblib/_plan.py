@@ -24,16 +24,21 @@ def ports(group, i):
     return PORT_BASE + 100 * group + i, BACKEND_PORT_BASE + 100 * group + i
 
 
-def variants_for(servers, directives, combines, combine_all, label="combined"):
+def variants_for(servers, directives, combines, combine_all, label="combined", aa_copies=1):
     """The variant list: per server a baseline, an A/A baseline, one variant
     per directive (or, with COMBINE_ALL, one variant LABEL holding all of
-    them) and one per (label, directives) in COMBINES."""
+    them) and one per (label, directives) in COMBINES. AA_COPIES > 1 adds
+    more identical copies of the baseline as ordinary variants
+    (baseline-aa2, ...), to check how many a run calls significant."""
     out = []
     for s in servers:
         out.append({"id": f"{s}/baseline", "server": s, "name": "baseline", "directives": [],
                     "role": "baseline"})
         out.append({"id": f"{s}/baseline-aa", "server": s, "name": "baseline-aa",
                     "directives": [], "role": "aa"})
+        for k in range(2, aa_copies + 1):
+            out.append({"id": f"{s}/baseline-aa{k}", "server": s, "name": f"baseline-aa{k}",
+                        "directives": [], "role": "variant"})
         if combine_all and directives:
             out.append({"id": f"{s}/{label}", "server": s, "name": label,
                         "directives": list(directives), "role": "variant"})

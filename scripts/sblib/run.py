@@ -92,6 +92,9 @@ def parse_args(argv):
     ap.add_argument("--connections", type=int, default=16, help="loadgen -c (default 16)")
     ap.add_argument("--rate", type=int, default=2000, help="req/s of --mode rate (default 2000)")
     ap.add_argument("--path", default="/", help="request path (default /)")
+    ap.add_argument("--aa-copies", type=int, default=1,
+                    help="identical copies of the baseline to measure as variants (default 1: "
+                         "the A/A control); more check how many a run calls significant")
     ap.add_argument("--out", help="results directory (default results/runs/<UTC timestamp>)")
     ap.add_argument("--seed", type=int, help="order seed (default: from the clock; recorded)")
     ap.add_argument("--unit", help="measure this unit file instead of the reference servers")
@@ -136,6 +139,8 @@ def build_plan(a):
         raise Usage("--duration must be 0.1..600 seconds")
     if a.warmup < 0 or a.warmup > 60:
         raise Usage("--warmup must be 0..60 seconds")
+    if not 1 <= a.aa_copies <= 50:
+        raise Usage("--aa-copies must be 1..50")
     if a.connections < 1 or a.connections > 10000:
         raise Usage("--connections must be 1..10000")
     if bool(a.unit) != bool(a.url):
@@ -168,7 +173,7 @@ def build_plan(a):
         dirs, combines = cat.load_profile(profile)
     seed = a.seed if a.seed is not None else int(time.time() * 1000) % 1000003
     label = profile if profile and profile not in ("baseline", "quick", "all") else "combined"
-    variants = plan.variants_for(servers, dirs, combines, a.combine, label)
+    variants = plan.variants_for(servers, dirs, combines, a.combine, label, a.aa_copies)
     if len(variants) > plan.MAX_INSTANCES * len(servers):
         raise Usage(f"at most {plan.MAX_INSTANCES - 2} directives per run")
     ids = [v["id"] for v in variants]

@@ -88,6 +88,11 @@ class TestOrder(unittest.TestCase):
                          ["drop/baseline", "drop/baseline-aa", "drop/a", "drop/b", "drop/seed"])
         self.assertEqual(vs[1]["role"], "aa")
         self.assertEqual(vs[4]["directives"], ["a", "c"])
+        vs = plan.variants_for(["drop"], ["a"], [], False, aa_copies=3)
+        self.assertEqual([v["id"] for v in vs], ["drop/baseline", "drop/baseline-aa",
+                                                 "drop/baseline-aa2", "drop/baseline-aa3",
+                                                 "drop/a"])
+        self.assertEqual([v["role"] for v in vs][1:4], ["aa", "variant", "variant"])
         vs = plan.variants_for(["drop", "inetd"], ["a", "b"], [], True)
         self.assertEqual([v["id"] for v in vs if v["server"] == "inetd"],
                          ["inetd/baseline", "inetd/baseline-aa", "inetd/combined"])
