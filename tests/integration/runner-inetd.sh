@@ -27,7 +27,7 @@ trap 'scripts/sandbench host --name "$name" down >/dev/null 2>&1; rm -rf "$out"'
 
 scripts/sandbench run --name "$name" --lock-timeout 200 --servers inetd \
 	--directives system-call-filter-system-service --mode keepalive,close --reps 2 --duration 0.4 \
-	--seed 11 --loadgen "$bin/loadgen" --out "$out/r" --no-report >"$out/log" 2>&1
+	--windows 2 --epochs 1 --seed 11 --loadgen "$bin/loadgen" --out "$out/r" --no-report >"$out/log" 2>&1
 rc=$?
 cat "$out/log"
 [ $rc = 75 ] && { echo "another sandbox host held the lock for 200 s"; exit 77; }
@@ -48,7 +48,24 @@ def check(cond, what):
         bad.append(what)
 check(spec["loadgen"].get("slice_connections") == {"inetd": {"close": want}},
       f"spec.loadgen.slice_connections {spec['loadgen'].get('slice_connections')}")
+# keep-alive CPU in duet windows (2 rounds x 2 variants, a record per side),
+# close in counted isolated slices, keep-alive req/s and latency isolated too
+duet = [r for r in runs if r.get("phase") == "duet"]
+runs = [r for r in runs if r.get("phase") != "duet"]
 check(len(runs) == 12, f"{len(runs)} slices, 12 expected")
+check(len(duet) == 8, f"{len(duet)} window records, 8 expected")
+for r in duet:
+    v = f"{r['variant']} window {r['round']}"
+    check(r["mode"] == "keepalive", f"{v}: a window in {r['mode']} mode")
+    check(r["status"] == "ok" and r["errors"] == 0, f"{v}: {r['status']} {r.get('error')}")
+    check(r["cpu_ns_per_req"] and r["cpu_ns_per_req"] < 1e6,
+          f"{v}: {r.get('cpu_ns_per_req')} ns CPU per keep-alive request")
+    check(r["warmup_s"] >= cat.SERVERS["inetd"]["slice_warmup"], f"{v}: warm-up {r['warmup_s']}")
+pairs = {}
+for r in duet:
+    pairs.setdefault(r["round"], []).append(r["variant"])
+check(all(len(p) == 2 and "inetd/baseline" in p for p in pairs.values()),
+      f"every window pairs a variant with the baseline: {pairs}")
 for r in runs:
     v = f"{r['variant']} {r['mode']} round {r['round']}"
     check(r["status"] == "ok", f"{v}: {r['status']} {r.get('error')}")

@@ -30,7 +30,8 @@ trap 'scripts/sandbench host --name "$name" down >/dev/null 2>&1; rm -rf "$out"'
 
 scripts/sandbench run --name "$name" --lock-timeout 200 --servers drop,activated \
 	--directives system-call-filter-system-service,private-tmp-yes,dynamic-user-yes,device-policy-closed \
-	--reps 2 --epochs 2 --duration 0.4 --warmup 0.1 --slice-warmup 0.2 --seed 7 \
+	--reps 2 --epochs 2 --windows 2 --duet-reps 2 --duration 0.4 --warmup 0.1 \
+	--slice-warmup 0.2 --seed 7 \
 	--loadgen "$bin/loadgen" --out "$out/r" --no-report >"$out/log" 2>&1
 rc=$?
 cat "$out/log"
@@ -62,6 +63,25 @@ check(spec.get("epochs") == 2, "spec.epochs")
 for k in ("kernel", "systemd", "openssl", "liburing", "cpu_model", "cores", "host"):
     check(env.get(k) is not None, f"env.{k} missing")
 runs = [json.loads(l) for l in open(os.path.join(d, "runs.jsonl")) if l.strip()]
+# CPU per request in duet windows: per window the baseline and one variant,
+# a record each (drop: 4 variants start, activated 5; 2 rounds)
+duet = [r for r in runs if r.get("phase") == "duet"]
+runs = [r for r in runs if r.get("phase") != "duet"]
+check(spec.get("method") == "duet" and spec["duet"]["rounds"] == 2, "spec.duet")
+check(len(duet) == 36, f"{len(duet)} window records, 36 expected")
+wins = {}
+for r in duet:
+    wins.setdefault(r["round"], []).append(r)
+for w, rs_ in wins.items():
+    ids = sorted(r["variant"] for r in rs_)
+    base = f"{rs_[0]['server']}/baseline"
+    check(len(rs_) == 2 and base in ids, f"window {w}: {ids}")
+    for r in rs_:
+        check(r["with"] == [i for i in ids if i != r["variant"]], f"window {w}: partner")
+        if r["status"] == "ok":
+            check(r["requests"] > 0 and r["cpu_ns_per_req"] > 100, f"window {w}: no CPU/request")
+    check(len({r["epoch"] for r in rs_}) == 1, f"window {w}: sides in different epochs")
+check({r["epoch"] for r in duet} == {0, 1}, "windows in both epochs")
 check(len(runs) == 22, f"{len(runs)} runs, 22 expected (drop/dynamic-user-yes cannot start)")
 # epochs: round 0 in epoch 0, round 1 in epoch 1, each with its own placement
 place = {}
@@ -118,7 +138,12 @@ check(var["drop/system-call-filter-system-service"]["exposure"] < var["drop/base
       "SystemCallFilter must lower the exposure")
 summ = load("summary.json")
 rows = {(r["variant"], r["mode"]): r for r in summ["rows"]}
-check(rows[("drop/baseline", "keepalive")]["cpu_ns_per_req_ratio"] == 1.0, "baseline ratio 1")
+b = rows[("drop/baseline", "keepalive")]
+check(b["role"] == "baseline" and b["cpu_ns_per_req"] > 100, "baseline row")
+check(b["cpu_ns_per_req_method"] == "duet" and b["rps_method"] == "isolated", "methods named")
+x = rows[("drop/private-tmp-yes", "keepalive")]
+check(x["cpu_ns_per_req_lo"] <= x["cpu_ns_per_req_change"] <= x["cpu_ns_per_req_hi"],
+      "a change inside its interval")
 check(len(summ["aa"]) == 2, "one A/A row per server")
 if bad:
     print("FAIL:\n  " + "\n  ".join(bad))
@@ -155,14 +180,14 @@ assert json.load(open(os.path.join(d, "variants.json")))["drop/baseline"]["statu
 PY
 
 # a run whose servers stop answering (here every instance is ended by
-# RuntimeMaxSec=) stops by itself as "stalled", its slices kept, and does
+# RuntimeMaxSec=) stops by itself as "stalled", its windows kept, and does
 # not record failures to the end of its plan
 sed -e 's/^Environment=LISTEN=.*/Environment=LISTEN=127.0.0.1:@PORT@/' \
 	-e 's/^Restart=no/Restart=no\nRuntimeMaxSec=20/' units/lunchd-drop.service >"$out/stall.service"
 grep -q 'RuntimeMaxSec=20' "$out/stall.service" || { echo "FAIL: stall unit not made"; exit 1; }
 scripts/sandbench run --name "$name" --lock-timeout 200 --unit "$out/stall.service" \
 	--url https://127.0.0.1:8443/ --directives private-tmp-yes,protect-home-yes \
-	--reps 400 --duration 0.2 --slice-warmup 0.05 --seed 9 \
+	--windows 400 --epochs 1 --reps 400 --duration 0.2 --slice-warmup 0.05 --seed 9 \
 	--loadgen "$bin/loadgen" --out "$out/s" --no-report >"$out/slog" 2>&1
 rc=$?
 [ $rc = 1 ] || { cat "$out/slog"; echo "FAIL: stalled run exit $rc, 1 expected"; exit 1; }

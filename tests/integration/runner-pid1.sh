@@ -31,7 +31,8 @@ x test -s /etc/sandbench/tls/key.pem || fail "pid1 prepare: no key"
 inner scripts/sandbench host --name inner down >/dev/null || fail "inner down"
 
 out=$(inner scripts/sandbench run --name inner --servers drop --directives private-tmp-yes \
-	--reps 2 --duration 0.3 --warmup 0.1 --seed 7 --out /run/sbtest-pid1 --no-report 2>&1)
+	--duet-reps 2 --windows 2 --epochs 1 --duration 0.3 --warmup 0.1 --seed 7 \
+	--out /run/sbtest-pid1 --no-report 2>&1)
 rc=$?
 echo "$out" | tail -n 15
 [ $rc = 0 ] || fail "run in pid1 mode exited $rc"
@@ -42,7 +43,10 @@ env = json.load(open(d + "/env.json"))
 assert env["host"] == "pid1", env["host"]
 runs = [json.loads(l) for l in open(d + "/runs.jsonl")]
 ok = [r for r in runs if r["status"] == "ok"]
-assert len(ok) == 3 * 2, "want 6 good slices, got %d of %d" % (len(ok), len(runs))
+duet = [r for r in ok if r.get("phase") == "duet"]
+# 3 variants x 2 isolated rounds; 2 rounds of windows x 2 variants, a record a side
+assert len(ok) - len(duet) == 3 * 2, "want 6 good slices, got %d" % (len(ok) - len(duet))
+assert len(duet) == 2 * 2 * 2, "want 8 window records, got %d of %d" % (len(duet), len(runs))
 assert all(r["cpu_ns_per_req"] and r["cpu_ns_per_req"] > 1000 for r in ok), "CPU per request"
 v = json.load(open(d + "/variants.json"))["drop/private-tmp-yes"]
 assert v["status"] == "ok", v["status"]
