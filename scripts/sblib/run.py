@@ -727,6 +727,24 @@ def print_summary(rows, aa, variants, path):
     print(f"\nresults: {path}   (* a change above the noise; the report has the rest)")
 
 
+def open_results(out):
+    """The results directory of a new run, created if need be (before the
+    host is booted). Raises Usage, with one line to print, when OUT already
+    holds results or cannot be a directory we write in."""
+    if any(os.path.isfile(os.path.join(out, f)) and os.path.getsize(os.path.join(out, f)) > 0
+           for f in rs.RUNS_FILES):
+        raise Usage(f"{out} already holds results; choose another --out")
+    try:
+        return Results(out)
+    except OSError as e:
+        why = e.strerror or str(e)
+        if isinstance(e, FileExistsError):
+            why = "it exists and is not a directory"
+        elif isinstance(e, NotADirectoryError):
+            why = "a part of the path is a file, not a directory"
+        raise Usage(f"--out {out}: cannot write the results there ({why})") from None
+
+
 def main(argv):
     a = parse_args(argv)
     try:
@@ -760,15 +778,15 @@ def main(argv):
             return 2
     out = a.out or os.path.join(_host.repo_root(), "results", "runs",
                                 time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()))
-    if any(os.path.exists(os.path.join(out, f)) and os.path.getsize(os.path.join(out, f)) > 0
-           for f in rs.RUNS_FILES):
-        print(f"sandbench run: {out} already holds results; choose another --out", file=sys.stderr)
+    try:
+        res = open_results(out)
+    except Usage as e:
+        print(f"sandbench run: {e}", file=sys.stderr)
         return 2
     spec["created"] = now_iso()
     spec["commit"] = commit()
     spec["argv"] = ["run"] + list(argv)
     spec["_order"] = order
-    res = Results(out)
     res.planned = len(order)
     res.status("running")
     res.write("spec.json", {k: v for k, v in spec.items() if k != "_order"})
