@@ -145,8 +145,11 @@ def build_plan(a):
         raise Usage("--connections must be 1..10000")
     if bool(a.unit) != bool(a.url):
         raise Usage("--unit and --url go together")
-    if a.profile and a.directives:
+    if a.profile is not None and a.directives is not None:
         raise Usage("give --profile or --directives, not both")
+    if a.profile is not None and not a.profile.strip():
+        raise Usage("--profile is empty: name a profile of units/profiles, or leave it out "
+                    "for quick")
     if a.unit:
         if not os.path.isfile(a.unit):
             raise Usage(f"--unit: no such file '{a.unit}'")
@@ -163,8 +166,11 @@ def build_plan(a):
         if len(set(servers)) != len(servers):
             raise Usage("--servers names a server twice")
     combines = []
-    if a.directives:
-        dirs = [d for d in a.directives.split(",") if d]
+    if a.directives is not None:
+        dirs = [d.strip() for d in a.directives.split(",") if d.strip()]
+        if not dirs:
+            raise Usage("--directives is empty: name at least one directive, or give "
+                        "--profile")
         for d in dirs:
             cat.load_directive(d)  # raises with the valid names
         profile = None

@@ -197,6 +197,21 @@ class TestCatalogue(unittest.TestCase):
             with self.assertRaises((run.Usage, cat.CatalogueError)):
                 run.build_plan(run.parse_args(argv))
 
+    def test_empty_directives_or_profile(self):
+        """--directives "" (or only commas) is an error, not the quick profile."""
+        for argv in (["--directives", ""], ["--directives", ","], ["--directives", " , "],
+                     ["--profile", ""], ["--profile", "", "--directives", "x"]):
+            with self.assertRaises(run.Usage, msg=argv):
+                run.build_plan(run.parse_args(argv))
+        rc, _, err = sbfixture.run_main(run.main, ["--directives", "", "--dry-run"])
+        self.assertEqual(rc, 2)
+        self.assertIn("--directives is empty", err)
+        # a list with an empty item in it is still the directives named
+        d = cat.directive_names()[0]
+        spec = run.build_plan(run.parse_args(["--servers", "drop", "--directives", d + ",",
+                                              "--method", "isolated"]))
+        self.assertEqual(spec["directives"], [d])
+
 
     def test_counted_slices_for_a_process_per_connection(self):
         # inetd's churn slices are a number of connections, not a window
