@@ -51,6 +51,7 @@ struct conn {
 	bool recv_armed;
 	bool send_busy;
 	bool counted;          /* the connection's start is inside the measurement */
+	bool attempt;          /* keep-alive: connecting or in the handshake, not yet ready */
 	uint32_t outstanding;  /* requests sent, responses not yet complete */
 	uint64_t deadline;     /* timeout for the current step; 0 none */
 	uint64_t retry_at;     /* CLOSED: do not reconnect before */
@@ -86,6 +87,7 @@ struct engine {
 	double rate;
 	struct sched sched;
 	uint64_t quota, issued; /* -n share; requests issued inside the measurement */
+	uint64_t attempts;       /* keep-alive connections with attempt set */
 	uint64_t measure_ns, end_ns;
 	uint64_t open_outstanding;
 	uint32_t batch_target;   /* completions worth sleeping for, adapted */
@@ -259,7 +261,24 @@ static void conn_drop_requests(struct engine *e, struct conn *c)
 }
 
 static bool engine_done_issuing(const struct engine *e, uint64_t now);
+static bool engine_may_connect(const struct engine *e, uint64_t now);
 static void conn_connect(struct engine *e, struct conn *c, uint64_t now);
+
+/*
+ * A keep-alive connection attempt ends: the connection is ready, or it
+ * failed before it could carry a request. A failed attempt counts toward -n
+ * like a failed request, so a run against a server nobody reaches (refused,
+ * never accepted, no TLS) still ends.
+ */
+static void conn_attempt_end(struct engine *e, struct conn *c, bool failed, uint64_t now)
+{
+	if (!c->attempt)
+		return;
+	c->attempt = false;
+	e->attempts--;
+	if (failed && now >= e->measure_ns)
+		e->issued++;
+}
 
 /* The slot is free again: reconnect at once when there is work for it. */
 static void conn_finish_close(struct engine *e, struct conn *c, uint64_t now)
@@ -271,7 +290,8 @@ static void conn_finish_close(struct engine *e, struct conn *c, uint64_t now)
 	c->deadline = 0;
 	c->recv_armed = false;
 	c->send_busy = false;
-	if (now < c->retry_at || engine_done_issuing(e, now))
+	conn_attempt_end(e, c, false, now);
+	if (now < c->retry_at || !engine_may_connect(e, now))
 		return;
 	if (e->cfg->mode == LG_KEEPALIVE || e->rate <= 0 || c->k_sent < c->k_due)
 		conn_connect(e, c, now);
@@ -301,6 +321,7 @@ static void conn_close(struct engine *e, struct conn *c, uint64_t now)
 static void conn_fail(struct engine *e, struct conn *c, enum lg_err kind, uint64_t now)
 {
 	conn_count_error(e, c, kind, now);
+	conn_attempt_end(e, c, true, now);
 	if (kind == LG_ERR_CONNECT)
 		c->retry_at = now + ENGINE_RETRY_NS;
 	conn_close(e, c, now);
@@ -311,6 +332,20 @@ static bool engine_done_issuing(const struct engine *e, uint64_t now)
 	if (e->end_ns && now >= e->end_ns)
 		return true;
 	return e->quota && now >= e->measure_ns && e->issued >= e->quota;
+}
+
+/*
+ * May a closed slot connect (again)? Not once issuing is done; with -n
+ * and keep-alive, not while the attempts under way could fill the quota
+ * themselves (each ends in requests or counts as one failed), so failed
+ * attempts end the run after exactly the quota.
+ */
+static bool engine_may_connect(const struct engine *e, uint64_t now)
+{
+	if (engine_done_issuing(e, now))
+		return false;
+	return !(e->quota && e->cfg->mode == LG_KEEPALIVE && now >= e->measure_ns &&
+		 e->issued + e->attempts >= e->quota);
 }
 
 static void conn_connect(struct engine *e, struct conn *c, uint64_t now)
@@ -324,6 +359,8 @@ static void conn_connect(struct engine *e, struct conn *c, uint64_t now)
 		engine_note(CST(e, c)->sys_err, sizeof(CST(e, c)->sys_err), "socket", errno);
 		conn_count_error(e, c, LG_ERR_CONNECT, now);
 		c->retry_at = now + ENGINE_RETRY_NS;
+		if (now >= e->measure_ns)
+			e->issued++; /* a failed attempt, as below */
 		return;
 	}
 	(void)setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -338,6 +375,10 @@ static void conn_connect(struct engine *e, struct conn *c, uint64_t now)
 	c->recv_armed = false;
 	c->send_busy = false;
 	c->outstanding = 0;
+	if (e->cfg->mode == LG_KEEPALIVE && !c->attempt) {
+		c->attempt = true;
+		e->attempts++;
+	}
 	if (e->cfg->mode != LG_KEEPALIVE) {
 		/*
 		 * A churn connection exists for one request: count it as issued
@@ -388,6 +429,7 @@ static void conn_request(struct engine *e, struct conn *c, uint64_t now, uint64_
 /* The connection has nothing outstanding: send now, later, or not at all. */
 static void conn_ready(struct engine *e, struct conn *c, uint64_t now)
 {
+	conn_attempt_end(e, c, false, now);
 	c->state = CS_READY;
 	c->deadline = 0;
 	/* a churn connection's request was counted when it connected */
@@ -723,7 +765,7 @@ static void engine_scan(struct engine *e, uint64_t now)
 		    (c->state == CS_CONNECTING || c->state == CS_HANDSHAKE || c->state == CS_BUSY)) {
 			conn_fail(e, c, LG_ERR_TIMEOUT, now);
 		}
-		if (c->state == CS_CLOSED && now >= c->retry_at && !engine_done_issuing(e, now)) {
+		if (c->state == CS_CLOSED && now >= c->retry_at && engine_may_connect(e, now)) {
 			bool want = e->cfg->mode == LG_KEEPALIVE || e->rate <= 0 ||
 				    c->k_sent < c->k_due;
 

@@ -145,8 +145,11 @@ def build_plan(a):
         raise Usage("--connections must be 1..10000")
     if bool(a.unit) != bool(a.url):
         raise Usage("--unit and --url go together")
-    if a.profile and a.directives:
+    if a.profile is not None and a.directives is not None:
         raise Usage("give --profile or --directives, not both")
+    if a.profile is not None and not a.profile.strip():
+        raise Usage("--profile is empty: name a profile of units/profiles, or leave it out "
+                    "for quick")
     if a.unit:
         if not os.path.isfile(a.unit):
             raise Usage(f"--unit: no such file '{a.unit}'")
@@ -163,8 +166,11 @@ def build_plan(a):
         if len(set(servers)) != len(servers):
             raise Usage("--servers names a server twice")
     combines = []
-    if a.directives:
-        dirs = [d for d in a.directives.split(",") if d]
+    if a.directives is not None:
+        dirs = [d.strip() for d in a.directives.split(",") if d.strip()]
+        if not dirs:
+            raise Usage("--directives is empty: name at least one directive, or give "
+                        "--profile")
         for d in dirs:
             cat.load_directive(d)  # raises with the valid names
         profile = None
@@ -727,6 +733,24 @@ def print_summary(rows, aa, variants, path):
     print(f"\nresults: {path}   (* a change above the noise; the report has the rest)")
 
 
+def open_results(out):
+    """The results directory of a new run, created if need be (before the
+    host is booted). Raises Usage, with one line to print, when OUT already
+    holds results or cannot be a directory we write in."""
+    if any(os.path.isfile(os.path.join(out, f)) and os.path.getsize(os.path.join(out, f)) > 0
+           for f in rs.RUNS_FILES):
+        raise Usage(f"{out} already holds results; choose another --out")
+    try:
+        return Results(out)
+    except OSError as e:
+        why = e.strerror or str(e)
+        if isinstance(e, FileExistsError):
+            why = "it exists and is not a directory"
+        elif isinstance(e, NotADirectoryError):
+            why = "a part of the path is a file, not a directory"
+        raise Usage(f"--out {out}: cannot write the results there ({why})") from None
+
+
 def main(argv):
     a = parse_args(argv)
     try:
@@ -760,15 +784,15 @@ def main(argv):
             return 2
     out = a.out or os.path.join(_host.repo_root(), "results", "runs",
                                 time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()))
-    if any(os.path.exists(os.path.join(out, f)) and os.path.getsize(os.path.join(out, f)) > 0
-           for f in rs.RUNS_FILES):
-        print(f"sandbench run: {out} already holds results; choose another --out", file=sys.stderr)
+    try:
+        res = open_results(out)
+    except Usage as e:
+        print(f"sandbench run: {e}", file=sys.stderr)
         return 2
     spec["created"] = now_iso()
     spec["commit"] = commit()
     spec["argv"] = ["run"] + list(argv)
     spec["_order"] = order
-    res = Results(out)
     res.planned = len(order)
     res.status("running")
     res.write("spec.json", {k: v for k, v in spec.items() if k != "_order"})

@@ -58,6 +58,18 @@ def resolve_dropin(arg):
     return cand if os.path.isfile(cand) else arg
 
 
+def _read_text(path, what):
+    """The UTF-8 text of path; ScoreError (one line) when it cannot be read or is not UTF-8."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    except UnicodeDecodeError as e:
+        raise ScoreError(f"{path}: cannot read {what} (not UTF-8: byte 0x{e.object[e.start]:02x} "
+                         f"at offset {e.start})") from None
+    except OSError as e:
+        raise ScoreError(f"{path}: cannot read {what} ({e.strerror or e})") from None
+
+
 def _analyze(path, json_mode):
     cmd = ["systemd-analyze", "security", "--offline=yes", "--no-pager"]
     if json_mode:
@@ -91,16 +103,8 @@ def score_unit(path, dropins=()):
     extra = []
     for d in dropins:
         d = resolve_dropin(d)
-        try:
-            with open(d, encoding="utf-8") as f:
-                extra.append(fill_placeholders(f.read()))
-        except (OSError, UnicodeDecodeError) as e:
-            raise ScoreError(f"{d}: cannot read the drop-in ({e.strerror or e})") from None
-    try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-    except (OSError, UnicodeDecodeError) as e:
-        raise ScoreError(f"{path}: cannot read it ({e})") from None
+        extra.append(fill_placeholders(_read_text(d, "the drop-in")))
+    text = _read_text(path, "it")
     filled = fill_placeholders(text)
     with tempfile.TemporaryDirectory(prefix="sandbench-score-") as tmp:
         target = path
@@ -115,8 +119,8 @@ def score_unit(path, dropins=()):
             if os.path.isdir(src_d):
                 for fn in sorted(os.listdir(src_d)):
                     if fn.endswith(".conf"):
-                        with open(os.path.join(src_d, fn), encoding="utf-8") as f:
-                            dtext = fill_placeholders(f.read())
+                        dtext = fill_placeholders(_read_text(os.path.join(src_d, fn),
+                                                             "the drop-in"))
                         with open(os.path.join(ddir, fn), "w", encoding="utf-8") as f:
                             f.write(dtext)
             for i, text in enumerate(extra):

@@ -145,7 +145,10 @@ static void route_file(const struct route_ctx *ctx, const struct http_request *r
 	}
 	memcpy(path, name, n);
 	path[n] = '\0';
-	fd = openat(ctx->content_fd, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+	/* O_NONBLOCK: opening a FIFO (or a device) must not wait for a writer;
+	 * fstat then refuses anything but a regular file. On a regular file
+	 * O_NONBLOCK changes nothing. */
+	fd = openat(ctx->content_fd, path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0) {
 		route_error(errno == EACCES ? 403 : 404, r);
 		return;

@@ -5,7 +5,10 @@
  * are registered once, edge-triggered for input and output, so the hot path
  * makes no epoll_ctl calls: on any event a connection runs its state
  * machine (flush output, answer buffered requests, read) until the socket
- * would block.
+ * would block, or until its turn's budget is spent (CONN_TURN_REQUESTS
+ * answers or CONN_TURN_MS): then it goes to the back of the worker's ready
+ * list, served after the next epoll_wait (which does not sleep then), so
+ * one connection's pipelined requests cannot starve the others.
  *
  * Nothing is allocated per request: the request and response buffers live
  * in the connection, /bytes/ bodies come from a static pattern, files are
@@ -45,6 +48,12 @@
 #define DIRECT_CHUNK     65536
 #define EVENTS_PER_WAIT  256
 #define ACCEPTS_PER_WAKE 64
+/* A connection's turn: at most CONN_TURN_REQUESTS answers, and no new one
+ * once the coarse clock has moved on by CONN_TURN_MS since the turn began
+ * (it moves in ticks of 1-4 ms, so a turn lasts up to a tick; reading it
+ * costs no system call). A request's own cost (/work/) is not cut short. */
+#define CONN_TURN_REQUESTS 32
+#define CONN_TURN_MS       1
 
 /* epoll tags below TAG_LIMIT are not connection pointers. */
 #define TAG_LISTEN0 0
@@ -53,7 +62,8 @@
 #define TAG_LIMIT   4096
 
 struct conn {
-	struct conn *prev, *next; /* timeout list while open; next links the free list */
+	struct conn *prev, *next;   /* timeout list while open; next links the free list */
+	struct conn *rprev, *rnext; /* the worker's ready list: the turn ended with work left */
 	uint64_t deadline_ms;
 	int fd;
 	SSL *ssl;
@@ -83,6 +93,7 @@ struct worker {
 	unsigned pool_size;
 	struct conn *free_list;
 	struct conn timeouts; /* sentinel; oldest deadline first */
+	struct conn ready;    /* sentinel; connections to run again, in turn */
 	unsigned active;
 	uint64_t now_ms;
 	int64_t date_sec;
@@ -107,12 +118,19 @@ struct server {
 
 /* --- time -------------------------------------------------------------- */
 
-static void worker_clock(struct worker *w)
+static uint64_t coarse_ms(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	w->now_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void worker_clock(struct worker *w)
+{
+	struct timespec ts;
+
+	w->now_ms = coarse_ms();
 	clock_gettime(CLOCK_REALTIME_COARSE, &ts);
 	if (ts.tv_sec != w->date_sec) {
 		w->date_sec = ts.tv_sec;
@@ -132,6 +150,24 @@ static void conn_touch(struct worker *w, struct conn *c)
 	c->next = &w->timeouts;
 	w->timeouts.prev->next = c;
 	w->timeouts.prev = c;
+}
+
+/* The ready list: a connection whose turn ended with requests left to answer. */
+static void conn_unready(struct conn *c)
+{
+	if (!c->rnext)
+		return;
+	c->rprev->rnext = c->rnext;
+	c->rnext->rprev = c->rprev;
+	c->rprev = c->rnext = NULL;
+}
+
+static void conn_yield(struct worker *w, struct conn *c)
+{
+	c->rprev = w->ready.rprev;
+	c->rnext = &w->ready;
+	w->ready.rprev->rnext = c;
+	w->ready.rprev = c;
 }
 
 /* --- transport --------------------------------------------------------- */
@@ -217,6 +253,7 @@ static void conn_close(struct worker *w, struct conn *c)
 	if (c->file_fd >= 0)
 		close(c->file_fd);
 	c->file_fd = -1;
+	conn_unready(c);
 	c->prev->next = c->next;
 	c->next->prev = c->prev;
 	c->prev = NULL;
@@ -258,6 +295,7 @@ static void conn_open(struct worker *w, int fd)
 	}
 	w->free_list = c->next;
 	c->next = c->prev = NULL;
+	c->rnext = c->rprev = NULL;
 	c->fd = fd;
 	c->open = true;
 	c->closing = c->linger = c->lingering = c->tls_dead = false;
@@ -321,11 +359,26 @@ static void conn_queue(struct worker *w, struct conn *c, int minor, struct route
 		c->closing = true;
 }
 
+/* What one run of a connection may still spend before it yields. */
+struct conn_turn {
+	uint64_t start_ms;
+	unsigned answered;
+	bool spent; /* a request is waiting, the budget is gone */
+};
+
+static bool turn_spent(struct conn_turn *t)
+{
+	if (t->answered == 0)
+		return false; /* every turn answers one request at least */
+	return t->answered >= CONN_TURN_REQUESTS || coarse_ms() - t->start_ms >= CONN_TURN_MS;
+}
+
 /*
- * Answers the complete requests in rbuf while the answers fit in wbuf.
- * Returns how many were queued.
+ * Answers the complete requests in rbuf while the answers fit in wbuf and
+ * the turn has budget left (t->spent when it has not). Returns how many
+ * were queued.
  */
-static int conn_answer(struct worker *w, struct conn *c)
+static int conn_answer(struct worker *w, struct conn *c, struct conn_turn *t)
 {
 	int queued = 0;
 
@@ -338,6 +391,10 @@ static int conn_answer(struct worker *w, struct conn *c)
 		n = http_parse_request(c->rbuf + c->rstart, c->rlen - c->rstart, &req);
 		if (n == -2)
 			break;
+		if (turn_spent(t)) {
+			t->spent = true;
+			break;
+		}
 		if (n == -1) {
 			route_error(req.status, &res);
 			req.minor = 1;
@@ -351,13 +408,14 @@ static int conn_answer(struct worker *w, struct conn *c)
 		}
 		conn_queue(w, c, req.minor, &res);
 		w->requests++;
+		t->answered++;
 		queued++;
 	}
 	if (c->closing || c->rstart == c->rlen) {
 		if (c->rstart < c->rlen)
 			c->linger = true; /* pipelined requests after the last answer */
 		c->rstart = c->rlen = 0;
-	} else if (c->rstart > 0 && c->body_left == 0 && queued == 0) {
+	} else if (c->rstart > 0 && c->body_left == 0 && queued == 0 && !t->spent) {
 		/* An incomplete head: move it to the front to make room. */
 		memmove(c->rbuf, c->rbuf + c->rstart, c->rlen - c->rstart);
 		c->rlen -= c->rstart;
@@ -465,6 +523,9 @@ static int conn_linger(struct worker *w, struct conn *c)
 
 static void conn_run(struct worker *w, struct conn *c)
 {
+	struct conn_turn turn = { .start_ms = coarse_ms() };
+
+	conn_unready(c);
 	for (;;) {
 		ssize_t n;
 		int r;
@@ -488,8 +549,13 @@ static void conn_run(struct worker *w, struct conn *c)
 				return;
 			break;
 		}
-		if (conn_answer(w, c) > 0)
+		if (conn_answer(w, c, &turn) > 0)
 			continue;
+		if (turn.spent) {
+			/* the answers are sent; the rest waits for its next turn */
+			conn_yield(w, c);
+			return;
+		}
 		if (c->rlen == sizeof(c->rbuf))
 			break; /* cannot happen: a full buffer parses as 414/431 */
 		n = conn_recv(c, c->rbuf + c->rlen, sizeof(c->rbuf) - c->rlen);
@@ -524,12 +590,32 @@ static int worker_timeout(struct worker *w)
 {
 	struct conn *c = w->timeouts.next;
 
+	if (w->ready.rnext != &w->ready)
+		return 0; /* connections wait for their next turn */
 	if (c == &w->timeouts)
 		return -1;
 	if (c->deadline_ms <= w->now_ms)
 		return 0;
 	/* +1: the coarse clock must have passed the deadline when we wake. */
 	return (int)(c->deadline_ms - w->now_ms) + 1;
+}
+
+/*
+ * Gives every connection on the ready list one more turn, in the order they
+ * yielded; those that yield again go to the back, for after the next
+ * epoll_wait, so that new events get their turn between.
+ */
+static void worker_run_ready(struct worker *w)
+{
+	struct conn *last = w->ready.rprev, *c;
+
+	if (last == &w->ready)
+		return;
+	/* conn_run takes c off the list first; only c's own run can close c */
+	do {
+		c = w->ready.rnext;
+		conn_run(w, c);
+	} while (c != last);
 }
 
 static void worker_expire(struct worker *w)
@@ -575,6 +661,7 @@ static void worker_loop(struct server *s, struct worker *w)
 				w->stop = true;
 			}
 		}
+		worker_run_ready(w);
 		worker_expire(w);
 	}
 }
@@ -588,6 +675,7 @@ static int worker_init(struct server *s, struct worker *w, unsigned id, unsigned
 	w->cfg = s->cfg;
 	w->id = id;
 	w->timeouts.next = w->timeouts.prev = &w->timeouts;
+	w->ready.rnext = w->ready.rprev = &w->ready;
 	w->rng = 0x9e3779b97f4a7c15ull ^ ((uint64_t)getpid() << 16) ^ ((uint64_t)time(NULL) << 32) ^
 		 (id + 1);
 	w->route.content_fd = s->cfg->content_fd;

@@ -6,6 +6,7 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "scripts"))
+sys.path.insert(0, os.path.dirname(__file__))
 
 from sblib import _catalogue as cat  # noqa: E402
 from sblib import _evidence as ev  # noqa: E402
@@ -14,6 +15,7 @@ from sblib import _plan as plan  # noqa: E402
 from sblib import run  # noqa: E402
 from sblib._instances import busy, settle  # noqa: E402
 from sblib._load import Loader  # noqa: E402
+import sbfixture  # noqa: E402
 
 # /proc/PID/status of lunchd-activated under SystemCallFilter=@system-service
 # in the nspawn host (captured; trimmed of memory lines).
@@ -194,6 +196,21 @@ class TestCatalogue(unittest.TestCase):
                      ["--window-connections", "0"], ["--window", "0"], ["--duet-reps", "0"]):
             with self.assertRaises((run.Usage, cat.CatalogueError)):
                 run.build_plan(run.parse_args(argv))
+
+    def test_empty_directives_or_profile(self):
+        """--directives "" (or only commas) is an error, not the quick profile."""
+        for argv in (["--directives", ""], ["--directives", ","], ["--directives", " , "],
+                     ["--profile", ""], ["--profile", "", "--directives", "x"]):
+            with self.assertRaises(run.Usage, msg=argv):
+                run.build_plan(run.parse_args(argv))
+        rc, _, err = sbfixture.run_main(run.main, ["--directives", "", "--dry-run"])
+        self.assertEqual(rc, 2)
+        self.assertIn("--directives is empty", err)
+        # a list with an empty item in it is still the directives named
+        d = cat.directive_names()[0]
+        spec = run.build_plan(run.parse_args(["--servers", "drop", "--directives", d + ",",
+                                              "--method", "isolated"]))
+        self.assertEqual(spec["directives"], [d])
 
 
     def test_counted_slices_for_a_process_per_connection(self):
@@ -406,6 +423,57 @@ class TestEvidence(unittest.TestCase):
         self.assertEqual(checks[0], {"name": "PrivateTmp=", "set": True, "exposure": None})
         self.assertEqual(checks[1]["exposure"], 0.2)
         self.assertEqual(ev.parse_checks("not json"), [])
+
+
+class TestOutDir(unittest.TestCase):
+    """run --out: checked and created before the host is booted; a path that
+    cannot be the results directory is a one-line error and exit 2."""
+
+    def setUp(self):
+        import tempfile
+        self.dir = tempfile.mkdtemp(prefix="sb-out-")
+        self.file = os.path.join(self.dir, "f")
+        with open(self.file, "w") as f:
+            f.write("a file\n")
+
+    def tearDown(self):
+        import shutil
+        shutil.rmtree(self.dir)
+
+    def test_open_results(self):
+        for bad in (os.path.join(self.file, "sub"), self.file):
+            with self.assertRaises(run.Usage, msg=bad) as c:
+                run.open_results(bad)
+            self.assertIn(bad, str(c.exception))
+            self.assertNotIn("\n", str(c.exception))
+        old = os.path.join(self.dir, "old")
+        os.mkdir(old)
+        with open(os.path.join(old, "runs.jsonl"), "w") as f:
+            f.write("{}\n")
+        with self.assertRaises(run.Usage) as c:
+            run.open_results(old)
+        self.assertIn("already holds results", str(c.exception))
+        new = os.path.join(self.dir, "new", "deeper")
+        res = run.open_results(new)
+        res.runs.close()
+        self.assertTrue(os.path.isfile(os.path.join(new, "runs.jsonl")))
+
+    @unittest.skipUnless(os.geteuid() == 0, "run's main checks for root first")
+    def test_main_refuses_before_booting(self):
+        from unittest import mock
+        unit = os.path.join(self.dir, "x.service")
+        with open(unit, "w") as f:
+            f.write("[Service]\nExecStart=/bin/true\n")
+        boot = mock.Mock(side_effect=AssertionError("the host was booted"))
+        with mock.patch.object(run._host, "up", boot), \
+                mock.patch.object(run._host, "facilities", boot):
+            rc, _, err = sbfixture.run_main(run.main, [
+                "--unit", unit, "--url", "http://127.0.0.1:1/", "--loadgen", "/bin/true",
+                "--out", os.path.join(self.file, "sub")])
+        self.assertEqual(rc, 2)
+        self.assertEqual(len(err.strip().splitlines()), 1, err)
+        self.assertIn("--out", err)
+        boot.assert_not_called()
 
 
 if __name__ == "__main__":

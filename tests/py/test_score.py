@@ -123,5 +123,43 @@ class Score(unittest.TestCase):
         self.assertEqual(run(["--help"])[0], 0)
 
 
+class ScoreUnreadable(unittest.TestCase):
+    """Files that are not UTF-8: a one-line error and exit 2 before systemd-analyze runs."""
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="sb-score-")
+        self.plain = os.path.join(self.dir, "plain.service")
+        with open(self.plain, "w") as f:
+            f.write(PLAIN)
+        self.latin1 = os.path.join(self.dir, "latin1.conf")
+        with open(self.latin1, "wb") as f:
+            f.write(b"[Service]\n# caf\xe9\nPrivateTmp=yes\n")
+
+    def tearDown(self):
+        shutil.rmtree(self.dir)
+
+    def check_error(self, argv, path):
+        rc, out, err = run(argv)
+        self.assertEqual(rc, 2, err)
+        self.assertEqual(out, "")
+        self.assertEqual(len(err.strip().splitlines()), 1, err)
+        self.assertIn(path, err)
+        self.assertIn("not UTF-8", err)
+        self.assertNotIn("Traceback", err)
+
+    def test_dropin_not_utf8(self):
+        self.check_error(["--with", self.latin1, self.plain], self.latin1)
+
+    def test_unit_and_its_dropin_dir_not_utf8(self):
+        bad = os.path.join(self.dir, "bad.service")
+        with open(bad, "wb") as f:
+            f.write(PLAIN.encode() + b"# \xff\n")
+        self.check_error([bad], bad)
+        os.mkdir(self.plain + ".d")
+        shutil.copy(self.latin1, os.path.join(self.plain + ".d", "x.conf"))
+        self.check_error(["--with", "private-tmp-yes", self.plain],
+                         os.path.join(self.plain + ".d", "x.conf"))
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -9,6 +9,8 @@ serves until SIGTERM. One thread, one selector loop, standard library only.
 MODE:
   ok          200 with a small body, keep-alive
   refuse      binds PORT without listening: every connect is refused
+  backlog     listens with a full accept queue and never accepts: every
+              further connect hangs (the SYN is dropped)
   reset       reads a request, then resets the connection (RST)
   stall       accepts and reads, never answers
   stall-once  like ok, but ARG seconds (default 2) after the first request
@@ -54,6 +56,27 @@ def main():
     lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     lsock.bind((host, port))
     if mode == "refuse":
+        print("ready", flush=True)
+        while True:
+            time.sleep(3600)
+    if mode == "backlog":
+        # the accept queue of listen(0) holds one connection: ours fill it
+        lsock.listen(0)
+        fillers = []
+        for _ in range(2):
+            c = socket.socket(family)
+            c.setblocking(False)
+            c.connect_ex((host, port))
+            fillers.append(c)
+        probe = socket.socket(family)
+        probe.settimeout(0.3)
+        try:
+            probe.connect((host, port))
+            print("backlog: a connect still completes", file=sys.stderr)
+            return 1
+        except socket.timeout:
+            pass
+        probe.close()
         print("ready", flush=True)
         while True:
             time.sleep(3600)

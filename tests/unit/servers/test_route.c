@@ -291,6 +291,29 @@ static void test_file(void **state)
 	assert_int_equal(r.status, 404);
 }
 
+/*
+ * A FIFO (or a device) in the content directory: refused at once. Without
+ * O_NONBLOCK the open waits for a writer forever; the alarm turns that hang
+ * into a failure.
+ */
+static void test_file_fifo(void **state)
+{
+	struct route_result r;
+	char path[128];
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/fifo", dir);
+	assert_int_equal(mkfifo(path, 0644), 0);
+	alarm(10);
+	answer("GET /file/fifo HTTP/1.1\r\nHost: x\r\n\r\n", dir_fd, &r);
+	assert_int_equal(r.status, 404);
+	assert_int_equal(r.fd, -1);
+	answer("HEAD /file/fifo HTTP/1.1\r\nHost: x\r\n\r\n", dir_fd, &r);
+	assert_int_equal(r.status, 404);
+	alarm(0);
+	assert_int_equal(unlink(path), 0);
+}
+
 static void test_errors(void **state)
 {
 	struct route_result r;
@@ -326,7 +349,8 @@ int main(void)
 		cmocka_unit_test(test_bytes),  cmocka_unit_test(test_work),
 		cmocka_unit_test(test_work_per_request),
 		cmocka_unit_test(test_work_retimed),
-		cmocka_unit_test(test_file),   cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_file),   cmocka_unit_test(test_file_fifo),
+		cmocka_unit_test(test_errors),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
