@@ -409,9 +409,10 @@ class Instances:
     def cpu_dirs(self, inst):
         return [self.host.unit_cgroup(u) for u in inst.cpu_units]
 
-    def bring_up(self, insts, sources, evidence=True):
+    def bring_up(self, insts, sources, evidence=True, warm=True):
         """Installs and starts INSTS; unsupported/incompatible/hang recorded;
-        the sandbox evidence and exposure collected unless not EVIDENCE."""
+        the sandbox evidence and exposure collected unless not EVIDENCE; each
+        started instance warmed up unless not WARM (windows warm their own)."""
         for inst in insts:
             why = self.unsupported(inst.v)
             if why:
@@ -440,11 +441,8 @@ class Instances:
                 self.collect(inst, base)
             if inst.status == "hang":
                 self.stop_one(inst)
-        duet = self.spec.get("duet") or {}
-        windows = bool(insts) and insts[0].v["server"] in duet.get("servers", [])
         for inst in insts:
-            # every window warms its pair; the isolated slices come after them
-            if inst.status == "ok" and self.a.warmup > 0 and not windows:
+            if inst.status == "ok" and self.a.warmup > 0 and warm:
                 self.warm(inst)
         return base
 

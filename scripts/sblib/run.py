@@ -643,15 +643,18 @@ class Runner:
             inst.position, inst.epoch = i, e
         self.current = insts
         try:
-            self.fleet.bring_up(insts, sources, evidence=(e == 0))
+            # isolated slices need warm instances; windows warm their own pair
+            self.fleet.bring_up(insts, sources, evidence=(e == 0), warm=bool(slices))
             if e == 0:
                 self.finish_variant_records(insts)
             ok = {i.id for i in insts if i.status == "ok"}
             self.live = len(ok)
             self.total -= sum(1 for s in slices if s[0] not in ok)
             self.res.planned = self.total
-            self.run_windows(insts, e)
+            # isolated slices first, while every instance is as fresh as the
+            # others (the baseline is in every window of the epoch)
             self.run_slices(insts, [s for s in slices if s[0] in ok])
+            self.run_windows(insts, e)
             for inst in insts:
                 if inst.status == "ok":
                     inst.memory = sum(self.host.memory_bytes(None, cgdir=d)
