@@ -60,6 +60,16 @@ def url_with_port(url, port, path=None):
     return f"{m.group(1)}://{m.group(2)}:{port}{path if path is not None else (m.group(4) or '/')}"
 
 
+def side_by_side(unit_path):
+    """Whether a user's unit file can run beside copies of itself: it takes
+    its port from @PORT@. False when it cannot be read."""
+    try:
+        with open(unit_path) as f:
+            return "@PORT@" in f.read()
+    except OSError:
+        return False
+
+
 # --- CPU of whole connections (process-per-connection servers) -------------------
 
 def busy(dirs):
@@ -219,8 +229,7 @@ class Instances:
         if server == "unit":
             path = os.path.abspath(self.a.unit)
             name = os.path.basename(path)
-            with open(path) as f:
-                side = "@PORT@" in f.read()
+            side = side_by_side(path)
             m = re.match(r"^https?://(?:\[[^\]]+\]|[^/:]+)(?::(\d+))?", self.a.url)
             port = int(m.group(1) or (443 if self.a.url.startswith("https") else 80))
             return {"name": "unit", "units": [name], "start": name, "target": name, "cpu": [name],

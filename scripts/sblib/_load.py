@@ -130,8 +130,6 @@ class Loader:
         conns = ds["connections_per_target"]
         argv = self.loadgen_argv(pair[0].url, mode, d["window_s"], conns * len(pair))
         argv[-1:] = [i.url for i in pair]
-        if d.get("rate_per_target"):
-            argv[-len(pair):-len(pair)] = ["-R", str(d["rate_per_target"] * len(pair))]
         argv[-len(pair):-len(pair)] = ["--warmup", f"{int(ds['warmup_s'] * 1000)}ms"]
         for i in pair:
             argv[-len(pair):-len(pair)] = ["--cgroup", ",".join(i.cpu_dirs_cached)]

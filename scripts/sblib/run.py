@@ -15,7 +15,7 @@ from sblib import _plan as plan
 from sblib import _results as rs
 from sblib import _stats as st
 from sblib import _windows as win
-from sblib._instances import Instances, settle
+from sblib._instances import Instances, settle, side_by_side
 from sblib._load import Loader
 from sblib._writer import Results, now_iso, write_summary
 
@@ -66,9 +66,6 @@ def parse_args(argv):
                     help="duet: connections per instance in a window (default 8: the "
                          "isolated slices' 16 shared by the two; see results/README.md for "
                          "what the count does to a cost)")
-    ap.add_argument("--window-rate", type=int, default=0,
-                    help="duet: requests/s per target on a fixed schedule (open loop); "
-                         "0 (default): closed loop, --connections split evenly")
     ap.add_argument("--reps", type=int, default=6,
                     help="rounds of isolated slices, one instance at a time, for a server "
                          "whose CPU per request is not measured in windows (inetd, or "
@@ -80,7 +77,7 @@ def parse_args(argv):
     ap.add_argument("--epochs", type=int,
                     help="restart every server's instances in new, seeded places (start order, "
                          "port, name) this many times over the run, the rounds and windows "
-                         "split evenly between them (default: 3 with --method duet, else 1); "
+                         "split evenly between them (default: 4 with --method duet, else 1); "
                          "the intervals then include what where an instance stands costs")
     ap.add_argument("--duration", type=float, default=0.6,
                     help="measured seconds per slice (default 0.6)")
@@ -240,7 +237,7 @@ def duet_plan(a, servers, modes):
     the warm-up)."""
     by = {}
     for s in servers:
-        if s == "unit" and not _unit_side(a.unit):
+        if s == "unit" and not side_by_side(a.unit):
             continue
         spec = cat.SERVERS.get(s, {})
         ms = [m for m in modes if m in ("keepalive", "close", "resume")
@@ -252,7 +249,6 @@ def duet_plan(a, servers, modes):
                                                    spec.get("connections", a.window_connections))}
     return {"rounds": a.windows, "window_s": a.window,
             "isolated_reps": a.duet_reps,
-            "rate_per_target": a.window_rate or None,
             "servers": list(by), "by_server": by,
             "metrics": list(win.METRICS)}
 
@@ -264,15 +260,6 @@ def reps_of(reps, duet, server):
             (duet.get("all_modes") or {}).get(server, True):
         return duet["isolated_reps"]
     return reps
-
-
-def _unit_side(path):
-    try:
-        with open(path) as f:
-            return "@PORT@" in f.read()
-    except OSError:
-        return False
-
 
 
 def first_line(argv):
@@ -323,12 +310,6 @@ def commit():
     return r.stdout.strip() or None
 
 
-
-
-
-
-
-
 # A run whose slices all fail, across variants, is no longer measuring: the
 # machine or its systemd stopped answering (unit starts piling up behind a
 # stalled kernel, say). It stops after this many in a row rather than record
@@ -343,12 +324,6 @@ DRAIN_S = 30.0
 
 class Stalled(Exception):
     """STALL_SLICES slices in a row failed across variants."""
-
-
-
-
-
-
 
 
 class Scatter:
@@ -443,7 +418,6 @@ class Runner:
               file=sys.stderr, flush=True)
 
 
-
     def run(self):
         order = self.spec["_order"]
         for server in self.spec["servers"]:
@@ -458,27 +432,16 @@ class Runner:
                 self.progress(line)
 
 
-
-
-
     # start-up, verdicts
 
 
-
-
-
-
     # load
-
-
 
 
     def finish_variant_records(self, insts):
         for inst in insts:
             self.variants[inst.id] = inst.record()
         self.res.write("variants.json", self.variants)
-
-
 
 
     def run_slices(self, insts, slices):
@@ -572,8 +535,6 @@ class Runner:
                        + (f", A/A {(st.median(aa[0]) - 1.0) * 100:+.2f}% after {len(aa[0])}"
                           if aa else ""))
         return out
-
-
 
 
     def drain(self, insts):
