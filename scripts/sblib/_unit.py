@@ -117,6 +117,11 @@ def server_spec(paths, url):
         raise UnitError(f"{sock} has Accept={'yes' if accept else 'no'}, so its service "
                         f"must {'' if accept else 'not '}be a template NAME@.service")
     spec.update(units=[sock, svc], start=sock, target=svc)
+    # systemd binds the socket, so the service does not care which port it
+    # has: instances side by side, each socket moved to its own port
+    listen = [v for k, v in ss.get("Socket", []) if k == "ListenStream"]
+    if listen and all(re.search(rf"(?<![0-9.]){port}$", v) for v in listen):
+        spec["side"] = True
     if accept:
         # as the catalogue's inetd server: the slice of the per-connection
         # instances is the cost; counted slices where a connection is a start

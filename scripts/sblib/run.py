@@ -46,7 +46,9 @@ def parse_args(argv):
     ap.add_argument("--servers", default=",".join(cat.SERVERS),
                     help="comma list of %s (default: all)" % ", ".join(cat.SERVERS))
     ap.add_argument("--profile", help="a profile of units/profiles (default: quick)")
-    ap.add_argument("--directives", help="comma list of catalogue directives (each alone)")
+    ap.add_argument("--directives",
+                    help="comma list of catalogue directives (each alone); a drop-in of your "
+                         "own is given as its file, NAME.conf")
     ap.add_argument("--combine", action="store_true",
                     help="measure the directives together as one variant 'combined'")
     ap.add_argument("--mode", default="keepalive",
@@ -172,6 +174,8 @@ def build_plan(a):
         if not dirs:
             raise Usage("--directives is empty: name at least one directive, or give "
                         "--profile")
+        # a drop-in of one's own is given as its file (NAME.conf)
+        dirs = [cat.add_file(d) if d.endswith(".conf") else d for d in dirs]
         for d in dirs:
             cat.load_directive(d)  # raises with the valid names
         profile = None
@@ -227,6 +231,8 @@ def build_plan(a):
         **({"units": uspec["units"], "user_unit": uspec} if uspec else {}),
         "url": a.url,
         "expect": cat.expectations(dirs),
+        **({"directive_files": {d: cat.FILES[d] for d in dirs if d in cat.FILES}}
+           if any(d in cat.FILES for d in dirs) else {}),
         "variants": variants,
         "order": [plan.slice_key(*o) for o in order],
         "_order": order,

@@ -39,6 +39,10 @@ class TestSpec(unittest.TestCase):
         self.assertEqual((s["start"], s["target"], s["cpu"]),
                          ("web.socket", "web.service", ["web.service"]))
         self.assertEqual(s["units"], ["web.socket", "web.service"])
+        # systemd binds the URL's port: instances can run side by side
+        self.assertTrue(s["side"])
+        other = self.unit("o.socket", "[Socket]\nListenStream=9000\n")
+        self.assertFalse(_unit.server_spec([other, self.unit("o.service")], URL)["side"])
 
     def test_socket_service_key(self):
         sock = self.unit("a.socket", "[Socket]\nListenStream=1\nService=b.service\n")
