@@ -73,6 +73,22 @@ class TestChoice(unittest.TestCase):
             self.assertTrue(self.d(n).get("public"), n)
 
 
+class TestProfileCaps(unittest.TestCase):
+    def test_sets(self):
+        self.assertEqual(advise.allowed_caps("[Service]\nCapabilityBoundingSet=\n"), set())
+        self.assertEqual(advise.allowed_caps("[Service]\nCapabilityBoundingSet=\n"
+                                             "CapabilityBoundingSet=CAP_A CAP_B\n"),
+                         {"CAP_A", "CAP_B"})
+        self.assertEqual(len(advise.allowed_caps("CapabilityBoundingSet=~CAP_CHOWN")),
+                         len(advise.CAPS) - 1)
+        self.assertIsNone(advise.allowed_caps("[Service]\nPrivateTmp=yes\n"))
+
+    def test_nearest_catalogue_set(self):
+        self.assertEqual(advise.profile_caps([]), "capability-bounding-set-empty")
+        self.assertEqual(advise.profile_caps(["CAP_SETUID", "CAP_SETGID"]),
+                         "capability-bounding-set-drop-only")
+
+
 class TestPublic(unittest.TestCase):
     def test_listeners(self):
         ss = ("LISTEN 0 511 0.0.0.0:80 0.0.0.0:*\nLISTEN 0 511 [::]:80 [::]:*\n"
