@@ -293,14 +293,32 @@ def dropin_text(members, info, unit):
     return "\n".join(out) + "\n"
 
 
-def fmt_cost(row):
-    """'+1.2% [−0.5%, +2.9%]' from a summary row's CPU per request change."""
+# fewer samples than this give no interval worth a decision
+MIN_N = 3
+
+
+def interval(row):
+    """(change, lo, hi) of a summary row's CPU per request, lo/hi None when
+    the row has fewer than MIN_N samples."""
     if not row or row.get("cpu_ns_per_req_change") is None:
-        return None
+        return None, None, None
     c, lo, hi = (row.get("cpu_ns_per_req_" + k) for k in ("change", "lo", "hi"))
+    if (row.get("cpu_ns_per_req_n") or 0) < MIN_N:
+        return c, None, None
+    return c, lo, hi
+
+
+def fmt_cost(row):
+    """'+1.2% CPU/request [-0.5%, +2.9%]' from a summary row, or with too few
+    samples '+1.2% CPU/request (n=1, no interval)'."""
+    c, lo, hi = interval(row)
+    if c is None:
+        return None
     s = f"{c * 100:+.1f}% CPU/request"
     if lo is not None and hi is not None:
         s += f" [{lo * 100:+.1f}%, {hi * 100:+.1f}%]"
+    else:
+        s += f" (n={row.get('cpu_ns_per_req_n')}, no interval)"
     return s
 
 
@@ -569,7 +587,7 @@ def markdown(unit, r):
     for n, x in sorted(r["rejected"].items(), key=lambda kv: (kv[1]["kind"], kv[0])):
         det = (x["reason"] or "").replace("|", "\\|")
         lines.append(f"| `{n}` | {x['kind']} | {det[:300]} |")
-    lines += ["", f"{r['tries']} tries in real systemd {r['systemd'] or ''}; "
+    lines += ["", f"{r['tries']} tries in real {r['systemd'] or 'systemd'}; "
               f"{r['elapsed_s']:.0f} s in all.", ""]
     return "\n".join(lines)
 
@@ -700,7 +718,9 @@ def main(argv):
             result["cost"] = measure_cost(a, adv, uspec, result, target)
         if result["members"] != members:
             # members dropped for their cost: verify what is left, and its exposure
+            tries = adv.svc.tries
             svc = adv.svc = Service(a, host, uspec, loadgen)
+            svc.tries = tries
             kept, whole = adv.combine(result["members"])
             result["members"] = kept
             result["exposure"]["after"] = whole.get("exposure")
@@ -751,18 +771,21 @@ def measure_cost(a, adv, uspec, result, target):
                 adv.info[m]["cost"] = c
                 adv.info[m]["cost_change"] = by[m].get("cpu_ns_per_req_change")
         whole = by.get("advice")
-        hi = (whole or {}).get("cpu_ns_per_req_hi")
+        _, _, hi = interval(whole)
         within = hi is not None and hi * 100 <= a.budget
         out = {"whole": fmt_cost(whole), "within": within, "run": os.path.basename(rdir),
                "method": (whole or {}).get("cpu_ns_per_req_method"),
                "startup_ms": (whole or {}).get("startup_ms"),
                "baseline_startup_ms": (by.get("baseline") or {}).get("startup_ms")}
-        if within or hi is None or len(members) <= 1:
+        if hi is None:
+            out["undecided"] = (f"the cost run has fewer than {MIN_N} samples of the whole: no "
+                                "interval to judge the budget with (--cost-args '--reps 6')")
+            return out
+        if within or len(members) <= 1:
             return out
         # only a member whose own interval lies above zero has a cost: one
         # that merely reads high in a noisy run is not dropped for it
-        dear = [m for m in members if (by.get(m) or {}).get("cpu_ns_per_req_lo") is not None
-                and by[m]["cpu_ns_per_req_lo"] > 0]
+        dear = [m for m in members if (interval(by.get(m))[1] or 0) > 0]
         if not dear:
             out["undecided"] = ("the whole's interval reaches above the budget, but no member "
                                 "has a cost distinguishable from zero: measure longer "

@@ -73,6 +73,18 @@ class TestChoice(unittest.TestCase):
             self.assertTrue(self.d(n).get("public"), n)
 
 
+class TestCost(unittest.TestCase):
+    def test_no_interval_below_min_n(self):
+        row = {"cpu_ns_per_req_change": 0.63, "cpu_ns_per_req_lo": 0.63,
+               "cpu_ns_per_req_hi": 0.63, "cpu_ns_per_req_n": 1}
+        self.assertEqual(advise.interval(row), (0.63, None, None))
+        self.assertIn("n=1, no interval", advise.fmt_cost(row))
+        row.update(cpu_ns_per_req_n=6, cpu_ns_per_req_lo=0.01, cpu_ns_per_req_hi=0.05)
+        self.assertEqual(advise.interval(row), (0.63, 0.01, 0.05))
+        self.assertEqual(advise.fmt_cost(row), "+63.0% CPU/request [+1.0%, +5.0%]")
+        self.assertIsNone(advise.fmt_cost(None))
+
+
 class TestProfileCaps(unittest.TestCase):
     def test_sets(self):
         self.assertEqual(advise.allowed_caps("[Service]\nCapabilityBoundingSet=\n"), set())
