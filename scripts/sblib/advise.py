@@ -32,6 +32,7 @@ from sblib import _collect as coll
 from sblib import _evidence as ev
 from sblib import _host
 from sblib import _unit
+from sblib import run as run_mod
 from sblib._instances import Instances, probe
 from sblib._load import Loader
 from sblib._writer import now_iso
@@ -595,7 +596,6 @@ def markdown(unit, r):
 def cost(a, out, uspec, members, info):
     """`sandbench run` of the whole drop-in and each member against the
     baseline; returns (rows by variant, method, run dir)."""
-    from sblib import run as run_mod
     work = os.path.join(out, "dropins")
     os.makedirs(work, exist_ok=True)
     files = []
@@ -645,12 +645,8 @@ def main(argv):
     except _unit.UnitError as e:
         print(f"sandbench advise: {e}", file=sys.stderr)
         return 2
-    if os.geteuid() != 0:
-        print("sandbench advise: must run as root (it boots/uses systemd)", file=sys.stderr)
-        return 2
-    loadgen = a.loadgen or os.path.join(_host.repo_root(), "build", "bin", "loadgen")
-    if not os.access(loadgen, os.X_OK):
-        print(f"sandbench advise: load generator {loadgen} not built (make)", file=sys.stderr)
+    loadgen = run_mod.root_and_loadgen("advise", a.loadgen)
+    if loadgen is None:
         return 2
     try:
         os.makedirs(a.out, exist_ok=True)
@@ -675,8 +671,7 @@ def main(argv):
         adv.say(f"baseline: {target} as written")
         base, before = adv.baseline()
         if base["status"] != "ok":
-            from sblib.run import baseline_failure
-            for line in baseline_failure(svc.inst, host):
+            for line in run_mod.baseline_failure(svc.inst, host):
                 print(f"sandbench advise: {line}", file=sys.stderr)
             return EX_BASELINE
         # which addresses it listens on: start it once more and look

@@ -738,6 +738,19 @@ def print_summary(rows, aa, variants, path):
     print(f"\nresults: {path}   (* a change above the noise; the report has the rest)")
 
 
+def root_and_loadgen(prog, given):
+    """The load generator's path when this process is root and it is built;
+    otherwise None, the reason printed for `sandbench PROG`."""
+    if os.geteuid() != 0:
+        print(f"sandbench {prog}: must run as root (it boots/uses systemd)", file=sys.stderr)
+        return None
+    loadgen = given or os.path.join(_host.repo_root(), "build", "bin", "loadgen")
+    if not os.access(loadgen, os.X_OK):
+        print(f"sandbench {prog}: load generator {loadgen} not built (make)", file=sys.stderr)
+        return None
+    return loadgen
+
+
 def open_results(out):
     """The results directory of a new run, created if need be (before the
     host is booted). Raises Usage, with one line to print, when OUT already
@@ -767,12 +780,8 @@ def main(argv):
     if a.dry_run:
         print(json.dumps(spec, indent=1))
         return 0
-    if os.geteuid() != 0:
-        print("sandbench run: must run as root (it boots/uses systemd)", file=sys.stderr)
-        return 2
-    loadgen = a.loadgen or os.path.join(_host.repo_root(), "build", "bin", "loadgen")
-    if not os.access(loadgen, os.X_OK):
-        print(f"sandbench run: load generator {loadgen} not built (make)", file=sys.stderr)
+    loadgen = root_and_loadgen("run", a.loadgen)
+    if loadgen is None:
         return 2
     if not a.unit:
         missing = [u for s in spec["servers"] for u in cat.SERVERS[s]["units"]
