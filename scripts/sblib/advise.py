@@ -66,7 +66,11 @@ class Usage(Exception):
 
 def parse_args(argv):
     ap = argparse.ArgumentParser(prog="sandbench advise", description=DESC,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+                                 formatter_class=argparse.RawDescriptionHelpFormatter,
+                                 epilog="exit status: 0 advice written; 1 the unit as written "
+                                        "does not start or answer, or the host failed; 2 bad "
+                                        "arguments; 75 the sandbox host stayed busy; 130 "
+                                        "interrupted")
     ap.add_argument("--unit", action="append", required=True,
                     help="the service's unit file; give it twice for a .socket and its service")
     ap.add_argument("--url", required=True, help="a URL the service answers on (2xx/3xx)")
