@@ -680,7 +680,7 @@ def up(name="sandbench", owner=None, lock_timeout=300, boot_timeout=90, console=
                 "--boot", "-M", name, "--system-call-filter=bpf", *tree_overlays(),
                 f"--bind-ro={repo_root()}:{OPT}",
                 f"--bind-ro={os.path.join(repo_root(), 'units', 'host', BOOT_TARGET)}:"
-                f"/etc/systemd/system/{BOOT_TARGET}",
+                f"{UNIT_DIR}/{BOOT_TARGET}",
                 "--", "systemd.firstboot=off", f"systemd.unit={BOOT_TARGET}"]
         argv += [f"systemd.mask={u}" for u in NSPAWN_MASKS]
         with open(console, "wb") as out:

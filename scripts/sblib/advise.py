@@ -354,6 +354,33 @@ class Service:
         self.tries = 0
         self.base = None
 
+    # Every try starts from the machine's files as they are, not as the
+    # tries before left them: nginx chowns /var/lib/nginx/body on its first
+    # start only, so a search that carried that state over found CAP_CHOWN
+    # unneeded and proposed a drop-in that fails on a fresh machine. Each
+    # try gets a throwaway writable layer over these directories (in the
+    # sandbox container only; under a real PID 1 the machine's state is
+    # used as it is).
+    FRESH = ("/etc", "/var", "/srv", "/home", "/root")
+
+    def layers(self, on):
+        if self.host.mode == "pid1":
+            return
+        if on:
+            script = "set -e; " + "; ".join(
+                f"mkdir -p /run/sandbench-try{d}/u /run/sandbench-try{d}/w; "
+                f"mount -t overlay sandbench-try -o lowerdir={d},upperdir=/run/sandbench-try{d}/u,"
+                f"workdir=/run/sandbench-try{d}/w {d}" for d in self.FRESH
+                if os.path.isdir(self.host.path(d)))
+        else:
+            script = "; ".join(f"findmnt -rn -o SOURCE {d} | grep -qx sandbench-try && "
+                               f"umount -l {d}" for d in self.FRESH) + \
+                "; rm -rf /run/sandbench-try"
+        r = self.host.run(["sh", "-c", script], timeout=30)
+        if on and r.returncode != 0:
+            self.layers(False)
+            raise _host.HostError(f"cannot give the try a fresh layer: {(r.stderr or '').strip()}")
+
     def remove(self):
         self.fleet.uninstall([self.inst])
         if os.path.exists(self.host.path(self.dropin)):
@@ -373,6 +400,7 @@ class Service:
         h.systemctl("daemon-reload")
         inst.status, inst.reason, inst.startup_ms = "pending", None, None
         out = {}
+        self.layers(True)
         try:
             if self.fleet.start(inst):
                 out = self.survive()
@@ -381,6 +409,7 @@ class Service:
         finally:
             self.fleet.stop_one(inst)
             h.systemctl("reset-failed", check=False)
+            self.layers(False)
         return {"status": inst.status, "reason": inst.reason, "startup_ms": inst.startup_ms,
                 **out}
 
@@ -679,9 +708,11 @@ def main(argv):
                 print(f"sandbench advise: {line}", file=sys.stderr)
             return EX_BASELINE
         # which addresses it listens on: start it once more and look
+        svc.layers(True)
         svc.fleet.start(svc.inst)
         new = svc.listening() - before
         svc.fleet.stop_one(svc.inst)
+        svc.layers(False)
         public, why = is_public(new)
         if a.public is not None:
             public, why = a.public, ("--public" if a.public else "--private") + " given"
