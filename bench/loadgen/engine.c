@@ -38,6 +38,7 @@
 #define ENGINE_BATCH_MAX 64
 #define ENGINE_BATCH_PROBE 100
 #define ENGINE_MIN_WAIT_US 50
+#define ENGINE_CONNECT_BATCH 64 /* connects started per loop turn, so the deadline holds */
 
 enum conn_state { CS_CLOSED, CS_CONNECTING, CS_HANDSHAKE, CS_READY, CS_BUSY, CS_CLOSING };
 enum op { OP_CONNECT = 1, OP_SEND, OP_RECV, OP_CANCEL };
@@ -52,6 +53,8 @@ struct conn {
 	bool send_busy;
 	bool counted;          /* the connection's start is inside the measurement */
 	bool attempt;          /* keep-alive: connecting or in the handshake, not yet ready */
+	bool req_unsent;       /* the current request: no byte of it has left yet */
+	bool tx_req;           /* the pending send carries bytes of that request */
 	uint32_t outstanding;  /* requests sent, responses not yet complete */
 	uint64_t deadline;     /* timeout for the current step; 0 none */
 	uint64_t retry_at;     /* CLOSED: do not reconnect before */
@@ -214,6 +217,7 @@ static void conn_send(struct engine *e, struct conn *c)
 
 	io_uring_prep_send(sqe, c->fd, c->tx + c->tx_off, c->tx_len - c->tx_off, MSG_NOSIGNAL);
 	io_uring_sqe_set_data64(sqe, engine_ud(c, OP_SEND));
+	c->tx_req = c->req_unsent; /* TLS: the record follows whatever the BIO held before it */
 	c->send_busy = true;
 	c->inflight++;
 }
@@ -374,6 +378,7 @@ static void conn_connect(struct engine *e, struct conn *c, uint64_t now)
 	c->deadline = now + (uint64_t)e->cfg->timeout_ms * 1000000ull;
 	c->recv_armed = false;
 	c->send_busy = false;
+	c->req_unsent = false;
 	c->outstanding = 0;
 	if (e->cfg->mode == LG_KEEPALIVE && !c->attempt) {
 		c->attempt = true;
@@ -409,6 +414,7 @@ static void conn_request(struct engine *e, struct conn *c, uint64_t now, uint64_
 	}
 	c->outstanding = n;
 	c->resp_idx = 0;
+	c->req_unsent = true;
 	resp_init(&c->resp, false);
 	c->state = CS_BUSY;
 	c->deadline = now + (uint64_t)e->cfg->timeout_ms * 1000000ull;
@@ -511,9 +517,9 @@ static int conn_consume(struct engine *e, struct conn *c, const char *p, size_t 
 	while (len) {
 		ssize_t r;
 
-		if (c->state != CS_BUSY || !c->outstanding) {
-			/* bytes nobody asked for */
-			conn_fail(e, c, LG_ERR_PARSE, now);
+		if (c->state != CS_BUSY || !c->outstanding || c->req_unsent) {
+			/* bytes nobody asked for (yet): never a response */
+			conn_fail(e, c, LG_ERR_UNSOLICITED, now);
 			return -1;
 		}
 		r = resp_parse(&c->resp, p, len);
@@ -537,7 +543,7 @@ static int conn_consume(struct engine *e, struct conn *c, const char *p, size_t 
 		}
 		if (!c->outstanding) {
 			if (len) {
-				conn_fail(e, c, LG_ERR_PARSE, now);
+				conn_fail(e, c, LG_ERR_UNSOLICITED, now);
 				return -1;
 			}
 			conn_ready(e, c, now);
@@ -651,6 +657,8 @@ static void on_send(struct engine *e, struct conn *c, int res, uint64_t now)
 		conn_fail(e, c, c->state == CS_HANDSHAKE ? LG_ERR_TLS : LG_ERR_RESET, now);
 		return;
 	}
+	if (c->tx_req)
+		c->req_unsent = false;
 	c->tx_off += (uint32_t)res;
 	if (c->tx_off < c->tx_len) {
 		conn_send(e, c);
@@ -749,10 +757,16 @@ static void engine_cqe(struct engine *e, struct io_uring_cqe *cqe, uint64_t now)
 	}
 }
 
-/* Every tick: timeouts, reconnects, the end of the run. */
-static void engine_scan(struct engine *e, uint64_t now)
+/*
+ * Every tick: timeouts and reconnects. Starts at most ENGINE_CONNECT_BATCH
+ * connects (a connect can cost a millisecond when local ports run short), so
+ * opening thousands of connections never holds the loop past the deadline;
+ * returns true when slots are left waiting to connect: scan again at once.
+ */
+static bool engine_scan(struct engine *e, uint64_t now)
 {
-	uint32_t i;
+	uint32_t i, connects = 0;
+	bool more = false;
 
 	e->stale = 0;
 	for (i = 0; i < e->nconns; i++) {
@@ -769,9 +783,36 @@ static void engine_scan(struct engine *e, uint64_t now)
 			bool want = e->cfg->mode == LG_KEEPALIVE || e->rate <= 0 ||
 				    c->k_sent < c->k_due;
 
-			if (want)
+			if (want && connects >= ENGINE_CONNECT_BATCH) {
+				more = true;
+			} else if (want) {
 				conn_connect(e, c, now);
+				connects++;
+			}
 		}
+	}
+	return more;
+}
+
+/*
+ * With -d shorter than --timeout no step can time out inside the run: at its
+ * end, a connect, handshake or request still waiting after half the measured
+ * duration counts as a timeout, so a silent server reads as one.
+ */
+static void engine_late_timeouts(struct engine *e)
+{
+	uint64_t timeout_ns = (uint64_t)e->cfg->timeout_ms * 1000000ull;
+	uint64_t half = (e->end_ns - e->measure_ns) / 2;
+	uint32_t i;
+
+	if (!e->end_ns || timeout_ns <= e->end_ns - e->measure_ns)
+		return;
+	for (i = 0; i < e->nconns; i++) {
+		struct conn *c = &e->conns[i];
+
+		if (c->deadline && c->deadline - timeout_ns + half <= e->end_ns &&
+		    (c->state == CS_CONNECTING || c->state == CS_HANDSHAKE || c->state == CS_BUSY))
+			CST(e, c)->errors[LG_ERR_TIMEOUT]++;
 	}
 }
 
@@ -1028,11 +1069,6 @@ int engine_run(struct engine *e, uint64_t start_ns, uint64_t measure_ns)
 
 		sched_init(&e->sched, start_ns + (uint64_t)(per * e->id), e->rate, e->nconns);
 	}
-	now = lg_now_ns();
-	if (cfg->mode == LG_KEEPALIVE)
-		for (i = 0; i < e->nconns; i++)
-			conn_connect(e, &e->conns[i], now);
-
 	for (;;) {
 		struct io_uring_cqe *cqe;
 		struct __kernel_timespec ts;
@@ -1048,10 +1084,8 @@ int engine_run(struct engine *e, uint64_t start_ns, uint64_t measure_ns)
 			break;
 		if (e->rate > 0)
 			engine_dispatch(e, now);
-		if (now >= next_scan) {
-			engine_scan(e, now);
-			next_scan = now + ENGINE_TICK_NS;
-		}
+		if (now >= next_scan)
+			next_scan = engine_scan(e, now) ? now : now + ENGINE_TICK_NS;
 		wake = next_scan;
 		if (e->rate > 0 && sched_next_time(&e->sched) < wake)
 			wake = sched_next_time(&e->sched);
@@ -1104,8 +1138,10 @@ int engine_run(struct engine *e, uint64_t start_ns, uint64_t measure_ns)
 		}
 	}
 	now = lg_now_ns();
-	if (e->end_ns && now > e->end_ns)
+	if (e->end_ns && now >= e->end_ns) {
 		now = e->end_ns;
+		engine_late_timeouts(e);
+	}
 	for (i = 0; i < cfg->ntargets; i++) {
 		struct lg_stats *s = &e->st[i];
 

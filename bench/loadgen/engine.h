@@ -33,6 +33,7 @@ enum lg_err {
 	LG_ERR_RESET,
 	LG_ERR_STATUS,
 	LG_ERR_PARSE,
+	LG_ERR_UNSOLICITED, /* bytes before the request was sent, or with none outstanding */
 	LG_ERR_COUNT,
 };
 
