@@ -13,28 +13,17 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "bench/loadgen/hist.h"
+#include "bench/loadgen/ring.h"
+#include "bench/loadgen/stats.h"
 #include "bench/loadgen/url.h"
 
 #define LG_PIPELINE_MAX 64
-#define LG_STATUS_MAX 600
 #define LG_TARGETS_MAX 16
 
 enum lg_mode {
 	LG_KEEPALIVE, /* closed or open loop over long-lived connections */
 	LG_CLOSE,     /* a new connection per request, full handshake */
 	LG_RESUME,    /* a new connection per request, TLS session resumed */
-};
-
-enum lg_err {
-	LG_ERR_CONNECT,
-	LG_ERR_TLS,
-	LG_ERR_TIMEOUT,
-	LG_ERR_RESET,
-	LG_ERR_STATUS,
-	LG_ERR_PARSE,
-	LG_ERR_UNSOLICITED, /* bytes before the request was sent, or with none outstanding */
-	LG_ERR_COUNT,
 };
 
 /*
@@ -73,34 +62,6 @@ struct lg_config {
 	uint32_t timeline_cap;   /* seconds of per-second counts kept */
 };
 
-/* What a thread measured of one target; merged by adding. */
-struct lg_stats {
-	struct hist latency;     /* corrected (from schedule) in open loop */
-	struct hist uncorrected; /* from the actual send; open loop only */
-	struct hist connect;
-	struct hist handshake;
-	uint64_t requests;
-	uint64_t bytes;
-	uint64_t errors[LG_ERR_COUNT];
-	uint64_t status[LG_STATUS_MAX];
-	uint64_t hs_full, hs_resumed;
-	uint64_t conns_opened;
-	uint64_t *timeline;      /* timeline_cap entries, owned */
-	uint64_t end_ns;         /* when this thread stopped measuring */
-	char tls_err[160];       /* first TLS error text */
-	char sys_err[160];       /* first socket error text */
-};
-
-/* io_uring features a thread ended up with, for the report. */
-struct lg_features {
-	bool single_issuer;      /* SINGLE_ISSUER + DEFER_TASKRUN */
-	bool coop_taskrun;
-	bool ring_fd_registered;
-	bool buf_ring;
-	bool multishot;
-	bool min_wait;           /* IORING_FEAT_MIN_TIMEOUT: completion coalescing */
-};
-
 struct engine;
 
 /*
@@ -133,13 +94,5 @@ void engine_free(struct engine *e);
 uint32_t lg_thread_conns(const struct lg_config *cfg, uint32_t thread);
 uint32_t lg_thread_first_conn(const struct lg_config *cfg, uint32_t thread);
 uint32_t lg_conn_target(const struct lg_config *cfg, uint32_t g);
-
-/* CLOCK_MONOTONIC in nanoseconds. */
-uint64_t lg_now_ns(void);
-
-/* Allocates and resets a stats block with a timeline of cap seconds. */
-int lg_stats_init(struct lg_stats *s, uint32_t cap);
-void lg_stats_merge(struct lg_stats *dst, const struct lg_stats *src, uint32_t cap);
-void lg_stats_free(struct lg_stats *s);
 
 #endif
