@@ -16,10 +16,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "bench/loadgen/engine.h"
+#include "bench/loadgen/config.h"
 #include "bench/loadgen/resp.h"
 #include "bench/loadgen/ring.h"
 #include "bench/loadgen/sched.h"
+#include "bench/loadgen/stats.h"
 #include "bench/loadgen/tlsmem.h"
 
 #define ENGINE_RETRY_NS 10000000ull /* after a refused connect */
