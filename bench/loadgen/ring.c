@@ -59,35 +59,30 @@ static void ring_bufring(struct lg_ring *r, uint32_t nconns)
 
 int ring_setup(struct lg_ring *r, uint32_t nconns, bool bufring)
 {
+	/* the best first; a kernel that does not know a flag says EINVAL */
+	static const unsigned setups[] = {
+		IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_SUBMIT_ALL |
+			IORING_SETUP_CQSIZE,
+		IORING_SETUP_COOP_TASKRUN | IORING_SETUP_SUBMIT_ALL | IORING_SETUP_CQSIZE,
+		0,
+	};
 	struct io_uring_params p;
-	unsigned entries = 256, cq;
-	int ret;
+	unsigned entries = 256, i;
+	int ret = -EINVAL;
 
 	memset(r, 0, sizeof(*r));
 	while (entries < nconns * 2 && entries < 4096)
 		entries <<= 1;
-	cq = entries * 4;
-	memset(&p, 0, sizeof(p));
-	p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_SUBMIT_ALL |
-		  IORING_SETUP_CQSIZE;
-	p.cq_entries = cq;
-	ret = io_uring_queue_init_params(entries, &r->ring, &p);
-	if (ret == 0) {
-		r->feat.single_issuer = true;
-	} else if (ret == -EINVAL) {
+	for (i = 0; i < sizeof(setups) / sizeof(setups[0]) && ret == -EINVAL; i++) {
 		memset(&p, 0, sizeof(p));
-		p.flags = IORING_SETUP_COOP_TASKRUN | IORING_SETUP_SUBMIT_ALL | IORING_SETUP_CQSIZE;
-		p.cq_entries = cq;
+		p.flags = setups[i];
+		p.cq_entries = entries * 4;
 		ret = io_uring_queue_init_params(entries, &r->ring, &p);
-		if (ret == 0) {
-			r->feat.coop_taskrun = true;
-		} else if (ret == -EINVAL) {
-			memset(&p, 0, sizeof(p));
-			ret = io_uring_queue_init_params(entries, &r->ring, &p);
-		}
 	}
 	if (ret < 0)
 		return ret;
+	r->feat.single_issuer = i == 1;
+	r->feat.coop_taskrun = i == 2;
 	r->ok = true;
 	r->held_cap = r->ring.cq.ring_entries;
 	r->held = calloc(r->held_cap, sizeof(*r->held));
