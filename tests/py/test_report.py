@@ -160,10 +160,12 @@ class ReportEdges(unittest.TestCase):
         # a run killed with SIGKILL leaves status.json at "running": its
         # writer (a real process, now reaped) is gone, so it reads as interrupted
         import subprocess
-        from sblib import _results as rs
         d = sbfixture.make_results(os.path.join(self.dir, "k"), rounds=4)
         p = subprocess.Popen(["sleep", "30"])
-        writer = {"pid": p.pid, "start": rs._proc_start(p.pid), "boot_id": rs._boot_id()}
+        with open(f"/proc/{p.pid}/stat") as f:
+            start = int(f.read().rsplit(")", 1)[1].split()[19])
+        with open("/proc/sys/kernel/random/boot_id") as f:
+            writer = {"pid": p.pid, "start": start, "boot_id": f.read().strip()}
         status = {"state": "running", "runs_done": 10, "runs_planned": 40, "writer": writer}
         self.assertIn("**This run is running**", rewrite_and_report(self, d, "status.json", status))
         p.kill()
