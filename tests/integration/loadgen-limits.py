@@ -65,19 +65,19 @@ def main():
         shutil.rmtree(certdir, ignore_errors=True)
 
     with lgtest.BadServer("stall", 19172) as s:
-        o, wall = lgtest.run_loadgen("-c", 3, "-d", "1", "--timeout", "5s", s.url())
+        o, wall = lgtest.run_loadgen("-c", 3, "-d", "1", "--timeout", "30s", s.url())
         e = o["errors"]
         check(o["requests"] == 0 and e["timeout"] == 3 and e["total"] == 3,
-              "silent server, -d 1 --timeout 5s: 3 timeouts, not 0 errors")
-        check(wall < 4.5, "silent server: the run ends at -d, not at --timeout (%.1f s)" % wall)
+              "silent server, -d 1 --timeout 30s: 3 timeouts, not 0 errors")
+        check(wall < 20, "silent server: the run ends at -d, not at --timeout (%.1f s)" % wall)
     with lgtest.BadServer("backlog", 19173) as s:
-        o, _ = lgtest.run_loadgen("-c", 2, "-d", "1", "--timeout", "5s", s.url())
+        o, _ = lgtest.run_loadgen("-c", 2, "-d", "1", "--timeout", "30s", s.url())
         check(o["errors"]["timeout"] == 2 and o["errors"]["total"] == 2,
-              "connects that hang, -d 1 --timeout 5s: 2 timeouts")
+              "connects that hang, -d 1 --timeout 30s: 2 timeouts")
     with lgtest.BadServer("ok", 19174) as s:
-        o, _ = lgtest.run_loadgen("-c", 4, "-d", "1", "--timeout", "5s", s.url())
+        o, _ = lgtest.run_loadgen("-c", 4, "-d", "1", "--timeout", "30s", s.url())
         check(o["requests"] > 0 and o["errors"]["total"] == 0,
-              "a healthy server, -d 1 --timeout 5s: no timeouts at the end")
+              "a healthy server, -d 1 --timeout 30s: no timeouts at the end")
     return 0
 
 
