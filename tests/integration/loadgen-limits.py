@@ -6,7 +6,8 @@ thousands with -d 300ms ends in a few seconds, not after every connect was
 started); a -c the open-file limit cannot hold is refused before the run
 (exit 2, a message, no output) instead of thousands of connect errors; a
 response that arrives before the request was sent is an "unsolicited" error,
-never a 200; with -d shorter than --timeout a silent server reads as
+never a 200 (and so is one that answers nothing, a second response to a
+request); with -d shorter than --timeout a silent server reads as
 timeouts, not as 0 requests and 0 errors."""
 import os
 import resource
@@ -63,6 +64,13 @@ def main():
                   "a response sent with the handshake, before the request: 3 unsolicited, no 200")
     finally:
         shutil.rmtree(certdir, ignore_errors=True)
+
+    with lgtest.BadServer("double", 19175) as s:
+        # the second response of each pair answers nothing that was asked
+        o, _ = lgtest.run_loadgen("-c", 1, "-n", 3, s.url(), timeout=30)
+        e = o["errors"]
+        check(o["requests"] == 3 and o["status"] == {"200": 3} and e["unsolicited"] == 3
+              and e["total"] == 3, "two responses to one request: 3 requests, 3 unsolicited")
 
     with lgtest.BadServer("stall", 19172) as s:
         o, wall = lgtest.run_loadgen("-c", 3, "-d", "1", "--timeout", "30s", s.url())

@@ -21,6 +21,7 @@ MODE:
               get answers
   chunked     200 with a chunked body of 3 chunks (26 + 1000 + 5 bytes) and a
               trailer, written in separate pieces
+  double      answers every request with two 200 responses, in one write
   early-tls   TLS 1.2 with the certificate in directory ARG (scripts/mkcert):
               a 200 response goes out with the server's Finished, in the same
               write, before any request could have been sent; then reads until
@@ -133,6 +134,8 @@ def main():
                     first = time.monotonic()
                 if mode in ("ok", "stall-once") or (mode == "stall-half" and s not in mute):
                     replies.append(OK)
+                elif mode == "double":
+                    replies.append(OK + OK)
                 elif mode == "chunked":
                     replies.append(CHUNKED)
                 elif mode == "status":
