@@ -37,7 +37,8 @@ class Results:
 
     def status(self, state):
         self.write("status.json", {"state": state, "runs_done": self.done,
-                                   "runs_planned": self.planned, "updated": now_iso()})
+                                   "runs_planned": self.planned, "updated": now_iso(),
+                                   "writer": rs.writer_id()})
 
     def add_run(self, rec):
         self.runs.write(json.dumps(rec) + "\n")

@@ -342,8 +342,10 @@ def build(res, analysis, plots):
     blocks = [h(1, f"sandbench report: {name}")]
     state = res["status"].get("state")
     if state and state != "complete":
-        blocks.append(para(f"**This run is {state}**: the figures below cover only the slices "
-                           "that finished."))
+        killed = (" (status.json still says running, but the process writing it is gone: "
+                  "it was killed)" if res["status"].get("recorded_state") else "")
+        blocks.append(para(f"**This run is {state}**{killed}: the figures below cover only the "
+                           "slices that finished."))
     duet = any(g.get("methods", {}).get("cpu_ns_per_req") == "duet" for g in analysis["groups"])
     blocks.append(para(
         "What each systemd sandbox directive costs, measured: every figure is a ratio against "

@@ -15,7 +15,7 @@
 #include "servers/lib/listen.h"
 #include "servers/lib/log.h"
 #include "servers/lib/opts.h"
-#include "servers/lib/server.h"
+#include "servers/lib/serve.h"
 #include "servers/lib/tls.h"
 
 int main(int argc, char **argv)

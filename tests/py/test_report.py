@@ -156,6 +156,27 @@ class ReportEdges(unittest.TestCase):
         with open(os.path.join(d, "report.md")) as f:
             self.assertIn("**This run is interrupted**", f.read())
 
+    def test_killed_run_is_interrupted_not_running(self):
+        # a run killed with SIGKILL leaves status.json at "running": its
+        # writer (a real process, now reaped) is gone, so it reads as interrupted
+        import subprocess
+        d = sbfixture.make_results(os.path.join(self.dir, "k"), rounds=4)
+        p = subprocess.Popen(["sleep", "30"])
+        with open(f"/proc/{p.pid}/stat") as f:
+            start = int(f.read().rsplit(")", 1)[1].split()[19])
+        with open("/proc/sys/kernel/random/boot_id") as f:
+            writer = {"pid": p.pid, "start": start, "boot_id": f.read().strip()}
+        status = {"state": "running", "runs_done": 10, "runs_planned": 40, "writer": writer}
+        self.assertIn("**This run is running**", rewrite_and_report(self, d, "status.json", status))
+        p.kill()
+        p.wait()
+        md = rewrite_and_report(self, d, "status.json", status)
+        self.assertIn("**This run is interrupted** (status.json still says running", md)
+        self.assertNotIn("This run is running", md)
+        # a set written before the writer was kept: the recorded state stands
+        del status["writer"]
+        self.assertIn("**This run is running**", rewrite_and_report(self, d, "status.json", status))
+
     def test_stored_no_rederived_from_evidence(self):
         # a set whose run judged RestrictSUIDSGID= "no" on a DynamicUser=
         # baseline (8 filters each): the report re-derives it as n/a
