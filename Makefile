@@ -7,6 +7,9 @@
 #   make test                 everything make test runs (see README.md)
 #   make bench                the quick matrix and its report
 #   make V=1                  show full command lines
+#   make install              programs, sandbench, units, catalogue, man pages
+#                             into $(DESTDIR)$(PREFIX) (PREFIX=/usr/local)
+#   make deb                  a Debian package from this tree (debian/), in build/deb/
 #
 # Components are found by convention, so adding a file needs no edit here:
 #   servers/lib/*.c          -> build/lib/libservers.a
@@ -117,12 +120,26 @@ $(O)/lib/lib$(1).a: $$($(1)_SRCS:%.c=$(O)/obj/%.o) | $(O)/lib/
 endef
 $(foreach c,$(COMPONENTS),$(eval $(call component_lib,$(c))))
 
-$(O)/bin/lunchd-%: $(O)/obj/servers/%/main.o $(O)/lib/libservers.a | $(O)/bin/
+# --version: `git describe` of the tree, or debian/changelog's release when
+# it is not a git checkout. version.c is rewritten only when that changes, so
+# a new commit relinks the programs and recompiles nothing else.
+VERSION := $(or $(shell git describe --always --dirty 2>/dev/null),$(shell \
+	sed -n '1s/^[^(]*(\([^)]*\)).*/\1/p' debian/changelog 2>/dev/null),unknown)
+$(O)/version.c: FORCE | $(O)/
+	$(Q)line='const char sandbench_version[] = "$(VERSION)";'; \
+	if [ "$$(cat $@ 2>/dev/null)" != "$$line" ]; then printf '%s\n' "$$line" > $@; fi
+$(O)/obj/version.o: $(O)/version.c $(O)/FLAGS
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_CFLAGS) -include common/version.h -c $< -o $@
+
+$(O)/bin/lunchd-%: $(O)/obj/servers/%/main.o $(O)/lib/libservers.a $(O)/obj/version.o | $(O)/bin/
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
 define bench_bin
-$(O)/bin/$(1): $(O)/obj/bench/$(1)/main.o $(O)/lib/lib$(1).a $(O)/lib/libcommon.a | $(O)/bin/
+$(O)/bin/$(1): $(O)/obj/bench/$(1)/main.o $(O)/lib/lib$(1).a $(O)/lib/libcommon.a \
+               $(O)/obj/version.o | $(O)/bin/
 	$$(call msg,LD,$$@)
 	$$(Q)$$(CC) $$(ALL_LDFLAGS) -o $$@ $$^ $$(LIBS)
 endef
