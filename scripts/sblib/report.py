@@ -1,14 +1,24 @@
 """sandbench report DIR: turn a results directory into report.md, report.html and plots.
 
+The report opens with the verdict (sec_verdict): per server and mode the
+directives whose CPU per request changed beyond the noise, with intervals, and
+"no cost found above ±X%" for the rest; the start-up changes; the combined
+hardened unit where one was measured; the calibration in one line. Then a
+contents list and one section per function of SECTIONS, method and
+environment last. Calibration controls (spec.json "expect", `calibration:
+yes` in the catalogue) have their own table and are in no ranking or plot.
+
 Writes into DIR:
   report.md      tables a person can read in a terminal or on a forge
-  report.html    the same, self-contained (plots inlined as data: URIs)
+  report.html    the same, self-contained (plots inlined as data: URIs), with anchors
   analysis.json  every interval and verdict behind the tables
   plots/*.png, plots/*.svg   made with gnuplot:
     cost-MODE            CPU-per-request change of each directive, 95% whiskers
-    exposure-MODE        exposure against cost with each server's Pareto frontier
-    latency-SERVER-MODE  latency percentiles, baseline vs the most hardened variant
-    startup              start-up time of each variant
+    exposure-MODE        exposure against cost; each server's Pareto frontier
+                         labelled, the other variants dots (listed in a table)
+    latency-SERVER-MODE  latency percentiles, baseline vs the combined hardened
+                         unit (else the lowest-exposure directive)
+    startup              start-up change of each directive against its baseline
 `sandbench run` calls main([outdir]) when a run ends.
 """
 import argparse
@@ -976,7 +986,7 @@ def build(res, analysis, plots):
                        for g in analysis["groups"])}
     blocks += sec_verdict(res, analysis, ctx)
     rest = [b for sec in SECTIONS for b in sec(res, analysis, ctx)]
-    blocks.append(toc([b[2] for b in blocks + rest if b[0] == "h" and b[1] == 2]))
+    blocks.append(toc([b[2] for b in rest if b[0] == "h" and b[1] == 2]))
     blocks += rest
     if ctx["plots"].get("error"):
         blocks.append(para(f"Plots: {ctx['plots']['error']}"))
@@ -1205,7 +1215,7 @@ def plot_exposure(res, gs, info, ctl, mode, color, outdir, tmp):
 plot {_q(pp)} using 1:2 with points pt 7 ps 0.8 lc rgb '#9a9a9a' title 'variant (in the table)', \\
      {_q(fp)} using 1:2 with steps lw 2 lc rgb {col} title 'Pareto frontier', \\
      {_q(fp)} using 1:2 with points pt 7 ps 1.4 lc rgb {col} notitle, \\
-     {_q(lp)} using 1:2:3 with labels left font ',9' tc rgb '#222222' notitle
+     {_q(lp)} using 1:2:3 with labels left boxed font ',9' tc rgb '#222222' notitle
 """)
     n = len(panels)
     script = f"""
@@ -1216,6 +1226,7 @@ set xrange [{xlo}:{xhi}]
 set yrange [{ylo}:{yhi}]
 set grid
 set key right top box opaque
+set style textbox opaque noborder margins 1,1
 {''.join(panels)}
 unset multiplot
 """
