@@ -229,6 +229,9 @@ class Fleet(unittest.TestCase):
         rc, _, err = run(["plain", "--with-profile", "hardend-drop"])
         self.assertEqual(rc, 2)
         self.assertIn("did you mean hardened-drop", err)
+        from sblib import _catalogue as cat      # every command's unknown directive
+        self.assertIn("(did you mean protect-system-strict",
+                      cat.unknown("directive", "protect-sytem-strict", cat.directive_names()))
 
     def test_open_check_names_the_directive_and_its_cost(self):
         rc, out, _ = run(["plain"])
