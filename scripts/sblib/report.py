@@ -212,11 +212,12 @@ def applied_summary(applied):
     return ", ".join(parts)
 
 
-def interval_width(g):
-    """Median half-width of the CPU-per-request intervals of G's directives
-    (A/A excluded), as a fraction; None without any."""
+def interval_width(g, rows=None):
+    """Median half-width of the CPU-per-request intervals of ROWS (default: G's
+    directives, A/A excluded), as a fraction; None without any."""
     ws = [max(c["ratio"] - c["lo"], c["hi"] - c["ratio"])
-          for r in g["rows"] if r["variant"] != g["aa"]
+          for r in (rows if rows is not None else
+                    [r for r in g["rows"] if r["variant"] != g["aa"]])
           for c in [r["cmp"].get("cpu_ns_per_req")] if c]
     return st.median(ws) if ws else None
 
@@ -418,9 +419,7 @@ def ranked_rows(g, ctl):
 def no_cost_bound(g, rows):
     """The change below which this group cannot see a cost: the larger of the
     A/A floor and the typical directive's interval half-width (a fraction)."""
-    ws = [max(c["ratio"] - c["lo"], c["hi"] - c["ratio"])
-          for r in rows for c in [r["cmp"].get("cpu_ns_per_req")] if c]
-    return max([g["floor"] or 0.0] + ([st.median(ws)] if ws else []))
+    return max(g["floor"] or 0.0, interval_width(g, rows) or 0.0)
 
 
 def called_text(info, vid, c, base):
