@@ -1152,28 +1152,10 @@ plot {', '.join(plot_cmds)}
     return gnuplot(script, f"cost-{mode}", outdir, tmp, max(900, 640 + 8 * lmargin), h_px)
 
 
-def label_positions(pts, xspan, yspan):
-    """Label anchors for (x, y, name) points so that close neighbours do not
-    print over each other: labels of points near one another (same exposure
-    band, close in cost) are stacked in rows above and below the point."""
-    out = []
-    placed = []  # (x, row_y) of labels already placed
-    rows = [0.035, -0.055, 0.10, -0.12, 0.165, -0.185, 0.23]
-    for x, y, n in sorted(pts, key=lambda p: (p[0], -p[1])):
-        width = (len(n) * 0.0105 + 0.02) * xspan
-        for dy in rows:
-            ly = y + dy * yspan
-            if all(abs(ly - py) > 0.05 * yspan or x > px + pw or x + width < px
-                   for px, py, pw in placed):
-                break
-        placed.append((x, ly, width))
-        out.append((x + 0.01 * xspan, ly, n))
-    return out
-
-
 def plot_exposure(res, gs, info, ctl, mode, color, outdir, tmp):
-    """One panel per server: every variant a dot, the Pareto frontier as steps,
-    and only the frontier's points labelled (the rest are in the report's table)."""
+    """One panel per server: every variant a grey dot, the Pareto frontier as
+    steps, its points numbered cheapest first and named in a list beside the
+    panel (so no label can cover another); the rest are in the report's table."""
     per = []
     ys, xs = [], []
     for g in gs:
@@ -1194,27 +1176,32 @@ def plot_exposure(res, gs, info, ctl, mode, color, outdir, tmp):
         return ""
     ylo, yhi = max(0.0, min(ys) - 0.8), min(10.5, max(ys) + 0.6)
     xspan = max(xs) - min(xs) + 1.0
-    xlo, xhi = min(xs) - 0.1 * xspan - 0.5, max(xs) + 0.5 * xspan + 0.5
+    xlo, xhi = min(xs) - 0.1 * xspan - 0.3, max(xs) + 0.1 * xspan + 0.3
+    width = max(len(f"{i}  {n}  ({e:.1f} at {x:+.1f}%)") for _, _, f in per
+                for i, (x, e, n) in enumerate(f, 1))
     panels = []
     for j, (g, pts, front) in enumerate(per):
         pp = os.path.join(tmp, f"exp-{mode}-{j}.dat")
-        lp = os.path.join(tmp, f"lab-{mode}-{j}.dat")
         fp = os.path.join(tmp, f"front-{mode}-{j}.dat")
         with open(pp, "w", encoding="utf-8") as f:
             for x, y in pts:
                 f.write(f"{x:.4f} {y:.3f}\n")
-        with open(lp, "w", encoding="utf-8") as f:
-            for x, y, n in label_positions(front, xhi - xlo, yhi - ylo):
-                f.write(f"{x:.4f} {y:.3f} {_q(n)}\n")
         with open(fp, "w", encoding="utf-8") as f:
-            for x, e, _ in front:
-                f.write(f"{x:.4f} {e:.3f}\n")
+            for i, (x, e, _) in enumerate(front, 1):
+                f.write(f"{x:.4f} {e:.3f} {i}\n")
+        step = min(0.085, 0.85 / (len(front) + 1))
+        names = "\n".join(
+            f"set label {i + 1} {_q(f'{i}  {n}  ({e:.1f} at {x:+.1f}%)')} at graph 1.03, "
+            f"graph {0.95 - i * step:.3f} left font ',9'" for i, (x, e, n) in enumerate(front, 1))
         col = _q(color[g["server"]])
-        panels.append(f"""set title {_q(g['server'])}
+        panels.append(f"""unset label
+set title {_q(g['server'])}
+set label 1 'Pareto frontier, cheapest first:' at graph 1.03, graph 0.95 left font ',9'
+{names}
 plot {_q(pp)} using 1:2 with points pt 7 ps 0.8 lc rgb '#9a9a9a' title 'variant (in the table)', \\
      {_q(fp)} using 1:2 with steps lw 2 lc rgb {col} title 'Pareto frontier', \\
      {_q(fp)} using 1:2 with points pt 7 ps 1.4 lc rgb {col} notitle, \\
-     {_q(lp)} using 1:2:3 with labels left boxed font ',9' tc rgb '#222222' notitle
+     {_q(fp)} using 1:2:3 with labels offset char 0.9,0.6 font ',10:Bold' tc rgb '#000000' notitle
 """)
     n = len(panels)
     script = f"""
@@ -1224,12 +1211,12 @@ set ylabel 'exposure (0 safe .. 10 unsafe)'
 set xrange [{xlo}:{xhi}]
 set yrange [{ylo}:{yhi}]
 set grid
-set key right top box opaque
-set style textbox opaque noborder margins 1,1
+set rmargin {width + 6}
+set key at graph 1.03, graph 0.03 left bottom Left reverse box
 {''.join(panels)}
 unset multiplot
 """
-    return gnuplot(script, f"exposure-{mode}", outdir, tmp, 900, 120 + 320 * n)
+    return gnuplot(script, f"exposure-{mode}", outdir, tmp, 700 + 7 * width, 120 + 320 * n)
 
 
 def plot_latency(res, g, info, outdir, tmp):
@@ -1258,7 +1245,7 @@ set xlabel 'percentile'
 set ylabel 'latency (us, log scale)'
 set logscale y
 set grid
-set key left top
+set key outside below center horizontal
 set xrange [-0.3:{len(rs.PERCENTILES) - 0.7}]
 plot {', '.join(series)}
 """
