@@ -497,8 +497,8 @@ def hardened_rows(res, analysis):
                 costs.append(f"{g['mode']} {change(r['cmp']['cpu_ns_per_req'])} "
                              f"{mark(r['cmp']['cpu_ns_per_req'])}".strip())
         su = (analysis["startup"].get(cv) or {}).get("cmp")
-        rows.append([s, f"`{info[cv]['name']}` ({len(info[cv].get('directives') or [])} "
-                        "directives)",
+        nd = len(info[cv].get("directives") or [])
+        rows.append([s, f"`{info[cv]['name']}`" + (f" ({nd} directives)" if nd > 1 else ""),
                      f"{num(be)} → {num(ce)}" if be is not None and ce is not None else num(ce),
                      "; ".join(costs) or "-", change(su) if su else "-"])
     return rows

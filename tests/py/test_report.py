@@ -326,3 +326,18 @@ class VerdictFirst(unittest.TestCase):
         self.assertNotIn("| |", md.split("## Cost of each directive")[1].split("\n## ")[0]
                          .split("\n| rank by CPU")[1].split("\n")[0])    # every header named
         self.assertIn("exposure (change vs baseline)", md)
+
+    def test_combined_hardened_unit_in_the_verdict_and_latency(self):
+        with tempfile.TemporaryDirectory(prefix="sb-report-h-") as tmp:
+            d = sbfixture.make_results(os.path.join(tmp, "h"), rounds=8, seed=22, costs={
+                "hardened-drop": (1.06, 4.1, "ok"), "private-tmp-yes": (1.00, 9.2, "ok")})
+            self.assertEqual(run([d])[0], 0)
+            with open(os.path.join(d, "report.md"), encoding="utf-8") as f:
+                md = f.read()
+        verdict = md.split("## Verdict")[1].split("**Contents**")[0]
+        self.assertRegex(verdict, r"\| drop \| `hardened-drop` \| 9\.6 → 4\.1 \| keepalive "
+                                  r"\+\d\.\d% \[\+\d\.\d%, \+\d\.\d%\] \*\*worse\*\* \|")
+        self.assertNotIn("No combined hardened unit", verdict)
+        self.assertIn("## Latency, baseline against the combined hardened unit", md)
+        self.assertIn("| `drop/hardened-drop` |", md.split("## Latency")[1])
+
