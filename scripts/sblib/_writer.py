@@ -50,10 +50,6 @@ def now_iso():
     return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def now_iso():
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def write_summary(res, spec, variants):
     """summary.json and summary.csv from the analysis the report makes
     (sblib._results), and the analysis itself (None when nothing was
