@@ -57,8 +57,10 @@ def bullets(items):
     return ("ul", list(items))
 
 
-def table(header, rows, align=None):
-    return ("table", header, rows, align)
+def table(header, rows, align=None, fold=None):
+    """A table; FOLD: a one-line summary under which HTML folds it away (long
+    reference tables a reader opens when they need them)."""
+    return ("table", header, rows, align, fold)
 
 
 def image(name, caption):
@@ -86,7 +88,7 @@ def render_md(blocks):
         elif b[0] == "ul":
             out.extend("- " + " ".join(i.split("\n")) for i in b[1])
         elif b[0] == "table":
-            _, header, rows, align = b
+            _, header, rows, align, _ = b
             align = align or ["l"] + ["r"] * (len(header) - 1)
             cell = lambda c: str(c).replace("|", "\\|").replace("\n", " ")  # noqa: E731
             out.append("| " + " | ".join(cell(c) for c in header) + " |")
@@ -143,15 +145,17 @@ def render_html(blocks, title, plots_dir):
         elif b[0] == "ul":
             out.append("<ul>" + "".join(f"<li>{_inline_md(i)}</li>" for i in b[1]) + "</ul>")
         elif b[0] == "table":
-            _, header, rows, align = b
+            _, header, rows, align, fold = b
             align = align or ["l"] + ["r"] * (len(header) - 1)
+            if fold:
+                out.append(f"<details><summary>{_inline_md(fold)}</summary>")
             out.append("<table><tr>" + "".join(f"<th>{_inline_md(str(c))}</th>" for c in header)
                        + "</tr>")
             for r in rows:
                 out.append("<tr>" + "".join(
                     f'<td class="{a}">{_inline_md(str(c))}</td>' for c, a in zip(r, align))
                     + "</tr>")
-            out.append("</table>")
+            out.append("</table>" + ("</details>" if fold else ""))
         elif b[0] == "img":
             svg = os.path.join(plots_dir, b[1] + ".svg")
             png = os.path.join(plots_dir, b[1] + ".png")
@@ -824,7 +828,8 @@ def sec_exposure(res, analysis, ctx):
         out.append(table(["directive"] + [f"{g['server']}: exposure at CPU change (★ on the "
                                           "frontier)" for g in gs],
                          [[f"`{n}`"] + [cells.get((n, g["server"]), "-") for g in gs]
-                          for n in names], ["l"] + ["r"] * len(gs)))
+                          for n in names], ["l"] + ["r"] * len(gs),
+                         fold=f"{len(names)} directives, {mode} mode (open)"))
     return out
 
 
@@ -879,7 +884,8 @@ def sec_evidence(res, analysis, ctx):
     if rows:
         out.append(table(["variant", "status", "applied", "uid", "CapEff", "NoNewPrivs",
                           "seccomp/filters", "own ns (m/n/u)"], rows,
-                         ["l", "l", "l", "r", "l", "r", "r", "l"]))
+                         ["l", "l", "l", "r", "l", "r", "r", "l"],
+                         fold=f"the evidence of {len(rows)} variants (open)"))
     else:
         out.append(para("No variants.json: no evidence recorded."))
     return out
