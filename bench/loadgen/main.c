@@ -20,6 +20,7 @@
 #include "bench/loadgen/engine.h"
 #include "bench/loadgen/opts.h"
 #include "bench/loadgen/report.h"
+#include "common/version.h"
 
 struct worker {
 	pthread_t thread;
@@ -141,6 +142,8 @@ int main(int argc, char **argv)
 	int rc = 1, r;
 
 	memset(&total, 0, sizeof(total));
+	if (version_requested(argc, argv, "loadgen"))
+		return 0;
 	if (opts_parse(&o, argc, argv, err, sizeof(err)) < 0) {
 		fprintf(stderr, "loadgen: %s\n", err);
 		return 2;

@@ -111,6 +111,7 @@ void opts_usage(FILE *f)
 	      "                        With several URLs give it once per URL, in order;\n"
 	      "                        with one URL it may repeat (up to 32 in all)\n"
 	      "  -h, --help            this text\n"
+	      "      --version         print the version and exit\n"
 	      "\n"
 	      "SIGINT or SIGTERM ends the run early and prints the results so far.\n"
 	      "Exit status: 0 run completed (errors are in the output), 1 the run could not\n"

@@ -7,6 +7,7 @@ one directive name a line, `#` comments, `*` for every directive and
 `combine PROFILE` for that profile's set measured together as one variant.
 Standard library only.
 """
+import difflib
 import os
 import re
 
@@ -185,7 +186,9 @@ def expectations(names):
 
 
 def unknown(kind, name, valid):
-    return f"unknown {kind} '{name}'; valid: {', '.join(valid) if valid else '(none)'}"
+    near = difflib.get_close_matches(name, valid, n=3, cutoff=0.6)
+    return (f"unknown {kind} '{name}'" + (f" (did you mean {', '.join(near)}?)" if near else "")
+            + f"; valid: {', '.join(valid) if valid else '(none)'}")
 
 
 def load_profile(name, _seen=None):

@@ -99,6 +99,17 @@ def repo_root():
     return os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(__file__))))
 
 
+def runs_dir():
+    """Where results go by default: results/runs of this checkout, or of the
+    current directory for an installed copy (make install leaves a VERSION
+    file at its top), whose own tree belongs to the package manager."""
+    root = repo_root()
+    if os.path.exists(os.path.join(root, "VERSION")) and not os.path.exists(
+            os.path.join(root, ".git")):
+        root = os.getcwd()
+    return os.path.join(root, "results", "runs")
+
+
 def log(msg):
     print(f"host: {msg}", file=sys.stderr, flush=True)
 

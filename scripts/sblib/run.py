@@ -796,7 +796,7 @@ def main(argv):
         if miss:
             print(f"sandbench run: servers not built: {', '.join(miss)} (make)", file=sys.stderr)
             return 2
-    out = a.out or os.path.join(_host.repo_root(), "results", "runs",
+    out = a.out or os.path.join(_host.runs_dir(),
                                 time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()))
     try:
         res = open_results(out)
