@@ -48,7 +48,13 @@ class TestChoice(unittest.TestCase):
                (self.d("private-tmp-yes"), 9.4)]
         names, beaten = advise.choose(tol)
         self.assertEqual(sorted(names), ["private-tmp-yes", "protect-system-strict"])
-        self.assertEqual(beaten, {"protect-system-full": "protect-system-strict"})
+        self.assertIn("removes more exposure", beaten.pop("protect-system-full"))
+        self.assertEqual(beaten, {})
+        # the same exposure: the stronger value, whichever came first
+        names, beaten = advise.choose([(self.d("protect-system-full"), 9.0),
+                                       (self.d("protect-system-strict"), 9.0)])
+        self.assertEqual(names, ["protect-system-strict"])
+        self.assertIn("stronger value", beaten["protect-system-full"])
 
     def test_additive_settings_stack(self):
         tol = [(self.d("system-call-filter-system-service"), 9.0),
