@@ -10,6 +10,7 @@ import sys
 import time
 
 from sblib import _catalogue as cat
+from sblib import _cliffs
 from sblib import _host
 from sblib import _plan as plan
 from sblib import _results as rs
@@ -301,6 +302,7 @@ def environment(host, facilities):
         "host": host.mode if host else None,
         "bpf_enforced": facilities.get("bpf-cgroup", (False,))[0],
         "bpf_lsm": facilities.get("bpf-lsm", (False,))[0],
+        **_cliffs.read(host),
     }
 
 
