@@ -8,12 +8,12 @@ connections). Every round holds each variant once and the baseline a few
 times (sqrt(k) for k variants: the allocation that makes k comparisons
 against one control most precise), in a seeded order, so that a variant's
 start and the baseline's starts it is compared with saw the same minute of
-the machine. Per round the difference is the variant's value less the mean
-of that round's baseline values; a directive's cost is the interquartile
-mean of its rounds' differences (deaf to the odd start a burst of the
-machine spoiled), its interval the percentile bootstrap over rounds.
+the machine. A directive's cost is the interquartile mean of its starts less
+the baseline's (each deaf to the odd start a burst of the machine
+spoiled), its interval the percentile bootstrap over rounds, each round
+resampled whole so that what its starts shared stays paired.
 
-    d = paired_differences(samples, "total_ms", "activated/baseline", "activated/x")
+    d = round_pairs(samples, "total_ms", "activated/baseline", "activated/x")
     c = difference_interval(d, seed=1)      # {"delta", "lo", "hi", "pct", ...}
     s = slope_interval({0: [...], 1000: [...]}, seed=1)   # growth per 1000 mounts
 """
@@ -54,42 +54,42 @@ def _rounds(samples, metric, variant):
     return out
 
 
-def paired_differences(samples, metric, baseline, variant):
-    """[(variant value - mean of the round's baseline values, baseline mean)]
-    for every round where both have a good sample, in round order. SAMPLES:
-    records with "variant", "round", "status" and METRIC."""
+def round_pairs(samples, metric, baseline, variant):
+    """[(variant's values, baseline's values)] of METRIC, one per round
+    where both have a good sample, in round order. SAMPLES: records with
+    "variant", "round", "status" and METRIC."""
     b = _rounds(samples, metric, baseline)
     v = _rounds(samples, metric, variant)
-    out = []
-    for r in sorted(set(b) & set(v), key=lambda x: (str(type(x)), x)):
-        bm = sum(b[r]) / len(b[r])
-        for x in v[r]:
-            out.append((x - bm, bm))
-    return out
+    return [(v[r], b[r]) for r in sorted(set(b) & set(v), key=lambda x: (str(type(x)), x))]
 
 
-def _center_pair(pairs):
-    d = st.center([p[0] for p in pairs])
-    b = st.center([p[1] for p in pairs])
-    return d, b
+def delta_of(pairs):
+    """(variant's centre - baseline's centre, baseline's centre) over the
+    rounds PAIRS, each side the interquartile mean of all its values. A
+    difference of centres, not a centre of per-round differences: a round
+    holds one start of a variant and several of the baseline, and the
+    interquartile mean of (one start - a mean of several) is biased by as
+    much as start-up times are skewed (an identical copy of the baseline
+    read -6 ms on 100 ms that way)."""
+    b = st.center([x for _, bs in pairs for x in bs])
+    return st.center([x for vs, _ in pairs for x in vs]) - b, b
 
 
 def difference_interval(pairs, seed, resamples=RESAMPLES, conf=CONF):
-    """The cost from paired differences PAIRS [(difference, baseline)]:
-    {"n", "delta" (interquartile mean of the differences), "lo", "hi" (its
-    CONF percentile-bootstrap interval over the pairs), "base" (the
-    baseline's interquartile mean), "pct", "pct_lo", "pct_hi" (the same as
-    a percentage of the baseline, from the same resamples)}, or None
-    without pairs. One pair gives an interval of zero width: n says so."""
+    """The cost from round pairs PAIRS (round_pairs()): {"n" (rounds),
+    "delta" (delta_of), "lo", "hi" (its CONF percentile-bootstrap interval,
+    rounds resampled whole, so what the rounds share stays paired), "base"
+    (the baseline's centre), "pct", "pct_lo", "pct_hi" (the same as a
+    percentage of the baseline, from the same resamples)}, or None without
+    pairs. One round gives an interval of zero width: n says so."""
     if not pairs:
         return None
-    d, b = _center_pair(pairs)
+    d, b = delta_of(pairs)
     rng = random.Random(seed)
     ds, ps = [], []
     n = len(pairs)
     for _ in range(resamples if n > 1 else 0):
-        pick = [pairs[rng.randrange(n)] for _ in range(n)]
-        dd, bb = _center_pair(pick)
+        dd, bb = delta_of([pairs[rng.randrange(n)] for _ in range(n)])
         ds.append(dd)
         if bb:
             ps.append(100.0 * dd / bb)
@@ -116,17 +116,19 @@ def ols_slope(points):
     return sum((p[0] - mx) * (p[1] - my) for p in points) / sxx
 
 
-def slope_interval(by_level, seed, per=1000.0, resamples=RESAMPLES, conf=CONF):
+def slope_interval(by_level, seed, per=1000.0, resamples=RESAMPLES, conf=CONF, stat=None):
     """Growth of a quantity with a level (the host's mount count): BY_LEVEL
-    {level: [values]}, each level's centre its interquartile mean, the
-    least-squares slope of the centres over the levels times PER, with a
-    CONF percentile-bootstrap interval (each level's values resampled on
-    their own). {"slope", "lo", "hi", "levels", "centres"} or None with
-    fewer than two levels holding values."""
+    {level: [items]}, each level's value STAT(items) (default: the
+    interquartile mean of numbers; delta_of's first figure for round
+    pairs), the least-squares slope of those over the levels times PER,
+    with a CONF percentile-bootstrap interval (each level's items
+    resampled on their own). {"slope", "lo", "hi", "per", "levels",
+    "centres"} or None with fewer than two levels holding items."""
+    stat = stat or st.center
     levels = sorted(k for k, v in by_level.items() if v)
     if len(levels) < 2:
         return None
-    centres = {k: st.center(by_level[k]) for k in levels}
+    centres = {k: stat(by_level[k]) for k in levels}
     slope = ols_slope([(k, centres[k]) for k in levels])
     rng = random.Random(seed)
     boot = []
@@ -134,7 +136,7 @@ def slope_interval(by_level, seed, per=1000.0, resamples=RESAMPLES, conf=CONF):
         pts = []
         for k in levels:
             xs = by_level[k]
-            pts.append((k, st.center([xs[rng.randrange(len(xs))] for _ in xs])))
+            pts.append((k, stat([xs[rng.randrange(len(xs))] for _ in xs])))
         boot.append(ols_slope(pts))
     boot.sort()
     a = (1.0 - conf) / 2.0
@@ -147,11 +149,13 @@ def slope_interval(by_level, seed, per=1000.0, resamples=RESAMPLES, conf=CONF):
 
 PHASES = (
     # (name, from, to): systemd's monotonic timestamps (µs) and ours ("t0":
-    # `systemctl start` called, "t_answer": the first good response), in ms
-    ("queue_ms", "t0", "InactiveExitTimestampMonotonic"),
-    ("pre_exec_ms", "InactiveExitTimestampMonotonic", "ExecMainStartTimestampMonotonic"),
+    # `systemctl start` called, "t_answer": the first good response), in ms.
+    # The first three split the start; the last is what a directive can
+    # change, without our own call's cost and noise.
+    ("to_fork_ms", "t0", "ExecMainStartTimestampMonotonic"),
     ("setup_and_init_ms", "ExecMainStartTimestampMonotonic", "ActiveEnterTimestampMonotonic"),
     ("ready_to_answer_ms", "ActiveEnterTimestampMonotonic", "t_answer"),
+    ("fork_to_answer_ms", "ExecMainStartTimestampMonotonic", "t_answer"),
 )
 PHASE_PROPS = tuple(sorted({p for _, a, b in PHASES for p in (a, b) if not p.startswith("t")}))
 
@@ -159,13 +163,15 @@ PHASE_PROPS = tuple(sorted({p for _, a, b in PHASES for p in (a, b) if not p.sta
 def phases(props, t0, t_answer):
     """The split of a start systemd itself records: PROPS (systemctl show
     values, µs of CLOCK_MONOTONIC, which the container shares with us), T0
-    and T_ANSWER (time.monotonic() seconds). {phase: ms or None}: queue
-    (our call until the unit left "inactive": D-Bus, the job, and for a
-    socket-activated service the first connection's wait), pre_exec (until
-    the main process was forked: ExecStartPre=, credentials), setup_and_init
-    (fork until READY=1: the sandbox set-up in the forked child, the exec
-    and the service's own initialisation), ready_to_answer (until our first
-    good response). A timestamp systemd did not set (0) gives None."""
+    and T_ANSWER (time.monotonic() seconds). {phase: ms or None}: to_fork
+    (our call until the main process was forked: nsenter and systemctl,
+    D-Bus, the job, for a socket-activated service the first connection's
+    wait; systemd 252 leaves "inactive" only after the fork, so
+    InactiveExit splits nothing), setup_and_init (fork until READY=1: the
+    sandbox set-up in the forked child, the exec and the service's own
+    initialisation), ready_to_answer (until our first good response), and
+    fork_to_answer, the last two together. A timestamp systemd did not
+    set (0) gives None."""
     t = {"t0": t0 * 1e6, "t_answer": t_answer * 1e6}
     for k in PHASE_PROPS:
         try:

@@ -1043,9 +1043,9 @@ def startup_cost_section(path, plots_dir=None):
     blocks.append(para(
         "Each round starts every variant once and the baseline √k times (k variants) in a "
         "seeded order, each from cold (units stopped in between). A directive's cost is the "
-        "interquartile mean, over rounds, of its value less the mean of the same round's "
-        "baseline values, with a 95% percentile-bootstrap interval over rounds; the A/A row "
-        "is an identical copy of the baseline, so its interval is the noise."))
+        "interquartile mean of its values less the baseline's, with a 95% percentile-bootstrap "
+        "interval that resamples whole rounds (so what a round's starts shared stays paired); "
+        "the A/A row is an identical copy of the baseline, so its interval is the noise."))
     pl = _startup_plots(d, plots_dir) if plots_dir else {}
     for g in d["groups"]:
         server, kind = g.get("server", "?"), g.get("kind")
@@ -1062,23 +1062,25 @@ def startup_cost_section(path, plots_dir=None):
                     (f"From `systemctl start` to the first good HTTPS response; baseline "
                      f"{b['centre']:.1f} ms (interquartile mean of {b['n']} starts). "
                      if b else "The baseline has no good start. ")
-                    + "systemd's split: *queue* (our call until the unit left inactive: D-Bus, "
-                    "the job, a socket's first connection), *pre-exec* (until the main process "
-                    "was forked: credentials, ExecStartPre=), *set-up + init* (fork to READY=1: "
-                    "the sandbox set-up in the forked child, the exec and the service's own "
-                    "initialisation); *PID 1 CPU* is the host systemd's CPU time over the "
+                    + "systemd's split: *to fork* (our call until the main process was "
+                    "forked: nsenter, systemctl, D-Bus, the job, a socket's first "
+                    "connection), *set-up + init* (fork to READY=1: the sandbox set-up in the "
+                    "forked child, the exec and the service's own initialisation); *fork to "
+                    "answer* is the part a directive can change without our call's own "
+                    "noise; *PID 1 CPU* is the host systemd's CPU time over the "
                     f"start ({g.get('pid1_cpu_source', '?')}), *unit CPU* the unit's own "
                     "cgroup's when it answered."))
                 rows = [[f"`{vid}`", _ms_change(c.get("total_ms")),
-                         _ms_change(c.get("queue_ms"), False),
-                         _ms_change(c.get("pre_exec_ms"), False),
+                         _ms_change(c.get("fork_to_answer_ms")),
+                         _ms_change(c.get("to_fork_ms"), False),
                          _ms_change(c.get("setup_and_init_ms"), False),
                          _ms_change(c.get("pid1_cpu_ms"), False),
                          _ms_change(c.get("unit_cpu_ms"), False),
                          str((c.get("total_ms") or {}).get("n", "-"))]
                         for vid, c in costs.items()]
-                blocks.append(table(["variant", "start-up change", "queue", "pre-exec",
-                                     "set-up + init", "PID 1 CPU", "unit CPU", "rounds"], rows,
+                blocks.append(table(["variant", "start-up change", "fork to answer",
+                                     "to fork", "set-up + init", "PID 1 CPU", "unit CPU",
+                                     "rounds"], rows,
                                     ["l", "r", "r", "r", "r", "r", "r", "r"]))
             else:
                 b = absl.get(g["baseline"]) or {}
@@ -1161,7 +1163,9 @@ def _startup_plots(d, outdir):
                 cmds.append(f"{_q(p)} using 1:2:3:4 with xerrorbars pt 7 ps 1 lw 2 "
                             f"lc rgb {_q(SERVER_COLORS[j % len(SERVER_COLORS)])} "
                             f"title {_q(f'{lv} mounts')}")
-            tics = ", ".join(f"{_q(n.split('/', 1)[-1])} {i}" for n, i in ypos.items())
+            label = {n: n.split("/", 1)[-1] for n in names}
+            label = {n: (x if len(x) <= 40 else x[:38] + "…") for n, x in label.items()}
+            tics = ", ".join(f"{_q(label[n])} {i}" for n, i in ypos.items())
             what = ("start-up change (ms)" if kind == "start"
                     else "CPU per connection change (ms, units + PID 1)")
             script = f"""
@@ -1172,11 +1176,12 @@ set yrange [-0.7:{len(names) - 0.3}]
 set grid xtics
 set xzeroaxis
 set arrow from 0, graph 0 to 0, graph 1 nohead lc rgb '#888888'
-set key outside right top
-set lmargin {max(12, max(len(n) for n in names) - 5)}
+set key {"outside right top" if k > 1 else "off"}
+set lmargin {max(12, max(len(x) for x in label.values()) + 2)}
 plot {', '.join(cmds)}
 """
-            e = gnuplot(script, f"startup-cost-{server}", outdir, tmp, 1000,
+            e = gnuplot(script, f"startup-cost-{server}", outdir, tmp,
+                        700 + 8 * max(len(x) for x in label.values()),
                         max(260, 80 + 30 * len(names)))
             if e:
                 errors.append(e)

@@ -149,9 +149,11 @@ def clear_mounts(host):
 
 def variant_list(server, directives):
     """plan variants for SERVER: baseline, A/A, one per directive name, one
-    per list of names (a combination, named by its names joined with +)."""
+    per combination: a list of names (named by them joined with +) or
+    {"name": NAME, "directives": [names]} (a profile's `combine` line)."""
     singles = [d for d in directives if isinstance(d, str)]
-    combos = [("+".join(d), list(d)) for d in directives if not isinstance(d, str)]
+    combos = [(d["name"], list(d["directives"])) if isinstance(d, dict)
+              else ("+".join(d), list(d)) for d in directives if not isinstance(d, str)]
     for d in singles + [x for _, ds in combos for x in ds]:
         cat.load_directive(d)   # raises with the valid names
     return plan.variants_for([server], singles, combos, False)
@@ -411,7 +413,7 @@ def analyse(samples, variants, seed, kind):
                 continue
             costs[vid] = {}
             for m in metrics:
-                c = ss.difference_interval(ss.paired_differences(xs, m, base, vid),
+                c = ss.difference_interval(ss.round_pairs(xs, m, base, vid),
                                            st.derive_seed(seed, vid, m, lv))
                 if c:
                     costs[vid][m] = c
@@ -429,10 +431,10 @@ def analyse(samples, variants, seed, kind):
                 if r:
                     sl[m] = r
                 if vid != base:
-                    d = {lv: [p[0] for p in ss.paired_differences(
-                        [s for s in samples if s["mounts"] == lv], m, base, vid)]
-                         for lv in levels}
-                    r = ss.slope_interval(d, st.derive_seed(seed, vid, m, "dslope"))
+                    d = {lv: ss.round_pairs([s for s in samples if s["mounts"] == lv], m,
+                                            base, vid) for lv in levels}
+                    r = ss.slope_interval(d, st.derive_seed(seed, vid, m, "dslope"),
+                                          stat=lambda p: ss.delta_of(p)[0])
                     if r:
                         sl["delta_" + m] = r
             out["slopes"][vid] = sl
@@ -472,7 +474,37 @@ def parse_args(argv):
     ap.add_argument("--name", default="sandbench", help="sandbox host name")
     ap.add_argument("--lock-timeout", type=float, default=300)
     ap.add_argument("--no-report", action="store_true", help="skip sandbench report at the end")
+    ap.add_argument("--analyse", metavar="DIR",
+                    help="measure nothing: analyse DIR's startup.jsonl again (this version's "
+                         "statistics) into its startup.json, and write its report")
     return ap.parse_args(argv)
+
+
+def reanalyse(out):
+    """startup.json of results directory OUT made again from its samples
+    (startup.jsonl) and plan (startup-spec.json), keeping what the run
+    recorded beside the figures. Raises OSError/ValueError on a directory
+    that is not one `startup` wrote."""
+    with open(os.path.join(out, "startup-spec.json")) as f:
+        spec = json.load(f)
+    with open(os.path.join(out, "startup.json")) as f:
+        old = json.load(f)
+    with open(os.path.join(out, "startup.jsonl")) as f:
+        samples = [json.loads(line) for line in f if line.strip()]
+    with open(os.path.join(out, "startup-variants.json")) as f:
+        ran = list(json.load(f))       # the variants as the run named them
+    groups = []
+    for g in old["groups"]:
+        xs = [x for x in samples if x["server"] == g["server"]]
+        ids = [v for v in ran if v.split("/", 1)[0] == g["server"]]
+        ids.sort(key=lambda v: v != g["baseline"])
+        a = analyse(xs, [{"id": v} for v in ids], spec["seed"], g["kind"])
+        a.update({k: g[k] for k in ("server", "pid1_cpu_source", "host_mounts", "censored",
+                                    "stopped") if k in g})
+        groups.append(a)
+    _write_json(os.path.join(out, "startup.json"),
+                {"schema": "sandbench-startup/1", "state": old.get("state"), "groups": groups})
+    return groups
 
 
 class Usage(Exception):
@@ -528,6 +560,20 @@ def _write_json(path, obj):
 
 def main(argv):
     a = parse_args(argv)
+    if a.analyse:
+        try:
+            groups = reanalyse(a.analyse)
+        except (OSError, ValueError, KeyError) as e:
+            print(f"sandbench startup: --analyse {a.analyse}: not a start-up results "
+                  f"directory ({e})", file=sys.stderr)
+            return 2
+        for g in groups:
+            for line in summary_lines(g):
+                print(line)
+        if not a.no_report:
+            from sblib import report
+            report.main([a.analyse])
+        return 0
     try:
         spec = build_spec(a)
     except (Usage, cat.CatalogueError) as e:
@@ -580,7 +626,8 @@ def main(argv):
         t0 = time.monotonic()
         for server in spec["servers"]:
             left = None if limit is None else max(1.0, limit - (time.monotonic() - t0))
-            dirs = spec["directives"] + [ds for _, ds in spec["combines"]]
+            dirs = spec["directives"] + [{"name": n, "directives": ds}
+                                         for n, ds in spec["combines"]]
             kw = dict(mounts=spec["host_mounts"], start_timeout=a.start_timeout,
                       server_cpu=a.server_cpu, sink=sink, time_limit=left)
             if server == "inetd":
