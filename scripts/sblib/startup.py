@@ -50,8 +50,7 @@ HELP = "start-up and per-connection cost per directive, with intervals (and a ho
 
 START_METRICS = ("total_ms", "pid1_cpu_ms", "unit_cpu_ms") + tuple(p[0] for p in ss.PHASES)
 CONN_METRICS = ("cpu_per_conn_ms", "pid1_per_conn_ms", "units_per_conn_ms", "conns_per_s")
-MOUNT_ROOT = "/home"
-MOUNT_PREFIX = "sandbench-mnt-"
+MOUNT_DIR = "/home/sandbench-mnt"   # the --host-mounts go under it
 
 
 # --- reading PID 1 ---------------------------------------------------------------
@@ -96,14 +95,40 @@ def wait_pid1_idle(read, limit=60.0, window=0.3, busy=0.1):
 
 # --- host mounts -----------------------------------------------------------------
 
+# Run by the host's python3: makes or removes tmpfs mounts MOUNT_DIR/uN, one
+# mount(2) or umount2(2) each (no process per mount: 2000 take a second).
+MOUNT_SCRIPT = r"""
+import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+top, have, want = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+def ck(r, what):
+    if r != 0:
+        e = ctypes.get_errno()
+        sys.exit(f"{what}: {os.strerror(e)}")
+if have == 0 and want > 0:
+    os.makedirs(top, exist_ok=True)
+    ck(libc.mount(b"sandbench", top.encode(), b"tmpfs", 0, b"size=4m,mode=0755"), top)
+for i in range(have + 1, want + 1):
+    d = f"{top}/u{i}"
+    os.mkdir(d)
+    ck(libc.mount(b"sandbench", d.encode(), b"tmpfs", 0, b"size=16k,mode=0755"), d)
+for i in range(have, want, -1):
+    d = f"{top}/u{i}"
+    ck(libc.umount2(d.encode(), 2), d)
+    os.rmdir(d)
+if want == 0 and have > 0:
+    ck(libc.umount2(top.encode(), 2), top)
+"""
+
+
 def our_mounts(host):
-    """Mount points of the host made by set_mounts, deepest last."""
+    """Mount points of the host made by set_mounts (MOUNT_DIR and under)."""
     out = []
     try:
         with open(f"/proc/{host.leader}/mountinfo") as f:
             for line in f:
                 mp = line.split()[4]
-                if mp.startswith(f"{MOUNT_ROOT}/{MOUNT_PREFIX}"):
+                if mp == MOUNT_DIR or mp.startswith(MOUNT_DIR + "/"):
                     out.append(mp)
     except OSError:
         pass
@@ -119,30 +144,25 @@ def host_mount_count(host):
 
 
 def set_mounts(host, want):
-    """Makes WANT small tmpfs mounts /home/sandbench-mnt-N in the host
-    (adding or removing, one shell in the host); raises HostError."""
-    have = len(our_mounts(host))
-    if want > have:
-        script = (f"set -e; for i in $(seq {have + 1} {want}); do d={MOUNT_ROOT}/{MOUNT_PREFIX}$i; "
-                  "mkdir -p $d; mount -t tmpfs -o size=16k,mode=0755 sandbench $d; done")
-    elif want < have:
-        script = (f"set -e; for i in $(seq {have} -1 {want + 1}); do "
-                  f"d={MOUNT_ROOT}/{MOUNT_PREFIX}$i; umount $d; rmdir $d; done")
-    else:
+    """Makes WANT small tmpfs mounts MOUNT_DIR/uN in the host, under a tmpfs
+    of its own at MOUNT_DIR (so WANT + 1 mounts in all, none at 0), adding
+    or removing; raises HostError."""
+    have = max(0, len(our_mounts(host)) - 1)
+    if want == have:
         return
-    host.run(["sh", "-c", script], timeout=600, check=True)
-    if len(our_mounts(host)) != want:
-        raise _host.HostError(f"asked for {want} mounts under {MOUNT_ROOT}, "
-                              f"found {len(our_mounts(host))}")
+    host.run(["python3", "-c", MOUNT_SCRIPT, MOUNT_DIR, str(have), str(want)],
+             timeout=600, check=True)
+    got = max(0, len(our_mounts(host)) - 1)
+    if got != want:
+        raise _host.HostError(f"asked for {want} mounts under {MOUNT_DIR}, found {got}")
 
 
 def clear_mounts(host):
-    """Removes every mount set_mounts made (and its directory)."""
-    mps = our_mounts(host)
-    if mps:
-        host.run(["sh", "-c", "for d in \"$@\"; do umount -l \"$d\"; rmdir \"$d\"; done", "x",
-                  *reversed(mps)], timeout=600)
-    host.run(["sh", "-c", f"rmdir {MOUNT_ROOT}/{MOUNT_PREFIX}* 2>/dev/null; true"], timeout=60)
+    """Removes every mount set_mounts made: one lazy unmount of MOUNT_DIR
+    takes the whole tree."""
+    if our_mounts(host):
+        host.run(["umount", "-l", MOUNT_DIR], timeout=120)
+    host.run(["rmdir", MOUNT_DIR], timeout=60)
 
 
 # --- the variants' instances -------------------------------------------------------
@@ -181,9 +201,12 @@ class Fleet:
                 self.stop(i)
 
     def stop(self, i):
-        self.host.systemctl("stop", i.start, i.target, *[i.names[u] for u in
-                                                        i.spec.get("pre_start", [])],
-                            check=False, timeout=60)
+        try:
+            self.host.systemctl("stop", i.start, i.target, *[i.names[u] for u in
+                                                            i.spec.get("pre_start", [])],
+                                check=False, timeout=120)
+        except _host.HostError as e:      # a stop that hangs is the host's end
+            raise _host.HostError(f"cannot stop {i.id}: {e}") from None
 
     def down(self):
         self.inst.uninstall(self.insts)
@@ -198,7 +221,15 @@ class Fleet:
         pre = [i.names[u] for u in i.spec.get("pre_start", [])]
         c0 = read_pid1()
         t0 = time.monotonic()
-        r = h.systemctl("start", *pre, i.start, check=False, timeout=self.start_timeout + 30)
+        try:
+            r = h.systemctl("start", *pre, i.start, check=False, timeout=self.start_timeout)
+        except _host.HostError:
+            # a Type=notify service not ready within the timeout: the stop
+            # cancels its start job
+            self.stop(i)
+            h.systemctl("reset-failed", i.start, i.target, check=False)
+            return {"status": "error", "timed_out": True,
+                    "error": f"systemctl start did not return within {self.start_timeout:g}s"}
         t1 = time.monotonic()
         rec = {"systemctl_ms": round((t1 - t0) * 1000, 3)}
         if r.returncode != 0:
@@ -309,11 +340,13 @@ def _measure(host, server, directives, reps, seed, kind, mounts=(0,), start_time
         for level, first, nrounds in blocks:
             if stopped:
                 break
+            tm = time.monotonic()
             set_mounts(host, level)
+            tm = time.monotonic() - tm
             waited = wait_pid1_idle(read_pid1)
             level_mounts[level] = host_mount_count(host)
-            progress(f"{server}: {level} mounts under {MOUNT_ROOT} (host mountinfo "
-                     f"{level_mounts[level]} lines; PID 1 idle after {waited:.1f} s)")
+            progress(f"{server}: {level} mounts under {MOUNT_DIR} (made in {tm:.1f} s; host "
+                     f"mountinfo {level_mounts[level]} lines; PID 1 idle after {waited:.1f} s)")
             for rnd in range(first, first + nrounds):
                 if time_limit and time.monotonic() - t_start > time_limit:
                     stopped = f"time limit {time_limit:g} s reached in round {rnd + 1}"
@@ -645,7 +678,7 @@ def main(argv):
         print("sandbench startup: interrupted; cleaning up", file=sys.stderr)
     except (_host.HostError, cat.CatalogueError) as e:
         print(f"sandbench startup: {e}", file=sys.stderr)
-        state = "failed"
+        state = "busy" if isinstance(e, _host.LockBusy) else "failed"
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         try:
@@ -670,7 +703,7 @@ def main(argv):
             report.main([out])
         except Exception as e:  # noqa: BLE001 - the data is safe already
             print(f"sandbench startup: report failed: {e}", file=sys.stderr)
-    return {"complete": 0, "interrupted": 130}.get(state, 1)
+    return {"complete": 0, "interrupted": 130, "busy": _host.EX_TEMPFAIL}.get(state, 1)
 
 
 def _read_env(out):

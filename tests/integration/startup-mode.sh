@@ -54,7 +54,7 @@ for kind, server in (("start", "activated"), ("connection", "inetd")):
     g = next(g for g in a["groups"] if g["server"] == server)
     check(g["levels"] == [0, 20], f"{server} levels {g['levels']}")
     m = g["host_mounts"]
-    check(m["20"] - m["0"] == 20, f"{server}: host mount table {m}")
+    check(m["20"] - m["0"] == 21, f"{server}: host mount table {m}")
     check(set(g["costs"]["0"]) == {f"{server}/baseline-aa", f"{server}/private-tmp-yes"},
           f"{server} costs {sorted(g['costs']['0'])}")
     check(f"{server}/private-tmp-yes" in g["slopes"], f"{server} slopes")
