@@ -1106,9 +1106,14 @@ def startup_cost_section(path, plots_dir=None):
         if g.get("slopes"):
             key = "total_ms" if kind == "start" else "cpu_per_conn_ms"
             rows = []
+            cens = g.get("censored") or {}
             for vid, sl in g["slopes"].items():
                 own, dl = sl.get(key), sl.get("delta_" + key)
-                cents = " / ".join(f"{x:.0f}" for x in own["centres"]) if own else "-"
+                cents = " / ".join(
+                    f"{x[key]['centre']:.0f}" if x.get(key) else
+                    ("timed out" if vid in cens and lv >= cens[vid] else "-")
+                    for lv in g["levels"]
+                    for x in [(g["levels_abs"].get(str(lv)) or {}).get(vid) or {}])
                 rows.append([f"`{vid}`", cents,
                              f"{own['slope']:+.2f} [{own['lo']:+.2f}, {own['hi']:+.2f}]"
                              if own else "-",
@@ -1118,12 +1123,16 @@ def startup_cost_section(path, plots_dir=None):
             blocks.append(para(
                 f"ms per 1000 mounts (least squares over the counts {g['levels']}, 95% "
                 "bootstrap interval); the change's growth is the directive's own, the "
-                "baseline's taken out."
+                "baseline's taken out. A straight line is what it fits: where the times grow "
+                "faster than that (four times the mounts, fifteen times the time), read the "
+                "counts, and a variant that timed out is fitted over the counts it answered "
+                "at."
                 + (f" Not started again after a start timed out: "
                    f"{', '.join(f'{v} from {lv}' for v, lv in g['censored'].items())}."
                    if g.get("censored") else "")))
-            blocks.append(table(["variant", "ms at each count (IQM)", "growth per 1000",
-                                 "change's growth per 1000"], rows, ["l", "r", "r", "r"]))
+            blocks.append(table(["variant", f"ms at {' / '.join(map(str, g['levels']))} "
+                                 "mounts (IQM)", "growth per 1000", "change's growth per 1000"],
+                                rows, ["l", "r", "r", "r"]))
         if g.get("stopped"):
             blocks.append(para(f"Stopped early: {g['stopped']}."))
     for name, cap in pl.get("plots", []):
@@ -1150,9 +1159,11 @@ def _startup_plots(d, outdir):
             if not names:
                 continue
             ypos = {n: i for i, n in enumerate(names)}
-            k = len(g["levels"])
+            # the changes at the fewest mounts: on a sweep the others span
+            # orders of magnitude, which the second plot shows on a log scale
+            k = 1
             cmds = []
-            for j, lv in enumerate(g["levels"]):
+            for j, lv in enumerate(g["levels"][:1]):
                 p = os.path.join(tmp, f"sc-{server}-{j}.dat")
                 with open(p, "w", encoding="utf-8") as f:
                     for vid, c in g["costs"].get(str(lv), {}).items():
@@ -1187,8 +1198,10 @@ plot {', '.join(cmds)}
                 errors.append(e)
             else:
                 out["plots"].append((f"startup-cost-{server}",
-                                     f"{server}: {what}, per directive, 95% intervals"))
-            if k > 1:
+                                     f"{server}: {what}, per directive, 95% intervals"
+                                     + (f", {g['levels'][0]} mounts added"
+                                        if len(g["levels"]) > 1 else "")))
+            if len(g["levels"]) > 1:
                 series = []
                 for i, vid in enumerate([g["baseline"]] + names):
                     p = os.path.join(tmp, f"sm-{server}-{i}.dat")
@@ -1214,8 +1227,14 @@ plot {', '.join(series)}
                 if e:
                     errors.append(e)
                 else:
+                    cens = g.get("censored") or {}
                     out["plots"].append((f"startup-mounts-{server}",
-                                         f"{server}: start-up at each host mount count"))
+                                         f"{server}: start-up at each host mount count "
+                                         "(interquartile mean)"
+                                         + ("; past --start-timeout, so not drawn: "
+                                            + ", ".join(f"{v.split('/', 1)[-1]} from {lv}"
+                                                        for v, lv in cens.items())
+                                            if cens else "")))
     out["error"] = "; ".join(errors) if errors else None
     return out
 
