@@ -289,5 +289,29 @@ class Report(unittest.TestCase):
         self.assertIn("start-up change", md)
 
 
+    def test_beside_a_run(self):
+        """startup files written into a run's directory: the run's report
+        has the section after its own, and the cliffs of its env.json."""
+        from tests.py import sbfixture
+        sbfixture.make_results(self.dir, rounds=4)
+        variants = [{"id": BASE}, {"id": "activated/x"}]
+        g = startup.analyse(crafted({"activated/x": 5.0}, rounds=6), variants, 2, "start")
+        g["server"] = "activated"
+        with open(os.path.join(self.dir, "startup.json"), "w") as f:
+            json.dump({"schema": "sandbench-startup/1", "state": "complete", "groups": [g]}, f)
+        with open(os.path.join(self.dir, "env.json")) as f:
+            env = json.load(f)
+        env.update({"kernel": "5.10.0", "seccomp_action_cache": False})
+        with open(os.path.join(self.dir, "env.json"), "w") as f:
+            json.dump(env, f)
+        report.write_report(self.dir, plots=False)
+        with open(os.path.join(self.dir, "report.md")) as f:
+            md = f.read()
+        self.assertIn("## Start-up and per-connection cost", md)
+        self.assertIn("`activated/x`", md)
+        self.assertIn("no-seccomp-cache", md)
+        self.assertLess(md.index("## Noise floor"), md.index("## Start-up and per-connection"))
+
+
 if __name__ == "__main__":
     unittest.main()
