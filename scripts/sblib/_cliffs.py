@@ -24,7 +24,6 @@ Standard library only.
 """
 import os
 import re
-import subprocess
 
 MOUNTS_CLIFF = 500     # host mounts from which the mount-heavy directives' start-up is seconds
 
@@ -34,15 +33,6 @@ def _read(path):
         with open(path) as f:
             return f.read().strip()
     except OSError:
-        return None
-
-
-def _first_line(argv):
-    try:
-        r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                           timeout=10)
-        return (r.stdout.strip().splitlines() or [""])[0] or None
-    except (OSError, subprocess.TimeoutExpired):
         return None
 
 
@@ -77,6 +67,7 @@ def read(host=None):
     "spec_store_bypass_disable", "bpf_jit_enable", "seccomp_action_cache"
     (kernel >= 5.11), "systemd_host" (the host systemd's version),
     "libmount"}."""
+    from sblib.run import first_line   # run imports this module
     cmdline = _read("/proc/cmdline")
     rel = os.uname().release
     kv = kernel_version(rel)
@@ -94,7 +85,7 @@ def read(host=None):
         "spec_store_bypass_disable": cmdline_param(cmdline, "spec_store_bypass_disable"),
         "bpf_jit_enable": int(jit) if jit is not None and jit.isdigit() else None,
         "seccomp_action_cache": (kv >= (5, 11)) if kv else None,
-        "libmount": libmount_version(_first_line(["mount", "--version"])),
+        "libmount": libmount_version(first_line(["mount", "--version"])),
     }
     if host is not None:
         try:
