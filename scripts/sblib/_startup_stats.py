@@ -69,8 +69,8 @@ def delta_of(pairs):
     difference of centres, not a centre of per-round differences: a round
     holds one start of a variant and several of the baseline, and the
     interquartile mean of (one start - a mean of several) is biased by as
-    much as start-up times are skewed (an identical copy of the baseline
-    read -6 ms on 100 ms that way)."""
+    much as start-up times are skewed (-1.5 ms on crafted starts,
+    tests/py/test_startup.py)."""
     b = st.center([x for _, bs in pairs for x in bs])
     return st.center([x for vs, _ in pairs for x in vs]) - b, b
 
