@@ -33,6 +33,7 @@ import argparse
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -181,24 +182,59 @@ def variant_list(server, directives):
 
 class Fleet:
     """One server's variants installed in HOST, started once (evidence,
-    verdicts), then started and stopped one at a time."""
+    verdicts), then started and stopped one at a time. A user's unit (UNIT,
+    answering at URL) that cannot run beside copies of itself (no @PORT@)
+    has one variant installed at a time: before each start its files are
+    written and systemd reloaded, after it they are removed, both outside
+    the timed part."""
 
-    def __init__(self, host, server, variants, start_timeout, server_cpu, progress):
+    def __init__(self, host, server, variants, start_timeout, server_cpu, progress,
+                 unit=None, url=None):
         a = argparse.Namespace(start_timeout=start_timeout, server_cpu=server_cpu, path="/",
-                               warmup=0, unit=None, url=None)
+                               warmup=0, unit=unit, url=url)
         self.host = host
         self.inst = Instances(a, {"servers": [server]}, host, _host.facilities(), progress,
                               lambda i: None)
         self.sspec = self.inst.server_spec(server)
+        self.sources = self.inst.sources(self.sspec)
+        self.side = self.sspec["side"]
         self.insts = [self.inst.make_instance(self.sspec, v, i) for i, v in enumerate(variants)]
         self.by = {i.id: i for i in self.insts}
         self.start_timeout = start_timeout
 
     def up(self):
-        self.inst.bring_up(self.insts, self.inst.sources(self.sspec), evidence=True, warm=False)
+        if not self.side:
+            return self.up_one_at_a_time()
+        self.inst.bring_up(self.insts, self.sources, evidence=True, warm=False)
         for i in self.insts:
             if i.status == "ok" and "@." not in i.target:
                 self.stop(i)
+
+    def up_one_at_a_time(self):
+        base = None
+        for i in self.insts:
+            why = self.inst.unsupported(i.v)
+            if why:
+                i.status, i.reason = "unsupported", why
+                continue
+            self.put(i)
+            try:
+                if self.inst.start(i):
+                    self.inst.collect(i, base)
+                    base = base or i
+                else:
+                    print(f"    {i.id}: {i.status}: …{i.reason[-300:]}", file=sys.stderr)
+            finally:
+                self.take(i)
+
+    def put(self, i):
+        if not self.side:
+            self.inst.install(i, self.sources)
+            self.host.systemctl("daemon-reload")
+
+    def take(self, i):
+        if not self.side:
+            self.inst.uninstall([i])
 
     def stop(self, i):
         try:
@@ -209,7 +245,7 @@ class Fleet:
             raise _host.HostError(f"cannot stop {i.id}: {e}") from None
 
     def down(self):
-        self.inst.uninstall(self.insts)
+        self.inst.uninstall([i for i in self.insts if i.installed])
 
     def records(self):
         return {i.id: {k: v for k, v in i.record().items() if k not in ("startup_ms",)}
@@ -315,10 +351,12 @@ def level_blocks(levels, reps, seed):
 
 def _measure(host, server, directives, reps, seed, kind, mounts=(0,), start_timeout=30.0,
              server_cpu=1, progress=None, sink=None, time_limit=None, loadgen=None,
-             connections=20, concurrency=1, loadgen_cpu=0):
+             connections=20, concurrency=1, loadgen_cpu=0, unit=None, url=None):
     progress = progress or (lambda s: print(s, file=sys.stderr, flush=True))
+    if unit:
+        server = "unit"
     variants = variant_list(server, directives)
-    fleet = Fleet(host, server, variants, start_timeout, server_cpu, progress)
+    fleet = Fleet(host, server, variants, start_timeout, server_cpu, progress, unit, url)
     read_pid1, pid1_src = pid1_cpu(host)
     samples = []
     t_start = time.monotonic()
@@ -357,7 +395,11 @@ def _measure(host, server, directives, reps, seed, kind, mounts=(0,), start_time
                         continue
                     i = fleet.by[vid]
                     if kind == "start":
-                        rec = fleet.start_once(i, read_pid1)
+                        fleet.put(i)
+                        try:
+                            rec = fleet.start_once(i, read_pid1)
+                        finally:
+                            fleet.take(i)
                         if rec.get("timed_out"):
                             censored[vid] = level
                     else:
@@ -401,7 +443,8 @@ def measure_startup(host, directives, reps, seed, server="activated", **kw):
     together) on SERVER against its baseline, REPS rounds, in HOST (a
     sblib._host.Host that is up). Keywords: mounts (host mount counts to
     measure at, default (0,)), start_timeout, server_cpu, progress(text),
-    sink(sample), time_limit (seconds). Returns {"samples", "variants",
+    sink(sample), time_limit (seconds), unit and url (a user's unit file
+    and the URL it answers on, instead of SERVER; variant ids "unit/..."). Returns {"samples", "variants",
     "analysis"} (analysis(): "costs"[level][variant][metric] as
     sblib._startup_stats.difference_interval, "slopes" with several levels)."""
     return _measure(host, server, directives, reps, seed, "start", **kw)
@@ -484,6 +527,8 @@ def parse_args(argv):
                          "(per connection) (default activated)")
     ap.add_argument("--profile", help="a profile of units/profiles (default: quick)")
     ap.add_argument("--directives", help="comma list of catalogue directives (each alone)")
+    ap.add_argument("--unit", help="measure this unit file instead of the reference servers")
+    ap.add_argument("--url", help="with --unit: the URL it answers on")
     ap.add_argument("--reps", type=int, default=40,
                     help="rounds per mount count: each holds every variant once and the "
                          "baseline sqrt(k) times (default 40)")
@@ -546,8 +591,16 @@ class Usage(Exception):
 
 def build_spec(a):
     servers = [s for s in a.servers.split(",") if s]
+    if bool(a.unit) != bool(a.url):
+        raise Usage("--unit and --url go together")
+    if a.unit:
+        if not os.path.isfile(a.unit):
+            raise Usage(f"--unit: no such file '{a.unit}'")
+        if not re.match(r"^https?://[^/]+", a.url):
+            raise Usage(f"--url must be http(s)://HOST:PORT/...: '{a.url}'")
+        servers = ["unit"]
     for s in servers:
-        if s not in cat.SERVERS:
+        if s not in cat.SERVERS and s != "unit":
             raise Usage(cat.unknown("server", s, list(cat.SERVERS)))
     if not servers or len(set(servers)) != len(servers):
         raise Usage("--servers: name each server once")
@@ -581,6 +634,7 @@ def build_spec(a):
             "reps": a.reps, "host_mounts": mounts, "connections": a.connections,
             "concurrency": a.concurrency, "start_timeout": a.start_timeout,
             "time_limit_min": a.time_limit,
+            "unit": os.path.basename(a.unit) if a.unit else None, "url": a.url,
             "pinning": {"server_cpu": a.server_cpu, "loadgen_cpu": a.loadgen_cpu}}
 
 
@@ -616,7 +670,7 @@ def main(argv):
         print("sandbench startup: must run as root (it boots/uses systemd)", file=sys.stderr)
         return 2
     loadgen = os.path.join(_host.repo_root(), "build", "bin", "loadgen")
-    progs = sorted({cat.SERVERS[s]["program"] for s in spec["servers"]})
+    progs = sorted({cat.SERVERS[s]["program"] for s in spec["servers"] if s != "unit"})
     miss = [p for p in progs + (["loadgen"] if "inetd" in spec["servers"] else [])
             if not os.access(os.path.join(_host.repo_root(), "build", "bin", p), os.X_OK)]
     if miss:
@@ -668,7 +722,9 @@ def main(argv):
                                         connections=a.connections, concurrency=a.concurrency,
                                         loadgen_cpu=a.loadgen_cpu, **kw)
             else:
-                r = measure_startup(host, dirs, a.reps, spec["seed"], server=server, **kw)
+                r = measure_startup(host, dirs, a.reps, spec["seed"], server=server,
+                                    unit=a.unit and os.path.abspath(a.unit), url=a.url,
+                                    **kw)
             r["analysis"]["server"] = server
             groups.append(r["analysis"])
             variants.update(r["variants"])
