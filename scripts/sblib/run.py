@@ -104,6 +104,10 @@ def parse_args(argv):
                     help="seconds a variant may take to answer before it is a hang")
     ap.add_argument("--name", default="sandbench", help="sandbox host name")
     ap.add_argument("--lock-timeout", type=float, default=300)
+    ap.add_argument("--startup-reps", type=int, default=0,
+                    help="after the matrix, this many rounds of cold starts of every variant "
+                         "(inetd: of connections), as `sandbench startup` measures them, into "
+                         "the same results (default 0: none)")
     ap.add_argument("--no-report", action="store_true", help="skip sandbench report at the end")
     ap.add_argument("--dry-run", action="store_true", help="print the plan and exit")
     return ap.parse_args(argv)
@@ -778,6 +782,10 @@ def main(argv):
               file=sys.stderr)
         runner = Runner(a, spec, host, res, loadgen, fac)
         runner.run()
+        if a.startup_reps > 0:
+            from sblib import startup
+            startup.beside_run(host, out, {**spec, "_unit": a.unit and os.path.abspath(a.unit)},
+                               a.startup_reps, loadgen)
         state = "complete"
     except KeyboardInterrupt:
         print("sandbench run: interrupted; cleaning up", file=sys.stderr)

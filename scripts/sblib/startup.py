@@ -709,26 +709,7 @@ def main(argv):
             _write_json(os.path.join(out, "env.json"), env)
         else:
             _write_json(os.path.join(out, "startup-env.json"), env)
-        limit = a.time_limit * 60 if a.time_limit else None
-        t0 = time.monotonic()
-        for server in spec["servers"]:
-            left = None if limit is None else max(1.0, limit - (time.monotonic() - t0))
-            dirs = spec["directives"] + [{"name": n, "directives": ds}
-                                         for n, ds in spec["combines"]]
-            kw = dict(mounts=spec["host_mounts"], start_timeout=a.start_timeout,
-                      server_cpu=a.server_cpu, sink=sink, time_limit=left)
-            if server == "inetd":
-                r = measure_connections(host, dirs, a.reps, spec["seed"], loadgen,
-                                        connections=a.connections, concurrency=a.concurrency,
-                                        loadgen_cpu=a.loadgen_cpu, **kw)
-            else:
-                r = measure_startup(host, dirs, a.reps, spec["seed"], server=server,
-                                    unit=a.unit and os.path.abspath(a.unit), url=a.url,
-                                    **kw)
-            r["analysis"]["server"] = server
-            groups.append(r["analysis"])
-            variants.update(r["variants"])
-            _write_json(os.path.join(out, "startup-variants.json"), variants)
+        measure_into(host, out, spec, a, loadgen, sink, groups, variants)
         state = "complete"
     except KeyboardInterrupt:
         print("sandbench startup: interrupted; cleaning up", file=sys.stderr)
@@ -760,6 +741,77 @@ def main(argv):
         except Exception as e:  # noqa: BLE001 - the data is safe already
             print(f"sandbench startup: report failed: {e}", file=sys.stderr)
     return {"complete": 0, "interrupted": 130, "busy": _host.EX_TEMPFAIL}.get(state, 1)
+
+
+def measure_into(host, out, spec, a, loadgen, sink, groups, variants):
+    """Measures SPEC's servers (build_spec()) in HOST as the parsed
+    arguments A say, each server's analysis appended to GROUPS and its
+    variants' records to VARIANTS, written to OUT's startup-variants.json
+    as they come; SINK(sample) takes every sample."""
+    limit = a.time_limit * 60 if a.time_limit else None
+    t0 = time.monotonic()
+    for server in spec["servers"]:
+        left = None if limit is None else max(1.0, limit - (time.monotonic() - t0))
+        dirs = spec["directives"] + [{"name": n, "directives": ds}
+                                     for n, ds in spec["combines"]]
+        kw = dict(mounts=spec["host_mounts"], start_timeout=a.start_timeout,
+                  server_cpu=a.server_cpu, sink=sink, time_limit=left)
+        if server == "inetd":
+            r = measure_connections(host, dirs, a.reps, spec["seed"], loadgen,
+                                    connections=a.connections, concurrency=a.concurrency,
+                                    loadgen_cpu=a.loadgen_cpu, **kw)
+        else:
+            r = measure_startup(host, dirs, a.reps, spec["seed"], server=server,
+                                unit=a.unit and os.path.abspath(a.unit), url=a.url, **kw)
+        r["analysis"]["server"] = server
+        groups.append(r["analysis"])
+        variants.update(r["variants"])
+        _write_json(os.path.join(out, "startup-variants.json"), variants)
+
+
+def beside_run(host, out, run_spec, reps, loadgen):
+    """`sandbench run --startup-reps N`: the run's servers and variants
+    measured by start-up (inetd: per connection), REPS rounds, into the
+    run's directory OUT, so its report has the section beside its
+    per-request costs. Returns False (and says why) when it failed; the
+    run's own results stand either way."""
+    combos, singles = [], []
+    for v in run_spec["variants"]:
+        if v["role"] in ("baseline", "aa") or v["server"] != run_spec["servers"][0]:
+            continue
+        if len(v["directives"]) == 1 and v["name"] == v["directives"][0]:
+            singles.append(v["directives"][0])
+        else:
+            combos.append([v["name"], v["directives"]])
+    a = parse_args(["--servers", "activated", "--reps", str(reps),
+                    "--seed", str(run_spec["seed"])])
+    a.unit, a.url = run_spec.get("_unit"), run_spec.get("url")
+    spec = {"schema": "sandbench-startup-spec/1", "seed": run_spec["seed"],
+            "servers": list(run_spec["servers"]), "profile": run_spec.get("profile"),
+            "directives": singles, "combines": combos, "reps": reps, "host_mounts": [0],
+            "connections": a.connections, "concurrency": a.concurrency,
+            "start_timeout": a.start_timeout, "time_limit_min": None,
+            "unit": run_spec.get("unit"), "url": run_spec.get("url"),
+            "pinning": run_spec.get("pinning"), "created": now_iso(),
+            "argv": list(run_spec.get("argv") or []), "commit": run_spec.get("commit")}
+    _write_json(os.path.join(out, "startup-spec.json"), spec)
+    groups, variants, state = [], {}, "failed"
+    with open(os.path.join(out, "startup.jsonl"), "a") as jl:
+        def sink(rec):
+            jl.write(json.dumps(rec) + "\n")
+            jl.flush()
+        try:
+            measure_into(host, out, spec, a, loadgen, sink, groups, variants)
+            state = "complete"
+        except (_host.HostError, cat.CatalogueError) as e:
+            print(f"sandbench run: start-up: {e}", file=sys.stderr)
+        finally:
+            _write_json(os.path.join(out, "startup.json"),
+                        {"schema": "sandbench-startup/1", "state": state, "groups": groups})
+    for g in groups:
+        for line in summary_lines(g):
+            print(line)
+    return state == "complete"
 
 
 def _read_env(out):
