@@ -769,12 +769,9 @@ def measure_into(host, out, spec, a, loadgen, sink, groups, variants):
         _write_json(os.path.join(out, "startup-variants.json"), variants)
 
 
-def beside_run(host, out, run_spec, reps, loadgen):
-    """`sandbench run --startup-reps N`: the run's servers and variants
-    measured by start-up (inetd: per connection), REPS rounds, into the
-    run's directory OUT, so its report has the section beside its
-    per-request costs. Returns False (and says why) when it failed; the
-    run's own results stand either way."""
+def spec_beside(run_spec, reps):
+    """The startup spec of a run's servers and variants (its spec.json
+    RUN_SPEC), REPS rounds, no mounts added, and the parsed arguments."""
     combos, singles = [], []
     for v in run_spec["variants"]:
         if v["role"] in ("baseline", "aa") or v["server"] != run_spec["servers"][0]:
@@ -794,6 +791,16 @@ def beside_run(host, out, run_spec, reps, loadgen):
             "unit": run_spec.get("unit"), "url": run_spec.get("url"),
             "pinning": run_spec.get("pinning"), "created": now_iso(),
             "argv": list(run_spec.get("argv") or []), "commit": run_spec.get("commit")}
+    return spec, a
+
+
+def beside_run(host, out, run_spec, reps, loadgen):
+    """`sandbench run --startup-reps N`: the run's servers and variants
+    measured by start-up (inetd: per connection), REPS rounds, into the
+    run's directory OUT, so its report has the section beside its
+    per-request costs. Returns False (and says why) when it failed; the
+    run's own results stand either way."""
+    spec, a = spec_beside(run_spec, reps)
     _write_json(os.path.join(out, "startup-spec.json"), spec)
     groups, variants, state = [], {}, "failed"
     with open(os.path.join(out, "startup.jsonl"), "a") as jl:

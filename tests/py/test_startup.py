@@ -228,6 +228,24 @@ class Analysis(unittest.TestCase):
         self.assertIn("protect-system-strict-read-write-paths", s["directives"])
 
 
+    def test_spec_beside_a_run(self):
+        """run --startup-reps: the run's own variants, singles and the
+        profile's combination by name, its seed and servers."""
+        from sblib import run
+        rs = run.build_plan(run.parse_args(["--servers", "drop,inetd", "--profile", "quick",
+                                            "--seed", "9"]))
+        spec, a = startup.spec_beside(rs, 5)
+        self.assertEqual(spec["servers"], ["drop", "inetd"])
+        self.assertEqual(spec["directives"], rs["directives"])
+        self.assertEqual([c[0] for c in spec["combines"]], ["seed-lunchd"])
+        self.assertEqual((spec["seed"], spec["reps"], a.reps, spec["host_mounts"]),
+                         (9, 5, 5, [0]))
+        v = startup.variant_list("drop", spec["directives"] + [
+            {"name": n, "directives": ds} for n, ds in spec["combines"]])
+        self.assertEqual({x["id"] for x in v},
+                         {x["id"] for x in rs["variants"] if x["server"] == "drop"})
+
+
 class Cliffs(unittest.TestCase):
     def test_cmdline_and_versions(self):
         cl = "BOOT_IMAGE=x mitigations=auto,nosmt quiet mitigations=off -- mitigations=x"
