@@ -943,6 +943,11 @@ def sec_startup(res, analysis, ctx):
     return out
 
 
+def sec_startup_cost(res, analysis, ctx):
+    """`sandbench startup`'s measurement in this directory (startup.json), if any."""
+    return startup_cost_section(res["path"], ctx.get("plots_dir"))
+
+
 def sec_method(res, analysis, ctx):
     out = [h(2, "Method and environment")]
     out.append(para(
@@ -964,6 +969,7 @@ def sec_method(res, analysis, ctx):
     out.append(bullets(items))
     if env_rows:
         out.append(table(["environment", "value"], env_rows, ["l", "l"]))
+    out += cliffs_section(res["env"])
     if res["env"].get("bpf_enforced") is False:
         out.append(para("**Warning**: BPF is not enforced on this host, so IPAddressDeny=, "
                         "IPAddressAllow= and IPAccounting= were accepted but had no effect."))
@@ -971,7 +977,8 @@ def sec_method(res, analysis, ctx):
 
 
 # The report's sections after the verdict, in order; each (res, analysis, ctx) -> blocks.
-SECTIONS = [sec_costs, sec_calibration, sec_exposure, sec_startup, sec_latency, sec_compat,
+SECTIONS = [sec_costs, sec_calibration, sec_exposure, sec_startup, sec_startup_cost,
+            sec_latency, sec_compat,
             sec_evidence, sec_noise, sec_placement, sec_method]
 
 
@@ -988,6 +995,7 @@ def build(res, analysis, plots):
     if res["env"].get("bpf_enforced") is False:
         blocks.append(para("**Warning**: BPF was not enforced on this host (see the end)."))
     ctx = {"plots": plots or {}, "controls": controls(res, analysis["info"]),
+           "plots_dir": os.path.join(res["path"], "plots") if plots else None,
            "cal": calibration_rows(res, analysis),
            "duet": any(g.get("methods", {}).get("cpu_ns_per_req") == "duet"
                        for g in analysis["groups"])}
@@ -1316,6 +1324,271 @@ plot {', '.join(cmds)}
     return gnuplot(script, "startup", outdir, tmp, max(900, 640 + 8 * lmargin), h_px)
 
 
+# --- start-up and per-connection costs (sandbench startup) ----------------------
+
+def load_startup(path):
+    """startup.json of a results directory (`sandbench startup`), or None."""
+    try:
+        with open(os.path.join(path, "startup.json"), encoding="utf-8") as f:
+            d = json.load(f)
+    except (OSError, ValueError):
+        return None
+    return d if isinstance(d, dict) and isinstance(d.get("groups"), list) else None
+
+
+def _ms_change(c, pct=True):
+    if not c:
+        return "-"
+    out = f"{c['delta']:+.2f} ms [{c['lo']:+.2f}, {c['hi']:+.2f}]"
+    if pct and c.get("pct") is not None:
+        out += f" ({c['pct']:+.1f}% [{c['pct_lo']:+.1f}, {c['pct_hi']:+.1f}])"
+    return out
+
+
+def startup_cost_section(path, plots_dir=None):
+    """The report's section for startup.json in PATH (no blocks without it):
+    per server and host mount count, each directive's change against the
+    baseline (ms and %, 95% intervals) in start-up time, the split systemd
+    records and PID 1's CPU, or (inetd) in CPU per connection and
+    connections/s; the growth per 1000 host mounts; a plot of the changes
+    scaled to them. Self-contained: it draws its own plots into PLOTS_DIR."""
+    d = load_startup(path)
+    if not d or not d["groups"]:
+        return []
+    blocks = [h(2, "Start-up and per-connection cost (`sandbench startup`)")]
+    if d.get("state") not in (None, "complete"):
+        blocks.append(para(f"**The start-up measurement is {d['state']}**: the figures cover "
+                           "the samples that finished."))
+    blocks.append(para(
+        "Each round starts every variant once and the baseline √k times (k variants) in a "
+        "seeded order, each from cold (units stopped in between). A directive's cost is the "
+        "interquartile mean of its values less the baseline's, with a 95% percentile-bootstrap "
+        "interval that resamples whole rounds (so what a round's starts shared stays paired); "
+        "the A/A row is an identical copy of the baseline, so its interval is the noise."))
+    pl = _startup_plots(d, plots_dir) if plots_dir else {}
+    for g in d["groups"]:
+        server, kind = g.get("server", "?"), g.get("kind")
+        for lv in g["levels"]:
+            costs = g["costs"].get(str(lv)) or {}
+            absl = g["levels_abs"].get(str(lv)) or {}
+            mounts = (g.get("host_mounts") or {}).get(str(lv))
+            where = (f", {lv} mounts added under /home ({mounts} in the host's mount table)"
+                     if len(g["levels"]) > 1 or lv else "")
+            if kind == "start":
+                b = (absl.get(g["baseline"]) or {}).get("total_ms")
+                blocks.append(h(3, f"{server}: start-up{where}"))
+                blocks.append(para(
+                    (f"From `systemctl start` to the first good HTTPS response; baseline "
+                     f"{b['centre']:.1f} ms (interquartile mean of {b['n']} starts). "
+                     if b else "The baseline has no good start. ")
+                    + "systemd's split: *to fork* (our call until the main process was "
+                    "forked: nsenter, systemctl, D-Bus, the job, a socket's first "
+                    "connection), *set-up + init* (fork to READY=1: the sandbox set-up in the "
+                    "forked child, the exec and the service's own initialisation); *fork to "
+                    "answer* is the part a directive can change without our call's own "
+                    "noise; *PID 1 CPU* is the host systemd's CPU time over the "
+                    f"start ({g.get('pid1_cpu_source', '?')}), *unit CPU* the unit's own "
+                    "cgroup's when it answered."))
+                rows = [[f"`{vid}`", _ms_change(c.get("total_ms")),
+                         _ms_change(c.get("fork_to_answer_ms")),
+                         _ms_change(c.get("to_fork_ms"), False),
+                         _ms_change(c.get("setup_and_init_ms"), False),
+                         _ms_change(c.get("pid1_cpu_ms"), False),
+                         _ms_change(c.get("unit_cpu_ms"), False),
+                         str((c.get("total_ms") or {}).get("n", "-"))]
+                        for vid, c in costs.items()]
+                blocks.append(table(["variant", "start-up change", "fork to answer",
+                                     "to fork", "set-up + init", "PID 1 CPU", "unit CPU",
+                                     "rounds"], rows,
+                                    ["l", "r", "r", "r", "r", "r", "r", "r"]))
+            else:
+                b = absl.get(g["baseline"]) or {}
+                bc, br = b.get("cpu_per_conn_ms"), b.get("conns_per_s")
+                blocks.append(h(3, f"{server}: per connection (Accept=yes){where}"))
+                blocks.append(para(
+                    "Every connection is a unit start: CPU per connection is the template "
+                    "units' slice and PID 1 (the host systemd, which sets up each "
+                    "connection's unit) together, read when none of the per-connection units "
+                    "is left."
+                    + (f" Baseline {bc['centre']:.2f} ms of CPU per connection" if bc else "")
+                    + (f", {br['centre']:.1f} connections/s" if br else "") + "."))
+                rows = [[f"`{vid}`", _ms_change(c.get("cpu_per_conn_ms")),
+                         _ms_change(c.get("pid1_per_conn_ms"), False),
+                         _ms_change(c.get("units_per_conn_ms"), False),
+                         (f"{c['conns_per_s']['pct']:+.1f}% [{c['conns_per_s']['pct_lo']:+.1f}, "
+                          f"{c['conns_per_s']['pct_hi']:+.1f}]") if c.get("conns_per_s") else "-",
+                         str((c.get("cpu_per_conn_ms") or {}).get("n", "-"))]
+                        for vid, c in costs.items()]
+                blocks.append(table(["variant", "CPU per connection change", "of it PID 1",
+                                     "of it the units", "connections/s change", "rounds"],
+                                    rows, ["l", "r", "r", "r", "r", "r"]))
+        if g.get("slopes"):
+            key = "total_ms" if kind == "start" else "cpu_per_conn_ms"
+            rows = []
+            cens = g.get("censored") or {}
+            for vid, sl in g["slopes"].items():
+                own, dl = sl.get(key), sl.get("delta_" + key)
+                cents = " / ".join(
+                    f"{x[key]['centre']:.0f}" if x.get(key) else
+                    ("timed out" if vid in cens and lv >= cens[vid] else "-")
+                    for lv in g["levels"]
+                    for x in [(g["levels_abs"].get(str(lv)) or {}).get(vid) or {}])
+                rows.append([f"`{vid}`", cents,
+                             f"{own['slope']:+.2f} [{own['lo']:+.2f}, {own['hi']:+.2f}]"
+                             if own else "-",
+                             f"{dl['slope']:+.2f} [{dl['lo']:+.2f}, {dl['hi']:+.2f}]"
+                             if dl else "-"])
+            blocks.append(h(3, f"{server}: growth with the host's mount count"))
+            blocks.append(para(
+                f"ms per 1000 mounts (least squares over the counts {g['levels']}, 95% "
+                "bootstrap interval); the change's growth is the directive's own, the "
+                "baseline's taken out. A straight line is what it fits: where the times grow "
+                "faster than that (four times the mounts, fifteen times the time), read the "
+                "counts, and a variant that timed out is fitted over the counts it answered "
+                "at."
+                + (f" Not started again after a start timed out: "
+                   f"{', '.join(f'{v} from {lv}' for v, lv in g['censored'].items())}."
+                   if g.get("censored") else "")))
+            blocks.append(table(["variant", f"ms at {' / '.join(map(str, g['levels']))} "
+                                 "mounts (IQM)", "growth per 1000", "change's growth per 1000"],
+                                rows, ["l", "r", "r", "r"]))
+        if g.get("stopped"):
+            blocks.append(para(f"Stopped early: {g['stopped']}."))
+    for name, cap in pl.get("plots", []):
+        blocks.append(image(name, cap))
+    if pl.get("error"):
+        blocks.append(para(f"Plots: {pl['error']}"))
+    return blocks
+
+
+def _startup_plots(d, outdir):
+    """Draws startup-cost-SERVER (changes with whiskers, per mount count) and
+    startup-mounts-SERVER (start-up against the mount count)."""
+    out = {"plots": [], "error": None}
+    if shutil.which("gnuplot") is None:
+        out["error"] = "gnuplot is not installed (Debian package gnuplot-nox); no plots drawn."
+        return out
+    os.makedirs(outdir, exist_ok=True)
+    errors = []
+    with tempfile.TemporaryDirectory(prefix="sandbench-plot-") as tmp:
+        for g in d["groups"]:
+            server, kind = g.get("server", "?"), g.get("kind")
+            key = "total_ms" if kind == "start" else "cpu_per_conn_ms"
+            names = sorted({v for lv in g["levels"] for v in g["costs"].get(str(lv), {})})
+            if not names:
+                continue
+            ypos = {n: i for i, n in enumerate(names)}
+            # the changes at the fewest mounts: on a sweep the others span
+            # orders of magnitude, which the second plot shows on a log scale
+            k = 1
+            cmds = []
+            for j, lv in enumerate(g["levels"][:1]):
+                p = os.path.join(tmp, f"sc-{server}-{j}.dat")
+                with open(p, "w", encoding="utf-8") as f:
+                    for vid, c in g["costs"].get(str(lv), {}).items():
+                        x = c.get(key)
+                        if x:
+                            y = ypos[vid] + (j - (k - 1) / 2.0) * (0.6 / k)
+                            f.write(f"{x['delta']:.4f} {y:.4f} {x['lo']:.4f} {x['hi']:.4f}\n")
+                cmds.append(f"{_q(p)} using 1:2:3:4 with xerrorbars pt 7 ps 1 lw 2 "
+                            f"lc rgb {_q(SERVER_COLORS[j % len(SERVER_COLORS)])} "
+                            f"title {_q(f'{lv} mounts')}")
+            label = {n: n.split("/", 1)[-1] for n in names}
+            label = {n: (x if len(x) <= 40 else x[:38] + "…") for n, x in label.items()}
+            tics = ", ".join(f"{_q(label[n])} {i}" for n, i in ypos.items())
+            what = ("start-up change (ms)" if kind == "start"
+                    else "CPU per connection change (ms, units + PID 1)")
+            script = f"""
+set title {_q(f'{server}: {what} against the baseline, 95% intervals')}
+set xlabel 'milliseconds'
+set ytics ({tics})
+set yrange [-0.7:{len(names) - 0.3}]
+set grid xtics
+set xzeroaxis
+set arrow from 0, graph 0 to 0, graph 1 nohead lc rgb '#888888'
+set key {"outside right top" if k > 1 else "off"}
+set lmargin {max(12, max(len(x) for x in label.values()) + 2)}
+plot {', '.join(cmds)}
+"""
+            e = gnuplot(script, f"startup-cost-{server}", outdir, tmp,
+                        700 + 8 * max(len(x) for x in label.values()),
+                        max(260, 80 + 30 * len(names)))
+            if e:
+                errors.append(e)
+            else:
+                out["plots"].append((f"startup-cost-{server}",
+                                     f"{server}: {what}, per directive, 95% intervals"
+                                     + (f", {g['levels'][0]} mounts added"
+                                        if len(g["levels"]) > 1 else "")))
+            if len(g["levels"]) > 1:
+                series = []
+                for i, vid in enumerate([g["baseline"]] + names):
+                    p = os.path.join(tmp, f"sm-{server}-{i}.dat")
+                    rows = [(lv, (g["levels_abs"].get(str(lv), {}).get(vid) or {}).get(key))
+                            for lv in g["levels"]]
+                    rows = [(lv, x["centre"]) for lv, x in rows if x]
+                    if not rows:
+                        continue
+                    with open(p, "w", encoding="utf-8") as f:
+                        f.writelines(f"{lv} {c:.4f}\n" for lv, c in rows)
+                    series.append(f"{_q(p)} using 1:2 with linespoints lw 2 pt 7 "
+                                  f"title {_q(vid.split('/', 1)[-1])}")
+                script = f"""
+set title {_q(f'{server}: start-up against the host mount count')}
+set xlabel 'mounts added under /home'
+set ylabel 'milliseconds (log scale)'
+set logscale y
+set grid
+set key outside right top
+plot {', '.join(series)}
+"""
+                e = gnuplot(script, f"startup-mounts-{server}", outdir, tmp, 1000, 500)
+                if e:
+                    errors.append(e)
+                else:
+                    cens = g.get("censored") or {}
+                    out["plots"].append((f"startup-mounts-{server}",
+                                         f"{server}: start-up at each host mount count "
+                                         "(interquartile mean)"
+                                         + ("; past --start-timeout, so not drawn: "
+                                            + ", ".join(f"{v.split('/', 1)[-1]} from {lv}"
+                                                        for v, lv in cens.items())
+                                            if cens else "")))
+    out["error"] = "; ".join(errors) if errors else None
+    return out
+
+
+def cliffs_section(env):
+    """A paragraph per cliff of the environment (sblib._cliffs) that applies
+    to the run; none when none does."""
+    from . import _cliffs
+    cl = _cliffs.known(env or {})
+    if not cl:
+        return []
+    return [para("**Known cliffs apply to this run** (see `scripts/sblib/_cliffs.py`):"),
+            bullets(f"{name}: {text}" for name, text in cl)]
+
+
+def write_startup_only(path, plots=True):
+    """report.md/.html of a directory `sandbench startup` wrote on its own."""
+    env = {}
+    try:
+        with open(os.path.join(path, "env.json"), encoding="utf-8") as f:
+            env = json.load(f)
+    except (OSError, ValueError):
+        pass
+    name = os.path.basename(os.path.normpath(path))
+    blocks = [h(1, f"sandbench report: {name}")]
+    env_rows = [[k, str(v)] for k, v in env.items() if not isinstance(v, (dict, list))]
+    if env_rows:
+        blocks += [h(2, "On what"), table(["environment", "value"], env_rows, ["l", "l"])]
+    blocks += cliffs_section(env)
+    blocks += startup_cost_section(path, os.path.join(path, "plots") if plots else None)
+    _write(os.path.join(path, "report.md"), render_md(blocks))
+    _write(os.path.join(path, "report.html"),
+           render_html(blocks, f"sandbench report: {name}", os.path.join(path, "plots")))
+
+
 # --- analysis.json -------------------------------------------------------------
 
 def analysis_json(analysis):
@@ -1336,6 +1609,10 @@ def write_report(path, plots=True, drift=True, analysed=None):
     """Analyse and write everything (ANALYSED: the (results, analysis) of
     PATH when the caller has them already). Raises rs.ResultsError on bad
     input."""
+    if not analysed and load_startup(path) is not None \
+            and not os.path.exists(os.path.join(path, "spec.json")):
+        write_startup_only(path, plots)
+        return None, None, {}
     if analysed:
         res, analysis = analysed
     else:

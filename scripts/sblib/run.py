@@ -10,6 +10,7 @@ import sys
 import time
 
 from sblib import _catalogue as cat
+from sblib import _cliffs
 from sblib import _host
 from sblib import _plan as plan
 from sblib import _results as rs
@@ -108,6 +109,10 @@ def parse_args(argv):
                     help="seconds a variant may take to answer before it is a hang")
     ap.add_argument("--name", default="sandbench", help="sandbox host name")
     ap.add_argument("--lock-timeout", type=float, default=300)
+    ap.add_argument("--startup-reps", type=int, default=0,
+                    help="after the matrix, this many rounds of cold starts of every variant "
+                         "(inetd: of connections), as `sandbench startup` measures them, into "
+                         "the same results (default 0: none)")
     ap.add_argument("--no-report", action="store_true", help="skip sandbench report at the end")
     ap.add_argument("--dry-run", action="store_true", help="print the plan and exit")
     return ap.parse_args(argv)
@@ -313,6 +318,7 @@ def environment(host, facilities):
         "host": host.mode if host else None,
         "bpf_enforced": facilities.get("bpf-cgroup", (False,))[0],
         "bpf_lsm": facilities.get("bpf-lsm", (False,))[0],
+        **_cliffs.read(host),
     }
 
 
@@ -826,6 +832,10 @@ def main(argv):
               file=sys.stderr)
         runner = Runner(a, spec, host, res, loadgen, fac)
         runner.run()
+        if a.startup_reps > 0:
+            from sblib import startup
+            startup.beside_run(host, out, {**spec, "_unit": a.unit and os.path.abspath(a.unit)},
+                               a.startup_reps, loadgen)
         state = "complete"
     except KeyboardInterrupt:
         print("sandbench run: interrupted; cleaning up", file=sys.stderr)
