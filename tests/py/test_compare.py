@@ -31,6 +31,13 @@ class Compare(unittest.TestCase):
     def path(self, name):
         return os.path.join(self.dir, name)
 
+    def dearer(self):
+        """A run where system-call-filter costs 15% where BASE's cost 4%."""
+        costs = dict(sbfixture.DEFAULT_COSTS)
+        costs["system-call-filter"] = (1.15, 8.2, "ok")
+        return sbfixture.make_results(self.path("dear"), seed=3, costs=costs,
+                                      modes=("keepalive", "close"))
+
     def test_no_regression_exits_0(self):
         same = sbfixture.make_results(self.path("same"), seed=2, modes=("keepalive", "close"),
                                       drift=0.0)
@@ -70,10 +77,7 @@ class Compare(unittest.TestCase):
         self.assertRegex(out, r"REGRESSION: drop/baseline keepalive latency p99.9 .*\+1[01]\d\.\d%")
 
     def test_dearer_directive_is_a_cost_regression(self):
-        costs = dict(sbfixture.DEFAULT_COSTS)
-        costs["system-call-filter"] = (1.15, 8.2, "ok")
-        dear = sbfixture.make_results(self.path("dear"), seed=3, costs=costs,
-                                      modes=("keepalive", "close"))
+        dear = self.dearer()
         res = compare.compare_dirs(compare.rs.load(self.base), compare.rs.load(dear),
                                    0.05, resamples=500)
         regs = {(r["kind"], r["variant"], r["metric"]) for r in res["regressions"]}
@@ -214,10 +218,7 @@ class Compare(unittest.TestCase):
         self.assertIn("as in BASE", out)
 
     def test_metrics_option_limits_the_gate(self):
-        costs = dict(sbfixture.DEFAULT_COSTS)
-        costs["system-call-filter"] = (1.15, 8.2, "ok")
-        dear = sbfixture.make_results(self.path("dear"), seed=3, costs=costs,
-                                      modes=("keepalive", "close"))
+        dear = self.dearer()
         self.assertEqual(run([self.base, dear, "--metrics", "rps"])[0], 1)
         self.assertEqual(run([self.base, dear, "--metrics", "nonsense"])[0], 2)
         self.assertEqual(run([self.base, dear, "--metrics", "startup_ms"])[0], 2)
@@ -259,10 +260,7 @@ class Compare(unittest.TestCase):
             self.assertRegex(out, rf"(?m)^  {code}  \w")
 
     def test_formats(self):
-        costs = dict(sbfixture.DEFAULT_COSTS)
-        costs["system-call-filter"] = (1.15, 8.2, "ok")
-        dear = sbfixture.make_results(self.path("dear"), seed=3, costs=costs,
-                                      modes=("keepalive", "close"))
+        dear = self.dearer()
         js, xml, md = self.path("cmp.json"), self.path("cmp.xml"), self.path("cmp.md")
         rc, out, err = run([self.base, dear, "--format", "json:-", "--format", "junit:" + xml,
                             "--format", "markdown:" + md])
@@ -292,10 +290,7 @@ class Compare(unittest.TestCase):
             self.assertEqual(json.load(f)["regressions"], [])
 
     def test_github_annotations(self):
-        costs = dict(sbfixture.DEFAULT_COSTS)
-        costs["system-call-filter"] = (1.15, 8.2, "ok")
-        dear = sbfixture.make_results(self.path("dear"), seed=3, costs=costs,
-                                      modes=("keepalive", "close"))
+        dear = self.dearer()
         os.environ["GITHUB_ACTIONS"] = "true"
         try:
             _, out, err = run([self.base, dear])
