@@ -622,6 +622,11 @@ class Progress:
             self.stream.write(f"\rsandbench compare: {text}\033[K")
             self.stream.flush()
 
+    def clear(self):
+        self.say("")
+        if self.on:
+            self.stream.write("\r\033[K")
+
 
 def load_side(path, name, args, progress):
     res = rs.load(path)
@@ -674,6 +679,7 @@ def main(argv):
     result = _jsonable(gate(a, aa, b, ab, args.threshold / 100.0, metrics, args.absolute,
                             args.allow_missing, args.allow_incomplete, args.resamples,
                             progress))
+    progress.clear()
     for fmt, path in outs:
         lines = render_text(result, args.verbose) if fmt == "text" else RENDER[fmt](result)
         text = "\n".join(lines)
