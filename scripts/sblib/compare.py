@@ -35,6 +35,7 @@ import json
 import math
 import os
 import sys
+import textwrap
 from xml.sax.saxutils import escape, quoteattr
 
 from . import _results as rs
@@ -544,7 +545,8 @@ RENDER = {"text": None, "json": render_json, "markdown": render_markdown, "junit
 # --- command line --------------------------------------------------------------
 
 def parse_args(argv):
-    codes = "\n".join(f"  {c}  {w}" for c, w in EXITS)
+    codes = "\n".join(textwrap.fill(w, 79, initial_indent=f"  {c}  ", subsequent_indent="     ")
+                      for c, w in EXITS)
     p = argparse.ArgumentParser(
         prog="sandbench compare", description=HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
