@@ -217,6 +217,11 @@ def gate(a, aa, b, ab, threshold=0.05, metrics=None, absolute=False, allow_missi
             return out
     if out["base"]["state"] != "complete":
         out["notes"].append(f"BASE is not complete: state {out['base']['state']!r}")
+    ma, mb = methods_of(aa), methods_of(ab)
+    if ma and mb and ma != mb:
+        out["notes"].append(f"CPU per request measured by {'/'.join(ma)} in BASE, by "
+                            f"{'/'.join(mb)} in NEW (results/README.md): the calibration "
+                            "control reads differently by method")
     # directive costs, each run against its own baseline
     for (vid, mode), c0 in ca.items():
         c1 = cb.get((vid, mode))
@@ -293,6 +298,12 @@ def compare_dirs(a, b, threshold=0.05, resamples=st.RESAMPLES, **kw):
     reused) first."""
     aa, ab = (dict(rs.analysed(r, resamples)[0]) for r in (a, b))
     return gate(a, aa, b, ab, threshold, resamples=resamples, **kw)
+
+
+def methods_of(analysis):
+    """The methods (duet, isolated) that measured CPU per request, sorted."""
+    return sorted({(g.get("methods") or {}).get("cpu_ns_per_req") or "isolated"
+                   for g in analysis["groups"] if g["rows"]})
 
 
 def side_info(res, analysis):
