@@ -7,6 +7,9 @@
 #   make test                 everything make test runs (see README.md)
 #   make bench                the quick matrix and its report
 #   make V=1                  show full command lines
+#   make install              programs, sandbench, units, catalogue, man pages
+#                             into $(DESTDIR)$(PREFIX) (PREFIX=/usr/local)
+#   make deb                  a Debian package from this tree (debian/), in build/deb/
 #
 # Components are found by convention, so adding a file needs no edit here:
 #   servers/lib/*.c          -> build/lib/libservers.a
@@ -84,7 +87,7 @@ ALL_SRCS := $(foreach c,$(COMPONENTS),$($(c)_SRCS)) \
             $(SERVERS:%=servers/%/main.c) $(BENCH:%=bench/%/main.c) $(UNIT_SRCS)
 
 .PHONY: all unit-tests fuzz test check-unit check-integration check-fuzz objs \
-        bench deps cert clean format FORCE
+        bench deps cert clean format man install deb FORCE
 .DEFAULT_GOAL := all
 .DELETE_ON_ERROR:
 
@@ -117,12 +120,28 @@ $(O)/lib/lib$(1).a: $$($(1)_SRCS:%.c=$(O)/obj/%.o) | $(O)/lib/
 endef
 $(foreach c,$(COMPONENTS),$(eval $(call component_lib,$(c))))
 
-$(O)/bin/lunchd-%: $(O)/obj/servers/%/main.o $(O)/lib/libservers.a | $(O)/bin/
+# --version: `git describe` of the tree, or debian/changelog's release when
+# it is not a git checkout. version.c is rewritten only when that changes, so
+# a new commit relinks the programs and recompiles nothing else.
+# A file VERSION at the top (a copy made by make deb, a release tarball) wins.
+VERSION ?= $(or $(shell cat VERSION 2>/dev/null),$(shell git describe --always --dirty \
+	2>/dev/null),$(shell sed -n '1s/^[^(]*(\([^)]*\)).*/\1/p' debian/changelog \
+	2>/dev/null),unknown)
+$(O)/version.c: FORCE | $(O)/
+	$(Q)line='const char sandbench_version[] = "$(VERSION)";'; \
+	if [ "$$(cat $@ 2>/dev/null)" != "$$line" ]; then printf '%s\n' "$$line" > $@; fi
+$(O)/obj/version.o: $(O)/version.c $(O)/FLAGS
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_CFLAGS) -include common/version.h -c $< -o $@
+
+$(O)/bin/lunchd-%: $(O)/obj/servers/%/main.o $(O)/lib/libservers.a $(O)/obj/version.o | $(O)/bin/
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
 define bench_bin
-$(O)/bin/$(1): $(O)/obj/bench/$(1)/main.o $(O)/lib/lib$(1).a $(O)/lib/libcommon.a | $(O)/bin/
+$(O)/bin/$(1): $(O)/obj/bench/$(1)/main.o $(O)/lib/lib$(1).a $(O)/lib/libcommon.a \
+               $(O)/obj/version.o | $(O)/bin/
 	$$(call msg,LD,$$@)
 	$$(Q)$$(CC) $$(ALL_LDFLAGS) -o $$@ $$^ $$(LIBS)
 endef
@@ -180,6 +199,68 @@ test: deps all
 
 bench: deps all
 	$(Q)scripts/sandbench run --profile quick
+
+# --- installing ----------------------------------------------------------------
+# make install lays the tree out as the runner expects it (programs in
+# build/bin, units, catalogue and the nginx config beside scripts/) under
+# $(LIBDIR)/sandbench, links the commands into $(BINDIR) and writes man
+# pages generated from each program's --help (scripts/mkman: help2man if
+# installed). DESTDIR stages it (a package build); PREFIX is where it runs.
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+LIBDIR ?= $(PREFIX)/lib
+MANDIR ?= $(PREFIX)/share/man
+DOCDIR ?= $(PREFIX)/share/doc/sandbench
+SB := $(LIBDIR)/sandbench
+INSTALL ?= install
+SUBCMDS := $(patsubst scripts/sblib/%.py,%,$(filter-out scripts/sblib/_%,$(wildcard scripts/sblib/*.py)))
+MANPAGES := $(patsubst %,build/man/%.1,sandbench $(SUBCMDS:%=sandbench-%) $(BENCH) $(SERVERS:%=lunchd-%))
+
+man: $(MANPAGES)
+build/man/sandbench.1: scripts/sandbench $(wildcard scripts/sblib/*.py) build/version.c | build/man/
+	$(call msg,MAN,$@)
+	$(Q)scripts/mkman $@ sandbench '$(VERSION)' 'what does hardening a systemd service cost?' scripts/sandbench
+build/man/sandbench-%.1: scripts/sblib/%.py build/version.c | build/man/
+	$(call msg,MAN,$@)
+	$(Q)scripts/mkman $@ sandbench-$* '$(VERSION)' "$$(sed -n 's/^HELP = "\(.*\)"$$/\1/p' $<)" scripts/sandbench $*
+MAN_loadgen := io_uring HTTP/1.1 and HTTPS load generator
+MAN_syscost := what one syscall costs under seccomp filters
+MAN_lunchd-drop := reference HTTPS server that drops its privileges itself
+MAN_lunchd-activated := reference HTTPS server for systemd socket activation
+MAN_lunchd-backend := reference plain-HTTP server to run behind nginx
+build/man/%.1: build/bin/% | build/man/
+	$(call msg,MAN,$@)
+	$(Q)scripts/mkman $@ $* '$(VERSION)' '$(or $(MAN_$*),$*)' $<
+
+install: all man
+	$(Q)d='$(DESTDIR)$(SB)'; set -e; \
+	$(INSTALL) -d "$$d/scripts/sblib" "$$d/build/bin" "$$d/servers/proxy" "$$d/servers/content" \
+		'$(DESTDIR)$(BINDIR)' '$(DESTDIR)$(MANDIR)/man1' '$(DESTDIR)$(DOCDIR)'; \
+	$(INSTALL) -m 755 scripts/sandbench scripts/mkcert "$$d/scripts/"; \
+	$(INSTALL) -m 644 scripts/sblib/*.py "$$d/scripts/sblib/"; \
+	$(INSTALL) -m 755 $(BINS) "$$d/build/bin/"; \
+	$(INSTALL) -m 644 servers/proxy/nginx.conf "$$d/servers/proxy/"; \
+	$(INSTALL) -m 644 servers/content/* "$$d/servers/content/"; \
+	for f in $$(find units -type f); do $(INSTALL) -D -m 644 "$$f" "$$d/$$f"; done; \
+	for f in results/published/*/analysis.json; do $(INSTALL) -D -m 644 "$$f" "$$d/$$f"; done; \
+	printf '%s\n' '$(VERSION)' > "$$d/VERSION"; \
+	rel=$$(realpath -m --relative-to='$(BINDIR)' '$(SB)'); \
+	ln -sf "$$rel/scripts/sandbench" '$(DESTDIR)$(BINDIR)/sandbench'; \
+	for b in $(BENCH); do ln -sf "$$rel/build/bin/$$b" '$(DESTDIR)$(BINDIR)/'"$$b"; done; \
+	$(INSTALL) -m 644 $(MANPAGES) '$(DESTDIR)$(MANDIR)/man1/'; \
+	$(INSTALL) -m 644 README.md '$(DESTDIR)$(DOCDIR)/'; \
+	$(INSTALL) -m 644 scripts/README.md '$(DESTDIR)$(DOCDIR)/README.scripts.md'
+	@echo "  INSTALL $(DESTDIR)$(PREFIX) (sandbench $(VERSION))"
+
+# make deb: a Debian package of this tree (debian/) into build/deb/, built by
+# dpkg-buildpackage in a copy of the tree that carries this VERSION.
+deb:
+	$(Q)rm -rf build/deb && mkdir -p build/deb/src
+	$(Q)tar --exclude=./build --exclude=./.git --exclude=./results/runs -cf - . | tar -C build/deb/src -xf -
+	$(Q)printf '%s\n' '$(VERSION)' > build/deb/src/VERSION
+	$(Q)cd build/deb/src && dpkg-buildpackage -b -us -uc >../build.log 2>&1 || \
+		{ tail -n 30 ../build.log; echo "make deb: dpkg-buildpackage failed (build/deb/build.log)"; exit 1; }
+	@ls build/deb/*.deb
 
 format:
 	$(Q)clang-format -i $(ALL_SRCS) $(wildcard common/*.h servers/lib/*.h bench/*/*.h tests/*/*/*.h)

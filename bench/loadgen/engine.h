@@ -11,94 +11,10 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
-#include <sys/socket.h>
 
-#include "bench/loadgen/hist.h"
-#include "bench/loadgen/url.h"
-
-#define LG_PIPELINE_MAX 64
-#define LG_STATUS_MAX 600
-#define LG_TARGETS_MAX 16
-
-enum lg_mode {
-	LG_KEEPALIVE, /* closed or open loop over long-lived connections */
-	LG_CLOSE,     /* a new connection per request, full handshake */
-	LG_RESUME,    /* a new connection per request, TLS session resumed */
-};
-
-enum lg_err {
-	LG_ERR_CONNECT,
-	LG_ERR_TLS,
-	LG_ERR_TIMEOUT,
-	LG_ERR_RESET,
-	LG_ERR_STATUS,
-	LG_ERR_PARSE,
-	LG_ERR_COUNT,
-};
-
-/*
- * One server the load goes to. With several targets (duet measurement) the
- * connections are dealt out round robin, connection g to target
- * g % ntargets, so every target gets as many and all are measured over the
- * same window.
- */
-struct lg_target {
-	const char *url_text;    /* as given on the command line */
-	struct url url;
-	struct sockaddr_storage addr;
-	socklen_t addrlen;
-	const char *request;     /* pipeline copies of the request, back to back */
-	size_t request_len;      /* length of ONE copy */
-};
-
-/* What every thread reads; set up by main.c, never written after start. */
-struct lg_config {
-	struct lg_target target[LG_TARGETS_MAX];
-	uint32_t ntargets;       /* >= 1 */
-	bool tls;                /* https (every target has the same scheme) */
-	enum lg_mode mode;
-	uint32_t conns;          /* total, spread over the threads */
-	uint32_t threads;
-	double rate;             /* total requests/s; 0: closed loop */
-	double duration_s;       /* measured seconds; 0: until -n is reached */
-	uint64_t requests;       /* -n; 0: until the duration ends */
-	double warmup_s;
-	uint32_t timeout_ms;
-	uint32_t pipeline;       /* >= 1 */
-	bool multishot;          /* try multishot recv + buffer ring (keep-alive) */
-	bool batch;              /* closed keep-alive: sleep for several completions */
-	const char *cafile;
-	int tls_version;         /* 0 any (1.2 or 1.3), else TLS1_2_VERSION / TLS1_3_VERSION */
-	uint32_t timeline_cap;   /* seconds of per-second counts kept */
-};
-
-/* What a thread measured of one target; merged by adding. */
-struct lg_stats {
-	struct hist latency;     /* corrected (from schedule) in open loop */
-	struct hist uncorrected; /* from the actual send; open loop only */
-	struct hist connect;
-	struct hist handshake;
-	uint64_t requests;
-	uint64_t bytes;
-	uint64_t errors[LG_ERR_COUNT];
-	uint64_t status[LG_STATUS_MAX];
-	uint64_t hs_full, hs_resumed;
-	uint64_t conns_opened;
-	uint64_t *timeline;      /* timeline_cap entries, owned */
-	uint64_t end_ns;         /* when this thread stopped measuring */
-	char tls_err[160];       /* first TLS error text */
-	char sys_err[160];       /* first socket error text */
-};
-
-/* io_uring features a thread ended up with, for the report. */
-struct lg_features {
-	bool single_issuer;      /* SINGLE_ISSUER + DEFER_TASKRUN */
-	bool coop_taskrun;
-	bool ring_fd_registered;
-	bool buf_ring;
-	bool multishot;
-	bool min_wait;           /* IORING_FEAT_MIN_TIMEOUT: completion coalescing */
-};
+#include "bench/loadgen/config.h"
+#include "bench/loadgen/ring.h"
+#include "bench/loadgen/stats.h"
 
 struct engine;
 
@@ -132,13 +48,5 @@ void engine_free(struct engine *e);
 uint32_t lg_thread_conns(const struct lg_config *cfg, uint32_t thread);
 uint32_t lg_thread_first_conn(const struct lg_config *cfg, uint32_t thread);
 uint32_t lg_conn_target(const struct lg_config *cfg, uint32_t g);
-
-/* CLOCK_MONOTONIC in nanoseconds. */
-uint64_t lg_now_ns(void);
-
-/* Allocates and resets a stats block with a timeline of cap seconds. */
-int lg_stats_init(struct lg_stats *s, uint32_t cap);
-void lg_stats_merge(struct lg_stats *dst, const struct lg_stats *src, uint32_t cap);
-void lg_stats_free(struct lg_stats *s);
 
 #endif

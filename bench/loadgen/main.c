@@ -20,6 +20,7 @@
 #include "bench/loadgen/engine.h"
 #include "bench/loadgen/opts.h"
 #include "bench/loadgen/report.h"
+#include "common/version.h"
 
 struct worker {
 	pthread_t thread;
@@ -74,17 +75,36 @@ static double tv_s(struct timeval tv)
 	return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
 }
 
-/* Raise the open-file limit to what connections plus rings need. */
-static void raise_nofile(uint32_t conns)
+/* Descriptors beside the connections: stdio, rings, cgroup files, libraries. */
+#define NOFILE_SPARE 64
+
+/*
+ * Raises the open-file limit to what the connections plus NOFILE_SPARE
+ * need (up to the hard limit). Returns 0, or -EMFILE with the reason in err
+ * when the limit cannot hold them: refused before the run, not thousands of
+ * connect errors during it.
+ */
+static int raise_nofile(const struct lg_config *cfg, char *err, size_t size)
 {
+	rlim_t need = (rlim_t)cfg->conns + NOFILE_SPARE + 2 * cfg->threads;
 	struct rlimit rl;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
-		return;
-	if (rl.rlim_cur < (rlim_t)conns + 256) {
-		rl.rlim_cur = rl.rlim_max;
+		return 0;
+	if (rl.rlim_cur >= need)
+		return 0;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0 && rl.rlim_max > need) {
+		rl.rlim_cur = need; /* a hard limit above the kernel's nr_open */
 		(void)setrlimit(RLIMIT_NOFILE, &rl);
 	}
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= need)
+		return 0;
+	snprintf(err, size, "-c %u needs %llu open files, the limit is %llu (hard limit %llu; "
+		 "raise it with ulimit -n or use fewer connections)", cfg->conns,
+		 (unsigned long long)need, (unsigned long long)rl.rlim_cur,
+		 (unsigned long long)rl.rlim_max);
+	return -EMFILE;
 }
 
 /* Sleeps until deadline (0: only a short poll) or a blocked signal arrives. */
@@ -122,6 +142,8 @@ int main(int argc, char **argv)
 	int rc = 1, r;
 
 	memset(&total, 0, sizeof(total));
+	if (version_requested(argc, argv, "loadgen"))
+		return 0;
 	if (opts_parse(&o, argc, argv, err, sizeof(err)) < 0) {
 		fprintf(stderr, "loadgen: %s\n", err);
 		return 2;
@@ -155,7 +177,11 @@ int main(int argc, char **argv)
 			memcpy(reqbuf[t] + i * tg->request_len, o.request[t], tg->request_len);
 		tg->request = reqbuf[t];
 	}
-	raise_nofile(cfg->conns);
+	if (raise_nofile(cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "loadgen: %s\n", err);
+		rc = 2;
+		goto out;
+	}
 	/*
 	 * OpenSSL allocates and frees per handshake; glibc would hand freed
 	 * memory back with madvise and flush TLBs each time (seen in profiles

@@ -10,7 +10,7 @@
 #include "common/json.h"
 
 static const char *const report_err_names[LG_ERR_COUNT] = {
-	"connect", "tls", "timeout", "reset", "http_status", "parse",
+	"connect", "tls", "timeout", "reset", "http_status", "parse", "unsolicited",
 };
 
 const char *report_mode(const struct lg_config *cfg)

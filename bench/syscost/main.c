@@ -19,6 +19,7 @@
 #include "bench/syscost/op.h"
 #include "bench/syscost/plan.h"
 #include "bench/syscost/report.h"
+#include "common/version.h"
 
 #define MAX_RULE_COUNTS 16
 #define MAX_STACK 64
@@ -54,7 +55,8 @@ static const char usage_text[] =
 	"  --seed N          shuffle seed (default 1)\n"
 	"  --quick           batches 20, rounds 2, build-reps 4 (for tests)\n"
 	"  --json            one JSON object (schema syscost/1) instead of the table\n"
-	"  -h, --help        this text\n";
+	"  -h, --help        this text\n"
+	"  --version         print the version and exit\n";
 
 struct opts {
 	const struct op_desc *op;
@@ -271,6 +273,8 @@ int main(int argc, char **argv)
 	unsigned seed;
 	int r, rc = 1;
 
+	if (version_requested(argc, argv, "syscost"))
+		return 0;
 	r = parse_args(argc, argv, &o);
 	if (r)
 		return r == 1 ? 0 : 2;

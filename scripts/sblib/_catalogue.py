@@ -7,6 +7,7 @@ one directive name a line, `#` comments, `*` for every directive and
 `combine PROFILE` for that profile's set measured together as one variant.
 Standard library only.
 """
+import difflib
 import os
 import re
 
@@ -114,10 +115,33 @@ def profile_names():
         return []
 
 
+# drop-ins given as files (`run --directives my.conf`, advise's proposals):
+# name (the file's name without .conf) -> path
+FILES = {}
+
+
+def add_file(path):
+    """Makes the drop-in file PATH (NAME.conf) a directive named NAME for
+    this process; returns NAME. CatalogueError if it is not a readable
+    .conf file or its name is a catalogue directive's."""
+    name = os.path.basename(path)[:-len(".conf")] if path.endswith(".conf") else ""
+    if not name or not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$", name):
+        raise CatalogueError(f"{path}: a drop-in file is named NAME.conf (letters, digits, "
+                             "_ . + -)")
+    if not os.path.isfile(path):
+        raise CatalogueError(f"{path}: no such drop-in file")
+    if os.path.isfile(os.path.join(DIRECTIVES, name + ".conf")):
+        raise CatalogueError(f"{path}: '{name}' is a catalogue directive's name; rename the file")
+    if FILES.get(name, os.path.abspath(path)) != os.path.abspath(path):
+        raise CatalogueError(f"{path}: another drop-in named '{name}' was given")
+    FILES[name] = os.path.abspath(path)
+    return name
+
+
 def load_directive(name):
     """Header dict of directive NAME plus "name", "path", "body" (the drop-in
     text) and "suits_list"."""
-    path = os.path.join(DIRECTIVES, name + ".conf")
+    path = FILES.get(name) or os.path.join(DIRECTIVES, name + ".conf")
     if not os.path.isfile(path):
         raise CatalogueError(unknown("directive", name, directive_names()))
     with open(path) as f:
@@ -162,7 +186,9 @@ def expectations(names):
 
 
 def unknown(kind, name, valid):
-    return f"unknown {kind} '{name}'; valid: {', '.join(valid) if valid else '(none)'}"
+    near = difflib.get_close_matches(name, valid, n=3, cutoff=0.6)
+    return (f"unknown {kind} '{name}'" + (f" (did you mean {', '.join(near)}?)" if near else "")
+            + f"; valid: {', '.join(valid) if valid else '(none)'}")
 
 
 def load_profile(name, _seen=None):

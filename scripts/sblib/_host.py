@@ -54,8 +54,33 @@ PATHS = {
     "UPSTREAM": "127.0.0.1:8080",
 }
 
+# The container's root is a tmpfs with the machine's /usr (--volatile=yes);
+# every other top-level directory of the machine is overlaid on it with a
+# writable layer that nspawn removes with the container, so a user's unit
+# finds its config in /etc, content in /srv or /var/www, state in /var/lib
+# and homes as on the real machine, and nothing it writes reaches them.
+# (nspawn refuses --volatile=overlay on /.) Not overlaid: what nspawn mounts
+# itself, and /tmp (a fresh tmpfs, as on a booted machine).
+TREE_SKIP = {"usr", "proc", "sys", "dev", "run", "tmp", "lost+found"}
+BOOT_TARGET = "sandbench-host.target"
+
+
+def tree_overlays(root="/"):
+    """systemd-nspawn --overlay= arguments showing ROOT's top-level
+    directories (not symlinks, not TREE_SKIP) in the container."""
+    out = []
+    for n in sorted(os.listdir(root)):
+        p = os.path.join(root, n)
+        if n in TREE_SKIP or os.path.islink(p) or not os.path.isdir(p) or ":" in p:
+            continue
+        out.append(f"--overlay={p}::{p}")
+    return out
+
+
+# never to run in a container that shares the machine's network (the boot
+# target does not pull them in; a unit being measured must not either)
 NSPAWN_MASKS = ("systemd-networkd.service", "systemd-networkd.socket",
-                "systemd-networkd-wait-online.service", "nginx.service")
+                "systemd-networkd-wait-online.service")
 
 
 class HostError(Exception):
@@ -72,6 +97,17 @@ EX_TEMPFAIL = 75  # exit status of commands that gave up waiting for the lock
 def repo_root():
     """The repository this file belongs to (scripts/sblib/_host.py -> ..)."""
     return os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(__file__))))
+
+
+def runs_dir():
+    """Where results go by default: results/runs of this checkout, or of the
+    current directory for an installed copy (make install leaves a VERSION
+    file at its top), whose own tree belongs to the package manager."""
+    root = repo_root()
+    if os.path.exists(os.path.join(root, "VERSION")) and not os.path.exists(
+            os.path.join(root, ".git")):
+        root = os.getcwd()
+    return os.path.join(root, "results", "runs")
 
 
 def log(msg):
@@ -652,8 +688,11 @@ def up(name="sandbench", owner=None, lock_timeout=300, boot_timeout=90, console=
         os.makedirs(STATE_DIR, exist_ok=True)
         console = console or os.path.join(STATE_DIR, name + ".console")
         argv = ["systemd-nspawn", "-D", "/", "--volatile=yes", "--register=no", "--keep-unit",
-                "--boot", "-M", name, "--system-call-filter=bpf",
-                f"--bind-ro={repo_root()}:{OPT}", "--", "systemd.firstboot=off"]
+                "--boot", "-M", name, "--system-call-filter=bpf", *tree_overlays(),
+                f"--bind-ro={repo_root()}:{OPT}",
+                f"--bind-ro={os.path.join(repo_root(), 'units', 'host', BOOT_TARGET)}:"
+                f"{UNIT_DIR}/{BOOT_TARGET}",
+                "--", "systemd.firstboot=off", f"systemd.unit={BOOT_TARGET}"]
         argv += [f"systemd.mask={u}" for u in NSPAWN_MASKS]
         with open(console, "wb") as out:
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out,

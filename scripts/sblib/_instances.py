@@ -60,16 +60,6 @@ def url_with_port(url, port, path=None):
     return f"{m.group(1)}://{m.group(2)}:{port}{path if path is not None else (m.group(4) or '/')}"
 
 
-def side_by_side(unit_path):
-    """Whether a user's unit file can run beside copies of itself: it takes
-    its port from @PORT@. False when it cannot be read."""
-    try:
-        with open(unit_path) as f:
-            return "@PORT@" in f.read()
-    except OSError:
-        return False
-
-
 # --- CPU of whole connections (process-per-connection servers) -------------------
 
 def busy(dirs):
@@ -227,13 +217,7 @@ class Instances:
 
     def server_spec(self, server):
         if server == "unit":
-            path = os.path.abspath(self.a.unit)
-            name = os.path.basename(path)
-            side = side_by_side(path)
-            m = re.match(r"^https?://(?:\[[^\]]+\]|[^/:]+)(?::(\d+))?", self.a.url)
-            port = int(m.group(1) or (443 if self.a.url.startswith("https") else 80))
-            return {"name": "unit", "units": [name], "start": name, "target": name, "cpu": [name],
-                    "paths": {name: path}, "side": side, "default_port": port}
+            return dict(self.spec["user_unit"])
         s = dict(cat.SERVERS[server])
         s["name"] = server
         s["side"] = True
@@ -307,6 +291,8 @@ class Instances:
         """Starts INST and waits for its first good answer: sets status,
         startup_ms, reason."""
         h = self.host
+        if not inst.side:
+            self.check_not_shadowed(inst)
         if inst.keeper:
             h.systemctl("start", inst.keeper, check=False)
         since = time.strftime("%Y-%m-%d %H:%M:%S")
@@ -346,6 +332,20 @@ class Instances:
         inst.reason = (f"no good answer from {inst.url} within {self.a.start_timeout:g}s; "
                        + self.why(inst, since, ""))
         return False
+
+    def check_not_shadowed(self, inst):
+        """A user's unit runs under its own name, installed in the runtime
+        unit directory: a file of that name in /etc/systemd/system (the
+        machine's, shown in the sandbox host) would win over it, and every
+        variant would measure the machine's unit instead. HostError then."""
+        for u in inst.names.values():
+            frag = self.host.show(u, "FragmentPath").get("FragmentPath")
+            mine = os.path.join(_host.UNIT_DIR, u)
+            if frag and frag != mine:
+                raise _host.HostError(
+                    f"{u}: systemd loads {frag}, not the file sandbench installed ({mine}); "
+                    f"a unit of that name in /etc/systemd/system wins over it. Measure a copy "
+                    f"under another name (and its .socket with it)")
 
     def why(self, inst, since, extra):
         units = [inst.start, inst.target.replace("@.", "@*.")]

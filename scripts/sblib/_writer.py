@@ -37,17 +37,14 @@ class Results:
 
     def status(self, state):
         self.write("status.json", {"state": state, "runs_done": self.done,
-                                   "runs_planned": self.planned, "updated": now_iso()})
+                                   "runs_planned": self.planned, "updated": now_iso(),
+                                   "writer": rs.writer_id()})
 
     def add_run(self, rec):
         self.runs.write(json.dumps(rec) + "\n")
         self.runs.flush()
         os.fsync(self.runs.fileno())
         self.done += 1
-
-
-def now_iso():
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def now_iso():

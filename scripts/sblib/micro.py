@@ -259,7 +259,7 @@ def main(argv):
         order += [(v, rep) for v in vs]
 
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    out = a.out or os.path.join(root, "results", "runs", "micro-" + stamp)
+    out = a.out or os.path.join(_host.runs_dir(), "micro-" + stamp)
     os.makedirs(out, exist_ok=True)
     spec = {"schema": "sandbench-micro/1", "created": stamp, "argv": ["micro"] + list(argv),
             "ops": ops, "reps": a.reps, "seed": a.seed, "cpu": cpu,

@@ -1,27 +1,40 @@
 """sandbench report DIR: turn a results directory into report.md, report.html and plots.
 
+The report opens with the verdict (sec_verdict): per server and mode the
+directives whose CPU per request changed beyond the noise, with intervals, and
+"no cost found above ±X%" for the rest; the start-up changes; the combined
+hardened unit where one was measured; the calibration in one line. Then a
+contents list and one section per function of SECTIONS, method and
+environment last. Calibration controls (spec.json "expect", `calibration:
+yes` in the catalogue) have their own table and are in no ranking or plot.
+
 Writes into DIR:
   report.md      tables a person can read in a terminal or on a forge
-  report.html    the same, self-contained (plots inlined as data: URIs)
+  report.html    the same, self-contained (plots inlined as data: URIs), with anchors
   analysis.json  every interval and verdict behind the tables
   plots/*.png, plots/*.svg   made with gnuplot:
     cost-MODE            CPU-per-request change of each directive, 95% whiskers
-    exposure-MODE        exposure against cost with each server's Pareto frontier
-    latency-SERVER-MODE  latency percentiles, baseline vs the most hardened variant
-    startup              start-up time of each variant
+    exposure-MODE        exposure against cost; each server's Pareto frontier
+                         labelled, the other variants dots (listed in a table)
+    latency-SERVER-MODE  latency percentiles, baseline vs the combined hardened
+                         unit (else the lowest-exposure directive)
+    startup              start-up change of each directive against its baseline
 `sandbench run` calls main([outdir]) when a run ends.
 """
 import argparse
 import base64
+import functools
 import html
 import json
 import math
+import re
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
 
+from . import _catalogue as cat
 from . import _results as rs
 from . import _stats as st
 
@@ -44,12 +57,25 @@ def bullets(items):
     return ("ul", list(items))
 
 
-def table(header, rows, align=None):
-    return ("table", header, rows, align)
+def table(header, rows, align=None, fold=None):
+    """A table; FOLD: a one-line summary under which HTML folds it away (long
+    reference tables a reader opens when they need them)."""
+    return ("table", header, rows, align, fold)
 
 
 def image(name, caption):
     return ("img", name, caption)
+
+
+def toc(titles):
+    """A contents list linking to the headings TITLES."""
+    return ("toc", list(titles))
+
+
+def slug(text):
+    """A heading's anchor, as forges make them from Markdown headings: lower
+    case, punctuation dropped, spaces as hyphens."""
+    return re.sub(r"[^\w\- ]", "", text.lower()).replace(" ", "-")
 
 
 def render_md(blocks):
@@ -62,13 +88,17 @@ def render_md(blocks):
         elif b[0] == "ul":
             out.extend("- " + " ".join(i.split("\n")) for i in b[1])
         elif b[0] == "table":
-            _, header, rows, align = b
+            _, header, rows, align, _ = b
             align = align or ["l"] + ["r"] * (len(header) - 1)
             cell = lambda c: str(c).replace("|", "\\|").replace("\n", " ")  # noqa: E731
             out.append("| " + " | ".join(cell(c) for c in header) + " |")
             out.append("|" + "|".join(":---" if a == "l" else "---:" for a in align) + "|")
             for r in rows:
                 out.append("| " + " | ".join(cell(c) for c in r) + " |")
+        elif b[0] == "toc":
+            out.append("**Contents**")
+            out.append("")
+            out.extend(f"- [{t.replace('`', '')}](#{slug(t)})" for t in b[1])
         elif b[0] == "img":
             out.append(f"![{b[2]}](plots/{b[1]}.png)  ")
             out.append(f"*{b[2]}* ([SVG](plots/{b[1]}.svg))")
@@ -77,8 +107,8 @@ def render_md(blocks):
 
 
 def _inline_md(text):
-    """The little Markdown the report uses (`code`, **bold**) as HTML."""
-    t = html.escape(text)
+    """The little Markdown the report uses (`code`, **bold**, [text](#anchor)) as HTML."""
+    t = re.sub(r"\[([^\]]+)\]\((#[\w-]+)\)", r'<a href="\2">\1</a>', html.escape(text))
     parts = t.split("`")
     for i in range(1, len(parts), 2):
         parts[i] = "<code>" + parts[i] + "</code>"
@@ -99,23 +129,33 @@ figcaption{font-style:italic;color:#555}h1{border-bottom:2px solid #333}h2{borde
 def render_html(blocks, title, plots_dir):
     out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
            f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body>"]
+    ids = {}
     for b in blocks:
         if b[0] == "h":
-            out.append(f"<h{b[1]}>{_inline_md(b[2])}</h{b[1]}>")
+            a = slug(b[2])
+            ids[a] = ids.get(a, -1) + 1
+            a += f"-{ids[a]}" if ids[a] else ""
+            out.append(f'<h{b[1]} id="{a}">{_inline_md(b[2])}</h{b[1]}>')
+        elif b[0] == "toc":
+            out.append('<nav><b>Contents</b><ul>' + "".join(
+                f'<li><a href="#{slug(t)}">{_inline_md(t)}</a></li>' for t in b[1])
+                + "</ul></nav>")
         elif b[0] == "p":
             out.append(f"<p>{_inline_md(b[1])}</p>")
         elif b[0] == "ul":
             out.append("<ul>" + "".join(f"<li>{_inline_md(i)}</li>" for i in b[1]) + "</ul>")
         elif b[0] == "table":
-            _, header, rows, align = b
+            _, header, rows, align, fold = b
             align = align or ["l"] + ["r"] * (len(header) - 1)
+            if fold:
+                out.append(f"<details><summary>{_inline_md(fold)}</summary>")
             out.append("<table><tr>" + "".join(f"<th>{_inline_md(str(c))}</th>" for c in header)
                        + "</tr>")
             for r in rows:
                 out.append("<tr>" + "".join(
                     f'<td class="{a}">{_inline_md(str(c))}</td>' for c, a in zip(r, align))
                     + "</tr>")
-            out.append("</table>")
+            out.append("</table>" + ("</details>" if fold else ""))
         elif b[0] == "img":
             svg = os.path.join(plots_dir, b[1] + ".svg")
             png = os.path.join(plots_dir, b[1] + ".png")
@@ -176,11 +216,12 @@ def applied_summary(applied):
     return ", ".join(parts)
 
 
-def interval_width(g):
-    """Median half-width of the CPU-per-request intervals of G's directives
-    (A/A excluded), as a fraction; None without any."""
+def interval_width(g, rows=None):
+    """Median half-width of the CPU-per-request intervals of ROWS (default: G's
+    directives, A/A excluded), as a fraction; None without any."""
     ws = [max(c["ratio"] - c["lo"], c["hi"] - c["ratio"])
-          for r in g["rows"] if r["variant"] != g["aa"]
+          for r in (rows if rows is not None else
+                    [r for r in g["rows"] if r["variant"] != g["aa"]])
           for c in [r["cmp"].get("cpu_ns_per_req")] if c]
     return st.median(ws) if ws else None
 
@@ -223,25 +264,6 @@ def directive_label(info, vid):
     d = info.get(vid) or {}
     name = d.get("name") or vid
     return name
-
-
-def hardened_variant(res, info, server):
-    """The variant to set against the baseline in latency plots: a hardened-*
-    profile, else the working variant with the most directives (a combined
-    profile), else the one with the lowest exposure."""
-    ok = [d for d in info.values() if d["server"] == server and d["role"] not in ("baseline", "aa")
-          and (res["variants"].get(d["id"]) or {}).get("status", "ok") == "ok"]
-    if not ok:
-        return None
-    for d in ok:
-        if d["name"] == "combined" or d["name"].startswith("hardened"):
-            return d["id"]
-    most = max(ok, key=lambda d: len(d.get("directives") or []))
-    if len(most.get("directives") or []) > 1:
-        return most["id"]
-    scored = [(rs.exposure(res, d["id"]), d["id"]) for d in ok
-              if rs.exposure(res, d["id"]) is not None]
-    return min(scored)[1] if scored else ok[0]["id"]
 
 
 def isolated_reps(spec):
@@ -320,46 +342,213 @@ def what_ran(res):
     return items, env_rows
 
 
-def build(res, analysis, plots):
-    """The report as blocks."""
-    info = analysis["info"]
-    name = os.path.basename(os.path.normpath(res["path"]))
-    blocks = [h(1, f"sandbench report: {name}")]
-    state = res["status"].get("state")
-    if state and state != "complete":
-        blocks.append(para(f"**This run is {state}**: the figures below cover only the slices "
-                           "that finished."))
-    duet = any(g.get("methods", {}).get("cpu_ns_per_req") == "duet" for g in analysis["groups"])
-    blocks.append(para(
-        "What each systemd sandbox directive costs, measured: every figure is a ratio against "
-        "the same server's baseline, measured in the same run, with a 95% bootstrap interval "
-        f"(seeded, {st.RESAMPLES} resamples). "
-        + ("CPU per request comes from **duet windows**: the variant and the baseline loaded "
-           "at the same time, so whatever the machine did during a window it did to both; "
-           "each window gives one ratio, and a cost is the interquartile mean of its "
-           "windows' ratios (the intervals resample epochs, then windows within them). "
-           "Throughput and latency come from **isolated slices**, one instance loaded at a "
-           "time, because sharing the CPU changes them; "
-           "each side is the interquartile mean of its slices. " if duet else
-           "Each side is the interquartile mean of its slices (the mean of the middle half of "
-           "its rounds, as deaf as a median to the slices a burst of the machine spoiled). ")
-        + "A change is called significant when its interval excludes 0 and a rank test agrees "
-        "(p < 0.05); changes inside the A/A noise floor are shown as ~."))
-    items, env_rows = what_ran(res)
-    blocks += [h(2, "What ran, on what"), bullets(items)]
-    if env_rows:
-        blocks.append(table(["environment", "value"], env_rows, ["l", "l"]))
-    if res["env"].get("bpf_enforced") is False:
-        blocks.append(para("**Warning**: BPF is not enforced on this host, so IPAddressDeny=, "
-                           "IPAddressAllow= and IPAccounting= were accepted but had no effect."))
+def fmt_ns(v):
+    """A signed amount of CPU time, in the unit that suits it: +350 ns, +1.9 µs, +17.5 ms."""
+    a = abs(v)
+    if a >= 1e6:
+        return f"{v / 1e6:+.1f} ms"
+    if a >= 1e3:
+        return f"{v / 1e3:+.1f} µs"
+    return f"{v:+.0f} ns"
 
-    # noise floor
-    blocks.append(h(2, "Noise floor (A/A control)"))
+
+@functools.lru_cache(maxsize=None)
+def _is_control(name):
+    try:
+        d = cat.load_directive(name)
+    except cat.CatalogueError:
+        return False
+    return d.get("calibration", "").strip().lower() in ("yes", "true") or bool(d.get("expect"))
+
+
+def controls(res, info):
+    """The variants made only of calibration controls (a known effect that is not
+    hardening: spec.json "expect", or `calibration: yes` in the catalogue). They
+    have their own table and are left out of every ranking, plot and verdict."""
+    expect = res["spec"].get("expect") or {}
+    return {vid for vid, d in info.items()
+            if d.get("directives") and all(x in expect or _is_control(x)
+                                           for x in d["directives"])}
+
+
+def combined_variant(res, info, server):
+    """The combined hardened unit of SERVER measured in this set (a variant of
+    several directives, or one named combined/hardened*), or None."""
+    for d in info.values():
+        if d["server"] != server or d["role"] in ("baseline", "aa") or \
+                (res["variants"].get(d["id"]) or {}).get("status", "ok") != "ok":
+            continue
+        if len(d.get("directives") or []) > 1 or d["name"] == "combined" or \
+                d["name"].endswith("-combined") or d["name"].startswith("hardened"):
+            return d["id"]
+    return None
+
+
+def hardened_variant(res, info, server):
+    """The variant to set against the baseline in latency plots: the combined
+    hardened unit, else the working single directive with the lowest exposure.
+    Returns (variant or None, True when it is the combined unit)."""
+    cv = combined_variant(res, info, server)
+    if cv:
+        return cv, True
+    ok = [d for d in info.values() if d["server"] == server and d["role"] not in ("baseline", "aa")
+          and (res["variants"].get(d["id"]) or {}).get("status", "ok") == "ok"]
+    scored = [(rs.exposure(res, d["id"]), d["id"]) for d in ok
+              if rs.exposure(res, d["id"]) is not None]
+    if scored:
+        return min(scored)[1], False
+    return (ok[0]["id"] if ok else None), False
+
+
+def ranked_rows(g, ctl):
+    """G's rows that rank: neither the A/A control nor a calibration control."""
+    return [r for r in g["rows"] if r["variant"] != g["aa"] and r["variant"] not in ctl]
+
+
+def no_cost_bound(g, rows):
+    """The change below which this group cannot see a cost: the larger of the
+    A/A floor and the typical directive's interval half-width (a fraction)."""
+    return max(g["floor"] or 0.0, interval_width(g, rows) or 0.0)
+
+
+def called_text(info, vid, c, base):
+    """`name` +2.0% [+1.0%, +3.2%] (+720 ns) for one called comparison."""
+    extra = f" ({fmt_ns(base * (c['ratio'] - 1.0))})" if base else ""
+    return f"`{directive_label(info, vid)}` {change(c)}{extra}"
+
+
+def verdict_cost_rows(res, analysis, ctl):
+    info = analysis["info"]
+    rows = []
+    for g in analysis["groups"]:
+        ranked = [r for r in ranked_rows(g, ctl) if r["cmp"].get("cpu_ns_per_req")]
+        if not ranked:
+            continue
+        base = g["base_levels"].get("cpu_ns_per_req")
+        called = [r for r in ranked if r["cmp"]["cpu_ns_per_req"].get("verdict") in
+                  ("worse", "better")]
+        called.sort(key=lambda r: -r["cmp"]["cpu_ns_per_req"]["ratio"])
+        rest = len(ranked) - len(called)
+        bound = no_cost_bound(g, ranked)
+        rows.append([g["server"], g["mode"] + (" (a connection per request)"
+                                               if g["mode"] == "close" else ""),
+                     fmt_ns(base).lstrip("+") if base else "-",
+                     "; ".join(called_text(info, r["variant"], r["cmp"]["cpu_ns_per_req"], base)
+                               for r in called) or "none",
+                     f"no cost found above ±{bound * 100:.1f}% ({rest} directive"
+                     f"{'' if rest == 1 else 's'})" if rest else "-"])
+    return rows
+
+
+def verdict_startup_rows(analysis, ctl):
+    info = analysis["info"]
+    rows = []
+    servers = []
+    for vid in analysis["startup"]:
+        if info[vid]["server"] not in servers:
+            servers.append(info[vid]["server"])
+    for s in servers:
+        items = [(vid, e) for vid, e in analysis["startup"].items()
+                 if info[vid]["server"] == s and e["cmp"] and info[vid]["role"] == "variant"
+                 and vid not in ctl]
+        if not items:
+            continue
+        base = next((e["level"] for vid, e in analysis["startup"].items()
+                     if info[vid]["server"] == s and info[vid]["role"] == "baseline"), None)
+        called = [(vid, e) for vid, e in items if e["cmp"].get("verdict") in ("worse", "better")]
+        called.sort(key=lambda x: -x[1]["cmp"]["ratio"])
+        floor = (analysis.get("startup_floor") or {}).get(s)
+        rest = len(items) - len(called)
+        rows.append([s, num(base), "; ".join(
+            f"`{info[vid]['name']}` {change(e['cmp'])}"
+            + (f" ({base * (e['cmp']['ratio'] - 1):+.1f} ms)" if base else "")
+            for vid, e in called) or "none",
+            "-" if not rest else
+            f"one start each: no verdict ({rest})" if max(e["n"] for _, e in items) < 2 else
+            f"no change found above ±{floor * 100:.0f}% ({rest})" if floor is not None
+            else f"{rest} not called"])
+    return rows
+
+
+def hardened_rows(res, analysis):
+    info = analysis["info"]
+    rows = []
+    for s in dict.fromkeys(g["server"] for g in analysis["groups"]):
+        cv = combined_variant(res, info, s)
+        if not cv:
+            continue
+        base = next((g["baseline"] for g in analysis["groups"] if g["server"] == s), None)
+        be, ce = rs.exposure(res, base) if base else None, rs.exposure(res, cv)
+        costs = []
+        for g in analysis["groups"]:
+            r = next((r for r in g["rows"] if g["server"] == s and r["variant"] == cv), None)
+            if r and r["cmp"].get("cpu_ns_per_req"):
+                costs.append(f"{g['mode']} {change(r['cmp']['cpu_ns_per_req'])} "
+                             f"{mark(r['cmp']['cpu_ns_per_req'])}".strip())
+        su = (analysis["startup"].get(cv) or {}).get("cmp")
+        nd = len(info[cv].get("directives") or [])
+        rows.append([s, f"`{info[cv]['name']}`" + (f" ({nd} directives)" if nd > 1 else ""),
+                     f"{num(be)} → {num(ce)}" if be is not None and ce is not None else num(ce),
+                     "; ".join(costs) or "-", change(su) if su else "-"])
+    return rows
+
+
+def calibration_line(cal):
+    """The calibration table in one sentence."""
+    by = {}
+    for server, mode, ctl, want, got, agrees in cal:
+        word = "agrees" if agrees == "yes" else "**does not agree**" if agrees == "**no**" \
+            else "cannot tell" if agrees.startswith("too noisy") else "has no verdict"
+        by.setdefault(word, []).append(f"{server} {mode}" + (f" ({got} against {want})"
+                                                             if word != "agrees" else ""))
+    order = ["agrees", "**does not agree**", "cannot tell", "has no verdict"]
+    return "**Calibration**: the known cost " + "; ".join(
+        f"{w} on {', '.join(by[w])}" for w in order if w in by) + " ([details](#calibration))."
+
+
+def sec_verdict(res, analysis, ctx):
+    """What the run found, first: per server and mode, the directives with a cost
+    above the noise and a bound for the rest; start-up; the combined unit;
+    calibration in one line."""
+    out = [h(2, "Verdict")]
+    out.append(para("A directive is named only when its 95% interval excludes 0, a rank test "
+                    "agrees and the change is larger than the A/A control's noise floor; "
+                    "the bound for the rest is the larger of that floor and the typical "
+                    "directive's interval. Calibration controls are not counted here."))
+    rows = verdict_cost_rows(res, analysis, ctx["controls"])
+    if rows:
+        out.append(table(["server", "mode", "baseline CPU per request",
+                          "directives that change CPU per request beyond the noise "
+                          "(change [95% interval], CPU time)", "every other directive"],
+                         rows, ["l", "l", "r", "l", "l"]))
+    rows = verdict_startup_rows(analysis, ctx["controls"])
+    if rows:
+        out.append(table(["server", "baseline start-up (ms)",
+                          "directives that change start-up beyond the noise (change [95% "
+                          "interval], ms)", "every other directive"], rows,
+                         ["l", "r", "l", "l"]))
+    rows = hardened_rows(res, analysis)
+    if rows:
+        out.append(table(["server", "combined hardened unit", "exposure: baseline → hardened",
+                          "CPU per request change [95%] by mode", "start-up change [95%]"],
+                         rows, ["l", "l", "r", "l", "r"]))
+    else:
+        out.append(para("No combined hardened unit was measured in this set: every directive "
+                        "was measured alone (`sandbench run --profile hardened-SERVER "
+                        "--combine` measures one)."))
+    if ctx["cal"]:
+        out.append(para(calibration_line(ctx["cal"])))
+    return out
+
+
+def sec_noise(res, analysis, ctx):
+    duet = ctx["duet"]
+    out = [h(2, "Noise floor (A/A control)")]
     rows = []
     for g in analysis["groups"]:
         aa = next((r for r in g["rows"] if r["variant"] == g["aa"]), None)
         if not aa:
-            rows.append([g["server"], g["mode"], "no A/A control", "-", "-"])
+            rows.append([g["server"], g["mode"], "-", "no A/A control", "-", "-", "-", "-"])
             continue
         c, r = aa["cmp"].get("cpu_ns_per_req"), aa["cmp"].get("rps")
         floor = g["floors"].get("cpu_ns_per_req")
@@ -370,31 +559,31 @@ def build(res, analysis, plots):
                      f"±{floor * 100:.2f}%" if floor is not None else "-",
                      f"±{raw * 100:.1f}%" if raw is not None else "-",
                      f"±{width * 100:.2f}%" if width is not None else "-"])
-    blocks.append(table(["server", "mode", "CPU measured in", "A/A CPU per request",
-                         "A/A req/s (isolated)", "noise floor (CPU)",
-                         "floor without drift correction", "median interval (CPU)"], rows))
+    out.append(table(["server", "mode", "CPU measured in", "A/A CPU per request",
+                      "A/A req/s (isolated)", "noise floor (CPU)",
+                      "floor without drift correction", "median interval (CPU)"], rows))
     small = [c for g in analysis["groups"] for r in g["rows"] for c in r["cmp"].values()
              if min_p(c) >= st.ALPHA]
     if small:
         worst = max(small, key=min_p)
         kind = (f"{worst['n_base']} paired rounds" if worst.get("paired")
                 else f"{worst['n_base']} and {worst['n_new']} slices")
-        blocks.append(para(f"**Too few rounds for a verdict**: with {kind} the smallest p-value "
-                           f"the rank test can reach is {min_p(worst):.3f} > {st.ALPHA}, so "
-                           f"{len(small)} comparisons cannot be called significant however large "
-                           "the change"
-                           + (": throughput and latency, from the short isolated phase "
-                              "(`--duet-reps 6` or more to give them verdicts)." if duet else
-                              ". Run with `--reps 6` or more (8+ for intervals that mean "
-                              "something).")))
-    blocks.append(para("The A/A control is a second, identical baseline instance. Its "
-                       "difference from the baseline is pure noise; the noise floor is the "
-                       "furthest end of its interval from 0. The median interval is the "
-                       "half-width of the typical directive's 95% interval on CPU per request: "
-                       "the precision of this run's costs."))
+        out.append(para(f"**Too few rounds for a verdict**: with {kind} the smallest p-value "
+                        f"the rank test can reach is {min_p(worst):.3f} > {st.ALPHA}, so "
+                        f"{len(small)} comparisons cannot be called significant however large "
+                        "the change"
+                        + (": throughput and latency, from the short isolated phase "
+                           "(`--duet-reps 6` or more to give them verdicts)." if duet else
+                           ". Run with `--reps 6` or more (8+ for intervals that mean "
+                           "something).")))
+    out.append(para("The A/A control is a second, identical baseline instance. Its "
+                    "difference from the baseline is pure noise; the noise floor is the "
+                    "furthest end of its interval from 0. The median interval is the "
+                    "half-width of the typical directive's 95% interval on CPU per request: "
+                    "the precision of this run's costs."))
     iso_cpu = any(g.get("methods", {}).get("cpu_ns_per_req") != "duet"
                   for g in analysis["groups"])
-    blocks.append(para(
+    out.append(para(
         ("Duet windows need no drift correction: both sides of a ratio are measured in the "
          "same window. For isolated slices: " if duet else "") +
         "Drift correction " + ("**on**" if res.get("drift", True) else "**off** (`--raw`)") +
@@ -410,7 +599,7 @@ def build(res, analysis, plots):
         + ("" if iso_cpu or not duet else " (Here it applies to throughput and latency only.)")))
     by_round = [g for g in analysis["groups"] if g.get("round_noise")]
     if by_round:
-        blocks.append(para(
+        out.append(para(
             "Rounds weighted by their noise: a shared machine is busy in some rounds and quiet "
             "in others, so every round counts with weight 1/noise², its noise the robust spread, "
             "about the round's median, of every variant's ratio to the baseline that round less "
@@ -426,7 +615,7 @@ def build(res, analysis, plots):
                         for g in by_round) + "."))
     noisy = [g for g in analysis["groups"] if g.get("run_noise")]
     if noisy:
-        blocks.append(para(
+        out.append(para(
             f"Merged runs ({len(noisy[0]['run_noise'])}): "
             + ("each run is resampled on its own and its rounds keep their weights, "
                if by_round else
@@ -439,64 +628,94 @@ def build(res, analysis, plots):
             + "; ".join(f"{g['server']} {g['mode']} "
                         + " / ".join(f"±{x * 100:.1f}%" for x in g["run_noise"])
                         for g in noisy) + "."))
-    place = analysis.get("placement") or []
-    if place:
-        blocks.append(h(2, "What an instance's place costs (epochs)"))
-        blocks.append(table(
-            ["server", "mode", "epochs", "place to place (sd, CPU)", "first third started",
-             "last third started"],
-            [[p["server"], p["mode"], p["epochs"], f"±{p['spread'] * 100:.1f}%",
-              st.pct(1.0 + p["first"]) if p["first"] is not None else "-",
-              st.pct(1.0 + p["last"]) if p["last"] is not None else "-"] for p in place]))
-        blocks.append(para(
-            "Every epoch started each server's instances afresh in a new seeded order. Place to "
-            "place: the standard deviation of a variant's CPU per request between its places, "
-            "noise removed (the covariance of its even and odd rounds' deviations within an "
-            "epoch). First and last third: the median deviation of instances started first and "
-            "last, from their own variant's median; a gap between them is a trend with start "
-            "order. The intervals above resample epochs, so they include this."))
-    cal = calibration_rows(res, analysis)
-    if cal:
-        blocks.append(h(2, "Calibration (controls with a known answer)"))
-        blocks.append(table(["server", "mode", "control", "expected", "measured [95%]",
-                             "agrees"], cal))
-        blocks.append(para("A calibration control adds a known cost that is not hardening. The "
-                           "measured change is the baseline's interquartile mean times the "
-                           "ratio and its interval; it agrees when the interval holds the expected value, "
-                           "and is too noisy to tell when it holds both 0 and twice that. A "
-                           "run whose calibration does not agree measured something other than "
-                           "what it claims. Where every connection is a process of its own "
-                           "(inetd in close mode), the control also times its spin loop at "
-                           "each process start, so it adds more than its constant per request "
-                           "and has no verdict."))
-        if duet:
-            blocks.append(para(
-                "What a saturated server's CPU per request does with +2 µs of work: a server "
-                "made slower per request finds more requests waiting at each wake-up, so its "
-                "other per-request CPU (wake-ups, epoll_wait, scheduling) falls and the "
-                "measured change is less than the work added. It is a property of the load, "
-                "not of the method: measured outside systemd on lunchd-backend, +2 µs read "
-                "+1,607 ± 122 ns loaded one at a time in 60 ms turns and +1,584 ± 44 ns in "
-                "duet windows (8 connections each), +917 ± 39 ns with 2 connections each, "
-                "and +2,002 ± 340 ns with one connection each, where nothing is batched; "
-                "inetd, one process per connection, reads about +2,000 ns here too. A "
-                "directive's cost in this report is likewise its cost at saturation under "
-                "this load, which is what capacity planning needs; see results/README.md."))
+    return out
 
-    # cost table
-    blocks.append(h(2, "Cost of each directive"))
-    blocks.append(para("Ranked by the change in server CPU time per request (the primary "
-                       "metric: steadier than req/s on a machine whose speed drifts); "
-                       "`# req/s` is the rank by throughput lost. "
-                       "Exposure is `systemd-analyze security` (0 safe .. 10 unsafe); the drop "
-                       "is against the baseline unit. Applied: the sandbox evidence showed the "
-                       "directive in force; n/a: the evidence cannot tell (e.g. the baseline already has "
-                       "that property), the reason is in the evidence table."))
-    cpu = [r["cmp"]["cpu_ns_per_req"] for g in analysis["groups"] for r in g["rows"]
-           if r["variant"] != g["aa"] and r["cmp"].get("cpu_ns_per_req")]
+
+def sec_placement(res, analysis, ctx):
+    place = analysis.get("placement") or []
+    if not place:
+        return []
+    return [h(2, "What an instance's place costs (epochs)"), table(
+        ["server", "mode", "epochs", "place to place (sd, CPU)", "first third started",
+         "last third started"],
+        [[p["server"], p["mode"], p["epochs"], f"±{p['spread'] * 100:.1f}%",
+          st.pct(1.0 + p["first"]) if p["first"] is not None else "-",
+          st.pct(1.0 + p["last"]) if p["last"] is not None else "-"] for p in place]),
+        para("Every epoch started each server's instances afresh in a new seeded order. Place to "
+             "place: the standard deviation of a variant's CPU per request between its places, "
+             "noise removed (the covariance of its even and odd rounds' deviations within an "
+             "epoch). First and last third: the median deviation of instances started first and "
+             "last, from their own variant's median; a gap between them is a trend with start "
+             "order. The intervals above resample epochs, so they include this.")]
+
+
+def sec_calibration(res, analysis, ctx):
+    cal = ctx["cal"]
+    others = sorted(vid for vid in ctx["controls"]
+                    if not any(f"`{analysis['info'][vid]['name']}`" == r[2] for r in cal))
+    if not cal and not others:
+        return []
+    out = [h(2, "Calibration")]
+    out.append(para("Controls with a known effect that is not hardening. They are measured "
+                    "like the directives but kept out of every ranking, plot and verdict."))
+    if cal:
+        out.append(table(["server", "mode", "control", "expected change", "measured change "
+                          "[95% interval]", "agrees with the expected"], cal))
+        out.append(para("The measured change is the baseline's interquartile mean times the "
+                        "ratio and its interval; it agrees when the interval holds the expected "
+                        "value, and is too noisy to tell when it holds both 0 and twice that. A "
+                        "run whose calibration does not agree measured something other than "
+                        "what it claims. Where every connection is a process of its own "
+                        "(inetd in close mode), the control also times its spin loop at "
+                        "each process start, so it adds more than its constant per request "
+                        "and has no verdict."))
+    rows = []
+    for g in analysis["groups"]:
+        for r in g["rows"]:
+            if r["variant"] in others:
+                c, t = r["cmp"].get("cpu_ns_per_req"), r["cmp"].get("rps")
+                rows.append([g["server"], g["mode"], f"`{analysis['info'][r['variant']]['name']}`",
+                             change(c), change(t)])
+    if rows:
+        out.append(table(["server", "mode", "control without a stated answer",
+                          "CPU per request change [95%]", "req/s change [95%]"], rows))
+    if ctx["duet"] and cal:
+        out.append(para(
+            "What a saturated server's CPU per request does with +2 µs of work: a server "
+            "made slower per request finds more requests waiting at each wake-up, so its "
+            "other per-request CPU (wake-ups, epoll_wait, scheduling) falls and the "
+            "measured change is less than the work added. It is a property of the load, "
+            "not of the method: measured outside systemd on lunchd-backend, +2 µs read "
+            "+1,607 ± 122 ns loaded one at a time in 60 ms turns and +1,584 ± 44 ns in "
+            "duet windows (8 connections each), +917 ± 39 ns with 2 connections each, "
+            "and +2,002 ± 340 ns with one connection each, where nothing is batched; "
+            "inetd, one process per connection, reads about +2,000 ns here too. A "
+            "directive's cost in this report is likewise its cost at saturation under "
+            "this load, which is what capacity planning needs; see results/README.md."))
+    return out
+
+
+COST_HEADER = ["rank by CPU", "directive", "CPU per request change [95%]", "CPU verdict",
+               "rank by req/s lost", "req/s change [95%]", "req/s verdict",
+               "p99 latency change [95%]", "exposure (change vs baseline)", "applied",
+               "n (windows or slices)"]
+
+
+def sec_costs(res, analysis, ctx):
+    info, ctl, plots = analysis["info"], ctx["controls"], ctx["plots"]
+    out = [h(2, "Cost of each directive")]
+    out.append(para("Ranked by the change in server CPU time per request (the primary "
+                    "metric: steadier than req/s on a machine whose speed drifts). "
+                    "Exposure is `systemd-analyze security` (0 safe .. 10 unsafe), in brackets "
+                    "its change against the baseline unit. Applied: the sandbox evidence showed "
+                    "the directive in force; n/a: the evidence cannot tell (e.g. the baseline "
+                    "already has that property), the reason is in the evidence table. "
+                    "Calibration controls are in [their own table](#calibration)."))
+    cpu = [r["cmp"]["cpu_ns_per_req"] for g in analysis["groups"] for r in ranked_rows(g, ctl)
+           if r["cmp"].get("cpu_ns_per_req")]
     if len(cpu) >= 20:
         called = sum(1 for c in cpu if c.get("verdict") in ("worse", "better"))
-        blocks.append(para(
+        out.append(para(
             f"Many comparisons: {len(cpu)} on CPU per request, of which {called} are called "
             f"worse or better. With no real effect at all, chance alone would call about "
             f"{len(cpu) * st.ALPHA:.0f} of them (p < {st.ALPHA}) before the noise floor "
@@ -506,7 +725,7 @@ def build(res, analysis, plots):
         if not g["rows"]:
             continue
         base_exp = rs.exposure(res, g["baseline"]) if g["baseline"] else None
-        ranked = [r for r in g["rows"] if r["variant"] != g["aa"]]
+        ranked = ranked_rows(g, ctl)
         ranked.sort(key=lambda r: -(r["cmp"].get("cpu_ns_per_req") or {}).get("ratio", 0.0))
         by_rps = sorted([r["variant"] for r in ranked if "rps" in r["cmp"]],
                         key=lambda v: next(r["cmp"]["rps"]["ratio"] for r in ranked
@@ -519,69 +738,92 @@ def build(res, analysis, plots):
             drop = (f"{exp:.1f} ({exp - base_exp:+.1f})" if exp is not None and base_exp is not None
                     else num(exp))
             applied = (res["variants"].get(vid) or {}).get("applied") or {}
-            ap = applied_summary(applied)
             rrank = by_rps.index(vid) + 1 if vid in by_rps else "-"
             rows.append([i, f"`{directive_label(info, vid)}`", change(c), mark(c), rrank,
-                         change(t), mark(t), change(p99), drop, ap, r["n"]])
+                         change(t), mark(t), change(p99), drop, applied_summary(applied), r["n"]])
         bm = g["base_levels"]
-        blocks.append(h(3, f"{g['server']}, {g['mode']}"))
+        out.append(h(3, f"{g['server']}, {g['mode']}"))
         how = ("weighted by round, " if g.get("round_noise")
                else "weighted by run, " if g.get("run_noise") else "")
         meth = g.get("methods", {})
         where = ("CPU per request from duet windows, req/s and p99 from isolated slices"
                  if meth.get("cpu_ns_per_req") == "duet" else "every figure from isolated slices")
-        blocks.append(para(f"baseline ({how}interquartile mean of its "
-                           f"{'windows and slices' if meth.get('cpu_ns_per_req') == 'duet' else 'slices'}): "
-                           f"{num(bm.get('cpu_ns_per_req'))} ns CPU per request, "
-                           f"{num(bm.get('rps'))} req/s, p99 {num(bm.get('p99'))} µs; exposure "
-                           f"{num(base_exp)}. {where}; n: windows (or slices) per variant."))
-        blocks.append(table(["#", "directive", "CPU per request", "", "# req/s", "req/s", "",
-                             "p99 latency", "exposure (drop)", "applied", "n"], rows,
-                            ["r", "l", "r", "l", "r", "r", "l", "r", "r", "l", "r"]))
+        out.append(para(f"baseline ({how}interquartile mean of its "
+                        f"{'windows and slices' if meth.get('cpu_ns_per_req') == 'duet' else 'slices'}): "
+                        f"{num(bm.get('cpu_ns_per_req'))} ns CPU per request, "
+                        f"{num(bm.get('rps'))} req/s, p99 {num(bm.get('p99'))} µs; exposure "
+                        f"{num(base_exp)}. {where}."))
+        out.append(table(COST_HEADER, rows,
+                         ["r", "l", "r", "l", "r", "r", "l", "r", "r", "l", "r"]))
     for p in plots.get("cost", []):
-        blocks.append(image(p[0], p[1]))
+        out.append(image(p[0], p[1]))
+    out += failed_slices(res)
+    return out
 
+
+def failed_slices(res):
     failed = {}
     for r in res["runs"]:
         if r.get("status", "ok") != "ok":
             e = failed.setdefault((r["variant"], r["mode"]), [0, 0, r.get("error") or r["status"]])
             e[0] += 1
-    if failed:
-        for r in res["runs"]:
-            if (r["variant"], r["mode"]) in failed:
-                failed[(r["variant"], r["mode"])][1] += 1
-        blocks.append(h(3, "Slices that failed"))
-        blocks.append(para("These slices are left out of every figure above."))
-        blocks.append(table(["variant", "mode", "failed", "first error"],
-                            [[f"`{v}`", m, f"{a} of {b}", str(err)[:200]]
-                             for (v, m), (a, b, err) in failed.items()],
-                            ["l", "l", "r", "l"]))
+    if not failed:
+        return []
+    for r in res["runs"]:
+        if (r["variant"], r["mode"]) in failed:
+            failed[(r["variant"], r["mode"])][1] += 1
+    return [h(3, "Slices that failed"), para("These slices are left out of every figure above."),
+            table(["variant", "mode", "failed", "first error"],
+                  [[f"`{v}`", m, f"{a} of {b}", str(err)[:200]]
+                   for (v, m), (a, b, err) in failed.items()], ["l", "l", "r", "l"])]
 
-    # exposure vs cost
-    blocks.append(h(2, "Exposure against cost"))
-    blocks.append(para("The Pareto frontier is the cheapest known way to reach each exposure "
-                       "level: a variant off the frontier is both dearer and less safe than one "
-                       "on it."))
+
+def sec_exposure(res, analysis, ctx):
+    info, ctl = analysis["info"], ctx["controls"]
+    out = [h(2, "Exposure against cost")]
+    out.append(para("The Pareto frontier is the cheapest known way to reach each exposure "
+                    "level: a variant off the frontier is both dearer and less safe than one "
+                    "on it. The plots label the frontier only; every variant is in the table "
+                    "below them."))
     for g in analysis["groups"]:
-        front = frontier(res, g)
+        front = frontier(res, g, ctl)
         if front:
-            blocks.append(para(f"{g['server']}, {g['mode']}: " + " → ".join(
+            out.append(para(f"{g['server']}, {g['mode']}: " + " → ".join(
                 f"`{directive_label(info, v)}` ({e:.1f} at {st.pct(c)})" for c, e, v in front)))
-    for p in plots.get("exposure", []):
-        blocks.append(image(p[0], p[1]))
+    for p in ctx["plots"].get("exposure", []):
+        out.append(image(p[0], p[1]))
+    for mode in dict.fromkeys(g["mode"] for g in analysis["groups"]):
+        gs = [g for g in analysis["groups"] if g["mode"] == mode and g["rows"]]
+        names, cells = [], {}
+        for g in gs:
+            on = {v for _, _, v in frontier(res, g, ctl)}
+            for r in ranked_rows(g, ctl):
+                c, e = r["cmp"].get("cpu_ns_per_req"), rs.exposure(res, r["variant"])
+                if not c or e is None:
+                    continue
+                n = directive_label(info, r["variant"])
+                if n not in names:
+                    names.append(n)
+                cells[(n, g["server"])] = (f"{e:.1f} at {st.pct(c['ratio'])}"
+                                           + (" ★" if r["variant"] in on else ""))
+        if not names:
+            continue
+        names.sort()
+        out.append(h(3, f"Every variant, {mode} mode"))
+        out.append(table(["directive"] + [f"{g['server']}: exposure at CPU change (★ on the "
+                                          "frontier)" for g in gs],
+                         [[f"`{n}`"] + [cells.get((n, g["server"]), "-") for g in gs]
+                          for n in names], ["l"] + ["r"] * len(gs),
+                         fold=f"{len(names)} directives, {mode} mode (open)"))
+    return out
 
-    # compatibility
-    blocks.append(h(2, "Compatibility: server × directive"))
-    servers = []
-    for d in info.values():
-        if d["server"] not in servers:
-            servers.append(d["server"])
-    names = []
-    for d in info.values():
-        if d["role"] == "variant" and d["name"] not in names:
-            names.append(d["name"])
-    reasons = []
-    rows = []
+
+def sec_compat(res, analysis, ctx):
+    info = analysis["info"]
+    out = [h(2, "Compatibility: server × directive")]
+    servers = list(dict.fromkeys(d["server"] for d in info.values()))
+    names = list(dict.fromkeys(d["name"] for d in info.values() if d["role"] == "variant"))
+    reasons, rows = [], []
     for n in names:
         row = [f"`{n}`"]
         for s in servers:
@@ -590,20 +832,23 @@ def build(res, analysis, plots):
                 row.append("-" if f"{s}/{n}" not in info else "not recorded")
                 continue
             status = v.get("status", "?")
-            if status in ("ok",):
+            if status == "ok":
                 row.append("ok")
             else:
                 reasons.append(f"{s}/{n}: {status}: {v.get('reason') or 'no reason recorded'}")
                 row.append(f"**{status}** [{len(reasons)}]")
         rows.append(row)
     if rows:
-        blocks.append(table(["directive"] + servers, rows, ["l"] + ["l"] * len(servers)))
+        out.append(table(["directive"] + [f"{s}: starts and answers" for s in servers], rows,
+                         ["l"] + ["l"] * len(servers)))
     if reasons:
-        blocks.append(para("Reasons, from the journal:"))
-        blocks.append(bullets(f"[{i}] {r}" for i, r in enumerate(reasons, 1)))
+        out.append(para("Reasons, from the journal:"))
+        out.append(bullets(f"[{i}] {r}" for i, r in enumerate(reasons, 1)))
+    return out
 
-    # evidence
-    blocks.append(h(2, "Sandbox evidence"))
+
+def sec_evidence(res, analysis, ctx):
+    out = [h(2, "Sandbox evidence")]
     rows = []
     for vid, v in res["variants"].items():
         ev = v.get("evidence") or {}
@@ -622,16 +867,25 @@ def build(res, analysis, plots):
                      "".join(k[0] for k in ("mnt", "net", "user")
                              if ev.get(f"{k}_ns_differs")) or "-"])
     if rows:
-        blocks.append(table(["variant", "status", "applied", "uid", "CapEff", "NoNewPrivs",
-                             "seccomp/filters", "own ns (m/n/u)"], rows,
-                            ["l", "l", "l", "r", "l", "r", "r", "l"]))
+        out.append(table(["variant", "status", "applied", "uid", "CapEff", "NoNewPrivs",
+                          "seccomp/filters", "own ns (m/n/u)"], rows,
+                         ["l", "l", "l", "r", "l", "r", "r", "l"],
+                         fold=f"the evidence of {len(rows)} variants (open)"))
     else:
-        blocks.append(para("No variants.json: no evidence recorded."))
+        out.append(para("No variants.json: no evidence recorded."))
+    return out
 
-    # latency
-    blocks.append(h(2, "Latency, baseline against hardened"))
+
+def sec_latency(res, analysis, ctx):
+    info = analysis["info"]
+    combined = any(combined_variant(res, info, g["server"]) for g in analysis["groups"])
+    out = [h(2, "Latency, baseline against the combined hardened unit" if combined else
+             "Latency, baseline against the lowest-exposure directive")]
+    if not combined:
+        out.append(para("No combined hardened unit was measured, so each server's baseline is "
+                        "set against its single directive of lowest exposure."))
     for g in analysis["groups"]:
-        hv = hardened_variant(res, info, g["server"])
+        hv, _ = hardened_variant(res, info, g["server"])
         if not g["baseline"]:
             continue
         rows = []
@@ -640,37 +894,94 @@ def build(res, analysis, plots):
             if lat:
                 rows.append([f"`{vid}`"] + [num(lat.get(p)) for p in rs.PERCENTILES])
         if rows:
-            blocks.append(h(3, f"{g['server']}, {g['mode']} (µs, median over slices)"))
-            blocks.append(table(["variant"] + rs.PERCENTILES, rows))
-    for p in plots.get("latency", []):
-        blocks.append(image(p[0], p[1]))
+            out.append(h(3, f"{g['server']}, {g['mode']} (µs, median over slices)"))
+            out.append(table(["variant"] + [f"{p} latency (µs)" for p in rs.PERCENTILES], rows))
+    for p in ctx["plots"].get("latency", []):
+        out.append(image(p[0], p[1]))
+    return out
 
-    # start-up
-    blocks.append(h(2, "Start-up time"))
+
+def sec_startup(res, analysis, ctx):
+    out = [h(2, "Start-up time")]
     rows = []
     for vid, e in analysis["startup"].items():
         c = e["cmp"]
-        rows.append([f"`{vid}`", num(e["level"]), e["n"], change(c) if c else "-",
-                     mark(c) if c else ""])
+        rows.append([f"`{vid}`" + (" (control)" if vid in ctx["controls"] else ""),
+                     num(e["level"]), e["n"], change(c) if c else "-", mark(c) if c else ""])
     if rows:
         paired = any((e["cmp"] or {}).get("paired") for e in analysis["startup"].values())
         floors = ", ".join(f"{srv} ±{f * 100:.0f}%" for srv, f in
                            (analysis.get("startup_floor") or {}).items() if f is not None)
-        blocks.append(para(
+        out.append(para(
             "From `systemctl start` to the first good HTTPS response"
             + (", once per epoch; each variant is compared with the baseline started in the "
                "same epoch (paired)" if paired else "")
             + "." + (" Every change leans on the same few baseline starts, so one within "
                      f"the A/A control's interval is not called (start-up floor: {floors})."
                      if floors else "")))
-        blocks.append(table(["variant", "ms (IQM)", "n", "change", ""], rows,
-                            ["l", "r", "r", "r", "l"]))
+        out.append(table(["variant", "start-up ms (IQM)", "starts", "change vs baseline [95%]",
+                          "verdict"], rows, ["l", "r", "r", "r", "l"]))
     else:
-        blocks.append(para("No start-up times recorded."))
-    for p in plots.get("startup", []):
-        blocks.append(image(p[0], p[1]))
-    if plots.get("error"):
-        blocks.append(para(f"Plots: {plots['error']}"))
+        out.append(para("No start-up times recorded."))
+    for p in ctx["plots"].get("startup", []):
+        out.append(image(p[0], p[1]))
+    return out
+
+
+def sec_method(res, analysis, ctx):
+    out = [h(2, "Method and environment")]
+    out.append(para(
+        "What each systemd sandbox directive costs, measured: every figure is a ratio against "
+        "the same server's baseline, measured in the same run, with a 95% bootstrap interval "
+        f"(seeded, {st.RESAMPLES} resamples). "
+        + ("CPU per request comes from **duet windows**: the variant and the baseline loaded "
+           "at the same time, so whatever the machine did during a window it did to both; "
+           "each window gives one ratio, and a cost is the interquartile mean of its "
+           "windows' ratios (the intervals resample epochs, then windows within them). "
+           "Throughput and latency come from **isolated slices**, one instance loaded at a "
+           "time, because sharing the CPU changes them; "
+           "each side is the interquartile mean of its slices. " if ctx["duet"] else
+           "Each side is the interquartile mean of its slices (the mean of the middle half of "
+           "its rounds, as deaf as a median to the slices a burst of the machine spoiled). ")
+        + "A change is called significant when its interval excludes 0 and a rank test agrees "
+        "(p < 0.05); changes inside the A/A noise floor are shown as ~."))
+    items, env_rows = what_ran(res)
+    out.append(bullets(items))
+    if env_rows:
+        out.append(table(["environment", "value"], env_rows, ["l", "l"]))
+    if res["env"].get("bpf_enforced") is False:
+        out.append(para("**Warning**: BPF is not enforced on this host, so IPAddressDeny=, "
+                        "IPAddressAllow= and IPAccounting= were accepted but had no effect."))
+    return out
+
+
+# The report's sections after the verdict, in order; each (res, analysis, ctx) -> blocks.
+SECTIONS = [sec_costs, sec_calibration, sec_exposure, sec_startup, sec_latency, sec_compat,
+            sec_evidence, sec_noise, sec_placement, sec_method]
+
+
+def build(res, analysis, plots):
+    """The report as blocks: title, verdict, contents, then SECTIONS."""
+    name = os.path.basename(os.path.normpath(res["path"]))
+    blocks = [h(1, f"sandbench report: {name}")]
+    state = res["status"].get("state")
+    if state and state != "complete":
+        killed = (" (status.json still says running, but the process writing it is gone: "
+                  "it was killed)" if res["status"].get("recorded_state") else "")
+        blocks.append(para(f"**This run is {state}**{killed}: the figures below cover only the "
+                           "slices that finished."))
+    if res["env"].get("bpf_enforced") is False:
+        blocks.append(para("**Warning**: BPF was not enforced on this host (see the end)."))
+    ctx = {"plots": plots or {}, "controls": controls(res, analysis["info"]),
+           "cal": calibration_rows(res, analysis),
+           "duet": any(g.get("methods", {}).get("cpu_ns_per_req") == "duet"
+                       for g in analysis["groups"])}
+    blocks += sec_verdict(res, analysis, ctx)
+    rest = [b for sec in SECTIONS for b in sec(res, analysis, ctx)]
+    blocks.append(toc([b[2] for b in rest if b[0] == "h" and b[1] == 2]))
+    blocks += rest
+    if ctx["plots"].get("error"):
+        blocks.append(para(f"Plots: {ctx['plots']['error']}"))
     return blocks
 
 
@@ -683,15 +994,16 @@ def latency_medians(res, vid, mode):
     return out
 
 
-def frontier(res, g):
-    """[(cpu ratio, exposure, variant)] on the Pareto frontier of one group."""
+def frontier(res, g, ctl=()):
+    """[(cpu ratio, exposure, variant)] on the Pareto frontier of one group
+    (variants in CTL, the calibration controls, left out)."""
     pts = []
     if g["baseline"] and rs.exposure(res, g["baseline"]) is not None:
         pts.append((1.0, rs.exposure(res, g["baseline"]), g["baseline"]))
     for r in g["rows"]:
         c = r["cmp"].get("cpu_ns_per_req")
         e = rs.exposure(res, r["variant"])
-        if c and e is not None and r["variant"] != g["aa"]:
+        if c and e is not None and r["variant"] != g["aa"] and r["variant"] not in ctl:
             pts.append((c["ratio"], e, r["variant"]))
     return st.pareto_frontier(pts)
 
@@ -741,21 +1053,24 @@ def make_plots(res, analysis, outdir):
         if g["mode"] not in all_modes:
             all_modes.append(g["mode"])
     errors = []
+    ctl = controls(res, info)
     with tempfile.TemporaryDirectory(prefix="sandbench-plot-") as tmp:
         for mode in all_modes:
             gs = [g for g in analysis["groups"] if g["mode"] == mode and g["rows"]]
             if not gs:
                 continue
-            e = plot_cost(gs, info, mode, color, outdir, tmp)
+            e = plot_cost(gs, info, ctl, mode, color, outdir, tmp)
             if e is None:
                 plots["cost"].append((f"cost-{mode}", f"CPU per request change of each "
                                       f"directive, {mode} mode (95% intervals; shaded: noise floor)"))
             else:
                 errors.append(e)
-            e = plot_exposure(res, gs, info, mode, color, outdir, tmp)
+            e = plot_exposure(res, gs, info, ctl, mode, color, outdir, tmp)
             if e is None:
                 plots["exposure"].append((f"exposure-{mode}", f"exposure against CPU cost, {mode}"
-                                          " mode, with each server's Pareto frontier"))
+                                          " mode, with each server's Pareto frontier (labelled;"
+                                          " the other variants are dots, listed in the table "
+                                          "below)"))
             elif e:
                 errors.append(e)
             for g in gs:
@@ -765,28 +1080,29 @@ def make_plots(res, analysis, outdir):
                                              f"latency percentiles of {g['server']}, {mode} mode"))
                 elif e:
                     errors.append(e)
-        e = plot_startup(analysis, info, color, outdir, tmp)
+        e = plot_startup(analysis, info, ctl, color, outdir, tmp)
         if e is None:
-            plots["startup"].append(("startup", "start-up time of each variant (interquartile mean, "
-                                     "95% interval when repeated)"))
+            plots["startup"].append(("startup", "change in start-up time of each directive against "
+                                     "its server's baseline (95% intervals; shaded: the largest "
+                                     "start-up noise floor)"))
         elif e:
             errors.append(e)
     plots["error"] = "; ".join(errors) if errors else None
     return plots
 
 
-def plot_cost(gs, info, mode, color, outdir, tmp):
+def plot_cost(gs, info, ctl, mode, color, outdir, tmp):
     names = []
     for g in gs:
-        for r in g["rows"]:
+        for r in ranked_rows(g, ctl):
             n = directive_label(info, r["variant"])
-            if r["variant"] != g["aa"] and n not in names and "cpu_ns_per_req" in r["cmp"]:
+            if n not in names and "cpu_ns_per_req" in r["cmp"]:
                 names.append(n)
     if not names:
         return ""
     # rank by the mean cost over servers, dearest on top
     def cost(n):
-        v = [r["cmp"]["cpu_ns_per_req"]["ratio"] for g in gs for r in g["rows"]
+        v = [r["cmp"]["cpu_ns_per_req"]["ratio"] for g in gs for r in ranked_rows(g, ctl)
              if directive_label(info, r["variant"]) == n and "cpu_ns_per_req" in r["cmp"]]
         return sum(v) / len(v)
     names.sort(key=cost)
@@ -798,10 +1114,10 @@ def plot_cost(gs, info, mode, color, outdir, tmp):
     for j, g in enumerate(gs):
         path = os.path.join(tmp, f"cost-{mode}-{j}.dat")
         with open(path, "w", encoding="utf-8") as f:
-            for r in g["rows"]:
+            for r in ranked_rows(g, ctl):
                 c = r["cmp"].get("cpu_ns_per_req")
                 n = directive_label(info, r["variant"])
-                if not c or r["variant"] == g["aa"]:
+                if not c:
                     continue
                 y = ypos[n] + (j - (k - 1) / 2.0) * (0.6 / max(k, 1))
                 x, lo, hi = [(v - 1) * 100 for v in (c["ratio"], c["lo"], c["hi"])]
@@ -829,65 +1145,56 @@ plot {', '.join(plot_cmds)}
     return gnuplot(script, f"cost-{mode}", outdir, tmp, max(900, 640 + 8 * lmargin), h_px)
 
 
-def label_positions(pts, xspan, yspan):
-    """Label anchors for (x, y, name) points so that close neighbours do not
-    print over each other: labels of points near one another (same exposure
-    band, close in cost) are stacked in rows above and below the point."""
-    out = []
-    placed = []  # (x, row_y) of labels already placed
-    rows = [0.035, -0.055, 0.10, -0.12, 0.165, -0.185, 0.23]
-    for x, y, n in sorted(pts, key=lambda p: (p[0], -p[1])):
-        width = (len(n) * 0.0105 + 0.02) * xspan
-        for dy in rows:
-            ly = y + dy * yspan
-            if all(abs(ly - py) > 0.05 * yspan or x > px + pw or x + width < px
-                   for px, py, pw in placed):
-                break
-        placed.append((x, ly, width))
-        out.append((x + 0.01 * xspan, ly, n))
-    return out
-
-
-def plot_exposure(res, gs, info, mode, color, outdir, tmp):
-    """One panel per server: every variant as a labelled point, the frontier as steps."""
+def plot_exposure(res, gs, info, ctl, mode, color, outdir, tmp):
+    """One panel per server: every variant a grey dot, the Pareto frontier as
+    steps, its points numbered cheapest first and named in a list beside the
+    panel (so no label can cover another); the rest are in the report's table."""
     per = []
     ys, xs = [], []
     for g in gs:
         pts = []
         if g["baseline"] and rs.exposure(res, g["baseline"]) is not None:
-            pts.append((0.0, rs.exposure(res, g["baseline"]), "baseline"))
-        for r in g["rows"]:
+            pts.append((0.0, rs.exposure(res, g["baseline"])))
+        for r in ranked_rows(g, ctl):
             c, e = r["cmp"].get("cpu_ns_per_req"), rs.exposure(res, r["variant"])
-            if c and e is not None and r["variant"] != g["aa"]:
-                pts.append(((c["ratio"] - 1) * 100, e, directive_label(info, r["variant"])))
+            if c and e is not None:
+                pts.append(((c["ratio"] - 1) * 100, e))
         if pts:
-            per.append((g, pts))
+            front = [((c - 1) * 100, e, "baseline" if v == g["baseline"] else
+                      directive_label(info, v)) for c, e, v in frontier(res, g, ctl)]
+            per.append((g, pts, front))
             xs += [p[0] for p in pts]
             ys += [p[1] for p in pts]
     if not per:
         return ""
     ylo, yhi = max(0.0, min(ys) - 0.8), min(10.5, max(ys) + 0.6)
     xspan = max(xs) - min(xs) + 1.0
-    xlo, xhi = min(xs) - 0.1 * xspan - 0.5, max(xs) + 0.5 * xspan + 0.5
+    xlo, xhi = min(xs) - 0.1 * xspan - 0.3, max(xs) + 0.1 * xspan + 0.3
+    width = max(len(f"{i}  {n}  ({e:.1f} at {x:+.1f}%)") for _, _, f in per
+                for i, (x, e, n) in enumerate(f, 1))
     panels = []
-    for j, (g, pts) in enumerate(per):
+    for j, (g, pts, front) in enumerate(per):
         pp = os.path.join(tmp, f"exp-{mode}-{j}.dat")
-        lp = os.path.join(tmp, f"lab-{mode}-{j}.dat")
         fp = os.path.join(tmp, f"front-{mode}-{j}.dat")
         with open(pp, "w", encoding="utf-8") as f:
-            for x, y, _ in pts:
+            for x, y in pts:
                 f.write(f"{x:.4f} {y:.3f}\n")
-        with open(lp, "w", encoding="utf-8") as f:
-            for x, y, n in label_positions(pts, xhi - xlo, yhi - ylo):
-                f.write(f"{x:.4f} {y:.3f} {_q(n)}\n")
         with open(fp, "w", encoding="utf-8") as f:
-            for c, e, _ in frontier(res, g):
-                f.write(f"{(c - 1) * 100:.4f} {e:.3f}\n")
+            for i, (x, e, _) in enumerate(front, 1):
+                f.write(f"{x:.4f} {e:.3f} {i}\n")
+        step = min(0.085, 0.85 / (len(front) + 1))
+        names = "\n".join(
+            f"set label {i + 1} {_q(f'{i}  {n}  ({e:.1f} at {x:+.1f}%)')} at graph 1.03, "
+            f"graph {0.95 - i * step:.3f} left font ',9'" for i, (x, e, n) in enumerate(front, 1))
         col = _q(color[g["server"]])
-        panels.append(f"""set title {_q(g['server'])}
-plot {_q(fp)} using 1:2 with steps lw 2 lc rgb {col} title 'Pareto frontier', \\
-     {_q(pp)} using 1:2 with points pt 7 ps 1.2 lc rgb {col} notitle, \\
-     {_q(lp)} using 1:2:3 with labels left font ',9' tc rgb '#222222' notitle
+        panels.append(f"""unset label
+set title {_q(g['server'])}
+set label 1 'Pareto frontier, cheapest first:' at graph 1.03, graph 0.95 left font ',9'
+{names}
+plot {_q(pp)} using 1:2 with points pt 7 ps 0.8 lc rgb '#9a9a9a' title 'variant (in the table)', \\
+     {_q(fp)} using 1:2 with steps lw 2 lc rgb {col} title 'Pareto frontier', \\
+     {_q(fp)} using 1:2 with points pt 7 ps 1.4 lc rgb {col} notitle, \\
+     {_q(fp)} using 1:2:3 with labels offset char 0.9,0.6 font ',10:Bold' tc rgb '#000000' notitle
 """)
     n = len(panels)
     script = f"""
@@ -897,15 +1204,16 @@ set ylabel 'exposure (0 safe .. 10 unsafe)'
 set xrange [{xlo}:{xhi}]
 set yrange [{ylo}:{yhi}]
 set grid
-set key right top box opaque
+set rmargin {width + 6}
+set key at graph 1.03, graph 0.03 left bottom Left reverse box
 {''.join(panels)}
 unset multiplot
 """
-    return gnuplot(script, f"exposure-{mode}", outdir, tmp, 900, 120 + 320 * n)
+    return gnuplot(script, f"exposure-{mode}", outdir, tmp, 700 + 7 * width, 120 + 320 * n)
 
 
 def plot_latency(res, g, info, outdir, tmp):
-    hv = hardened_variant(res, info, g["server"])
+    hv, combined = hardened_variant(res, info, g["server"])
     series = []
     for vid, col in ((g["baseline"], "#555555"), (hv, "#d62728")):
         if not vid:
@@ -919,7 +1227,9 @@ def plot_latency(res, g, info, outdir, tmp):
                 if p in lat:
                     f.write(f"{i} {lat[p]:.3f} {_q(p)}\n")
         series.append(f"{_q(path)} using 1:2:xticlabels(3) with linespoints lw 2 pt 7 "
-                      f"lc rgb {_q(col)} title {_q(vid)}")
+                      f"lc rgb {_q(col)} title "
+                      + _q(vid if vid == g["baseline"] else
+                           f"{vid} ({'combined hardened unit' if combined else 'lowest exposure'})"))
     if not series:
         return ""
     script = f"""
@@ -928,16 +1238,18 @@ set xlabel 'percentile'
 set ylabel 'latency (us, log scale)'
 set logscale y
 set grid
-set key left top
+set key outside below center horizontal
 set xrange [-0.3:{len(rs.PERCENTILES) - 0.7}]
 plot {', '.join(series)}
 """
     return gnuplot(script, f"latency-{g['server']}-{g['mode']}", outdir, tmp, 800, 450)
 
 
-def plot_startup(analysis, info, color, outdir, tmp):
-    """One row per directive, one dot per server (with its interval when repeated)."""
-    items = list(analysis["startup"].items())
+def plot_startup(analysis, info, ctl, color, outdir, tmp):
+    """One row per directive, one dot per server: its start-up change against
+    the server's baseline with the 95% interval; the noise floor shaded."""
+    items = [(vid, e) for vid, e in analysis["startup"].items()
+             if e["cmp"] and info[vid]["role"] == "variant" and vid not in ctl]
     if not items:
         return ""
     servers, names = [], []
@@ -948,12 +1260,13 @@ def plot_startup(analysis, info, color, outdir, tmp):
         if n not in names:
             names.append(n)
 
-    def slowest(n):
-        v = [e["level"] for vid, e in items if info[vid]["name"] == n]
-        return max(v)
-    names.sort(key=slowest)
+    def dearest(n):
+        return max(e["cmp"]["ratio"] for vid, e in items if info[vid]["name"] == n)
+    names.sort(key=dearest)
     ypos = {n: i for i, n in enumerate(names)}
     k = len(servers)
+    floor = max([f for f in (analysis.get("startup_floor") or {}).values() if f] or [0.0]) * 100
+    lo_x, hi_x = -floor - 1, floor + 1
     cmds = []
     for j, s in enumerate(servers):
         path = os.path.join(tmp, f"startup-{j}.dat")
@@ -962,25 +1275,26 @@ def plot_startup(analysis, info, color, outdir, tmp):
                 if info[vid]["server"] != s:
                     continue
                 c = e["cmp"]
-                lo = hi = e["level"]
-                if c and e["n"] > 1 and c["ratio"]:
-                    lo = e["level"] * c["lo"] / c["ratio"]
-                    hi = e["level"] * c["hi"] / c["ratio"]
+                x, lo, hi = ((v - 1) * 100 for v in (c["ratio"], c["lo"], c["hi"]))
+                lo_x, hi_x = min(lo_x, lo), max(hi_x, hi)
                 y = ypos[info[vid]["name"]] + (j - (k - 1) / 2.0) * (0.6 / max(k, 1))
-                f.write(f"{e['level']:.4f} {y:.4f} {lo:.4f} {hi:.4f}\n")
+                f.write(f"{x:.4f} {y:.4f} {lo:.4f} {hi:.4f}\n")
         cmds.append(f"{_q(path)} using 1:2:3:4 with xerrorbars pt 7 ps 1.1 lw 2 "
                     f"lc rgb {_q(color.get(s, '#333333'))} title {_q(s)}")
+    pad = (hi_x - lo_x) * 0.05 + 0.5
     tics = ", ".join(f"{_q(n)} {i}" for n, i in ypos.items())
     h_px = max(260, 80 + 30 * len(names) + 16 * (k - 1))
     lmargin = max(12, max(len(n) for n in names) + 3)
     script = f"""
-set title 'Start-up time: systemctl start to the first good HTTPS response'
-set xlabel 'milliseconds'
+set title 'Start-up (systemctl start to the first good HTTPS response): change against the baseline'
+set xlabel 'change in start-up time against the baseline of the same server (%)'
 set ytics ({tics})
 set yrange [-0.7:{len(names) - 0.3}]
-set xrange [0:*]
+set xrange [{lo_x - pad}:{hi_x + pad}]
 set grid xtics
 set key outside right top
+set object 1 rect from {-floor},-0.7 to {floor},{len(names) - 0.3} fc rgb '#e8e8e8' fs solid noborder behind
+set arrow 1 from 0,-0.7 to 0,{len(names) - 0.3} nohead lc rgb '#555555' dt 2
 set lmargin {lmargin}
 plot {', '.join(cmds)}
 """

@@ -14,8 +14,9 @@ from sblib import _host
 from sblib import _plan as plan
 from sblib import _results as rs
 from sblib import _stats as st
+from sblib import _unit
 from sblib import _windows as win
-from sblib._instances import Instances, settle, side_by_side
+from sblib._instances import Instances, settle
 from sblib._load import Loader
 from sblib._writer import Results, now_iso, write_summary
 
@@ -45,7 +46,9 @@ def parse_args(argv):
     ap.add_argument("--servers", default=",".join(cat.SERVERS),
                     help="comma list of %s (default: all)" % ", ".join(cat.SERVERS))
     ap.add_argument("--profile", help="a profile of units/profiles (default: quick)")
-    ap.add_argument("--directives", help="comma list of catalogue directives (each alone)")
+    ap.add_argument("--directives",
+                    help="comma list of catalogue directives (each alone); a drop-in of your "
+                         "own is given as its file, NAME.conf")
     ap.add_argument("--combine", action="store_true",
                     help="measure the directives together as one variant 'combined'")
     ap.add_argument("--mode", default="keepalive",
@@ -94,7 +97,9 @@ def parse_args(argv):
                          "the A/A control); more check how many a run calls significant")
     ap.add_argument("--out", help="results directory (default results/runs/<UTC timestamp>)")
     ap.add_argument("--seed", type=int, help="order seed (default: from the clock; recorded)")
-    ap.add_argument("--unit", help="measure this unit file instead of the reference servers")
+    ap.add_argument("--unit", action="append",
+                    help="measure this unit file instead of the reference servers; give it "
+                         "twice for a .socket and the service it activates")
     ap.add_argument("--url", help="with --unit: the URL it answers on")
     ap.add_argument("--server-cpu", type=int, default=1, help="CPU the units are pinned to")
     ap.add_argument("--loadgen-cpu", type=int, default=0, help="CPU the load generator runs on")
@@ -147,11 +152,12 @@ def build_plan(a):
     if a.profile is not None and not a.profile.strip():
         raise Usage("--profile is empty: name a profile of units/profiles, or leave it out "
                     "for quick")
+    uspec = None
     if a.unit:
-        if not os.path.isfile(a.unit):
-            raise Usage(f"--unit: no such file '{a.unit}'")
-        if not re.match(r"^https?://[^/]+", a.url):
-            raise Usage(f"--url must be http(s)://HOST:PORT/...: '{a.url}'")
+        try:
+            uspec = _unit.server_spec(a.unit, a.url)
+        except _unit.UnitError as e:
+            raise Usage(str(e)) from None
         servers = ["unit"]
     else:
         servers = [s for s in a.servers.split(",") if s]
@@ -168,6 +174,8 @@ def build_plan(a):
         if not dirs:
             raise Usage("--directives is empty: name at least one directive, or give "
                         "--profile")
+        # a drop-in of one's own is given as its file (NAME.conf)
+        dirs = [cat.add_file(d) if d.endswith(".conf") else d for d in dirs]
         for d in dirs:
             cat.load_directive(d)  # raises with the valid names
         profile = None
@@ -180,7 +188,8 @@ def build_plan(a):
     if len(variants) > plan.MAX_INSTANCES * len(servers):
         raise Usage(f"at most {plan.MAX_INSTANCES - 2} directives per run")
     ids = [v["id"] for v in variants]
-    duet = duet_plan(a, servers, modes) if duet_on else None
+    entry = {**cat.SERVERS, **({"unit": uspec} if uspec else {})}
+    duet = duet_plan(a, servers, modes, entry) if duet_on else None
     if duet:
         duet["all_modes"] = {s: len(duet["by_server"][s]["modes"]) == len(modes)
                              for s in duet["servers"]}
@@ -193,7 +202,7 @@ def build_plan(a):
     else:
         order = plan.slice_order(ids, modes, a.reps, seed)
     # per server and churn mode: slices of a fixed number of connections
-    counted = {s: {m: n for m, n in cat.SERVERS.get(s, {}).get("slice_connections", {}).items()
+    counted = {s: {m: n for m, n in entry[s].get("slice_connections", {}).items()
                    if m in modes} for s in servers}
     counted = {s: v for s, v in counted.items() if v}
     return {
@@ -210,24 +219,27 @@ def build_plan(a):
         **({"duet": duet} if duet else {}),
         "duration": a.duration,
         "warmup": a.warmup,
-        "slice_warmup": {s: max(a.slice_warmup, cat.SERVERS.get(s, {}).get("slice_warmup", 0))
+        "slice_warmup": {s: max(a.slice_warmup, entry[s].get("slice_warmup", 0))
                          for s in servers},
         "loadgen": {"connections": a.connections, "threads": 1,
-                    "connections_per_server": {s: min(a.connections, cat.SERVERS.get(s, {}).get(
+                    "connections_per_server": {s: min(a.connections, entry[s].get(
                         "connections", a.connections)) for s in servers},
                     "rate": a.rate if "rate" in modes else None, "path": a.path,
                     **({"slice_connections": counted} if counted else {})},
         "pinning": {"server_cpu": a.server_cpu, "loadgen_cpu": a.loadgen_cpu},
-        "unit": os.path.basename(a.unit) if a.unit else None,
+        "unit": uspec["target"] if uspec else None,
+        **({"units": uspec["units"], "user_unit": uspec} if uspec else {}),
         "url": a.url,
         "expect": cat.expectations(dirs),
+        **({"directive_files": {d: cat.FILES[d] for d in dirs if d in cat.FILES}}
+           if any(d in cat.FILES for d in dirs) else {}),
         "variants": variants,
         "order": [plan.slice_key(*o) for o in order],
         "_order": order,
     }
 
 
-def duet_plan(a, servers, modes):
+def duet_plan(a, servers, modes, entry):
     """spec.json "duet": which servers and modes have CPU per request
     measured in windows, and how. Not where a connection is a unit start
     (inetd close and resume: the window's edges would cut through them; those
@@ -237,9 +249,9 @@ def duet_plan(a, servers, modes):
     the warm-up)."""
     by = {}
     for s in servers:
-        if s == "unit" and not side_by_side(a.unit):
+        spec = entry[s]
+        if s == "unit" and not spec["side"]:
             continue
-        spec = cat.SERVERS.get(s, {})
         ms = [m for m in modes if m in ("keepalive", "close", "resume")
               and m not in spec.get("slice_connections", {})]
         if ms:
@@ -324,6 +336,27 @@ DRAIN_S = 30.0
 
 class Stalled(Exception):
     """STALL_SLICES slices in a row failed across variants."""
+
+
+class BaselineFailed(Exception):
+    """A server's baseline did not start or answer: nothing of that server
+    can be measured against it. Carries the instance."""
+
+    def __init__(self, inst):
+        super().__init__(inst.id)
+        self.inst = inst
+
+
+def baseline_failure(inst, host):
+    """The lines `run` prints when INST, a baseline, failed: its status, the
+    journal's reason, and what it says was missing (exists in the host?)."""
+    lines = [f"the baseline {inst.id} ({inst.target}) is {inst.status}: nothing can be "
+             "measured against it", f"  reason: {inst.reason or '?'}"]
+    gone = _unit.missing_paths(inst.reason, lambda p: os.path.exists(host.path(p)))
+    on_machine = os.path.exists if host.mode != "pid1" else (lambda p: False)
+    for line in _unit.explain_missing(gone, on_machine):
+        lines.append(f"  missing: {line}")
+    return lines
 
 
 class Scatter:
@@ -606,6 +639,9 @@ class Runner:
         try:
             # isolated slices need warm instances; windows warm their own pair
             self.fleet.bring_up(insts, sources, evidence=(e == 0), warm=bool(slices))
+            base = next(i for i in insts if i.v["role"] == "baseline")
+            if e == 0 and base.status != "ok":
+                raise BaselineFailed(base)
             if e == 0:
                 self.finish_variant_records(insts)
             ok = {i.id for i in insts if i.status == "ok"}
@@ -637,7 +673,9 @@ class Runner:
         for vid, mode, rnd in slices:
             rounds.setdefault(rnd, {}).setdefault(vid, []).append(mode)
         for rnd in sorted(rounds):
-            for vid, modes in rounds[rnd].items():
+            # the baseline first: if it cannot start, the run stops at once
+            todo = sorted(rounds[rnd].items(), key=lambda kv: kv[0] != base.id)
+            for vid, modes in todo:
                 inst = insts[vid]
                 if inst.status in ("incompatible", "hang", "unsupported"):
                     continue
@@ -652,6 +690,8 @@ class Runner:
                     self.progress(f"start {inst.id}")
                     if not self.fleet.start(inst):
                         print(f"    {inst.status}: …{inst.reason[-300:]}", file=sys.stderr)
+                        if inst is base:
+                            raise BaselineFailed(inst)
                         continue
                     inst.cpu_dirs_cached = self.fleet.cpu_dirs(inst)
                     if inst.evidence is None:
@@ -674,9 +714,10 @@ class Runner:
 
 def print_summary(rows, aa, variants, path):
     st_ = {k: v.get("status") for k, v in variants.items()}
-    print()
-    for line in rs.summary_table(rows, st_):
-        print(line)
+    if rows:
+        print()
+        for line in rs.summary_table(rows, st_):
+            print(line)
     bad = [(k, v) for k, v in variants.items() if v.get("status") not in ("ok", None)]
     if bad:
         print()
@@ -695,6 +736,19 @@ def print_summary(rows, aa, variants, path):
         print(f"A/A control {x['server']} {x['mode']}: CPU per request noise floor {fl} "
               f"({x['method']})")
     print(f"\nresults: {path}   (* a change above the noise; the report has the rest)")
+
+
+def root_and_loadgen(prog, given):
+    """The load generator's path when this process is root and it is built;
+    otherwise None, the reason printed for `sandbench PROG`."""
+    if os.geteuid() != 0:
+        print(f"sandbench {prog}: must run as root (it boots/uses systemd)", file=sys.stderr)
+        return None
+    loadgen = given or os.path.join(_host.repo_root(), "build", "bin", "loadgen")
+    if not os.access(loadgen, os.X_OK):
+        print(f"sandbench {prog}: load generator {loadgen} not built (make)", file=sys.stderr)
+        return None
+    return loadgen
 
 
 def open_results(out):
@@ -726,12 +780,8 @@ def main(argv):
     if a.dry_run:
         print(json.dumps(spec, indent=1))
         return 0
-    if os.geteuid() != 0:
-        print("sandbench run: must run as root (it boots/uses systemd)", file=sys.stderr)
-        return 2
-    loadgen = a.loadgen or os.path.join(_host.repo_root(), "build", "bin", "loadgen")
-    if not os.access(loadgen, os.X_OK):
-        print(f"sandbench run: load generator {loadgen} not built (make)", file=sys.stderr)
+    loadgen = root_and_loadgen("run", a.loadgen)
+    if loadgen is None:
         return 2
     if not a.unit:
         missing = [u for s in spec["servers"] for u in cat.SERVERS[s]["units"]
@@ -746,7 +796,7 @@ def main(argv):
         if miss:
             print(f"sandbench run: servers not built: {', '.join(miss)} (make)", file=sys.stderr)
             return 2
-    out = a.out or os.path.join(_host.repo_root(), "results", "runs",
+    out = a.out or os.path.join(_host.runs_dir(),
                                 time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()))
     try:
         res = open_results(out)
@@ -783,6 +833,12 @@ def main(argv):
     except (_host.HostError, cat.CatalogueError) as e:
         print(f"sandbench run: {e}", file=sys.stderr)
         state = "busy" if isinstance(e, _host.LockBusy) else "failed"
+    except BaselineFailed as e:
+        for line in baseline_failure(e.inst, host):
+            print(f"sandbench run: {line}", file=sys.stderr)
+        if runner is not None:
+            runner.variants[e.inst.id] = e.inst.record()
+        state = "failed"
     except Stalled as e:
         print(f"sandbench run: {e}; the slices so far are kept in {out} "
               f"(state \"stalled\")", file=sys.stderr)

@@ -12,10 +12,11 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include "common/version.h"
 #include "servers/lib/listen.h"
 #include "servers/lib/log.h"
 #include "servers/lib/opts.h"
-#include "servers/lib/server.h"
+#include "servers/lib/serve.h"
 #include "servers/lib/tls.h"
 
 int main(int argc, char **argv)
@@ -33,6 +34,8 @@ int main(int argc, char **argv)
 	SSL_CTX *ctx = NULL;
 	int content_fd = -1, r;
 
+	if (version_requested(argc, argv, spec.prog))
+		return 0;
 	log_init(spec.prog);
 	r = opts_parse(&spec, argc, argv, &o);
 	if (r != 0)

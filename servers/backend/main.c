@@ -9,10 +9,11 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include "common/version.h"
 #include "servers/lib/listen.h"
 #include "servers/lib/log.h"
 #include "servers/lib/opts.h"
-#include "servers/lib/server.h"
+#include "servers/lib/serve.h"
 
 int main(int argc, char **argv)
 {
@@ -27,6 +28,8 @@ int main(int argc, char **argv)
 	struct server_opts o;
 	int content_fd = -1, r;
 
+	if (version_requested(argc, argv, spec.prog))
+		return 0;
 	log_init(spec.prog);
 	r = opts_parse(&spec, argc, argv, &o);
 	if (r != 0)

@@ -11,11 +11,12 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include "common/version.h"
 #include "servers/lib/listen.h"
 #include "servers/lib/log.h"
 #include "servers/lib/opts.h"
 #include "servers/lib/privdrop.h"
-#include "servers/lib/server.h"
+#include "servers/lib/serve.h"
 #include "servers/lib/tls.h"
 
 int main(int argc, char **argv)
@@ -34,6 +35,8 @@ int main(int argc, char **argv)
 	uid_t uid = 0;
 	gid_t gid = 0;
 
+	if (version_requested(argc, argv, spec.prog))
+		return 0;
 	log_init(spec.prog);
 	r = opts_parse(&spec, argc, argv, &o);
 	if (r != 0)

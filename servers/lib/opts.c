@@ -58,6 +58,7 @@ void opts_usage(const struct opts_spec *spec)
 			 d->alias ? d->alias : "", d->has_arg ? " VALUE" : "");
 		printf("  %-28s %s\n", names, d->help);
 	}
+	printf("  %-28s %s\n", "--version", "print the version and exit");
 	printf("\ndefault --listen: %s\n"
 	       "routes: GET|HEAD /  /bytes/N  /file/NAME  /work/USEC  /healthz\n",
 	       spec->default_listen);

@@ -41,7 +41,6 @@
 #include "servers/lib/http.h"
 #include "servers/lib/log.h"
 #include "servers/lib/route.h"
-#include "servers/lib/sandbox.h"
 
 #define CONN_WBUF        16384
 #define RESPONSE_ROOM    512 /* a head plus the largest inline body */
@@ -102,6 +101,7 @@ struct worker {
 	struct route_ctx route;
 	bool stop;
 	bool single; /* serving one passed connection */
+	int result;  /* 0, or -errno: its loop failed (epoll_wait) */
 	/* counters, logged at exit */
 	uint64_t accepted, refused, requests;
 };
@@ -624,7 +624,22 @@ static void worker_expire(struct worker *w)
 		conn_close(w, w->timeouts.next);
 }
 
-static void worker_loop(struct server *s, struct worker *w)
+/* Asks every worker to stop (they all watch stop_fd). */
+static void server_stop_all(struct server *s)
+{
+	uint64_t one = 1;
+
+	if (write(s->stop_fd, &one, sizeof(one)) < 0)
+		log_errno(__func__, errno, "eventfd write");
+}
+
+/*
+ * Serves until told to stop. Returns 0, or -errno when epoll_wait failed
+ * (EINTR is retried): the other workers are stopped too, and server_run
+ * returns the error, so a server that cannot wait for events exits with a
+ * failure instead of as if it had been stopped.
+ */
+static int worker_loop(struct server *s, struct worker *w)
 {
 	struct epoll_event evs[EVENTS_PER_WAIT];
 
@@ -632,10 +647,13 @@ static void worker_loop(struct server *s, struct worker *w)
 		int n = epoll_wait(w->epfd, evs, EVENTS_PER_WAIT, worker_timeout(w));
 
 		if (n < 0) {
-			if (errno == EINTR)
+			int r = -errno;
+
+			if (r == -EINTR)
 				continue;
-			log_errno(__func__, errno, "epoll_wait");
-			break;
+			log_errno(__func__, r, "epoll_wait");
+			server_stop_all(s);
+			return r;
 		}
 		worker_clock(w);
 		for (int i = 0; i < n; i++) {
@@ -650,12 +668,10 @@ static void worker_loop(struct server *s, struct worker *w)
 				worker_accept(w, s->cfg->listen->fds[tag - TAG_LISTEN0]);
 			} else if (tag == TAG_SIGNAL) {
 				struct signalfd_siginfo si;
-				uint64_t one = 1;
 
 				if (read(s->signal_fd, &si, sizeof(si)) == sizeof(si))
 					log_msg(__func__, "signal %u, stopping", si.ssi_signo);
-				if (write(s->stop_fd, &one, sizeof(one)) < 0)
-					log_errno(__func__, errno, "eventfd write");
+				server_stop_all(s);
 				w->stop = true;
 			} else if (tag == TAG_STOP) {
 				w->stop = true;
@@ -664,6 +680,7 @@ static void worker_loop(struct server *s, struct worker *w)
 		worker_run_ready(w);
 		worker_expire(w);
 	}
+	return 0;
 }
 
 static int worker_init(struct server *s, struct worker *w, unsigned id, unsigned pool_size)
@@ -737,7 +754,7 @@ static void *worker_main(void *arg)
 
 	pthread_barrier_wait(&s->barrier);
 	if (!s->abort_start)
-		worker_loop(s, w);
+		w->result = worker_loop(s, w);
 	return NULL;
 }
 
@@ -814,8 +831,9 @@ int server_run(const struct server_config *cfg)
 		conn_open(&s.workers[0], cfg->listen->conn_fd);
 	}
 
-	if (pthread_barrier_init(&s.barrier, NULL, s.nworkers) != 0) {
-		r = -ENOMEM;
+	r = -pthread_barrier_init(&s.barrier, NULL, s.nworkers);
+	if (r < 0) {
+		log_errno(__func__, r, "pthread_barrier_init");
 		goto out;
 	}
 	barrier = true;
@@ -839,17 +857,18 @@ int server_run(const struct server_config *cfg)
 		goto join;
 
 	sd_notifyf(0, "READY=1\nSTATUS=%s", cfg->status ? cfg->status : "serving");
-	worker_loop(&s, &s.workers[0]);
+	s.workers[0].result = worker_loop(&s, &s.workers[0]);
 	sd_notify(0, "STOPPING=1");
-	if (!s.workers[0].stop) {
-		uint64_t one = 1;
-
-		if (write(s.stop_fd, &one, sizeof(one)) < 0)
-			log_errno(__func__, errno, "eventfd write");
-	}
+	if (!s.workers[0].stop)
+		server_stop_all(&s);
 join:
-	for (unsigned i = 1; i <= started; i++)
+	for (unsigned i = 1; i <= started; i++) {
 		pthread_join(s.workers[i].thread, NULL);
+		if (r == 0 && s.workers[i].result < 0)
+			r = s.workers[i].result;
+	}
+	if (r == 0 && s.workers[0].result < 0)
+		r = s.workers[0].result;
 	if (!s.abort_start) {
 		uint64_t acc = 0, ref = 0, req = 0;
 
@@ -874,70 +893,4 @@ out:
 	if (s.signal_fd >= 0)
 		close(s.signal_fd);
 	return r;
-}
-
-static int server_seccomp_hook(void *arg)
-{
-	(void)arg;
-	return sandbox_seccomp();
-}
-
-void server_config_from_opts(struct server_config *cfg, const struct server_opts *o)
-{
-	cfg->workers = o->workers;
-	cfg->max_conns = o->max_conns;
-	cfg->timeout_ms = o->timeout_ms;
-	cfg->work_us = o->work_us;
-	cfg->before_serve = o->seccomp ? server_seccomp_hook : NULL;
-}
-
-int server_open_content(const char *dir, int *ret_fd)
-{
-	int fd, r;
-
-	if (!dir) {
-		*ret_fd = -1;
-		return 0;
-	}
-	fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0) {
-		r = -errno;
-		log_errno(__func__, r, "--content %s", dir);
-		return r;
-	}
-	*ret_fd = fd;
-	return 0;
-}
-
-int server_serve(const struct server_opts *o, const struct listen_set *ls, SSL_CTX *ctx,
-		 int content_fd)
-{
-	struct server_config cfg = { 0 };
-	char where[128], status[256];
-	bool one = ls->conn_fd >= 0;
-
-	if (one)
-		snprintf(where, sizeof(where), "one passed connection (Accept=yes)");
-	else
-		listen_describe(ls->fds[0], where, sizeof(where));
-	snprintf(status, sizeof(status), "serving %s on %s (%s%s), uid %u, %u worker(s)%s",
-		 ctx ? "https" : "http", where, ls->passed ? "socket activation" : "own socket",
-		 ls->n > 1 ? ", several sockets" : "", (unsigned)getuid(), one ? 1 : o->workers,
-		 o->seccomp ? ", seccomp" : "");
-	if (!one)
-		log_msg(__func__, "%s", status);
-	cfg.ssl_ctx = ctx;
-	cfg.listen = ls;
-	cfg.content_fd = content_fd;
-	cfg.status = status;
-	server_config_from_opts(&cfg, o);
-	return server_run(&cfg);
-}
-
-void server_release(struct listen_set *ls, SSL_CTX *ctx, int content_fd)
-{
-	if (content_fd >= 0)
-		close(content_fd);
-	SSL_CTX_free(ctx);
-	listen_close(ls);
 }

@@ -7,10 +7,9 @@
 # lunchd-backend on a passed TCP socket and a passed unix socket.
 import os
 import socket
-import time
 
-from servers_common import (LUNCH, SAN_BIN, Reader, check, connect, http, log, pattern,
-                            request_bytes, run)
+from servers_common import (LUNCH, SAN_BIN, Reader, check, connect, http, listening, log,
+                            pattern, request_bytes, run, wait_for)
 
 PORT_NO, PORT_YES, PORT_BACKEND = 18120, 18121, 18122
 
@@ -41,15 +40,6 @@ def serve_some(kind, where, n=5):
     return s
 
 
-def wait_for(cond, timeout, what):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if cond():
-            return
-        time.sleep(0.05)
-    raise AssertionError("timed out waiting for " + what)
-
-
 def body(env):
     act = os.path.join(SAN_BIN, "lunchd-activated")
     backend = os.path.join(SAN_BIN, "lunchd-backend")
@@ -76,7 +66,7 @@ def body(env):
     a = env.start("accept-yes", ["systemd-socket-activate", "--accept", "-l",
                                  "127.0.0.1:%d" % PORT_YES] + asan +
                   [act, "-key=" + env.key, "-certificate=" + env.chain])
-    time.sleep(0.3)
+    wait_for(lambda: listening(PORT_YES), 15, "the activator to listen on %d" % PORT_YES)
     seen = set()
     held = []
     for i in range(3):

@@ -289,6 +289,27 @@ def run(name, body):
     sys.exit(rc)
 
 
+def wait_for(cond, timeout, what, every=0.05):
+    """Polls cond() until it is true; AssertionError after timeout seconds.
+    Waiting on the condition itself, not for a guessed time, holds on a
+    loaded machine and costs nothing on an idle one."""
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out after %ss waiting for %s" % (timeout, what))
+        time.sleep(every)
+
+
+def listening(port):
+    """Is a TCP socket listening on 127.0.0.1:port (or any address)? Read from
+    /proc/net/tcp, so asking does not connect (which would spawn an Accept=yes
+    service)."""
+    want = {"0100007F:%04X" % port, "00000000:%04X" % port}
+    with open("/proc/net/tcp") as f:
+        next(f)
+        return any(line.split()[1] in want and line.split()[3] == "0A" for line in f)
+
+
 class Witness(threading.Thread):
     """Keeps one keep-alive client being served while other tests abuse the server;
     records every failure and the worst latency."""

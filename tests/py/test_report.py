@@ -129,7 +129,8 @@ class Report(unittest.TestCase):
             a = json.load(f)
         c = a["startup"]["drop/protect-system-strict"]
         self.assertAlmostEqual(c["level"], c["cmp"]["new"])
-        self.assertIn("| variant | ms (IQM) |", self.md)
+        self.assertIn("| variant | start-up ms (IQM) | starts | change vs baseline [95%] | verdict |",
+                      self.md)
 
 
 class ReportEdges(unittest.TestCase):
@@ -155,6 +156,27 @@ class ReportEdges(unittest.TestCase):
         self.assertEqual(run([d, "--no-plots"])[0], 0)
         with open(os.path.join(d, "report.md")) as f:
             self.assertIn("**This run is interrupted**", f.read())
+
+    def test_killed_run_is_interrupted_not_running(self):
+        # a run killed with SIGKILL leaves status.json at "running": its
+        # writer (a real process, now reaped) is gone, so it reads as interrupted
+        import subprocess
+        d = sbfixture.make_results(os.path.join(self.dir, "k"), rounds=4)
+        p = subprocess.Popen(["sleep", "30"])
+        with open(f"/proc/{p.pid}/stat") as f:
+            start = int(f.read().rsplit(")", 1)[1].split()[19])
+        with open("/proc/sys/kernel/random/boot_id") as f:
+            writer = {"pid": p.pid, "start": start, "boot_id": f.read().strip()}
+        status = {"state": "running", "runs_done": 10, "runs_planned": 40, "writer": writer}
+        self.assertIn("**This run is running**", rewrite_and_report(self, d, "status.json", status))
+        p.kill()
+        p.wait()
+        md = rewrite_and_report(self, d, "status.json", status)
+        self.assertIn("**This run is interrupted** (status.json still says running", md)
+        self.assertNotIn("This run is running", md)
+        # a set written before the writer was kept: the recorded state stands
+        del status["writer"]
+        self.assertIn("**This run is running**", rewrite_and_report(self, d, "status.json", status))
 
     def test_stored_no_rederived_from_evidence(self):
         # a set whose run judged RestrictSUIDSGID= "no" on a DynamicUser=
@@ -283,3 +305,60 @@ class Epochs(unittest.TestCase):
             self.assertGreater(float(row.group(3)), float(row.group(2)))  # last dearer
             with open(os.path.join(d, "analysis.json")) as f:
                 self.assertEqual(json.load(f)["placement"][0]["epochs"], 4)
+
+
+class VerdictFirst(unittest.TestCase):
+    """report.html opens with the verdict: the first section holds the verdict
+    table, naming the directive that costs and bounding the rest; calibration
+    controls are in their own table, never in a ranking."""
+
+    def test_first_section_holds_the_verdict(self):
+        with tempfile.TemporaryDirectory(prefix="sb-report-v-") as tmp:
+            d = sbfixture.make_results(os.path.join(tmp, "v"), rounds=8, seed=21, costs={
+                "protect-system-strict": (1.10, 8.8, "ok"),
+                "private-tmp-yes": (1.00, 9.2, "ok"),
+                "calibration-work-2us": (1.05, 9.6, "ok")})
+            with open(os.path.join(d, "spec.json")) as f:
+                spec = json.load(f)
+            spec["expect"] = {"calibration-work-2us": {"metric": "cpu_ns_per_req",
+                                                       "delta": 2000}}
+            rewrite_and_report(self, d, "spec.json", spec)
+            with open(os.path.join(d, "report.html"), encoding="utf-8") as f:
+                page = f.read()
+            with open(os.path.join(d, "report.md"), encoding="utf-8") as f:
+                md = f.read()
+        first = page.split("<h2", 1)[1].split("<h2", 1)[0]
+        self.assertIn('id="verdict">Verdict</h2>', "<h2" + first)
+        table_ = first.split("<table>", 1)[1].split("</table>", 1)[0]
+        self.assertIn("<th>directives that change CPU per request beyond the noise", table_)
+        row = next(r for r in table_.split("<tr>") if r.startswith("<td") and "keepalive" in r)
+        self.assertRegex(row, r"<code>protect-system-strict</code> \+\d+\.\d% \[\+")
+        self.assertNotIn("private-tmp-yes", row)
+        self.assertRegex(row, r"no cost found above ±\d+\.\d% \(1 directive\)")
+        self.assertNotIn("calibration-work-2us", row)          # a control is not a finding
+        self.assertRegex(first, r"<b>Calibration</b>: the known cost agrees on drop keepalive")
+        self.assertIn('<a href="#cost-of-each-directive">', page)  # contents after the verdict
+        self.assertLess(page.index('id="verdict"'), page.index("<nav>"))
+        self.assertLess(page.index("<nav>"), page.index('id="method-and-environment"'))
+        # the ranking holds no control; the calibration table does
+        ranking = md.split("### drop, keepalive")[1].split("##")[0]
+        self.assertNotIn("calibration-work-2us", ranking)
+        self.assertIn("`calibration-work-2us`", md.split("## Calibration")[1].split("\n## ")[0])
+        self.assertNotIn("| |", md.split("## Cost of each directive")[1].split("\n## ")[0]
+                         .split("\n| rank by CPU")[1].split("\n")[0])    # every header named
+        self.assertIn("exposure (change vs baseline)", md)
+
+    def test_combined_hardened_unit_in_the_verdict_and_latency(self):
+        with tempfile.TemporaryDirectory(prefix="sb-report-h-") as tmp:
+            d = sbfixture.make_results(os.path.join(tmp, "h"), rounds=8, seed=22, costs={
+                "hardened-drop": (1.06, 4.1, "ok"), "private-tmp-yes": (1.00, 9.2, "ok")})
+            self.assertEqual(run([d])[0], 0)
+            with open(os.path.join(d, "report.md"), encoding="utf-8") as f:
+                md = f.read()
+        verdict = md.split("## Verdict")[1].split("**Contents**")[0]
+        self.assertRegex(verdict, r"\| drop \| `hardened-drop` \| 9\.6 → 4\.1 \| keepalive "
+                                  r"\+\d\.\d% \[\+\d\.\d%, \+\d\.\d%\] \*\*worse\*\* \|")
+        self.assertNotIn("No combined hardened unit", verdict)
+        self.assertIn("## Latency, baseline against the combined hardened unit", md)
+        self.assertIn("| `drop/hardened-drop` |", md.split("## Latency")[1])
+

@@ -1,6 +1,8 @@
 """sandbench score on real unit files through the real systemd-analyze (offline mode)."""
+import glob
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -159,6 +161,87 @@ class ScoreUnreadable(unittest.TestCase):
         shutil.copy(self.latin1, os.path.join(self.plain + ".d", "x.conf"))
         self.check_error(["--with", "private-tmp-yes", self.plain],
                          os.path.join(self.plain + ".d", "x.conf"))
+
+
+@unittest.skipUnless(shutil.which("systemd-analyze"), "systemd-analyze not installed")
+class Fleet(unittest.TestCase):
+    """Units by name as systemctl finds them, masked units, many units at once,
+    --threshold naming, --with before -> after, --with-profile, what closes a check."""
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="sb-score-fleet-")
+        self.etc, self.lib = os.path.join(self.dir, "etc"), os.path.join(self.dir, "lib")
+        os.mkdir(self.etc)
+        os.mkdir(self.lib)
+        for d, name, text in ((self.lib, "plain.service", PLAIN), (self.lib, "hard.service", HARDENED),
+                              (self.lib, "web.service", PLAIN), (self.etc, "web.service", HARDENED)):
+            with open(os.path.join(d, name), "w") as f:
+                f.write(text)
+        os.symlink("/dev/null", os.path.join(self.etc, "gone.service"))
+        os.environ["SYSTEMD_UNIT_PATH"] = f"{self.etc}:{self.lib}"
+
+    def tearDown(self):
+        del os.environ["SYSTEMD_UNIT_PATH"]
+        shutil.rmtree(self.dir)
+
+    def test_names_looked_up_in_order_and_suggested(self):
+        self.assertEqual(score.resolve_unit("plain"), os.path.join(self.lib, "plain.service"))
+        self.assertEqual(score.resolve_unit("web.service"), os.path.join(self.etc, "web.service"))
+        rc, out, _ = run(["web"])        # /etc's copy wins, as for systemctl
+        self.assertEqual(rc, 0)
+        self.assertIn(os.path.join(self.etc, "web.service") + ": exposure", out)
+        rc, out, err = run(["plian"])
+        self.assertEqual(rc, 2)
+        self.assertIn("did you mean plain.service", err)
+
+    def test_masked_skipped_and_many_units_one_line_each(self):
+        units = sorted(glob.glob(os.path.join(self.lib, "*.service"))) + ["gone"]
+        rc, out, err = run(units)
+        self.assertEqual(rc, 0, err)
+        self.assertIn("gone.service: masked (a link to /dev/null), skipped", err)
+        lines = out.strip().splitlines()
+        self.assertEqual(len(lines), 5, out)          # header, 3 units, total
+        self.assertRegex(lines[1], r"^ +9\.\d  UNSAFE +\d+  (plain|web)\.service  PrivateNetwork=")
+        self.assertIn("hard.service", lines[3])        # worst first
+        self.assertIn("3 units scored, 1 masked (skipped)", lines[4])
+        rc, out, _ = run(units + ["--verbose"])
+        self.assertGreater(out.count("overall exposure:"), 2)
+
+    def test_threshold_names_the_units(self):
+        rc, _, err = run(["plain", "hard", "--threshold", "5"])
+        self.assertEqual(rc, 1)
+        self.assertRegex(err, r"1 unit above --threshold 5: plain\.service \(9\.\d\)")
+        self.assertNotIn("hard.service", err)
+
+    def test_with_before_after_and_profile_and_typos(self):
+        rc, out, _ = run(["plain", "--with", "private-tmp-yes"])
+        self.assertEqual(rc, 0)
+        self.assertRegex(out, r"exposure 9\.\d UNSAFE → 9\.\d UNSAFE")
+        self.assertRegex(out, r"✗ → ✓ PrivateTmp= +0\.2 → 0\.0")
+        self.assertRegex(out, r"overall exposure: 9\.\d → 9\.\d")
+        rc, out, _ = run(["plain", "--with-profile", "hardened-proxied"])
+        self.assertEqual(rc, 0)
+        before, after = map(float, re.search(r"exposure (\d\.\d) \w+ → (\d\.\d)", out).groups())
+        self.assertLess(after, before - 3)
+        rc, _, err = run(["plain", "--with", "privte-tmp-yes"])
+        self.assertEqual(rc, 2)
+        self.assertIn("did you mean private-tmp-yes", err)
+        rc, _, err = run(["plain", "--with-profile", "hardend-drop"])
+        self.assertEqual(rc, 2)
+        self.assertIn("did you mean hardened-drop", err)
+        from sblib import _catalogue as cat      # every command's unknown directive
+        self.assertIn("(did you mean protect-system-strict",
+                      cat.unknown("directive", "protect-sytem-strict", cat.directive_names()))
+
+    def test_open_check_names_the_directive_and_its_cost(self):
+        rc, out, _ = run(["plain"])
+        self.assertEqual(rc, 0)
+        self.assertRegex(out, r"✗ PrivateTmp=.*\n      closed by: private-tmp-yes")
+        src, costs = score.published_costs()
+        if src is None:
+            self.skipTest("no published set in this tree")
+        self.assertRegex(out, r"closed by: protect-kernel-tunables-yes \([^)]*start-up \+\d+% drop")
+        self.assertIn(f"results/published/{src}", out)
 
 
 if __name__ == "__main__":

@@ -21,12 +21,19 @@ MODE:
               get answers
   chunked     200 with a chunked body of 3 chunks (26 + 1000 + 5 bytes) and a
               trailer, written in separate pieces
+  double      answers every request with two 200 responses, in one write
+  early-tls   TLS 1.2 with the certificate in directory ARG (scripts/mkcert):
+              a 200 response goes out with the server's Finished, in the same
+              write, before any request could have been sent; then reads until
+              the client closes. One connection at a time.
 
 Options before MODE: -6 listens on [::1] instead of 127.0.0.1.
 """
+import os
 import selectors
 import signal
 import socket
+import ssl
 import struct
 import sys
 import time
@@ -48,7 +55,7 @@ def main():
         print(__doc__, file=sys.stderr)
         return 2
     mode, port = argv[0], int(argv[1])
-    stall_after = float(argv[2]) if len(argv) > 2 else 2.0
+    stall_after = float(argv[2]) if len(argv) > 2 and mode == "stall-once" else 2.0
     answer_every = int(argv[2]) if len(argv) > 2 and mode == "stall-half" else 2
     signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
 
@@ -81,6 +88,8 @@ def main():
         while True:
             time.sleep(3600)
     lsock.listen(1024)
+    if mode == "early-tls":
+        return serve_early_tls(lsock, argv[2])
     lsock.setblocking(False)
     sel = selectors.DefaultSelector()
     sel.register(lsock, selectors.EVENT_READ)
@@ -125,6 +134,8 @@ def main():
                     first = time.monotonic()
                 if mode in ("ok", "stall-once") or (mode == "stall-half" and s not in mute):
                     replies.append(OK)
+                elif mode == "double":
+                    replies.append(OK + OK)
                 elif mode == "chunked":
                     replies.append(CHUNKED)
                 elif mode == "status":
@@ -158,6 +169,41 @@ def main():
                 and time.monotonic() - first >= stall_after):
             stalled = True
             time.sleep(0.5)
+
+
+def serve_early_tls(lsock, certdir):
+    """Answers before the client's request: the response is written into the
+    TLS stream as soon as the handshake completes, and goes out in one write
+    with the last handshake flight."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    ctx.load_cert_chain(os.path.join(certdir, "chain.pem"), os.path.join(certdir, "key.pem"))
+    print("ready", flush=True)
+    while True:
+        c, _ = lsock.accept()
+        c.settimeout(5)
+        inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+        tls = ctx.wrap_bio(inc, out, server_side=True)
+        try:
+            while True:
+                try:
+                    tls.do_handshake()
+                    break
+                except ssl.SSLWantReadError:
+                    if out.pending:
+                        c.sendall(out.read())
+                    data = c.recv(65536)
+                    if not data:
+                        raise EOFError
+                    inc.write(data)
+            tls.write(OK)
+            c.sendall(out.read())
+            while c.recv(65536):
+                pass
+        except (OSError, EOFError, ssl.SSLError):
+            pass
+        finally:
+            c.close()
 
 
 if __name__ == "__main__":

@@ -187,7 +187,13 @@ static void test_work(void **state)
 	assert_int_equal(r.status, 400);
 }
 
-/* --work-per-request: the blocks timed at start-up cost what they claim */
+/*
+ * --work-per-request: the blocks timed at start-up cost what they claim.
+ * Timings taken at two moments differ on a loaded machine (frequency, a busy
+ * sibling thread), so a timed bound here is a factor of 4 either way: what it
+ * catches is a wrong unit or no work at all, never the noise. The exact
+ * arithmetic is checked by counting, in test_work_retimed.
+ */
 static void test_work_per_request(void **state)
 {
 	struct route_ctx ctx = { .content_fd = -1 };
@@ -201,46 +207,59 @@ static void test_work_per_request(void **state)
 	one = route_work_blocks(1000);
 	two = route_work_blocks(2000);
 	assert_true(one > 0);
-	/* linear in the time asked for (two timings of the same loop) */
-	assert_true(two > one * 3 / 2 && two < one * 5 / 2);
+	/* more for more time (two timings of the same loop, taken apart) */
+	assert_true(two > one && two < one * 4);
 	route_work_init(&ctx.work, 0);
 	assert_int_equal(ctx.work.blocks, 0);
 	route_work_init(&ctx.work, 2000);
-	assert_true(ctx.work.blocks > one * 3 / 2 && ctx.work.blocks < one * 5 / 2);
+	assert_true(ctx.work.blocks > one && ctx.work.blocks < one * 4);
 	assert_int_equal(ctx.work.goal_ns, 2000000);
 	assert_int_equal(http_parse_request(s, strlen(s), &req), (int)strlen(s));
 	t0 = cpu_us();
 	route_handle(&ctx, &req, &rng, &r);
 	spent = cpu_us() - t0;
-	/* CPU time of this thread: 2 ms asked; the timing's error is a few percent, not 25 */
-	assert_true(spent >= 1500 && spent <= 2500);
+	/* CPU time of this thread: 2 ms asked; within a factor of 4 whatever the load */
+	assert_true(spent >= 500 && spent <= 8000);
 	assert_int_equal(r.status, 200); /* and the request is still answered */
 }
 
-/* A start-up timing 3 times off (as under load) is set right while serving. */
+/*
+ * A start-up timing 3 times off (as under load) is set right while serving:
+ * counted, not timed. The re-timing sets the block count from the median of
+ * its samples (kept, sorted, in sample_ns), exactly; and that median is of
+ * a third of the right work, so the count goes up.
+ */
 static void test_work_retimed(void **state)
 {
 	struct route_ctx ctx = { .content_fd = -1 };
 	const char *s = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
 	struct http_request req;
 	struct route_result r;
-	uint64_t rng = 42, t0, spent, right;
+	uint64_t rng = 42, t0, spent, right, med, want;
 
 	(void)state;
 	assert_int_equal(http_parse_request(s, strlen(s), &req), (int)strlen(s));
 	route_work_init(&ctx.work, 200);
 	right = ctx.work.blocks;
 	ctx.work.blocks = right / 3;
-	for (unsigned i = 0; i < ROUTE_WORK_EVERY * ROUTE_WORK_SAMPLES; i++)
+	for (unsigned i = 0; i < ROUTE_WORK_EVERY * ROUTE_WORK_SAMPLES - 1; i++)
 		route_handle(&ctx, &req, &rng, &r);
-	/* re-timed once: back near the right count */
-	assert_true(ctx.work.blocks > right * 2 / 3 && ctx.work.blocks < right * 3 / 2);
-	/* and ten untimed requests cost 200 us each */
+	assert_int_equal(ctx.work.blocks, right / 3); /* not yet: one timing short */
+	route_handle(&ctx, &req, &rng, &r);
+	/* re-timed once, by the median of the nine samples */
+	assert_int_equal(ctx.work.samples, 0);
+	for (unsigned i = 1; i < ROUTE_WORK_SAMPLES; i++)
+		assert_true(ctx.work.sample_ns[i - 1] <= ctx.work.sample_ns[i]);
+	med = ctx.work.sample_ns[ROUTE_WORK_SAMPLES / 2];
+	want = (ctx.work.goal_ns * (right / 3) + med / 2) / med;
+	assert_int_equal(ctx.work.blocks, want ? want : 1);
+	assert_true(ctx.work.blocks > right / 3);
+	/* and ten untimed requests cost 200 us each, within a factor of 4 */
 	t0 = cpu_us();
 	for (int i = 0; i < 10; i++)
 		route_handle(&ctx, &req, &rng, &r);
 	spent = cpu_us() - t0;
-	assert_true(spent >= 10 * 150 && spent <= 10 * 250);
+	assert_true(spent >= 10 * 50 && spent <= 10 * 800);
 	assert_int_equal(r.status, 200);
 }
 

@@ -1,0 +1,61 @@
+/*
+ * Description: the load's configuration, as every load thread reads it: the
+ * targets, the mode, the counts and limits. Filled by opts.c and main.c
+ * before the threads start, never written after.
+ */
+#ifndef BENCH_LOADGEN_CONFIG_H
+#define BENCH_LOADGEN_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "bench/loadgen/url.h"
+
+#define LG_PIPELINE_MAX 64
+#define LG_TARGETS_MAX 16
+
+enum lg_mode {
+	LG_KEEPALIVE, /* closed or open loop over long-lived connections */
+	LG_CLOSE,     /* a new connection per request, full handshake */
+	LG_RESUME,    /* a new connection per request, TLS session resumed */
+};
+
+/*
+ * One server the load goes to. With several targets (duet measurement) the
+ * connections are dealt out round robin, connection g to target
+ * g % ntargets, so every target gets as many and all are measured over the
+ * same window.
+ */
+struct lg_target {
+	const char *url_text;    /* as given on the command line */
+	struct url url;
+	struct sockaddr_storage addr;
+	socklen_t addrlen;
+	const char *request;     /* pipeline copies of the request, back to back */
+	size_t request_len;      /* length of ONE copy */
+};
+
+/* What every thread reads; set up by main.c, never written after start. */
+struct lg_config {
+	struct lg_target target[LG_TARGETS_MAX];
+	uint32_t ntargets;       /* >= 1 */
+	bool tls;                /* https (every target has the same scheme) */
+	enum lg_mode mode;
+	uint32_t conns;          /* total, spread over the threads */
+	uint32_t threads;
+	double rate;             /* total requests/s; 0: closed loop */
+	double duration_s;       /* measured seconds; 0: until -n is reached */
+	uint64_t requests;       /* -n; 0: until the duration ends */
+	double warmup_s;
+	uint32_t timeout_ms;
+	uint32_t pipeline;       /* >= 1 */
+	bool multishot;          /* try multishot recv + buffer ring (keep-alive) */
+	bool batch;              /* closed keep-alive: sleep for several completions */
+	const char *cafile;
+	int tls_version;         /* 0 any (1.2 or 1.3), else TLS1_2_VERSION / TLS1_3_VERSION */
+	uint32_t timeline_cap;   /* seconds of per-second counts kept */
+};
+
+#endif

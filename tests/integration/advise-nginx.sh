@@ -1,0 +1,107 @@
+#!/bin/sh
+# timeout: 600
+# Description: sandbench advise on Debian's own nginx, as its users run it:
+# the stock unit (/lib/systemd/system/nginx.service) and the stock config in
+# /etc/nginx with a TLS site added the usual way (sites-enabled, a key in
+# /etc/ssl). advise must write a drop-in that lowers the exposure, never
+# propose a directive that cuts a public service off its clients, and the
+# drop-in, installed on a fresh copy of the unit in a fresh sandbox host,
+# must start and serve. The TLS site is written inside the sandbox host
+# only: this machine's /etc/nginx is not touched.
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+sb=scripts/sandbench
+[ "$(id -u)" = 0 ] || { echo "needs root"; exit 77; }
+[ -f /lib/systemd/system/nginx.service ] || { echo "Debian's nginx is not installed"; exit 77; }
+if [ ! -d /run/systemd/system ]; then
+	command -v systemd-nspawn >/dev/null || { echo "no systemd-nspawn"; exit 77; }
+fi
+name=sbtest-advise-$$
+tmp=$(mktemp -d)
+cleanup() { $sb host --name "$name" down >/dev/null 2>&1; rm -rf "$tmp"; }
+trap 'cleanup; exit 1' INT TERM
+fail() { echo "FAIL: $*"; cleanup; exit 1; }
+trap cleanup EXIT
+port=18446
+
+# the TLS site, inside the sandbox host
+site() {
+	$sb host --name "$name" up --lock-timeout 600 >/dev/null
+	rc=$?
+	[ $rc = 75 ] && { echo "the sandbox host was busy"; exit 77; }
+	[ $rc = 0 ] || fail "host up"
+	x() { $sb host --name "$name" exec -- "$@"; }
+	x mkdir -p /etc/ssl/sbadvise || fail "mkdir"
+	for f in key.pem chain.pem; do
+		x sh -c "cat > /etc/ssl/sbadvise/$f" <"$tmp/tls/$f" || fail "copy $f"
+	done
+	x chmod 600 /etc/ssl/sbadvise/key.pem
+	x sh -c "cat > /etc/nginx/sites-enabled/sbadvise-tls" <<SITE || fail "site"
+server {
+	listen $port ssl;
+	listen [::]:$port ssl;
+	ssl_certificate /etc/ssl/sbadvise/chain.pem;
+	ssl_certificate_key /etc/ssl/sbadvise/key.pem;
+	root /var/www/html;
+	index index.nginx-debian.html;
+}
+SITE
+}
+scripts/mkcert "$tmp/tls" >/dev/null 2>&1 || fail "mkcert"
+site
+# a part of the catalogue, to stay within a test's minutes (the whole
+# catalogue is a benchmark: results/published/README.md): ones nginx
+# tolerates, one it does not (its pid file in /run), the client-cutting ones
+dirs=private-tmp-yes,protect-system-full,protect-system-strict,protect-kernel-modules-yes
+dirs=$dirs,system-call-filter-system-service,no-new-privileges-yes,private-devices-yes
+dirs=$dirs,ip-address-deny-any-allow-localhost,private-network-yes,restrict-address-families-unix
+start=$(date +%s)
+$sb advise --name "$name" --unit /lib/systemd/system/nginx.service \
+	--url "https://127.0.0.1:$port/" --out "$tmp/adv" --load 0.3 --start-timeout 4 \
+	--directives "$dirs" --cost-args "--reps 1 --duration 0.3 --warmup 0.1" \
+	>"$tmp/adv.log" 2>&1
+rc=$?
+echo "advise: exit $rc in $(($(date +%s) - start)) s"
+[ $rc = 0 ] || { tail -30 "$tmp/adv.log"; fail "advise exit $rc"; }
+for f in advice.conf advice.md advice.json; do [ -s "$tmp/adv/$f" ] || fail "no $f"; done
+python3 - "$tmp/adv" <<'PY' || { cat "$tmp/adv/advice.md"; fail "advice"; }
+import json, sys
+a = json.load(open(sys.argv[1] + "/advice.json"))
+ex = a["exposure"]
+print(f"exposure {ex['before']} -> {ex['after']}; {len(a['members'])} proposed; "
+      f"capabilities {a['capabilities']}; cost {a['cost'].get('whole')}")
+assert ex["after"] < ex["before"] - 1, ex
+assert "protect-system-strict" not in a["members"]
+assert a["rejected"]["protect-system-strict"]["kind"] == "fails", a["rejected"]
+assert "protect-system-full" in a["members"], a["members"]   # strict fails: full is next
+# one sample each: no interval, so nothing may be dropped as too costly
+assert not [n for n, x in a["rejected"].items() if x["kind"] == "too costly"], a["rejected"]
+assert "undecided" in a["cost"], a["cost"]
+assert a["public"]["public"] is True, a["public"]        # stock nginx listens on 0.0.0.0:80
+for cut in ("ip-address-deny-any-allow-localhost", "private-network-yes",
+            "restrict-address-families-unix"):
+    assert cut not in a["members"], cut
+    assert a["rejected"][cut]["kind"] == "cuts clients off", a["rejected"][cut]
+# nginx's master starts as root and switches its workers to www-data
+assert "CAP_SETUID" in a["capabilities"] and "CAP_SETGID" in a["capabilities"], a["capabilities"]
+assert a["cost"].get("whole"), a["cost"]
+text = open(sys.argv[1] + "/advice.conf").read()
+assert "[Service]" in text and "CapabilityBoundingSet=" in text
+PY
+
+# the drop-in on a fresh copy of the unit, in a fresh sandbox host
+$sb host --name "$name" down >/dev/null 2>&1
+site
+x() { $sb host --name "$name" exec -- "$@"; }
+x mkdir -p /etc/systemd/system/nginx.service.d || fail "mkdir drop-in dir"
+x sh -c "cat > /etc/systemd/system/nginx.service.d/50-hardening.conf" <"$tmp/adv/advice.conf"
+x systemctl daemon-reload
+x systemctl start nginx.service || { x journalctl -u nginx -n 20 --no-pager; fail "nginx with the drop-in does not start"; }
+ok=
+for i in 1 2 3 4 5 6 7 8 9 10; do
+	code=$(curl -ks -o /dev/null -w '%{http_code}' "https://127.0.0.1:$port/") && [ "$code" = 200 ] && { ok=1; break; }
+	sleep 0.3
+done
+[ -n "$ok" ] || fail "nginx with the drop-in does not serve (last status ${code:-none})"
+x systemctl show -p CapabilityBoundingSet nginx.service
+echo ok
