@@ -657,7 +657,7 @@ def seed_of(res):
     return s if isinstance(s, int) else 1
 
 
-def analyse(res, resamples=st.RESAMPLES):
+def analyse(res, resamples=st.RESAMPLES, progress=None):
     """Compare every variant against its server's baseline, per mode and metric.
 
     Returns {"groups": [group...], "info": variant_info}, one group per
@@ -714,7 +714,7 @@ def analyse(res, resamples=st.RESAMPLES):
                                                   st.derive_seed(seed, vid, mode, m), resamples)))
                 g["rows"].append(row)
             pending.append(g)
-    _run_tasks(tasks)
+    _run_tasks(tasks, progress)
     for g in pending:
         aa = g["aa"]
         if aa and g["rows"]:
@@ -727,7 +727,45 @@ def analyse(res, resamples=st.RESAMPLES):
                 c["verdict"] = st.verdict(m, c, 0.0, floor)
     startup, startup_floor = analyse_startup(res, info, servers, seed, resamples)
     return {"groups": groups, "info": info, "startup": startup, "startup_floor": startup_floor,
-            "placement": placement(res)}
+            "placement": placement(res), "inputs": inputs(res, resamples)}
+
+
+def inputs(res, resamples=st.RESAMPLES):
+    """What an analysis of RES depends on, as one digest: the slices
+    (runs.jsonl, plain or gzipped, as text), spec.json, variants.json as
+    loaded, drift correction and the bootstrap's resamples. analysis.json
+    records it, so a reader can tell the analysis is of these slices."""
+    h = hashlib.sha256()
+    try:
+        with open_runs(runs_file(res["path"])) as f:
+            for line in f:
+                h.update(line.encode())
+    except (ResultsError, OSError, EOFError, zlib.error):
+        return None
+    for obj in (res["spec"], res["variants"], bool(res.get("drift", True)), resamples):
+        h.update(json.dumps(obj, sort_keys=True, default=str).encode())
+    return h.hexdigest()
+
+
+def analysed(res, resamples=st.RESAMPLES, progress=None, reuse=True):
+    """analyse(RES), or the analysis.json beside its slices when that says
+    (its "inputs") it is the analysis of exactly these inputs, so a set is
+    analysed once, by whoever wrote its report. Returns (analysis, how):
+    how is "analysis.json" or "analysed"."""
+    path = os.path.join(res["path"], "analysis.json")
+    if reuse and os.path.exists(path):
+        try:
+            with open(path, encoding="utf-8") as f:
+                a = json.load(f)
+        except (OSError, ValueError):
+            a = None
+        if isinstance(a, dict) and a.get("inputs") \
+                and a.get("inputs") == inputs(res, resamples) \
+                and isinstance(a.get("groups"), list):
+            a["info"] = variant_info(res)
+            a.setdefault("startup", {})
+            return a, "analysis.json"
+    return analyse(res, resamples, progress), "analysed"
 
 
 def startup_by_epoch(res, variant):
@@ -789,25 +827,33 @@ def _compare_task(args):
     return c
 
 
-def _run_tasks(tasks):
+def _run_tasks(tasks, progress=None):
     """Run the bootstrap comparisons, on every core when there are many.
 
     Each task carries its own derived seed, so the answer does not depend on
-    how the work is split.
+    how the work is split. PROGRESS(done, total), if given, is called as
+    they finish.
     """
     args = [t[2] for t in tasks]
     results = None
     workers = min(os.cpu_count() or 1, 8)
+    tick = progress or (lambda done, total: None)
     if workers > 1 and len(args) >= 64:
         try:
             import concurrent.futures as cf
             import multiprocessing as mp
             with cf.ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as ex:
-                results = list(ex.map(_compare_task, args, chunksize=16))
+                results = []
+                for c in ex.map(_compare_task, args, chunksize=16):
+                    results.append(c)
+                    tick(len(results), len(args))
         except (OSError, ImportError, RuntimeError):
             results = None
     if results is None:
-        results = [_compare_task(a) for a in args]
+        results = []
+        for a in args:
+            results.append(_compare_task(a))
+            tick(len(results), len(args))
     for (target, m, _), c in zip(tasks, results):
         target[m] = c
 
@@ -836,6 +882,66 @@ def noise_floors(res, metric="cpu_ns_per_req", resamples=st.RESAMPLES):
 def exposure(res, variant):
     v = (res["variants"].get(variant) or {}).get("exposure")
     return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+
+
+def controls(res):
+    """Ids of the variants made only of calibration controls: directives
+    with a known answer (spec.json "expect") or marked "calibration: yes" in
+    the catalogue. They add a cost that is not hardening, by design."""
+    from . import _catalogue as cat
+    known = set(res["spec"].get("expect") or {})
+    out = set()
+    for vid, d in variant_info(res).items():
+        names = d.get("directives") or []
+        if not names:
+            continue
+        ok = True
+        for n in names:
+            if n in known:
+                continue
+            try:
+                ok = cat.load_directive(n).get("calibration") == "yes"
+            except cat.CatalogueError:
+                ok = False
+            if not ok:
+                break
+        if ok:
+            out.add(vid)
+    return out
+
+
+def calibration(res, analysis):
+    """Each variant made of one directive with a known answer (spec.json
+    "expect") against what ANALYSIS measured, per server and mode: dicts of
+    server, mode, variant, directive, metric, expected (the known delta),
+    measured, lo, hi (the delta and its 95% interval, in the metric's unit;
+    None when not measured) and agrees: "yes", "no", "vague" (the interval
+    holds both 0 and twice the answer: it cannot tell), "n/a" (a process per
+    connection: the control times its loop at every start, so what it adds
+    per request is not the constant it claims) or "missing"."""
+    expect = res["spec"].get("expect") or {}
+    per_process = (res["spec"].get("loadgen") or {}).get("slice_connections") or {}
+    out = []
+    for g in analysis["groups"]:
+        for r in g["rows"]:
+            d = (analysis["info"].get(r["variant"]) or {}).get("directives") or []
+            if len(d) != 1 or d[0] not in expect:
+                continue
+            e = expect[d[0]]
+            c = r["cmp"].get(e["metric"])
+            row = {"server": g["server"], "mode": g["mode"], "variant": r["variant"],
+                   "directive": d[0], "metric": e["metric"], "expected": e["delta"],
+                   "measured": None, "lo": None, "hi": None, "agrees": "missing"}
+            out.append(row)
+            if not c or c.get("base") is None:
+                continue
+            got, lo, hi = (c["base"] * (x - 1.0) for x in (c["ratio"], c["lo"], c["hi"]))
+            row.update(measured=got, lo=lo, hi=hi)
+            vague = lo <= 0 and hi >= 2 * e["delta"] if e["delta"] > 0 else \
+                hi >= 0 and lo <= 2 * e["delta"]
+            row["agrees"] = ("n/a" if g["mode"] in per_process.get(g["server"], {}) else
+                             "vague" if vague else "yes" if lo <= e["delta"] <= hi else "no")
+    return out
 
 
 SUMMARY_METRICS = ("cpu_ns_per_req", "rps", "p99")

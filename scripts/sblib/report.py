@@ -228,35 +228,20 @@ def interval_width(g, rows=None):
 
 def calibration_rows(res, analysis):
     """Rows for the calibration table: each variant made of one directive
-    with a known answer (spec.json "expect"), against what was measured."""
-    expect = res["spec"].get("expect") or {}
-    # where a connection is a process (counted slices: inetd close), the
-    # calibration's spin loop is timed at every process start too, so what
-    # it adds per request is not the constant it claims
-    per_process = (res["spec"].get("loadgen") or {}).get("slice_connections") or {}
+    with a known answer (spec.json "expect"), against what was measured
+    (rs.calibration)."""
+    words = {"n/a": "n/a: a process per connection (its start is timed too)",
+             "vague": "too noisy to tell", "yes": "yes", "no": "**no**"}
     rows = []
-    for g in analysis["groups"]:
-        for r in g["rows"]:
-            d = (analysis["info"].get(r["variant"]) or {}).get("directives") or []
-            if len(d) != 1 or d[0] not in expect:
-                continue
-            e = expect[d[0]]
-            c = r["cmp"].get(e["metric"])
-            base = c["base"] if c else None     # the centre the ratio is of
-            if not c or base is None:
-                rows.append([g["server"], g["mode"], f"`{d[0]}`", f"{e['delta']:+g}", "-", "-"])
-                continue
-            got, lo, hi = (base * (x - 1.0) for x in (c["ratio"], c["lo"], c["hi"]))
-            ok = lo <= e["delta"] <= hi
-            # an interval that also holds 0 and twice the answer cannot tell
-            vague = lo <= 0 and hi >= 2 * e["delta"] if e["delta"] > 0 else \
-                hi >= 0 and lo <= 2 * e["delta"]
-            unit = " ns" if e["metric"].endswith("_ns_per_req") else ""
-            rows.append([g["server"], g["mode"], f"`{d[0]}`", f"{e['delta']:+,.0f}{unit}",
-                         f"{got:+,.0f}{unit} [{lo:+,.0f}, {hi:+,.0f}]",
-                         "n/a: a process per connection (its start is timed too)"
-                         if g["mode"] in per_process.get(g["server"], {}) else
-                         "too noisy to tell" if vague else "yes" if ok else "**no**"])
+    for c in rs.calibration(res, analysis):
+        head = [c["server"], c["mode"], f"`{c['directive']}`"]
+        if c["measured"] is None:
+            rows.append(head + [f"{c['expected']:+g}", "-", "-"])
+            continue
+        unit = " ns" if c["metric"].endswith("_ns_per_req") else ""
+        rows.append(head + [f"{c['expected']:+,.0f}{unit}",
+                            f"{c['measured']:+,.0f}{unit} [{c['lo']:+,.0f}, {c['hi']:+,.0f}]",
+                            words[c["agrees"]]])
     return rows
 
 
@@ -1595,7 +1580,7 @@ def analysis_json(analysis):
     return {"schema": "sandbench-analysis/1", "resamples": st.RESAMPLES, "conf": st.CONF,
             "alpha": st.ALPHA, "groups": analysis["groups"], "startup": analysis["startup"],
             "startup_floor": analysis.get("startup_floor") or {},
-            "placement": analysis.get("placement") or []}
+            "placement": analysis.get("placement") or [], "inputs": analysis.get("inputs")}
 
 
 def _write(path, text):

@@ -12,8 +12,16 @@ directives (variant / baseline in the same run) are what a reproduction
 should match; absolute figures also depend on the machine and are shown for
 information.
 
+A merged set (sandbench merge; spec.json "merged" lists its runs) is
+reproduced as it was made: each of its runs is re-run with its own recorded
+command and seed, into NEWDIR.parts/, in the recorded order, and the re-runs
+are merged into NEWDIR, so the reproduction has the same runs, rounds,
+epochs, orders and places, and is analysed the same way (each run's drift
+and noise its own). A run of the combined rounds would be another
+experiment: one seed, one order, one run's noise.
+
 Exit 0 when every directive's cost agrees, 1 when some disagree, 2 on bad
-input or when the re-run failed.
+input or when a re-run or the merge failed.
 """
 import argparse
 import os
@@ -39,8 +47,7 @@ def rerun_argv(spec, out):
     """
     argv = list(spec.get("argv") or [])
     if spec.get("merged"):
-        raise rs.ResultsError("a merged set (sandbench merge): reproduce each of its runs; "
-                              "spec.json 'merged' lists them with their argv")
+        raise rs.ResultsError("a merged set: see plan()")
     if not argv or argv[0] != "run":
         raise rs.ResultsError("spec.json: 'argv' does not record a `sandbench run` command")
     kept = []
@@ -62,6 +69,30 @@ def rerun_argv(spec, out):
     if seed is not None:
         extra += ["--seed", str(seed)]
     return ["run"] + kept + extra
+
+
+def plan(spec, out):
+    """What reproducing SPEC into OUT takes: ([(run argv, its output
+    directory)], the merge's sources or None). One run for a run; for a
+    merged set, each of its runs (spec.json "merged", with their own argv and
+    seed) into OUT.parts/, then merged into OUT."""
+    merged = spec.get("merged")
+    if not merged:
+        return [(rerun_argv(spec, out), out)], None
+    if not isinstance(merged, list) or not all(isinstance(m, dict) for m in merged):
+        raise rs.ResultsError("spec.json: 'merged' must be a list of the merged runs")
+    runs = []
+    for k, m in enumerate(merged):
+        name = os.path.basename(os.path.normpath(str(m.get("path") or f"run{k + 1}")))
+        part = os.path.join(out + ".parts", f"{k + 1}-{name}")
+        sub = {"argv": m.get("argv"), "seed": m.get("seed")}
+        if "method" in spec:
+            sub["method"] = spec["method"]
+        try:
+            runs.append((rerun_argv(sub, part), part))
+        except rs.ResultsError as e:
+            raise rs.ResultsError(f"spec.json 'merged' run {k + 1} ({name}): {e}") from None
+    return runs, [p for _, p in runs]
 
 
 def env_table(a, b):
@@ -103,16 +134,21 @@ def spec_differences(a, b):
 
 
 def verdicts(result):
-    """Split comparison rows into (agree, disagree) lists of directive costs."""
+    """Split a gate's directive costs into (agree, disagree) lists."""
     agree, disagree = [], []
-    for r in result["rows"]:
-        if r["kind"] != "cost":
-            continue
+    for r in result["costs"]:
         (disagree if r["significant"] else agree).append(r)
     return agree, disagree
 
 
-def summary_lines(orig, new, result):
+def floors(aa, ab):
+    """[(server, mode, original A/A floor, reproduction's)] of CPU per request."""
+    fb = {(g["server"], g["mode"]): g.get("floor") for g in ab["groups"]}
+    return [(g["server"], g["mode"], g.get("floor"), fb.get((g["server"], g["mode"])))
+            for g in aa["groups"] if (g["server"], g["mode"]) in fb]
+
+
+def summary_lines(orig, new, result, fl=()):
     agree, disagree = verdicts(result)
     lines = [f"# sandbench reproduce: {orig['path']} -> {new['path']}", ""]
     lines.append("## Environments, side by side")
@@ -122,13 +158,11 @@ def summary_lines(orig, new, result):
     for k, va, vb, d in env_table(orig, new):
         lines.append(f"| {k} | {va} | {vb} | {d} |")
     lines.append("")
-    fl = result.get("floors") or []
     if fl:
         lines.append("Noise floor (A/A control, CPU per request): " + ", ".join(
-            f"{f['server']}/{f['mode']} original "
-            + (f"±{f['base'] * 100:.1f}%" if f["base"] is not None else "-")
-            + " reproduction " + (f"±{f['new'] * 100:.1f}%" if f["new"] is not None else "-")
-            for f in fl) + ".")
+            f"{server}/{mode} original " + (f"±{f0 * 100:.1f}%" if f0 is not None else "-")
+            + " reproduction " + (f"±{f1 * 100:.1f}%" if f1 is not None else "-")
+            for server, mode, f0, f1 in fl) + ".")
         lines.append("")
     diffs = spec_differences(orig["spec"], new["spec"])
     if diffs:
@@ -145,20 +179,21 @@ def summary_lines(orig, new, result):
     lines.append("|:---|:---|:---|---:|---:|---:|---:|:---|")
     for r in agree + disagree:
         lines.append(f"| `{r['variant']}` | {r['mode']} | {r['metric']} | {st.pct(r['base'])} | "
-                     f"{st.pct(r['new'])} | {st.pct(r['ratio'])} | "
+                     f"{st.pct(r['new'])} | {st.pct(r['change'])} | "
                      f"{st.interval(r['lo'], r['hi'])} | "
                      f"{'yes' if not r['significant'] else '**no**'} |")
     lines.append("")
-    absolute = [r for r in result["rows"] if r["kind"] == "metric"]
+    absolute = result["absolute_rows"]
     moved = [r for r in absolute if r["significant"]]
     lines.append(f"Absolute figures (depend on the machine): {len(absolute) - len(moved)} of "
                  f"{len(absolute)} agree within their intervals"
                  + (": differ: " + ", ".join(f"{r['variant']} {r['mode']} {r['metric']} "
                                              f"{st.pct(r['ratio'])}" for r in moved[:12])
                     if moved else "."))
-    other = [r for r in result["rows"] if r["kind"] in ("status", "exposure") and r["regression"]]
-    for r in other:
-        lines.append(f"- {r['variant']}: {r['metric']} {r['base']} -> {r['new']}")
+    for r in result["compatibility"] + result["exposure"]:
+        lines.append(f"- {r['variant']}: {r['kind']} {r['base']} -> {r['new']}")
+    for x in result["lost"]:
+        lines.append(f"- {x['variant']} {x['mode']}: not reproduced ({x['why']})")
     lines.append("")
     lines.append(f"**{len(agree)} of {len(agree) + len(disagree)} directive costs agree** "
                  "within their 95% intervals." + ("" if not disagree else
@@ -174,16 +209,43 @@ def default_out(orig_path):
     return os.path.join("results", "runs", f"{stamp}-reproduce-{base}")
 
 
+def execute(runs, merge_from, new_path):
+    """Runs the plan (see plan()); returns an exit status, 0 when every
+    re-run and the merge finished."""
+    sandbench = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                             "sandbench")
+    for k, (cmd, out) in enumerate(runs):
+        if len(runs) > 1:
+            print(f"sandbench reproduce: run {k + 1} of {len(runs)}", flush=True)
+        rc = subprocess.run([sys.executable, sandbench] + cmd).returncode
+        if rc != 0:
+            print(f"sandbench reproduce: the re-run into {out} exited {rc}", file=sys.stderr)
+            if merge_from or not os.path.exists(os.path.join(out, "runs.jsonl")):
+                return 2
+    if merge_from:
+        from . import merge as mg
+        try:
+            mg.merge(new_path, merge_from)
+        except (mg.MergeError, mg.Wider, rs.ResultsError, OSError) as e:
+            print(f"sandbench reproduce: merging the re-runs failed: {e}", file=sys.stderr)
+            return 2
+    return 0
+
+
 def main(argv):
     p = argparse.ArgumentParser(prog="sandbench reproduce", description=HELP,
-                                epilog="exit 0: every directive cost agrees; 1: some "
-                                       "disagree; 2: bad input or the re-run failed")
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog="A merged set is reproduced run by run, then merged "
+                                       "(see the module's documentation).\n\nexit 0: every "
+                                       "directive cost agrees; 1: some disagree; 2: bad input, "
+                                       "or a re-run or the merge failed")
     p.add_argument("dir", metavar="DIR", help="the results directory to reproduce")
     p.add_argument("--out", metavar="NEWDIR",
-                   help="where the re-run goes (default results/runs/STAMP-reproduce-NAME)")
+                   help="where the re-run goes (default results/runs/STAMP-reproduce-NAME; "
+                        "a merged set's runs go to NEWDIR.parts/)")
     p.add_argument("--against", metavar="NEWDIR",
                    help="do not run: compare DIR with an existing reproduction NEWDIR")
-    p.add_argument("--dry-run", action="store_true", help="print the re-run command and stop")
+    p.add_argument("--dry-run", action="store_true", help="print the plan and stop")
     p.add_argument("--resamples", type=int, default=st.RESAMPLES, help=argparse.SUPPRESS)
     try:
         args = p.parse_args(argv)
@@ -195,37 +257,42 @@ def main(argv):
             new_path = args.against
         else:
             new_path = args.out or default_out(args.dir)
-            cmd = rerun_argv(orig["spec"], new_path)
-            sandbench = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                                     "sandbench")
-            print("sandbench reproduce: running: sandbench " + " ".join(cmd), flush=True)
+            runs, merge_from = plan(orig["spec"], new_path)
+            if merge_from:
+                print(f"sandbench reproduce: {args.dir} is {len(runs)} runs merged: re-running "
+                      f"each, then merging them into {new_path}", flush=True)
+            for cmd, _ in runs:
+                print("sandbench reproduce: running: sandbench " + " ".join(cmd), flush=True)
+            if merge_from:
+                print(f"sandbench reproduce: then: sandbench merge {new_path} "
+                      + " ".join(merge_from), flush=True)
             if args.dry_run:
                 return 0
-            if os.path.exists(new_path):
-                print(f"sandbench reproduce: {new_path} exists; choose another --out",
-                      file=sys.stderr)
-                return 2
-            rc = subprocess.run([sys.executable, sandbench] + cmd).returncode
-            if rc not in (0,):
-                print(f"sandbench reproduce: the re-run exited {rc}", file=sys.stderr)
-                if not os.path.exists(os.path.join(new_path, "runs.jsonl")):
+            for path in [new_path] + (merge_from or []):
+                if os.path.exists(path):
+                    print(f"sandbench reproduce: {path} exists; choose another --out",
+                          file=sys.stderr)
                     return 2
+            rc = execute(runs, merge_from, new_path)
+            if rc:
+                return rc
         new = rs.load(new_path)
+        ao, _ = rs.analysed(orig, args.resamples)
+        an, _ = rs.analysed(new, args.resamples)
     except rs.ResultsError as e:
         print(f"sandbench reproduce: {e}", file=sys.stderr)
         return 2
-    result = cmp.compare_dirs(orig, new, 0.0, resamples=args.resamples)
-    if not any(r["kind"] == "cost" for r in result["rows"]):
-        had = any(r["kind"] == "cost" for r in
-                  cmp.compare_dirs(orig, orig, 0.0, resamples=10)["rows"])
-        if had:
-            print(f"sandbench reproduce: {new_path} has no directive cost to set against "
-                  f"{args.dir}'s: the reproduction measured nothing comparable", file=sys.stderr)
-            return 1
+    if not cmp.costs_of(orig, ao):
         print(f"sandbench reproduce: {args.dir} has no directive cost measured (every slice "
               "failed?); nothing to reproduce", file=sys.stderr)
         return 2
-    lines, bad = summary_lines(orig, new, result)
+    result = cmp.gate(orig, ao, new, an, 0.0, cmp.COST_METRICS, absolute=True,
+                      allow_missing=True, allow_incomplete=True, resamples=args.resamples)
+    if not result["costs"]:
+        print(f"sandbench reproduce: {new_path} has no directive cost to set against "
+              f"{args.dir}'s: the reproduction measured nothing comparable", file=sys.stderr)
+        return 1
+    lines, bad = summary_lines(orig, new, result, floors(ao, an))
     text = "\n".join(lines) + "\n"
     rs.emit(text)
     tmp = os.path.join(new_path, "reproduce.md.tmp")

@@ -6,20 +6,8 @@
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$top" || exit 1
-sb="/usr/bin/python3 scripts/sandbench"
-: "${BIN:=build/bin}"
-
-skip() { echo "skip: $*"; exit 77; }
-fail() { echo "FAIL: $*"; exit 1; }
-
-[ -f scripts/sblib/run.py ] || skip "sandbench run is not in this tree"
-[ "$(id -u)" = 0 ] || skip "needs root to boot systemd"
-command -v systemd-nspawn >/dev/null 2>&1 || [ -d /run/systemd/system ] ||
-	skip "neither systemd as PID 1 nor systemd-nspawn"
-[ -x "$BIN/loadgen" ] && [ -x "$BIN/lunchd-drop" ] || skip "build first: $BIN/loadgen, $BIN/lunchd-drop"
-
-tmp=$(mktemp -d /tmp/sandbench-report-it.XXXXXX) || exit 1
-trap 'rm -rf "$tmp"' EXIT INT TERM
+NAME=report-it
+. tests/integration/lib/sandbox.sh
 
 # The runner takes the host lock itself for the container's whole life.
 run() {
@@ -27,12 +15,7 @@ run() {
 		--duration 0.5 --warmup 0.2 --seed 7 --loadgen "$BIN/loadgen" "$@" \
 		>"$tmp/run.log" 2>&1
 }
-if ! run --out "$tmp/a"; then
-	cat "$tmp/run.log"
-	grep -qi "lock" "$tmp/run.log" && skip "the sandbox host is busy (lock)"
-	grep -qiE "boot|nspawn|container" "$tmp/run.log" && skip "the sandbox host did not come up"
-	fail "sandbench run failed"
-fi
+run --out "$tmp/a" || run_failed "$tmp/run.log"
 
 # report: written by the run itself, and again on demand
 for f in report.md report.html analysis.json plots/cost-keepalive.png plots/cost-keepalive.svg; do

@@ -195,12 +195,11 @@ class Merge(unittest.TestCase):
         vid = "drop/protect-system-strict"
         row = next(r for r in g["rows"] if r["variant"] == vid)["cmp"]["cpu_ns_per_req"]
         res = compare.compare_dirs(rs.load(self.out), rs.load(self.out), resamples=200)
-        cost = next(r for r in res["rows"] if r["kind"] == "cost" and r["variant"] == vid
+        cost = next(r for r in res["costs"] if r["variant"] == vid
                     and r["mode"] == "keepalive" and r["metric"] == "cpu_ns_per_req")
         self.assertAlmostEqual(cost["base"], row["ratio"], places=12)
-        self.assertAlmostEqual(cost["ratio"], 1.0, places=12)
-        fl = next(f for f in res["floors"] if (f["server"], f["mode"]) == ("drop", "keepalive"))
-        self.assertAlmostEqual(fl["base"], g["floor"], places=12)
+        self.assertEqual((cost["base_lo"], cost["base_hi"]), (row["lo"], row["hi"]))
+        self.assertAlmostEqual(cost["change"], 1.0, places=12)
         # pooled (the run tags dropped) every one of them is another figure
         m = rs.load(self.out)
         for r in m["runs"]:

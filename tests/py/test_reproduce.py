@@ -40,6 +40,46 @@ class RerunArgv(unittest.TestCase):
             reproduce.rerun_argv({}, "new")
 
 
+class MergedPlan(unittest.TestCase):
+    def test_each_run_again_then_merged(self):
+        spec = {"argv": ["merge", "out", "a", "b"], "seed": 1, "merged": [
+            {"path": "runs/a", "seed": 1, "argv": ["run", "--reps", "3", "--seed", "1",
+                                                   "--out", "runs/a"]},
+            {"path": "runs/b", "seed": 2, "argv": ["run", "--reps", "5", "--seed", "2",
+                                                   "--out", "runs/b"]}]}
+        runs, parts = reproduce.plan(spec, "new")
+        self.assertEqual(runs, [
+            (["run", "--reps", "3", "--out", "new.parts/1-a", "--method", "isolated",
+              "--seed", "1"], "new.parts/1-a"),
+            (["run", "--reps", "5", "--out", "new.parts/2-b", "--method", "isolated",
+              "--seed", "2"], "new.parts/2-b")])
+        self.assertEqual(parts, ["new.parts/1-a", "new.parts/2-b"])
+        # a merged set of duet runs re-runs duet runs
+        spec["method"] = "duet"
+        self.assertNotIn("--method", reproduce.plan(spec, "new")[0][0][0])
+        spec["merged"][1]["argv"] = ["report", "x"]
+        with self.assertRaisesRegex(rs.ResultsError, "run 2 \\(b\\)"):
+            reproduce.plan(spec, "new")
+        self.assertEqual(reproduce.plan({"argv": ["run", "--reps", "2"], "seed": 4}, "new"),
+                         ([(["run", "--reps", "2", "--out", "new", "--method", "isolated",
+                             "--seed", "4"], "new")], None))
+
+    def test_every_published_set_has_a_plan(self):
+        top = os.path.join(os.path.dirname(__file__), "..", "..", "results", "published")
+        sets = [d for d in sorted(os.listdir(top))
+                if os.path.exists(os.path.join(top, d, "spec.json"))]
+        self.assertGreaterEqual(len(sets), 4)
+        for d in sets:
+            rc, out, err = sbfixture.run_main(reproduce.main, [os.path.join(top, d), "--dry-run",
+                                                               "--out", "x"])
+            self.assertEqual(rc, 0, d + err)
+            self.assertIn("running: sandbench run ", out)
+            if "-full" in d:
+                self.assertEqual(out.count("running: sandbench run "), 3)
+                self.assertIn("then: sandbench merge x x.parts/1-full-24x6 x.parts/2-full-8x2 "
+                              "x.parts/3-full-32x8-s3", out)
+
+
 class Against(unittest.TestCase):
     def setUp(self):
         self.dir = tempfile.mkdtemp(prefix="sb-repro-")
