@@ -295,7 +295,10 @@ class Instances:
             self.check_not_shadowed(inst)
         if inst.keeper:
             h.systemctl("start", inst.keeper, check=False)
-        since = time.strftime("%Y-%m-%d %H:%M:%S")
+        # to the microsecond: the try before may have stopped in the same second
+        now = time.time()
+        since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now)) + \
+            f".{int(now % 1 * 1e6):06d}"
         t0 = time.monotonic()
         pre = [inst.names[u] for u in inst.spec.get("pre_start", [])]
         r = h.systemctl("start", *pre, inst.start, check=False,

@@ -743,8 +743,8 @@ def main(argv):
         cands = adv.candidates(public)
         ok = adv.compatibility(cands)
         chosen, beaten = choose(ok)
-        for n, why in beaten.items():
-            adv.reject(n, "superseded", why)
+        for n, over in beaten.items():
+            adv.reject(n, "superseded", over)
             adv.info.pop(n, None)
         needed = adv.capabilities()
         members, whole = adv.combine(chosen + [CAPS_NAME])

@@ -1,5 +1,9 @@
 # hardened-proxied: every directive lunchd-backend tolerates behind nginx (plain HTTP on a passed
 # socket; nginx holds the key). The directives apply to the backend; nginx runs as shipped.
+# Not from `sandbench advise`: advise measures one service at its URL, and the backend has no URL
+# of its own (nginx reaches it over a unix socket). The backend is not a public service — its only
+# client is nginx on the same machine — so the network-cutting directives (PrivateNetwork=,
+# RestrictAddressFamilies=AF_UNIX, IPAddressDeny=) are deployable here, unlike for the other three.
 protect-system-strict
 protect-home-yes
 private-tmp-yes
