@@ -67,7 +67,7 @@ def read(host=None):
     "spec_store_bypass_disable", "bpf_jit_enable", "seccomp_action_cache"
     (kernel >= 5.11), "systemd_host" (the host systemd's version),
     "libmount"}."""
-    from sblib.run import first_line   # run imports this module
+    from sblib._host import first_line
     cmdline = _read("/proc/cmdline")
     rel = os.uname().release
     kv = kernel_version(rel)

@@ -1,13 +1,16 @@
 """Sandbox evidence, collected: what a running unit's main process got, read
 on the host from /proc/MAINPID and the unit's cgroup as the kernel reports
-them, and its `systemd-analyze security` exposure. The container side of
-sblib._evidence, which judges what is collected here.
+them, and its `systemd-analyze security` exposure; and the run's
+environment (env.json). The container side of sblib._evidence, which judges
+what is collected here.
 
     ev = collect(host, "lunchd-drop-v3.service")
     score, predicate, checks = exposure(host, "lunchd-drop-v3.service")
 """
 import os
+import sys
 
+from sblib import _cliffs
 from sblib import _host
 from sblib._evidence import NAMESPACES, parse_checks, parse_exposure, parse_status
 
@@ -102,3 +105,37 @@ def exposure(host, unit):
     j = host.run(["systemd-analyze", "security", "--no-pager", "--json=short", unit],
                  check=False, timeout=30)
     return score, pred, parse_checks(j.stdout)
+
+
+def environment(host, facilities):
+    cpu_model = None
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu_model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    gov = None
+    try:
+        with open("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor") as f:
+            gov = f.read().strip()
+    except OSError:
+        pass
+    return {
+        "kernel": os.uname().release,
+        "arch": os.uname().machine,
+        "systemd": _host.first_line(["systemctl", "--version"]),
+        "openssl": _host.first_line(["openssl", "version"]),
+        "liburing": _host.first_line(["pkg-config", "--modversion", "liburing"]),
+        "nginx": _host.first_line(["nginx", "-v"]),
+        "python": sys.version.split()[0],
+        "cpu_model": cpu_model,
+        "cores": os.cpu_count(),
+        "governor": gov,
+        "host": host.mode if host else None,
+        "bpf_enforced": facilities.get("bpf-cgroup", (False,))[0],
+        "bpf_lsm": facilities.get("bpf-lsm", (False,))[0],
+        **_cliffs.read(host),
+    }

@@ -110,6 +110,27 @@ def runs_dir():
     return os.path.join(root, "results", "runs")
 
 
+def first_line(argv):
+    """The first line a command prints (stdout and stderr), None if it cannot run."""
+    try:
+        r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                           timeout=10)
+        return (r.stdout.strip().splitlines() or [""])[0]
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+
+
+def commit():
+    """`git describe` of the tree this file belongs to, None outside git."""
+    try:
+        r = subprocess.run(["git", "-C", repo_root(), "describe", "--always", "--dirty"],
+                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                           timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return r.stdout.strip() or None
+
+
 def log(msg):
     print(f"host: {msg}", file=sys.stderr, flush=True)
 

@@ -3,14 +3,12 @@ import argparse
 import json
 import os
 import random
-import re
 import signal
-import subprocess
 import sys
 import time
 
 from sblib import _catalogue as cat
-from sblib import _cliffs
+from sblib import _collect as coll
 from sblib import _host
 from sblib import _plan as plan
 from sblib import _results as rs
@@ -277,55 +275,6 @@ def reps_of(reps, duet, server):
             (duet.get("all_modes") or {}).get(server, True):
         return duet["isolated_reps"]
     return reps
-
-
-def first_line(argv):
-    try:
-        r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                           timeout=10)
-        return (r.stdout.strip().splitlines() or [""])[0]
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-
-
-def environment(host, facilities):
-    cpu_model = None
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu_model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    gov = None
-    try:
-        with open("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor") as f:
-            gov = f.read().strip()
-    except OSError:
-        pass
-    return {
-        "kernel": os.uname().release,
-        "arch": os.uname().machine,
-        "systemd": first_line(["systemctl", "--version"]),
-        "openssl": first_line(["openssl", "version"]),
-        "liburing": first_line(["pkg-config", "--modversion", "liburing"]),
-        "nginx": first_line(["nginx", "-v"]),
-        "python": sys.version.split()[0],
-        "cpu_model": cpu_model,
-        "cores": os.cpu_count(),
-        "governor": gov,
-        "host": host.mode if host else None,
-        "bpf_enforced": facilities.get("bpf-cgroup", (False,))[0],
-        "bpf_lsm": facilities.get("bpf-lsm", (False,))[0],
-        **_cliffs.read(host),
-    }
-
-
-def commit():
-    r = subprocess.run(["git", "-C", _host.repo_root(), "describe", "--always", "--dirty"],
-                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    return r.stdout.strip() or None
 
 
 # A run whose slices all fail, across variants, is no longer measuring: the
@@ -810,7 +759,7 @@ def main(argv):
         print(f"sandbench run: {e}", file=sys.stderr)
         return 2
     spec["created"] = now_iso()
-    spec["commit"] = commit()
+    spec["commit"] = _host.commit()
     spec["argv"] = ["run"] + list(argv)
     spec["_order"] = order
     res.planned = len(order)
@@ -826,7 +775,7 @@ def main(argv):
     try:
         fac = _host.facilities()
         host = _host.up(a.name, owner=os.getpid(), lock_timeout=a.lock_timeout)
-        res.write("env.json", environment(host, fac))
+        res.write("env.json", coll.environment(host, fac))
         print(f"sandbench run: {len(spec['variants'])} variants, {len(order)} slices of "
               f"{a.duration:g}s, seed {spec['seed']}, host {host.mode}, results in {out}",
               file=sys.stderr)

@@ -41,6 +41,7 @@ import time
 
 from sblib import _catalogue as cat
 from sblib import _cliffs
+from sblib import _collect as coll
 from sblib import _host
 from sblib import _plan as plan
 from sblib import _startup_stats as ss
@@ -688,8 +689,7 @@ def main(argv):
         print(f"sandbench startup: --out {out}: {e.strerror or e}", file=sys.stderr)
         return 2
     spec.update({"created": now_iso(), "argv": ["startup"] + list(argv)})
-    from sblib import run as runmod
-    spec["commit"] = runmod.commit()
+    spec["commit"] = _host.commit()
     _write_json(os.path.join(out, "startup-spec.json"), spec)
 
     def on_term(*_):
@@ -704,7 +704,7 @@ def main(argv):
     groups, variants = [], {}
     try:
         host = _host.up(a.name, owner=os.getpid(), lock_timeout=a.lock_timeout)
-        env = runmod.environment(host, _host.facilities())
+        env = coll.environment(host, _host.facilities())
         if not os.path.exists(os.path.join(out, "env.json")):
             _write_json(os.path.join(out, "env.json"), env)
         else:
