@@ -3,6 +3,8 @@ and which is stronger, the capability search, whether a service is public,
 and the texts it writes (the drop-in, advice.md, a profile). No host, no
 files: sblib.advise runs the tries and calls these.
 """
+import re
+
 from sblib import _catalogue as cat
 
 # the capability set found by the search, as a member of the proposal
@@ -176,6 +178,16 @@ def profile_text(result, argv):
         lines.append("# (no catalogue directive bounds the capabilities to a set holding "
                      "exactly what it needs)")
     return "\n".join(lines) + "\n"
+
+
+_RO = re.compile(r"(?<![\w./-])(/[^\s'\"`:,;()]+)[^|]*?(?:Read-only file system|EROFS)")
+
+
+def readonly_path(reason):
+    """The path a journal REASON says could not be written because its file
+    system is read-only (the first such), or None."""
+    m = _RO.search(reason or "")
+    return m.group(1) if m else None
 
 
 def loopback(addr):

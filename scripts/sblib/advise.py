@@ -280,11 +280,15 @@ class Advisor:
     def compatibility(self, cands):
         ok = []
         for i, d in enumerate(cands):
-            r = self.svc.try_(d["body"], evidence=True)
+            body = d["body"]
+            r = self.svc.try_(body, evidence=True)
             verdict = r["status"]
             self.say(f"compatibility {i + 1}/{len(cands)} {d['name']}: {verdict}"
                      + (f" (exposure {r['exposure']:.1f})" if r.get("exposure") is not None
                         else ""))
+            if verdict == "incompatible":
+                body, r = self.repair(d, r)
+                verdict = r["status"]
             if verdict != "ok":
                 kind = {"incompatible": "fails", "hang": "hangs", "died": "dies under load"}[verdict]
                 self.reject(d["name"], kind, r["reason"])
@@ -296,12 +300,36 @@ class Advisor:
             if applied is False:
                 self.reject(d["name"], "not enforced", why)
                 continue
-            self.info[d["name"]] = {"does": d.get("directive"), "body": d["body"],
+            self.info[d["name"]] = {"does": (d.get("directive") or d["name"]) + (
+                                        f" + {body.rstrip().splitlines()[-1]}"
+                                        if body != d["body"] else ""), "body": body,
                                     "alone_exposure": r.get("exposure"),
                                     "in_force": why if applied else None,
                                     "startup_ms_alone": r.get("startup_ms")}
             ok.append((d, r.get("exposure")))
         return ok
+
+    def repair(self, d, r, most=3):
+        """A directive that failed because a path it made read-only is one
+        the service writes (nginx's /run/nginx.pid under ProtectSystem=strict)
+        is tried again with ReadWritePaths= of that directory, up to MOST
+        paths: the way a person deploys it. Returns (body, the last try)."""
+        body, paths = d["body"], []
+        while len(paths) < most:
+            p = pure.readonly_path(r["reason"])
+            if not p:
+                break
+            if not os.path.isdir(self.svc.host.path(p)):
+                p = os.path.dirname(p) or "/"
+            if p in paths or p == "/":
+                break
+            paths.append(p)
+            body = d["body"].rstrip("\n") + "\nReadWritePaths=" + " ".join(paths) + "\n"
+            r = self.svc.try_(body, evidence=True)
+            self.say(f"  {d['name']} with ReadWritePaths={' '.join(paths)}: {r['status']}")
+            if r["status"] != "incompatible":
+                break
+        return (body if r["status"] == "ok" else d["body"]), r
 
     def capabilities(self):
         self.say("capabilities: searching the smallest bounding set")

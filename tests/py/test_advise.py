@@ -91,6 +91,17 @@ class TestCost(unittest.TestCase):
         self.assertIsNone(advise.fmt_cost(None))
 
 
+class TestReadOnly(unittest.TestCase):
+    def test_path_of_a_read_only_write(self):
+        r = ('2026/12/02 07:45:47 [emerg] 227#227: open() "/run/nginx.pid" failed '
+             '(30: Read-only file system) | nginx: configuration file /etc/nginx/nginx.conf '
+             'test failed')
+        self.assertEqual(advise.readonly_path(r), "/run/nginx.pid")
+        self.assertEqual(advise.readonly_path("mkdir /var/lib/x: Read-only file system"),
+                         "/var/lib/x")
+        self.assertIsNone(advise.readonly_path("open() \"/etc/x\" failed (2: No such file)"))
+
+
 class TestProfileCaps(unittest.TestCase):
     def test_sets(self):
         self.assertEqual(advise.allowed_caps("[Service]\nCapabilityBoundingSet=\n"), set())
