@@ -74,6 +74,11 @@ def parse_args(argv):
                     help="seconds of load each try must survive (default 0.5)")
     ap.add_argument("--start-timeout", type=float, default=10.0,
                     help="seconds for a try to answer before it counts as a hang (default 10)")
+    ap.add_argument("--user", action="store_true",
+                    help="a user service (systemctl --user): run it under a real user manager "
+                         "and write which directives it can apply at all (advice-user.md/.json; "
+                         "no drop-in, no cost: a user manager cannot drop capabilities, so "
+                         "most sandboxing fails there)")
     ap.add_argument("--no-cost", action="store_true",
                     help="skip the cost measurement (tolerance and exposure only)")
     ap.add_argument("--cost-args", default="",
@@ -417,6 +422,12 @@ def cost(a, out, uspec, members, info):
     if rc not in (0,) and not rows:
         raise _host.HostError(f"the cost run failed (exit {rc}); see {rdir}")
     by = {r["variant"].split("/", 1)[1]: r for r in rows if r.get("mode") == "keepalive"}
+    try:
+        with open(os.path.join(rdir, "summary.json")) as f:
+            aa = [x for x in json.load(f).get("aa") or [] if x.get("mode") == "keepalive"]
+        by["_floor"] = aa[0]["floor"] if aa and aa[0].get("floor") is not None else None
+    except (OSError, ValueError, KeyError, IndexError):
+        by["_floor"] = None
     return by, rdir
 
 
@@ -446,11 +457,16 @@ def main(argv):
     except cat.CatalogueError as e:
         print(f"sandbench advise: {e}", file=sys.stderr)
         return 2
+    if a.user and uspec["units"] != [uspec["target"]]:
+        print("sandbench advise: --user takes one .service", file=sys.stderr)
+        return 2
     target = uspec["target"]
     host = svc = None
     try:
         fac = _host.facilities()
         host = _host.up(a.name, owner=os.getpid(), lock_timeout=a.lock_timeout)
+        if a.user:
+            return user_matrix(a, host)
         svc = Service(a, host, uspec, loadgen)
         adv = Advisor(a, svc, uspec, a.out)
         adv.facilities = fac
@@ -536,6 +552,47 @@ def main(argv):
             _host.down(host=host)
 
 
+def user_matrix(a, host):
+    """--user: each catalogue directive alone on the unit under a real
+    `systemd --user`; writes advice-user.md and advice-user.json."""
+    from sblib._usermgr import UserManager, matrix_md
+    t0 = time.monotonic()
+    um = UserManager(host, a.unit[0], a.url, a.start_timeout)
+    try:
+        base = um.try_(None)
+        print(f"sandbench advise: under systemd --user the unit as written: {base['status']}",
+              file=sys.stderr)
+        if base["status"] != "ok":
+            print(f"sandbench advise: {base['reason']}", file=sys.stderr)
+            return EX_BASELINE
+        names = [n.strip() for n in (a.directives or "").split(",") if n.strip()] or \
+            [n for n in cat.directive_names()
+             if cat.load_directive(n).get("calibration") != "yes"]
+        rows = []
+        for i, n in enumerate(names):
+            d = cat.load_directive(n)
+            r = um.try_(d["body"])
+            r["applied"], r["applied_why"] = None, None
+            if r["evidence"] and base.get("evidence"):
+                r["applied"], r["applied_why"] = ev.judge(d, r["evidence"], base["evidence"], [])
+            rows.append((n, r))
+            print(f"[{i + 1}/{len(names)}] {n}: {r['status']}"
+                  + {True: ", in force", False: ", NOT in force", None: ""}[r["applied"]],
+                  file=sys.stderr, flush=True)
+        unit = os.path.basename(a.unit[0])
+        with open(os.path.join(a.out, "advice-user.md"), "w") as f:
+            f.write(matrix_md(unit, um.version, base, rows))
+        with open(os.path.join(a.out, "advice-user.json"), "w") as f:
+            json.dump({"schema": "sandbench-advice-user/1", "created": now_iso(), "unit": unit,
+                       "systemd": um.version, "baseline": base, "directives": dict(rows),
+                       "elapsed_s": round(time.monotonic() - t0, 1)}, f, indent=1)
+        print(f"sandbench advise: {sum(1 for _, r in rows if r['status'] == 'ok')} of "
+              f"{len(rows)} start under systemd --user; {a.out}/advice-user.md", file=sys.stderr)
+        return 0
+    finally:
+        um.remove()
+
+
 def measure_cost(a, adv, uspec, result, target):
     """Cost of the drop-in and its members; while the whole's interval reaches
     above the budget, the costliest member is dropped and the rest measured
@@ -568,10 +625,16 @@ def measure_cost(a, adv, uspec, result, target):
             return out
         # only a member whose own interval lies above zero has a cost: one
         # that merely reads high in a noisy run is not dropped for it
-        dear = [m for m in members if (pure.interval(by.get(m))[1] or 0) > 0]
+        # ... and above the A/A control's noise floor: an identical copy of
+        # the baseline reads +20% [+6%, +54%] in isolated slices on a busy
+        # machine, and nothing that costs less can be told from it
+        floor = by.get("_floor") or 0.0
+        out["aa_floor"] = floor
+        dear = [m for m in members if (pure.interval(by.get(m))[1] or 0) > floor]
         if not dear:
             out["undecided"] = ("the whole's interval reaches above the budget, but no member "
-                                "has a cost distinguishable from zero: measure longer "
+                                "has a cost distinguishable from zero and from the A/A "
+                                f"control's noise floor (±{floor * 100:.0f}%): measure longer "
                                 "(--cost-args '--reps 12', or a unit that can run side by side)")
             adv.say(f"cost: {out['undecided']}")
             return out
