@@ -7,19 +7,14 @@
 # hand in units/directives/capability-bounding-set-drop-only.conf.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-sb=scripts/sandbench
-[ "$(id -u)" = 0 ] || { echo "needs root"; exit 77; }
-if [ ! -d /run/systemd/system ]; then
-	command -v systemd-nspawn >/dev/null || { echo "no systemd-nspawn"; exit 77; }
-fi
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+NAME=advise-drop
+. tests/integration/lib/sandbox.sh
 $sb advise --unit units/lunchd-drop.service --url https://127.0.0.1:443/ --public --no-cost \
 	--directives private-tmp-yes,private-users-yes --start-timeout 5 --load 0.3 \
 	--lock-timeout 250 --out "$tmp/adv" --write-profile "$tmp/p.profile" >"$tmp/log" 2>&1
 rc=$?
-[ $rc = 75 ] && { echo "the sandbox host was busy"; exit 77; }
-[ $rc = 0 ] || { tail -20 "$tmp/log"; echo "FAIL: advise exit $rc"; exit 1; }
+[ $rc = 75 ] && skip "the sandbox host was busy"
+[ $rc = 0 ] || { tail -20 "$tmp/log"; fail "advise exit $rc"; }
 python3 - "$tmp/adv" units/directives/capability-bounding-set-drop-only.conf <<'PY' || exit 1
 import json, sys
 a = json.load(open(sys.argv[1] + "/advice.json"))
@@ -32,5 +27,5 @@ assert a["members"] == ["private-tmp-yes", "capability-bounding-set-minimal"], a
 assert a["rejected"]["private-users-yes"]["kind"] == "fails", a["rejected"]
 print("capabilities found:", " ".join(a["capabilities"]))
 PY
-grep -qx capability-bounding-set-drop-only "$tmp/p.profile" || { cat "$tmp/p.profile"; echo "FAIL: profile"; exit 1; }
+grep -qx capability-bounding-set-drop-only "$tmp/p.profile" || { cat "$tmp/p.profile"; fail "profile"; }
 echo ok

@@ -7,13 +7,8 @@
 # the second source document), ones it can apply as applying.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-sb=scripts/sandbench
-[ "$(id -u)" = 0 ] || { echo "needs root"; exit 77; }
-if [ ! -d /run/systemd/system ]; then
-	command -v systemd-nspawn >/dev/null || { echo "no systemd-nspawn"; exit 77; }
-fi
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+NAME=advise-user
+. tests/integration/lib/sandbox.sh
 cat >"$tmp/it-web.service" <<'UNIT'
 [Unit]
 Description=a user's own small web server
@@ -24,8 +19,8 @@ $sb advise --user --unit "$tmp/it-web.service" --url http://127.0.0.1:18480/ --s
 	--directives capability-bounding-set-empty,protect-proc-invisible,private-tmp-yes,umask-0077,no-new-privileges-yes \
 	--lock-timeout 250 --out "$tmp/adv" >"$tmp/log" 2>&1
 rc=$?
-[ $rc = 75 ] && { echo "the sandbox host was busy"; exit 77; }
-[ $rc = 0 ] || { tail -20 "$tmp/log"; echo "FAIL: advise --user exit $rc"; exit 1; }
+[ $rc = 75 ] && skip "the sandbox host was busy"
+[ $rc = 0 ] || { tail -20 "$tmp/log"; fail "advise --user exit $rc"; }
 cat "$tmp/adv/advice-user.md"
 python3 - "$tmp/adv/advice-user.json" <<'PY' || exit 1
 import json, sys
