@@ -1,0 +1,43 @@
+#!/bin/sh
+# timeout: 300
+# Description: Debian's own lighttpd measured as its users run it: the stock
+# unit (/lib/systemd/system/lighttpd.service, config in /etc/lighttpd, content
+# in /var/www/html, an index.html of the user's) with TLS turned on the Debian way (conf-enabled/10-ssl.conf
+# linked, the key and certificate in /etc/lighttpd/server.pem). The TLS set-up
+# is made inside the sandbox host only; this machine's /etc is not touched.
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+NAME=runner-lighttpd
+. tests/integration/lib/sandbox.sh
+[ -f /lib/systemd/system/lighttpd.service ] || skip "Debian's lighttpd is not installed"
+host=sbtest-lighttpd-$$
+trap '$sb host --name "$host" down >/dev/null 2>&1; rm -rf "$tmp"' EXIT INT TERM
+x() { $sb host --name "$host" exec -- "$@"; }
+scripts/mkcert "$tmp/tls" >/dev/null 2>&1 || fail "mkcert"
+$sb host --name "$host" up --lock-timeout 250 >/dev/null
+rc=$?
+[ $rc = 75 ] && skip "the sandbox host was busy"
+[ $rc = 0 ] || fail "host up"
+cat "$tmp/tls/key.pem" "$tmp/tls/chain.pem" | x sh -c 'cat > /etc/lighttpd/server.pem' || fail "pem"
+x chmod 600 /etc/lighttpd/server.pem
+x ln -sf ../conf-available/10-ssl.conf /etc/lighttpd/conf-enabled/10-ssl.conf || fail "ssl"
+echo "a lighttpd user's site" | x sh -c 'cat > /var/www/html/index.html' || fail "content"
+$sb run --name "$host" --unit /lib/systemd/system/lighttpd.service --url https://127.0.0.1:443/ \
+	--directives private-tmp-yes,protect-system-strict --reps 2 --duration 0.3 --warmup 0.1 \
+	--no-report --out "$tmp/r" >"$tmp/r.log" 2>&1
+rc=$?
+[ $rc = 0 ] || { cat "$tmp/r.log"; fail "run exit $rc"; }
+python3 - "$tmp/r" <<'PY' || { cat "$tmp/r.log"; fail "lighttpd was not measured"; }
+import json, sys
+v = json.load(open(sys.argv[1] + "/variants.json"))
+assert v["unit/baseline"]["status"] == "ok", v["unit/baseline"]
+assert v["unit/private-tmp-yes"]["status"] == "ok", v["unit/private-tmp-yes"]
+runs = [json.loads(l) for l in open(sys.argv[1] + "/runs.jsonl")]
+ok = {r["variant"] for r in runs if r.get("status") == "ok" and r.get("requests", 0) > 0}
+assert {"unit/baseline", "unit/private-tmp-yes"} <= ok, ok
+# strict: measured or refused with the journal's reason, never a silent hole
+s = v["unit/protect-system-strict"]
+assert s["status"] == "ok" or s["reason"], s
+print("protect-system-strict:", s["status"], (s["reason"] or "")[:160])
+PY
+echo ok
