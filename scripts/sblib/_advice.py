@@ -288,6 +288,10 @@ def markdown(unit, r):
                   f"{'within' if c.get('within') else 'NOT within'}).", ""]
     elif c.get("skipped"):
         lines += [f"Cost: not measured ({c['skipped']}).", ""]
+    if c.get("run"):
+        lines += [f"The cost run is `{c['run']}/`, an ordinary results directory: `sandbench "
+                  f"report {c['run']}` writes its full report (the verdict names the drop-in, "
+                  "variant `advice`, as the combined hardened unit, with its start-up change).", ""]
     if c.get("undecided"):
         lines += [f"Budget: {c['undecided']}.", ""]
     if c.get("startup_ms") is not None and c.get("baseline_startup_ms") is not None:

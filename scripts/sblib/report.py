@@ -378,7 +378,8 @@ def combined_variant(res, info, server):
         if d["server"] != server or d["role"] in ("baseline", "aa") or \
                 (res["variants"].get(d["id"]) or {}).get("status", "ok") != "ok":
             continue
-        if len(d.get("directives") or []) > 1 or d["name"] == "combined" or \
+        # `sandbench advise` measures its proposal as one drop-in named advice
+        if len(d.get("directives") or []) > 1 or d["name"] in ("combined", "advice") or \
                 d["name"].endswith("-combined") or d["name"].startswith("hardened"):
             return d["id"]
     return None
