@@ -118,6 +118,7 @@ class Instance:
         self.start = self.names[spec["start"]]
         self.target = self.names[spec["target"]]
         self.keeper = None
+        self.shadow_checked = False     # its own file is the one systemd loads
         self.position = None
         self.epoch = 0
         self.startups = []
@@ -291,8 +292,9 @@ class Instances:
         """Starts INST and waits for its first good answer: sets status,
         startup_ms, reason."""
         h = self.host
-        if not inst.side:
+        if not inst.side and not inst.shadow_checked:
             self.check_not_shadowed(inst)
+            inst.shadow_checked = True
         if inst.keeper:
             h.systemctl("start", inst.keeper, check=False)
         # to the microsecond: the try before may have stopped in the same second

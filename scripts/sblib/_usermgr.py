@@ -1,4 +1,4 @@
-"""A user service (`systemctl --user`) in the sandbox host, for `advise
+"""A user service (`systemctl --user`) in the sandbox host: `advise
 --user`: which catalogue directives a user manager can apply at all.
 
 A user manager runs unprivileged: it cannot drop capabilities it does not
@@ -9,13 +9,18 @@ ignored. This tries each directive alone on a user's unit under a real
 `systemd --user` (user@UID.service of a test user inside the sandbox host)
 and reports the matrix.
 """
+import json
 import os
 import re
+import sys
 import time
 
+from sblib import _catalogue as cat
 from sblib import _collect as coll
+from sblib import _evidence as ev
 from sblib import _host
 from sblib._instances import probe
+from sblib._writer import now_iso
 
 USER = "sandbench-user"
 UNIT_DIR = "/etc/systemd/user"
@@ -134,3 +139,43 @@ def matrix_md(unit, version, base, rows):
     out += ["", f"{n['ok']} start ({inforce} of them in force by /proc evidence), {n['fails']} "
             f"fail to start, {n['hangs']} do not answer, of {len(rows)}.", ""]
     return "\n".join(out)
+
+
+def matrix(a, host):
+    """--user: each catalogue directive alone on the unit under a real
+    `systemd --user`; writes advice-user.md and advice-user.json."""
+    t0 = time.monotonic()
+    um = UserManager(host, a.unit[0], a.url, a.start_timeout)
+    try:
+        base = um.try_(None)
+        print(f"sandbench advise: under systemd --user the unit as written: {base['status']}",
+              file=sys.stderr)
+        if base["status"] != "ok":
+            print(f"sandbench advise: {base['reason']}", file=sys.stderr)
+            return 1
+        names = [n.strip() for n in (a.directives or "").split(",") if n.strip()] or \
+            [n for n in cat.directive_names()
+             if cat.load_directive(n).get("calibration") != "yes"]
+        rows = []
+        for i, n in enumerate(names):
+            d = cat.load_directive(n)
+            r = um.try_(d["body"])
+            r["applied"], r["applied_why"] = None, None
+            if r["evidence"] and base.get("evidence"):
+                r["applied"], r["applied_why"] = ev.judge(d, r["evidence"], base["evidence"], [])
+            rows.append((n, r))
+            print(f"[{i + 1}/{len(names)}] {n}: {r['status']}"
+                  + {True: ", in force", False: ", NOT in force", None: ""}[r["applied"]],
+                  file=sys.stderr, flush=True)
+        unit = os.path.basename(a.unit[0])
+        with open(os.path.join(a.out, "advice-user.md"), "w") as f:
+            f.write(matrix_md(unit, um.version, base, rows))
+        with open(os.path.join(a.out, "advice-user.json"), "w") as f:
+            json.dump({"schema": "sandbench-advice-user/1", "created": now_iso(), "unit": unit,
+                       "systemd": um.version, "baseline": base, "directives": dict(rows),
+                       "elapsed_s": round(time.monotonic() - t0, 1)}, f, indent=1)
+        print(f"sandbench advise: {sum(1 for _, r in rows if r['status'] == 'ok')} of "
+              f"{len(rows)} start under systemd --user; {a.out}/advice-user.md", file=sys.stderr)
+        return 0
+    finally:
+        um.remove()

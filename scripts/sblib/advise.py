@@ -33,6 +33,7 @@ from sblib import _collect as coll
 from sblib import _evidence as ev
 from sblib import _host
 from sblib import _unit
+from sblib import _usermgr as usermgr
 from sblib import run as run_mod
 from sblib._instances import Instances, probe
 from sblib._load import Loader
@@ -107,7 +108,6 @@ class Service:
         self.a = a
         self.host = host
         uspec = dict(uspec, side=False)
-        self.uspec = uspec
         self.socket_activated = uspec["start"] != uspec["target"]
         spec = {"servers": ["unit"], "user_unit": uspec, "variants": []}
         self.ns = argparse.Namespace(
@@ -117,11 +117,10 @@ class Service:
         self.loader = Loader(self.ns, spec, host, loadgen)
         v = {"id": "unit/baseline", "server": "unit", "directives": [], "role": "baseline"}
         self.inst = self.fleet.make_instance(uspec, v, 0)
-        self.sources = self.fleet.sources(uspec)
-        self.fleet.install(self.inst, self.sources)
+        self.fleet.install(self.inst, self.fleet.sources(uspec))
         self.dropin = os.path.join(_host.UNIT_DIR, f"{self.inst.target}.d", DROPIN)
         self.tries = 0
-        self.base = None
+        self.base = None        # the baseline's evidence and checks (Advisor.baseline)
 
     # Every try starts from the machine's files as they are, not as the
     # tries before left them: nginx chowns /var/lib/nginx/body on its first
@@ -155,10 +154,11 @@ class Service:
         if os.path.exists(self.host.path(self.dropin)):
             self.host.uninstall([self.dropin])
 
-    def try_(self, body, evidence=False):
+    def try_(self, body, evidence=False, listening=False):
         """One try of drop-in BODY (None: the unit as written): a dict with
         status ok / incompatible / hang / died, reason, startup_ms and, if
-        asked, exposure and evidence."""
+        asked, exposure and evidence, and the TCP addresses listening while
+        it ran."""
         self.tries += 1
         h, inst = self.host, self.inst
         if body is None:
@@ -175,6 +175,8 @@ class Service:
                 out = self.survive()
                 if evidence and inst.status == "ok":
                     out.update(self.observe())
+                if listening and inst.status == "ok":
+                    out["listening"] = self.listening()
         finally:
             self.fleet.stop_one(inst)
             h.systemctl("reset-failed", check=False)
@@ -229,15 +231,13 @@ class Service:
 # --- the steps --------------------------------------------------------------------------
 
 class Advisor:
-    def __init__(self, a, svc, uspec, out):
+    def __init__(self, a, svc, facilities):
         self.a = a
         self.svc = svc
-        self.uspec = uspec
-        self.out = out
+        self.facilities = facilities
         self.t0 = time.monotonic()
-        self.rejected = {}      # name -> (kind, reason)
+        self.rejected = {}      # name -> {"kind", "reason"}
         self.info = {}          # name -> what advice.conf/.md say of a member
-        self.log = []
 
     def say(self, text):
         el = time.monotonic() - self.t0
@@ -247,15 +247,14 @@ class Advisor:
         self.rejected[name] = {"kind": kind, "reason": reason}
 
     def baseline(self):
+        """The unit as written; with it running, the addresses it added to
+        the listening sockets (what decides whether it is public)."""
         before = self.svc.listening()
-        self.svc.inst.keeper = None
-        r = self.svc.try_(None, evidence=True)
-        if r["status"] != "ok":
-            return r, None
-        self.base = r
-        self.svc.base = argparse.Namespace(evidence=r.get("evidence"),
-                                           exposure_checks=r.get("exposure_checks") or [])
-        return r, before
+        r = self.svc.try_(None, evidence=True, listening=True)
+        if r["status"] == "ok":
+            self.svc.base = argparse.Namespace(evidence=r.get("evidence"),
+                                               exposure_checks=r.get("exposure_checks") or [])
+        return r, (r.get("listening") or set()) - before
 
     def candidates(self, public):
         out = []
@@ -471,22 +470,15 @@ def main(argv):
         fac = _host.facilities()
         host = _host.up(a.name, owner=os.getpid(), lock_timeout=a.lock_timeout)
         if a.user:
-            return user_matrix(a, host)
+            return usermgr.matrix(a, host)
         svc = Service(a, host, uspec, loadgen)
-        adv = Advisor(a, svc, uspec, a.out)
-        adv.facilities = fac
+        adv = Advisor(a, svc, fac)
         adv.say(f"baseline: {target} as written")
-        base, before = adv.baseline()
+        base, new = adv.baseline()
         if base["status"] != "ok":
             for line in run_mod.baseline_failure(svc.inst, host):
                 print(f"sandbench advise: {line}", file=sys.stderr)
             return EX_BASELINE
-        # which addresses it listens on: start it once more and look
-        svc.layers(True)
-        svc.fleet.start(svc.inst)
-        new = svc.listening() - before
-        svc.fleet.stop_one(svc.inst)
-        svc.layers(False)
         public, why = pure.is_public(new)
         if a.public is not None:
             public, why = a.public, ("--public" if a.public else "--private") + " given"
@@ -555,47 +547,6 @@ def main(argv):
                 pass
         if host is not None and getattr(host, "owned", False):
             _host.down(host=host)
-
-
-def user_matrix(a, host):
-    """--user: each catalogue directive alone on the unit under a real
-    `systemd --user`; writes advice-user.md and advice-user.json."""
-    from sblib._usermgr import UserManager, matrix_md
-    t0 = time.monotonic()
-    um = UserManager(host, a.unit[0], a.url, a.start_timeout)
-    try:
-        base = um.try_(None)
-        print(f"sandbench advise: under systemd --user the unit as written: {base['status']}",
-              file=sys.stderr)
-        if base["status"] != "ok":
-            print(f"sandbench advise: {base['reason']}", file=sys.stderr)
-            return EX_BASELINE
-        names = [n.strip() for n in (a.directives or "").split(",") if n.strip()] or \
-            [n for n in cat.directive_names()
-             if cat.load_directive(n).get("calibration") != "yes"]
-        rows = []
-        for i, n in enumerate(names):
-            d = cat.load_directive(n)
-            r = um.try_(d["body"])
-            r["applied"], r["applied_why"] = None, None
-            if r["evidence"] and base.get("evidence"):
-                r["applied"], r["applied_why"] = ev.judge(d, r["evidence"], base["evidence"], [])
-            rows.append((n, r))
-            print(f"[{i + 1}/{len(names)}] {n}: {r['status']}"
-                  + {True: ", in force", False: ", NOT in force", None: ""}[r["applied"]],
-                  file=sys.stderr, flush=True)
-        unit = os.path.basename(a.unit[0])
-        with open(os.path.join(a.out, "advice-user.md"), "w") as f:
-            f.write(matrix_md(unit, um.version, base, rows))
-        with open(os.path.join(a.out, "advice-user.json"), "w") as f:
-            json.dump({"schema": "sandbench-advice-user/1", "created": now_iso(), "unit": unit,
-                       "systemd": um.version, "baseline": base, "directives": dict(rows),
-                       "elapsed_s": round(time.monotonic() - t0, 1)}, f, indent=1)
-        print(f"sandbench advise: {sum(1 for _, r in rows if r['status'] == 'ok')} of "
-              f"{len(rows)} start under systemd --user; {a.out}/advice-user.md", file=sys.stderr)
-        return 0
-    finally:
-        um.remove()
 
 
 def measure_cost(a, adv, uspec, result, target):

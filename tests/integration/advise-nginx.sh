@@ -10,25 +10,18 @@
 # only: this machine's /etc/nginx is not touched.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-sb=scripts/sandbench
-[ "$(id -u)" = 0 ] || { echo "needs root"; exit 77; }
-[ -f /lib/systemd/system/nginx.service ] || { echo "Debian's nginx is not installed"; exit 77; }
-if [ ! -d /run/systemd/system ]; then
-	command -v systemd-nspawn >/dev/null || { echo "no systemd-nspawn"; exit 77; }
-fi
+NAME=advise-nginx
+. tests/integration/lib/sandbox.sh
+[ -f /lib/systemd/system/nginx.service ] || skip "Debian's nginx is not installed"
 name=sbtest-advise-$$
-tmp=$(mktemp -d)
-cleanup() { $sb host --name "$name" down >/dev/null 2>&1; rm -rf "$tmp"; }
-trap 'cleanup; exit 1' INT TERM
-fail() { echo "FAIL: $*"; cleanup; exit 1; }
-trap cleanup EXIT
+trap '$sb host --name "$name" down >/dev/null 2>&1; rm -rf "$tmp"' EXIT
 port=18446
 
 # the TLS site, inside the sandbox host
 site() {
 	$sb host --name "$name" up --lock-timeout 600 >/dev/null
 	rc=$?
-	[ $rc = 75 ] && { echo "the sandbox host was busy"; exit 77; }
+	[ $rc = 75 ] && skip "the sandbox host was busy"
 	[ $rc = 0 ] || fail "host up"
 	x() { $sb host --name "$name" exec -- "$@"; }
 	x mkdir -p /etc/ssl/sbadvise || fail "mkdir"

@@ -11,7 +11,7 @@ NAME=runner-lighttpd
 . tests/integration/lib/sandbox.sh
 [ -f /lib/systemd/system/lighttpd.service ] || skip "Debian's lighttpd is not installed"
 host=sbtest-lighttpd-$$
-trap '$sb host --name "$host" down >/dev/null 2>&1; rm -rf "$tmp"' EXIT INT TERM
+trap '$sb host --name "$host" down >/dev/null 2>&1; rm -rf "$tmp"' EXIT
 x() { $sb host --name "$host" exec -- "$@"; }
 scripts/mkcert "$tmp/tls" >/dev/null 2>&1 || fail "mkcert"
 $sb host --name "$host" up --lock-timeout 250 >/dev/null

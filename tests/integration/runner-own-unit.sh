@@ -7,17 +7,11 @@
 # A unit whose baseline cannot start: exit 1 at once, naming the missing path.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-sb=scripts/sandbench
-[ "$(id -u)" = 0 ] || { echo "needs root"; exit 77; }
-command -v nginx >/dev/null || { echo "no nginx"; exit 77; }
-if [ ! -d /run/systemd/system ]; then
-	command -v systemd-nspawn >/dev/null || { echo "no systemd-nspawn"; exit 77; }
-fi
-tmp=$(mktemp -d)
+NAME=runner-own-unit
+. tests/integration/lib/sandbox.sh
+command -v nginx >/dev/null || skip "no nginx"
 etc=/etc/sandbench-it-$$ srv=/srv/sandbench-it-$$
-cleanup() { rm -rf "$tmp" "$etc" "$srv"; }
-fail() { echo "FAIL: $*"; cleanup; exit 1; }
-trap cleanup EXIT INT TERM
+trap 'rm -rf "$tmp" "$etc" "$srv"' EXIT
 common="--reps 1 --duration 0.3 --warmup 0.1 --windows 2 --epochs 1 --duet-reps 1 --no-report"
 common="$common --lock-timeout 250 --seed 7"
 
@@ -51,7 +45,7 @@ UNIT
 $sb run --unit "$tmp/it-nginx.service" --url https://127.0.0.1:18443/index.html \
 	--directives private-tmp-yes $common --out "$tmp/r1" >"$tmp/r1.log" 2>&1
 rc=$?
-[ $rc = 75 ] && { echo "the sandbox host was busy"; exit 77; }
+[ $rc = 75 ] && skip "the sandbox host was busy"
 [ $rc = 0 ] || { tail -20 "$tmp/r1.log"; fail "run of a unit with files in /etc and /srv: exit $rc"; }
 python3 - "$tmp/r1" <<'PY' || fail "the unit's variants were not measured"
 import json, sys
@@ -74,7 +68,7 @@ $sb run --unit "$tmp/it-lunchd.socket" --unit "$tmp/it-lunchd.service" \
 	--url https://127.0.0.1:18444/ --directives capability-bounding-set-empty $common \
 	--out "$tmp/r2" >"$tmp/r2.log" 2>&1
 rc=$?
-[ $rc = 75 ] && { echo "the sandbox host was busy"; exit 77; }
+[ $rc = 75 ] && skip "the sandbox host was busy"
 [ $rc = 0 ] || { tail -20 "$tmp/r2.log"; fail "run of a .socket/.service pair: exit $rc"; }
 python3 - "$tmp/r2" <<'PY' || fail "the pair was not measured as a pair"
 import json, sys
@@ -103,7 +97,7 @@ start=$(date +%s)
 $sb run --unit "$tmp/it-broken.service" --url https://127.0.0.1:18445/ \
 	--directives private-tmp-yes $common --out "$tmp/r3" >"$tmp/r3.log" 2>&1
 rc=$?
-[ $rc = 75 ] && { echo "the sandbox host was busy"; exit 77; }
+[ $rc = 75 ] && skip "the sandbox host was busy"
 [ $rc = 1 ] || { cat "$tmp/r3.log"; fail "a failing baseline must exit 1, not $rc"; }
 grep -q "missing: $etc/missing/nginx.conf" "$tmp/r3.log" || { cat "$tmp/r3.log"; fail "no missing path"; }
 grep -q "unit/private-tmp-yes keepalive" "$tmp/r3.log" && fail "variants measured after the baseline failed"

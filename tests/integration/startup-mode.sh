@@ -9,17 +9,11 @@
 # measured and are gone afterwards with the container.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-[ "$(id -u)" = 0 ] || { echo "needs root"; exit 77; }
-if [ ! -d /run/systemd/system ]; then
-	command -v systemd-nspawn >/dev/null || { echo "no systemd-nspawn"; exit 77; }
-fi
-bin=${BIN:-build/bin}
-for p in loadgen lunchd-activated; do
-	[ -x "$bin/$p" ] || { echo "$bin/$p not built"; exit 77; }
-done
-out=$(mktemp -d)
+NAME=startup-mode
+. tests/integration/lib/sandbox.sh
+out=$tmp
 name=sbtest-startup-$$
-trap 'scripts/sandbench host --name "$name" down >/dev/null 2>&1; rm -rf "$out"' EXIT INT TERM
+trap 'scripts/sandbench host --name "$name" down >/dev/null 2>&1; rm -rf "$tmp"' EXIT
 
 scripts/sandbench startup --name "$name" --lock-timeout 200 --servers activated,inetd \
 	--directives private-tmp-yes --reps 3 --host-mounts 0,20 --connections 4 --seed 5 \

@@ -14,7 +14,8 @@ command -v systemd-nspawn >/dev/null 2>&1 || [ -d /run/systemd/system ] ||
 [ -x "$BIN/loadgen" ] && [ -x "$BIN/lunchd-drop" ] || skip "build first: $BIN/loadgen, $BIN/lunchd-drop"
 
 tmp=$(mktemp -d "/tmp/sandbench-$NAME.XXXXXX") || exit 1
-trap 'rm -rf "$tmp"' EXIT INT TERM
+trap 'rm -rf "$tmp"' EXIT
+trap 'exit 130' INT TERM
 
 # run_failed LOG: a run that failed skips where the host is busy or cannot
 # come up, and fails otherwise.
