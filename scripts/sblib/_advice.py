@@ -3,6 +3,7 @@ and which is stronger, the capability search, whether a service is public,
 and the texts it writes (the drop-in, advice.md, a profile). No host, no
 files: sblib.advise runs the tries and calls these.
 """
+import os
 import re
 
 from sblib import _catalogue as cat
@@ -183,11 +184,35 @@ def profile_text(result, argv):
 _RO = re.compile(r"(?<![\w./-])(/[^\s'\"`:,;()]+)[^|]*?(?:Read-only file system|EROFS)")
 
 
-def readonly_path(reason):
-    """The path a journal REASON says could not be written because its file
-    system is read-only (the first such), or None."""
-    m = _RO.search(reason or "")
-    return m.group(1) if m else None
+def readonly_paths(reason):
+    """The paths a journal REASON says could not be written (chown, mkdir,
+    open, rename ...) because their file system is read-only, in order."""
+    out = []
+    for seg in re.split(r"\s\|\s|\n", reason or ""):
+        for m in _RO.finditer(seg):
+            if m.group(1) not in out:
+                out.append(m.group(1))
+    return out
+
+
+def rw_paths(paths):
+    """PATHS (directories) as few ReadWritePaths= entries as cover them: a
+    path under another is dropped, and siblings in a service's own directory
+    (/var/lib/nginx/body and /var/lib/nginx/fastcgi) become that directory;
+    never a parent of fewer than three components (/var/lib, /run stay
+    as narrow as the paths)."""
+    ps = sorted(set(os.path.normpath(p) for p in paths))
+    while True:
+        parents = {}
+        for p in ps:
+            parent = os.path.dirname(p)
+            if len(parent.strip("/").split("/")) >= 3:
+                parents.setdefault(parent, []).append(p)
+        grown = [k for k, v in parents.items() if len(v) > 1]
+        if not grown:
+            break
+        ps = sorted((set(ps) - {p for k in grown for p in parents[k]}) | set(grown))
+    return [p for p in ps if not any(p != q and p.startswith(q.rstrip("/") + "/") for q in ps)]
 
 
 def loopback(addr):

@@ -289,8 +289,10 @@ class Host:
     paths as seen inside the host."""
 
     def __init__(self, name, mode, leader=1, nspawn_pid=0, owner=0, installed=None,
-                 started=None):
+                 started=None, root="/", show=()):
         self.name = name
+        self.root = root                  # the tree it booted ("/": this machine's)
+        self.shown = list(show)           # this machine's paths overlaid on a clean root
         self.mode = mode                  # "pid1" or "nspawn"
         self.leader = leader              # host PID of the host's systemd
         self.nspawn_pid = nspawn_pid
@@ -305,7 +307,8 @@ class Host:
     def state(self):
         return {"name": self.name, "mode": self.mode, "repo": repo_root(), "leader": self.leader,
                 "nspawn_pid": self.nspawn_pid, "owner": self.owner,
-                "installed": self.installed, "started": self.started}
+                "installed": self.installed, "started": self.started, "root": self.root,
+                "show": self.shown}
 
     def save(self):
         os.makedirs(STATE_DIR, exist_ok=True)
@@ -573,7 +576,8 @@ def attach(name="sandbench"):
     st = load_state(name)
     if st:
         h = Host(st["name"], st["mode"], st.get("leader", 1), st.get("nspawn_pid", 0),
-                 st.get("owner", 0), st.get("installed"), st.get("started"))
+                 st.get("owner", 0), st.get("installed"), st.get("started"),
+                 st.get("root", "/"), st.get("show", []))
         if h.alive():
             return h
         return None
@@ -673,17 +677,54 @@ def _find_leader(nspawn_pid, timeout):
     return None
 
 
-def up(name="sandbench", owner=None, lock_timeout=300, boot_timeout=90, console=None):
+def host_root(root=None):
+    """The tree a container boots: ROOT, else $SANDBENCH_ROOT, else "/"
+    (this machine's /usr with its /etc, /var ... overlaid)."""
+    root = root or os.environ.get("SANDBENCH_ROOT") or "/"
+    root = os.path.realpath(root)
+    if root != "/" and not os.path.isdir(os.path.join(root, "usr")):
+        raise HostError(f"root {root} is not an OS tree (no usr/): build one with "
+                        "`sandbench host root`")
+    return root
+
+
+def host_show(show=None):
+    """Paths of this machine shown (overlaid) in a host booted from a clean
+    root: SHOW (a list), else $SANDBENCH_SHOW (colon-separated)."""
+    if show is None:
+        show = [p for p in os.environ.get("SANDBENCH_SHOW", "").split(":") if p]
+    for p in show:
+        if not os.path.isabs(p) or not os.path.exists(p) or "," in p or ":" in p:
+            raise HostError(f"cannot show {p!r} in the host: an absolute path that exists, "
+                            "without ',' or ':'")
+    return sorted(set(os.path.normpath(p) for p in show))
+
+
+def nspawn_tree(root, show):
+    """systemd-nspawn arguments for the container's files: this machine's
+    /usr with its top-level directories overlaid (ROOT "/"), or a clean
+    ROOT, read-only under a tmpfs, with only the paths SHOW overlaid."""
+    if root == "/":
+        return ["-D", "/", "--volatile=yes", *tree_overlays()]
+    return ["-D", root, "--volatile=overlay", *(f"--overlay={p}::{p}" for p in show)]
+
+
+def up(name="sandbench", owner=None, lock_timeout=300, boot_timeout=90, console=None,
+       root=None, show=None):
     """Boots (or reuses) the sandbox host NAME and prepares it for the servers.
     OWNER: the PID responsible for powering it off (default: this process;
-    0 leaves it up until down()). Returns a Host with host.owned telling
-    whether this call created it."""
+    0 leaves it up until down()). ROOT and SHOW: see host_root(), host_show()
+    (ignored where systemd is PID 1: the host is this machine). Returns a
+    Host with host.owned telling whether this call created it."""
     if owner is None:
         owner = os.getpid()
+    pid1 = have_systemd_pid1()
+    root, show = ("/", []) if pid1 else (host_root(root), host_show(show))
     h = attach(name)
     st = load_state(name) or {}
     in_use = h is not None and (h.owner == 0 or alive(h.owner))
     if in_use and st.get("repo", repo_root()) == repo_root() \
+            and st.get("root", "/") == root and st.get("show", []) == show \
             and h.is_running() in ("running", "degraded"):
         h.owned = False
         return h
@@ -691,7 +732,7 @@ def up(name="sandbench", owner=None, lock_timeout=300, boot_timeout=90, console=
         remove_stale(name)
     # else: another tree's (or a still booting) container of that name is in
     # use; it holds the lock, so wait for it below instead of removing it.
-    if have_systemd_pid1():
+    if pid1:
         h = Host(name, "pid1", owner=owner)
         h.owned = True
         h.save()
@@ -708,8 +749,8 @@ def up(name="sandbench", owner=None, lock_timeout=300, boot_timeout=90, console=
         remove_stale(name)
         os.makedirs(STATE_DIR, exist_ok=True)
         console = console or os.path.join(STATE_DIR, name + ".console")
-        argv = ["systemd-nspawn", "-D", "/", "--volatile=yes", "--register=no", "--keep-unit",
-                "--boot", "-M", name, "--system-call-filter=bpf", *tree_overlays(),
+        argv = ["systemd-nspawn", *nspawn_tree(root, show), "--register=no", "--keep-unit",
+                "--boot", "-M", name, "--system-call-filter=bpf",
                 f"--bind-ro={repo_root()}:{OPT}",
                 f"--bind-ro={os.path.join(repo_root(), 'units', 'host', BOOT_TARGET)}:"
                 f"{UNIT_DIR}/{BOOT_TARGET}",
@@ -725,7 +766,8 @@ def up(name="sandbench", owner=None, lock_timeout=300, boot_timeout=90, console=
         if leader is None:
             raise HostError(f"systemd-nspawn exited or started no systemd; see {console}:\n"
                             + _tail(console))
-        h = Host(name, "nspawn", leader=leader, nspawn_pid=proc.pid, owner=owner)
+        h = Host(name, "nspawn", leader=leader, nspawn_pid=proc.pid, owner=owner,
+                 root=root, show=show)
         h.owned = True
         h.save()
         end = time.monotonic() + boot_timeout

@@ -159,13 +159,23 @@ HIDDEN = {"/tmp": "a fresh tmpfs in the sandbox host",
           "/run": "the sandbox host's own /run (runtime state is not shared)"}
 
 
-def explain_missing(paths, on_machine=os.path.exists):
-    """One sentence per missing path: whether the machine has it (then why
-    the sandbox host does not show it) or not."""
+def explain_missing(paths, on_machine=os.path.exists, link_of=lambda p: None, root="/"):
+    """One sentence per missing path: a dangling symlink (LINK_OF gives its
+    target in the host), whether the machine has it (then why the sandbox
+    host does not show it), or not. ROOT: the tree the host booted."""
     out = []
     for p in paths:
         top = "/" + p.strip("/").split("/", 1)[0]
-        if on_machine(p) and top in HIDDEN:
+        link = link_of(p)
+        if link is not None:
+            out.append(f"{p} is a symlink to {link}, which does not exist "
+                       "(is the package that ships it installed?)")
+        elif root != "/":
+            out.append(f"{p} does not exist in the host's root {root}, which shows none of "
+                       "this machine's files" + (" (this machine has it: show it with "
+                                                 "--show or SANDBENCH_SHOW)" if on_machine(p)
+                                                 else ""))
+        elif on_machine(p) and top in HIDDEN:
             out.append(f"{p} exists on this machine but under {top}, {HIDDEN[top]}: "
                        "keep the service's files elsewhere (/etc, /srv, /var/lib ...)")
         elif on_machine(p):

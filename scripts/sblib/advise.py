@@ -313,21 +313,25 @@ class Advisor:
             ok.append((d, r.get("exposure")))
         return ok
 
-    def repair(self, d, r, most=3):
+    def repair(self, d, r, most=6):
         """A directive that failed because a path it made read-only is one
-        the service writes (nginx's /run/nginx.pid under ProtectSystem=strict)
-        is tried again with ReadWritePaths= of that directory, up to MOST
-        paths: the way a person deploys it. Returns (body, the last try)."""
+        the service writes (nginx's /run/nginx.pid under ProtectSystem=strict,
+        its /var/lib/nginx/* when it chowns them at every start) is tried
+        again with ReadWritePaths= of those directories, gathering every
+        read-only failure each try reports, up to MOST tries: the way a
+        person deploys it. Returns (body, the last try)."""
         body, paths = d["body"], []
-        while len(paths) < most:
-            p = pure.readonly_path(r["reason"])
-            if not p:
+        for _ in range(most):
+            new = []
+            for p in pure.readonly_paths(r["reason"]):
+                if not os.path.isdir(self.svc.host.path(p)):
+                    p = os.path.dirname(p) or "/"
+                if p != "/" and p not in paths:
+                    new.append(p)
+            grown = pure.rw_paths(paths + new)
+            if not new or grown == paths:
                 break
-            if not os.path.isdir(self.svc.host.path(p)):
-                p = os.path.dirname(p) or "/"
-            if p in paths or p == "/":
-                break
-            paths.append(p)
+            paths = grown
             body = d["body"].rstrip("\n") + "\nReadWritePaths=" + " ".join(paths) + "\n"
             r = self.svc.try_(body, evidence=True)
             self.say(f"  {d['name']} with ReadWritePaths={' '.join(paths)}: {r['status']}")

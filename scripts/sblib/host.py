@@ -6,12 +6,13 @@ import signal
 import subprocess
 import sys
 
-from sblib import _host
+from sblib import _host, _roots
 
 HELP = "boot, inspect, use and power off the systemd sandbox host"
 
 USAGE = """\
-usage: sandbench host [--name NAME] up [--lock-timeout S]
+usage: sandbench host [--name NAME] up [--lock-timeout S] [--root DIR] [--show PATH]...
+       sandbench host root [--release R]
        sandbench host [--name NAME] status [--json]
        sandbench host [--name NAME] exec -- CMD [ARGS...]
        sandbench host [--name NAME] install [--set KEY=VALUE]... FILE...
@@ -26,6 +27,13 @@ removes a stale container of the same name from an interrupted run.
 
   up       boot (or reuse) the host; create user lunchd, /etc/sandbench/tls
            (key.pem 0600, cert.pem, chain.pem), /srv/sandbench, /run/sandbench
+           --root DIR: boot the OS tree DIR instead of this machine (read-only
+           under a tmpfs; default $SANDBENCH_ROOT), showing none of this
+           machine's files but each --show PATH (default $SANDBENCH_SHOW,
+           colon-separated), overlaid so nothing written reaches it
+  root     print the path of a clean Debian root (default bookworm) holding
+           only the sandbox host's packages (scripts/deps --host-list),
+           built once with mmdebstrap and cached in /var/cache/sandbench/roots
   status   mode, PIDs, systemd state, installed units (exit 1 when not up)
   exec     run CMD inside the host (systemctl, journalctl, systemd-analyze...)
   install  copy unit files / drop-ins (DIR.d/NAME.conf keeps its DIR.d) into
@@ -35,6 +43,9 @@ removes a stale container of the same name from an interrupted run.
 
 options:
   --name NAME         container name (default: sandbench)
+
+exit status: 0 done, 1 failed (the message says why), 2 bad usage,
+75 another sandbox host held the lock for the whole --lock-timeout.
 """
 
 
@@ -54,19 +65,19 @@ def main(argv):
     if not a.name.replace("-", "").replace("_", "").isalnum():
         print(f"sandbench host: bad --name '{a.name}' (letters, digits, - and _)", file=sys.stderr)
         return 2
-    if os.geteuid() != 0 and a.cmd != "status":
+    if os.geteuid() != 0 and a.cmd not in ("status", "root"):
         print("sandbench host: must run as root (systemd-nspawn, nsenter, /run/systemd)",
               file=sys.stderr)
         return 2
     cmds = {"up": cmd_up, "status": cmd_status, "exec": cmd_exec,
-            "install": cmd_install, "down": cmd_down}
+            "install": cmd_install, "down": cmd_down, "root": cmd_root}
     if a.cmd not in cmds:
         print(f"sandbench host: unknown subcommand '{a.cmd}'; valid: {', '.join(cmds)}",
               file=sys.stderr)
         return 2
     try:
         return cmds[a.cmd](a.name, a.rest)
-    except _host.HostError as e:
+    except (_host.HostError, _roots.RootError) as e:
         print(f"sandbench host: {e}", file=sys.stderr)
         return _host.EX_TEMPFAIL if isinstance(e, _host.LockBusy) else 1
 
@@ -75,12 +86,28 @@ def cmd_up(name, rest):
     ap = argparse.ArgumentParser(prog="sandbench host up")
     ap.add_argument("--lock-timeout", type=float, default=300)
     ap.add_argument("--boot-timeout", type=float, default=90)
+    ap.add_argument("--root", metavar="DIR")
+    ap.add_argument("--show", action="append", metavar="PATH")
     a = ap.parse_args(rest)
     # SIGTERM during boot must tear down like SIGINT does.
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
-    h = _host.up(name, owner=0, lock_timeout=a.lock_timeout, boot_timeout=a.boot_timeout)
+    h = _host.up(name, owner=0, lock_timeout=a.lock_timeout, boot_timeout=a.boot_timeout,
+                 root=a.root, show=a.show)
     print(f"host '{name}' {'up' if h.owned else 'already up'}: mode {h.mode}, "
-          f"systemd pid {h.leader}" + (f", nspawn pid {h.nspawn_pid}" if h.nspawn_pid else ""))
+          f"systemd pid {h.leader}" + (f", nspawn pid {h.nspawn_pid}" if h.nspawn_pid else "")
+          + (f", root {h.root}" if h.root != "/" else ""))
+    return 0
+
+
+def cmd_root(name, rest):
+    ap = argparse.ArgumentParser(prog="sandbench host root")
+    ap.add_argument("--release", default=_roots.DEFAULT_RELEASE, choices=_roots.RELEASES)
+    a = ap.parse_args(rest)
+    if os.geteuid() != 0 and not os.path.isdir(
+            os.path.join(_roots.path_of(a.release, _roots.packages()), "usr")):
+        print("sandbench host root: building a root needs root (mmdebstrap)", file=sys.stderr)
+        return 2
+    print(_roots.ensure(a.release))
     return 0
 
 

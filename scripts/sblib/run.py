@@ -309,7 +309,10 @@ def baseline_failure(inst, host):
              "measured against it", f"  reason: {inst.reason or '?'}"]
     gone = _unit.missing_paths(inst.reason, lambda p: os.path.exists(host.path(p)))
     on_machine = os.path.exists if host.mode != "pid1" else (lambda p: False)
-    for line in _unit.explain_missing(gone, on_machine):
+
+    def link_of(p):
+        return os.readlink(host.path(p)) if os.path.islink(host.path(p)) else None
+    for line in _unit.explain_missing(gone, on_machine, link_of, getattr(host, "root", "/")):
         lines.append(f"  missing: {line}")
     return lines
 

@@ -7,7 +7,10 @@
 # propose a directive that cuts a public service off its clients, and the
 # drop-in, installed on a fresh copy of the unit in a fresh sandbox host,
 # must start and serve. The TLS site is written inside the sandbox host
-# only: this machine's /etc/nginx is not touched.
+# only: this machine's /etc/nginx is not touched. nginx's temp directories are
+# put in the state a machine is left in after nginx once ran without a `user`
+# line (owned by nobody): nginx then chowns them at every start, which fails
+# under ProtectSystem=strict, and advise must repair it with ReadWritePaths=.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 NAME=advise-nginx
@@ -29,6 +32,9 @@ site() {
 		x sh -c "cat > /etc/ssl/sbadvise/$f" <"$tmp/tls/$f" || fail "copy $f"
 	done
 	x chmod 600 /etc/ssl/sbadvise/key.pem
+	for d in body fastcgi proxy scgi uwsgi; do
+		x mkdir -p /var/lib/nginx/$d && x chown nobody:nogroup /var/lib/nginx/$d || fail "temp $d"
+	done
 	x sh -c "cat > /etc/nginx/sites-enabled/sbadvise-tls" <<SITE || fail "site"
 server {
 	listen $port ssl;
@@ -64,10 +70,17 @@ ex = a["exposure"]
 print(f"exposure {ex['before']} -> {ex['after']}; {len(a['members'])} proposed; "
       f"capabilities {a['capabilities']}; cost {a['cost'].get('whole')}")
 assert ex["after"] < ex["before"] - 1, ex
-# ProtectSystem=strict fails on nginx's /run/nginx.pid as it is; advise makes
-# it deployable with ReadWritePaths=/run, and then prefers it to =full
+# ProtectSystem=strict fails on nginx's /run/nginx.pid and on the chown of
+# every temp directory in /var/lib/nginx; advise makes it deployable with
+# ReadWritePaths= of /run and /var/lib/nginx (not five paths, not /var/lib;
+# /var/log/nginx too where its logs are not writable yet), and then prefers
+# it to =full
 assert "protect-system-strict" in a["members"], a["rejected"].get("protect-system-strict")
-assert "ReadWritePaths=/run" in a["info"]["protect-system-strict"]["body"], a["info"]
+rw = [l for l in a["info"]["protect-system-strict"]["body"].splitlines()
+      if l.startswith("ReadWritePaths=")]
+assert len(rw) == 1, rw
+rw = rw[0].split("=", 1)[1].split()
+assert {"/run", "/var/lib/nginx"} <= set(rw) <= {"/run", "/var/lib/nginx", "/var/log/nginx"}, rw
 assert a["rejected"]["protect-system-full"]["kind"] == "superseded", a["rejected"]
 # one sample each: no interval, so nothing may be dropped as too costly
 assert not [n for n, x in a["rejected"].items() if x["kind"] == "too costly"], a["rejected"]
@@ -82,7 +95,7 @@ assert "CAP_SETUID" in a["capabilities"] and "CAP_SETGID" in a["capabilities"], 
 assert a["cost"].get("whole"), a["cost"]
 text = open(sys.argv[1] + "/advice.conf").read()
 assert "[Service]" in text and "CapabilityBoundingSet=" in text
-assert "ProtectSystem=strict" in text and "ReadWritePaths=/run" in text
+assert "ProtectSystem=strict" in text and "ReadWritePaths=/run /var/lib/nginx" in text, text
 # every member was measured, the repaired one too
 assert all(a["info"][m].get("cost") for m in a["members"]), \
     [m for m in a["members"] if not a["info"][m].get("cost")]

@@ -5,6 +5,8 @@
 # in /var/www/html, an index.html of the user's) with TLS turned on the Debian way (conf-enabled/10-ssl.conf
 # linked, the key and certificate in /etc/lighttpd/server.pem). The TLS set-up
 # is made inside the sandbox host only; this machine's /etc is not touched.
+# 10-ssl.conf ships in lighttpd-mod-openssl (scripts/deps installs it): the
+# host boots the clean root, so the test passes only where that holds.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 NAME=runner-lighttpd

@@ -5,6 +5,8 @@
 # under /usr): measured, and what it writes in /etc does not reach the
 # machine. A .socket with its service measured as a pair (socket-activated).
 # A unit whose baseline cannot start: exit 1 at once, naming the missing path.
+# The host boots the clean root (tests/run), showing this machine's paths the
+# test made and names in SANDBENCH_SHOW (`host up --show PATH` on the command line).
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 NAME=runner-own-unit
@@ -17,6 +19,7 @@ common="$common --lock-timeout 250 --seed 7"
 
 # --- 1. files in /etc and /srv, TLS ----------------------------------------
 mkdir -p "$etc" "$srv" || fail "mkdir"
+export SANDBENCH_SHOW="$etc:$srv"
 scripts/mkcert "$etc" >/dev/null 2>&1 || fail "mkcert"
 echo "hello from the machine's /srv" >"$srv/index.html"
 cat >"$etc/nginx.conf" <<CONF

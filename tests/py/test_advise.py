@@ -92,14 +92,33 @@ class TestCost(unittest.TestCase):
 
 
 class TestReadOnly(unittest.TestCase):
-    def test_path_of_a_read_only_write(self):
+    def test_paths_of_read_only_writes(self):
         r = ('2026/12/02 07:45:47 [emerg] 227#227: open() "/run/nginx.pid" failed '
              '(30: Read-only file system) | nginx: configuration file /etc/nginx/nginx.conf '
              'test failed')
-        self.assertEqual(advise.readonly_path(r), "/run/nginx.pid")
-        self.assertEqual(advise.readonly_path("mkdir /var/lib/x: Read-only file system"),
-                         "/var/lib/x")
-        self.assertIsNone(advise.readonly_path("open() \"/etc/x\" failed (2: No such file)"))
+        self.assertEqual(advise.readonly_paths(r), ["/run/nginx.pid"])
+        self.assertEqual(advise.readonly_paths("mkdir /var/lib/x: Read-only file system"),
+                         ["/var/lib/x"])
+        self.assertEqual(advise.readonly_paths("open() \"/etc/x\" failed (2: No such file)"), [])
+
+    def test_every_kind_of_failed_write(self):
+        # nginx whose temp dirs belong to another user chowns them at every start
+        r = ('nginx: [emerg] chown("/var/lib/nginx/fastcgi", 33) failed (30: Read-only file '
+             'system) | rename "/var/log/app/a.log" failed: Read-only file system'
+             ' | mkdir(/srv/x/y): EROFS')
+        self.assertEqual(advise.readonly_paths(r),
+                         ["/var/lib/nginx/fastcgi", "/var/log/app/a.log", "/srv/x/y"])
+
+    def test_fewest_paths(self):
+        self.assertEqual(advise.rw_paths(["/var/lib/nginx/body", "/var/lib/nginx/fastcgi"]),
+                         ["/var/lib/nginx"])
+        self.assertEqual(advise.rw_paths(["/var/lib/nginx/body", "/var/lib/nginx/fastcgi",
+                                          "/run"]), ["/run", "/var/lib/nginx"])
+        # never wider than a service's own directory
+        self.assertEqual(advise.rw_paths(["/var/lib/a", "/var/lib/b"]), ["/var/lib/a", "/var/lib/b"])
+        self.assertEqual(advise.rw_paths(["/run/a", "/run"]), ["/run"])
+        self.assertEqual(advise.rw_paths(["/var/lib/x/a/b", "/var/lib/x/a/c", "/var/lib/x/d"]),
+                         ["/var/lib/x"])
 
 
 class TestProfileCaps(unittest.TestCase):

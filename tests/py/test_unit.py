@@ -104,6 +104,18 @@ class TestMissing(unittest.TestCase):
         self.assertIn("fresh tmpfs", out[0])
         self.assertIn("does not exist", out[1])
 
+    def test_explain_dangling_link_and_clean_root(self):
+        # lighttpd's conf-enabled/10-ssl.conf links a file another package ships
+        p = "/etc/lighttpd/conf-enabled/10-ssl.conf"
+        out = _unit.explain_missing([p], lambda _: False,
+                                    lambda q: "../conf-available/10-ssl.conf" if q == p else None)
+        self.assertIn("symlink to ../conf-available/10-ssl.conf", out[0])
+        self.assertIn("package", out[0])
+        out = _unit.explain_missing(["/etc/a", "/etc/b"], lambda q: q == "/etc/a", root="/r")
+        self.assertIn("root /r", out[0])
+        self.assertIn("--show", out[0])
+        self.assertNotIn("--show", out[1])
+
 
 if __name__ == "__main__":
     unittest.main()
