@@ -55,7 +55,9 @@ double lg_thread_rate(const struct lg_config *cfg, uint32_t thread)
 
 uint64_t lg_thread_sched_start(const struct lg_config *cfg, uint32_t thread, uint64_t start_ns)
 {
-	return start_ns + (uint64_t)((double)thread * 1e9 / cfg->rate);
+	uint32_t step = cfg->thread_per_target ? 1 : cfg->ntargets;
+
+	return start_ns + (uint64_t)((double)thread * step * 1e9 / cfg->rate);
 }
 
 /*

@@ -66,8 +66,11 @@ uint32_t lg_conn_target(const struct lg_config *cfg, uint32_t g);
 
 /*
  * Open loop: thread i's share of the rate (as its share of the
- * connections) and the time of its request 0: the threads' schedules are
- * staggered by one request interval of the total rate, 1 / rate, each.
+ * connections) and the time of its request 0. The threads' schedules are
+ * staggered so that every target's requests stay evenly spaced: by
+ * 1 / rate with one target or a thread per target (target i's schedule is
+ * then target 0's shifted by i / rate), by ntargets / rate when each thread
+ * drives every target.
  */
 double lg_thread_rate(const struct lg_config *cfg, uint32_t thread);
 uint64_t lg_thread_sched_start(const struct lg_config *cfg, uint32_t thread, uint64_t start_ns);
