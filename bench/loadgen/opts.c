@@ -375,7 +375,7 @@ int opts_parse(struct lg_opts *o, int argc, char **argv, char *err, int size)
 	for (ti = 0; ti < LG_TARGETS_MAX; ti++)
 		cfg->target[ti].netns_fd = -1;
 	opterr = 0;
-	optind = 1;
+	optind = 0; /* glibc: also forgets the rest of a "-xyz" an earlier call stopped in */
 	while ((c = getopt_long(argc, argv, ":c:t:d:n:R:H:h", opts_long, NULL)) != -1) {
 		switch (c) {
 		case 'c':

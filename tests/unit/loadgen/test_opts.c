@@ -356,15 +356,18 @@ static void test_rates(void **state)
 	assert_int_equal(PARSE("-c", "10", "-t", "2", "http://a/", "http://b/"), 0);
 }
 
-/* A half-read option cluster of one parse must not leak into the next. */
+/* A parse that stopped inside an option cluster must not leak into the next (fuzz_opts found it). */
 static void test_reparse(void **state)
 {
 	(void)state;
+	assert_int_equal(PARSE("-g-croup", "http://a/"), -EINVAL);
+	assert_int_equal(PARSE("-c", "4", "http://a/"), 0);
+	assert_int_equal(o.cfg.conns, 4);
 	assert_int_equal(PARSE("-hc", "http://a/"), 0);
 	assert_true(o.help);
-	assert_int_equal(PARSE("-c", "4", "http://a/"), 0);
+	assert_int_equal(PARSE("-c", "5", "http://a/"), 0);
 	assert_false(o.help);
-	assert_int_equal(o.cfg.conns, 4);
+	assert_int_equal(o.cfg.conns, 5);
 }
 
 int main(void)
