@@ -82,13 +82,13 @@ void opts_usage(FILE *f)
 	      "                        failed request counts, and so does a connection\n"
 	      "                        attempt that fails before it is ready (refused,\n"
 	      "                        timed out, TLS failed), so a dead server ends the run\n"
-	      "  -R, --rate R          open loop: R requests/s in total on a fixed schedule\n"
-	      "                        (with N URLs each gets R/N: the same schedule, shifted\n"
-	      "                        by 1/R from the previous URL's); latency counts from\n"
-	      "                        the scheduled time (coordinated omission corrected),\n"
-	      "                        the uncorrected one is reported too. With several URLs\n"
-	      "                        and threads every thread needs a multiple of N\n"
-	      "                        connections\n"
+	      "  -R, --rate R          open loop: R requests/s in total on a fixed schedule;\n"
+	      "                        with N URLs each gets R/N, all on the same schedule,\n"
+	      "                        shifted. Latency counts from the scheduled time\n"
+	      "                        (coordinated omission corrected), for each URL; the\n"
+	      "                        uncorrected one is reported too. With several URLs and\n"
+	      "                        threads (not --thread-per-target) every thread needs\n"
+	      "                        a multiple of N connections\n"
 	      "      --rate-per-target R  open loop: R requests/s to every URL (-R R*N)\n"
 	      "      --close           a new TCP (+TLS full handshake) connection per request\n"
 	      "      --resume          like --close, resuming the TLS session (https only)\n"
@@ -538,14 +538,14 @@ int opts_parse(struct lg_opts *o, int argc, char **argv, char *err, int size)
 	cfg->mode = close_opt ? LG_CLOSE : resume_opt ? LG_RESUME : LG_KEEPALIVE;
 	if (cfg->pipeline > 1 && (cfg->mode != LG_KEEPALIVE || cfg->rate > 0))
 		return opts_fail(err, size, "--pipeline works with keep-alive closed loop only");
+	if (cfg->conns % cfg->ntargets)
+		return opts_fail(err, size, "-c %u is not a multiple of the %u URLs: every target gets as many connections",
+				 cfg->conns, cfg->ntargets);
 	if (cfg->threads > cfg->conns)
 		return opts_fail(err, size, "-t %u is more than -c %u: every thread needs a connection",
 				 cfg->threads, cfg->conns);
 	if (cfg->cafile && !cfg->tls)
 		return opts_fail(err, size, "--cacert needs an https:// URL");
-	if (cfg->conns % cfg->ntargets)
-		return opts_fail(err, size, "-c %u is not a multiple of the %u URLs: every target gets as many connections",
-				 cfg->conns, cfg->ntargets);
 	/*
 	 * Open loop: a thread's schedule goes round its connections, so each
 	 * target gets the same schedule (shifted) only when every thread has as

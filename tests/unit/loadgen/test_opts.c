@@ -319,6 +319,9 @@ static void test_thread_per_target(void **state)
 	assert_int_equal(PARSE("-t", "1", "-c", "4", "--thread-per-target", "http://a/", "http://b/"),
 			 -EINVAL);
 	assert_non_null(strstr(err, "--thread-per-target"));
+	/* too few connections for the URLs: said so, not as a -t problem */
+	assert_int_equal(PARSE("-c", "1", "--thread-per-target", "http://a/", "http://b/"), -EINVAL);
+	assert_non_null(strstr(err, "not a multiple"));
 	/* one URL: one thread */
 	assert_int_equal(PARSE("-c", "4", "--thread-per-target", "http://a/"), 0);
 	assert_int_equal(o.cfg.threads, 1);
