@@ -51,7 +51,7 @@ struct lg_config {
 	uint32_t conns;          /* total, spread over the threads */
 	uint32_t threads;
 	bool thread_per_target;  /* threads == ntargets, thread i drives target i only */
-	double rate;             /* total requests/s (every target rate / ntargets); 0: closed loop */
+	double rate;             /* requests/s in all (each target rate / ntargets); 0: closed */
 	double duration_s;       /* measured seconds; 0: until -n is reached */
 	uint64_t requests;       /* -n; 0: until the duration ends */
 	double warmup_s;

@@ -398,8 +398,8 @@ int engine_run(struct engine *e, uint64_t start_ns, uint64_t measure_ns)
 	engine_cpu_stop(e);
 	r = engine_netns(e, -1);
 	if (r < 0 && !e->st[0].sys_err[0])
-		snprintf(e->st[0].sys_err, sizeof(e->st[0].sys_err), "setns to its own namespace: %s",
-			 strerror(-r));
+		snprintf(e->st[0].sys_err, sizeof(e->st[0].sys_err),
+			 "setns to its own namespace: %s", strerror(-r));
 	now = lg_now_ns();
 	if (e->end_ns && now >= e->end_ns) {
 		now = e->end_ns;

@@ -92,7 +92,8 @@ static int netns_open(struct lg_config *cfg, char *err, size_t size)
 		tg->netns_fd = open(tg->netns, O_RDONLY | O_CLOEXEC);
 		if (tg->netns_fd < 0) {
 			r = -errno;
-			snprintf(err, size, "--netns %s: cannot open it: %s", tg->netns, strerror(-r));
+			snprintf(err, size, "--netns %s: cannot open it: %s", tg->netns,
+				 strerror(-r));
 			return r;
 		}
 		if (cfg->home_netns_fd >= 0)
@@ -114,14 +115,14 @@ static int netns_open(struct lg_config *cfg, char *err, size_t size)
 			r = -errno;
 			snprintf(err, size, "--netns %s: cannot enter it: %s", tg->netns,
 				 r == -EINVAL ? "not a network namespace"
-				 : r == -EPERM ? "Operation not permitted (setns needs CAP_SYS_ADMIN)"
+				 : r == -EPERM ? "not permitted (setns needs CAP_SYS_ADMIN)"
 				 : strerror(-r));
 			return r;
 		}
 		if (setns(cfg->home_netns_fd, CLONE_NEWNET) < 0) {
 			r = -errno;
-			snprintf(err, size, "--netns %s: cannot return to loadgen's own namespace: %s",
-				 tg->netns, strerror(-r));
+			snprintf(err, size, "--netns %s: cannot return to loadgen's own "
+				 "namespace: %s", tg->netns, strerror(-r));
 			return r;
 		}
 	}

@@ -18,7 +18,7 @@ struct lg_report {
 	double duration_s;             /* measured seconds */
 	double user_s, sys_s;          /* generator CPU time while measuring */
 	struct lg_thread_cpu threads_cpu; /* the load threads' own, summed */
-	struct lg_thread_cpu target_cpu[LG_TARGETS_MAX]; /* thread_per_target: each target's thread's */
+	struct lg_thread_cpu target_cpu[LG_TARGETS_MAX]; /* thread_per_target: target i's thread */
 	bool interrupted;              /* SIGINT/SIGTERM ended the run */
 	uint32_t timeline_len;         /* entries of st->timeline to print */
 	bool server_cpu;               /* --cgroup given and read at both edges */

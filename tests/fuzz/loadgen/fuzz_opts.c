@@ -64,7 +64,9 @@ static void check_ok(void)
 		}
 		/* a thread per target drives its own; with -R each thread all alike */
 		for (t = 0; t < cfg->ntargets; t++) {
-			if (cfg->thread_per_target && mine[t] != (t == th ? cfg->conns / cfg->ntargets : 0))
+			uint32_t own = t == th ? cfg->conns / cfg->ntargets : 0;
+
+			if (cfg->thread_per_target && mine[t] != own)
 				abort();
 			if (cfg->rate > 0 && !cfg->thread_per_target && mine[t] != mine[0])
 				abort();
@@ -76,7 +78,8 @@ static void check_ok(void)
 		if (per_target[t] != cfg->conns / cfg->ntargets)
 			abort();
 	for (i = 0; i < (uint32_t)o.ncgroups; i++)
-		if (!o.cgroups[i][0] || strchr(o.cgroups[i], ',') || o.cgroup_target[i] >= cfg->ntargets)
+		if (!o.cgroups[i][0] || strchr(o.cgroups[i], ',') ||
+		    o.cgroup_target[i] >= cfg->ntargets)
 			abort();
 }
 

@@ -249,7 +249,8 @@ static void test_netns(void **state)
 	assert_null(o.cfg.target[0].netns);
 	assert_string_equal(o.cfg.target[1].netns, "/n/b");
 	assert_null(o.cfg.target[2].netns);
-	assert_int_equal(PARSE("-c", "2", "--netns", "", "--netns", "/n/b", "http://h/", "http://i/"),
+	assert_int_equal(PARSE("-c", "2", "--netns", "", "--netns", "/n/b", "http://h/",
+			       "http://i/"),
 			 0);
 	assert_null(o.cfg.target[0].netns);
 	assert_string_equal(o.cfg.target[1].netns, "/n/b");
@@ -314,9 +315,11 @@ static void test_thread_per_target(void **state)
 			assert_int_equal(lg_conn_target(&o.cfg, th * 2 + i), th);
 	}
 	/* -t agreeing with it is fine, disagreeing is refused */
-	assert_int_equal(PARSE("-t", "2", "-c", "4", "--thread-per-target", "http://a/", "http://b/"),
+	assert_int_equal(PARSE("-t", "2", "-c", "4", "--thread-per-target", "http://a/",
+			       "http://b/"),
 			 0);
-	assert_int_equal(PARSE("-t", "1", "-c", "4", "--thread-per-target", "http://a/", "http://b/"),
+	assert_int_equal(PARSE("-t", "1", "-c", "4", "--thread-per-target", "http://a/",
+			       "http://b/"),
 			 -EINVAL);
 	assert_non_null(strstr(err, "--thread-per-target"));
 	/* too few connections for the URLs: said so, not as a -t problem */
@@ -352,14 +355,14 @@ static void test_rates(void **state)
 			 -EINVAL);
 	assert_non_null(strstr(err, "same schedule"));
 	assert_int_equal(PARSE("-c", "8", "-t", "2", "-R", "100", "http://a/", "http://b/"), 0);
-	assert_int_equal(PARSE("-c", "10", "-t", "2", "--thread-per-target", "-R", "100", "http://a/",
-			       "http://b/"),
+	assert_int_equal(PARSE("-c", "10", "-t", "2", "--thread-per-target", "-R", "100",
+			       "http://a/", "http://b/"),
 			 0);
 	/* closed loop does not care */
 	assert_int_equal(PARSE("-c", "10", "-t", "2", "http://a/", "http://b/"), 0);
 }
 
-/* A parse that stopped inside an option cluster must not leak into the next (fuzz_opts found it). */
+/* A parse stopped inside an option cluster must not leak into the next (fuzz_opts found it). */
 static void test_reparse(void **state)
 {
 	(void)state;

@@ -30,7 +30,7 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Runs every thread's schedule as engine_run sets it up, each request to its connection's target. */
+/* Runs every thread's schedule as engine_run does, each request to its connection's target. */
 static void collect(const struct lg_config *cfg, uint64_t until, struct target_times *tt)
 {
 	uint32_t th, t;
@@ -97,8 +97,9 @@ static void check_same_schedule(uint32_t ntargets, uint32_t threads, uint32_t co
 
 			if (d < -2 || d > 2)
 				fail_msg("target %u request %u: %lld ns off target 0's schedule "
-					 "(N %u, -t %u, -c %u, -R %.0f%s)", t, k, (long long)d, ntargets,
-					 threads, conns, rate, per_target ? ", thread per target" : "");
+					 "(N %u, -t %u, -c %u, -R %.0f%s)", t, k, (long long)d,
+					 ntargets, threads, conns, rate,
+					 per_target ? ", thread per target" : "");
 		}
 	}
 	/* evenly spaced within a target: one period apart, however many threads */
@@ -109,8 +110,9 @@ static void check_same_schedule(uint32_t ntargets, uint32_t threads, uint32_t co
 			if (gap + 2 < period || gap > period + 2)
 				fail_msg("target %u: requests %u and %u %llu ns apart, want %llu "
 					 "(N %u, -t %u, -c %u, -R %.0f%s)", t, k - 1, k,
-					 (unsigned long long)gap, (unsigned long long)period, ntargets,
-					 threads, conns, rate, per_target ? ", thread per target" : "");
+					 (unsigned long long)gap, (unsigned long long)period,
+					 ntargets, threads, conns, rate,
+					 per_target ? ", thread per target" : "");
 		}
 }
 
