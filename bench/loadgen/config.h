@@ -25,8 +25,11 @@ enum lg_mode {
 /*
  * One server the load goes to. With several targets (duet measurement) the
  * connections are dealt out round robin, connection g to target
- * g % ntargets, so every target gets as many and all are measured over the
- * same window.
+ * g % ntargets (with thread_per_target: thread i's connections to target i),
+ * so every target gets as many and all are measured over the same window.
+ * A target's sockets are created in its network namespace (--netns): a
+ * socket keeps the namespace it was made in, so two targets may have the
+ * same address in two namespaces.
  */
 struct lg_target {
 	const char *url_text;    /* as given on the command line */
@@ -35,6 +38,8 @@ struct lg_target {
 	socklen_t addrlen;
 	const char *request;     /* pipeline copies of the request, back to back */
 	size_t request_len;      /* length of ONE copy */
+	const char *netns;       /* --netns file, or NULL: loadgen's own network namespace */
+	int netns_fd;            /* that file, opened by main.c; -1: own namespace */
 };
 
 /* What every thread reads; set up by main.c, never written after start. */
@@ -45,7 +50,8 @@ struct lg_config {
 	enum lg_mode mode;
 	uint32_t conns;          /* total, spread over the threads */
 	uint32_t threads;
-	double rate;             /* total requests/s; 0: closed loop */
+	bool thread_per_target;  /* threads == ntargets, thread i drives target i only */
+	double rate;             /* requests/s in all (each target rate / ntargets); 0: closed */
 	double duration_s;       /* measured seconds; 0: until -n is reached */
 	uint64_t requests;       /* -n; 0: until the duration ends */
 	double warmup_s;
@@ -56,6 +62,8 @@ struct lg_config {
 	const char *cafile;
 	int tls_version;         /* 0 any (1.2 or 1.3), else TLS1_2_VERSION / TLS1_3_VERSION */
 	uint32_t timeline_cap;   /* seconds of per-second counts kept */
+	int home_netns_fd;       /* loadgen's own network namespace when a target has
+				    another (main.c opens it), else -1 */
 };
 
 #endif

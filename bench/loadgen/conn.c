@@ -247,8 +247,17 @@ void conn_connect(struct engine *e, struct conn *c, uint64_t now)
 {
 	const struct lg_target *tg = CTG(e, c);
 	struct io_uring_sqe *sqe;
-	int one = 1;
+	int one = 1, r;
 
+	/*
+	 * socket(2) here, on the thread, not IORING_OP_SOCKET: the socket is
+	 * made in the namespace the thread is in, and keeps it.
+	 */
+	r = engine_netns(e, tg->netns_fd);
+	if (r < 0) {
+		conn_not_started(e, c, "setns", -r, now);
+		return;
+	}
 	c->fd = socket(tg->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP);
 	if (c->fd < 0) {
 		conn_not_started(e, c, "socket", errno, now);

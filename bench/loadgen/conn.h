@@ -15,8 +15,10 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/resource.h>
 
 #include "bench/loadgen/config.h"
+#include "bench/loadgen/engine.h"
 #include "bench/loadgen/resp.h"
 #include "bench/loadgen/ring.h"
 #include "bench/loadgen/sched.h"
@@ -77,6 +79,11 @@ struct engine {
 	uint64_t stale;          /* requests in flight for more than a tick (at the last scan) */
 	atomic_bool *stop;
 	struct lg_stats *st;     /* per target */
+	int netns_cur;           /* the namespace the thread is in: a target's netns_fd, -1 own */
+	bool cpu_started, cpu_ok; /* the CPU clock was read when counting started */
+	uint64_t cpu0_ns;
+	struct rusage ru0;
+	struct lg_thread_cpu cpu;
 };
 
 /* The statistics, target and TLS context of connection c. */
@@ -90,6 +97,8 @@ bool engine_measuring(const struct engine *e, uint64_t t);
 bool engine_done_issuing(const struct engine *e, uint64_t now);
 /* May a closed slot connect (again)? */
 bool engine_may_connect(const struct engine *e, uint64_t now);
+/* Enters network namespace fd (-1: the thread's own) for a socket(). 0 or -errno. */
+int engine_netns(struct engine *e, int fd);
 
 /* Opens slot c (CLOSED). A failure is counted and retried later. */
 void conn_connect(struct engine *e, struct conn *c, uint64_t now);

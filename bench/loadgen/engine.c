@@ -10,10 +10,13 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "bench/loadgen/conn.h"
 
@@ -38,7 +41,76 @@ uint32_t lg_thread_first_conn(const struct lg_config *cfg, uint32_t thread)
 
 uint32_t lg_conn_target(const struct lg_config *cfg, uint32_t g)
 {
-	return cfg->ntargets > 1 ? g % cfg->ntargets : 0;
+	if (cfg->ntargets <= 1)
+		return 0;
+	if (cfg->thread_per_target)
+		return g / (cfg->conns / cfg->ntargets);
+	return g % cfg->ntargets;
+}
+
+double lg_thread_rate(const struct lg_config *cfg, uint32_t thread)
+{
+	return cfg->rate * lg_thread_conns(cfg, thread) / cfg->conns;
+}
+
+uint64_t lg_thread_sched_start(const struct lg_config *cfg, uint32_t thread, uint64_t start_ns)
+{
+	uint32_t step = cfg->thread_per_target ? 1 : cfg->ntargets;
+
+	return start_ns + (uint64_t)((double)thread * step * 1e9 / cfg->rate);
+}
+
+/*
+ * Puts the thread into network namespace fd (-1: loadgen's own) for a
+ * socket(). The thread stays there until a socket of another namespace is
+ * due (setns costs microseconds: a thread per target enters its target's
+ * once) and goes back to its own when it ends. 0 or -errno.
+ */
+int engine_netns(struct engine *e, int fd)
+{
+	if (fd == e->netns_cur)
+		return 0;
+	if (setns(fd >= 0 ? fd : e->cfg->home_netns_fd, CLONE_NEWNET) < 0)
+		return -errno;
+	e->netns_cur = fd;
+	return 0;
+}
+
+/* The thread's CPU clock and rusage now. false when either could not be read. */
+static bool engine_cpu_now(uint64_t *ns, struct rusage *ru)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) < 0 || getrusage(RUSAGE_THREAD, ru) < 0)
+		return false;
+	*ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	return true;
+}
+
+static double engine_tv_s(struct timeval tv)
+{
+	return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
+}
+
+/* Counting starts: the CPU time so far is not the measurement's. */
+static void engine_cpu_start(struct engine *e)
+{
+	e->cpu_started = true;
+	e->cpu_ok = engine_cpu_now(&e->cpu0_ns, &e->ru0);
+}
+
+/* Issuing ended: the CPU time of the measured window. */
+static void engine_cpu_stop(struct engine *e)
+{
+	struct rusage ru1;
+	uint64_t ns1;
+
+	if (!e->cpu_started || !e->cpu_ok || !engine_cpu_now(&ns1, &ru1) || ns1 < e->cpu0_ns)
+		return;
+	e->cpu.ns = ns1 - e->cpu0_ns;
+	e->cpu.user_s = engine_tv_s(ru1.ru_utime) - engine_tv_s(e->ru0.ru_utime);
+	e->cpu.sys_s = engine_tv_s(ru1.ru_stime) - engine_tv_s(e->ru0.ru_stime);
+	e->cpu.valid = true;
 }
 
 /*
@@ -173,6 +245,7 @@ int engine_new(struct engine **ret, const struct lg_config *cfg, uint32_t id, ui
 	e->rate = rate;
 	e->quota = quota;
 	e->stop = stop;
+	e->netns_cur = -1;
 	e->batch_target = ENGINE_BATCH_MAX;
 	e->st = calloc(cfg->ntargets, sizeof(*e->st));
 	if (!e->st)
@@ -289,13 +362,15 @@ int engine_run(struct engine *e, uint64_t start_ns, uint64_t measure_ns)
 	e->measure_ns = measure_ns;
 	e->end_ns = cfg->duration_s > 0 ? measure_ns + (uint64_t)(cfg->duration_s * 1e9) : 0;
 	if (e->rate > 0) {
-		/* stagger the threads' schedules by one request interval each */
-		double per = 1e9 / (e->rate * cfg->threads);
-
-		sched_init(&e->sched, start_ns + (uint64_t)(per * e->id), e->rate, e->nconns);
+		r = sched_init(&e->sched, lg_thread_sched_start(cfg, e->id, start_ns), e->rate,
+			       e->nconns);
+		if (r < 0)
+			return r;
 	}
 	for (;;) {
 		now = lg_now_ns();
+		if (!e->cpu_started && now >= measure_ns)
+			engine_cpu_start(e);
 		if (atomic_load_explicit(e->stop, memory_order_relaxed))
 			break;
 		if (e->end_ns && now >= e->end_ns)
@@ -311,6 +386,8 @@ int engine_run(struct engine *e, uint64_t start_ns, uint64_t measure_ns)
 			wake = sched_next_time(&e->sched);
 		if (e->end_ns && e->end_ns < wake)
 			wake = e->end_ns;
+		if (!e->cpu_started && measure_ns < wake)
+			wake = measure_ns; /* the CPU clock is read when counting starts */
 		r = engine_reap(e, wake);
 		if (r < 0) {
 			snprintf(e->st[0].sys_err, sizeof(e->st[0].sys_err), "io_uring: %s",
@@ -318,6 +395,11 @@ int engine_run(struct engine *e, uint64_t start_ns, uint64_t measure_ns)
 			break;
 		}
 	}
+	engine_cpu_stop(e);
+	r = engine_netns(e, -1);
+	if (r < 0 && !e->st[0].sys_err[0])
+		snprintf(e->st[0].sys_err, sizeof(e->st[0].sys_err),
+			 "setns to its own namespace: %s", strerror(-r));
 	now = lg_now_ns();
 	if (e->end_ns && now >= e->end_ns) {
 		now = e->end_ns;
@@ -341,6 +423,11 @@ struct lg_stats *engine_stats(struct engine *e, uint32_t t)
 const struct lg_features *engine_features(const struct engine *e)
 {
 	return &e->ring.feat;
+}
+
+const struct lg_thread_cpu *engine_cpu(const struct engine *e)
+{
+	return &e->cpu;
 }
 
 void engine_free(struct engine *e)

@@ -1,10 +1,12 @@
 /*
  * Description: loadgen's start-up story. Parse and check the command line,
- * resolve the target once, allocate every thread's engine (all memory the
- * run needs), start the threads with signals blocked, wait for the end of
- * the run or SIGINT/SIGTERM, merge the statistics and print them.
+ * resolve the target once, open the targets' network namespaces (and try
+ * each), allocate every thread's engine (all memory the run needs), start
+ * the threads with signals blocked, wait for the end of the run or
+ * SIGINT/SIGTERM, merge the statistics and print them.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <malloc.h>
 #include <netdb.h>
 #include <pthread.h>
@@ -15,6 +17,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "bench/loadgen/cgcpu.h"
 #include "bench/loadgen/engine.h"
@@ -68,6 +71,76 @@ static int resolve(struct lg_target *tg, char *err, size_t size)
 	tg->addrlen = res->ai_addrlen;
 	freeaddrinfo(res);
 	return 0;
+}
+
+/*
+ * Opens every target's --netns file and loadgen's own namespace, and enters
+ * each once and comes back, so that a file that is no network namespace, or
+ * a missing privilege, stops loadgen before the run rather than failing
+ * every connect. Returns 0, or -errno with the reason in err.
+ */
+static int netns_open(struct lg_config *cfg, char *err, size_t size)
+{
+	uint32_t t;
+	int r;
+
+	for (t = 0; t < cfg->ntargets; t++) {
+		struct lg_target *tg = &cfg->target[t];
+
+		if (!tg->netns)
+			continue;
+		tg->netns_fd = open(tg->netns, O_RDONLY | O_CLOEXEC);
+		if (tg->netns_fd < 0) {
+			r = -errno;
+			snprintf(err, size, "--netns %s: cannot open it: %s", tg->netns,
+				 strerror(-r));
+			return r;
+		}
+		if (cfg->home_netns_fd >= 0)
+			continue;
+		cfg->home_netns_fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+		if (cfg->home_netns_fd < 0) {
+			r = -errno;
+			snprintf(err, size, "--netns: cannot open loadgen's own namespace "
+				 "/proc/thread-self/ns/net: %s", strerror(-r));
+			return r;
+		}
+	}
+	for (t = 0; t < cfg->ntargets; t++) {
+		const struct lg_target *tg = &cfg->target[t];
+
+		if (tg->netns_fd < 0)
+			continue;
+		if (setns(tg->netns_fd, CLONE_NEWNET) < 0) {
+			r = -errno;
+			snprintf(err, size, "--netns %s: cannot enter it: %s", tg->netns,
+				 r == -EINVAL ? "not a network namespace"
+				 : r == -EPERM ? "not permitted (setns needs CAP_SYS_ADMIN)"
+				 : strerror(-r));
+			return r;
+		}
+		if (setns(cfg->home_netns_fd, CLONE_NEWNET) < 0) {
+			r = -errno;
+			snprintf(err, size, "--netns %s: cannot return to loadgen's own "
+				 "namespace: %s", tg->netns, strerror(-r));
+			return r;
+		}
+	}
+	return 0;
+}
+
+static void netns_close(struct lg_config *cfg)
+{
+	uint32_t t;
+
+	for (t = 0; t < cfg->ntargets; t++) {
+		if (cfg->target[t].netns_fd >= 0)
+			close(cfg->target[t].netns_fd);
+		cfg->target[t].netns_fd = -1;
+	}
+	if (cfg->home_netns_fd >= 0)
+		close(cfg->home_netns_fd);
+	cfg->home_netns_fd = -1;
 }
 
 static double tv_s(struct timeval tv)
@@ -166,6 +239,10 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
+	if (netns_open(cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "loadgen: %s\n", err);
+		goto out;
+	}
 	/* the pipelined batch is the request repeated, sent in one write */
 	for (t = 0; t < cfg->ntargets; t++) {
 		struct lg_target *tg = &cfg->target[t];
@@ -207,7 +284,7 @@ int main(int argc, char **argv)
 	for (i = 0; i < cfg->threads; i++) {
 		uint32_t conns = lg_thread_conns(cfg, i);
 		uint64_t quota = 0;
-		double rate = cfg->rate * conns / cfg->conns;
+		double rate = lg_thread_rate(cfg, i);
 
 		if (cfg->requests)
 			quota = cfg->requests / cfg->threads + (i < cfg->requests % cfg->threads);
@@ -294,8 +371,17 @@ int main(int argc, char **argv)
 			goto oom;
 	memset(&rep, 0, sizeof(rep));
 	rep.feat = *engine_features(w[0].engine);
+	rep.threads_cpu.valid = measuring;
 	for (i = 0; i < cfg->threads; i++) {
 		const struct lg_features *f = engine_features(w[i].engine);
+		const struct lg_thread_cpu *c = engine_cpu(w[i].engine);
+
+		rep.threads_cpu.valid &= c->valid;
+		rep.threads_cpu.ns += c->ns;
+		rep.threads_cpu.user_s += c->user_s;
+		rep.threads_cpu.sys_s += c->sys_s;
+		if (cfg->thread_per_target)
+			rep.target_cpu[i] = *c; /* thread i drove target i only */
 
 		for (t = 0; t < cfg->ntargets; t++) {
 			lg_stats_merge(&total, engine_stats(w[i].engine, t), cfg->timeline_cap);
@@ -358,5 +444,6 @@ out:
 	for (t = 0; t < cfg->ntargets; t++)
 		free(reqbuf[t]);
 	cgcpu_close(&cg);
+	netns_close(cfg);
 	return rc;
 }

@@ -28,6 +28,9 @@ enum {
 	OPT_NO_BATCH,
 	OPT_TLS_VERSION,
 	OPT_CGROUP,
+	OPT_NETNS,
+	OPT_THREAD_PER_TARGET,
+	OPT_RATE_PER_TARGET,
 };
 
 static const struct option opts_long[] = {
@@ -47,6 +50,9 @@ static const struct option opts_long[] = {
 	{ "cacert", required_argument, NULL, OPT_CACERT },
 	{ "tls-version", required_argument, NULL, OPT_TLS_VERSION },
 	{ "cgroup", required_argument, NULL, OPT_CGROUP },
+	{ "netns", required_argument, NULL, OPT_NETNS },
+	{ "thread-per-target", no_argument, NULL, OPT_THREAD_PER_TARGET },
+	{ "rate-per-target", required_argument, NULL, OPT_RATE_PER_TARGET },
 	{ "no-multishot", no_argument, NULL, OPT_NO_MULTISHOT },
 	{ "no-batch", no_argument, NULL, OPT_NO_BATCH },
 	{ "help", no_argument, NULL, 'h' },
@@ -63,11 +69,13 @@ void opts_usage(FILE *f)
 	      "connections are dealt out round robin (-c a multiple of the number of URLs),\n"
 	      "every target is measured over the same window and reported on its own\n"
 	      "(\"targets\" in the JSON); the top-level figures are their sum.\n"
+	      "Host names are resolved once, at start, in loadgen's own network namespace.\n"
 	      "\n"
 	      "Load:\n"
 	      "  -c, --connections N   connections, spread over the threads (default 10);\n"
 	      "                        more than the open-file limit holds is refused\n"
-	      "  -t, --threads N       threads, each with its own ring (default 1)\n"
+	      "  -t, --threads N       threads, each with its own ring (default 1); each\n"
+	      "                        thread drives every URL unless --thread-per-target\n"
 	      "  -d, --duration T      measured time: 10, 10s, 500ms, 2m (default 10s, or\n"
 	      "                        unlimited when -n is given)\n"
 	      "  -n, --requests N      stop after N requests issued in the measured time; a\n"
@@ -75,8 +83,13 @@ void opts_usage(FILE *f)
 	      "                        attempt that fails before it is ready (refused,\n"
 	      "                        timed out, TLS failed), so a dead server ends the run\n"
 	      "  -R, --rate R          open loop: R requests/s in total on a fixed schedule;\n"
-	      "                        latency counts from the scheduled time (coordinated\n"
-	      "                        omission corrected); the uncorrected one is reported too\n"
+	      "                        with N URLs each gets R/N, all on the same schedule,\n"
+	      "                        shifted. Latency counts from the scheduled time\n"
+	      "                        (coordinated omission corrected), for each URL; the\n"
+	      "                        uncorrected one is reported too. With several URLs and\n"
+	      "                        threads (not --thread-per-target) every thread needs\n"
+	      "                        a multiple of N connections\n"
+	      "      --rate-per-target R  open loop: R requests/s to every URL (-R R*N)\n"
 	      "      --close           a new TCP (+TLS full handshake) connection per request\n"
 	      "      --resume          like --close, resuming the TLS session (https only)\n"
 	      "      --pipeline N      N requests back to back per connection (keep-alive,\n"
@@ -110,6 +123,23 @@ void opts_usage(FILE *f)
 	      "                        CPU per request, each directory's also on its own.\n"
 	      "                        With several URLs give it once per URL, in order;\n"
 	      "                        with one URL it may repeat (up to 32 in all)\n"
+	      "\n"
+	      "Several URLs:\n"
+	      "      --thread-per-target  one thread per URL, each with its own ring: thread i\n"
+	      "                        drives only URL i's connections, and its own CPU time\n"
+	      "                        over the measured window is reported as that target's\n"
+	      "                        loadgen CPU (\"loadgen_cpu\"); -t is then the number of\n"
+	      "                        URLs. On loopback the receiver's softirq work (TCP,\n"
+	      "                        cgroup BPF such as IPAddressDeny=) runs in the sender's\n"
+	      "                        context, so part of a server's network cost is there\n"
+	      "      --netns FILE[,FILE...]  network namespace of each URL, given once per URL\n"
+	      "                        in order (or as one list): every socket to URL i is\n"
+	      "                        created after setns() into FILE (/run/netns/NAME,\n"
+	      "                        /proc/PID/ns/net), so one address may be loaded in two\n"
+	      "                        namespaces at once; an empty FILE is loadgen's own\n"
+	      "                        namespace. Needs CAP_SYS_ADMIN; a FILE that cannot be\n"
+	      "                        opened or entered ends loadgen with status 1\n"
+	      "\n"
 	      "  -h, --help            this text\n"
 	      "      --version         print the version and exit\n"
 	      "\n"
@@ -243,6 +273,48 @@ static bool opts_header_is(const char *h, const char *name)
 }
 
 /*
+ * Splits the --netns values at commas into one entry per URL, in order,
+ * however they are spread over the options: --netns A --netns B and
+ * --netns A,B are the same. An empty entry is loadgen's own namespace.
+ */
+static int opts_netns(struct lg_opts *o, const char **args, int n, char *err, int size)
+{
+	struct lg_config *cfg = &o->cfg;
+	size_t used = 0;
+	uint32_t k = 0;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		const char *p = args[i];
+
+		for (;;) {
+			size_t len = strcspn(p, ",");
+
+			if (k == cfg->ntargets)
+				return opts_fail(err, size, "--netns: more namespaces than URLs (%u); give one per URL, in order",
+						 cfg->ntargets);
+			if (len) {
+				if (used + len + 1 > sizeof(o->netns_text))
+					return opts_fail(err, size, "--netns: paths too long (%zu bytes in all at most)",
+							 sizeof(o->netns_text) - 1);
+				memcpy(o->netns_text + used, p, len);
+				o->netns_text[used + len] = '\0';
+				cfg->target[k].netns = o->netns_text + used;
+				used += len + 1;
+			}
+			k++;
+			if (!p[len])
+				break;
+			p += len + 1;
+		}
+	}
+	if (n && k != cfg->ntargets)
+		return opts_fail(err, size, "--netns: %u namespaces for %u URLs; give one per URL, in order (an empty one is loadgen's own)",
+				 k, cfg->ntargets);
+	return 0;
+}
+
+/*
  * Splits the --cgroup values at commas and assigns them to targets: with one
  * URL all are its own, with several there is one value per URL, in order.
  */
@@ -282,9 +354,10 @@ static int opts_cgroups(struct lg_opts *o, const char **args, int n, char *err, 
 int opts_parse(struct lg_opts *o, int argc, char **argv, char *err, int size)
 {
 	struct lg_config *cfg = &o->cfg;
-	bool have_d = false, close_opt = false, resume_opt = false;
-	const char *cgargs[LG_TARGETS_MAX * 2];
-	int ncgargs = 0;
+	bool have_d = false, have_t = false, close_opt = false, resume_opt = false;
+	const char *cgargs[LG_TARGETS_MAX * 2], *nsargs[LG_TARGETS_MAX];
+	int ncgargs = 0, nnsargs = 0;
+	double rate_per_target = 0;
 	unsigned long long v;
 	uint32_t ti;
 	int c;
@@ -298,8 +371,11 @@ int opts_parse(struct lg_opts *o, int argc, char **argv, char *err, int size)
 	cfg->multishot = true;
 	cfg->batch = true;
 	cfg->mode = LG_KEEPALIVE;
+	cfg->home_netns_fd = -1;
+	for (ti = 0; ti < LG_TARGETS_MAX; ti++)
+		cfg->target[ti].netns_fd = -1;
 	opterr = 0;
-	optind = 1;
+	optind = 0; /* glibc: also forgets the rest of a "-xyz" an earlier call stopped in */
 	while ((c = getopt_long(argc, argv, ":c:t:d:n:R:H:h", opts_long, NULL)) != -1) {
 		switch (c) {
 		case 'c':
@@ -311,6 +387,7 @@ int opts_parse(struct lg_opts *o, int argc, char **argv, char *err, int size)
 			if (opts_uint(optarg, 1, 256, &v) < 0)
 				return opts_fail(err, size, "-t: threads must be 1..256, got '%s'", optarg);
 			cfg->threads = (uint32_t)v;
+			have_t = true;
 			break;
 		case 'd':
 			if (opts_duration(optarg, &cfg->duration_s) < 0 || cfg->duration_s <= 0 ||
@@ -329,6 +406,14 @@ int opts_parse(struct lg_opts *o, int argc, char **argv, char *err, int size)
 			if (opts_number(optarg, &cfg->rate, &end) < 0 || *end || cfg->rate <= 0 ||
 			    cfg->rate > 1e8)
 				return opts_fail(err, size, "-R: rate must be a number of requests/s > 0, got '%s'", optarg);
+			break;
+		}
+		case OPT_RATE_PER_TARGET: {
+			char *end;
+
+			if (opts_number(optarg, &rate_per_target, &end) < 0 || *end ||
+			    rate_per_target <= 0 || rate_per_target > 1e8)
+				return opts_fail(err, size, "--rate-per-target: must be a number of requests/s > 0, got '%s'", optarg);
 			break;
 		}
 		case 'H':
@@ -382,6 +467,14 @@ int opts_parse(struct lg_opts *o, int argc, char **argv, char *err, int size)
 				return opts_fail(err, size, "--cgroup: given too often");
 			cgargs[ncgargs++] = optarg;
 			break;
+		case OPT_NETNS:
+			if (nnsargs == LG_TARGETS_MAX)
+				return opts_fail(err, size, "--netns: given too often");
+			nsargs[nnsargs++] = optarg;
+			break;
+		case OPT_THREAD_PER_TARGET:
+			cfg->thread_per_target = true;
+			break;
 		case OPT_TLS_VERSION:
 			if (strcmp(optarg, "1.2") == 0)
 				cfg->tls_version = TLS1_2_VERSION;
@@ -424,6 +517,19 @@ int opts_parse(struct lg_opts *o, int argc, char **argv, char *err, int size)
 	}
 	if (opts_cgroups(o, cgargs, ncgargs, err, size) < 0)
 		return -EINVAL;
+	if (opts_netns(o, nsargs, nnsargs, err, size) < 0)
+		return -EINVAL;
+	if (rate_per_target > 0) {
+		if (cfg->rate > 0)
+			return opts_fail(err, size, "-R and --rate-per-target exclude each other");
+		cfg->rate = rate_per_target * cfg->ntargets;
+	}
+	if (cfg->thread_per_target) {
+		if (have_t && cfg->threads != cfg->ntargets)
+			return opts_fail(err, size, "-t %u with --thread-per-target and %u URLs: it runs one thread per URL (leave -t out)",
+					 cfg->threads, cfg->ntargets);
+		cfg->threads = cfg->ntargets;
+	}
 
 	if (close_opt && resume_opt)
 		return opts_fail(err, size, "--close and --resume exclude each other");
@@ -432,14 +538,23 @@ int opts_parse(struct lg_opts *o, int argc, char **argv, char *err, int size)
 	cfg->mode = close_opt ? LG_CLOSE : resume_opt ? LG_RESUME : LG_KEEPALIVE;
 	if (cfg->pipeline > 1 && (cfg->mode != LG_KEEPALIVE || cfg->rate > 0))
 		return opts_fail(err, size, "--pipeline works with keep-alive closed loop only");
+	if (cfg->conns % cfg->ntargets)
+		return opts_fail(err, size, "-c %u is not a multiple of the %u URLs: every target gets as many connections",
+				 cfg->conns, cfg->ntargets);
 	if (cfg->threads > cfg->conns)
 		return opts_fail(err, size, "-t %u is more than -c %u: every thread needs a connection",
 				 cfg->threads, cfg->conns);
 	if (cfg->cafile && !cfg->tls)
 		return opts_fail(err, size, "--cacert needs an https:// URL");
-	if (cfg->conns % cfg->ntargets)
-		return opts_fail(err, size, "-c %u is not a multiple of the %u URLs: every target gets as many connections",
-				 cfg->conns, cfg->ntargets);
+	/*
+	 * Open loop: a thread's schedule goes round its connections, so each
+	 * target gets the same schedule (shifted) only when every thread has as
+	 * many connections to each target, in the same order.
+	 */
+	for (ti = 0; cfg->rate > 0 && !cfg->thread_per_target && ti < cfg->threads; ti++)
+		if (lg_thread_conns(cfg, ti) % cfg->ntargets)
+			return opts_fail(err, size, "-R with %u URLs: every thread needs a multiple of %u connections so that each target gets the same schedule; -c %u over -t %u does not split so (use -t 1, --thread-per-target or another -c)",
+					 cfg->ntargets, cfg->ntargets, cfg->conns, cfg->threads);
 	if (cfg->tls_version && !cfg->tls)
 		return opts_fail(err, size, "--tls-version needs an https:// URL");
 	if (cfg->requests && !have_d)

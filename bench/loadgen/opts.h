@@ -16,6 +16,7 @@
 #define OPTS_HEADERS_MAX 32
 #define OPTS_CPUS_MAX 64
 #define OPTS_REQUEST_MAX 8192
+#define OPTS_NETNS_TEXT 4096 /* the --netns paths, all together */
 
 struct lg_opts {
 	struct lg_config cfg;
@@ -34,6 +35,13 @@ struct lg_opts {
 	uint32_t cgroup_target[CGCPU_MAX];
 	int ncgroups;
 	char cgroup_text[CGCPU_MAX * 512]; /* the split --cgroup values, NUL-separated */
+	/*
+	 * --netns: one network namespace file per URL, in order, however the
+	 * entries are spread over the options (--netns A --netns B, or
+	 * --netns A,B); an empty entry is loadgen's own namespace. Set as
+	 * cfg.target[i].netns, pointing into netns_text.
+	 */
+	char netns_text[OPTS_NETNS_TEXT];
 	/* one copy per target; the pipelined copies are made in main */
 	char request[LG_TARGETS_MAX][OPTS_REQUEST_MAX * 2];
 };

@@ -121,6 +121,34 @@ static void report_json_server_cpu(FILE *f, const struct lg_report *r, uint64_t 
 	fprintf(f, "]}");
 }
 
+/*
+ * "loadgen_cpu": a load thread's (or the threads' summed) own CPU time over
+ * the measured window, and per request; null when not measured.
+ */
+static void report_json_thread_cpu(FILE *f, const struct lg_thread_cpu *c, uint64_t requests)
+{
+	fprintf(f, "\"loadgen_cpu\":");
+	if (!c->valid) {
+		fprintf(f, "null");
+		return;
+	}
+	fprintf(f, "{\"usec\":%llu,\"ns_per_request\":", (unsigned long long)(c->ns / 1000));
+	if (requests)
+		fprintf(f, "%.1f", (double)c->ns / (double)requests);
+	else
+		fprintf(f, "null");
+	fprintf(f, ",\"user_s\":%.6f,\"sys_s\":%.6f}", c->user_s, c->sys_s);
+}
+
+static void report_json_netns(FILE *f, const struct lg_target *tg)
+{
+	fprintf(f, "\"netns\":");
+	if (tg->netns)
+		json_string(f, tg->netns);
+	else
+		fprintf(f, "null");
+}
+
 void report_json(FILE *f, const struct lg_report *r)
 {
 	const struct lg_config *cfg = r->cfg;
@@ -129,8 +157,11 @@ void report_json(FILE *f, const struct lg_report *r)
 
 	fprintf(f, "{\"schema\":\"sandbench-loadgen/1\",\"url\":");
 	json_string(f, cfg->target[0].url_text);
-	fprintf(f, ",\"mode\":\"%s\",\"connections\":%u,\"threads\":%u,", report_mode(cfg),
-		cfg->conns, cfg->threads);
+	fprintf(f, ",");
+	report_json_netns(f, &cfg->target[0]);
+	fprintf(f, ",\"mode\":\"%s\",\"connections\":%u,\"threads\":%u,\"thread_per_target\":%s,",
+		report_mode(cfg), cfg->conns, cfg->threads,
+		cfg->thread_per_target ? "true" : "false");
 	if (cfg->rate > 0)
 		fprintf(f, "\"rate\":%.3f,", cfg->rate);
 	else
@@ -146,14 +177,24 @@ void report_json(FILE *f, const struct lg_report *r)
 	else
 		fprintf(f, "null");
 	fprintf(f, "},");
+	report_json_thread_cpu(f, &r->threads_cpu, st->requests);
+	fprintf(f, ",");
 	report_json_server_cpu(f, r, r->server_cpu_usec, st->requests, -1);
 	if (r->ntargets > 1) {
 		fprintf(f, ",\"targets\":[");
 		for (i = 0; i < r->ntargets; i++) {
 			fprintf(f, "%s{\"url\":", i ? "," : "");
 			json_string(f, cfg->target[i].url_text);
+			fprintf(f, ",");
+			report_json_netns(f, &cfg->target[i]);
 			fprintf(f, ",\"connections\":%u,", cfg->conns / r->ntargets);
+			if (cfg->rate > 0)
+				fprintf(f, "\"rate\":%.3f,", cfg->rate / r->ntargets);
+			else
+				fprintf(f, "\"rate\":null,");
 			report_json_body(f, cfg, r->target_st[i], r->duration_s);
+			fprintf(f, ",");
+			report_json_thread_cpu(f, &r->target_cpu[i], r->target_st[i]->requests);
 			fprintf(f, ",");
 			report_json_server_cpu(f, r, r->target_cpu_usec[i], r->target_st[i]->requests,
 					       (int)i);
@@ -220,6 +261,9 @@ void report_text(FILE *f, const struct lg_report *r)
 	fprintf(f, "  CPU: user %.2fs sys %.2fs", r->user_s, r->sys_s);
 	if (st->requests)
 		fprintf(f, " = %.3fs per 100k requests", (r->user_s + r->sys_s) * 1e5 / (double)st->requests);
+	if (r->threads_cpu.valid && st->requests)
+		fprintf(f, "; load threads %.2f us per request",
+			(double)r->threads_cpu.ns / 1e3 / (double)st->requests);
 	fprintf(f, "\n");
 	if (r->server_cpu) {
 		fprintf(f, "  Server CPU: %.3fs", (double)r->server_cpu_usec / 1e6);
@@ -256,6 +300,11 @@ void report_text(FILE *f, const struct lg_report *r)
 		if (r->server_cpu && ts->requests)
 			fprintf(f, ", server %.2f us per request",
 				(double)r->target_cpu_usec[i] / (double)ts->requests);
+		if (r->target_cpu[i].valid && ts->requests)
+			fprintf(f, ", loadgen %.2f us per request",
+				(double)r->target_cpu[i].ns / 1e3 / (double)ts->requests);
+		if (cfg->target[i].netns)
+			fprintf(f, ", netns %s", cfg->target[i].netns);
 		fprintf(f, "\n");
 	}
 }

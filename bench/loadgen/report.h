@@ -17,6 +17,8 @@ struct lg_report {
 	struct lg_features feat;       /* what every thread got (AND over threads) */
 	double duration_s;             /* measured seconds */
 	double user_s, sys_s;          /* generator CPU time while measuring */
+	struct lg_thread_cpu threads_cpu; /* the load threads' own, summed */
+	struct lg_thread_cpu target_cpu[LG_TARGETS_MAX]; /* thread_per_target: target i's thread */
 	bool interrupted;              /* SIGINT/SIGTERM ended the run */
 	uint32_t timeline_len;         /* entries of st->timeline to print */
 	bool server_cpu;               /* --cgroup given and read at both edges */

@@ -209,6 +209,173 @@ static void test_split(void **state)
 		assert_int_equal(lg_conn_target(&o.cfg, g), 0);
 }
 
+/* --netns: one entry per URL, in order, in one option or spread over several. */
+static void test_netns(void **state)
+{
+	uint32_t i;
+
+	(void)state;
+	/* none: every target in loadgen's own namespace, no descriptor yet */
+	assert_int_equal(PARSE("-c", "2", "http://h/", "http://i/"), 0);
+	for (i = 0; i < LG_TARGETS_MAX; i++) {
+		assert_null(o.cfg.target[i].netns);
+		assert_int_equal(o.cfg.target[i].netns_fd, -1);
+	}
+	assert_int_equal(o.cfg.home_netns_fd, -1);
+	/* once per URL */
+	assert_int_equal(PARSE("-c", "2", "--netns", "/run/netns/a", "--netns", "/proc/1/ns/net",
+			       "http://127.0.0.1:8443/", "http://127.0.0.1:8443/"),
+			 0);
+	assert_string_equal(o.cfg.target[0].netns, "/run/netns/a");
+	assert_string_equal(o.cfg.target[1].netns, "/proc/1/ns/net");
+	assert_int_equal(o.cfg.target[0].netns_fd, -1); /* opened by main, not here */
+	/* as one list: the same */
+	assert_int_equal(PARSE("-c", "3", "--netns", "/n/a,/n/b,/n/c", "http://h/", "http://i/",
+			       "http://j/"),
+			 0);
+	assert_string_equal(o.cfg.target[0].netns, "/n/a");
+	assert_string_equal(o.cfg.target[1].netns, "/n/b");
+	assert_string_equal(o.cfg.target[2].netns, "/n/c");
+	/* mixed: a list and a single one, in order */
+	assert_int_equal(PARSE("-c", "3", "--netns", "/n/a,/n/b", "--netns", "/n/c", "http://h/",
+			       "http://i/", "http://j/"),
+			 0);
+	assert_string_equal(o.cfg.target[1].netns, "/n/b");
+	assert_string_equal(o.cfg.target[2].netns, "/n/c");
+	/* empty entries are loadgen's own namespace */
+	assert_int_equal(PARSE("-c", "3", "--netns", ",/n/b,", "http://h/", "http://i/",
+			       "http://j/"),
+			 0);
+	assert_null(o.cfg.target[0].netns);
+	assert_string_equal(o.cfg.target[1].netns, "/n/b");
+	assert_null(o.cfg.target[2].netns);
+	assert_int_equal(PARSE("-c", "2", "--netns", "", "--netns", "/n/b", "http://h/",
+			       "http://i/"),
+			 0);
+	assert_null(o.cfg.target[0].netns);
+	assert_string_equal(o.cfg.target[1].netns, "/n/b");
+	/* one URL */
+	assert_int_equal(PARSE("--netns", "/run/netns/x", "http://h/"), 0);
+	assert_string_equal(o.cfg.target[0].netns, "/run/netns/x");
+	assert_int_equal(PARSE("--netns", "", "http://h/"), 0);
+	assert_null(o.cfg.target[0].netns);
+	/* a new parse forgets the last one's */
+	assert_int_equal(PARSE("http://h/"), 0);
+	assert_null(o.cfg.target[0].netns);
+}
+
+static void test_netns_bad(void **state)
+{
+	static char big[OPTS_NETNS_TEXT + 2];
+
+	(void)state;
+	/* too few, too many, for one URL and for several */
+	assert_int_equal(PARSE("-c", "2", "--netns", "/n/a", "http://h/", "http://i/"), -EINVAL);
+	assert_non_null(strstr(err, "1 namespaces for 2 URLs"));
+	assert_int_equal(PARSE("-c", "2", "--netns", "/n/a,/n/b,/n/c", "http://h/", "http://i/"),
+			 -EINVAL);
+	assert_non_null(strstr(err, "more namespaces than URLs (2)"));
+	assert_int_equal(PARSE("-c", "2", "--netns", "/n/a", "--netns", "/n/b", "--netns", "/n/c",
+			       "http://h/", "http://i/"),
+			 -EINVAL);
+	assert_non_null(strstr(err, "more namespaces"));
+	assert_int_equal(PARSE("--netns", "/n/a,/n/b", "http://h/"), -EINVAL);
+	assert_int_equal(PARSE("--netns", "/n/a,", "http://h/"), -EINVAL);
+	assert_int_equal(PARSE("-c", "3", "--netns", ",", "http://h/", "http://i/", "http://j/"),
+			 -EINVAL);
+	assert_non_null(strstr(err, "2 namespaces for 3 URLs"));
+	assert_int_equal(PARSE("--netns"), -EINVAL);
+	assert_non_null(strstr(err, "needs a value"));
+	/* more text than the buffer holds */
+	memset(big, 'x', sizeof(big) - 1);
+	big[0] = '/';
+	assert_int_equal(PARSE("--netns", big, "http://h/"), -EINVAL);
+	assert_non_null(strstr(err, "too long"));
+	/* exactly what fits */
+	big[OPTS_NETNS_TEXT - 1] = '\0';
+	assert_int_equal(PARSE("--netns", big, "http://h/"), 0);
+	assert_int_equal(strlen(o.cfg.target[0].netns), OPTS_NETNS_TEXT - 1);
+}
+
+/* --thread-per-target: a thread per URL, thread i's connections all to target i. */
+static void test_thread_per_target(void **state)
+{
+	uint32_t th, i;
+
+	(void)state;
+	assert_int_equal(PARSE("-c", "6", "--thread-per-target", "http://a/", "http://b/",
+			       "http://c/"),
+			 0);
+	assert_true(o.cfg.thread_per_target);
+	assert_int_equal(o.cfg.threads, 3);
+	for (th = 0; th < 3; th++) {
+		assert_int_equal(lg_thread_conns(&o.cfg, th), 2);
+		assert_int_equal(lg_thread_first_conn(&o.cfg, th), th * 2);
+		for (i = 0; i < 2; i++)
+			assert_int_equal(lg_conn_target(&o.cfg, th * 2 + i), th);
+	}
+	/* -t agreeing with it is fine, disagreeing is refused */
+	assert_int_equal(PARSE("-t", "2", "-c", "4", "--thread-per-target", "http://a/",
+			       "http://b/"),
+			 0);
+	assert_int_equal(PARSE("-t", "1", "-c", "4", "--thread-per-target", "http://a/",
+			       "http://b/"),
+			 -EINVAL);
+	assert_non_null(strstr(err, "--thread-per-target"));
+	/* too few connections for the URLs: said so, not as a -t problem */
+	assert_int_equal(PARSE("-c", "1", "--thread-per-target", "http://a/", "http://b/"), -EINVAL);
+	assert_non_null(strstr(err, "not a multiple"));
+	/* one URL: one thread */
+	assert_int_equal(PARSE("-c", "4", "--thread-per-target", "http://a/"), 0);
+	assert_int_equal(o.cfg.threads, 1);
+	assert_int_equal(lg_conn_target(&o.cfg, 3), 0);
+	/* without it, round robin as before */
+	assert_int_equal(PARSE("-c", "4", "-t", "2", "http://a/", "http://b/"), 0);
+	assert_false(o.cfg.thread_per_target);
+	assert_int_equal(lg_conn_target(&o.cfg, 1), 1);
+	assert_int_equal(lg_conn_target(&o.cfg, 2), 0);
+}
+
+/* -R is the total; --rate-per-target the rate of each URL. */
+static void test_rates(void **state)
+{
+	(void)state;
+	assert_int_equal(PARSE("-c", "2", "-R", "1000", "http://a/", "http://b/"), 0);
+	assert_true(o.cfg.rate == 1000);
+	assert_int_equal(PARSE("-c", "2", "--rate-per-target", "1000", "http://a/", "http://b/"), 0);
+	assert_true(o.cfg.rate == 2000);
+	assert_int_equal(PARSE("--rate-per-target", "250", "http://a/"), 0);
+	assert_true(o.cfg.rate == 250);
+	assert_int_equal(PARSE("-R", "10", "--rate-per-target", "10", "http://a/"), -EINVAL);
+	assert_non_null(strstr(err, "exclude"));
+	assert_int_equal(PARSE("--rate-per-target", "0", "http://a/"), -EINVAL);
+	assert_int_equal(PARSE("--rate-per-target", "x", "http://a/"), -EINVAL);
+	/* open loop, several URLs: every thread needs as many connections to each */
+	assert_int_equal(PARSE("-c", "10", "-t", "2", "-R", "100", "http://a/", "http://b/"),
+			 -EINVAL);
+	assert_non_null(strstr(err, "same schedule"));
+	assert_int_equal(PARSE("-c", "8", "-t", "2", "-R", "100", "http://a/", "http://b/"), 0);
+	assert_int_equal(PARSE("-c", "10", "-t", "2", "--thread-per-target", "-R", "100",
+			       "http://a/", "http://b/"),
+			 0);
+	/* closed loop does not care */
+	assert_int_equal(PARSE("-c", "10", "-t", "2", "http://a/", "http://b/"), 0);
+}
+
+/* A parse stopped inside an option cluster must not leak into the next (fuzz_opts found it). */
+static void test_reparse(void **state)
+{
+	(void)state;
+	assert_int_equal(PARSE("-g-croup", "http://a/"), -EINVAL);
+	assert_int_equal(PARSE("-c", "4", "http://a/"), 0);
+	assert_int_equal(o.cfg.conns, 4);
+	assert_int_equal(PARSE("-hc", "http://a/"), 0);
+	assert_true(o.help);
+	assert_int_equal(PARSE("-c", "5", "http://a/"), 0);
+	assert_false(o.help);
+	assert_int_equal(o.cfg.conns, 5);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -219,6 +386,11 @@ int main(void)
 		cmocka_unit_test(test_bad),
 		cmocka_unit_test(test_targets),
 		cmocka_unit_test(test_split),
+		cmocka_unit_test(test_netns),
+		cmocka_unit_test(test_netns_bad),
+		cmocka_unit_test(test_thread_per_target),
+		cmocka_unit_test(test_rates),
+		cmocka_unit_test(test_reparse),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
