@@ -213,14 +213,15 @@ MANDIR ?= $(PREFIX)/share/man
 DOCDIR ?= $(PREFIX)/share/doc/sandbench
 SB := $(LIBDIR)/sandbench
 INSTALL ?= install
-SUBCMDS := $(patsubst scripts/sblib/%.py,%,$(filter-out scripts/sblib/_%,$(wildcard scripts/sblib/*.py)))
+SBLIB := $(shell find scripts/sblib -name '*.py')
+SUBCMDS := $(patsubst scripts/sblib/commands/%.py,%,$(filter-out scripts/sblib/commands/_%,$(wildcard scripts/sblib/commands/*.py)))
 MANPAGES := $(patsubst %,build/man/%.1,sandbench $(SUBCMDS:%=sandbench-%) $(BENCH) $(SERVERS:%=lunchd-%))
 
 man: $(MANPAGES)
-build/man/sandbench.1: scripts/sandbench $(wildcard scripts/sblib/*.py) build/version.c | build/man/
+build/man/sandbench.1: scripts/sandbench $(SBLIB) build/version.c | build/man/
 	$(call msg,MAN,$@)
 	$(Q)scripts/mkman $@ sandbench '$(VERSION)' 'what does hardening a systemd service cost?' scripts/sandbench
-build/man/sandbench-%.1: scripts/sblib/%.py build/version.c | build/man/
+build/man/sandbench-%.1: scripts/sblib/commands/%.py $(SBLIB) build/version.c | build/man/
 	$(call msg,MAN,$@)
 	$(Q)scripts/mkman $@ sandbench-$* '$(VERSION)' "$$(sed -n 's/^HELP = "\(.*\)"$$/\1/p' $<)" scripts/sandbench $*
 MAN_loadgen := io_uring HTTP/1.1 and HTTPS load generator
@@ -234,10 +235,11 @@ build/man/%.1: build/bin/% | build/man/
 
 install: all man
 	$(Q)d='$(DESTDIR)$(SB)'; set -e; \
-	$(INSTALL) -d "$$d/scripts/sblib" "$$d/build/bin" "$$d/servers/proxy" "$$d/servers/content" \
+	$(INSTALL) -d "$$d/build/bin" "$$d/servers/proxy" "$$d/servers/content" \
 		'$(DESTDIR)$(BINDIR)' '$(DESTDIR)$(MANDIR)/man1' '$(DESTDIR)$(DOCDIR)'; \
-	$(INSTALL) -m 755 scripts/sandbench scripts/mkcert "$$d/scripts/"; \
-	$(INSTALL) -m 644 scripts/sblib/*.py "$$d/scripts/sblib/"; \
+	$(INSTALL) -d "$$d/scripts"; \
+	$(INSTALL) -m 755 scripts/sandbench scripts/mkcert scripts/deps "$$d/scripts/"; \
+	for f in $(SBLIB); do $(INSTALL) -D -m 644 "$$f" "$$d/$$f"; done; \
 	$(INSTALL) -m 755 $(BINS) "$$d/build/bin/"; \
 	$(INSTALL) -m 644 servers/proxy/nginx.conf "$$d/servers/proxy/"; \
 	$(INSTALL) -m 644 servers/content/* "$$d/servers/content/"; \

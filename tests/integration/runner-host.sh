@@ -55,7 +55,7 @@ burn() {
 	/usr/bin/python3 - "$name" <<'PY'
 import sys
 sys.path.insert(0, "scripts")
-from sblib import _host
+from sblib.measuring import host as _host
 h = _host.attach(sys.argv[1])
 pid, hp = h.main_pid("sbtest-burn.service")
 print(h.cpu_usec("sbtest-burn.service") or 0, pid, hp)
@@ -77,7 +77,7 @@ $sb host --name "$name" down >/dev/null || fail "down"
 /usr/bin/python3 -c "
 import os, sys
 sys.path.insert(0, 'scripts')
-from sblib import _host
+from sblib.measuring import host as _host
 _host.up('$name', owner=os.getpid(), lock_timeout=200)
 " || fail "owned up"
 old=$(/usr/bin/python3 -c "import json; print(json.load(open('/run/sandbench-host/$name.json'))['nspawn_pid'])")

@@ -36,7 +36,7 @@ cat "$out/log"
 /usr/bin/python3 - "$out/r" <<'PY' || exit 1
 import json, os, sys
 sys.path.insert(0, "scripts")
-from sblib import _catalogue as cat
+from sblib import catalogue as cat
 d = sys.argv[1]
 spec = json.load(open(os.path.join(d, "spec.json")))
 var = json.load(open(os.path.join(d, "variants.json")))

@@ -20,7 +20,8 @@ import time
 from servers_common import LUNCH, TOP, Skip, check, log, run
 
 sys.path.insert(0, os.path.join(TOP, "scripts"))
-from sblib import _host  # noqa: E402
+from sblib.measuring import host as _host  # noqa: E402
+from sblib import templates
 
 NAME = "sbservers"
 LOCK_WAIT = float(os.environ.get("SERVERS_SYSTEMD_LOCK_WAIT", "480"))
@@ -99,8 +100,8 @@ def body(env):
     try:
         log("host %s up: mode %s" % (NAME, h.mode))
         h.install([os.path.join(TOP, "units", u) for u in UNITS])
-        ca = h.path(_host.PATHS["TLSDIR"] + "/cert.pem")
-        lunchd_uid = int(h.run(["id", "-u", _host.PATHS["USER"]], check=True).stdout)
+        ca = h.path(templates.PATHS["TLSDIR"] + "/cert.pem")
+        lunchd_uid = int(h.run(["id", "-u", templates.PATHS["USER"]], check=True).stdout)
         for u in ("lunchd-drop.service", "lunchd-activated.service", "lunchd-backend.service"):
             t = h.show(u, "Type").get("Type")
             check(t == "notify", "%s Type=%s" % (u, t))

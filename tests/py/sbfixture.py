@@ -131,11 +131,11 @@ def make_duet_results(path, costs, windows=12, epochs=3, seed=1, base_cpu=20000.
     """A results directory as `sandbench run --method duet` writes it: per
     window the baseline and one variant measured together (the machine's
     speed that window, drifting by DRIFT, common to both; each side its own
-    NOISE), records made by sblib._windows from crafted loadgen JSON, and
+    NOISE), records made by sblib.records.windows from crafted loadgen JSON, and
     ISOLATED_ROUNDS of isolated slices. COSTS: {directive: cpu multiplier}.
     PLACE: the sd of what an instance's start (an epoch) costs it.
     AA_COPIES: how many A/A controls (role "aa" for the first)."""
-    from sblib import _windows as win
+    from sblib.records import windows as win
     rng = random.Random(seed)
     os.makedirs(path, exist_ok=True)
     s = "drop"

@@ -5,8 +5,8 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "scripts"))
-from sblib import _catalogue as cat  # noqa: E402
-from sblib import _advice as advise  # noqa: E402
+from sblib import catalogue as cat  # noqa: E402
+from sblib import advice as advise  # noqa: E402
 
 
 class TestCaps(unittest.TestCase):

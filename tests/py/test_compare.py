@@ -9,7 +9,7 @@ import xml.etree.ElementTree as ET
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "scripts"))
 sys.path.insert(0, os.path.dirname(__file__))
-from sblib import compare  # noqa: E402
+from sblib.commands import compare  # noqa: E402
 import sbfixture  # noqa: E402
 
 
@@ -302,7 +302,7 @@ class Compare(unittest.TestCase):
         self.assertNotIn("::error", run([self.base, dear])[2])
 
     def test_reuses_the_sets_own_analysis(self):
-        from sblib import report
+        from sblib.report import core as report
         res = compare.rs.load(self.base)
         analysis = compare.rs.analyse(res, resamples=500)
         with open(os.path.join(self.base, "analysis.json"), "w") as f:

@@ -9,8 +9,8 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "scripts"))
-from sblib import _results as rs  # noqa: E402
-from sblib import _stats as st  # noqa: E402
+from sblib.analysis import results as rs  # noqa: E402
+from sblib.analysis import stats as st  # noqa: E402
 
 # a whole-catalogue run: dozens of variants, so one round lasts long enough
 # for the machine's speed to change within it (pairing by round cannot help)

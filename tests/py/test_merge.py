@@ -11,10 +11,10 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "scripts"))
 sys.path.insert(0, os.path.dirname(__file__))
-from sblib import _results as rs  # noqa: E402
-from sblib import compare  # noqa: E402
-from sblib import merge  # noqa: E402
-from sblib import reproduce  # noqa: E402
+from sblib.analysis import results as rs  # noqa: E402
+from sblib.commands import compare  # noqa: E402
+from sblib.commands import merge  # noqa: E402
+from sblib.commands import reproduce  # noqa: E402
 import sbfixture  # noqa: E402
 
 COSTS = {"private-tmp-yes": (1.0, 9.2, "ok"), "protect-system-strict": (1.08, 8.9, "ok")}
@@ -78,7 +78,7 @@ class Merge(unittest.TestCase):
         self.assertIn("merged", str(e.exception))
 
     def test_published_sources_and_unknown_verdicts(self):
-        from sblib import publish
+        from sblib.commands import publish
         pa = os.path.join(self.dir, "pa")
         self.assertEqual(sbfixture.run_main(publish.main, [self.a, pa, "--no-plots"])[0], 0)
         # run a could not tell PrivateTmp=, run b says yes: "could not tell"

@@ -8,8 +8,9 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "scripts"))
 
-from sblib import _host  # noqa: E402
-from sblib import micro  # noqa: E402
+from sblib.measuring import host as _host  # noqa: E402
+from sblib import templates
+from sblib.commands import micro  # noqa: E402
 
 
 def doc(op, ns_min, status="ok", filters=5):
@@ -31,7 +32,7 @@ class UnitText(unittest.TestCase):
         self.assertIn("--cpu 1", execs[0])
         self.assertIn("Type=oneshot", t)
         self.assertIn(f"StandardOutput=append:{micro.OUTFILE}", t)
-        filled = _host.fill(t, _host.placeholders("/opt/sandbench/build/bin"))
+        filled = _host.fill(t, templates.placeholders("/opt/sandbench/build/bin"))
         self.assertIn("ExecStart=-/opt/sandbench/build/bin/syscost", filled)
 
 

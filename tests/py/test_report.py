@@ -9,12 +9,13 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "scripts"))
 sys.path.insert(0, os.path.dirname(__file__))
-from sblib import report  # noqa: E402
+from sblib.report import core as report  # noqa: E402
+from sblib.commands import report as report_cmd  # noqa: E402
 import sbfixture  # noqa: E402
 
 
 def run(argv):
-    return sbfixture.run_main(report.main, argv)
+    return sbfixture.run_main(report_cmd.main, argv)
 
 
 def rewrite_and_report(test, d, name, obj):
@@ -117,8 +118,8 @@ class Report(unittest.TestCase):
     def test_levels_are_the_centres_the_changes_divide(self):
         # the baseline line and the start-up table show the interquartile
         # means each change is the ratio of, not medians beside them
-        from sblib import _results as rs
-        from sblib import _stats as st
+        from sblib.analysis import results as rs
+        from sblib.analysis import stats as st
         res = rs.load(self.res)
         s = [v for _, v in rs.samples(res, "drop/baseline", "keepalive", "cpu_ns_per_req")]
         self.assertNotEqual(report.num(st.center(s)), report.num(st.median(s)))

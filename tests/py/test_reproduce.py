@@ -11,8 +11,8 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "scripts"))
 sys.path.insert(0, os.path.dirname(__file__))
-from sblib import reproduce  # noqa: E402
-from sblib import _results as rs  # noqa: E402
+from sblib.commands import reproduce  # noqa: E402
+from sblib.analysis import results as rs  # noqa: E402
 import sbfixture  # noqa: E402
 
 

@@ -8,13 +8,14 @@ import unittest
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "scripts"))
 sys.path.insert(0, os.path.dirname(__file__))
 
-from sblib import _catalogue as cat  # noqa: E402
-from sblib import _evidence as ev  # noqa: E402
-from sblib import _host  # noqa: E402
-from sblib import _plan as plan  # noqa: E402
-from sblib import run  # noqa: E402
-from sblib._instances import busy, settle  # noqa: E402
-from sblib._load import Loader  # noqa: E402
+from sblib import catalogue as cat  # noqa: E402
+from sblib import evidence as ev  # noqa: E402
+from sblib.measuring import host as _host  # noqa: E402
+from sblib import templates
+from sblib.measuring import plan  # noqa: E402
+from sblib.commands import run  # noqa: E402
+from sblib.measuring.instances import busy, settle  # noqa: E402
+from sblib.measuring.load import Loader  # noqa: E402
 import sbfixture  # noqa: E402
 
 # /proc/PID/status of lunchd-activated under SystemCallFilter=@system-service
@@ -108,7 +109,7 @@ def run_rec(variant, rnd, rps, cpu, p99, mode="keepalive", status="ok"):
 
 class TestUnits(unittest.TestCase):
     def test_fill(self):
-        m = _host.placeholders("/opt/sandbench/build/bin")
+        m = templates.placeholders("/opt/sandbench/build/bin")
         t = _host.fill("ExecStart=@BINDIR@/lunchd-drop --key @TLSDIR@/key.pem --user @USER@\n", m)
         self.assertEqual(t, "ExecStart=/opt/sandbench/build/bin/lunchd-drop "
                             "--key /etc/sandbench/tls/key.pem --user lunchd\n")
@@ -116,7 +117,7 @@ class TestUnits(unittest.TestCase):
 
     def test_fill_rejects_unknown(self):
         with self.assertRaises(_host.HostError) as c:
-            _host.fill("X=@NOPE@", _host.placeholders("/b"))
+            _host.fill("X=@NOPE@", templates.placeholders("/b"))
         self.assertIn("@NOPE@", str(c.exception))
 
     def test_instance_names(self):
@@ -466,7 +467,7 @@ class TestOutDir(unittest.TestCase):
             f.write("[Service]\nExecStart=/bin/true\n")
         boot = mock.Mock(side_effect=AssertionError("the host was booted"))
         with mock.patch.object(run._host, "up", boot), \
-                mock.patch.object(run._host, "facilities", boot):
+                mock.patch.object(run.kernel, "facilities", boot):
             rc, _, err = sbfixture.run_main(run.main, [
                 "--unit", unit, "--url", "http://127.0.0.1:1/", "--loadgen", "/bin/true",
                 "--out", os.path.join(self.file, "sub")])

@@ -10,7 +10,7 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "scripts"))
 sys.path.insert(0, os.path.dirname(__file__))
-from sblib import score  # noqa: E402
+from sblib.commands import score  # noqa: E402
 import sbfixture  # noqa: E402
 
 PLAIN = """[Unit]
@@ -229,7 +229,7 @@ class Fleet(unittest.TestCase):
         rc, _, err = run(["plain", "--with-profile", "hardend-drop"])
         self.assertEqual(rc, 2)
         self.assertIn("did you mean hardened-drop", err)
-        from sblib import _catalogue as cat      # every command's unknown directive
+        from sblib import catalogue as cat      # every command's unknown directive
         self.assertIn("(did you mean protect-system-strict",
                       cat.unknown("directive", "protect-sytem-strict", cat.directive_names()))
 

@@ -1,6 +1,6 @@
-"""The statistics of `sandbench startup` (sblib._startup_stats), its
+"""The statistics of `sandbench startup` (sblib.analysis.startup_stats), its
 analysis of crafted samples of known cost, the environment's cliffs
-(sblib._cliffs) and the report's section for them."""
+(sblib.analysis.cliffs) and the report's section for them."""
 import json
 import os
 import random
@@ -11,11 +11,12 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "scripts"))
 
-from sblib import _cliffs  # noqa: E402
-from sblib import _stats as st  # noqa: E402
-from sblib import _startup_stats as ss  # noqa: E402
-from sblib import report  # noqa: E402
-from sblib import startup  # noqa: E402
+from sblib.analysis import cliffs as _cliffs  # noqa: E402
+from sblib.analysis import stats as st  # noqa: E402
+from sblib.analysis import startup_stats as ss  # noqa: E402
+from sblib.report import core as report  # noqa: E402
+from sblib.commands import report as report_cmd  # noqa: E402
+from sblib.commands import startup  # noqa: E402
 
 BASE = "activated/baseline"
 
@@ -231,7 +232,7 @@ class Analysis(unittest.TestCase):
     def test_spec_beside_a_run(self):
         """run --startup-reps: the run's own variants, singles and the
         profile's combination by name, its seed and servers."""
-        from sblib import run
+        from sblib.commands import run
         rs = run.build_plan(run.parse_args(["--servers", "drop,inetd", "--profile", "quick",
                                             "--seed", "9"]))
         spec, a = startup.spec_beside(rs, 5)
@@ -299,7 +300,7 @@ class Report(unittest.TestCase):
         c = g["costs"]["1000"]["activated/home"]["total_ms"]
         self.assertIn(f"{c['delta']:+.2f} ms", text)
         self.assertEqual(report.startup_cost_section(os.path.join(self.dir, "none")), [])
-        rc = report.main([self.dir, "--no-plots"])
+        rc = report_cmd.main([self.dir, "--no-plots"])
         self.assertEqual(rc, 0)
         with open(os.path.join(self.dir, "report.md")) as f:
             md = f.read()

@@ -1,4 +1,4 @@
-"""Known-answer tests of scripts/sblib/_stats.py (bootstrap ratios, tests, verdicts)."""
+"""Known-answer tests of scripts/sblib/analysis/stats.py (bootstrap ratios, tests, verdicts)."""
 import math
 import os
 import random
@@ -6,7 +6,7 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "scripts"))
-from sblib import _stats as st  # noqa: E402
+from sblib.analysis import stats as st  # noqa: E402
 
 
 def sample(rng, n, mu, rel_sd):

@@ -10,7 +10,7 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "scripts"))
 sys.path.insert(0, os.path.dirname(__file__))
-from sblib import trend  # noqa: E402
+from sblib.commands import trend  # noqa: E402
 import sbfixture  # noqa: E402
 
 

@@ -1,4 +1,4 @@
-"""A user's unit set (sblib._unit): which files make a measurable service,
+"""A user's unit set (sblib.measuring.unit): which files make a measurable service,
 which one is started and which one gets the directives, and what a failed
 start's journal says was missing."""
 import os
@@ -8,7 +8,7 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "scripts"))
-from sblib import _unit  # noqa: E402
+from sblib.measuring import unit as _unit  # noqa: E402
 
 URL = "https://127.0.0.1:8444/"
 

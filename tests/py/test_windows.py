@@ -9,9 +9,9 @@ import unittest
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "scripts"))
 sys.path.insert(0, os.path.dirname(__file__))
 
-from sblib import _results as rs  # noqa: E402
-from sblib import _windows as win  # noqa: E402
-from sblib import report  # noqa: E402
+from sblib.analysis import results as rs  # noqa: E402
+from sblib.records import windows as win  # noqa: E402
+from sblib.commands import report as report_cmd  # noqa: E402
 import sbfixture  # noqa: E402
 
 
@@ -135,7 +135,7 @@ class Analysis(unittest.TestCase):
 
     def test_report_names_the_method(self):
         path = sbfixture.make_duet_results(os.path.join(self.tmp.name, "r"), costs={"x": 1.01})
-        rc, _, err = sbfixture.run_main(report.main, [path, "--no-plots"])
+        rc, _, err = sbfixture.run_main(report_cmd.main, [path, "--no-plots"])
         self.assertEqual(rc, 0, err)
         with open(os.path.join(path, "report.md")) as f:
             md = f.read()

@@ -7,7 +7,7 @@ sb="/usr/bin/python3 scripts/sandbench"
 skip() { echo "skip: $*"; exit 77; }
 fail() { echo "FAIL: $*"; exit 1; }
 
-[ -f scripts/sblib/run.py ] || skip "sandbench run is not in this tree"
+[ -f scripts/sblib/commands/run.py ] || skip "sandbench run is not in this tree"
 [ "$(id -u)" = 0 ] || skip "needs root to boot systemd"
 command -v systemd-nspawn >/dev/null 2>&1 || [ -d /run/systemd/system ] ||
 	skip "neither systemd as PID 1 nor systemd-nspawn"

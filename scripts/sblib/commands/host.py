@@ -1,0 +1,193 @@
+"""sandbench host: the real systemd that units run under (see _host.py)."""
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+
+from sblib.measuring import host as _host
+from sblib.measuring import roots as _roots
+
+HELP = "boot, inspect, use and power off the systemd sandbox host"
+
+USAGE = """\
+usage: sandbench host [--name NAME] up [--lock-timeout S] [--root DIR] [--show PATH]...
+       sandbench host root [--release R]
+       sandbench host [--name NAME] status [--json]
+       sandbench host [--name NAME] exec -- CMD [ARGS...]
+       sandbench host [--name NAME] install [--set KEY=VALUE]... FILE...
+       sandbench host [--name NAME] down
+
+Where systemd is PID 1 the host is this machine (units go to
+/run/systemd/system). Elsewhere `up` boots this machine's systemd in a
+container with systemd-nspawn (sharing the network, the repository bound
+read-only at /opt/sandbench, holding /run/lock/sandbench-host.lock for its
+whole life) and leaves it running until `down`. `up` is idempotent and
+removes a stale container of the same name from an interrupted run.
+
+  up       boot (or reuse) the host; create user lunchd, /etc/sandbench/tls
+           (key.pem 0600, cert.pem, chain.pem), /srv/sandbench, /run/sandbench
+           --root DIR: boot the OS tree DIR instead of this machine (read-only
+           under a tmpfs; default $SANDBENCH_ROOT), showing none of this
+           machine's files but each --show PATH (default $SANDBENCH_SHOW,
+           colon-separated), overlaid so nothing written reaches it
+  root     print the path of a clean Debian root (default bookworm) holding
+           only the sandbox host's packages (scripts/deps --host-list),
+           built once with mmdebstrap and cached in /var/cache/sandbench/roots
+  status   mode, PIDs, systemd state, installed units (exit 1 when not up)
+  exec     run CMD inside the host (systemctl, journalctl, systemd-analyze...)
+  install  copy unit files / drop-ins (DIR.d/NAME.conf keeps its DIR.d) into
+           /run/systemd/system with @BINDIR@ @TLSDIR@ @CONTENTDIR@ @RUNDIR@
+           @CONFDIR@ @USER@ (and --set KEY=VALUE ones) filled; daemon-reload
+  down     stop everything and power the container off
+
+options:
+  --name NAME         container name (default: sandbench)
+
+exit status: 0 done, 1 failed (the message says why), 2 bad usage,
+75 another sandbox host held the lock for the whole --lock-timeout.
+"""
+
+
+def main(argv):
+    ap = argparse.ArgumentParser(prog="sandbench host", usage=USAGE, add_help=False)
+    ap.add_argument("-h", "--help", action="store_true")
+    ap.add_argument("--name", default="sandbench")
+    ap.add_argument("cmd", nargs="?")
+    ap.add_argument("rest", nargs=argparse.REMAINDER)
+    a = ap.parse_args(argv)
+    if a.help or a.cmd in ("help",):
+        print(USAGE)
+        return 0
+    if a.cmd is None:
+        print(USAGE, file=sys.stderr)
+        return 2
+    if not a.name.replace("-", "").replace("_", "").isalnum():
+        print(f"sandbench host: bad --name '{a.name}' (letters, digits, - and _)", file=sys.stderr)
+        return 2
+    if os.geteuid() != 0 and a.cmd not in ("status", "root"):
+        print("sandbench host: must run as root (systemd-nspawn, nsenter, /run/systemd)",
+              file=sys.stderr)
+        return 2
+    cmds = {"up": cmd_up, "status": cmd_status, "exec": cmd_exec,
+            "install": cmd_install, "down": cmd_down, "root": cmd_root}
+    if a.cmd not in cmds:
+        print(f"sandbench host: unknown subcommand '{a.cmd}'; valid: {', '.join(cmds)}",
+              file=sys.stderr)
+        return 2
+    try:
+        return cmds[a.cmd](a.name, a.rest)
+    except (_host.HostError, _roots.RootError) as e:
+        print(f"sandbench host: {e}", file=sys.stderr)
+        return _host.EX_TEMPFAIL if isinstance(e, _host.LockBusy) else 1
+
+
+def cmd_up(name, rest):
+    ap = argparse.ArgumentParser(prog="sandbench host up")
+    ap.add_argument("--lock-timeout", type=float, default=300)
+    ap.add_argument("--boot-timeout", type=float, default=90)
+    ap.add_argument("--root", metavar="DIR")
+    ap.add_argument("--show", action="append", metavar="PATH")
+    a = ap.parse_args(rest)
+    # SIGTERM during boot must tear down like SIGINT does.
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    h = _host.up(name, owner=0, lock_timeout=a.lock_timeout, boot_timeout=a.boot_timeout,
+                 root=a.root, show=a.show)
+    print(f"host '{name}' {'up' if h.owned else 'already up'}: mode {h.mode}, "
+          f"systemd pid {h.leader}" + (f", nspawn pid {h.nspawn_pid}" if h.nspawn_pid else "")
+          + (f", root {h.root}" if h.root != "/" else ""))
+    return 0
+
+
+def cmd_root(name, rest):
+    ap = argparse.ArgumentParser(prog="sandbench host root")
+    ap.add_argument("--release", default=_roots.DEFAULT_RELEASE, choices=_roots.RELEASES)
+    a = ap.parse_args(rest)
+    if os.geteuid() != 0 and not os.path.isdir(
+            os.path.join(_roots.path_of(a.release, _roots.packages()), "usr")):
+        print("sandbench host root: building a root needs root (mmdebstrap)", file=sys.stderr)
+        return 2
+    print(_roots.ensure(a.release))
+    return 0
+
+
+def status_dict(name):
+    h = _host.attach(name)
+    if h is None:
+        return None, {"name": name, "up": False}
+    d = h.state()
+    d["up"] = True
+    d["system"] = h.is_running()
+    try:
+        d["cgroup_root"] = h.cgroup_root()
+    except (_host.HostError, OSError) as e:
+        d["cgroup_root"] = f"unknown: {e}"
+    return h, d
+
+
+def cmd_status(name, rest):
+    ap = argparse.ArgumentParser(prog="sandbench host status")
+    ap.add_argument("--json", action="store_true")
+    a = ap.parse_args(rest)
+    h, d = status_dict(name)
+    if a.json:
+        print(json.dumps(d, indent=1))
+    elif h is None:
+        print(f"host '{name}': not up")
+    else:
+        owner = d["owner"] or "none (up until `sandbench host down`)"
+        print(f"host '{name}': mode {d['mode']}, systemd {d['system']}, leader pid {d['leader']}, "
+              f"nspawn pid {d['nspawn_pid']}, owner {owner}")
+        print(f"  unit cgroups under {d['cgroup_root']}")
+        for p in d["installed"]:
+            print(f"  installed {p}")
+    return 0 if h else 1
+
+
+def cmd_exec(name, rest):
+    if rest and rest[0] == "--":
+        rest = rest[1:]
+    if not rest:
+        print("usage: sandbench host exec -- CMD [ARGS...]", file=sys.stderr)
+        return 2
+    h = _host.attach(name)
+    if h is None:
+        print(f"sandbench host: host '{name}' is not up (sandbench host up)", file=sys.stderr)
+        return 1
+    return subprocess.call(h.prefix() + rest)
+
+
+def cmd_install(name, rest):
+    ap = argparse.ArgumentParser(prog="sandbench host install")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    ap.add_argument("files", nargs="+")
+    a = ap.parse_args(rest)
+    extra = {}
+    for kv in a.set:
+        k, sep, v = kv.partition("=")
+        if not sep or not k:
+            print(f"sandbench host install: bad --set '{kv}' (KEY=VALUE)", file=sys.stderr)
+            return 2
+        extra[k] = v
+    for f in a.files:
+        if not os.path.isfile(f):
+            print(f"sandbench host install: no such file '{f}'", file=sys.stderr)
+            return 2
+    h = _host.attach(name)
+    if h is None:
+        print(f"sandbench host: host '{name}' is not up (sandbench host up)", file=sys.stderr)
+        return 1
+    for p in h.install(a.files, extra):
+        print(f"installed {p}")
+    return 0
+
+
+def cmd_down(name, rest):
+    if rest:
+        print("usage: sandbench host down", file=sys.stderr)
+        return 2
+    was = _host.load_state(name) or _host.nspawn_pids(name)
+    _host.down(name)
+    print(f"host '{name}' {'down' if was else 'was not up'}")
+    return 0

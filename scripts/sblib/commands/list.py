@@ -1,0 +1,141 @@
+"""sandbench list: the servers, the directive catalogue and the profiles."""
+import argparse
+import json
+import sys
+import textwrap
+
+from sblib import catalogue as cat
+from sblib.measuring import kernel
+
+HELP = "show servers, directives (with what they answer) and profiles"
+
+USAGE = """\
+usage: sandbench list [servers|directives|profiles] [NAME...] [--json]
+
+Without arguments lists everything. With a kind and NAMEs shows those entries
+in full (a directive's header and drop-in, a profile's directives); an unknown
+name is an error that lists the valid ones (exit 2).
+"""
+
+
+def main(argv):
+    ap = argparse.ArgumentParser(prog="sandbench list", usage=USAGE, add_help=False)
+    ap.add_argument("-h", "--help", action="store_true")
+    ap.add_argument("--json", action="store_true")
+    ap.add_argument("kind", nargs="?")
+    ap.add_argument("names", nargs="*")
+    a = ap.parse_args(argv)
+    if a.help:
+        print(USAGE)
+        return 0
+    kinds = ("servers", "directives", "profiles")
+    if a.kind is not None and a.kind not in kinds:
+        # `sandbench list NAME`: find it in any kind
+        a.names = [a.kind] + a.names
+        a.kind = None
+        for n in a.names:
+            if n not in cat.SERVERS and n not in cat.directive_names() \
+                    and n not in cat.profile_names():
+                print(f"sandbench list: '{n}' is no server, directive or profile; valid kinds: "
+                      f"{', '.join(kinds)}; servers: {', '.join(cat.SERVERS)}; profiles: "
+                      f"{', '.join(cat.profile_names())}; directives: see `sandbench list "
+                      "directives`", file=sys.stderr)
+                return 2
+    try:
+        data = collect(a.kind, a.names)
+    except cat.CatalogueError as e:
+        print(f"sandbench list: {e}", file=sys.stderr)
+        return 2
+    if a.json:
+        print(json.dumps(data, indent=1))
+        return 0
+    try:
+        show(data, bool(a.names))
+        sys.stdout.flush()
+    except BrokenPipeError:  # `sandbench list | head`
+        sys.stdout = None
+    return 0
+
+
+def collect(kind, names):
+    """{"servers": {...}, "directives": {...}, "profiles": {...}} restricted to
+    KIND and NAMES (raises CatalogueError for an unknown name)."""
+    out = {}
+    want = lambda k: kind in (None, k)  # noqa: E731
+    if want("servers"):
+        sel = names if kind == "servers" and names else \
+            [n for n in names if n in cat.SERVERS] if names else list(cat.SERVERS)
+        for n in sel:
+            if n not in cat.SERVERS:
+                raise cat.CatalogueError(cat.unknown("server", n, list(cat.SERVERS)))
+        out["servers"] = {n: {k: cat.SERVERS[n][k] for k in ("program", "units", "does")}
+                          for n in sel}
+    if want("directives"):
+        all_d = cat.directive_names()
+        sel = names if kind == "directives" and names else \
+            [n for n in names if n in all_d] if names else all_d
+        fac = kernel.facilities()
+        out["directives"] = {}
+        for n in sel:
+            d = cat.load_directive(n)
+            e = {k: v for k, v in d.items() if k not in ("path", "body", "sandbench directive")}
+            req = d.get("requires")
+            if req and req in fac and not fac[req][0]:
+                e["unsupported"] = fac[req][1]
+            if names:
+                e["dropin"] = d["body"].split("\n[", 1)[-1] if "\n[" in d["body"] else ""
+                e["dropin"] = "[" + e["dropin"] if e["dropin"] else ""
+            out["directives"][n] = e
+    if want("profiles"):
+        all_p = cat.profile_names()
+        sel = names if kind == "profiles" and names else \
+            [n for n in names if n in all_p] if names else all_p
+        out["profiles"] = {}
+        for n in sel:
+            dirs, comb = cat.load_profile(n)
+            out["profiles"][n] = {"directives": dirs,
+                                  "combined": {lbl: ds for lbl, ds in comb}}
+    return out
+
+
+def show(data, full):
+    w = 100
+    if "servers" in data:
+        print("SERVERS (--servers)")
+        for n, s in data["servers"].items():
+            print(f"  {n:<10} {s['program']:<17} {s['does']}")
+            if full:
+                print(f"  {'':<10} units: {' '.join(s['units'])}")
+        print()
+    if "directives" in data:
+        print(f"DIRECTIVES (--directives; {len(data['directives'])} in units/directives/)")
+        for n, d in data["directives"].items():
+            flags = []
+            if d.get("calibration") == "yes":
+                flags.append("calibration")
+            if d.get("unsupported"):
+                flags.append("UNSUPPORTED")
+            print(f"  {n:<44} {d.get('directive', '')}" + (f"  [{', '.join(flags)}]" if flags else ""))
+            if full:
+                for k in ("does", "answers", "suits", "evidence", "requires", "unsupported",
+                          "note"):
+                    if d.get(k):
+                        print(textwrap.fill(d[k], w, initial_indent=f"      {k + ':':<12} ",
+                                            subsequent_indent=" " * 19))
+                if d.get("dropin"):
+                    print("      drop-in:")
+                    for line in d["dropin"].strip().splitlines():
+                        print("        " + line)
+            else:
+                print(f"  {'':<44} answers: {d.get('answers', '')[:60]}"
+                      f"{'…' if len(d.get('answers', '')) > 60 else ''}; suits: {d.get('suits', '')};"
+                      f" evidence: {d.get('evidence', 'none')}")
+        print()
+    if "profiles" in data:
+        print("PROFILES (--profile)")
+        for n, p in data["profiles"].items():
+            extra = "".join(f" + combined '{k}' ({len(v)})" for k, v in p["combined"].items())
+            print(f"  {n:<20} {len(p['directives'])} directive(s){extra}")
+            if full:
+                print(textwrap.fill(" ".join(p["directives"]) or "(none)", w,
+                                    initial_indent="      ", subsequent_indent="      "))

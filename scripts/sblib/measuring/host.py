@@ -1,0 +1,755 @@
+"""The sandbox host: real systemd that sandbench installs and starts units in.
+
+Where systemd is PID 1 (a normal server, a CI runner) the host is this
+machine: units go to /run/systemd/system. Elsewhere the host's own systemd is
+booted in a container with systemd-nspawn that shares the host network (the
+load generator stays outside and reaches the servers over loopback), and every
+command goes in with nsenter.
+
+    host = up("sandbench", owner=os.getpid())   # boots (or reuses) it
+    host.run(["systemctl", "start", "x.service"])
+    host.install(["units/lunchd-drop.service"])
+    host.cpu_usec("x.service")                   # read from the host's cgroupfs
+    down("sandbench")
+
+The container's whole life is covered by an flock on LOCK (other tools boot
+containers too and port 443 is shared): the lock file descriptor is inherited
+by systemd-nspawn, so the lock goes exactly when the container does.
+
+State lives in STATE_DIR/NAME.json: {"name", "mode", "nspawn_pid", "leader",
+"owner", "installed", "started"}. owner is the PID of the process that will
+power the container off (0: left up on purpose by `sandbench host up`). A
+container whose owner is dead is stale and is removed by the next up().
+Standard library only.
+"""
+import fcntl
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+from sblib.measuring.kernel import (HostError, alive, cgroup2_mount, children, cmdline,
+                                    pid_cgroup2, reap, wait_gone)
+from sblib.templates import PATHS, TemplateError, placeholders
+from sblib.templates import fill as _fill
+from sblib.util import repo_root
+
+LOCK = "/run/lock/sandbench-host.lock"
+STATE_DIR = "/run/sandbench-host"
+UNIT_DIR = "/run/systemd/system"
+OPT = "/opt/sandbench"
+
+# The container's root is a tmpfs with the machine's /usr (--volatile=yes);
+# every other top-level directory of the machine is overlaid on it with a
+# writable layer that nspawn removes with the container, so a user's unit
+# finds its config in /etc, content in /srv or /var/www, state in /var/lib
+# and homes as on the real machine, and nothing it writes reaches them.
+# (nspawn refuses --volatile=overlay on /.) Not overlaid: what nspawn mounts
+# itself, and /tmp (a fresh tmpfs, as on a booted machine).
+TREE_SKIP = {"usr", "proc", "sys", "dev", "run", "tmp", "lost+found"}
+BOOT_TARGET = "sandbench-host.target"
+
+
+def tree_overlays(root="/"):
+    """systemd-nspawn --overlay= arguments showing ROOT's top-level
+    directories (not symlinks, not TREE_SKIP) in the container."""
+    out = []
+    for n in sorted(os.listdir(root)):
+        p = os.path.join(root, n)
+        if n in TREE_SKIP or os.path.islink(p) or not os.path.isdir(p) or ":" in p:
+            continue
+        out.append(f"--overlay={p}::{p}")
+    return out
+
+
+# never to run in a container that shares the machine's network (the boot
+# target does not pull them in; a unit being measured must not either)
+NSPAWN_MASKS = ("systemd-networkd.service", "systemd-networkd.socket",
+                "systemd-networkd-wait-online.service")
+
+
+class LockBusy(HostError):
+    """Another sandbox host held the lock for the whole wait."""
+
+
+EX_TEMPFAIL = 75  # exit status of commands that gave up waiting for the lock
+
+
+def fill(text, mapping):
+    """templates.fill, its error as a HostError (an install that cannot fill
+    a unit is a failed host operation)."""
+    try:
+        return _fill(text, mapping)
+    except TemplateError as e:
+        raise HostError(str(e)) from None
+
+
+def log(msg):
+    print(f"host: {msg}", file=sys.stderr, flush=True)
+
+
+def have_systemd_pid1():
+    """True when this machine runs systemd as PID 1 (sd_booted())."""
+    return os.path.isdir("/run/systemd/system")
+
+
+# --- cgroups -------------------------------------------------------------------
+
+def nspawn_pids(name):
+    """PIDs of systemd-nspawn processes running a container called NAME."""
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        argv = cmdline(int(d))
+        if not argv or os.path.basename(argv[0]) != "systemd-nspawn":
+            continue
+        for i, a in enumerate(argv):
+            if (a in ("-M", "--machine") and i + 1 < len(argv) and argv[i + 1] == name) \
+                    or a == f"--machine={name}":
+                out.append(int(d))
+                break
+    return out
+
+
+class Host:
+    """A running sandbox host. Build with up() or attach(); all methods take
+    paths as seen inside the host."""
+
+    def __init__(self, name, mode, leader=1, nspawn_pid=0, owner=0, installed=None,
+                 started=None, root="/", show=()):
+        self.name = name
+        self.root = root                  # the tree it booted ("/": this machine's)
+        self.shown = list(show)           # this machine's paths overlaid on a clean root
+        self.mode = mode                  # "pid1" or "nspawn"
+        self.leader = leader              # host PID of the host's systemd
+        self.nspawn_pid = nspawn_pid
+        self.owner = owner
+        self.installed = installed or []  # unit files we put in UNIT_DIR
+        self.started = started or time.time()
+        self.bindir = os.path.join(repo_root(), "build", "bin") if mode == "pid1" \
+            else OPT + "/build/bin"
+        self._cg_root = None
+
+    # state file
+    def state(self):
+        return {"name": self.name, "mode": self.mode, "repo": repo_root(), "leader": self.leader,
+                "nspawn_pid": self.nspawn_pid, "owner": self.owner,
+                "installed": self.installed, "started": self.started, "root": self.root,
+                "show": self.shown}
+
+    def save(self):
+        os.makedirs(STATE_DIR, exist_ok=True)
+        path = os.path.join(STATE_DIR, self.name + ".json")
+        with open(path + ".tmp", "w") as f:
+            json.dump(self.state(), f)
+        os.replace(path + ".tmp", path)
+
+    # running commands
+    def prefix(self):
+        if self.mode == "pid1":
+            return []
+        return ["nsenter", "-t", str(self.leader), "-m", "-u", "-i", "-p", "-n", "--"]
+
+    def run(self, argv, timeout=60, check=False, input=None, capture=True):
+        """Runs ARGV inside the host. Returns CompletedProcess (text). A
+        timeout or (with CHECK) a non-zero exit raises HostError."""
+        try:
+            r = subprocess.run(self.prefix() + list(argv), input=input, text=True,
+                               stdout=subprocess.PIPE if capture else None,
+                               stderr=subprocess.PIPE if capture else None,
+                               timeout=timeout, stdin=None if input is not None else subprocess.DEVNULL)
+        except subprocess.TimeoutExpired:
+            raise HostError(f"'{' '.join(argv)}' timed out after {timeout}s in host {self.name}")
+        if check and r.returncode != 0:
+            raise HostError(f"'{' '.join(argv)}' failed (exit {r.returncode}): "
+                            f"{(r.stderr or r.stdout or '').strip()[-500:]}")
+        return r
+
+    def systemctl(self, *args, check=True, timeout=60):
+        return self.run(["systemctl", "--no-pager", *args], check=check, timeout=timeout)
+
+    def path(self, p):
+        """Host-side path of the host-internal path P."""
+        if self.mode == "pid1":
+            return p
+        return f"/proc/{self.leader}/root{p}"
+
+    def write(self, p, data, mode=0o644, uid=0, gid=0):
+        """Writes DATA (str or bytes) to host-internal path P atomically."""
+        hp = self.path(p)
+        os.makedirs(os.path.dirname(hp), exist_ok=True)
+        tmp = hp + ".sbtmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+        try:
+            os.fchmod(fd, mode)
+            os.fchown(fd, uid, gid)
+            os.write(fd, data.encode() if isinstance(data, str) else data)
+        finally:
+            os.close(fd)
+        os.replace(tmp, hp)
+
+    def alive(self):
+        if self.mode == "pid1":
+            return True
+        return alive(self.nspawn_pid) and alive(self.leader)
+
+    def is_running(self):
+        """systemctl is-system-running: 'running', 'degraded', 'starting', ..."""
+        try:
+            r = self.run(["systemctl", "is-system-running"], timeout=10)
+        except HostError:
+            return "unreachable"
+        return (r.stdout or "").strip() or "unreachable"
+
+    # units
+    def mapping(self, extra=None):
+        m = placeholders(self.bindir)
+        if extra:
+            m.update(extra)
+        return m
+
+    def install(self, files, extra=None, rename=None, reload=True):
+        """Copies unit files / drop-ins into UNIT_DIR with placeholders filled.
+        A file NAME.conf whose parent directory ends in .d keeps that
+        directory (lunchd-drop.service.d/x.conf); RENAME maps a source path to
+        a destination relative to UNIT_DIR. Returns the installed paths."""
+        m = self.mapping(extra)
+        done = []
+        for src in files:
+            with open(src) as f:
+                text = fill(f.read(), m)
+            rel = (rename or {}).get(src)
+            if rel is None:
+                parent = os.path.basename(os.path.dirname(os.path.abspath(src)))
+                base = os.path.basename(src)
+                rel = os.path.join(parent, base) if parent.endswith(".d") else base
+            dest = os.path.join(UNIT_DIR, rel)
+            self.write(dest, text)
+            done.append(dest)
+            if dest not in self.installed:
+                self.installed.append(dest)
+        self.install_nginx_conf()
+        if reload:
+            self.systemctl("daemon-reload")
+        self.save()
+        return done
+
+    def uninstall(self, paths, reload=True):
+        for p in paths:
+            hp = self.path(p)
+            try:
+                os.unlink(hp)
+            except FileNotFoundError:
+                pass
+            d = os.path.dirname(hp)
+            if d.endswith(".d"):
+                try:
+                    os.rmdir(d)
+                except OSError:
+                    pass
+            if p in self.installed:
+                self.installed.remove(p)
+        if reload:
+            self.systemctl("daemon-reload")
+        self.save()
+
+    def install_nginx_conf(self):
+        src = os.path.join(repo_root(), "servers", "proxy", "nginx.conf")
+        if os.path.exists(src):
+            with open(src) as f:
+                self.write(PATHS["CONFDIR"] + "/nginx.conf", fill(f.read(), self.mapping()))
+
+    def show(self, unit, *props):
+        """systemctl show -p PROPS UNIT as a dict of strings."""
+        r = self.systemctl("show", "-p", ",".join(props), unit, check=False)
+        out = {}
+        for line in (r.stdout or "").splitlines():
+            k, _, v = line.partition("=")
+            out[k] = v
+        return out
+
+    # cgroups, seen from the outside
+    def cgroup_root(self):
+        """Host path of the host systemd's root cgroup in the cgroup2 tree."""
+        if self._cg_root is None:
+            mnt = cgroup2_mount()
+            if self.mode == "pid1":
+                self._cg_root = mnt
+            else:
+                rel = pid_cgroup2(self.leader)       # e.g. /payload/init.scope
+                if rel.endswith("/init.scope"):
+                    rel = rel[: -len("/init.scope")]
+                self._cg_root = mnt + rel.rstrip("/") if rel != "/" else mnt
+        return self._cg_root
+
+    def unit_cgroup(self, unit):
+        """Host path of UNIT's cgroup directory (it exists while the unit runs)."""
+        cg = self.show(unit, "ControlGroup").get("ControlGroup", "")
+        if not cg:
+            cg = "/system.slice/" + unit
+        return self.cgroup_root() + cg
+
+    def cpu_usec(self, unit, cgdir=None):
+        """UNIT's cgroup CPU time (cpu.stat usage_usec) read from the host;
+        None when the cgroup is gone."""
+        try:
+            with open(os.path.join(cgdir or self.unit_cgroup(unit), "cpu.stat")) as f:
+                for line in f:
+                    k, v = line.split()
+                    if k == "usage_usec":
+                        return int(v)
+        except OSError:
+            return None
+        return None
+
+    def host_pids(self, unit, cgdir=None):
+        """Host PIDs of every process in UNIT's cgroup (recursively)."""
+        base = cgdir or self.unit_cgroup(unit)
+        pids = []
+        for d, _, files in os.walk(base):
+            if "cgroup.procs" in files:
+                try:
+                    with open(os.path.join(d, "cgroup.procs")) as f:
+                        pids += [int(x) for x in f.read().split()]
+                except OSError:
+                    pass
+        return pids
+
+    def to_host_pid(self, pid, unit=None):
+        """Host PID of host-internal PID (the unit's MainPID, say)."""
+        if self.mode == "pid1":
+            return pid
+        if unit:
+            cands = self.host_pids(unit)
+        else:
+            want = os.readlink(f"/proc/{self.leader}/ns/pid")
+            cands = []
+            for d in os.listdir("/proc"):
+                try:
+                    if d.isdigit() and os.readlink(f"/proc/{d}/ns/pid") == want:
+                        cands.append(int(d))
+                except OSError:
+                    pass
+        for hp in cands:
+            try:
+                with open(f"/proc/{hp}/status") as f:
+                    for line in f:
+                        if line.startswith("NSpid:"):
+                            ids = line.split()[1:]
+                            break
+                    else:
+                        continue
+                if len(ids) >= 2 and int(ids[1]) == pid:
+                    return hp
+            except OSError:
+                continue
+        # not in the unit's cgroup (yet): scan every process of the host
+        if unit:
+            return self.to_host_pid(pid)
+        return None
+
+    def main_pid(self, unit):
+        """(host-internal MainPID, host PID) of UNIT, or (0, None)."""
+        p = int(self.show(unit, "MainPID").get("MainPID", "0") or 0)
+        if not p:
+            return 0, None
+        return p, self.to_host_pid(p, unit)
+
+    def memory_bytes(self, unit, cgdir=None):
+        """Memory of UNIT's processes: memory.current when the cgroup2 memory
+        controller runs there, else the sum of their Pss (smaps_rollup)."""
+        base = cgdir or self.unit_cgroup(unit)
+        try:
+            with open(os.path.join(base, "memory.current")) as f:
+                return int(f.read())
+        except (OSError, ValueError):
+            pass
+        total = 0
+        for hp in self.host_pids(unit, base):
+            try:
+                with open(f"/proc/{hp}/smaps_rollup") as f:
+                    for line in f:
+                        if line.startswith("Pss:"):
+                            total += int(line.split()[1]) * 1024
+                            break
+            except OSError:
+                pass
+        return total
+
+    def journal(self, unit, lines=20, since=None):
+        argv = ["journalctl", "--no-pager", "-o", "cat", "-n", str(lines), "-u", unit]
+        if since:
+            argv += ["--since", since]
+        r = self.run(argv, check=False, timeout=20)
+        return (r.stdout or "").strip()
+
+
+# --- life cycle ----------------------------------------------------------------
+
+def state_path(name):
+    return os.path.join(STATE_DIR, name + ".json")
+
+
+def load_state(name):
+    try:
+        with open(state_path(name)) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def attach(name="sandbench"):
+    """The running host NAME, or None. PID-1 hosts are always there."""
+    st = load_state(name)
+    if st:
+        h = Host(st["name"], st["mode"], st.get("leader", 1), st.get("nspawn_pid", 0),
+                 st.get("owner", 0), st.get("installed"), st.get("started"),
+                 st.get("root", "/"), st.get("show", []))
+        if h.alive():
+            return h
+        return None
+    return None
+
+
+def remove_stale(name):
+    """Powers off and removes a container NAME whose owner is gone, and any
+    systemd-nspawn still running under that name without a state file."""
+    st = load_state(name)
+    pids = set(nspawn_pids(name))
+    if st and st.get("mode") == "nspawn" and st.get("nspawn_pid"):
+        if alive(st["nspawn_pid"]):
+            pids.add(st["nspawn_pid"])
+    if pids:
+        log(f"removing stale container '{name}' (systemd-nspawn pid {', '.join(map(str, sorted(pids)))})")
+        stop_nspawn(sorted(pids), [st.get("leader")] if st else [])
+    if st and st.get("mode") == "pid1":
+        _pid1_cleanup(st.get("installed") or [])
+    try:
+        os.unlink(state_path(name))
+    except FileNotFoundError:
+        pass
+
+
+def stop_nspawn(nspawn, leaders=(), timeout=20):
+    """SIGTERM to systemd-nspawn makes it power the container off; SIGKILL
+    whatever is left after TIMEOUT."""
+    for p in nspawn:
+        try:
+            os.kill(p, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    if not wait_gone(nspawn, timeout):
+        for p in list(nspawn) + [x for x in leaders if x]:
+            try:
+                os.kill(p, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        wait_gone(nspawn, 5)
+    for p in nspawn:
+        reap(p)
+
+
+def _pid1_cleanup(installed):
+    units = [os.path.basename(p) for p in installed if not os.path.dirname(p).endswith(".d")]
+    if units:
+        subprocess.run(["systemctl", "stop", *units], stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, timeout=60)
+    for p in installed:
+        try:
+            os.unlink(p)
+        except FileNotFoundError:
+            pass
+        d = os.path.dirname(p)
+        if d.endswith(".d"):
+            try:
+                os.rmdir(d)
+            except OSError:
+                pass
+    if installed:
+        subprocess.run(["systemctl", "daemon-reload"], timeout=60)
+
+
+def _lock(timeout):
+    """Opens and flocks LOCK, waiting up to TIMEOUT seconds. Returns the fd."""
+    os.makedirs(os.path.dirname(LOCK), exist_ok=True)
+    fd = os.open(LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    end = time.monotonic() + timeout
+    said = False
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return fd
+        except BlockingIOError:
+            if time.monotonic() >= end:
+                os.close(fd)
+                raise LockBusy(f"{LOCK} is held by another sandbox host for {timeout:.0f}s; "
+                                "try again later (or --lock-timeout)")
+            if not said:
+                log(f"waiting for {LOCK} (another container is up)")
+                said = True
+            time.sleep(0.5)
+
+
+def _find_leader(nspawn_pid, timeout):
+    """PID of the container's systemd: nspawn's child running systemd."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if not alive(nspawn_pid):
+            return None
+        for c in children(nspawn_pid):
+            argv = cmdline(c)
+            if argv and os.path.basename(argv[0]) in ("systemd", "init"):
+                return c
+        time.sleep(0.05)
+    return None
+
+
+def host_root(root=None):
+    """The tree a container boots: ROOT, else $SANDBENCH_ROOT, else "/"
+    (this machine's /usr with its /etc, /var ... overlaid)."""
+    root = root or os.environ.get("SANDBENCH_ROOT") or "/"
+    root = os.path.realpath(root)
+    if root != "/" and not os.path.isdir(os.path.join(root, "usr")):
+        raise HostError(f"root {root} is not an OS tree (no usr/): build one with "
+                        "`sandbench host root`")
+    return root
+
+
+def host_show(show=None):
+    """Paths of this machine shown (overlaid) in a host booted from a clean
+    root: SHOW (a list), else $SANDBENCH_SHOW (colon-separated)."""
+    if show is None:
+        show = [p for p in os.environ.get("SANDBENCH_SHOW", "").split(":") if p]
+    for p in show:
+        if not os.path.isabs(p) or not os.path.exists(p) or "," in p or ":" in p:
+            raise HostError(f"cannot show {p!r} in the host: an absolute path that exists, "
+                            "without ',' or ':'")
+    return sorted(set(os.path.normpath(p) for p in show))
+
+
+def nspawn_tree(root, show):
+    """systemd-nspawn arguments for the container's files: this machine's
+    /usr with its top-level directories overlaid (ROOT "/"), or a clean
+    ROOT, read-only under a tmpfs, with only the paths SHOW overlaid."""
+    if root == "/":
+        return ["-D", "/", "--volatile=yes", *tree_overlays()]
+    return ["-D", root, "--volatile=overlay", *(f"--overlay={p}::{p}" for p in show)]
+
+
+def up(name="sandbench", owner=None, lock_timeout=300, boot_timeout=90, console=None,
+       root=None, show=None):
+    """Boots (or reuses) the sandbox host NAME and prepares it for the servers.
+    OWNER: the PID responsible for powering it off (default: this process;
+    0 leaves it up until down()). ROOT and SHOW: see host_root(), host_show()
+    (ignored where systemd is PID 1: the host is this machine). Returns a
+    Host with host.owned telling whether this call created it."""
+    if owner is None:
+        owner = os.getpid()
+    pid1 = have_systemd_pid1()
+    root, show = ("/", []) if pid1 else (host_root(root), host_show(show))
+    h = attach(name)
+    st = load_state(name) or {}
+    in_use = h is not None and (h.owner == 0 or alive(h.owner))
+    if in_use and st.get("repo", repo_root()) == repo_root() \
+            and st.get("root", "/") == root and st.get("show", []) == show \
+            and h.is_running() in ("running", "degraded"):
+        h.owned = False
+        return h
+    if not in_use:
+        remove_stale(name)
+    # else: another tree's (or a still booting) container of that name is in
+    # use; it holds the lock, so wait for it below instead of removing it.
+    if pid1:
+        h = Host(name, "pid1", owner=owner)
+        h.owned = True
+        h.save()
+        prepare(h)
+        return h
+    for tool in ("systemd-nspawn", "nsenter"):
+        if not shutil.which(tool):
+            raise HostError(f"{tool} not found: install systemd-container and util-linux "
+                            "(scripts/deps)")
+    fd = _lock(lock_timeout)
+    h = None
+    proc = None
+    try:
+        remove_stale(name)
+        os.makedirs(STATE_DIR, exist_ok=True)
+        console = console or os.path.join(STATE_DIR, name + ".console")
+        argv = ["systemd-nspawn", *nspawn_tree(root, show), "--register=no", "--keep-unit",
+                "--boot", "-M", name, "--system-call-filter=bpf",
+                f"--bind-ro={repo_root()}:{OPT}",
+                f"--bind-ro={os.path.join(repo_root(), 'units', 'host', BOOT_TARGET)}:"
+                f"{UNIT_DIR}/{BOOT_TARGET}",
+                "--", "systemd.firstboot=off", f"systemd.unit={BOOT_TARGET}"]
+        argv += [f"systemd.mask={u}" for u in NSPAWN_MASKS]
+        with open(console, "wb") as out:
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out,
+                                    stderr=subprocess.STDOUT, pass_fds=(fd,),
+                                    start_new_session=True)
+        os.close(fd)
+        fd = -1
+        leader = _find_leader(proc.pid, 20)
+        if leader is None:
+            raise HostError(f"systemd-nspawn exited or started no systemd; see {console}:\n"
+                            + _tail(console))
+        h = Host(name, "nspawn", leader=leader, nspawn_pid=proc.pid, owner=owner,
+                 root=root, show=show)
+        h.owned = True
+        h.save()
+        end = time.monotonic() + boot_timeout
+        _wait_booted(h, proc, end, boot_timeout, console)
+        if _delegate_v1(h):
+            _wait_booted(h, proc, end, boot_timeout, console)
+        prepare(h)
+        return h
+    except BaseException:
+        if fd >= 0:
+            os.close(fd)
+        if proc is not None:
+            stop_nspawn([proc.pid], [h.leader] if h else [])
+        for p in [state_path(name)] + ([console] if sys.exc_info()[0] is KeyboardInterrupt else []):
+            try:
+                os.unlink(p)
+            except (FileNotFoundError, TypeError):
+                pass
+        raise
+
+
+def _wait_booted(h, proc, end, boot_timeout, console):
+    state = "unreachable"
+    while time.monotonic() < end:
+        if proc.poll() is not None:
+            raise HostError(f"container exited during boot (status {proc.returncode}); "
+                            f"see {console}:\n" + _tail(console))
+        state = h.is_running()
+        if state in ("running", "degraded"):
+            return
+        time.sleep(0.2)
+    raise HostError(f"container did not finish booting in {boot_timeout}s "
+                    f"(is-system-running: {state})")
+
+
+# cgroup v1 hierarchies the container's systemd needs writable: cpu and
+# cpuacct for CPUQuota= (and per-unit CPU accounting), devices for
+# DevicePolicy= and DeviceAllow= (the devices.list of each unit).
+DELEGATED_V1 = {"cpu": "CPUQuota=", "cpuacct": "CPUQuota=", "cpu,cpuacct": "CPUQuota=",
+                "devices": "DevicePolicy="}
+
+
+def _delegate_v1(h):
+    """On a host with cgroup v1 controllers, systemd-nspawn mounts their
+    hierarchies read-only in the container, so the container's systemd
+    cannot create per-unit cgroups there and CPUQuota= and DevicePolicy= are
+    silently not enforced. Remount those hierarchies writable (a per-mount
+    flag: the host's own mounts are untouched) and re-execute the
+    container's systemd, which detects the controllers it can use only when
+    it starts. The units' cgroups then appear in the host's hierarchies and
+    are removed with them. Returns True when it re-executed systemd."""
+    try:
+        with open(f"/proc/{h.leader}/mounts") as f:
+            mounts = [line.split() for line in f]
+    except OSError:
+        return False
+    ro = [m[1] for m in mounts if len(m) > 3 and m[2] == "cgroup"
+          and os.path.basename(m[1]) in DELEGATED_V1 and "ro" in m[3].split(",")]
+    done = []
+    for mnt in ro:
+        r = h.run(["mount", "-o", "remount,bind,rw", mnt], timeout=20)
+        if r.returncode == 0:
+            done.append(mnt)
+        else:
+            log(f"cannot make {mnt} writable in the container ({(r.stderr or '').strip()}): "
+                f"{DELEGATED_V1[os.path.basename(mnt)]} will not be enforced")
+    if not done:
+        return False
+    h.run(["systemctl", "daemon-reexec"], timeout=60)
+    what = sorted({DELEGATED_V1[os.path.basename(m)] for m in done})
+    log(f"delegated {', '.join(done)} to the container's systemd ({' and '.join(what)} "
+        "enforced)")
+    return True
+
+
+def _tail(path, n=15):
+    try:
+        with open(path, errors="replace") as f:
+            return "".join(f.readlines()[-n:])
+    except OSError:
+        return ""
+
+
+CONTENT = {
+    "hello.txt": b"Hello from sandbench\n",
+    "1k.bin": bytes(range(256)) * 4,
+    "16k.bin": bytes(range(256)) * 64,
+    "64k.bin": bytes(range(256)) * 256,
+}
+
+
+def prepare(h):
+    """Creates what the servers need inside the host: user lunchd, the TLS
+    key (root-only) and certificate, the content directory, the run
+    directory, nginx's directories and config."""
+    r = h.run(["getent", "passwd", PATHS["USER"]])
+    if r.returncode != 0:
+        h.run(["useradd", "--system", "--user-group", "--no-create-home", "--home-dir", "/nonexistent",
+               "--shell", "/usr/sbin/nologin", PATHS["USER"]], check=True)
+    tls = PATHS["TLSDIR"]
+    if not os.path.exists(h.path(tls + "/key.pem")):
+        tmp = tempfile.mkdtemp(prefix="sandbench-tls-")
+        try:
+            r = subprocess.run([os.path.join(repo_root(), "scripts", "mkcert"), tmp],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            if r.returncode != 0:
+                raise HostError(f"scripts/mkcert failed: {r.stdout.strip()}")
+            os.makedirs(h.path(tls), exist_ok=True)
+            os.chmod(h.path(tls), 0o755)
+            for fn, mode in (("key.pem", 0o600), ("cert.pem", 0o644), ("chain.pem", 0o644)):
+                with open(os.path.join(tmp, fn), "rb") as f:
+                    h.write(f"{tls}/{fn}", f.read(), mode)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    cdir = PATHS["CONTENTDIR"]
+    for fn, data in CONTENT.items():
+        if not os.path.exists(h.path(f"{cdir}/{fn}")):
+            h.write(f"{cdir}/{fn}", data)
+    src = os.path.join(repo_root(), "servers", "content")
+    if os.path.isdir(src):
+        for fn in os.listdir(src):
+            p = os.path.join(src, fn)
+            if os.path.isfile(p):
+                with open(p, "rb") as f:
+                    h.write(f"{cdir}/{fn}", f.read())
+    for d in (PATHS["RUNDIR"], "/var/log/nginx", "/var/lib/nginx"):
+        os.makedirs(h.path(d), exist_ok=True)
+    h.install_nginx_conf()
+
+
+def down(name="sandbench", host=None):
+    """Powers off host NAME (or HOST): stops every unit it installed and, for a
+    container, the container itself. Leaves no container, unit or process."""
+    st = host.state() if host else load_state(name)
+    name = host.name if host else name
+    if st and st.get("mode") == "pid1":
+        _pid1_cleanup(st.get("installed") or [])
+    elif st or nspawn_pids(name):
+        pids = set(nspawn_pids(name))
+        if st and st.get("nspawn_pid") and alive(st["nspawn_pid"]):
+            pids.add(st["nspawn_pid"])
+        if pids:
+            stop_nspawn(sorted(pids), [st.get("leader")] if st else [])
+    try:
+        os.unlink(state_path(name))
+    except FileNotFoundError:
+        pass
+    for suffix in (".console",):
+        try:
+            os.unlink(os.path.join(STATE_DIR, name + suffix))
+        except FileNotFoundError:
+            pass
+    return 0

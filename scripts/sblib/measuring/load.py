@@ -1,0 +1,151 @@
+"""The load of `sandbench run`: loadgen's command lines, an isolated slice
+(one instance loaded, its record) and a duet window (two instances loaded at
+once by one loadgen, a record each, see sblib.records.windows), and the servers'
+CPU time from their cgroups.
+"""
+import json
+import subprocess
+import time
+
+from sblib.records import windows as win
+from sblib.measuring.instances import settle
+
+
+class Loader:
+    """Runs build/bin/loadgen (LOADGEN) as the parsed `run` arguments A and
+    the run's SPEC say; HOST reads the cgroups."""
+
+    def __init__(self, a, spec, host, loadgen):
+        self.a = a
+        self.spec = spec
+        self.host = host
+        self.loadgen = loadgen
+
+    def loadgen_argv(self, url, mode, duration, connections=None, count=None):
+        """DURATION seconds of load, or with COUNT exactly that many requests."""
+        a = self.a
+        argv = ["taskset", "-c", str(a.loadgen_cpu), self.loadgen, "-c",
+                str(connections or a.connections), "-t", "1"]
+        argv += ["-n", str(count)] if count else ["-d", f"{int(duration * 1000)}ms"]
+        argv.append("--json")
+        if mode == "close":
+            argv.append("--close")
+        elif mode == "resume":
+            argv.append("--resume")
+        elif mode == "rate":
+            argv += ["-R", str(a.rate)]
+        return argv + [url]
+
+    def load(self, url, mode, duration, warmup=0.0, cpu_dirs=None, connections=None, count=None):
+        """Runs the load generator (WARMUP unmeasured seconds, then DURATION
+        measured; or exactly COUNT requests, whose CPU measure() reads itself).
+        Returns (json dict or None, error text, CPU usec of CPU_DIRS over the
+        measured part or None). The generator reads the cgroups' CPU counters
+        itself (--cgroup) the moment it starts and stops counting requests, so
+        both figures cover the same window."""
+        argv = self.loadgen_argv(url, mode, duration, connections, count)
+        if warmup > 0:
+            argv[-1:-1] = ["--warmup", f"{int(warmup * 1000)}ms"]
+        for d in cpu_dirs or []:
+            argv[-1:-1] = ["--cgroup", d]
+        limit = (count * 0.5 if count else duration) + warmup + 20
+        js, err = self.run_loadgen(argv, limit)
+        if js is None:
+            return None, err, None
+        cpu = (js.get("server_cpu") or {}).get("usec") if cpu_dirs else None
+        return js, err, cpu
+
+    def run_loadgen(self, argv, limit):
+        """(loadgen's JSON or None, error text)."""
+        try:
+            p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               timeout=limit)
+        except subprocess.TimeoutExpired:
+            return None, f"loadgen did not finish in {limit:g}s"
+        try:
+            js = json.loads(p.stdout)
+        except ValueError:
+            return None, f"loadgen exit {p.returncode}: {(p.stderr or p.stdout).strip()[-300:]}"
+        return js, (p.stderr.strip() if p.returncode else "")
+
+    def cgroup_usec(self, dirs):
+        """The CPU time of cgroups DIRS in µs, summed as loadgen --cgroup does;
+        None if one is unreadable."""
+        vals = [self.host.cpu_usec(None, cgdir=d) for d in dirs or []]
+        return None if None in vals else sum(vals)
+
+    def measure(self, inst, mode, rnd, slice_no):
+        count = (inst.spec.get("slice_connections") or {}).get(mode)
+        warm = 0.0 if count else max(self.a.slice_warmup, inst.spec.get("slice_warmup", 0))
+        conns = min(self.a.connections, inst.spec.get("connections", self.a.connections))
+        dirs = inst.cpu_dirs_cached
+        if count:
+            # whole connections: from an idle server (none of its per-connection
+            # units left) to the last one's unit gone, read here, not by loadgen
+            idle0 = settle(dirs)
+            c0 = self.cgroup_usec(dirs)
+        t = time.time()
+        js, err, cpu = self.load(inst.url, mode, self.a.duration, warm,
+                                 None if count else dirs, conns, count)
+        rec = {"slice": slice_no, "round": rnd, "rep": rnd, "variant": inst.id,
+               "server": inst.v["server"], "mode": mode, "phase": "isolated", "status": "ok",
+               "start": round(t, 3), "duration_s": self.a.duration, "warmup_s": warm}
+        if count:
+            idle1 = settle(dirs)
+            c1 = self.cgroup_usec(dirs)
+            cpu = c1 - c0 if c0 is not None and c1 is not None else None
+            rec["connections_counted"] = count
+            rec["settled"] = idle0 and idle1
+        if inst.position is not None:
+            rec["epoch"], rec["position"] = inst.epoch, inst.position
+        if js is None:
+            rec.update({"status": "error", "error": err})
+            return rec
+        reqs = int(js.get("requests") or 0)
+        # the directive's unit alone (a proxied backend), its nginx beside it;
+        # counted slices read their CPU here, not from loadgen
+        fig = win.figures(js, set(inst.own_dirs()), self.a.duration)
+        if count:
+            fig["cpu_usec"] = cpu
+            fig["cpu_ns_per_req"] = round(cpu * 1000.0 / reqs, 1) \
+                if (cpu is not None and reqs) else None
+        rec.update({**fig, "loadgen": js})
+        if err:
+            rec["loadgen_stderr"] = err[-300:]
+        if reqs == 0:
+            rec["status"] = "error"
+            rec["error"] = "no request completed" + (f": {err}" if err else "")
+        elif count and reqs != count:
+            # a connection that failed cost CPU but answered nothing
+            rec["status"] = "error"
+            rec["error"] = f"{reqs} of {count} connections answered"
+        return rec
+
+    def window(self, pair, mode, rnd, wid, slice_no):
+        """Duet window number WID: PAIR loaded together by one loadgen
+        process (each its connections and its cgroups), one record per
+        instance."""
+        d = self.spec["duet"]
+        ds = d["by_server"][pair[0].v["server"]]
+        conns = ds["connections_per_target"]
+        argv = self.loadgen_argv(pair[0].url, mode, d["window_s"], conns * len(pair))
+        argv[-1:] = [i.url for i in pair]
+        argv[-len(pair):-len(pair)] = ["--warmup", f"{int(ds['warmup_s'] * 1000)}ms"]
+        for i in pair:
+            argv[-len(pair):-len(pair)] = ["--cgroup", ",".join(i.cpu_dirs_cached)]
+        meta = {"slice": slice_no, "round": f"w{wid}", "rep": rnd, "window": wid,
+                "mode": mode, "start": round(time.time(), 3), "duration_s": d["window_s"],
+                "warmup_s": ds["warmup_s"]}
+        if pair[0].position is not None:
+            meta["epoch"] = pair[0].epoch
+        js, err = self.run_loadgen(argv, d["window_s"] + ds["warmup_s"] + 20)
+        if js is None:
+            meta["error"] = err
+        members = [(i.id, i.v["server"], set(i.own_dirs())) for i in pair]
+        recs = win.records(js, members, meta)
+        for rec, i in zip(recs, pair):
+            if i.position is not None:
+                rec["position"] = i.position
+            if err and js is not None:
+                rec["loadgen_stderr"] = err[-300:]
+        return recs
