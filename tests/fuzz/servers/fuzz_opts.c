@@ -1,7 +1,10 @@
 /*
- * Description: libFuzzer target for the shared flag parser: the input is
- * split at NUL bytes into an argv. The parser's messages go to a closed
- * stdio stream (sanitizer reports use fd 2 directly and stay visible).
+ * Description: libFuzzer target for the servers' flags (the walker itself
+ * is common/opt's, fuzzed by tests/fuzz/common/fuzz_opt): the table each
+ * program builds from its spec, the values' checks and the rules across
+ * flags. The input is split at NUL bytes into an argv. The messages go to
+ * a closed stdio stream (sanitizer reports use fd 2 directly and stay
+ * visible).
  */
 #include <stdint.h>
 #include <stdio.h>
