@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "common/opt.h"
+#include "tests/fuzz/argv.h"
 
 #define FUZZ_ARGS 40
 
@@ -43,21 +44,6 @@ struct step {
 	int key;
 	const char *value;
 };
-
-/* argv over a copy of data (argv[0] "fuzz"), argc returned */
-static int split(char *buf, size_t size, char **argv)
-{
-	size_t off = 0;
-	int argc = 0;
-
-	argv[argc++] = (char *)"fuzz";
-	while (off < size && argc <= FUZZ_ARGS) {
-		argv[argc++] = buf + off;
-		off += strlen(buf + off) + 1;
-	}
-	argv[argc] = NULL;
-	return argc;
-}
 
 static const struct opt *entry(int key)
 {
@@ -144,24 +130,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size -= 2;
 
 	/* a first walk, left half way, its argv freed */
-	buf = malloc(size + 1);
+	buf = fuzz_argv(data, size, "fuzz", argv, FUZZ_ARGS, &argc);
 	if (!buf)
 		return 0;
-	memcpy(buf, data, size);
-	buf[size] = '\0';
-	argc = split(buf, size, argv);
 	opt_init(&a, table, flags, argc, argv);
 	for (n = 0; n < stop && step(&a, buf, size).key > 0; n++)
 		;
 	free(buf);
 
 	/* two walks of one fresh copy agree, and end in time */
-	buf = malloc(size + 1);
+	buf = fuzz_argv(data, size, "fuzz", argv, FUZZ_ARGS, &argc);
 	if (!buf)
 		return 0;
-	memcpy(buf, data, size);
-	buf[size] = '\0';
-	argc = split(buf, size, argv);
 	opt_init(&a, table, flags, argc, argv);
 	opt_init(&b, table, flags, argc, argv);
 	for (n = 0;; n++) {
