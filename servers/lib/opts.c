@@ -131,7 +131,8 @@ int opts_parse(const struct opts_spec *spec, int argc, char **argv, struct serve
 		}
 		d = def_of(id);
 		if (val && !val[0]) {
-			fprintf(stderr, "%s: --%s needs a value (try --help)\n", spec->prog, d->name);
+			fprintf(stderr, "%s: --%s needs a value (try --help)\n", spec->prog,
+				d->name);
 			return -EINVAL;
 		}
 		switch (d->id) {

@@ -7,8 +7,8 @@
  * step: nothing of a walk outlives its struct. Every step is checked: a
  * key from the table, with a value exactly when it takes one, pointing into
  * argv; operands only with OPT_OPERANDS; an error says why and ends the
- * walk; a walk ends within one step per byte. Every argument is also read by parse_uint, checked against a plain
- * digit loop.
+ * walk; a walk ends within one step per byte. Every argument is also read
+ * by parse_uint, checked against a plain digit loop.
  */
 #include <errno.h>
 #include <stdint.h>
