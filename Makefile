@@ -15,7 +15,7 @@
 #   servers/lib/*.c          -> build/lib/libservers.a
 #   servers/NAME/main.c      -> build/bin/lunchd-NAME       (drop, activated, backend)
 #   bench/NAME/*.c           -> build/lib/libNAME.a + build/bin/NAME from main.c
-#   common/*.c               -> build/lib/libcommon.a, linked into every bench program
+#   common/*.c               -> build/lib/libcommon.a, linked into every program
 #   tests/unit/COMP/test_*.c -> a cmocka driver linked with libCOMP.a
 #   tests/fuzz/COMP/fuzz_*.c -> a libFuzzer target built with clang from COMP's sources
 #   tests/integration/*      -> executables run by tests/run (exit 0 pass, 1 fail, 77 skip)
@@ -135,7 +135,8 @@ $(O)/obj/version.o: $(O)/version.c $(O)/FLAGS
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(ALL_CFLAGS) -include common/version.h -c $< -o $@
 
-$(O)/bin/lunchd-%: $(O)/obj/servers/%/main.o $(O)/lib/libservers.a $(O)/obj/version.o | $(O)/bin/
+$(O)/bin/lunchd-%: $(O)/obj/servers/%/main.o $(O)/lib/libservers.a $(O)/lib/libcommon.a \
+                   $(O)/obj/version.o | $(O)/bin/
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 

@@ -6,7 +6,6 @@
 #include "bench/loadgen/opts.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -14,6 +13,8 @@
 #include <string.h>
 #include <strings.h>
 #include <openssl/ssl.h>
+
+#include "common/opt.h"
 
 enum {
 	OPT_CLOSE = 256,
@@ -33,30 +34,30 @@ enum {
 	OPT_RATE_PER_TARGET,
 };
 
-static const struct option opts_long[] = {
-	{ "connections", required_argument, NULL, 'c' },
-	{ "threads", required_argument, NULL, 't' },
-	{ "duration", required_argument, NULL, 'd' },
-	{ "requests", required_argument, NULL, 'n' },
-	{ "rate", required_argument, NULL, 'R' },
-	{ "header", required_argument, NULL, 'H' },
-	{ "close", no_argument, NULL, OPT_CLOSE },
-	{ "resume", no_argument, NULL, OPT_RESUME },
-	{ "warmup", required_argument, NULL, OPT_WARMUP },
-	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
-	{ "pipeline", required_argument, NULL, OPT_PIPELINE },
-	{ "json", no_argument, NULL, OPT_JSON },
-	{ "cpu", required_argument, NULL, OPT_CPU },
-	{ "cacert", required_argument, NULL, OPT_CACERT },
-	{ "tls-version", required_argument, NULL, OPT_TLS_VERSION },
-	{ "cgroup", required_argument, NULL, OPT_CGROUP },
-	{ "netns", required_argument, NULL, OPT_NETNS },
-	{ "thread-per-target", no_argument, NULL, OPT_THREAD_PER_TARGET },
-	{ "rate-per-target", required_argument, NULL, OPT_RATE_PER_TARGET },
-	{ "no-multishot", no_argument, NULL, OPT_NO_MULTISHOT },
-	{ "no-batch", no_argument, NULL, OPT_NO_BATCH },
-	{ "help", no_argument, NULL, 'h' },
-	{ NULL, 0, NULL, 0 },
+static const struct opt opts_table[] = {
+	{ "connections", 'c', true },
+	{ "threads", 't', true },
+	{ "duration", 'd', true },
+	{ "requests", 'n', true },
+	{ "rate", 'R', true },
+	{ "header", 'H', true },
+	{ "close", OPT_CLOSE, false },
+	{ "resume", OPT_RESUME, false },
+	{ "warmup", OPT_WARMUP, true },
+	{ "timeout", OPT_TIMEOUT, true },
+	{ "pipeline", OPT_PIPELINE, true },
+	{ "json", OPT_JSON, false },
+	{ "cpu", OPT_CPU, true },
+	{ "cacert", OPT_CACERT, true },
+	{ "tls-version", OPT_TLS_VERSION, true },
+	{ "cgroup", OPT_CGROUP, true },
+	{ "netns", OPT_NETNS, true },
+	{ "thread-per-target", OPT_THREAD_PER_TARGET, false },
+	{ "rate-per-target", OPT_RATE_PER_TARGET, true },
+	{ "no-multishot", OPT_NO_MULTISHOT, false },
+	{ "no-batch", OPT_NO_BATCH, false },
+	{ "help", 'h', false },
+	{ 0 },
 };
 
 void opts_usage(FILE *f)
@@ -161,22 +162,6 @@ static int opts_fail(char *err, int size, const char *fmt, ...)
 	return -EINVAL;
 }
 
-static int opts_uint(const char *s, unsigned long long min, unsigned long long max,
-		     unsigned long long *ret)
-{
-	char *end;
-	unsigned long long v;
-
-	if (!s || *s < '0' || *s > '9')
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || *end || v < min || v > max)
-		return -EINVAL;
-	*ret = v;
-	return 0;
-}
-
 static int opts_number(const char *s, double *ret, char **ret_end)
 {
 	char *end;
@@ -222,19 +207,13 @@ static int opts_cpus(struct lg_opts *o, const char *s)
 
 	o->ncpus = 0;
 	while (*p) {
-		char *end;
-		long a, b;
+		const char *end;
+		uint64_t a, b;
 
-		if (*p < '0' || *p > '9')
+		if (parse_uint(p, &end, 0, 4095, &a) < 0)
 			return -EINVAL;
-		a = strtol(p, &end, 10);
 		b = a;
-		if (*end == '-') {
-			if (end[1] < '0' || end[1] > '9')
-				return -EINVAL;
-			b = strtol(end + 1, &end, 10);
-		}
-		if (a < 0 || b < a || b > 4095)
+		if (*end == '-' && parse_uint(end + 1, &end, a, 4095, &b) < 0)
 			return -EINVAL;
 		for (; a <= b; a++) {
 			if (o->ncpus >= OPTS_CPUS_MAX)
@@ -355,12 +334,12 @@ int opts_parse(struct lg_opts *o, int argc, char **argv, char *err, int size)
 {
 	struct lg_config *cfg = &o->cfg;
 	bool have_d = false, have_t = false, close_opt = false, resume_opt = false;
-	const char *cgargs[LG_TARGETS_MAX * 2], *nsargs[LG_TARGETS_MAX];
-	int ncgargs = 0, nnsargs = 0;
+	const char *cgargs[LG_TARGETS_MAX * 2], *nsargs[LG_TARGETS_MAX], *urls[LG_TARGETS_MAX];
+	int ncgargs = 0, nnsargs = 0, nurls = 0, i, c;
 	double rate_per_target = 0;
-	unsigned long long v;
+	struct opt_parser p;
+	uint64_t v;
 	uint32_t ti;
-	int c;
 
 	memset(o, 0, sizeof(*o));
 	cfg->conns = 10;
@@ -374,54 +353,60 @@ int opts_parse(struct lg_opts *o, int argc, char **argv, char *err, int size)
 	cfg->home_netns_fd = -1;
 	for (ti = 0; ti < LG_TARGETS_MAX; ti++)
 		cfg->target[ti].netns_fd = -1;
-	opterr = 0;
-	optind = 0; /* glibc: also forgets the rest of a "-xyz" an earlier call stopped in */
-	while ((c = getopt_long(argc, argv, ":c:t:d:n:R:H:h", opts_long, NULL)) != -1) {
+	opt_init(&p, opts_table, OPT_GETOPT, argc, argv);
+	while ((c = opt_next(&p)) != OPT_END) {
+		const char *arg = p.value;
+
 		switch (c) {
+		case OPT_OPERAND:
+			if (nurls < LG_TARGETS_MAX)
+				urls[nurls] = arg;
+			nurls++;
+			break;
 		case 'c':
-			if (opts_uint(optarg, 1, 60000, &v) < 0)
-				return opts_fail(err, size, "-c: connections must be 1..60000, got '%s'", optarg);
+			if (parse_uint(arg, NULL, 1, 60000, &v) < 0)
+				return opts_fail(err, size, "-c: connections must be 1..60000, got '%s'", arg);
 			cfg->conns = (uint32_t)v;
 			break;
 		case 't':
-			if (opts_uint(optarg, 1, 256, &v) < 0)
-				return opts_fail(err, size, "-t: threads must be 1..256, got '%s'", optarg);
+			if (parse_uint(arg, NULL, 1, 256, &v) < 0)
+				return opts_fail(err, size, "-t: threads must be 1..256, got '%s'", arg);
 			cfg->threads = (uint32_t)v;
 			have_t = true;
 			break;
 		case 'd':
-			if (opts_duration(optarg, &cfg->duration_s) < 0 || cfg->duration_s <= 0 ||
+			if (opts_duration(arg, &cfg->duration_s) < 0 || cfg->duration_s <= 0 ||
 			    cfg->duration_s > 86400)
-				return opts_fail(err, size, "-d: duration must be > 0 and <= 24h, like 10, 10s, 500ms, 2m; got '%s'", optarg);
+				return opts_fail(err, size, "-d: duration must be > 0 and <= 24h, like 10, 10s, 500ms, 2m; got '%s'", arg);
 			have_d = true;
 			break;
 		case 'n':
-			if (opts_uint(optarg, 1, 1000000000000ull, &v) < 0)
-				return opts_fail(err, size, "-n: requests must be a positive integer, got '%s'", optarg);
+			if (parse_uint(arg, NULL, 1, 1000000000000ull, &v) < 0)
+				return opts_fail(err, size, "-n: requests must be a positive integer, got '%s'", arg);
 			cfg->requests = v;
 			break;
 		case 'R': {
 			char *end;
 
-			if (opts_number(optarg, &cfg->rate, &end) < 0 || *end || cfg->rate <= 0 ||
+			if (opts_number(arg, &cfg->rate, &end) < 0 || *end || cfg->rate <= 0 ||
 			    cfg->rate > 1e8)
-				return opts_fail(err, size, "-R: rate must be a number of requests/s > 0, got '%s'", optarg);
+				return opts_fail(err, size, "-R: rate must be a number of requests/s > 0, got '%s'", arg);
 			break;
 		}
 		case OPT_RATE_PER_TARGET: {
 			char *end;
 
-			if (opts_number(optarg, &rate_per_target, &end) < 0 || *end ||
+			if (opts_number(arg, &rate_per_target, &end) < 0 || *end ||
 			    rate_per_target <= 0 || rate_per_target > 1e8)
-				return opts_fail(err, size, "--rate-per-target: must be a number of requests/s > 0, got '%s'", optarg);
+				return opts_fail(err, size, "--rate-per-target: must be a number of requests/s > 0, got '%s'", arg);
 			break;
 		}
 		case 'H':
-			if (!opts_header_ok(optarg))
-				return opts_fail(err, size, "-H: header must look like 'Name: value', got '%s'", optarg);
+			if (!opts_header_ok(arg))
+				return opts_fail(err, size, "-H: header must look like 'Name: value', got '%s'", arg);
 			if (o->nheaders >= OPTS_HEADERS_MAX)
 				return opts_fail(err, size, "-H: at most %d headers", OPTS_HEADERS_MAX);
-			o->headers[o->nheaders++] = optarg;
+			o->headers[o->nheaders++] = arg;
 			break;
 		case OPT_CLOSE:
 			close_opt = true;
@@ -430,58 +415,58 @@ int opts_parse(struct lg_opts *o, int argc, char **argv, char *err, int size)
 			resume_opt = true;
 			break;
 		case OPT_WARMUP:
-			if (opts_duration(optarg, &cfg->warmup_s) < 0 || cfg->warmup_s > 3600)
-				return opts_fail(err, size, "--warmup: must be a duration up to 1h, got '%s'", optarg);
+			if (opts_duration(arg, &cfg->warmup_s) < 0 || cfg->warmup_s > 3600)
+				return opts_fail(err, size, "--warmup: must be a duration up to 1h, got '%s'", arg);
 			break;
 		case OPT_TIMEOUT: {
 			double t;
 			char *end;
 
 			/* a bare number is milliseconds, like wrk2's --timeout in ms */
-			if (opts_number(optarg, &t, &end) == 0 && !*end)
+			if (opts_number(arg, &t, &end) == 0 && !*end)
 				t /= 1e3;
-			else if (opts_duration(optarg, &t) < 0)
+			else if (opts_duration(arg, &t) < 0)
 				t = -1;
 			if (t < 0.001 || t > 3600)
-				return opts_fail(err, size, "--timeout: must be 1ms..1h (bare number = ms), got '%s'", optarg);
+				return opts_fail(err, size, "--timeout: must be 1ms..1h (bare number = ms), got '%s'", arg);
 			cfg->timeout_ms = (uint32_t)llround(t * 1e3);
 			break;
 		}
 		case OPT_PIPELINE:
-			if (opts_uint(optarg, 1, LG_PIPELINE_MAX, &v) < 0)
-				return opts_fail(err, size, "--pipeline: must be 1..%d, got '%s'", LG_PIPELINE_MAX, optarg);
+			if (parse_uint(arg, NULL, 1, LG_PIPELINE_MAX, &v) < 0)
+				return opts_fail(err, size, "--pipeline: must be 1..%d, got '%s'", LG_PIPELINE_MAX, arg);
 			cfg->pipeline = (uint32_t)v;
 			break;
 		case OPT_JSON:
 			o->json = true;
 			break;
 		case OPT_CPU:
-			if (opts_cpus(o, optarg) < 0)
-				return opts_fail(err, size, "--cpu: must be a CPU list like 0 or 0,1 or 0-3, got '%s'", optarg);
+			if (opts_cpus(o, arg) < 0)
+				return opts_fail(err, size, "--cpu: must be a CPU list like 0 or 0,1 or 0-3, got '%s'", arg);
 			break;
 		case OPT_CACERT:
-			cfg->cafile = optarg;
+			cfg->cafile = arg;
 			break;
 		case OPT_CGROUP:
 			if (ncgargs == LG_TARGETS_MAX * 2)
 				return opts_fail(err, size, "--cgroup: given too often");
-			cgargs[ncgargs++] = optarg;
+			cgargs[ncgargs++] = arg;
 			break;
 		case OPT_NETNS:
 			if (nnsargs == LG_TARGETS_MAX)
 				return opts_fail(err, size, "--netns: given too often");
-			nsargs[nnsargs++] = optarg;
+			nsargs[nnsargs++] = arg;
 			break;
 		case OPT_THREAD_PER_TARGET:
 			cfg->thread_per_target = true;
 			break;
 		case OPT_TLS_VERSION:
-			if (strcmp(optarg, "1.2") == 0)
+			if (strcmp(arg, "1.2") == 0)
 				cfg->tls_version = TLS1_2_VERSION;
-			else if (strcmp(optarg, "1.3") == 0)
+			else if (strcmp(arg, "1.3") == 0)
 				cfg->tls_version = TLS1_3_VERSION;
 			else
-				return opts_fail(err, size, "--tls-version: must be 1.2 or 1.3, got '%s'", optarg);
+				return opts_fail(err, size, "--tls-version: must be 1.2 or 1.3, got '%s'", arg);
 			break;
 		case OPT_NO_MULTISHOT:
 			cfg->multishot = false;
@@ -492,26 +477,24 @@ int opts_parse(struct lg_opts *o, int argc, char **argv, char *err, int size)
 		case 'h':
 			o->help = true;
 			return 0;
-		case ':':
-			return opts_fail(err, size, "option '%s' needs a value", argv[optind - 1]);
 		default:
-			return opts_fail(err, size, "unknown option '%s' (try --help)", argv[optind - 1]);
+			return opts_fail(err, size, "%s (try --help)", p.err);
 		}
 	}
-	if (optind >= argc)
+	if (!nurls)
 		return opts_fail(err, size, "no URL given (try --help)");
-	if (argc - optind > LG_TARGETS_MAX)
-		return opts_fail(err, size, "at most %d URLs, got %d", LG_TARGETS_MAX, argc - optind);
-	for (; optind < argc; optind++) {
+	if (nurls > LG_TARGETS_MAX)
+		return opts_fail(err, size, "at most %d URLs, got %d", LG_TARGETS_MAX, nurls);
+	for (i = 0; i < nurls; i++) {
 		struct lg_target *tg = &cfg->target[cfg->ntargets];
 		const char *why;
 
-		tg->url_text = argv[optind];
-		if (url_parse(argv[optind], &tg->url, &why) < 0)
-			return opts_fail(err, size, "bad URL '%s': %s", argv[optind], why);
+		tg->url_text = urls[i];
+		if (url_parse(urls[i], &tg->url, &why) < 0)
+			return opts_fail(err, size, "bad URL '%s': %s", urls[i], why);
 		if (cfg->ntargets && tg->url.tls != cfg->tls)
 			return opts_fail(err, size, "every URL must be http:// or every one https://; '%s' is not like '%s'",
-					 argv[optind], cfg->target[0].url_text);
+					 urls[i], cfg->target[0].url_text);
 		cfg->tls = tg->url.tls;
 		cfg->ntargets++;
 	}

@@ -19,6 +19,7 @@
 #include "bench/syscost/op.h"
 #include "bench/syscost/plan.h"
 #include "bench/syscost/report.h"
+#include "common/opt.h"
 #include "common/version.h"
 
 #define MAX_RULE_COUNTS 16
@@ -77,21 +78,6 @@ static int bad(const char *fmt, const char *arg)
 	return 2;
 }
 
-static int parse_uint(const char *s, unsigned min, unsigned max, unsigned *ret)
-{
-	char *end;
-	unsigned long v;
-
-	if (!s || !*s || *s == '-' || *s == '+')
-		return -EINVAL;
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || *end || v < min || v > max)
-		return -EINVAL;
-	*ret = (unsigned)v;
-	return 0;
-}
-
 static int parse_modes(const char *s, struct opts *o)
 {
 	char buf[256], *save = NULL, *tok;
@@ -126,80 +112,117 @@ static int parse_rules(const char *s, struct opts *o)
 	snprintf(buf, sizeof(buf), "%s", s);
 	o->nrules = 0;
 	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		unsigned v;
+		uint64_t v = 0;
 
 		if (o->nrules == MAX_RULE_COUNTS)
 			return -EINVAL;
-		if (strcmp(tok, "full") == 0)
-			v = 0;
-		else if (parse_uint(tok, 1, 4096, &v) < 0)
+		if (strcmp(tok, "full") != 0 && parse_uint(tok, NULL, 1, 4096, &v) < 0)
 			return -EINVAL;
-		o->rules[o->nrules++] = v;
+		o->rules[o->nrules++] = (unsigned)v;
 	}
 	return o->nrules ? 0 : -EINVAL;
 }
 
+enum {
+	O_SYSCALL = 256, O_MODE, O_RULES, O_STACK_MAX, O_CPU, O_BATCHES, O_BATCH_SIZE, O_ROUNDS,
+	O_BUILD_REPS, O_SEED, O_QUICK, O_JSON,
+};
+
+static const struct opt options[] = {
+	{ "syscall", O_SYSCALL, true },
+	{ "mode", O_MODE, true },
+	{ "rules", O_RULES, true },
+	{ "stack-max", O_STACK_MAX, true },
+	{ "cpu", O_CPU, true },
+	{ "batches", O_BATCHES, true },
+	{ "batch-size", O_BATCH_SIZE, true },
+	{ "rounds", O_ROUNDS, true },
+	{ "build-reps", O_BUILD_REPS, true },
+	{ "seed", O_SEED, true },
+	{ "quick", O_QUICK, false },
+	{ "json", O_JSON, false },
+	{ "help", 'h', false },
+	{ 0 },
+};
+
 /* Returns 0 to run, 1 after --help, 2 for bad arguments. */
 static int parse_args(int argc, char **argv, struct opts *o)
 {
+	struct opt_parser p;
+	int key;
+
 	*o = (struct opts){
 		.op = op_get(OP_GETPPID), .rules = {16, 64, 306, 0}, .nrules = 4, .stack_max = 16,
 		.batches = 200, .batch_size = 50, .rounds = 5, .build_reps = 40, .seed = 1, .cpu = -1,
 	};
 	parse_modes("all", o);
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-		unsigned u;
+	opt_init(&p, options, 0, argc, argv);
+	while ((key = opt_next(&p)) != OPT_END) {
+		const char *v = p.value;
+		uint64_t u;
 
-		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+		switch (key) {
+		case 'h':
 			fputs(usage_text, stdout);
 			return 1;
-		} else if (strcmp(a, "--json") == 0) {
+		case O_JSON:
 			o->json = true;
-			continue;
-		} else if (strcmp(a, "--quick") == 0) {
+			break;
+		case O_QUICK:
 			o->batches = 20;
 			o->rounds = 2;
 			o->build_reps = 4;
-			continue;
-		}
-		if (!v)
-			return bad("option '%s' needs a value, or is unknown", a);
-		i++;
-		if (strcmp(a, "--syscall") == 0) {
+			break;
+		case O_SYSCALL:
 			o->op = op_find(v);
 			if (!o->op)
 				return bad("unknown --syscall '%s' (getppid getpid openat socket sendto clock_gettime)", v);
-		} else if (strcmp(a, "--mode") == 0) {
+			break;
+		case O_MODE:
 			if (parse_modes(v, o) < 0)
 				return bad("bad --mode '%s' (see --help for the modes)", v);
-		} else if (strcmp(a, "--rules") == 0) {
+			break;
+		case O_RULES:
 			if (parse_rules(v, o) < 0)
 				return bad("bad --rules '%s' (up to 16 of: 1..4096 or full)", v);
-		} else if (strcmp(a, "--stack-max") == 0) {
-			if (parse_uint(v, 1, MAX_STACK, &o->stack_max) < 0)
+			break;
+		case O_STACK_MAX:
+			if (parse_uint(v, NULL, 1, MAX_STACK, &u) < 0)
 				return bad("bad --stack-max '%s' (1..64)", v);
-		} else if (strcmp(a, "--cpu") == 0) {
-			if (parse_uint(v, 0, CPU_SETSIZE - 1, &u) < 0)
+			o->stack_max = (unsigned)u;
+			break;
+		case O_CPU:
+			if (parse_uint(v, NULL, 0, CPU_SETSIZE - 1, &u) < 0)
 				return bad("bad --cpu '%s'", v);
 			o->cpu = (int)u;
-		} else if (strcmp(a, "--batches") == 0) {
-			if (parse_uint(v, 1, 1000000, &o->batches) < 0)
+			break;
+		case O_BATCHES:
+			if (parse_uint(v, NULL, 1, 1000000, &u) < 0)
 				return bad("bad --batches '%s' (1..1000000)", v);
-		} else if (strcmp(a, "--batch-size") == 0) {
-			if (parse_uint(v, 1, 1000000, &o->batch_size) < 0)
+			o->batches = (unsigned)u;
+			break;
+		case O_BATCH_SIZE:
+			if (parse_uint(v, NULL, 1, 1000000, &u) < 0)
 				return bad("bad --batch-size '%s' (1..1000000)", v);
-		} else if (strcmp(a, "--rounds") == 0) {
-			if (parse_uint(v, 1, 1000, &o->rounds) < 0)
+			o->batch_size = (unsigned)u;
+			break;
+		case O_ROUNDS:
+			if (parse_uint(v, NULL, 1, 1000, &u) < 0)
 				return bad("bad --rounds '%s' (1..1000)", v);
-		} else if (strcmp(a, "--build-reps") == 0) {
-			if (parse_uint(v, 1, 4096, &o->build_reps) < 0)
+			o->rounds = (unsigned)u;
+			break;
+		case O_BUILD_REPS:
+			if (parse_uint(v, NULL, 1, 4096, &u) < 0)
 				return bad("bad --build-reps '%s' (1..4096)", v);
-		} else if (strcmp(a, "--seed") == 0) {
-			if (parse_uint(v, 0, UINT_MAX, &o->seed) < 0)
+			o->build_reps = (unsigned)u;
+			break;
+		case O_SEED:
+			if (parse_uint(v, NULL, 0, UINT_MAX, &u) < 0)
 				return bad("bad --seed '%s'", v);
-		} else {
-			return bad("unknown option '%s'", a);
+			o->seed = (unsigned)u;
+			break;
+		default:
+			return bad("%s", p.err);
 		}
 	}
 	if ((size_t)o->batches * o->rounds > MAX_SAMPLES)

@@ -1,18 +1,19 @@
 /*
- * Description: the shared flag parser. Table driven so that --help, the
- * accepted spellings and the per-program flag set cannot drift apart.
+ * Description: the servers' flags, walked by common/opt. Table driven so
+ * that --help, the accepted spellings and the per-program flag set cannot
+ * drift apart.
  */
 #include "servers/lib/opts.h"
-#include "servers/lib/route.h"
 
 #include <errno.h>
-#include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
-enum opt_id { O_LISTEN, O_KEY, O_CERT, O_USER, O_WORKERS, O_CONTENT, O_SECCOMP, O_MAXCONNS,
-	      O_TIMEOUT, O_WORK, O_HELP };
+#include "common/opt.h"
+#include "servers/lib/route.h"
+
+enum opt_id { O_LISTEN = 256, O_KEY, O_CERT, O_USER, O_WORKERS, O_CONTENT, O_SECCOMP,
+	      O_MAXCONNS, O_TIMEOUT, O_WORK, O_HELP = 'h' };
 
 struct opt_def {
 	enum opt_id id;
@@ -64,38 +65,46 @@ void opts_usage(const struct opts_spec *spec)
 	       spec->default_listen);
 }
 
-static int parse_uint(const struct opts_spec *spec, const char *name, const char *s,
-		      unsigned min, unsigned max, unsigned *ret)
-{
-	unsigned long v;
-	char *end;
+#define NDEFS (sizeof(defs) / sizeof(defs[0]))
 
-	errno = 0;
-	if (!s[0] || s[0] == '-' || s[0] == '+') {
-		fprintf(stderr, "%s: --%s wants a number, got '%s'\n", spec->prog, name, s);
-		return -EINVAL;
+/* The walker's table: spec's options under each of their names, and -h. */
+static void opts_table(const struct opts_spec *spec, struct opt *t)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < NDEFS; i++) {
+		const struct opt_def *d = &defs[i];
+
+		if (d->need && !(spec->flags & d->need))
+			continue;
+		t[n++] = (struct opt){ d->name, (int)d->id, d->has_arg };
+		if (d->alias)
+			t[n++] = (struct opt){ d->alias, (int)d->id, d->has_arg };
 	}
-	v = strtoul(s, &end, 10);
-	if (errno || *end || v < min || v > max) {
+	t[n++] = (struct opt){ "h", O_HELP, false };
+	t[n] = (struct opt){ 0 };
+}
+
+static const struct opt_def *def_of(int id)
+{
+	for (size_t i = 0; i < NDEFS; i++)
+		if ((int)defs[i].id == id)
+			return &defs[i];
+	return NULL;
+}
+
+static int number(const struct opts_spec *spec, const char *name, const char *s, unsigned min,
+		  unsigned max, unsigned *ret)
+{
+	uint64_t v;
+
+	if (parse_uint(s, NULL, min, max, &v) < 0) {
 		fprintf(stderr, "%s: --%s must be a number from %u to %u, got '%s'\n", spec->prog,
 			name, min, max, s);
 		return -EINVAL;
 	}
 	*ret = (unsigned)v;
 	return 0;
-}
-
-static const struct opt_def *find_def(const char *name, size_t len)
-{
-	for (size_t i = 0; i < sizeof(defs) / sizeof(defs[0]); i++) {
-		const struct opt_def *d = &defs[i];
-
-		if (strlen(d->name) == len && !strncmp(d->name, name, len))
-			return d;
-		if (d->alias && strlen(d->alias) == len && !strncmp(d->alias, name, len))
-			return d;
-	}
-	return NULL;
 }
 
 int opts_parse(const struct opts_spec *spec, int argc, char **argv, struct server_opts *ret)
@@ -106,43 +115,26 @@ int opts_parse(const struct opts_spec *spec, int argc, char **argv, struct serve
 		.max_conns = OPTS_DEFAULT_CONNS,
 		.timeout_ms = OPTS_DEFAULT_TIMEOUT_MS,
 	};
-	int r;
+	struct opt table[2 * NDEFS + 2];
+	struct opt_parser p;
+	int id, r = 0;
 
-	for (int i = 1; i < argc; i++) {
-		const char *arg = argv[i], *name, *eq, *val = NULL;
+	opts_table(spec, table);
+	opt_init(&p, table, OPT_EQUALS | OPT_ONE_DASH, argc, argv);
+	while ((id = opt_next(&p)) != OPT_END) {
 		const struct opt_def *d;
-		size_t len;
+		const char *val = p.value;
 
-		if (arg[0] != '-' || !arg[1]) {
-			fprintf(stderr, "%s: unexpected argument '%s' (try --help)\n", spec->prog, arg);
+		if (id < 0) {
+			fprintf(stderr, "%s: %s (try --help)\n", spec->prog, p.err);
 			return -EINVAL;
 		}
-		name = arg + 1 + (arg[1] == '-');
-		eq = strchr(name, '=');
-		len = eq ? (size_t)(eq - name) : strlen(name);
-		if (len == 1 && name[0] == 'h')
-			d = find_def("help", 4);
-		else
-			d = find_def(name, len);
-		if (!d || (d->need && !(spec->flags & d->need))) {
-			fprintf(stderr, "%s: unknown option '%s' (try --help)\n", spec->prog, arg);
+		d = def_of(id);
+		if (val && !val[0]) {
+			fprintf(stderr, "%s: --%s needs a value (try --help)\n", spec->prog,
+				d->name);
 			return -EINVAL;
 		}
-		if (d->has_arg) {
-			if (eq)
-				val = eq + 1;
-			else if (i + 1 < argc)
-				val = argv[++i];
-			if (!val || !val[0]) {
-				fprintf(stderr, "%s: --%s needs a value (try --help)\n", spec->prog,
-					d->name);
-				return -EINVAL;
-			}
-		} else if (eq) {
-			fprintf(stderr, "%s: --%s takes no value\n", spec->prog, d->name);
-			return -EINVAL;
-		}
-
 		switch (d->id) {
 		case O_LISTEN: o.listen = val; break;
 		case O_KEY: o.key = val; break;
@@ -151,29 +143,23 @@ int opts_parse(const struct opts_spec *spec, int argc, char **argv, struct serve
 		case O_CONTENT: o.content = val; break;
 		case O_SECCOMP: o.seccomp = true; break;
 		case O_WORKERS:
-			r = parse_uint(spec, d->name, val, 1, OPTS_MAX_WORKERS, &o.workers);
-			if (r < 0)
-				return r;
+			r = number(spec, d->name, val, 1, OPTS_MAX_WORKERS, &o.workers);
 			break;
 		case O_MAXCONNS:
-			r = parse_uint(spec, d->name, val, 1, OPTS_MAX_CONNS, &o.max_conns);
-			if (r < 0)
-				return r;
+			r = number(spec, d->name, val, 1, OPTS_MAX_CONNS, &o.max_conns);
 			break;
 		case O_TIMEOUT:
-			r = parse_uint(spec, d->name, val, 10, 3600 * 1000, &o.timeout_ms);
-			if (r < 0)
-				return r;
+			r = number(spec, d->name, val, 10, 3600 * 1000, &o.timeout_ms);
 			break;
 		case O_WORK:
-			r = parse_uint(spec, d->name, val, 0, ROUTE_MAX_WORK_US, &o.work_us);
-			if (r < 0)
-				return r;
+			r = number(spec, d->name, val, 0, ROUTE_MAX_WORK_US, &o.work_us);
 			break;
 		case O_HELP:
 			opts_usage(spec);
 			return 1;
 		}
+		if (r < 0)
+			return r;
 	}
 
 	if (spec->flags & OPTS_TLS) {

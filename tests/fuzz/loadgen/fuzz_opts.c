@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "bench/loadgen/opts.h"
+#include "tests/fuzz/argv.h"
 
 #define FUZZ_ARGS 40
 
@@ -85,20 +86,12 @@ static void check_ok(void)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	char *buf = malloc(size + 1), *argv[FUZZ_ARGS + 2], err[512];
-	size_t off = 0;
-	int argc = 0, r;
+	char *buf, *argv[FUZZ_ARGS + 2], err[512];
+	int argc, r;
 
+	buf = fuzz_argv(data, size, "loadgen", argv, FUZZ_ARGS, &argc);
 	if (!buf)
 		return 0;
-	memcpy(buf, data, size);
-	buf[size] = '\0';
-	argv[argc++] = (char *)"loadgen";
-	while (off < size && argc <= FUZZ_ARGS) {
-		argv[argc++] = buf + off;
-		off += strlen(buf + off) + 1;
-	}
-	argv[argc] = NULL;
 	err[0] = '\0';
 	r = opts_parse(&o, argc, argv, err, sizeof(err));
 	if (r < 0 && (!err[0] || !memchr(err, '\0', sizeof(err))))

@@ -1,7 +1,10 @@
 /*
- * Description: libFuzzer target for the shared flag parser: the input is
- * split at NUL bytes into an argv. The parser's messages go to a closed
- * stdio stream (sanitizer reports use fd 2 directly and stay visible).
+ * Description: libFuzzer target for the servers' flags (the walker itself
+ * is common/opt's, fuzzed by tests/fuzz/common/fuzz_opt): the table each
+ * program builds from its spec, the values' checks and the rules across
+ * flags. The input is split at NUL bytes into an argv. The messages go to
+ * a closed stdio stream (sanitizer reports use fd 2 directly and stay
+ * visible).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -9,6 +12,7 @@
 #include <string.h>
 
 #include "servers/lib/opts.h"
+#include "tests/fuzz/argv.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -30,20 +34,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.default_listen = "[::]:443",
 		.flags = OPTS_TLS | OPTS_USER | OPTS_SECCOMP,
 	};
-	char *argv[34], *buf = malloc(size + 1);
+	char *argv[34], *buf;
 	struct server_opts o;
-	int argc = 1;
+	int argc;
 
+	buf = fuzz_argv(data, size, "fuzz", argv, 32, &argc);
 	if (!buf)
 		return 0;
-	memcpy(buf, data, size);
-	buf[size] = '\0';
-	argv[0] = "fuzz";
-	for (size_t i = 0; i <= size && argc < 33;) {
-		argv[argc++] = buf + i;
-		i += strlen(buf + i) + 1;
-	}
-	argv[argc] = NULL;
 	if (opts_parse(&spec, argc, argv, &o) == 0) {
 		if (!o.key || !o.cert || o.workers < 1 || o.workers > OPTS_MAX_WORKERS ||
 		    o.max_conns < o.workers)

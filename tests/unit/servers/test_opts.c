@@ -96,6 +96,9 @@ static void test_errors(void **state)
 	assert_int_equal(PARSE(&plain_spec, &o, "--workers", "65"), -EINVAL);
 	assert_int_equal(PARSE(&plain_spec, &o, "--workers", "2x"), -EINVAL);
 	assert_int_equal(PARSE(&plain_spec, &o, "--workers", "-1"), -EINVAL);
+	assert_int_equal(PARSE(&plain_spec, &o, "--workers", " 5"), -EINVAL); /* digits only */
+	assert_int_equal(PARSE(&plain_spec, &o, "--workers", "+5"), -EINVAL);
+	assert_int_equal(PARSE(&plain_spec, &o, "--work"), -EINVAL);         /* no prefixes */
 	assert_int_equal(PARSE(&plain_spec, &o, "--max-conns", "99999999999"), -EINVAL);
 	assert_int_equal(PARSE(&plain_spec, &o, "--timeout-ms", "5"), -EINVAL);
 	assert_int_equal(PARSE(&plain_spec, &o, "--seccomp=1"), -EINVAL);
@@ -112,6 +115,8 @@ static void test_help(void **state)
 	assert_int_equal(PARSE(&plain_spec, &o, "--help"), 1);
 	assert_int_equal(PARSE(&plain_spec, &o, "-h"), 1);
 	assert_int_equal(PARSE(&tls_spec, &o, "-help"), 1);
+	assert_int_equal(PARSE(&tls_spec, &o, "--h"), 1);
+	assert_int_equal(PARSE(&tls_spec, &o, "-h=1"), -EINVAL);
 }
 
 int main(void)
