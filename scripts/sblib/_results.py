@@ -10,6 +10,8 @@ import hashlib
 import json
 import math
 import os
+import sys
+import time
 import zlib
 
 from . import _evidence as ev
@@ -188,8 +190,13 @@ def variant_info(res):
         for k in ("server", "directives"):
             if k not in d and k in v:
                 d[k] = v[k]
-    for r in res["runs"]:
-        out.setdefault(r["variant"], {"id": r["variant"], "server": r.get("server")})
+    memo = _memo(res, "variants")
+    if "seen" not in memo:
+        seen = memo["seen"] = {}
+        for r in res["runs"]:
+            seen.setdefault(r["variant"], r.get("server"))
+    for vid, server in memo["seen"].items():
+        out.setdefault(vid, {"id": vid, "server": server})
     for vid, d in out.items():
         server, _, name = vid.partition("/")
         d.setdefault("server", server)
@@ -211,6 +218,17 @@ def modes(res):
         if r["mode"] not in seen:
             seen.append(r["mode"])
     return seen
+
+
+def _memo(res, name):
+    """A cache NAME in RES for what is computed from its slices, emptied
+    when res["runs"] is another list (a test's filtered copy). Shared with
+    dict(res, drift=False): keys that depend on drift correction say so."""
+    memo = res.setdefault("_memo", {})
+    if memo.get("runs") is not res["runs"]:
+        memo.clear()
+        memo["runs"] = res["runs"]
+    return memo.setdefault(name, {})
 
 
 def _index(res):
@@ -335,6 +353,14 @@ def samples(res, variant, mode, metric):
     good isolated slices, CPU per request and req/s divided by the
     machine's speed at the slice's time (drift_factors) unless res["drift"]
     is False."""
+    memo = _memo(res, "samples")
+    key = (variant, mode, metric, bool(res.get("drift", True)))
+    if key not in memo:
+        memo[key] = tuple(_samples(res, variant, mode, metric))
+    return list(memo[key])
+
+
+def _samples(res, variant, mode, metric):
     d = duet(res, variant.split("/", 1)[0], mode, metric)
     if d is not None:
         return list(d["samples"].get(variant, []))
@@ -524,6 +550,14 @@ def group_weights(res, server, mode, metric):
     round (round_noise), or in a merged set whose rounds are too thin to
     know their own noise, of each round's run (run_noise); None when
     neither is known (the rounds then count alike)."""
+    memo = _memo(res, "weights")
+    key = (server, mode, metric, bool(res.get("drift", True)))
+    if key not in memo:
+        memo[key] = _group_weights(res, server, mode, metric)
+    return None if memo[key] is None else dict(memo[key])
+
+
+def _group_weights(res, server, mode, metric):
     noise = _group(res, server, mode, metric, round_noise)
     if noise is None:
         runs = group_noise(res, server, mode, metric)
@@ -639,8 +673,14 @@ def placement(res, metric="cpu_ns_per_req"):
 
 def startup_samples(res, variant):
     """Start-up times of a variant: per-slice values if recorded, else variants.json."""
-    vals = [metric_value(r, "startup_ms") for r in res["runs"] if r["variant"] == variant]
-    vals = [v for v in vals if v is not None]
+    memo = _memo(res, "startup_ms")
+    if "by" not in memo:
+        by = memo["by"] = {}
+        for r in res["runs"]:
+            v = metric_value(r, "startup_ms")
+            if v is not None:
+                by.setdefault(r["variant"], []).append(v)
+    vals = list(memo["by"].get(variant, ()))
     if vals:
         return vals
     rec = res["variants"].get(variant) or {}
@@ -664,8 +704,11 @@ def analyse(res, resamples=st.RESAMPLES, progress=None):
     (server, mode) holding: server, mode, baseline, aa, floor (noise floor
     of cpu_ns_per_req, a fraction, or None), floors (per metric) and rows:
     one per variant (A/A included, baseline excluded) with "cmp": {metric:
-    compare() result + verdict} and "n" slices.
+    compare() result + verdict} and "n" slices. PROGRESS(done, total) is
+    called as comparisons finish; without it a slow analysis shows its
+    progress on standard error when that is a terminal (_Meter).
     """
+    progress = progress or _Meter()
     info = variant_info(res)
     seed = seed_of(res)
     groups = []
@@ -827,6 +870,45 @@ def _compare_task(args):
     return c
 
 
+class _Meter:
+    """analyse()'s progress when its caller gives none: one line on
+    standard error, updated in place, with how long is left at the rate so
+    far. Only when standard error is a terminal, and only once the analysis
+    has taken DELAY seconds: a quick one prints nothing."""
+    DELAY = 2.0
+
+    def __init__(self, stream=None):
+        self.stream = stream or sys.stderr
+        self.on = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.start = time.monotonic()
+        self.first = None    # (time, done) at the first tick: the rate is counted from there
+        self.last = 0.0
+        self.shown = False
+
+    def __call__(self, done, total):
+        if not self.on:
+            return
+        now = time.monotonic()
+        if self.first is None:
+            self.first = (now, done)
+        if done >= total:
+            if self.shown:
+                self.stream.write("\r\033[K")
+                self.stream.flush()
+            return
+        if now - self.start < self.DELAY or now - self.last < 0.25:
+            return
+        self.last = now
+        t0, d0 = self.first
+        left = ""
+        if done > d0 and now > t0:
+            left = f", about {math.ceil((total - done) * (now - t0) / (done - d0))} s left"
+        self.stream.write(f"\rsandbench: analysing: {done}/{total} comparisons "
+                          f"({100 * done // max(total, 1)}%){left}\033[K")
+        self.stream.flush()
+        self.shown = True
+
+
 def _run_tasks(tasks, progress=None):
     """Run the bootstrap comparisons, on every core when there are many.
 
@@ -838,6 +920,7 @@ def _run_tasks(tasks, progress=None):
     results = None
     workers = min(os.cpu_count() or 1, 8)
     tick = progress or (lambda done, total: None)
+    tick(0, len(args))
     if workers > 1 and len(args) >= 64:
         try:
             import concurrent.futures as cf

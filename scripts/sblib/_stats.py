@@ -222,6 +222,8 @@ def _iqm_columns(values, counts, items):
       = (v(n-1) 3T/4 - v(0) T/4 - sum_j (v(j+1) - v(j)) K(j)) / (T/2):
     a cumulative sum, a clip and one product over the array."""
     v = np.asarray(values, dtype=float)[items]
+    if len(v) == 1:
+        return np.full(counts.shape[1], v[0])
     order = np.argsort(v, kind="stable")
     v = v[order]
     c = counts[order]
