@@ -8,12 +8,13 @@ As a tool, from the top of the tree:
 
     python3 tests/py/test_reanalyse.py OLD/analysis.json NEW/analysis.json
 
-prints every verdict that differs and the largest moves of an interval's
-end, as a fraction of the old interval's width; exit 1 when a verdict
-differs or an end moved by 10% of its width or more. As a test it checks
-that on crafted inputs, and re-analyses a published set against the
-analysis.json published beside it (the duet set; the full reference set
-too with SANDBENCH_SLOW_TESTS=1).
+prints every verdict that differs and how far the intervals' ends moved,
+as a fraction of the old interval's width (the largest ones named); exit 1
+when a verdict, a point estimate or a p-value differs, or more ends moved
+by 10% of their width than a fresh draw of the resamples moves (agrees()).
+As a test it checks that on crafted inputs, and re-analyses a published
+set against the analysis.json published beside it (the duet set; the full
+reference set too with SANDBENCH_SLOW_TESTS=1).
 """
 import json
 import os
@@ -25,7 +26,14 @@ import unittest
 TOP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 sys.path.insert(0, os.path.join(TOP, "scripts"))
 
-LIMIT = 0.10   # the largest move of an end, as a fraction of its interval's width
+LIMIT = 0.10   # a large move of an end, as a fraction of its interval's width
+# ... and how many of them a fresh draw makes. The ends of a 2000-resample
+# percentile interval carry Monte Carlo error: re-analysed with the old,
+# pure-Python bootstrap and only the seed changed, the published full set
+# moved 7 of its 4268 ends by 10% of their width or more (the largest by
+# 34%: p99 ratios, whose resamples are heavy-tailed) and the duet set 8
+# (19%: 12 rounds in 4 epochs, a coarse bootstrap distribution).
+SHARE = 0.005
 
 
 def comparisons(analysis):
@@ -73,7 +81,7 @@ def diff(old, new):
         elif x.get("significant") != y.get("significant"):
             # an end on 1.0 crossed it, the verdict held by the noise floor
             out["significance"].append((k, x, y))
-        for f in ("ratio", "p"):
+        for f in ("ratio", "p", "base", "new"):
             if x.get(f) is not None and y.get(f) is not None and \
                     abs(x[f] - y[f]) > 1e-9 * max(1.0, abs(x[f])):
                 out["points"].append((k, f, x[f], y[f]))
@@ -130,11 +138,16 @@ def summary(d, top=5):
     return lines
 
 
-def agrees(d, limit=LIMIT):
-    """True when no verdict, point or comparison differs and no end moved
-    by LIMIT of its width or more."""
+def agrees(d, limit=LIMIT, share=SHARE):
+    """True when no verdict, point estimate, p-value or comparison differs,
+    and the ends moved as a fresh draw moves them: at most SHARE of them by
+    LIMIT of their width or more, the median by less than a quarter of that
+    (two draws of 2000 resamples: a median 1.5% where the bootstrap
+    distribution is near normal)."""
+    fr = sorted(m[0] for m in d["moves"])
     return not d["verdicts"] and not d["points"] and not d["missing"] and \
-        (not d["moves"] or d["moves"][0][0] < limit)
+        (not fr or (sum(1 for f in fr if f >= limit) <= share * len(fr)
+                    and fr[len(fr) // 2] < limit / 4))
 
 
 def _cmp(lo, hi, verdict="~", ratio=1.0, p=0.5):
