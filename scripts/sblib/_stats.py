@@ -131,7 +131,7 @@ def _keep_freed_memory():
     _MALLOC.append(True)
     try:
         libc = ctypes.CDLL(None)
-        libc.mallopt(-3, 64 << 20)    # M_MMAP_THRESHOLD: blocks up to 64 MiB from the heap
+        libc.mallopt(-3, 32 << 20)    # M_MMAP_THRESHOLD: blocks up to 32 MiB from the heap
         libc.mallopt(-1, 256 << 20)   # M_TRIM_THRESHOLD: keep up to 256 MiB freed
     except (OSError, AttributeError):
         pass
