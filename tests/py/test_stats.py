@@ -1,12 +1,17 @@
 """Known-answer tests of scripts/sblib/analysis/stats.py (bootstrap ratios, tests, verdicts)."""
+import itertools
 import math
 import os
 import random
+import subprocess
 import sys
 import unittest
 
+import numpy as np
+
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "scripts"))
 from sblib.analysis import stats as st  # noqa: E402
+from sblib.analysis import startup_stats as ss  # noqa: E402
 
 
 def sample(rng, n, mu, rel_sd):
@@ -314,6 +319,207 @@ class Clusters(unittest.TestCase):
             st.bootstrap_ratio([1.0, 2.0], [1.0, 2.0], 1, 10, clusters=[0, 1])
         with self.assertRaises(ValueError):
             st.bootstrap_ratio([1.0, 2.0], [1.0, 2.0], 1, 10, paired=True, clusters=[0])
+
+
+class Vectorised(unittest.TestCase):
+    """The bootstrap draws every resample at once (item counts) and takes
+    all their interquartile means in one array operation: each piece
+    against a direct computation, exact bootstrap distributions where they
+    can be enumerated, and seeded reproducibility."""
+
+    @staticmethod
+    def expand(values, column):
+        """The resample a column of counts stands for, as a list."""
+        return [v for v, k in zip(values, column) for _ in range(int(k))]
+
+    def test_iqm_of_counts_is_iqm_of_the_resample(self):
+        rng = random.Random(11)
+        gen = np.random.default_rng(11)
+        for n in (1, 2, 3, 4, 5, 7, 12, 33, 64):
+            values = [rng.lognormvariate(0, 1) for _ in range(n)]
+            values[0] = values[-1]    # a tie
+            counts = gen.integers(0, 4, size=(n, 300)).astype(float)
+            counts[n // 2] += counts.sum(axis=0) == 0    # no empty resample
+            counts[:, 0] = 0
+            counts[n // 2, 0] = 1     # a resample of one value
+            counts[:, 1] = 1          # the sample itself
+            got = st._iqm_columns(values, counts.copy(), np.arange(n))
+            for r in range(counts.shape[1]):
+                want = st.center(self.expand(values, counts[:, r]))
+                self.assertAlmostEqual(got[r], want, delta=1e-12 * abs(want), msg=(n, r))
+            self.assertAlmostEqual(got[1], st.center(values), delta=1e-12 * st.center(values))
+
+    def test_weighted_iqm_of_counts(self):
+        rng = random.Random(12)
+        gen = np.random.default_rng(12)
+        for n in (1, 2, 3, 8, 48):
+            values = [rng.gauss(100, 10) for _ in range(n)]
+            weights = [rng.uniform(0.1, 5.0) for _ in range(n)]
+            counts = gen.integers(0, 3, size=(n, 200)).astype(float)
+            counts[0] += 1            # no empty resample
+            # an item drawn k times weighs k times its weight
+            got = st._iqm_columns(values, counts * np.array(weights)[:, None], np.arange(n))
+            for r in range(counts.shape[1]):
+                want = st.weighted_iqm_sorted(sorted(
+                    (v, w * k) for v, w, k in zip(values, weights, counts[:, r]) if k))
+                self.assertAlmostEqual(got[r], want, delta=1e-11 * abs(want), msg=(n, r))
+
+    def test_items_in_plan_order(self):
+        # counts given in a plan's order (ITEMS), not the values' own
+        values = [5.0, 1.0, 3.0, 9.0]
+        items = np.array([2, 0, 3, 1])
+        counts = np.array([[1.0], [0.0], [2.0], [1.0]])   # item 2 once, 3 twice, 1 once
+        self.assertAlmostEqual(st._iqm_columns(values, counts, items)[0],
+                               st.center([3.0, 9.0, 9.0, 1.0]))
+
+    def test_counts_follow_the_plan(self):
+        gen = np.random.default_rng(5)
+        # 3 strata: plain; 3 epochs of 2; epochs of 1, 2 and 3 rounds
+        strata = [0] * 4 + [1] * 6 + [2] * 6
+        clusters = [0] * 4 + [0, 0, 1, 1, 2, 2] + [7, 8, 8, 9, 9, 9]
+        items, sizes = st._plan(16, clusters, strata)
+        self.assertEqual(sorted(items.tolist()), list(range(16)))
+        self.assertEqual(sizes, [[4], [2, 2, 2], [1, 2, 3]])
+        c = st._counts(gen, (items, sizes), 4000)
+        self.assertEqual(c.shape, (16, 4000))
+        self.assertTrue((c[:4].sum(axis=0) == 4).all())     # each stratum keeps its share
+        self.assertTrue((c[4:10].sum(axis=0) == 6).all())
+        # the third stratum holds whole clusters' worth: 3 draws of 1, 2 or 3
+        tot = c[10:].sum(axis=0)
+        self.assertTrue(((tot >= 3) & (tot <= 9)).all())
+        self.assertAlmostEqual(tot.mean(), 6.0, delta=0.1)
+        # within a drawn epoch its rounds are drawn evenly: every item about once
+        self.assertTrue(np.allclose(c.mean(axis=1), 1.0, atol=0.07))
+        # a cluster of 3 is drawn whole or not at all, on average once
+        self.assertTrue(np.all(c[13:].sum(axis=0) % 3 == 0))
+
+    def test_exact_bootstrap_distribution(self):
+        # three pairs: the 27 equally likely resamples give the bootstrap
+        # distribution exactly; 20000 resamples must follow it
+        base, new = [10.0, 11.0, 13.0], [10.5, 12.0, 16.0]
+        exact = sorted(st.center([new[i] for i in t]) / st.center([base[i] for i in t])
+                       for t in itertools.product(range(3), repeat=3))
+        items, sizes = st._plan(3)
+        c = st._counts(np.random.default_rng(3), (items, sizes), 20000)
+        got = np.sort(st._ratios(st._iqm_columns(new, c.copy(), items),
+                                 st._iqm_columns(base, c, items)))
+        for q in (0.1, 0.25, 0.5, 0.75, 0.9):
+            self.assertAlmostEqual(float(np.quantile(got, q)),
+                                   exact[min(26, int(q * 27))], delta=0.02)
+        self.assertAlmostEqual(got.mean(), sum(exact) / 27, delta=0.002)
+
+    def test_known_interval(self):
+        # two pairs, new twice base in one: resamples give 1 (1/4), 1.5 (1/2), 2 (1/4)
+        r, lo, hi = st.bootstrap_ratio([1.0, 1.0], [1.0, 2.0], 5, 2000, paired=True)
+        self.assertEqual((r, lo, hi), (1.5, 1.0, 2.0))
+        # one value a side: the interval is the point
+        self.assertEqual(st.bootstrap_ratio([4.0], [5.0], 1), (1.25, 1.25, 1.25))
+        # a base of 0 gives _ratio's answers, not a division error
+        self.assertEqual(st._ratios(np.array([1.0, 0.0, -1.0, 3.0]),
+                                    np.array([0.0, 0.0, 0.0, 2.0])).tolist(),
+                         [math.inf, 1.0, -math.inf, 1.5])
+        self.assertEqual(st.bootstrap_ratio([0.0, 0.0], [1.0, 2.0], 5, 200)[0], math.inf)
+
+    def test_two_stage_exact(self):
+        # two epochs of two rounds; epoch 1 reads +20%. Resampling epochs
+        # first: both copies of epoch 0 (1/4) give 1.0, of epoch 1 give 1.2
+        b = [100.0] * 4
+        n = [100.0, 100.0, 120.0, 120.0]
+        _, lo, hi = st.bootstrap_ratio(b, n, 2, 4000, paired=True, clusters=[0, 0, 1, 1])
+        self.assertEqual((lo, hi), (1.0, 1.2))
+        items, sizes = st._plan(4, [0, 0, 1, 1])
+        c = st._counts(np.random.default_rng(9), (items, sizes), 40000)
+        ratio = st._iqm_columns(n, c.copy(), items) / st._iqm_columns(b, c, items)
+        self.assertAlmostEqual(float(np.mean(ratio == 1.0)), 0.25, delta=0.01)
+        self.assertAlmostEqual(float(np.mean(ratio == 1.2)), 0.25, delta=0.01)
+
+    def test_seeded_reproducible(self):
+        rng = random.Random(4)
+        b, n = sample(rng, 24, 100, 0.03), sample(rng, 24, 104, 0.03)
+        w, cl, sk = [rng.uniform(1, 3) for _ in b], [i // 4 for i in range(24)], \
+            [i // 12 for i in range(24)]
+        one = st.compare(b, n, 77, paired=True, weights=w, clusters=cl, strata=sk)
+        self.assertEqual(one, st.compare(b, n, 77, paired=True, weights=w, clusters=cl,
+                                         strata=sk))
+        self.assertNotEqual(one["lo"], st.compare(b, n, 78, paired=True, weights=w,
+                                                  clusters=cl, strata=sk)["lo"])
+        # and in another process (no state carried between calls)
+        code = ("import sys; sys.path.insert(0, 'scripts'); from sblib.analysis import stats as st; "
+                f"print(repr(st.compare({b!r}, {n!r}, 77, paired=True, weights={w!r}, "
+                f"clusters={cl!r}, strata={sk!r})))")
+        top = os.path.join(os.path.dirname(__file__), "..", "..")
+        out = subprocess.run([sys.executable, "-c", code], cwd=top, capture_output=True,
+                             text=True, check=True).stdout
+        self.assertEqual(out.strip(), repr(one))
+        # seeds that are not integers go through derive_seed
+        self.assertEqual(st.bootstrap_ratio(b, n, "x", 300), st.bootstrap_ratio(b, n, "x", 300))
+
+    def test_interval_matches_a_loop_over_the_same_draws(self):
+        # the whole of bootstrap_ratio_weighted against a plain loop over
+        # the very resamples it drew
+        rng = random.Random(8)
+        b, n = sample(rng, 20, 100, 0.05), sample(rng, 20, 103, 0.05)
+        w = [rng.uniform(0.5, 2) for _ in b]
+        cl, sk = [i // 5 for i in range(20)], [i // 10 for i in range(20)]
+        plan = st._plan(20, cl, sk)
+        c = st._counts(st._rng(31), plan, 500)
+        stats = []
+        for r in range(500):
+            pick = [(b[i], n[i], w[i] * c[k, r]) for k, i in enumerate(plan[0]) if c[k, r]]
+            stats.append(st._weighted_ratio(pick))
+        stats.sort()
+        want = (st.quantile(stats, 0.025), st.quantile(stats, 0.975))
+        got = st.bootstrap_ratio_weighted(b, n, w, 31, 500, clusters=cl, strata=sk)[1:]
+        for x, y in zip(got, want):
+            self.assertAlmostEqual(x, y, delta=1e-12)
+
+    def test_sign_flip_matches_enumeration(self):
+        rng = random.Random(6)
+        for n in range(1, 11):
+            b = [rng.uniform(90, 110) for _ in range(n)]
+            m = [x * rng.uniform(0.95, 1.08) for x in b]
+            d = [math.log(y / x) for x, y in zip(b, m)]
+            obs = abs(sum(d))
+            hits = sum(abs(sum(-x if mask >> i & 1 else x for i, x in enumerate(d)))
+                       >= obs - 1e-12 * (1 + obs) for mask in range(1 << n))
+            self.assertEqual(st.sign_flip_p(b, m), hits / 2 ** n, n)
+
+
+class StartupVectorised(unittest.TestCase):
+    """_startup_stats' bootstraps draw as _stats' do: against a loop over
+    the same draws."""
+
+    def test_difference_interval_matches_a_loop(self):
+        rng = random.Random(2)
+        pairs = [([rng.gauss(60, 5)], [rng.gauss(55, 5) for _ in range(rng.choice((2, 3)))])
+                 for _ in range(15)]
+        c = ss.difference_interval(pairs, 21, resamples=400)
+        counts = st._counts(st._rng(21), st._plan(15), 400)
+        ds, ps = [], []
+        for r in range(400):
+            pick = [p for i, p in enumerate(pairs) for _ in range(int(counts[i, r]))]
+            d, b = ss.delta_of(pick)
+            ds.append(d)
+            ps.append(100 * d / b)
+        ds.sort()
+        ps.sort()
+        for got, want in ((c["lo"], st.quantile(ds, 0.025)), (c["hi"], st.quantile(ds, 0.975)),
+                          (c["pct_lo"], st.quantile(ps, 0.025)),
+                          (c["pct_hi"], st.quantile(ps, 0.975))):
+            self.assertAlmostEqual(got, want, delta=1e-9)
+        self.assertEqual((c["delta"], c["base"]), ss.delta_of(pairs))
+
+    def test_slope_own_and_any_statistic_agree(self):
+        # the interquartile mean vectorised, and the same as a STAT called
+        # on each resample (both draw the same indices)
+        rng = random.Random(3)
+        grow = {lv: [5 + 0.002 * lv + rng.gauss(0, 0.5) for _ in range(9)]
+                for lv in (0, 500, 2000)}
+        a = ss.slope_interval(grow, 4, resamples=300)
+        b = ss.slope_interval(grow, 4, resamples=300, stat=lambda xs: st.center(list(xs)))
+        for k in ("slope", "lo", "hi"):
+            self.assertAlmostEqual(a[k], b[k], delta=1e-9)
+        self.assertEqual(a, ss.slope_interval(grow, 4, resamples=300))
 
 
 class NoiseAndFrontier(unittest.TestCase):

@@ -10,7 +10,11 @@ import hashlib
 import json
 import math
 import os
+import sys
+import time
 import zlib
+
+import numpy as np
 
 from sblib import evidence as ev
 from sblib.analysis import stats as st
@@ -149,8 +153,13 @@ def variant_info(res):
         for k in ("server", "directives"):
             if k not in d and k in v:
                 d[k] = v[k]
-    for r in res["runs"]:
-        out.setdefault(r["variant"], {"id": r["variant"], "server": r.get("server")})
+    memo = _memo(res, "variants")
+    if "seen" not in memo:
+        seen = memo["seen"] = {}
+        for r in res["runs"]:
+            seen.setdefault(r["variant"], r.get("server"))
+    for vid, server in memo["seen"].items():
+        out.setdefault(vid, {"id": vid, "server": server})
     for vid, d in out.items():
         server, _, name = vid.partition("/")
         d.setdefault("server", server)
@@ -172,6 +181,17 @@ def modes(res):
         if r["mode"] not in seen:
             seen.append(r["mode"])
     return seen
+
+
+def _memo(res, name):
+    """A cache NAME in RES for what is computed from its slices, emptied
+    when res["runs"] is another list (a test's filtered copy). Shared with
+    dict(res, drift=False): keys that depend on drift correction say so."""
+    memo = res.setdefault("_memo", {})
+    if memo.get("runs") is not res["runs"]:
+        memo.clear()
+        memo["runs"] = res["runs"]
+    return memo.setdefault(name, {})
 
 
 def _index(res):
@@ -232,14 +252,24 @@ def drift_factors(res, metric):
                 byv.setdefault(vid, []).append(v / f)
             med = {vid: st.median(xs) for vid, xs in byv.items()}
             dev = [math.log(v / med[vid]) for _, _, vid, v in rows]
-            new = []
-            for k in range(len(rows)):
-                lo, hi = max(0, k - DRIFT_WINDOW), min(len(rows), k + DRIFT_WINDOW + 1)
-                near = dev[lo:k] + dev[k + 1:hi]
-                new.append(math.exp(st.median(near)))
-            fac = new
+            fac = [math.exp(x) for x in _window_medians(dev, DRIFT_WINDOW)]
         for (_, i, _, _), f in zip(rows, fac):
             out[i] = f
+    return out
+
+
+def _window_medians(xs, w):
+    """For each k, the median of XS's W nearest values on each side of k
+    (fewer at the ends), itself excluded: as st.median of each window,
+    the full ones all at once."""
+    n = len(xs)
+    out = [0.0] * n
+    edge = list(range(min(w, n))) + list(range(max(n - w, w), n))
+    if n > 2 * w:
+        win = np.lib.stride_tricks.sliding_window_view(np.asarray(xs, dtype=float), 2 * w + 1)
+        out[w:n - w] = np.median(np.delete(win, w, axis=1), axis=1).tolist()
+    for k in edge:
+        out[k] = st.median(xs[max(0, k - w):k] + xs[k + 1:k + w + 1])
     return out
 
 
@@ -296,6 +326,14 @@ def samples(res, variant, mode, metric):
     good isolated slices, CPU per request and req/s divided by the
     machine's speed at the slice's time (drift_factors) unless res["drift"]
     is False."""
+    memo = _memo(res, "samples")
+    key = (variant, mode, metric, bool(res.get("drift", True)))
+    if key not in memo:
+        memo[key] = tuple(_samples(res, variant, mode, metric))
+    return list(memo[key])
+
+
+def _samples(res, variant, mode, metric):
     d = duet(res, variant.split("/", 1)[0], mode, metric)
     if d is not None:
         return list(d["samples"].get(variant, []))
@@ -485,6 +523,14 @@ def group_weights(res, server, mode, metric):
     round (round_noise), or in a merged set whose rounds are too thin to
     know their own noise, of each round's run (run_noise); None when
     neither is known (the rounds then count alike)."""
+    memo = _memo(res, "weights")
+    key = (server, mode, metric, bool(res.get("drift", True)))
+    if key not in memo:
+        memo[key] = _group_weights(res, server, mode, metric)
+    return None if memo[key] is None else dict(memo[key])
+
+
+def _group_weights(res, server, mode, metric):
     noise = _group(res, server, mode, metric, round_noise)
     if noise is None:
         runs = group_noise(res, server, mode, metric)
@@ -600,8 +646,14 @@ def placement(res, metric="cpu_ns_per_req"):
 
 def startup_samples(res, variant):
     """Start-up times of a variant: per-slice values if recorded, else variants.json."""
-    vals = [metric_value(r, "startup_ms") for r in res["runs"] if r["variant"] == variant]
-    vals = [v for v in vals if v is not None]
+    memo = _memo(res, "startup_ms")
+    if "by" not in memo:
+        by = memo["by"] = {}
+        for r in res["runs"]:
+            v = metric_value(r, "startup_ms")
+            if v is not None:
+                by.setdefault(r["variant"], []).append(v)
+    vals = list(memo["by"].get(variant, ()))
     if vals:
         return vals
     rec = res["variants"].get(variant) or {}
@@ -625,8 +677,11 @@ def analyse(res, resamples=st.RESAMPLES, progress=None):
     (server, mode) holding: server, mode, baseline, aa, floor (noise floor
     of cpu_ns_per_req, a fraction, or None), floors (per metric) and rows:
     one per variant (A/A included, baseline excluded) with "cmp": {metric:
-    compare() result + verdict} and "n" slices.
+    compare() result + verdict} and "n" slices. PROGRESS(done, total) is
+    called as comparisons finish; without it a slow analysis shows its
+    progress on standard error when that is a terminal (_Meter).
     """
+    progress = progress or _Meter()
     info = variant_info(res)
     seed = seed_of(res)
     groups = []
@@ -788,35 +843,58 @@ def _compare_task(args):
     return c
 
 
-def _run_tasks(tasks, progress=None):
-    """Run the bootstrap comparisons, on every core when there are many.
+class _Meter:
+    """analyse()'s progress when its caller gives none: one line on
+    standard error, updated in place, with how long is left at the rate so
+    far. Only when standard error is a terminal, and only once the analysis
+    has taken DELAY seconds: a quick one prints nothing."""
+    DELAY = 2.0
 
-    Each task carries its own derived seed, so the answer does not depend on
-    how the work is split. PROGRESS(done, total), if given, is called as
-    they finish.
+    def __init__(self, stream=None):
+        self.stream = stream or sys.stderr
+        self.on = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.start = time.monotonic()
+        self.first = None    # (time, done) at the first tick: the rate is counted from there
+        self.last = 0.0
+        self.shown = False
+
+    def __call__(self, done, total):
+        if not self.on:
+            return
+        now = time.monotonic()
+        if self.first is None:
+            self.first = (now, done)
+        if done >= total:
+            if self.shown:
+                self.stream.write("\r\033[K")
+                self.stream.flush()
+            return
+        if now - self.start < self.DELAY or now - self.last < 0.25:
+            return
+        self.last = now
+        t0, d0 = self.first
+        left = ""
+        if done > d0 and now > t0:
+            left = f", about {math.ceil((total - done) * (now - t0) / (done - d0))} s left"
+        self.stream.write(f"\rsandbench: analysing: {done}/{total} comparisons "
+                          f"({100 * done // max(total, 1)}%){left}\033[K")
+        self.stream.flush()
+        self.shown = True
+
+
+def _run_tasks(tasks, progress=None):
+    """Run the bootstrap comparisons, one after the other. Each task carries
+    its own derived seed, so no answer depends on the others. (A process
+    per core no longer pays: with the bootstrap on numpy, 1940 comparisons
+    of 64 rounds take about 5 s, and a pool of two saved a median 5% of the
+    report's time on the project's shared 2-core VM.) PROGRESS(done,
+    total), if given, is called as they finish.
     """
-    args = [t[2] for t in tasks]
-    results = None
-    workers = min(os.cpu_count() or 1, 8)
     tick = progress or (lambda done, total: None)
-    if workers > 1 and len(args) >= 64:
-        try:
-            import concurrent.futures as cf
-            import multiprocessing as mp
-            with cf.ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as ex:
-                results = []
-                for c in ex.map(_compare_task, args, chunksize=16):
-                    results.append(c)
-                    tick(len(results), len(args))
-        except (OSError, ImportError, RuntimeError):
-            results = None
-    if results is None:
-        results = []
-        for a in args:
-            results.append(_compare_task(a))
-            tick(len(results), len(args))
-    for (target, m, _), c in zip(tasks, results):
-        target[m] = c
+    tick(0, len(tasks))
+    for k, (target, m, args) in enumerate(tasks):
+        target[m] = _compare_task(args)
+        tick(k + 1, len(tasks))
 
 
 def noise_floors(res, metric="cpu_ns_per_req", resamples=st.RESAMPLES):

@@ -20,6 +20,8 @@ resampled whole so that what its starts shared stays paired.
 import math
 import random
 
+import numpy as np
+
 from sblib.analysis import stats as st
 
 RESAMPLES = 2000
@@ -85,22 +87,37 @@ def difference_interval(pairs, seed, resamples=RESAMPLES, conf=CONF):
     if not pairs:
         return None
     d, b = delta_of(pairs)
-    rng = random.Random(seed)
-    ds, ps = [], []
     n = len(pairs)
-    for _ in range(resamples if n > 1 else 0):
-        dd, bb = delta_of([pairs[rng.randrange(n)] for _ in range(n)])
-        ds.append(dd)
-        if bb:
-            ps.append(100.0 * dd / bb)
-    ds.sort()
-    ps.sort()
-    a = (1.0 - conf) / 2.0
-    lo, hi = (st.quantile(ds, a), st.quantile(ds, 1 - a)) if ds else (d, d)
     pct = 100.0 * d / b if b else None
-    plo, phi = (st.quantile(ps, a), st.quantile(ps, 1 - a)) if ps else (pct, pct)
+    if n < 2:
+        lo, hi, plo, phi = d, d, pct, pct
+    else:
+        # rounds resampled whole: a value's count in a resample is its round's
+        rng = st._rng(seed)
+        plan = st._plan(n)
+        c = st._counts(rng, plan, resamples)
+        vs = [(x, r) for r, (xs, _) in enumerate(pairs) for x in xs]
+        bs = [(x, r) for r, (_, xs) in enumerate(pairs) for x in xs]
+        mv = _centres(vs, c, plan[0])
+        mb = _centres(bs, c, plan[0])
+        ds = mv - mb
+        lo, hi = st._percentiles(ds, conf)
+        ok = mb != 0
+        if ok.any():
+            plo, phi = st._percentiles(100.0 * ds[ok] / mb[ok], conf)
+        else:
+            plo, phi = pct, pct
     return {"n": n, "delta": d, "lo": lo, "hi": hi, "base": b, "pct": pct,
             "pct_lo": plo, "pct_hi": phi, "resamples": resamples if n > 1 else 0}
+
+
+def _centres(values, counts, items):
+    """Interquartile means of every resample of rounds: VALUES [(value,
+    round)], COUNTS (rounds x resamples, in the order ITEMS of _stats' plan)."""
+    where = np.empty(len(items), dtype=np.intp)
+    where[items] = np.arange(len(items))
+    rounds = where[[r for _, r in values]]
+    return st._iqm_columns([x for x, _ in values], counts[rounds], np.arange(len(values)))
 
 
 def ols_slope(points):
@@ -124,25 +141,33 @@ def slope_interval(by_level, seed, per=1000.0, resamples=RESAMPLES, conf=CONF, s
     with a CONF percentile-bootstrap interval (each level's items
     resampled on their own). {"slope", "lo", "hi", "per", "levels",
     "centres"} or None with fewer than two levels holding items."""
-    stat = stat or st.center
     levels = sorted(k for k, v in by_level.items() if v)
     if len(levels) < 2:
         return None
+    own = stat is None or stat is st.center
+    stat = stat or st.center
     centres = {k: stat(by_level[k]) for k in levels}
     slope = ols_slope([(k, centres[k]) for k in levels])
-    rng = random.Random(seed)
-    boot = []
-    for _ in range(resamples):
-        pts = []
-        for k in levels:
-            xs = by_level[k]
-            pts.append((k, stat([xs[rng.randrange(len(xs))] for _ in xs])))
-        boot.append(ols_slope(pts))
-    boot.sort()
-    a = (1.0 - conf) / 2.0
-    return {"slope": slope * per, "lo": st.quantile(boot, a) * per,
-            "hi": st.quantile(boot, 1 - a) * per, "per": per, "levels": levels,
-            "centres": [centres[k] for k in levels]}
+    # each level's items resampled on their own, all resamples at once: an
+    # interquartile mean of numbers from the counts (_stats._iqm_columns),
+    # any other STAT called on each resample's items
+    rng = st._rng(seed)
+    ys = []
+    for k in levels:
+        xs = by_level[k]
+        plan = st._plan(len(xs))
+        if own:
+            ys.append(st._iqm_columns(xs, st._counts(rng, plan, resamples), plan[0]))
+        else:
+            idx = rng.integers(0, len(xs), size=(len(xs), resamples)).T.tolist()
+            ys.append(np.array([stat([xs[i] for i in row]) for row in idx], dtype=float))
+    x = np.array(levels, dtype=float)
+    x -= x.mean()
+    y = np.array(ys)
+    boot = (x @ (y - y.mean(axis=0))) / (x @ x)
+    lo, hi = st._percentiles(boot, conf)
+    return {"slope": slope * per, "lo": lo * per, "hi": hi * per, "per": per,
+            "levels": levels, "centres": [centres[k] for k in levels]}
 
 
 # --- what systemd records about a start -------------------------------------------
