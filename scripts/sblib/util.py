@@ -2,6 +2,7 @@
 where results go, and the version of a tool or of this tree."""
 import os
 import subprocess
+import tempfile
 
 
 def repo_root():
@@ -39,3 +40,22 @@ def commit():
     except (OSError, subprocess.TimeoutExpired):
         return None
     return r.stdout.strip() or None
+
+
+def write_atomic(path, text):
+    """Writes TEXT to PATH so that a reader sees the old file or the new one,
+    never half of it (a temporary file in the same directory, fsync, rename)."""
+    d = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=d, prefix="." + os.path.basename(path) + ".")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise

@@ -9,8 +9,8 @@ The JSON convention, the same for every command that has a document to give:
 """
 import argparse
 import json
-import os
-import tempfile
+
+from sblib.util import write_atomic
 
 # exit statuses every command uses the same way
 EXIT = {0: "done", 1: "failed (the message says why)", 2: "bad usage or unreadable input"}
@@ -39,25 +39,6 @@ def add_json(p):
                    help="print one JSON document (its schema inside) to stdout instead of text")
     p.add_argument("--json-out", metavar="FILE",
                    help="also write that JSON document to FILE")
-
-
-def write_atomic(path, text):
-    """Writes TEXT to PATH so that a reader sees the old file or the new one,
-    never half of it (a temporary file in the same directory, fsync, rename)."""
-    d = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=d, prefix="." + os.path.basename(path) + ".")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
 
 
 def emit_json(doc, a):
