@@ -9,6 +9,7 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "scripts"))
+from sblib.analysis import noise  # noqa: E402
 from sblib.analysis import results as rs  # noqa: E402
 from sblib.analysis import stats as st  # noqa: E402
 
@@ -122,12 +123,12 @@ class RoundWeights(unittest.TestCase):
     def both(self, res, variant):
         """(weighted, unweighted) comparison of VARIANT with its baseline."""
         w = self.one(res, variant)
-        keep = rs.ROUND_NOISE_MIN
-        rs.ROUND_NOISE_MIN = 10 ** 6    # no round knows its own noise
+        keep = noise.ROUND_NOISE_MIN
+        noise.ROUND_NOISE_MIN = 10 ** 6    # no round knows its own noise
         try:
             u = self.one(res, variant)
         finally:
-            rs.ROUND_NOISE_MIN = keep
+            noise.ROUND_NOISE_MIN = keep
         return w, u
 
     def test_finds_the_busy_rounds(self):
