@@ -100,7 +100,6 @@ class Drift(unittest.TestCase):
         self.assertTrue(rs.drift_factors(res, "cpu_ns_per_req"))
 
 
-
 class RoundWeights(unittest.TestCase):
     """Each round weighted by 1/its noise^2 (_results.round_noise): a shared
     machine busy in some rounds and quiet in others. The busy rounds must
@@ -211,7 +210,6 @@ class Epochs(unittest.TestCase):
         self.assertGreater(c["hi"] - c["lo"], 1.4 * (f["hi"] - f["lo"]))
         self.assertEqual(c.get("epochs"), 4)
         self.assertNotIn("epochs", f)
-
 
 
 class StartUp(unittest.TestCase):
