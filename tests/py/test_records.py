@@ -90,6 +90,13 @@ class Defects(_Dir):
         self.setUp()
         self.edit_run(0, variant="baseline")
         self.assertIn("runs.jsonl:1: 'variant' 'baseline' is not a variant id", self.load_error())
+        self.setUp()
+        with open(os.path.join(self.path, "variants.json")) as f:
+            v = json.load(f)
+        v["drop"] = v.pop("drop/baseline")
+        with open(os.path.join(self.path, "variants.json"), "w") as f:
+            json.dump(v, f)
+        self.assertIn("variants.json: 'drop' is not a variant id SERVER/NAME", self.load_error())
 
     def test_a_torn_last_line_is_dropped_with_a_note(self):
         runs = self.runs()

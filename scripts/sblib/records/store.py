@@ -17,7 +17,7 @@ import zlib
 from sblib import evidence as ev
 from sblib.records import schema
 from sblib.records import status as status_mod
-from sblib.records.model import ResultsError, SchemaError, run_problem
+from sblib.records.model import ResultsError, SchemaError, VariantId, run_problem
 
 # a run appends runs.jsonl; a published set keeps it gzipped (sandbench publish)
 RUNS_FILES = ("runs.jsonl", "runs.jsonl.gz")
@@ -118,11 +118,22 @@ def load(path):
     spec_variants = spec.get("variants")
     if spec_variants is not None and not isinstance(spec_variants, list):
         raise ResultsError(f"{path}/spec.json: 'variants' must be a list")
+    _check_ids(f"{path}/spec.json", [v["id"] for v in spec_variants or []
+                                     if isinstance(v, dict) and "id" in v])
+    _check_ids(f"{path}/variants.json", variants)
     # each "no" is re-derived from the evidence stored beside it, so a set
     # measured before a rule was learnt reads as one measured after it
     ev.rejudge(variants)
     return {"path": path, "spec": spec, "env": env, "variants": variants,
             "status": status, "runs": runs}
+
+
+def _check_ids(where, ids):
+    for vid in ids:
+        try:
+            VariantId.parse(vid)
+        except ValueError as e:
+            raise ResultsError(f"{where}: {e}") from None
 
 
 def read_analysis(path):
