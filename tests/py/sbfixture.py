@@ -28,6 +28,7 @@ def make_results(path, servers=("drop",), modes=("keepalive",), rounds=8, seed=1
     noise: the slices' relative spread, or a list of one per round (a machine
     busy in some rounds)."""
     from sblib.records import schema
+    from sblib.records.model import VariantId
     costs = DEFAULT_COSTS if costs is None else costs
     exposure_override = exposure_override or {}
     rng = random.Random(seed)
@@ -65,7 +66,7 @@ def make_results(path, servers=("drop",), modes=("keepalive",), rounds=8, seed=1
                 p50 = 1e6 / rps * 16
                 runs.append({
                     "slice": slice_no, "round": rnd, "variant": vid,
-                    "server": vid.split("/")[0], "mode": mode, "rep": rnd, "status": "ok",
+                    "server": VariantId.parse(vid).server, "mode": mode, "rep": rnd, "status": "ok",
                     "start": 1795000000.0 + slice_no * 2.0, "duration_s": 2.0,
                     "requests": int(rps * 2), "rps": rps, "errors": 0,
                     "cpu_usec": int(cpu * rps * 2 / 1000), "cpu_ns_per_req": cpu,

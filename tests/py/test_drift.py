@@ -12,6 +12,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "scripts"
 from sblib.analysis import noise  # noqa: E402
 from sblib.analysis import results as rs  # noqa: E402
 from sblib.analysis import stats as st  # noqa: E402
+from sblib.records.model import VariantId  # noqa: E402
 
 # a whole-catalogue run: dozens of variants, so one round lasts long enough
 # for the machine's speed to change within it (pairing by round cannot help)
@@ -84,7 +85,7 @@ class Drift(unittest.TestCase):
         # every slice's factor tracks the speed the machine had at its time
         res = crafted(4, noise=0.0)
         fac = rs.drift_factors(dict(res), "cpu_ns_per_req")
-        speeds = [r["cpu_ns_per_req"] / (20000.0 * COSTS[r["variant"].split("/")[1]])
+        speeds = [r["cpu_ns_per_req"] / (20000.0 * COSTS[VariantId.parse(r["variant"]).name])
                   for r in res["runs"]]
         err = [abs(math.log(fac[i] / (s / st.median(speeds)))) for i, s in enumerate(speeds)]
         self.assertLess(st.median(err), 0.03)
