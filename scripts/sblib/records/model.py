@@ -1,6 +1,7 @@
 """What a results directory holds, as values (results/README.md): a
 variant's id, the error a malformed directory raises, and what makes one
 runs.jsonl record valid. No I/O here: store.py reads, writer.py writes."""
+import functools
 import math
 from dataclasses import dataclass
 
@@ -70,20 +71,26 @@ FIGURES = ("cpu_ns_per_req", "cpu_ns_per_req_all", "rps", "requests", "errors", 
 FIGURE_MAPS = ("latency_us", "cpu_parts_usec")
 
 
-def _bad_figure(v):
-    if v is None:
-        return None
+def _why_no_figure(v):
+    """Why V is not a figure: None or a finite number >= 0."""
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         return f"{json_repr(v)}, not a number"
     if math.isnan(v) or math.isinf(v):
         return f"{v}, not a finite number"
-    if v < 0:
-        return f"{v}, below 0"
-    return None
+    return f"{v}, below 0"
 
 
 def json_repr(v):
     return f'"{v}"' if isinstance(v, str) else repr(v)
+
+
+@functools.lru_cache(maxsize=4096)
+def _id_problem(text):
+    try:
+        VariantId.parse(text)
+    except ValueError as e:
+        return str(e)
+    return None
 
 
 def run_problem(rec):
@@ -93,16 +100,17 @@ def run_problem(rec):
     time or a "fast" req/s is a damaged record, not a measurement)."""
     if not isinstance(rec, dict) or "variant" not in rec or "mode" not in rec:
         return "a run needs 'variant' and 'mode'"
-    try:
-        VariantId.parse(rec["variant"])
-    except ValueError as e:
-        return f"'variant' {e}"
+    why = _id_problem(rec["variant"]) if isinstance(rec["variant"], str) else \
+        f"{rec['variant']!r} is not a variant id SERVER/NAME"
+    if why:
+        return f"'variant' {why}"
     if not isinstance(rec["mode"], str) or not rec["mode"]:
         return f"'mode' is {json_repr(rec['mode'])}, not a mode name"
     for k in FIGURES:
-        why = _bad_figure(rec.get(k))
-        if why:
-            return f"'{k}' is {why}"
+        v = rec.get(k)
+        # a figure: None, or a finite int or float >= 0 (NaN fails 0 <= v)
+        if v is not None and not (type(v) in (int, float) and 0 <= v < math.inf):
+            return f"'{k}' is {_why_no_figure(v)}"
     for k in FIGURE_MAPS:
         m = rec.get(k)
         if m is None:
@@ -110,7 +118,6 @@ def run_problem(rec):
         if not isinstance(m, dict):
             return f"'{k}' is {json_repr(m)}, not an object"
         for name, v in m.items():
-            why = _bad_figure(v)
-            if why:
-                return f"'{k}' '{name}' is {why}"
+            if v is not None and not (type(v) in (int, float) and 0 <= v < math.inf):
+                return f"'{k}' '{name}' is {_why_no_figure(v)}"
     return None
