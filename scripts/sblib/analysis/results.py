@@ -17,8 +17,7 @@ import os
 
 from sblib.analysis import cache
 from sblib.analysis import stats as st
-from sblib.analysis.analyse import (_Meter, _compare_task, _run_tasks, analyse, comparison, level,
-                                    noise_floors, raw_floor)
+from sblib.analysis.analyse import _Meter, analyse, comparison, level, noise_floors, raw_floor
 from sblib.analysis.cache import inputs
 from sblib.analysis.drift import DRIFT_METRICS, DRIFT_WINDOW, drift_factors
 from sblib.analysis.noise import (ROUND_NOISE_MIN, group_noise, group_weights, placement,
@@ -33,7 +32,7 @@ from sblib.records.store import RUNS_FILES, load, open_runs, order_digest, runs_
 
 # what `rs.NAME` has named (the commands, the report and the tests use it)
 __all__ = [
-    "_Meter", "_compare_task", "_run_tasks", "analyse", "comparison", "level", "noise_floors",
+    "_Meter", "analyse", "comparison", "level", "noise_floors",
     "raw_floor", "inputs", "DRIFT_METRICS", "DRIFT_WINDOW", "drift_factors", "ROUND_NOISE_MIN",
     "group_noise", "group_weights", "placement", "round_noise", "run_noise", "METRICS",
     "PERCENTILES", "STARTUP", "duet", "epochs", "exposure", "metric_value", "method", "modes",
