@@ -42,13 +42,29 @@ def commit():
     return r.stdout.strip() or None
 
 
+def _umask():
+    """The process's umask, read without changing it where Linux tells it."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def write_atomic(path, text):
     """Writes TEXT to PATH so that a reader sees the old file or the new one,
-    never half of it (a temporary file in the same directory, fsync, rename)."""
+    never half of it (a temporary file in the same directory, fsync, rename).
+    The file gets the mode open() would give it (mkstemp's is 0600)."""
     d = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(dir=d, prefix="." + os.path.basename(path) + ".")
     try:
         with os.fdopen(fd, "w") as f:
+            os.fchmod(f.fileno(), 0o666 & ~_umask())
             f.write(text)
             f.flush()
             os.fsync(f.fileno())

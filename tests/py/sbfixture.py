@@ -27,6 +27,8 @@ def make_results(path, servers=("drop",), modes=("keepalive",), rounds=8, seed=1
     """Write a results directory. costs: {directive: (cpu_mult, exposure, status)};
     noise: the slices' relative spread, or a list of one per round (a machine
     busy in some rounds)."""
+    from sblib.records import schema
+    from sblib.records.model import VariantId
     costs = DEFAULT_COSTS if costs is None else costs
     exposure_override = exposure_override or {}
     rng = random.Random(seed)
@@ -64,7 +66,7 @@ def make_results(path, servers=("drop",), modes=("keepalive",), rounds=8, seed=1
                 p50 = 1e6 / rps * 16
                 runs.append({
                     "slice": slice_no, "round": rnd, "variant": vid,
-                    "server": vid.split("/")[0], "mode": mode, "rep": rnd, "status": "ok",
+                    "server": VariantId.parse(vid).server, "mode": mode, "rep": rnd, "status": "ok",
                     "start": 1795000000.0 + slice_no * 2.0, "duration_s": 2.0,
                     "requests": int(rps * 2), "rps": rps, "errors": 0,
                     "cpu_usec": int(cpu * rps * 2 / 1000), "cpu_ns_per_req": cpu,
@@ -90,7 +92,7 @@ def make_results(path, servers=("drop",), modes=("keepalive",), rounds=8, seed=1
             "evidence": ev,
             "applied": {d: st == "ok" for d in v["directives"]},
         }
-    spec = {"schema": "sandbench-spec/1", "created": "2026-11-22T21:30:00Z",
+    spec = {"schema": schema.tag("spec"), "created": "2026-11-22T21:30:00Z",
             "commit": "abc1234", "argv": ["run", "--profile", "quick"], "seed": seed,
             "servers": list(servers), "profile": "quick", "directives": list(costs),
             "combine": False, "modes": list(modes), "reps": rounds, "duration": 2.0,
@@ -135,6 +137,7 @@ def make_duet_results(path, costs, windows=12, epochs=3, seed=1, base_cpu=20000.
     ISOLATED_ROUNDS of isolated slices. COSTS: {directive: cpu multiplier}.
     PLACE: the sd of what an instance's start (an epoch) costs it.
     AA_COPIES: how many A/A controls (role "aa" for the first)."""
+    from sblib.records import schema
     from sblib.records import windows as win
     rng = random.Random(seed)
     os.makedirs(path, exist_ok=True)
@@ -190,7 +193,7 @@ def make_duet_results(path, costs, windows=12, epochs=3, seed=1, base_cpu=20000.
     vjson = {v["id"]: {"server": s, "directives": v["directives"], "role": v["role"],
                        "status": "ok", "startup_ms": 40.0, "exposure": 9.6, "evidence": {},
                        "applied": {d: True for d in v["directives"]}} for v in variants}
-    spec = {"schema": "sandbench-spec/1", "created": "2026-12-02T05:00:00Z",
+    spec = {"schema": schema.tag("spec"), "created": "2026-12-02T05:00:00Z",
             "argv": ["run", "--servers", s], "seed": seed, "servers": [s],
             "directives": list(costs), "modes": ["keepalive"], "reps": 6, "epochs": epochs,
             "method": "duet",

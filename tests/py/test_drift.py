@@ -9,8 +9,10 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "scripts"))
+from sblib.analysis import noise  # noqa: E402
 from sblib.analysis import results as rs  # noqa: E402
 from sblib.analysis import stats as st  # noqa: E402
+from sblib.records.model import VariantId  # noqa: E402
 
 # a whole-catalogue run: dozens of variants, so one round lasts long enough
 # for the machine's speed to change within it (pairing by round cannot help)
@@ -83,7 +85,7 @@ class Drift(unittest.TestCase):
         # every slice's factor tracks the speed the machine had at its time
         res = crafted(4, noise=0.0)
         fac = rs.drift_factors(dict(res), "cpu_ns_per_req")
-        speeds = [r["cpu_ns_per_req"] / (20000.0 * COSTS[r["variant"].split("/")[1]])
+        speeds = [r["cpu_ns_per_req"] / (20000.0 * COSTS[VariantId.parse(r["variant"]).name])
                   for r in res["runs"]]
         err = [abs(math.log(fac[i] / (s / st.median(speeds)))) for i, s in enumerate(speeds)]
         self.assertLess(st.median(err), 0.03)
@@ -97,7 +99,6 @@ class Drift(unittest.TestCase):
         self.assertEqual(rs.drift_factors(res, "cpu_ns_per_req"), {})
         res["runs"] = crafted(1)["runs"]
         self.assertTrue(rs.drift_factors(res, "cpu_ns_per_req"))
-
 
 
 class RoundWeights(unittest.TestCase):
@@ -122,12 +123,12 @@ class RoundWeights(unittest.TestCase):
     def both(self, res, variant):
         """(weighted, unweighted) comparison of VARIANT with its baseline."""
         w = self.one(res, variant)
-        keep = rs.ROUND_NOISE_MIN
-        rs.ROUND_NOISE_MIN = 10 ** 6    # no round knows its own noise
+        keep = noise.ROUND_NOISE_MIN
+        noise.ROUND_NOISE_MIN = 10 ** 6    # no round knows its own noise
         try:
             u = self.one(res, variant)
         finally:
-            rs.ROUND_NOISE_MIN = keep
+            noise.ROUND_NOISE_MIN = keep
         return w, u
 
     def test_finds_the_busy_rounds(self):
@@ -210,7 +211,6 @@ class Epochs(unittest.TestCase):
         self.assertGreater(c["hi"] - c["lo"], 1.4 * (f["hi"] - f["lo"]))
         self.assertEqual(c.get("epochs"), 4)
         self.assertNotIn("epochs", f)
-
 
 
 class StartUp(unittest.TestCase):

@@ -1,28 +1,116 @@
-"""summary.json and summary.csv of a run: made from the one analysis."""
+"""summary.json and summary.csv of a run (results/README.md): per server,
+mode and variant each metric's centre and its change against the baseline,
+made from the one analysis (analyse.py) so that they say what the report
+says; and the table `sandbench run` prints of them."""
 import sys
 
-from sblib.analysis import results as rs
+from sblib.analysis.analyse import analyse
+from sblib.analysis.slices import samples
+from sblib.records import schema, store
+from sblib.records.model import ResultsError
+
+SUMMARY_METRICS = ("cpu_ns_per_req", "rps", "p99")
+
+
+def summary(res, analysis):
+    """The rows `sandbench run` prints and writes to summary.json/.csv, from
+    ANALYSIS (analyse(res)), so they say what the report says: per server,
+    mode and variant (its baseline first) each metric's centre, its change
+    against the baseline with the 95% interval and verdict, and the method
+    that measured it ("duet" windows or "isolated" slices)."""
+    rows = []
+    info = analysis["info"]
+    for g in analysis["groups"]:
+        if g["baseline"] is None:
+            continue
+        base = {"variant": g["baseline"], "server": g["server"], "mode": g["mode"],
+                "role": "baseline", "n": None}
+        for m in SUMMARY_METRICS:
+            base[m] = g["base_levels"].get(m)
+            base[m + "_method"] = g["methods"].get(m)
+        base["startup_ms"] = (res["variants"].get(g["baseline"]) or {}).get("startup_ms")
+        base["n"] = len(samples(res, g["baseline"], g["mode"], "cpu_ns_per_req"))
+        rows.append(base)
+        for r in g["rows"]:
+            row = {"variant": r["variant"], "server": g["server"], "mode": g["mode"],
+                   "role": (info.get(r["variant"]) or {}).get("role"), "n": r["n"],
+                   "startup_ms": (res["variants"].get(r["variant"]) or {}).get("startup_ms")}
+            for m in SUMMARY_METRICS:
+                c = r["cmp"].get(m)
+                row[m + "_method"] = g["methods"].get(m)
+                if not c:
+                    continue
+                row[m] = c["new"]
+                row[m + "_n"] = c["n_new"]
+                row[m + "_change"] = c["ratio"] - 1.0
+                row[m + "_lo"] = c["lo"] - 1.0
+                row[m + "_hi"] = c["hi"] - 1.0
+                row[m + "_verdict"] = c.get("verdict")
+            rows.append(row)
+    return rows
+
+
+def summary_aa(analysis):
+    """Per server and mode the A/A control's noise floor on CPU per request
+    (a fraction: the furthest end of its interval from no change)."""
+    return [{"server": g["server"], "mode": g["mode"], "aa": g["aa"], "floor": g["floor"],
+             "method": g["methods"].get("cpu_ns_per_req")}
+            for g in analysis["groups"] if g["baseline"] is not None]
+
+
+def _pct(x):
+    return "-" if x is None else f"{x * 100:+.1f}%"
+
+
+def _num(x):
+    return "-" if x is None else f"{x:,.0f}"
+
+
+def summary_table(rows, status=None):
+    """summary()'s rows as text lines: CPU per request with its change and
+    interval (* where the change is above the noise), req/s and p99 with
+    their changes; a variant that never ran shows its status."""
+    status = status or {}
+    head = (f"{'variant':<44} {'mode':<9} {'n':>3} {'CPU ns/req':>10} {'change':>8} "
+            f"{'95% interval':>17} {'req/s':>9} {'change':>7} {'p99 us':>8} {'change':>7}")
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        state = status.get(r["variant"], "ok")
+        if state != "ok" and not r.get("n"):
+            lines.append(f"{r['variant']:<44} {r['mode']:<9}  {state.upper()}")
+            continue
+        base = r["role"] == "baseline"
+        iv = "" if r.get("cpu_ns_per_req_lo") is None else \
+            f"[{_pct(r['cpu_ns_per_req_lo'])}, {_pct(r['cpu_ns_per_req_hi'])}]"
+        sig = "*" if r.get("cpu_ns_per_req_verdict") in ("worse", "better") else " "
+        cpu_ch = "base" if base else _pct(r.get("cpu_ns_per_req_change"))
+        lines.append(
+            f"{r['variant']:<44} {r['mode']:<9} {r.get('n') or 0:>3} "
+            f"{_num(r.get('cpu_ns_per_req')):>10} {cpu_ch:>7}{sig} {iv:>17} "
+            f"{_num(r.get('rps')):>9} {'' if base else _pct(r.get('rps_change')):>7} "
+            f"{_num(r.get('p99')):>8} {'' if base else _pct(r.get('p99_change')):>7}")
+    return lines
 
 
 def write_summary(res, spec, variants):
-    """summary.json and summary.csv from the analysis the report makes
-    (sblib.analysis.results); returns (rows, aa, (results, analysis)), the
-    last None when nothing could be analysed, so the report is written from
-    this one analysis."""
+    """summary.json and summary.csv of RES (a records.writer.Results) from
+    the analysis the report makes; returns (rows, aa, (results, analysis)),
+    the last None when nothing could be analysed, so the report is written
+    from this one analysis."""
     if not res.runs.closed:
         res.runs.flush()
     try:
-        data = rs.load(res.path)
-        analysis = rs.analyse(data)
-    except rs.ResultsError as e:
+        data = store.load(res.path)
+        analysis = analyse(data)
+    except ResultsError as e:
         print(f"sandbench run: cannot analyse {res.path}: {e}", file=sys.stderr)
         return [], [], None
-    rows = rs.summary(data, analysis)
-    aa = rs.summary_aa(analysis)
-    res.write("summary.json", {"schema": "sandbench-summary/2", "rows": rows, "aa": aa,
+    rows = summary(data, analysis)
+    aa = summary_aa(analysis)
+    res.write("summary.json", {"schema": schema.tag("summary"), "rows": rows, "aa": aa,
                                "status": {k: v.get("status") for k, v in variants.items()}})
     cols = ["variant", "server", "mode", "role", "n", "startup_ms"]
-    for m in rs.SUMMARY_METRICS:
+    for m in SUMMARY_METRICS:
         cols += [m, f"{m}_method", f"{m}_change", f"{m}_lo", f"{m}_hi", f"{m}_verdict"]
     lines = [",".join(cols)]
     for r in rows:

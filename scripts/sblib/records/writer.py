@@ -1,12 +1,14 @@
-"""The results directory as a run writes it (results/README.md): atomic
-JSON files, the append-only runs.jsonl, status.json, and summary.json/.csv
-made from the one analysis (sblib.analysis.results). Used by `run` and `merge`; no
-container or systemd code here."""
+"""The results directory as a run writes it (results/README.md): JSON
+files written whole or not at all (util.write_atomic), the append-only
+runs.jsonl, status.json, and summary.json/.csv made from the one analysis
+(sblib.analysis.summary). Used by `run` and `merge`; no container or
+systemd code here."""
 import datetime
 import json
 import os
 
 from sblib.records import status
+from sblib.util import write_atomic
 
 
 class Results:
@@ -20,19 +22,10 @@ class Results:
         self.planned = 0
 
     def write(self, name, obj):
-        p = os.path.join(self.path, name)
-        with open(p + ".tmp", "w") as f:
-            json.dump(obj, f, indent=1, sort_keys=False)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(p + ".tmp", p)
+        self.write_text(name, json.dumps(obj, indent=1) + "\n")
 
     def write_text(self, name, text):
-        p = os.path.join(self.path, name)
-        with open(p + ".tmp", "w") as f:
-            f.write(text)
-        os.replace(p + ".tmp", p)
+        write_atomic(os.path.join(self.path, name), text)
 
     def status(self, state):
         self.write("status.json", {"state": state, "runs_done": self.done,
@@ -40,10 +33,15 @@ class Results:
                                    "writer": status.writer_id()})
 
     def add_run(self, rec):
-        self.runs.write(json.dumps(rec) + "\n")
+        """Appends one record to runs.jsonl, on disk when this returns."""
+        self.add_runs([rec])
+
+    def add_runs(self, recs):
+        """Appends RECS to runs.jsonl, one line each, on disk when this returns."""
+        self.runs.writelines(json.dumps(r) + "\n" for r in recs)
         self.runs.flush()
         os.fsync(self.runs.fileno())
-        self.done += 1
+        self.done += len(recs)
 
 
 def now_iso():
