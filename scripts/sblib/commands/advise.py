@@ -23,8 +23,8 @@ import os
 import sys
 
 from sblib import catalogue as cat
-from sblib.commands._cli import EXIT, Usage, parser
-from sblib.measuring import advisor
+from sblib.commands._cli import Usage, parser
+from sblib.measuring import advisor, life
 from sblib.measuring import host as _host
 from sblib.measuring import kernel
 from sblib.measuring import unit as _unit
@@ -40,15 +40,12 @@ EX_BASELINE = 1
 EXITS = {0: "advice written (--user: advice-user.md)",
          1: "the unit as written does not start or answer, or the host or the cost run failed",
          2: "bad usage: options, --cost-args, --out, not root, or loadgen not built",
-         75: "the sandbox host stayed busy (its lock, past --lock-timeout)",
-         130: "interrupted"}
+         **life.EXIT_HELP}
 
 
 def parse_args(argv):
     ap = parser("sandbench advise", DESC)
-    # parser(..., EXITS) once _cli.exit_text takes int codes (dict(EXIT, **EXITS) wants str keys)
-    ap.epilog = "exit status:\n" + "\n".join(f"  {k:<4}{v}" for k, v in
-                                             sorted({**EXIT, **EXITS}.items()))
+    ap.epilog = life.exit_help(EXITS)    # _cli.parser(..., EXITS) once it takes int codes
     ap.add_argument("--unit", action="append", required=True,
                     help="the service's unit file; give it twice for a .socket and its service")
     ap.add_argument("--url", required=True, help="a URL the service answers on (2xx/3xx)")

@@ -8,7 +8,7 @@ import time
 
 from sblib import catalogue as cat
 from sblib import util
-from sblib.commands._cli import EXIT, Usage, parser
+from sblib.commands._cli import Usage, parser
 from sblib.measuring import life, runplan, session
 from sblib.report import core as report
 
@@ -35,15 +35,12 @@ per variant and round) on the URL's port.
 EXITS = {0: "the run completed (or --dry-run printed its plan)",
          1: "failed: the host, a baseline, or a run that stalled (what was measured is kept)",
          2: "bad usage: options, --out, not root, or servers or loadgen not built",
-         75: "the sandbox host stayed busy (its lock, past --lock-timeout)",
-         130: "interrupted (SIGINT, SIGTERM; what was measured is kept)"}
+         **life.EXIT_HELP}
 
 
 def parse_args(argv):
     ap = parser("sandbench run", DESC)
-    # parser(..., EXITS) once _cli.exit_text takes int codes (dict(EXIT, **EXITS) wants str keys)
-    ap.epilog = "exit status:\n" + "\n".join(f"  {k:<4}{v}" for k, v in
-                                             sorted({**EXIT, **EXITS}.items()))
+    ap.epilog = life.exit_help(EXITS)    # _cli.parser(..., EXITS) once it takes int codes
     return runplan.add_options(ap).parse_args(argv)
 
 

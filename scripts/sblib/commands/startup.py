@@ -20,7 +20,7 @@ import time
 from sblib import catalogue as cat
 from sblib import util
 from sblib.analysis import cliffs as _cliffs
-from sblib.commands._cli import EXIT, Usage, parser
+from sblib.commands._cli import Usage, parser
 from sblib.measuring import life
 from sblib.measuring import startup
 from sblib.report import core as report
@@ -30,16 +30,13 @@ HELP = "start-up and per-connection cost per directive, with intervals (and a ho
 EXITS = {0: "measured (or --analyse analysed DIR again)",
          1: "failed: the host, or a baseline that did not start (what was measured is kept)",
          2: "bad usage: options, --out, --analyse DIR, not root, or a server not built",
-         75: "the sandbox host stayed busy (its lock, past --lock-timeout)",
-         130: "interrupted (SIGINT, SIGTERM; what was measured is kept)"}
+         **life.EXIT_HELP}
 
 
 def parse_args(argv):
     D = startup.DEFAULTS
     ap = parser("sandbench startup", __doc__.split("\n\n")[0])
-    # parser(..., EXITS) once _cli.exit_text takes int codes (dict(EXIT, **EXITS) wants str keys)
-    ap.epilog = "exit status:\n" + "\n".join(f"  {k:<4}{v}" for k, v in
-                                             sorted({**EXIT, **EXITS}.items()))
+    ap.epilog = life.exit_help(EXITS)    # _cli.parser(..., EXITS) once it takes int codes
     ap.add_argument("--servers", default="activated",
                     help="comma list of drop, activated, proxied (start-up) and inetd "
                          "(per connection) (default activated)")

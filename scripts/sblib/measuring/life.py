@@ -8,10 +8,20 @@ from sblib.measuring import host as _host
 
 # the state a measurement ended in -> its command's exit status (else 1)
 EXIT = {"complete": 0, "interrupted": 130, "busy": _host.EX_TEMPFAIL}
+# what a measurement's command adds to the exit statuses every command has
+EXIT_HELP = {_host.EX_TEMPFAIL: "the sandbox host stayed busy (its lock, past --lock-timeout)",
+             130: "interrupted"}
 
 
 def exit_status(state):
     return EXIT.get(state, 1)
+
+
+def exit_help(codes):
+    """The "exit status:" block of a --help listing CODES ({status: meaning}):
+    what sblib.commands._cli.parser(prog, description, CODES) is to give once
+    its exit_text takes int codes (its dict(EXIT, **CODES) wants str keys)."""
+    return "exit status:\n" + "\n".join(f"  {k:<4}{v}" for k, v in sorted(codes.items()))
 
 
 @contextlib.contextmanager

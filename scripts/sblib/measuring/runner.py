@@ -106,6 +106,11 @@ class Scatter:
 
 
 class Runner:
+    """Measures SPEC (runplan.build_plan's, with its "_order") in HOST, the
+    sandbox host, as the parsed run options A say, every slice and window
+    into RES (a records.writer.Results); run() goes server by server, and
+    VARIANTS holds each variant's record as it is known."""
+
     def __init__(self, a, spec, host, res, loadgen, facilities):
         self.a = a
         self.spec = spec

@@ -17,7 +17,7 @@ class PlanError(ValueError):
 
 
 def add_options(ap):
-    """Adds the options of `sandbench run` to the ArgumentParser AP."""
+    """Adds the options of `sandbench run` to the ArgumentParser AP; AP."""
     ap.add_argument("--servers", default=",".join(cat.SERVERS),
                     help="comma list of %s (default: all)" % ", ".join(cat.SERVERS))
     ap.add_argument("--profile", help="a profile of units/profiles (default: quick)")

@@ -159,12 +159,14 @@ def _round_line(samples, kind, level, rnd):
 def measure_startup(host, directives, reps, seed, server="activated", **kw):
     """Start-up cost of each of DIRECTIVES (names, or lists of names measured
     together) on SERVER against its baseline, REPS rounds, in HOST (a
-    sblib.measuring.host.Host that is up). Keywords: mounts (host mount counts to
-    measure at, default (0,)), start_timeout, server_cpu, progress(text),
-    sink(sample), time_limit (seconds), unit and url (a user's unit file
-    and the URL it answers on, instead of SERVER; variant ids "unit/..."). Returns {"samples", "variants",
-    "analysis"} (analysis(): "costs"[level][variant][metric] as
-    sblib.analysis.startup_stats.difference_interval, "slopes" with several levels)."""
+    sblib.measuring.host.Host that is up). Keywords: mounts (host mount
+    counts to measure at, default (0,)), start_timeout, server_cpu,
+    progress(text), sink(sample), time_limit (seconds), unit and url (a
+    user's unit file and the URL it answers on, instead of SERVER; variant
+    ids "unit/..."). Returns {"samples", "variants", "analysis"} (analysis():
+    "costs"[level][variant][metric] as
+    sblib.analysis.startup_stats.difference_interval, "slopes" with several
+    levels)."""
     return _measure(host, server, directives, reps, seed, "start", **kw)
 
 
