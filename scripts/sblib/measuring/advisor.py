@@ -85,7 +85,8 @@ class Advisor:
                 body, r = self.repair(d, r)
                 verdict = r["status"]
             if verdict != "ok":
-                kind = {"incompatible": "fails", "hang": "hangs", "died": "dies under load"}[verdict]
+                kind = {"incompatible": "fails", "hang": "hangs",
+                        "died": "dies under load"}[verdict]
                 self.reject(d["name"], kind, r["reason"])
                 continue
             applied, why = (None, None)
@@ -139,8 +140,9 @@ class Advisor:
             return r["status"] == "ok"
         needed, tries = pure.find_caps(ok)
         self.say(f"capabilities: needs {' '.join(needed) or 'none'} ({tries} tries)")
-        self.info[pure.CAPS_NAME] = {"does": "CapabilityBoundingSet=" + (" ".join(needed) or "(empty)"),
-                                "body": pure.caps_body(needed), "caps": needed, "tries": tries}
+        self.info[pure.CAPS_NAME] = {
+            "does": "CapabilityBoundingSet=" + (" ".join(needed) or "(empty)"),
+            "body": pure.caps_body(needed), "caps": needed, "tries": tries}
         return needed
 
     def combine(self, names):
@@ -257,8 +259,9 @@ def measure_cost(a, adv, result, target, host, loadgen):
                "startup_ms": (whole or {}).get("startup_ms"),
                "baseline_startup_ms": (by.get("baseline") or {}).get("startup_ms")}
         if hi is None:
-            out["undecided"] = (f"the cost run has fewer than {pure.MIN_N} samples of the whole: no "
-                                "interval to judge the budget with (--cost-args '--reps 6')")
+            out["undecided"] = (f"the cost run has fewer than {pure.MIN_N} samples of the "
+                                "whole: no interval to judge the budget with "
+                                "(--cost-args '--reps 6')")
             return out
         if within or len(members) <= 1:
             return out
