@@ -14,6 +14,7 @@ from sblib.measuring import host as _host  # noqa: E402
 from sblib import templates
 from sblib.measuring import plan  # noqa: E402
 from sblib.commands import run  # noqa: E402
+from sblib.measuring import kernel, runner, runplan, session  # noqa: E402
 from sblib.measuring.instances import busy, settle  # noqa: E402
 from sblib.measuring.load import Loader  # noqa: E402
 import sbfixture  # noqa: E402
@@ -181,7 +182,7 @@ class TestCatalogue(unittest.TestCase):
         e = cat.expectations(cat.directive_names())
         self.assertEqual(e.get("calibration-work-2us"),
                          {"metric": "cpu_ns_per_req", "delta": 2000.0})
-        spec = run.build_plan(run.parse_args(["--servers", "drop", "--profile", "quick"]))
+        spec = runplan.build_plan(runplan.parse(["--servers", "drop", "--profile", "quick"]))
         self.assertIn("calibration-work-2us", spec["expect"])
 
     def test_unknown_names(self):
@@ -195,36 +196,36 @@ class TestCatalogue(unittest.TestCase):
                      ["--method", "isolated", "--reps", "4", "--epochs", "5"],
                      ["--windows", "3", "--epochs", "4"], ["--epochs", "0"],
                      ["--window-connections", "0"], ["--window", "0"], ["--duet-reps", "0"]):
-            with self.assertRaises((run.Usage, cat.CatalogueError)):
-                run.build_plan(run.parse_args(argv))
+            with self.assertRaises((runplan.PlanError, cat.CatalogueError)):
+                runplan.build_plan(runplan.parse(argv))
 
     def test_empty_directives_or_profile(self):
         """--directives "" (or only commas) is an error, not the quick profile."""
         for argv in (["--directives", ""], ["--directives", ","], ["--directives", " , "],
                      ["--profile", ""], ["--profile", "", "--directives", "x"]):
-            with self.assertRaises(run.Usage, msg=argv):
-                run.build_plan(run.parse_args(argv))
+            with self.assertRaises(runplan.PlanError, msg=argv):
+                runplan.build_plan(runplan.parse(argv))
         rc, _, err = sbfixture.run_main(run.main, ["--directives", "", "--dry-run"])
         self.assertEqual(rc, 2)
         self.assertIn("--directives is empty", err)
         # a list with an empty item in it is still the directives named
         d = cat.directive_names()[0]
-        spec = run.build_plan(run.parse_args(["--servers", "drop", "--directives", d + ",",
+        spec = runplan.build_plan(runplan.parse(["--servers", "drop", "--directives", d + ",",
                                               "--method", "isolated"]))
         self.assertEqual(spec["directives"], [d])
 
 
     def test_counted_slices_for_a_process_per_connection(self):
         # inetd's churn slices are a number of connections, not a window
-        spec = run.build_plan(run.parse_args(["--servers", "drop,inetd",
+        spec = runplan.build_plan(runplan.parse(["--servers", "drop,inetd",
                                               "--mode", "keepalive,close", "--reps", "2"]))
         self.assertEqual(spec["loadgen"]["slice_connections"], {"inetd": {"close": 40}})
-        spec = run.build_plan(run.parse_args(["--servers", "inetd", "--reps", "2"]))
+        spec = runplan.build_plan(runplan.parse(["--servers", "inetd", "--reps", "2"]))
         self.assertNotIn("slice_connections", spec["loadgen"])       # keep-alive only
-        spec = run.build_plan(run.parse_args(["--servers", "drop,activated", "--mode",
+        spec = runplan.build_plan(runplan.parse(["--servers", "drop,activated", "--mode",
                                               "close,resume", "--reps", "2"]))
         self.assertNotIn("slice_connections", spec["loadgen"])       # specs as before
-        a = run.parse_args(["--loadgen-cpu", "0"])
+        a = runplan.parse(["--loadgen-cpu", "0"])
         r = Loader(a, {}, None, "lg")
         argv = r.loadgen_argv("https://h:1/", "close", 0.4, 4, 40)
         self.assertEqual(argv[argv.index("-n") + 1], "40")
@@ -252,23 +253,23 @@ class TestCatalogue(unittest.TestCase):
     def test_stall(self):
         """A run stops when its slices fail in a row across variants, not
         when one variant fails (its slices are interleaved with others')."""
-        r = run.Runner.__new__(run.Runner)
+        r = runner.Runner.__new__(runner.Runner)
 
         def fails(ids):
             return [{"variant": v, "mode": "close", "status": "error", "error": "refused"}
                     for v in ids]
-        r.live, r.failed = 70, fails(["inetd/x"] * (run.STALL_SLICES * 3))
+        r.live, r.failed = 70, fails(["inetd/x"] * (runner.STALL_SLICES * 3))
         r.check_stall()                                  # one broken variant
-        r.failed = fails([f"inetd/v{i % 4}" for i in range(run.STALL_SLICES * 3)])
+        r.failed = fails([f"inetd/v{i % 4}" for i in range(runner.STALL_SLICES * 3)])
         r.check_stall()                                  # fewer variants than asked
-        r.failed = fails([f"inetd/v{i % 5}" for i in range(run.STALL_SLICES - 1)])
+        r.failed = fails([f"inetd/v{i % 5}" for i in range(runner.STALL_SLICES - 1)])
         r.check_stall()                                  # one slice short
         r.failed.append(fails(["inetd/v9"])[0])
-        with self.assertRaisesRegex(run.Stalled, r"20 slices in a row failed, across 6 "
+        with self.assertRaisesRegex(runner.Stalled, r"20 slices in a row failed, across 6 "
                                     r"variants \(the last: inetd/v9 close: refused\)"):
             r.check_stall()
-        r.live, r.failed = 3, fails([f"v{i % 3}" for i in range(run.STALL_SLICES)])
-        self.assertRaises(run.Stalled, r.check_stall)   # a small run: all its variants
+        r.live, r.failed = 3, fails([f"v{i % 3}" for i in range(runner.STALL_SLICES)])
+        self.assertRaises(runner.Stalled, r.check_stall)   # a small run: all its variants
 
     def test_scatter(self):
         """Each round's spread of CPU over the baseline is printed when the
@@ -279,7 +280,7 @@ class TestCatalogue(unittest.TestCase):
                              {"id": "inetd/baseline-aa", "role": "aa"}]
                 + [{"id": f"inetd/d{i}", "role": "variant"} for i in range(6)]
                 + [{"id": "inetd/calibration-work-2us", "role": "variant"}]}
-        sc = run.Scatter(spec)
+        sc = runner.Scatter(spec)
 
         def rec(v, rnd, cpu, mode="keepalive", status="ok"):
             return {"variant": f"inetd/{v}", "round": rnd, "mode": mode, "status": status,
@@ -443,19 +444,19 @@ class TestOutDir(unittest.TestCase):
 
     def test_open_results(self):
         for bad in (os.path.join(self.file, "sub"), self.file):
-            with self.assertRaises(run.Usage, msg=bad) as c:
-                run.open_results(bad)
+            with self.assertRaises(runplan.PlanError, msg=bad) as c:
+                session.open_results(bad)
             self.assertIn(bad, str(c.exception))
             self.assertNotIn("\n", str(c.exception))
         old = os.path.join(self.dir, "old")
         os.mkdir(old)
         with open(os.path.join(old, "runs.jsonl"), "w") as f:
             f.write("{}\n")
-        with self.assertRaises(run.Usage) as c:
-            run.open_results(old)
+        with self.assertRaises(runplan.PlanError) as c:
+            session.open_results(old)
         self.assertIn("already holds results", str(c.exception))
         new = os.path.join(self.dir, "new", "deeper")
-        res = run.open_results(new)
+        res = session.open_results(new)
         res.runs.close()
         self.assertTrue(os.path.isfile(os.path.join(new, "runs.jsonl")))
 
@@ -466,8 +467,8 @@ class TestOutDir(unittest.TestCase):
         with open(unit, "w") as f:
             f.write("[Service]\nExecStart=/bin/true\n")
         boot = mock.Mock(side_effect=AssertionError("the host was booted"))
-        with mock.patch.object(run._host, "up", boot), \
-                mock.patch.object(run.kernel, "facilities", boot):
+        with mock.patch.object(_host, "up", boot), \
+                mock.patch.object(kernel, "facilities", boot):
             rc, _, err = sbfixture.run_main(run.main, [
                 "--unit", unit, "--url", "http://127.0.0.1:1/", "--loadgen", "/bin/true",
                 "--out", os.path.join(self.file, "sub")])

@@ -16,7 +16,9 @@ from sblib.analysis import stats as st  # noqa: E402
 from sblib.analysis import startup_stats as ss  # noqa: E402
 from sblib.report import core as report  # noqa: E402
 from sblib.commands import report as report_cmd  # noqa: E402
-from sblib.commands import startup  # noqa: E402
+from sblib.commands import startup as startup_cmd  # noqa: E402
+from sblib.commands._cli import Usage  # noqa: E402
+from sblib.measuring import runplan, startup  # noqa: E402
 
 BASE = "activated/baseline"
 
@@ -221,10 +223,10 @@ class Analysis(unittest.TestCase):
                      ["--reps", "0"], ["--directives", ""], ["--profile", "quick",
                                                              "--directives", "private-tmp-yes"],
                      ["--connections", "2", "--concurrency", "3"]):
-            with self.assertRaises((startup.Usage, Exception), msg=argv):
-                startup.build_spec(startup.parse_args(argv))
-        s = startup.build_spec(startup.parse_args(["--profile", "mounts", "--host-mounts",
-                                                   "0,250,1000,2000", "--seed", "3"]))
+            with self.assertRaises((Usage, Exception), msg=argv):
+                startup_cmd.build_spec(startup_cmd.parse_args(argv))
+        s = startup_cmd.build_spec(startup_cmd.parse_args(
+            ["--profile", "mounts", "--host-mounts", "0,250,1000,2000", "--seed", "3"]))
         self.assertEqual(s["host_mounts"], [0, 250, 1000, 2000])
         self.assertIn("protect-system-strict-read-write-paths", s["directives"])
 
@@ -232,8 +234,7 @@ class Analysis(unittest.TestCase):
     def test_spec_beside_a_run(self):
         """run --startup-reps: the run's own variants, singles and the
         profile's combination by name, its seed and servers."""
-        from sblib.commands import run
-        rs = run.build_plan(run.parse_args(["--servers", "drop,inetd", "--profile", "quick",
+        rs = runplan.build_plan(runplan.parse(["--servers", "drop,inetd", "--profile", "quick",
                                             "--seed", "9"]))
         spec, a = startup.spec_beside(rs, 5)
         self.assertEqual(spec["servers"], ["drop", "inetd"])

@@ -3,7 +3,8 @@ templated for its own port (side by side) or installed as they are, started
 through the sandbox host's systemd and probed until they answer (or found
 incompatible or hung, with the journal's reason), their sandbox evidence
 collected and judged, stopped and removed again. No load and no schedule
-here: sblib.measuring.load drives the load, run.py decides what runs when.
+here: sblib.measuring.load drives the load, sblib.measuring.runner decides what
+runs when.
 """
 import os
 import re

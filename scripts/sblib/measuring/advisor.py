@@ -1,0 +1,380 @@
+"""The steps of `sandbench advise` (its --help says them): the unit as
+written, each catalogue directive alone, the smallest capability bounding
+set, the tolerated ones combined, then their cost measured by a run of
+sblib.measuring.session and the costliest dropped while over the budget;
+advice.conf, advice.md and advice.json written. The tries themselves are
+sblib.measuring.tries; the pure rules sblib.advice."""
+import argparse
+import json
+import os
+import shlex
+import sys
+import time
+
+from sblib import advice as pure
+from sblib import catalogue as cat
+from sblib import evidence as ev
+from sblib.measuring import host as _host
+from sblib.measuring import life, runplan, session
+from sblib.measuring.runner import BaselineFailed
+from sblib.measuring.tries import Service
+from sblib.records.writer import now_iso
+
+
+class Advisor:
+    def __init__(self, a, svc, facilities):
+        self.a = a
+        self.svc = svc
+        self.facilities = facilities
+        self.t0 = time.monotonic()
+        self.rejected = {}      # name -> {"kind", "reason"}
+        self.info = {}          # name -> what advice.conf/.md say of a member
+
+    def say(self, text):
+        el = time.monotonic() - self.t0
+        print(f"[{int(el // 60)}:{int(el % 60):02d}] {text}", file=sys.stderr, flush=True)
+
+    def reject(self, name, kind, reason):
+        self.rejected[name] = {"kind": kind, "reason": reason}
+
+    def baseline(self):
+        """The unit as written; with it running, the addresses it added to
+        the listening sockets (what decides whether it is public)."""
+        before = self.svc.listening()
+        r = self.svc.try_(None, evidence=True, listening=True)
+        if r["status"] == "ok":
+            self.svc.base = argparse.Namespace(evidence=r.get("evidence"),
+                                               exposure_checks=r.get("exposure_checks") or [])
+        return r, (r.get("listening") or set()) - before
+
+    def candidates(self, public):
+        out = []
+        names = cat.directive_names()
+        if self.a.directives:
+            names = [n.strip() for n in self.a.directives.split(",") if n.strip()]
+        for name in names:
+            d = cat.load_directive(name)
+            if d.get("calibration") == "yes":
+                continue
+            if (d.get("advise") or "").startswith("no"):
+                continue
+            if "CapabilityBoundingSet" in pure.keys_of(d["body"]):
+                continue        # found by the capability search instead
+            why = pure.public_cut(d, public, self.svc.socket_activated)
+            if why:
+                self.reject(name, "cuts clients off", why)
+                continue
+            req = d.get("requires")
+            fac = self.facilities
+            if req and req in fac and not fac[req][0]:
+                self.reject(name, "unsupported", f"needs {req}: {fac[req][1]}")
+                continue
+            out.append(d)
+        return out
+
+    def compatibility(self, cands):
+        ok = []
+        for i, d in enumerate(cands):
+            body = d["body"]
+            r = self.svc.try_(body, evidence=True)
+            verdict = r["status"]
+            self.say(f"compatibility {i + 1}/{len(cands)} {d['name']}: {verdict}"
+                     + (f" (exposure {r['exposure']:.1f})" if r.get("exposure") is not None
+                        else ""))
+            if verdict == "incompatible":
+                body, r = self.repair(d, r)
+                verdict = r["status"]
+            if verdict != "ok":
+                kind = {"incompatible": "fails", "hang": "hangs",
+                        "died": "dies under load"}[verdict]
+                self.reject(d["name"], kind, r["reason"])
+                continue
+            applied, why = (None, None)
+            if self.svc.base and r.get("evidence") and "error" not in r["evidence"]:
+                applied, why = ev.judge(d, r["evidence"], self.svc.base.evidence,
+                                        self.svc.base.exposure_checks)
+            if applied is False:
+                self.reject(d["name"], "not enforced", why)
+                continue
+            self.info[d["name"]] = {"does": (d.get("directive") or d["name"]) + (
+                                        f" + {body.rstrip().splitlines()[-1]}"
+                                        if body != d["body"] else ""), "body": body,
+                                    "alone_exposure": r.get("exposure"),
+                                    "in_force": why if applied else None,
+                                    "startup_ms_alone": r.get("startup_ms")}
+            ok.append((d, r.get("exposure")))
+        return ok
+
+    def repair(self, d, r, most=6):
+        """A directive that failed because a path it made read-only is one
+        the service writes (nginx's /run/nginx.pid under ProtectSystem=strict,
+        its /var/lib/nginx/* when it chowns them at every start) is tried
+        again with ReadWritePaths= of those directories, gathering every
+        read-only failure each try reports, up to MOST tries: the way a
+        person deploys it. Returns (body, the last try)."""
+        body, paths = d["body"], []
+        for _ in range(most):
+            new = []
+            for p in pure.readonly_paths(r["reason"]):
+                if not os.path.isdir(self.svc.host.path(p)):
+                    p = os.path.dirname(p) or "/"
+                if p != "/" and p not in paths:
+                    new.append(p)
+            grown = pure.rw_paths(paths + new)
+            if not new or grown == paths:
+                break
+            paths = grown
+            body = d["body"].rstrip("\n") + "\nReadWritePaths=" + " ".join(paths) + "\n"
+            r = self.svc.try_(body, evidence=True)
+            self.say(f"  {d['name']} with ReadWritePaths={' '.join(paths)}: {r['status']}")
+            if r["status"] != "incompatible":
+                break
+        return (body if r["status"] == "ok" else d["body"]), r
+
+    def capabilities(self):
+        self.say("capabilities: searching the smallest bounding set")
+
+        def ok(keep):
+            r = self.svc.try_(pure.caps_body(keep))
+            self.say(f"  bounding set of {len(keep)}: {r['status']}")
+            return r["status"] == "ok"
+        needed, tries = pure.find_caps(ok)
+        self.say(f"capabilities: needs {' '.join(needed) or 'none'} ({tries} tries)")
+        self.info[pure.CAPS_NAME] = {
+            "does": "CapabilityBoundingSet=" + (" ".join(needed) or "(empty)"),
+            "body": pure.caps_body(needed), "caps": needed, "tries": tries}
+        return needed
+
+    def combine(self, names):
+        """Verifies NAMES together; when the whole fails, rebuilds it one
+        member at a time (most exposure removed first) and rejects a member
+        that breaks what was accepted so far."""
+        def body(ns):
+            return "".join(self.info[n]["body"].split("[Service]", 1)[-1] for n in ns)
+        r = self.svc.try_("[Service]\n" + body(names), evidence=True)
+        self.say(f"combination of {len(names)}: {r['status']}")
+        if r["status"] == "ok":
+            return names, r
+        kept = []
+        for n in names:
+            r2 = self.svc.try_("[Service]\n" + body(kept + [n]))
+            if r2["status"] == "ok":
+                kept.append(n)
+            else:
+                self.reject(n, "breaks the combination",
+                            f"alone it works; with {', '.join(kept) or 'nothing'} it "
+                            f"{r2['status']}: {r2['reason']}")
+                self.say(f"  {n} breaks the combination: rejected")
+        r = self.svc.try_("[Service]\n" + body(kept), evidence=True)
+        if r["status"] != "ok":
+            raise _host.HostError(f"the rebuilt combination does not start either: {r['reason']}")
+        return kept, r
+
+
+def write_advice(out, unit, result):
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, "advice.conf"), "w") as f:
+        f.write(result["dropin"])
+    with open(os.path.join(out, "advice.json"), "w") as f:
+        json.dump(result, f, indent=1)
+    with open(os.path.join(out, "advice.md"), "w") as f:
+        f.write(pure.markdown(unit, result))
+
+
+def cost(a, host, loadgen, members, info):
+    """`sandbench run` of the whole drop-in and each member against the
+    baseline, in HOST; returns (rows by variant, run dir)."""
+    out = a.out
+    work = os.path.join(out, "dropins")
+    os.makedirs(work, exist_ok=True)
+    files, alias = [], {}
+    for m in members + ["advice"]:
+        if m == "advice":
+            with open(os.path.join(out, "advice.conf")) as f:
+                text = f.read()
+        else:
+            text = info[m]["body"]
+        name = m
+        if os.path.isfile(os.path.join(cat.DIRECTIVES, m + ".conf")):
+            if cat.load_directive(m)["body"] == text:
+                files.append(m)         # a catalogue directive as it is: by name
+                continue
+            name = m + "+read-write-paths"  # repaired: its own file, its own name
+            alias[name] = m
+        p = os.path.join(work, f"{name}.conf")
+        with open(p, "w") as f:
+            f.write(text)
+        files.append(p)
+    rdir = os.path.join(out, f"cost-{len(os.listdir(out))}")
+    argv = ["--url", a.url, "--directives", ",".join(files), "--out", rdir,
+            "--no-report", "--seed", str(a.seed), "--name", a.name,
+            "--server-cpu", str(a.server_cpu), "--loadgen-cpu", str(a.loadgen_cpu)]
+    for u in a.unit:
+        argv += ["--unit", u]
+    if a.loadgen:
+        argv += ["--loadgen", a.loadgen]
+    argv += shlex.split(a.cost_args)
+    rc = cost_run(argv, host, loadgen)
+    try:
+        with open(os.path.join(rdir, "summary.json")) as f:
+            rows = json.load(f)["rows"]
+    except (OSError, ValueError, KeyError):
+        rows = []
+    if rc not in (0,) and not rows:
+        raise _host.HostError(f"the cost run failed (exit {rc}); see {rdir}")
+    by = {r["variant"].split("/", 1)[1]: r for r in rows if r.get("mode") == "keepalive"}
+    by.update({alias[k]: v for k, v in list(by.items()) if k in alias})
+    try:
+        with open(os.path.join(rdir, "summary.json")) as f:
+            aa = [x for x in json.load(f).get("aa") or [] if x.get("mode") == "keepalive"]
+        by["_floor"] = aa[0]["floor"] if aa and aa[0].get("floor") is not None else None
+    except (OSError, ValueError, KeyError, IndexError):
+        by["_floor"] = None
+    return by, rdir
+
+
+
+def measure_cost(a, adv, result, target, host, loadgen):
+    """Cost of the drop-in and its members; while the whole's interval reaches
+    above the budget, the costliest member is dropped and the rest measured
+    again (at most three rounds)."""
+    members = list(result["members"])
+    for rnd in range(3):
+        adv.say(f"cost: measuring the drop-in and its {len(members)} members "
+                f"(round {rnd + 1})")
+        result["members"] = members
+        with open(os.path.join(a.out, "advice.conf"), "w") as f:
+            f.write(pure.dropin_text(members, adv.info, target))
+        by, rdir = cost(a, host, loadgen, members, adv.info)
+        for m in members:
+            c = pure.fmt_cost(by.get(m))
+            if c:
+                adv.info[m]["cost"] = c
+                adv.info[m]["cost_change"] = by[m].get("cpu_ns_per_req_change")
+        whole = by.get("advice")
+        _, _, hi = pure.interval(whole)
+        within = hi is not None and hi * 100 <= a.budget
+        out = {"whole": pure.fmt_cost(whole), "within": within, "run": os.path.basename(rdir),
+               "method": (whole or {}).get("cpu_ns_per_req_method"),
+               "startup_ms": (whole or {}).get("startup_ms"),
+               "baseline_startup_ms": (by.get("baseline") or {}).get("startup_ms")}
+        if hi is None:
+            out["undecided"] = (f"the cost run has fewer than {pure.MIN_N} samples of the "
+                                "whole: no interval to judge the budget with "
+                                "(--cost-args '--reps 6')")
+            return out
+        if within or len(members) <= 1:
+            return out
+        # only a member whose own interval lies above zero has a cost: one
+        # that merely reads high in a noisy run is not dropped for it
+        # ... and above the A/A control's noise floor: an identical copy of
+        # the baseline reads +20% [+6%, +54%] in isolated slices on a busy
+        # machine, and nothing that costs less can be told from it
+        floor = by.get("_floor") or 0.0
+        out["aa_floor"] = floor
+        dear = [m for m in members if (pure.interval(by.get(m))[1] or 0) > floor]
+        if not dear:
+            out["undecided"] = ("the whole's interval reaches above the budget, but no member "
+                                "has a cost distinguishable from zero and from the A/A "
+                                f"control's noise floor (±{floor * 100:.0f}%): measure longer "
+                                "(--cost-args '--reps 12', or a unit that can run side by side)")
+            adv.say(f"cost: {out['undecided']}")
+            return out
+        costly = max(dear, key=lambda m: adv.info[m]["cost_change"])
+        adv.reject(costly, "too costly", adv.info[costly].get("cost") or "")
+        members = [m for m in members if m != costly]
+    return out
+
+
+def cost_run(argv, host, loadgen):
+    """`sandbench run ARGV` in HOST, as the run command would (its messages,
+    its summary printed, no report): its exit status."""
+    a = runplan.parse(argv)
+    try:
+        spec = runplan.build_plan(a)
+        if a.dry_run:
+            print(json.dumps(session.recorded(spec), indent=1))
+            return 0
+        res = session.open_results(a.out)
+    except (runplan.PlanError, cat.CatalogueError) as e:
+        session.say(str(e))
+        return 2
+    end = session.measure(a, spec, res, argv, loadgen, host=host)
+    for line in session.summary_lines(end):
+        print(line)
+    return life.exit_status(end.state)
+
+
+def advise(a, host, fac, uspec, loadgen, argv):
+    """The steps for the parsed advise options A (ARGV) in HOST, which is up
+    (FAC: kernel.facilities()): writes A.out's advice.conf, .md and .json
+    (and A.write_profile). Raises BaselineFailed when the unit as written
+    does not start or answer, HostError, CatalogueError."""
+    target = uspec["target"]
+    svc = None
+    try:
+        svc = Service(a, host, uspec, loadgen)
+        adv = Advisor(a, svc, fac)
+        adv.say(f"baseline: {target} as written")
+        base, new = adv.baseline()
+        if base["status"] != "ok":
+            raise BaselineFailed(svc.inst)
+        public, why = pure.is_public(new)
+        if a.public is not None:
+            public, why = a.public, ("--public" if a.public else "--private") + " given"
+        adv.say(f"public: {'yes' if public else 'no'} ({why}); exposure as written "
+                f"{base.get('exposure')}")
+        cands = adv.candidates(public)
+        ok = adv.compatibility(cands)
+        chosen, beaten = pure.choose(ok)
+        for n, over in beaten.items():
+            adv.reject(n, "superseded", over)
+            adv.info.pop(n, None)
+        needed = adv.capabilities()
+        members, whole = adv.combine(chosen + [pure.CAPS_NAME])
+        for m in members:
+            adv.info[m].setdefault("alone_exposure", None)
+        result = {
+            "schema": "sandbench-advice/1", "created": now_iso(), "unit": target,
+            "units": uspec["units"], "url": a.url, "budget_pct": a.budget,
+            "public": {"public": public, "why": why},
+            "systemd": (host.run(["systemctl", "--version"]).stdout or "").split("\n")[0],
+            "capabilities": needed, "members": members,
+            "exposure": {"before": base.get("exposure"), "after": whole.get("exposure")},
+            "rejected": adv.rejected, "info": adv.info,
+        }
+        result["dropin"] = pure.dropin_text(members, adv.info, target)
+        write_advice(a.out, target, dict(result, tries=svc.tries,
+                                         elapsed_s=time.monotonic() - adv.t0))
+        svc.remove()
+        svc = None
+        if a.no_cost:
+            result["cost"] = {"skipped": "--no-cost"}
+        else:
+            result["cost"] = measure_cost(a, adv, result, target, host, loadgen)
+        if result["members"] != members:
+            # members dropped for their cost: verify what is left, and its exposure
+            tries = adv.svc.tries
+            svc = adv.svc = Service(a, host, uspec, loadgen)
+            svc.tries = tries
+            kept, whole = adv.combine(result["members"])
+            result["members"] = kept
+            result["exposure"]["after"] = whole.get("exposure")
+            svc.remove()
+            svc = None
+        result["tries"] = adv.svc.tries
+        result["elapsed_s"] = round(time.monotonic() - adv.t0, 1)
+        result["dropin"] = pure.dropin_text(result["members"], adv.info, target)
+        write_advice(a.out, target, result)
+        if a.write_profile:
+            with open(a.write_profile, "w") as f:
+                f.write(pure.profile_text(result, argv))
+        adv.say(f"exposure {result['exposure']['before']} -> {result['exposure']['after']}; "
+                f"{len(result['members'])} directives proposed, {len(adv.rejected)} rejected; "
+                f"{a.out}/advice.conf")
+    finally:
+        if svc is not None:
+            try:
+                svc.remove()
+            except _host.HostError:
+                pass

@@ -1,0 +1,404 @@
+"""The matrix of a `sandbench run` measured (results/README.md, "How it is
+measured"): per server its variants side by side in epochs (isolated slices,
+then duet windows) or one at a time on the unit's own port, every slice
+recorded as it ends, the variants' records kept up to date, the machine's
+noise said as the rounds end, and a run that stopped measuring (Stalled) or
+whose baseline failed (BaselineFailed) ended."""
+import os
+import random
+import sys
+import time
+
+from sblib.analysis import stats as st
+from sblib.measuring import unit as _unit
+from sblib.measuring.instances import Instances, settle
+from sblib.measuring.load import Loader
+from sblib.measuring.runplan import reps_of
+from sblib.records import windows as win
+
+
+# A run whose slices all fail, across variants, is no longer measuring: the
+# machine or its systemd stopped answering (unit starts piling up behind a
+# stalled kernel, say). It stops after this many in a row rather than record
+# failures for hours; a single broken variant cannot end it, its slices being
+# interleaved with the others'.
+STALL_SLICES = 20
+STALL_VARIANTS = 5
+# after a failed slice, the longest wait for a per-connection server's unit
+# starts still in flight, so that they do not pile into the next slices
+DRAIN_S = 30.0
+
+
+class Stalled(Exception):
+    """STALL_SLICES slices in a row failed across variants."""
+
+
+class BaselineFailed(Exception):
+    """A server's baseline did not start or answer: nothing of that server
+    can be measured against it. Carries the instance."""
+
+    def __init__(self, inst):
+        super().__init__(inst.id)
+        self.inst = inst
+
+
+def baseline_failure(inst, host):
+    """The lines `run` prints when INST, a baseline, failed: its status, the
+    journal's reason, and what it says was missing (exists in the host?)."""
+    lines = [f"the baseline {inst.id} ({inst.target}) is {inst.status}: nothing can be "
+             "measured against it", f"  reason: {inst.reason or '?'}"]
+    gone = _unit.missing_paths(inst.reason, lambda p: os.path.exists(host.path(p)))
+    on_machine = os.path.exists if host.mode != "pid1" else (lambda p: False)
+
+    def link_of(p):
+        return os.readlink(host.path(p)) if os.path.islink(host.path(p)) else None
+    for line in _unit.explain_missing(gone, on_machine, link_of, getattr(host, "root", "/")):
+        lines.append(f"  missing: {line}")
+    return lines
+
+
+class Scatter:
+    """How noisy the machine is, as the run goes. When a server's round
+    ends, the robust spread (1.4826 MAD / median) of every variant's CPU per
+    request over the baseline's in that round, per mode, is printed with the
+    median over the rounds so far: directives cost little next to the
+    machine's bursts, so this is mostly the noise an interval will carry,
+    known from the first round on instead of hours later in the report
+    (results/published/README.md says what quiet runs read). Variants with a
+    known answer (spec "expect") are left out; at least MIN_VARIANTS others
+    with the baseline make a figure."""
+    MIN_VARIANTS = 5
+
+    def __init__(self, spec):
+        self.skip = set(spec.get("expect") or {})
+        self.base = {v["id"] for v in spec.get("variants") or [] if v["role"] == "baseline"}
+        self.round = None       # (server, round) being gathered
+        self.cpu = {}           # mode -> {variant: cpu_ns_per_req}
+        self.seen = {}          # (server, mode) -> [spread of each round so far]
+
+    def add(self, rec):
+        """Takes a slice's record; returns the lines of a round it ended."""
+        server = rec["variant"].split("/", 1)[0]
+        key = (server, rec.get("round"))
+        lines = self.flush() if key != self.round else []
+        self.round = key
+        if rec.get("status") == "ok" and isinstance(rec.get("cpu_ns_per_req"), (int, float)):
+            self.cpu.setdefault(rec["mode"], {})[rec["variant"]] = rec["cpu_ns_per_req"]
+        return lines
+
+    def flush(self):
+        """The lines of the round being gathered (none if it is too small)."""
+        lines = []
+        for mode, cpu in self.cpu.items():
+            base = [v for k, v in cpu.items() if k in self.base and v > 0]
+            ratios = [v / base[0] for k, v in cpu.items()
+                      if base and k not in self.base and k.split("/", 1)[1] not in self.skip]
+            if len(ratios) < self.MIN_VARIANTS:
+                continue
+            server, rnd = self.round
+            seen = self.seen.setdefault((server, mode), [])
+            seen.append(st.mad_cv(ratios))
+            lines.append(f"{server} round {rnd + 1} {mode}: scatter ±{seen[-1] * 100:.1f}% over "
+                         f"{len(ratios)} variants (median of {len(seen)} rounds "
+                         f"±{st.median(seen) * 100:.1f}%)")
+        self.cpu = {}
+        return lines
+
+
+class Runner:
+    """Measures SPEC (runplan.build_plan's, with its "_order") in HOST, the
+    sandbox host, as the parsed run options A say, every slice and window
+    into RES (a records.writer.Results); run() goes server by server, and
+    VARIANTS holds each variant's record as it is known."""
+
+    def __init__(self, a, spec, host, res, loadgen, facilities):
+        self.a = a
+        self.spec = spec
+        self.host = host
+        self.res = res
+        self.fleet = Instances(a, spec, host, facilities, self.progress, self.warm)
+        self.lg = Loader(a, spec, host, loadgen)
+        self.variants = {}
+        self.t0 = time.monotonic()
+        self.slice_times = []
+        self.duet = spec.get("duet") or {}
+        self.windows_done = 0       # window number, unique over the run
+        self.window_ratios = {}     # (server, mode) -> {variant: [CPU/request over the baseline's]}
+        self.total = len(spec["_order"]) + self.windows_planned()
+        self.failed = []         # the failed slices since the last good one
+        self.live = 1            # variants being measured now
+        self.scatter = Scatter(spec)
+
+    def warm(self, inst):
+        """Unmeasured load on a started instance before its first slice."""
+        self.lg.load(inst.url, "keepalive", self.a.warmup, connections=inst.spec.get("connections"))
+
+    def windows_planned(self):
+        d = self.duet
+        if not d:
+            return 0
+        return sum(2 * d["rounds"] * len(d["by_server"][s]["modes"]) *
+                   (sum(1 for v in self.spec["variants"] if v["server"] == s) - 1)
+                   for s in d["servers"])
+
+    def progress(self, what):
+        done = self.res.done
+        eta = ""
+        if self.slice_times:
+            per = sum(self.slice_times[-20:]) / len(self.slice_times[-20:])
+            left = (self.total - done) * per
+            eta = f", ETA {int(left // 60)}:{int(left % 60):02d}"
+        el = time.monotonic() - self.t0
+        print(f"[{done}/{self.total} {int(el // 60)}:{int(el % 60):02d}{eta}] {what}",
+              file=sys.stderr, flush=True)
+
+    def run(self):
+        order = self.spec["_order"]
+        for server in self.spec["servers"]:
+            sspec = self.fleet.server_spec(server)
+            vs = [v for v in self.spec["variants"] if v["server"] == server]
+            sl = [o for o in order if o[0].split("/", 1)[0] == server]
+            if sspec["side"]:
+                self.run_side_by_side(sspec, vs, sl)
+            else:
+                self.run_sequential(sspec, vs, sl)
+            for line in self.scatter.flush():
+                self.progress(line)
+
+    def finish_variant_records(self, insts):
+        for inst in insts:
+            self.variants[inst.id] = inst.record()
+        self.res.write("variants.json", self.variants)
+
+    def run_slices(self, insts, slices):
+        by = {i.id: i for i in insts}
+        for vid, mode, rnd in slices:
+            inst = by[vid]
+            if inst.status != "ok":
+                continue
+            t = time.monotonic()
+            reps = reps_of(self.spec["reps"], self.duet, inst.v["server"])
+            self.progress(f"{vid} {mode} round {rnd + 1}/{reps}")
+            rec = self.lg.measure(inst, mode, rnd, self.res.done)
+            self.res.add_run(rec)
+            for line in self.scatter.add(rec):
+                self.progress(line)
+            self.res.status("running")
+            self.slice_times.append(time.monotonic() - t)
+            if rec["status"] == "ok":
+                self.failed = []
+            else:
+                self.failed.append(rec)
+                self.drain(insts)
+                self.check_stall()
+
+    # duet windows
+    def run_windows(self, insts, e):
+        """Epoch E's share of the duet rounds: per round one window per
+        (variant, mode), the variant and the baseline loaded at once."""
+        d = self.duet
+        server = insts[0].v["server"] if insts else None
+        if not d or server not in d["servers"]:
+            return
+        n = self.spec.get("epochs", 1)
+        rounds = range(e * d["rounds"] // n, (e + 1) * d["rounds"] // n)
+        base = next((i for i in insts if i.v["role"] == "baseline"), None)
+        by = {i.id: i for i in insts}
+        ds = d["by_server"][server]
+        plan_ = win.plan([i.id for i in insts], base.id if base else None, ds["modes"], rounds,
+                         self.spec["seed"], f"{server}/{e}")
+        # variants that failed in an earlier epoch are not in this one's plan
+        nvar = sum(1 for v in self.spec["variants"] if v["server"] == server) - 1
+        self.total -= 2 * (len(rounds) * len(ds["modes"]) * nvar - len(plan_))
+        self.res.planned = self.total
+        last = None
+        for rnd, mode, vid, base_first in plan_ + [(None, None, None, None)]:
+            if last is not None and rnd != last:
+                for line in self.window_noise(server):
+                    self.progress(line)
+            last = rnd
+            if rnd is None:
+                break
+            inst = by[vid]
+            if base is None or base.status != "ok" or inst.status != "ok":
+                self.total -= 2
+                self.res.planned = self.total
+                continue
+            t = time.monotonic()
+            pair = [base, inst] if base_first else [inst, base]
+            self.progress(f"{vid} {mode} window round {rnd + 1}/{d['rounds']}")
+            recs = self.lg.window(pair, mode, rnd, self.windows_done, self.res.done)
+            self.windows_done += 1
+            for rec in recs:
+                self.res.add_run(rec)
+            if all(r["status"] == "ok" for r in recs):
+                cpu = {r["variant"]: r["cpu_ns_per_req"] for r in recs}
+                if cpu[base.id]:
+                    self.window_ratios.setdefault((server, mode), {}).setdefault(
+                        vid, []).append(cpu[vid] / cpu[base.id])
+            self.res.status("running")
+            self.slice_times += [(time.monotonic() - t) / 2] * 2
+            if all(r["status"] == "ok" for r in recs):
+                self.failed = []
+            else:
+                self.failed += recs
+                self.check_stall()
+
+    def window_noise(self, server):
+        """Progress lines after a round of windows: per mode, the spread of
+        the per-window ratios about each variant's median (what an interval
+        narrows from) and the A/A control's median so far."""
+        out = []
+        for (s_, mode), byv in sorted(self.window_ratios.items()):
+            if s_ != server:
+                continue
+            devs = [x / st.median(xs) - 1.0 for xs in byv.values() if len(xs) > 1 for x in xs]
+            aa = [xs for v, xs in byv.items() if v.endswith("/baseline-aa")]
+            if len(devs) < 4:
+                continue
+            out.append(f"{server} {mode} windows: per-window ratios scatter "
+                       f"±{st.mad_cv([1.0 + d for d in devs]) * 100:.2f}%"
+                       + (f", A/A {(st.median(aa[0]) - 1.0) * 100:+.2f}% after {len(aa[0])}"
+                          if aa else ""))
+        return out
+
+    def drain(self, insts):
+        """After a failed slice: waits (at most DRAIN_S) for the per-connection
+        units of INSTS still starting or exiting, which the next slices would
+        otherwise queue behind."""
+        dirs = [d for i in insts if i.status == "ok" and "@." in i.target
+                for d in (getattr(i, "cpu_dirs_cached", None) or [])]
+        if dirs and not settle(dirs, DRAIN_S):
+            print(f"    per-connection units still running {DRAIN_S:g} s after a failed slice",
+                  file=sys.stderr)
+
+    def check_stall(self):
+        need = min(STALL_VARIANTS, self.live)
+        kinds = {r["variant"] for r in self.failed}
+        if len(self.failed) >= STALL_SLICES and len(kinds) >= need:
+            last = self.failed[-1]
+            raise Stalled(f"{len(self.failed)} slices in a row failed, across {len(kinds)} "
+                          f"variants (the last: {last['variant']} {last['mode']}: "
+                          f"{last.get('error', '?')[:200]}); the servers or the machine "
+                          f"stopped answering, so the run stops here")
+
+    def run_side_by_side(self, sspec, vs, slices):
+        """Every variant of one server at once, each on its own port. With
+        --epochs, the rounds are split into epochs and every epoch starts the
+        instances afresh in a new shuffled order."""
+        sources = self.fleet.sources(sspec)
+        reps = reps_of(self.spec["reps"], self.duet, sspec["name"])
+        windows = bool(self.duet) and sspec["name"] in self.duet["servers"]
+        # a server measured in windows re-places its instances every epoch
+        # (windows in each); others need an isolated round per epoch
+        n = self.spec.get("epochs", 1) if windows else min(self.spec.get("epochs", 1), reps)
+        first = {}   # variant id -> its epoch-0 instance, which keeps the record
+        for e in range(n):
+            rounds = range(e * reps // n, (e + 1) * reps // n)
+            esl = [x for x in slices if x[2] in rounds]
+            live = [v for v in vs if e == 0 or first[v["id"]].status == "ok"]
+            if not live:
+                break
+            if n > 1:
+                self.progress(f"{sspec['name']}: epoch {e + 1}/{n}"
+                              + (f", rounds {rounds[0] + 1}-{rounds[-1] + 1}" if rounds else ""))
+            insts = self.epoch(sspec, sources, live, esl, e)
+            for inst in insts:
+                f = first.setdefault(inst.id, inst)
+                if f is not inst:
+                    f.startups += inst.startups
+                    f.memory = inst.memory if inst.memory is not None else f.memory
+                    if inst.status != "ok":
+                        f.status = inst.status
+                        f.reason = f"epoch {e + 1}: {inst.reason}"
+            self.finish_variant_records(list(first.values()))
+
+    def epoch(self, sspec, sources, vs, slices, e):
+        """Starts VS (epoch E), measures SLICES, stops them; the instances."""
+        # Where an instance stands (start order, port, name) is shuffled with
+        # the seed: instances started later were measured 1.5-2% dearer than
+        # the first ones (whole-catalogue runs, 20 rounds), so a fixed order
+        # with the baseline first would charge that to every directive.
+        # Epochs beyond the first draw new places, so what a place costs
+        # varies within the run and shows in its intervals.
+        order = list(vs)
+        key = f"{self.spec['seed']}/{sspec['name']}/positions" + (f"/{e}" if e else "")
+        random.Random(key).shuffle(order)
+        insts = [self.fleet.make_instance(sspec, v, i) for i, v in enumerate(order)]
+        for i, inst in enumerate(insts):
+            inst.position, inst.epoch = i, e
+        self.current = insts
+        try:
+            # isolated slices need warm instances; windows warm their own pair
+            self.fleet.bring_up(insts, sources, evidence=(e == 0), warm=bool(slices))
+            base = next(i for i in insts if i.v["role"] == "baseline")
+            if e == 0 and base.status != "ok":
+                raise BaselineFailed(base)
+            if e == 0:
+                self.finish_variant_records(insts)
+            ok = {i.id for i in insts if i.status == "ok"}
+            self.live = len(ok)
+            self.total -= sum(1 for s in slices if s[0] not in ok)
+            self.res.planned = self.total
+            # isolated slices first, while every instance is as fresh as the
+            # others (the baseline is in every window of the epoch)
+            self.run_slices(insts, [s for s in slices if s[0] in ok])
+            self.run_windows(insts, e)
+            for inst in insts:
+                if inst.status == "ok":
+                    inst.memory = sum(self.host.memory_bytes(None, cgdir=d)
+                                      for d in inst.cpu_dirs_cached)
+                    self.fleet.check_alive(inst)
+        finally:
+            self.fleet.uninstall(insts)
+            self.current = []
+        return insts
+
+    def run_sequential(self, sspec, vs, slices):
+        """One instance at a time on the unit's own port: per round and
+        variant, install its drop-ins, start, measure its modes, stop."""
+        sources = self.fleet.sources(sspec)
+        insts = {v["id"]: self.fleet.make_instance(sspec, v, i) for i, v in enumerate(vs)}
+        base = insts[vs[0]["id"]]
+        self.live = len(insts)
+        rounds = {}
+        for vid, mode, rnd in slices:
+            rounds.setdefault(rnd, {}).setdefault(vid, []).append(mode)
+        for rnd in sorted(rounds):
+            # the baseline first: if it cannot start, the run stops at once
+            todo = sorted(rounds[rnd].items(), key=lambda kv: kv[0] != base.id)
+            for vid, modes in todo:
+                inst = insts[vid]
+                if inst.status in ("incompatible", "hang", "unsupported"):
+                    continue
+                why = self.fleet.unsupported(inst.v)
+                if why:
+                    inst.status, inst.reason = "unsupported", why
+                    continue
+                self.current = [inst]
+                try:
+                    self.fleet.install(inst, sources)
+                    self.host.systemctl("daemon-reload")
+                    self.progress(f"start {inst.id}")
+                    if not self.fleet.start(inst):
+                        print(f"    {inst.status}: …{inst.reason[-300:]}", file=sys.stderr)
+                        if inst is base:
+                            raise BaselineFailed(inst)
+                        continue
+                    inst.cpu_dirs_cached = self.fleet.cpu_dirs(inst)
+                    if inst.evidence is None:
+                        self.fleet.collect(inst, base if base is not inst else None)
+                    if self.a.warmup > 0:
+                        self.lg.load(inst.url, "keepalive", self.a.warmup,
+                          connections=inst.spec.get("connections"))
+                    for mode in modes:
+                        self.run_slices([inst], [(vid, mode, rnd)])
+                    inst.memory = sum(self.host.memory_bytes(None, cgdir=d)
+                                      for d in inst.cpu_dirs_cached)
+                    self.fleet.check_alive(inst)
+                finally:
+                    self.fleet.uninstall([inst])
+                    self.current = []
+        for inst in insts.values():
+            self.fleet.judge(inst, base)
+        self.finish_variant_records(list(insts.values()))

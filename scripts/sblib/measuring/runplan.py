@@ -1,0 +1,257 @@
+"""The plan of a `sandbench run`: its options (add_options, parse: the one
+parser `run` and advise's cost run share) and the spec built from them
+(build_plan: the variants, the seeded slice order, the duet windows), as
+spec.json records it (results/README.md). No container code here."""
+import argparse
+import time
+
+from sblib import catalogue as cat
+from sblib.measuring import plan
+from sblib.measuring import unit as _unit
+from sblib.records import windows as win
+
+
+class PlanError(ValueError):
+    """Options no run can be made of (or a --out it cannot write): one line
+    to print; the command exits 2."""
+
+
+def add_options(ap):
+    """Adds the options of `sandbench run` to the ArgumentParser AP; AP."""
+    ap.add_argument("--servers", default=",".join(cat.SERVERS),
+                    help="comma list of %s (default: all)" % ", ".join(cat.SERVERS))
+    ap.add_argument("--profile", help="a profile of units/profiles (default: quick)")
+    ap.add_argument("--directives",
+                    help="comma list of catalogue directives (each alone); a drop-in of your "
+                         "own is given as its file, NAME.conf")
+    ap.add_argument("--combine", action="store_true",
+                    help="measure the directives together as one variant 'combined'")
+    ap.add_argument("--mode", default="keepalive",
+                    help="comma list of %s (default: keepalive)" % ", ".join(plan.MODES))
+    ap.add_argument("--method", default="duet", choices=("duet", "isolated"),
+                    help="how CPU per request is measured: duet (default: the baseline and "
+                         "one variant loaded at the same time, --windows rounds of windows) "
+                         "or isolated (one instance at a time, as throughput and latency "
+                         "always are)")
+    ap.add_argument("--windows", type=int, default=12,
+                    help="duet: rounds of windows, each holding one window per variant and "
+                         "mode (default 12)")
+    ap.add_argument("--window", type=float, default=0.3,
+                    help="duet: measured seconds per window (default 0.3)")
+    ap.add_argument("--window-warmup", type=float, default=0.1,
+                    help="duet: unmeasured seconds of load before each window (default 0.1)")
+    ap.add_argument("--window-connections", type=int, default=8,
+                    help="duet: connections per instance in a window (default 8: the "
+                         "isolated slices' 16 shared by the two; see results/README.md for "
+                         "what the count does to a cost)")
+    ap.add_argument("--reps", type=int, default=6,
+                    help="rounds of isolated slices, one instance at a time, for a server "
+                         "whose CPU per request is not measured in windows (inetd, or "
+                         "--method isolated) (default 6: the fewest a rank test can call "
+                         "significant)")
+    ap.add_argument("--duet-reps", type=int, default=2,
+                    help="duet: rounds of isolated slices for absolute throughput and "
+                         "latency of the servers measured in windows (default 2)")
+    ap.add_argument("--epochs", type=int,
+                    help="restart every server's instances in new, seeded places (start order, "
+                         "port, name) this many times over the run, the rounds and windows "
+                         "split evenly between them (default: 4 with --method duet, else 1); "
+                         "the intervals then include what where an instance stands costs")
+    ap.add_argument("--duration", type=float, default=0.6,
+                    help="measured seconds per slice (default 0.6)")
+    ap.add_argument("--warmup", type=float, default=0.3,
+                    help="seconds of unmeasured load per variant before its first slice")
+    ap.add_argument("--slice-warmup", type=float, default=0.2,
+                    help="seconds of unmeasured load at the start of every slice (connections "
+                         "set up; inetd: at least 1.25)")
+    ap.add_argument("--connections", type=int, default=16, help="loadgen -c (default 16)")
+    ap.add_argument("--rate", type=int, default=2000, help="req/s of --mode rate (default 2000)")
+    ap.add_argument("--path", default="/", help="request path (default /)")
+    ap.add_argument("--aa-copies", type=int, default=1,
+                    help="identical copies of the baseline to measure as variants (default 1: "
+                         "the A/A control); more check how many a run calls significant")
+    ap.add_argument("--out", help="results directory (default results/runs/<UTC timestamp>)")
+    ap.add_argument("--seed", type=int, help="order seed (default: from the clock; recorded)")
+    ap.add_argument("--unit", action="append",
+                    help="measure this unit file instead of the reference servers; give it "
+                         "twice for a .socket and the service it activates")
+    ap.add_argument("--url", help="with --unit: the URL it answers on")
+    ap.add_argument("--server-cpu", type=int, default=1, help="CPU the units are pinned to")
+    ap.add_argument("--loadgen-cpu", type=int, default=0, help="CPU the load generator runs on")
+    ap.add_argument("--loadgen", help="load generator binary (default build/bin/loadgen)")
+    ap.add_argument("--start-timeout", type=float, default=10.0,
+                    help="seconds a variant may take to answer before it is a hang")
+    ap.add_argument("--name", default="sandbench", help="sandbox host name")
+    ap.add_argument("--lock-timeout", type=float, default=300)
+    ap.add_argument("--startup-reps", type=int, default=0,
+                    help="after the matrix, this many rounds of cold starts of every variant "
+                         "(inetd: of connections), as `sandbench startup` measures them, into "
+                         "the same results (default 0: none)")
+    ap.add_argument("--no-report", action="store_true", help="skip sandbench report at the end")
+    ap.add_argument("--dry-run", action="store_true", help="print the plan and exit")
+    return ap
+
+
+def parse(argv, prog="sandbench run"):
+    """ARGV parsed with run's options (argparse exits 2 on a bad one)."""
+    ap = argparse.ArgumentParser(prog=prog)
+    add_options(ap)
+    return ap.parse_args(argv)
+
+
+def build_plan(a):
+    """The spec dict (without run-time fields) from parsed args; raises PlanError."""
+    modes = [m for m in a.mode.split(",") if m]
+    for m in modes:
+        if m not in plan.MODES:
+            raise PlanError(f"unknown mode '{m}'; valid: {', '.join(plan.MODES)}")
+    duet_on = a.method == "duet"
+    if a.epochs is None:
+        a.epochs = min(4, a.windows) if duet_on else 1
+    if a.reps < 1 or a.reps > 1000 or not (1 <= a.duet_reps <= 1000):
+        raise PlanError("--reps and --duet-reps must be 1..1000")
+    if a.epochs < 1 or a.epochs > (a.windows if duet_on else a.reps):
+        raise PlanError(f"--epochs must be 1..{'--windows' if duet_on else '--reps'} "
+                    f"({a.windows if duet_on else a.reps})")
+    if duet_on and not (1 <= a.windows <= 1000):
+        raise PlanError("--windows must be 1..1000")
+    if duet_on and not (0.05 <= a.window <= 600 and 0 <= a.window_warmup <= 60):
+        raise PlanError("--window must be 0.05..600 seconds and --window-warmup 0..60")
+    if duet_on and not 1 <= a.window_connections <= 1000:
+        raise PlanError("--window-connections must be 1..1000")
+    if not (0.1 <= a.duration <= 600):
+        raise PlanError("--duration must be 0.1..600 seconds")
+    if a.warmup < 0 or a.warmup > 60:
+        raise PlanError("--warmup must be 0..60 seconds")
+    if not 1 <= a.aa_copies <= 50:
+        raise PlanError("--aa-copies must be 1..50")
+    if a.connections < 1 or a.connections > 10000:
+        raise PlanError("--connections must be 1..10000")
+    if bool(a.unit) != bool(a.url):
+        raise PlanError("--unit and --url go together")
+    if a.profile is not None and a.directives is not None:
+        raise PlanError("give --profile or --directives, not both")
+    if a.profile is not None and not a.profile.strip():
+        raise PlanError("--profile is empty: name a profile of units/profiles, or leave it out "
+                    "for quick")
+    uspec = None
+    if a.unit:
+        try:
+            uspec = _unit.server_spec(a.unit, a.url)
+        except _unit.UnitError as e:
+            raise PlanError(str(e)) from None
+        servers = ["unit"]
+    else:
+        servers = [s for s in a.servers.split(",") if s]
+        for s in servers:
+            if s not in cat.SERVERS:
+                raise PlanError(cat.unknown("server", s, list(cat.SERVERS)))
+        if not servers:
+            raise PlanError("--servers is empty")
+        if len(set(servers)) != len(servers):
+            raise PlanError("--servers names a server twice")
+    combines = []
+    if a.directives is not None:
+        dirs = [d.strip() for d in a.directives.split(",") if d.strip()]
+        if not dirs:
+            raise PlanError("--directives is empty: name at least one directive, or give "
+                        "--profile")
+        # a drop-in of one's own is given as its file (NAME.conf)
+        dirs = [cat.add_file(d) if d.endswith(".conf") else d for d in dirs]
+        for d in dirs:
+            cat.load_directive(d)  # raises with the valid names
+        profile = None
+    else:
+        profile = a.profile or "quick"
+        dirs, combines = cat.load_profile(profile)
+    seed = a.seed if a.seed is not None else int(time.time() * 1000) % 1000003
+    label = profile if profile and profile not in ("baseline", "quick", "all") else "combined"
+    variants = plan.variants_for(servers, dirs, combines, a.combine, label, a.aa_copies)
+    if len(variants) > plan.MAX_INSTANCES * len(servers):
+        raise PlanError(f"at most {plan.MAX_INSTANCES - 2} directives per run")
+    ids = [v["id"] for v in variants]
+    entry = {**cat.SERVERS, **({"unit": uspec} if uspec else {})}
+    duet = duet_plan(a, servers, modes, entry) if duet_on else None
+    if duet:
+        duet["all_modes"] = {s: len(duet["by_server"][s]["modes"]) == len(modes)
+                             for s in duet["servers"]}
+        # per server: fewer isolated rounds where windows measure CPU per request
+        order = []
+        for s in servers:
+            sid = [i for i, v in zip(ids, variants) if v["server"] == s]
+            order += plan.slice_order(sid, modes, reps_of(a.reps, duet, s),
+                                      f"{seed}/{s}")
+    else:
+        order = plan.slice_order(ids, modes, a.reps, seed)
+    # per server and churn mode: slices of a fixed number of connections
+    counted = {s: {m: n for m, n in entry[s].get("slice_connections", {}).items()
+                   if m in modes} for s in servers}
+    counted = {s: v for s, v in counted.items() if v}
+    return {
+        "schema": "sandbench-spec/1",
+        "seed": seed,
+        "servers": servers,
+        "profile": profile,
+        "directives": dirs,
+        "combine": bool(a.combine),
+        "modes": modes,
+        "reps": a.reps,
+        "epochs": a.epochs,
+        "method": a.method,
+        **({"duet": duet} if duet else {}),
+        "duration": a.duration,
+        "warmup": a.warmup,
+        "slice_warmup": {s: max(a.slice_warmup, entry[s].get("slice_warmup", 0))
+                         for s in servers},
+        "loadgen": {"connections": a.connections, "threads": 1,
+                    "connections_per_server": {s: min(a.connections, entry[s].get(
+                        "connections", a.connections)) for s in servers},
+                    "rate": a.rate if "rate" in modes else None, "path": a.path,
+                    **({"slice_connections": counted} if counted else {})},
+        "pinning": {"server_cpu": a.server_cpu, "loadgen_cpu": a.loadgen_cpu},
+        "unit": uspec["target"] if uspec else None,
+        **({"units": uspec["units"], "user_unit": uspec} if uspec else {}),
+        "url": a.url,
+        "expect": cat.expectations(dirs),
+        **({"directive_files": {d: cat.FILES[d] for d in dirs if d in cat.FILES}}
+           if any(d in cat.FILES for d in dirs) else {}),
+        "variants": variants,
+        "order": [plan.slice_key(*o) for o in order],
+        "_order": order,
+    }
+
+
+def duet_plan(a, servers, modes, entry):
+    """spec.json "duet": which servers and modes have CPU per request
+    measured in windows, and how. Not where a connection is a unit start
+    (inetd close and resume: the window's edges would cut through them; those
+    stay counted isolated slices), nor for a user's unit that cannot run
+    side by side (no @PORT@). A server's window warm-up and connections
+    follow its catalogue entry (inetd: a process per connection, started in
+    the warm-up)."""
+    by = {}
+    for s in servers:
+        spec = entry[s]
+        if s == "unit" and not spec["side"]:
+            continue
+        ms = [m for m in modes if m in ("keepalive", "close", "resume")
+              and m not in spec.get("slice_connections", {})]
+        if ms:
+            by[s] = {"modes": ms,
+                     "warmup_s": max(a.window_warmup, spec.get("slice_warmup", 0)),
+                     "connections_per_target": min(a.window_connections,
+                                                   spec.get("connections", a.window_connections))}
+    return {"rounds": a.windows, "window_s": a.window,
+            "isolated_reps": a.duet_reps,
+            "servers": list(by), "by_server": by,
+            "metrics": list(win.METRICS)}
+
+
+def reps_of(reps, duet, server):
+    """Rounds of isolated slices of SERVER: --duet-reps where windows
+    measure its CPU per request in every mode of the run, else --reps."""
+    if duet and server in duet["servers"] and \
+            (duet.get("all_modes") or {}).get(server, True):
+        return duet["isolated_reps"]
+    return reps
+

@@ -1,0 +1,158 @@
+"""A `sandbench run` from its plan to its results directory, for `run` and
+advise's cost run alike: the results directory opened (open_results), the
+run measured in the sandbox host whatever its end (measure: spec.json,
+env.json, the matrix, start-up beside it if asked, variants.json,
+summary.json/.csv, status.json) and its summary as text (summary_lines)."""
+import collections
+import os
+import sys
+
+from sblib import catalogue as cat
+from sblib import util
+from sblib.analysis import results as rs
+from sblib.analysis.summary import write_summary
+from sblib.measuring import collect as coll
+from sblib.measuring import host as _host
+from sblib.measuring import kernel
+from sblib.measuring import life
+from sblib.measuring import startup
+from sblib.measuring.runner import BaselineFailed, Runner, Stalled, baseline_failure
+from sblib.measuring.runplan import PlanError
+from sblib.records.writer import Results, now_iso
+
+End = collections.namedtuple("End", "state rows aa analysed variants path startup")
+End.__doc__ = """How a run ended: STATE (complete, interrupted, busy, failed, stalled),
+the summary's ROWS and AA, ANALYSED (what the report is written from; None
+when nothing could be analysed), the VARIANTS' records, its results
+directory PATH, and the STARTUP groups measured beside it."""
+
+
+def say(line):
+    """A message of the run (stderr)."""
+    print(f"sandbench run: {line}", file=sys.stderr)
+
+
+def loadgen_path(given):
+    """(the load generator's path, None) when this process is root and the
+    load generator (GIVEN, or build/bin/loadgen) is built; else (None, why)."""
+    if os.geteuid() != 0:
+        return None, "must run as root (it boots/uses systemd)"
+    loadgen = given or os.path.join(util.repo_root(), "build", "bin", "loadgen")
+    if not os.access(loadgen, os.X_OK):
+        return None, f"load generator {loadgen} not built (make)"
+    return loadgen, None
+
+
+def recorded(spec):
+    """SPEC as spec.json holds it (without the slice order's tuples)."""
+    return {k: v for k, v in spec.items() if k != "_order"}
+
+
+def open_results(out):
+    """The results directory of a new run, created if need be (before the
+    host is booted). Raises PlanError, with one line to print, when OUT
+    already holds results or cannot be a directory we write in."""
+    if any(os.path.isfile(os.path.join(out, f)) and os.path.getsize(os.path.join(out, f)) > 0
+           for f in rs.RUNS_FILES):
+        raise PlanError(f"{out} already holds results; choose another --out")
+    try:
+        return Results(out)
+    except OSError as e:
+        why = e.strerror or str(e)
+        if isinstance(e, FileExistsError):
+            why = "it exists and is not a directory"
+        elif isinstance(e, NotADirectoryError):
+            why = "a part of the path is a file, not a directory"
+        raise PlanError(f"--out {out}: cannot write the results there ({why})") from None
+
+
+def measure(a, spec, res, argv, loadgen, say=say, host=None):
+    """Measures SPEC (runplan.build_plan(A)) into RES (open_results()) as the
+    parsed run options A say; ARGV (run's options) is recorded in spec.json.
+    Boots the sandbox host A.name, and takes it down at the end, unless HOST
+    (a host that is up) is given. An interrupt (SIGINT, SIGTERM), a host
+    that fails, a baseline that fails and a stalled run end it with what was
+    measured so far written. SAY(line) takes the messages. Returns an End."""
+    spec["created"] = now_iso()
+    spec["commit"] = util.commit()
+    spec["argv"] = ["run"] + list(argv)
+    res.planned = len(spec["_order"])
+    res.status("running")
+    res.write("spec.json", recorded(spec))
+    booted = runner = None
+    groups = []
+    state = "interrupted"
+    with life.interruptible():
+        try:
+            fac = kernel.facilities()
+            if host is None:
+                host = booted = _host.up(a.name, owner=os.getpid(), lock_timeout=a.lock_timeout)
+            res.write("env.json", coll.environment(host, fac))
+            say(f"{len(spec['variants'])} variants, {len(spec['_order'])} slices of "
+                f"{a.duration:g}s, seed {spec['seed']}, host {host.mode}, results in {res.path}")
+            runner = Runner(a, spec, host, res, loadgen, fac)
+            runner.run()
+            if a.startup_reps > 0:
+                groups = startup.beside_run(
+                    host, res.path, {**spec, "_unit": a.unit and os.path.abspath(a.unit)},
+                    a.startup_reps, loadgen, say)
+            state = "complete"
+        except KeyboardInterrupt:
+            say("interrupted; cleaning up")
+            state = "interrupted"
+        except (_host.HostError, cat.CatalogueError) as e:
+            say(str(e))
+            state = "busy" if isinstance(e, _host.LockBusy) else "failed"
+        except BaselineFailed as e:
+            for line in baseline_failure(e.inst, host):
+                say(line)
+            if runner is not None:
+                runner.variants[e.inst.id] = e.inst.record()
+            state = "failed"
+        except Stalled as e:
+            say(f"{e}; the slices so far are kept in {res.path} (state \"stalled\")")
+            state = "stalled"
+        finally:
+            with life.shielded():
+                if runner is not None and getattr(runner, "current", None):
+                    try:
+                        runner.fleet.uninstall(runner.current)
+                    except Exception as e:  # noqa: BLE001 - cleanup goes on
+                        say(f"cleanup: {e}")
+                if booted is not None and getattr(booted, "owned", False):
+                    _host.down(host=booted)
+    variants = runner.variants if runner else {}
+    res.write("variants.json", variants)
+    rows, aa, analysed = write_summary(res, spec, variants)
+    res.status("failed" if state == "busy" else state)
+    res.runs.close()
+    return End(state, rows, aa, analysed, variants, res.path, groups)
+
+
+def summary_lines(end):
+    """The text printed at a run's END: start-up measured beside it, the
+    table of the summary, the variants that failed or whose directives were
+    not in force, the A/A controls' noise floors, the results directory."""
+    out = [line for g in end.startup for line in startup.summary_lines(g)]
+    variants = end.variants
+    st_ = {k: v.get("status") for k, v in variants.items()}
+    if end.rows:
+        out += [""] + list(rs.summary_table(end.rows, st_))
+    bad = [(k, v) for k, v in variants.items() if v.get("status") not in ("ok", None)]
+    if bad:
+        out.append("")
+        for k, v in bad:
+            r = v.get("reason") or ""
+            out.append(f"{k}: {v['status'].upper()}: {r if len(r) <= 240 else '…' + r[-240:]}")
+    notapplied = [(k, d, v["applied_why"].get(d)) for k, v in variants.items()
+                  for d, ok in (v.get("applied") or {}).items() if ok is False]
+    if notapplied:
+        out.append("")
+        out += [f"{k}: NOT ENFORCED: {d}: {why}" for k, d, why in notapplied]
+    out.append("")
+    for x in end.aa:
+        fl = "-" if x["floor"] is None else f"±{x['floor'] * 100:.2f}%"
+        out.append(f"A/A control {x['server']} {x['mode']}: CPU per request noise floor {fl} "
+                   f"({x['method']})")
+    out += ["", f"results: {end.path}   (* a change above the noise; the report has the rest)"]
+    return out
