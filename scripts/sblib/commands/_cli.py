@@ -23,7 +23,7 @@ class Usage(Exception):
 def exit_text(extra=None):
     """The "exit status:" block of a command's --help: EXIT with EXTRA
     ({code: meaning}) merged in."""
-    codes = dict(EXIT, **(extra or {}))
+    codes = {**EXIT, **(extra or {})}
     return "exit status:\n" + "\n".join(f"  {k:<4}{v}" for k, v in sorted(codes.items()))
 
 
