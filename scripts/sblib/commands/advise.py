@@ -23,7 +23,7 @@ import os
 import sys
 
 from sblib import catalogue as cat
-from sblib.commands._cli import Usage, parser
+from sblib.commands._cli import Usage, exit_text, parser
 from sblib.measuring import advisor, life
 from sblib.measuring import host as _host
 from sblib.measuring import kernel
@@ -45,7 +45,7 @@ EXITS = {0: "advice written (--user: advice-user.md)",
 
 def parse_args(argv):
     ap = parser("sandbench advise", DESC)
-    ap.epilog = life.exit_help(EXITS)    # _cli.parser(..., EXITS) once it takes int codes
+    ap.epilog = exit_text(EXITS)
     ap.add_argument("--unit", action="append", required=True,
                     help="the service's unit file; give it twice for a .socket and its service")
     ap.add_argument("--url", required=True, help="a URL the service answers on (2xx/3xx)")

@@ -8,7 +8,7 @@ import time
 
 from sblib import catalogue as cat
 from sblib import util
-from sblib.commands._cli import Usage, parser
+from sblib.commands._cli import Usage, exit_text, parser
 from sblib.measuring import life, runplan, session
 from sblib.report import core as report
 
@@ -40,7 +40,7 @@ EXITS = {0: "the run completed (or --dry-run printed its plan)",
 
 def parse_args(argv):
     ap = parser("sandbench run", DESC)
-    ap.epilog = life.exit_help(EXITS)    # _cli.parser(..., EXITS) once it takes int codes
+    ap.epilog = exit_text(EXITS)
     return runplan.add_options(ap).parse_args(argv)
 
 

@@ -20,7 +20,7 @@ import time
 from sblib import catalogue as cat
 from sblib import util
 from sblib.analysis import cliffs as _cliffs
-from sblib.commands._cli import Usage, parser
+from sblib.commands._cli import Usage, exit_text, parser
 from sblib.measuring import life
 from sblib.measuring import startup
 from sblib.report import core as report
@@ -36,7 +36,7 @@ EXITS = {0: "measured (or --analyse analysed DIR again)",
 def parse_args(argv):
     D = startup.DEFAULTS
     ap = parser("sandbench startup", __doc__.split("\n\n")[0])
-    ap.epilog = life.exit_help(EXITS)    # _cli.parser(..., EXITS) once it takes int codes
+    ap.epilog = exit_text(EXITS)
     ap.add_argument("--servers", default="activated",
                     help="comma list of drop, activated, proxied (start-up) and inetd "
                          "(per connection) (default activated)")

@@ -17,13 +17,6 @@ def exit_status(state):
     return EXIT.get(state, 1)
 
 
-def exit_help(codes):
-    """The "exit status:" block of a --help listing CODES ({status: meaning}):
-    what sblib.commands._cli.parser(prog, description, CODES) is to give once
-    its exit_text takes int codes (its dict(EXIT, **CODES) wants str keys)."""
-    return "exit status:\n" + "\n".join(f"  {k:<4}{v}" for k, v in sorted(codes.items()))
-
-
 @contextlib.contextmanager
 def interruptible():
     """The body gets KeyboardInterrupt on SIGTERM too, so that a killed run
