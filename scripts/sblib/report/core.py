@@ -33,12 +33,27 @@ from sblib.report.variants import controls, interval_width
 __all__ = ["write_report", "build", "analysis_json", "interval_width", "SECTIONS"]
 
 
-def analysis_json(analysis):
-    """ANALYSIS as analysis.json holds it (sandbench-analysis/1)."""
-    return {"schema": "sandbench-analysis/1", "resamples": st.RESAMPLES, "conf": st.CONF,
-            "alpha": st.ALPHA, "groups": analysis["groups"], "startup": analysis["startup"],
-            "startup_floor": analysis.get("startup_floor") or {},
-            "placement": analysis.get("placement") or [], "inputs": analysis.get("inputs")}
+def write_report(path, plots=True, drift=True, analysed=None):
+    """Analyse and write everything (ANALYSED: the (results, analysis) of
+    PATH when the caller has them already). Raises rs.ResultsError on bad
+    input."""
+    if not analysed and startup.load_startup(path) is not None \
+            and not os.path.exists(os.path.join(path, "spec.json")):
+        startup.write_startup_only(path, plots)
+        return None, None, {}
+    if analysed:
+        res, analysis = analysed
+    else:
+        res = rs.load(path)
+        res["drift"] = drift
+        analysis = rs.analyse(res)
+    pl = make_plots(res, analysis, os.path.join(path, "plots")) if plots else {}
+    blocks = build(res, analysis, pl)
+    document.write(path, blocks)
+    document.write_file(os.path.join(path, "analysis.json"),
+                        json.dumps(analysis_json(analysis), separators=(",", ":"),
+                                   default=str) + "\n")
+    return res, analysis, pl
 
 
 # The report's sections after the verdict, in order; each (res, analysis, ctx) -> blocks.
@@ -48,7 +63,11 @@ SECTIONS = [sec_costs, sec_calibration, sec_exposure, sec_startup, sec_startup_c
 
 
 def build(res, analysis, plots):
-    """The report as blocks: title, verdict, contents, then SECTIONS."""
+    """The report as blocks: title, verdict, contents, then SECTIONS. Every
+    section gets ctx: plots (make_plots' answer, {} without plots), plots_dir
+    (where the start-up section draws its own; None without plots), controls
+    (the calibration controls), cal (the calibration table's rows) and duet
+    (CPU per request measured in duet windows)."""
     blocks = [h(1, document.title(res["path"]))]
     state = res["status"].get("state")
     if state and state != "complete":
@@ -72,24 +91,9 @@ def build(res, analysis, plots):
     return blocks
 
 
-def write_report(path, plots=True, drift=True, analysed=None):
-    """Analyse and write everything (ANALYSED: the (results, analysis) of
-    PATH when the caller has them already). Raises rs.ResultsError on bad
-    input."""
-    if not analysed and startup.load_startup(path) is not None \
-            and not os.path.exists(os.path.join(path, "spec.json")):
-        startup.write_startup_only(path, plots)
-        return None, None, {}
-    if analysed:
-        res, analysis = analysed
-    else:
-        res = rs.load(path)
-        res["drift"] = drift
-        analysis = rs.analyse(res)
-    pl = make_plots(res, analysis, os.path.join(path, "plots")) if plots else {}
-    blocks = build(res, analysis, pl)
-    document.write(path, blocks)
-    document.write_file(os.path.join(path, "analysis.json"),
-                        json.dumps(analysis_json(analysis), separators=(",", ":"),
-                                   default=str) + "\n")
-    return res, analysis, pl
+def analysis_json(analysis):
+    """ANALYSIS as analysis.json holds it (sandbench-analysis/1)."""
+    return {"schema": "sandbench-analysis/1", "resamples": st.RESAMPLES, "conf": st.CONF,
+            "alpha": st.ALPHA, "groups": analysis["groups"], "startup": analysis["startup"],
+            "startup_floor": analysis.get("startup_floor") or {},
+            "placement": analysis.get("placement") or [], "inputs": analysis.get("inputs")}
