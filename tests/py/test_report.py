@@ -9,7 +9,7 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "scripts"))
 sys.path.insert(0, os.path.dirname(__file__))
-from sblib.report import core as report  # noqa: E402
+from sblib.report import fmt  # noqa: E402
 from sblib.commands import report as report_cmd  # noqa: E402
 import sbfixture  # noqa: E402
 
@@ -122,9 +122,9 @@ class Report(unittest.TestCase):
         from sblib.analysis import stats as st
         res = rs.load(self.res)
         s = [v for _, v in rs.samples(res, "drop/baseline", "keepalive", "cpu_ns_per_req")]
-        self.assertNotEqual(report.num(st.center(s)), report.num(st.median(s)))
+        self.assertNotEqual(fmt.num(st.center(s)), fmt.num(st.median(s)))
         section = self.md.split("### drop, keepalive")[1]
-        self.assertIn(f"baseline (interquartile mean of its slices): {report.num(st.center(s))} ns",
+        self.assertIn(f"baseline (interquartile mean of its slices): {fmt.num(st.center(s))} ns",
                       section)
         with open(os.path.join(self.res, "analysis.json")) as f:
             a = json.load(f)

@@ -15,6 +15,8 @@ from sblib.analysis import cliffs as _cliffs  # noqa: E402
 from sblib.analysis import stats as st  # noqa: E402
 from sblib.analysis import startup_stats as ss  # noqa: E402
 from sblib.report import core as report  # noqa: E402
+from sblib.report import document  # noqa: E402
+from sblib.report import startup as report_startup  # noqa: E402
 from sblib.commands import report as report_cmd  # noqa: E402
 from sblib.commands import startup as startup_cmd  # noqa: E402
 from sblib.commands._cli import Usage  # noqa: E402
@@ -294,13 +296,13 @@ class Report(unittest.TestCase):
             json.dump({"schema": "sandbench-startup/1", "state": "complete", "groups": [g]}, f)
         with open(os.path.join(self.dir, "env.json"), "w") as f:
             json.dump({"kernel": "6.1.0", "host_mounts": 1040}, f)
-        blocks = report.startup_cost_section(self.dir)
-        text = report.render_md(blocks)
+        blocks = report_startup.startup_cost_section(self.dir)
+        text = document.render_md(blocks)
         self.assertIn("`activated/home`", text)
         self.assertIn("growth with the host's mount count", text)
         c = g["costs"]["1000"]["activated/home"]["total_ms"]
         self.assertIn(f"{c['delta']:+.2f} ms", text)
-        self.assertEqual(report.startup_cost_section(os.path.join(self.dir, "none")), [])
+        self.assertEqual(report_startup.startup_cost_section(os.path.join(self.dir, "none")), [])
         rc = report_cmd.main([self.dir, "--no-plots"])
         self.assertEqual(rc, 0)
         with open(os.path.join(self.dir, "report.md")) as f:

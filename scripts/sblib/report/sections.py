@@ -1,0 +1,295 @@
+"""The report's sections on what each directive costs and does: costs
+(ranked), calibration, exposure against cost, start-up, latency,
+compatibility and the sandbox evidence. Each sec_* function takes (results,
+analysis, ctx) and returns blocks (sblib.report.core.build makes ctx)."""
+from sblib.analysis import results as rs
+from sblib.analysis import stats as st
+from sblib.report.document import bullets, h, image, para, table
+from sblib.report.fmt import applied_summary, applied_word, change, mark, num
+from sblib.report.startup import startup_cost_section
+from sblib.report.variants import (combined_variant, directive_label, frontier, hardened_variant,
+                                   latency_medians, ranked_rows)
+
+
+COST_HEADER = ["rank by CPU", "directive", "CPU per request change [95%]", "CPU verdict",
+               "rank by req/s lost", "req/s change [95%]", "req/s verdict",
+               "p99 latency change [95%]", "exposure (change vs baseline)", "applied",
+               "n (windows or slices)"]
+
+
+def sec_costs(res, analysis, ctx):
+    info, ctl, plots = analysis["info"], ctx["controls"], ctx["plots"]
+    out = [h(2, "Cost of each directive")]
+    out.append(para("Ranked by the change in server CPU time per request (the primary "
+                    "metric: steadier than req/s on a machine whose speed drifts). "
+                    "Exposure is `systemd-analyze security` (0 safe .. 10 unsafe), in brackets "
+                    "its change against the baseline unit. Applied: the sandbox evidence showed "
+                    "the directive in force; n/a: the evidence cannot tell (e.g. the baseline "
+                    "already has that property), the reason is in the evidence table. "
+                    "Calibration controls are in [their own table](#calibration)."))
+    cpu = [r["cmp"]["cpu_ns_per_req"] for g in analysis["groups"] for r in ranked_rows(g, ctl)
+           if r["cmp"].get("cpu_ns_per_req")]
+    if len(cpu) >= 20:
+        called = sum(1 for c in cpu if c.get("verdict") in ("worse", "better"))
+        out.append(para(
+            f"Many comparisons: {len(cpu)} on CPU per request, of which {called} are called "
+            f"worse or better. With no real effect at all, chance alone would call about "
+            f"{len(cpu) * st.ALPHA:.0f} of them (p < {st.ALPHA}) before the noise floor "
+            "filters some out; a lone significant cost among many, not backed by its req/s or "
+            "its evidence, is more likely noise than a finding."))
+    for g in analysis["groups"]:
+        if not g["rows"]:
+            continue
+        base_exp = rs.exposure(res, g["baseline"]) if g["baseline"] else None
+        ranked = ranked_rows(g, ctl)
+        ranked.sort(key=lambda r: -(r["cmp"].get("cpu_ns_per_req") or {}).get("ratio", 0.0))
+        by_rps = sorted([r["variant"] for r in ranked if "rps" in r["cmp"]],
+                        key=lambda v: next(r["cmp"]["rps"]["ratio"] for r in ranked
+                                           if r["variant"] == v))
+        rows = []
+        for i, r in enumerate(ranked, 1):
+            vid = r["variant"]
+            c, t, p99 = (r["cmp"].get(m) for m in ("cpu_ns_per_req", "rps", "p99"))
+            exp = rs.exposure(res, vid)
+            drop = (f"{exp:.1f} ({exp - base_exp:+.1f})" if exp is not None and base_exp is not None
+                    else num(exp))
+            applied = (res["variants"].get(vid) or {}).get("applied") or {}
+            rrank = by_rps.index(vid) + 1 if vid in by_rps else "-"
+            rows.append([i, f"`{directive_label(info, vid)}`", change(c), mark(c), rrank,
+                         change(t), mark(t), change(p99), drop, applied_summary(applied), r["n"]])
+        bm = g["base_levels"]
+        out.append(h(3, f"{g['server']}, {g['mode']}"))
+        how = ("weighted by round, " if g.get("round_noise")
+               else "weighted by run, " if g.get("run_noise") else "")
+        meth = g.get("methods", {})
+        where = ("CPU per request from duet windows, req/s and p99 from isolated slices"
+                 if meth.get("cpu_ns_per_req") == "duet" else "every figure from isolated slices")
+        out.append(para(f"baseline ({how}interquartile mean of its "
+                        f"{'windows and slices' if meth.get('cpu_ns_per_req') == 'duet' else 'slices'}): "
+                        f"{num(bm.get('cpu_ns_per_req'))} ns CPU per request, "
+                        f"{num(bm.get('rps'))} req/s, p99 {num(bm.get('p99'))} µs; exposure "
+                        f"{num(base_exp)}. {where}."))
+        out.append(table(COST_HEADER, rows,
+                         ["r", "l", "r", "l", "r", "r", "l", "r", "r", "l", "r"]))
+    for p in plots.get("cost", []):
+        out.append(image(p[0], p[1]))
+    out += failed_slices(res)
+    return out
+
+
+def failed_slices(res):
+    failed = {}
+    for r in res["runs"]:
+        if r.get("status", "ok") != "ok":
+            e = failed.setdefault((r["variant"], r["mode"]), [0, 0, r.get("error") or r["status"]])
+            e[0] += 1
+    if not failed:
+        return []
+    for r in res["runs"]:
+        if (r["variant"], r["mode"]) in failed:
+            failed[(r["variant"], r["mode"])][1] += 1
+    return [h(3, "Slices that failed"), para("These slices are left out of every figure above."),
+            table(["variant", "mode", "failed", "first error"],
+                  [[f"`{v}`", m, f"{a} of {b}", str(err)[:200]]
+                   for (v, m), (a, b, err) in failed.items()], ["l", "l", "r", "l"])]
+
+
+def sec_calibration(res, analysis, ctx):
+    cal = ctx["cal"]
+    others = sorted(vid for vid in ctx["controls"]
+                    if not any(f"`{analysis['info'][vid]['name']}`" == r[2] for r in cal))
+    if not cal and not others:
+        return []
+    out = [h(2, "Calibration")]
+    out.append(para("Controls with a known effect that is not hardening. They are measured "
+                    "like the directives but kept out of every ranking, plot and verdict."))
+    if cal:
+        out.append(table(["server", "mode", "control", "expected change", "measured change "
+                          "[95% interval]", "agrees with the expected"], cal))
+        out.append(para("The measured change is the baseline's interquartile mean times the "
+                        "ratio and its interval; it agrees when the interval holds the expected "
+                        "value, and is too noisy to tell when it holds both 0 and twice that. A "
+                        "run whose calibration does not agree measured something other than "
+                        "what it claims. Where every connection is a process of its own "
+                        "(inetd in close mode), the control also times its spin loop at "
+                        "each process start, so it adds more than its constant per request "
+                        "and has no verdict."))
+    rows = []
+    for g in analysis["groups"]:
+        for r in g["rows"]:
+            if r["variant"] in others:
+                c, t = r["cmp"].get("cpu_ns_per_req"), r["cmp"].get("rps")
+                rows.append([g["server"], g["mode"], f"`{analysis['info'][r['variant']]['name']}`",
+                             change(c), change(t)])
+    if rows:
+        out.append(table(["server", "mode", "control without a stated answer",
+                          "CPU per request change [95%]", "req/s change [95%]"], rows))
+    if ctx["duet"] and cal:
+        out.append(para(
+            "What a saturated server's CPU per request does with +2 µs of work: a server "
+            "made slower per request finds more requests waiting at each wake-up, so its "
+            "other per-request CPU (wake-ups, epoll_wait, scheduling) falls and the "
+            "measured change is less than the work added. It is a property of the load, "
+            "not of the method: measured outside systemd on lunchd-backend, +2 µs read "
+            "+1,607 ± 122 ns loaded one at a time in 60 ms turns and +1,584 ± 44 ns in "
+            "duet windows (8 connections each), +917 ± 39 ns with 2 connections each, "
+            "and +2,002 ± 340 ns with one connection each, where nothing is batched; "
+            "inetd, one process per connection, reads about +2,000 ns here too. A "
+            "directive's cost in this report is likewise its cost at saturation under "
+            "this load, which is what capacity planning needs; see results/README.md."))
+    return out
+
+
+def sec_exposure(res, analysis, ctx):
+    info, ctl = analysis["info"], ctx["controls"]
+    out = [h(2, "Exposure against cost")]
+    out.append(para("The Pareto frontier is the cheapest known way to reach each exposure "
+                    "level: a variant off the frontier is both dearer and less safe than one "
+                    "on it. The plots label the frontier only; every variant is in the table "
+                    "below them."))
+    for g in analysis["groups"]:
+        front = frontier(res, g, ctl)
+        if front:
+            out.append(para(f"{g['server']}, {g['mode']}: " + " → ".join(
+                f"`{directive_label(info, v)}` ({e:.1f} at {st.pct(c)})" for c, e, v in front)))
+    for p in ctx["plots"].get("exposure", []):
+        out.append(image(p[0], p[1]))
+    for mode in dict.fromkeys(g["mode"] for g in analysis["groups"]):
+        gs = [g for g in analysis["groups"] if g["mode"] == mode and g["rows"]]
+        names, cells = [], {}
+        for g in gs:
+            on = {v for _, _, v in frontier(res, g, ctl)}
+            for r in ranked_rows(g, ctl):
+                c, e = r["cmp"].get("cpu_ns_per_req"), rs.exposure(res, r["variant"])
+                if not c or e is None:
+                    continue
+                n = directive_label(info, r["variant"])
+                if n not in names:
+                    names.append(n)
+                cells[(n, g["server"])] = (f"{e:.1f} at {st.pct(c['ratio'])}"
+                                           + (" ★" if r["variant"] in on else ""))
+        if not names:
+            continue
+        names.sort()
+        out.append(h(3, f"Every variant, {mode} mode"))
+        out.append(table(["directive"] + [f"{g['server']}: exposure at CPU change (★ on the "
+                                          "frontier)" for g in gs],
+                         [[f"`{n}`"] + [cells.get((n, g["server"]), "-") for g in gs]
+                          for n in names], ["l"] + ["r"] * len(gs),
+                         fold=f"{len(names)} directives, {mode} mode (open)"))
+    return out
+
+
+def sec_startup(res, analysis, ctx):
+    out = [h(2, "Start-up time")]
+    rows = []
+    for vid, e in analysis["startup"].items():
+        c = e["cmp"]
+        rows.append([f"`{vid}`" + (" (control)" if vid in ctx["controls"] else ""),
+                     num(e["level"]), e["n"], change(c) if c else "-", mark(c) if c else ""])
+    if rows:
+        paired = any((e["cmp"] or {}).get("paired") for e in analysis["startup"].values())
+        floors = ", ".join(f"{srv} ±{f * 100:.0f}%" for srv, f in
+                           (analysis.get("startup_floor") or {}).items() if f is not None)
+        out.append(para(
+            "From `systemctl start` to the first good HTTPS response"
+            + (", once per epoch; each variant is compared with the baseline started in the "
+               "same epoch (paired)" if paired else "")
+            + "." + (" Every change leans on the same few baseline starts, so one within "
+                     f"the A/A control's interval is not called (start-up floor: {floors})."
+                     if floors else "")))
+        out.append(table(["variant", "start-up ms (IQM)", "starts", "change vs baseline [95%]",
+                          "verdict"], rows, ["l", "r", "r", "r", "l"]))
+    else:
+        out.append(para("No start-up times recorded."))
+    for p in ctx["plots"].get("startup", []):
+        out.append(image(p[0], p[1]))
+    return out
+
+
+def sec_startup_cost(res, analysis, ctx):
+    """`sandbench startup`'s measurement in this directory (startup.json), if any."""
+    return startup_cost_section(res["path"], ctx.get("plots_dir"))
+
+
+def sec_latency(res, analysis, ctx):
+    info = analysis["info"]
+    combined = any(combined_variant(res, info, g["server"]) for g in analysis["groups"])
+    out = [h(2, "Latency, baseline against the combined hardened unit" if combined else
+             "Latency, baseline against the lowest-exposure directive")]
+    if not combined:
+        out.append(para("No combined hardened unit was measured, so each server's baseline is "
+                        "set against its single directive of lowest exposure."))
+    for g in analysis["groups"]:
+        hv, _ = hardened_variant(res, info, g["server"])
+        if not g["baseline"]:
+            continue
+        rows = []
+        for vid in [g["baseline"]] + ([hv] if hv else []):
+            lat = latency_medians(res, vid, g["mode"])
+            if lat:
+                rows.append([f"`{vid}`"] + [num(lat.get(p)) for p in rs.PERCENTILES])
+        if rows:
+            out.append(h(3, f"{g['server']}, {g['mode']} (µs, median over slices)"))
+            out.append(table(["variant"] + [f"{p} latency (µs)" for p in rs.PERCENTILES], rows))
+    for p in ctx["plots"].get("latency", []):
+        out.append(image(p[0], p[1]))
+    return out
+
+
+def sec_compat(res, analysis, ctx):
+    info = analysis["info"]
+    out = [h(2, "Compatibility: server × directive")]
+    servers = list(dict.fromkeys(d["server"] for d in info.values()))
+    names = list(dict.fromkeys(d["name"] for d in info.values() if d["role"] == "variant"))
+    reasons, rows = [], []
+    for n in names:
+        row = [f"`{n}`"]
+        for s in servers:
+            v = res["variants"].get(f"{s}/{n}")
+            if v is None:
+                row.append("-" if f"{s}/{n}" not in info else "not recorded")
+                continue
+            status = v.get("status", "?")
+            if status == "ok":
+                row.append("ok")
+            else:
+                reasons.append(f"{s}/{n}: {status}: {v.get('reason') or 'no reason recorded'}")
+                row.append(f"**{status}** [{len(reasons)}]")
+        rows.append(row)
+    if rows:
+        out.append(table(["directive"] + [f"{s}: starts and answers" for s in servers], rows,
+                         ["l"] + ["l"] * len(servers)))
+    if reasons:
+        out.append(para("Reasons, from the journal:"))
+        out.append(bullets(f"[{i}] {r}" for i, r in enumerate(reasons, 1)))
+    return out
+
+
+def sec_evidence(res, analysis, ctx):
+    out = [h(2, "Sandbox evidence")]
+    rows = []
+    for vid, v in res["variants"].items():
+        ev = v.get("evidence") or {}
+        applied = v.get("applied") or {}
+        why = v.get("applied_why") or {}
+        if ev.get("error"):
+            ev = {}
+            applied_txt = f"evidence unreadable: {v['evidence']['error']}"
+        else:
+            applied_txt = ", ".join(
+                f"{k} {applied_word(a)}" + ("" if a or not why.get(k) else f" ({why[k]})")
+                for k, a in applied.items()) or "-"
+        rows.append([f"`{vid}`", v.get("status", "?"), applied_txt,
+                     ev.get("uid", "-"), ev.get("cap_eff", "-"), ev.get("no_new_privs", "-"),
+                     f"{ev.get('seccomp', '-')}/{ev.get('seccomp_filters', '-')}",
+                     "".join(k[0] for k in ("mnt", "net", "user")
+                             if ev.get(f"{k}_ns_differs")) or "-"])
+    if rows:
+        out.append(table(["variant", "status", "applied", "uid", "CapEff", "NoNewPrivs",
+                          "seccomp/filters", "own ns (m/n/u)"], rows,
+                         ["l", "l", "l", "r", "l", "r", "r", "l"],
+                         fold=f"the evidence of {len(rows)} variants (open)"))
+    else:
+        out.append(para("No variants.json: no evidence recorded."))
+    return out

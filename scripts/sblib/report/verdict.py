@@ -1,0 +1,157 @@
+"""The report's first section, the verdict: per server and mode the
+directives whose CPU per request changed beyond the noise, with intervals,
+and "no cost found above ±X%" for the rest; the start-up changes; the
+combined hardened unit where one was measured; the calibration in one line."""
+from sblib.analysis import results as rs
+from sblib.report.document import h, para, table
+from sblib.report.fmt import change, fmt_ns, mark, num
+from sblib.report.variants import combined_variant, directive_label, no_cost_bound, ranked_rows
+
+
+def calibration_rows(res, analysis):
+    """Rows for the calibration table: each variant made of one directive
+    with a known answer (spec.json "expect"), against what was measured
+    (rs.calibration)."""
+    words = {"n/a": "n/a: a process per connection (its start is timed too)",
+             "vague": "too noisy to tell", "yes": "yes", "no": "**no**"}
+    rows = []
+    for c in rs.calibration(res, analysis):
+        head = [c["server"], c["mode"], f"`{c['directive']}`"]
+        if c["measured"] is None:
+            rows.append(head + [f"{c['expected']:+g}", "-", "-"])
+            continue
+        unit = " ns" if c["metric"].endswith("_ns_per_req") else ""
+        rows.append(head + [f"{c['expected']:+,.0f}{unit}",
+                            f"{c['measured']:+,.0f}{unit} [{c['lo']:+,.0f}, {c['hi']:+,.0f}]",
+                            words[c["agrees"]]])
+    return rows
+
+
+def called_text(info, vid, c, base):
+    """`name` +2.0% [+1.0%, +3.2%] (+720 ns) for one called comparison."""
+    extra = f" ({fmt_ns(base * (c['ratio'] - 1.0))})" if base else ""
+    return f"`{directive_label(info, vid)}` {change(c)}{extra}"
+
+
+def verdict_cost_rows(res, analysis, ctl):
+    info = analysis["info"]
+    rows = []
+    for g in analysis["groups"]:
+        ranked = [r for r in ranked_rows(g, ctl) if r["cmp"].get("cpu_ns_per_req")]
+        if not ranked:
+            continue
+        base = g["base_levels"].get("cpu_ns_per_req")
+        called = [r for r in ranked if r["cmp"]["cpu_ns_per_req"].get("verdict") in
+                  ("worse", "better")]
+        called.sort(key=lambda r: -r["cmp"]["cpu_ns_per_req"]["ratio"])
+        rest = len(ranked) - len(called)
+        bound = no_cost_bound(g, ranked)
+        rows.append([g["server"], g["mode"] + (" (a connection per request)"
+                                               if g["mode"] == "close" else ""),
+                     fmt_ns(base).lstrip("+") if base else "-",
+                     "; ".join(called_text(info, r["variant"], r["cmp"]["cpu_ns_per_req"], base)
+                               for r in called) or "none",
+                     f"no cost found above ±{bound * 100:.1f}% ({rest} directive"
+                     f"{'' if rest == 1 else 's'})" if rest else "-"])
+    return rows
+
+
+def verdict_startup_rows(analysis, ctl):
+    info = analysis["info"]
+    rows = []
+    servers = []
+    for vid in analysis["startup"]:
+        if info[vid]["server"] not in servers:
+            servers.append(info[vid]["server"])
+    for s in servers:
+        items = [(vid, e) for vid, e in analysis["startup"].items()
+                 if info[vid]["server"] == s and e["cmp"] and info[vid]["role"] == "variant"
+                 and vid not in ctl]
+        if not items:
+            continue
+        base = next((e["level"] for vid, e in analysis["startup"].items()
+                     if info[vid]["server"] == s and info[vid]["role"] == "baseline"), None)
+        called = [(vid, e) for vid, e in items if e["cmp"].get("verdict") in ("worse", "better")]
+        called.sort(key=lambda x: -x[1]["cmp"]["ratio"])
+        floor = (analysis.get("startup_floor") or {}).get(s)
+        rest = len(items) - len(called)
+        rows.append([s, num(base), "; ".join(
+            f"`{info[vid]['name']}` {change(e['cmp'])}"
+            + (f" ({base * (e['cmp']['ratio'] - 1):+.1f} ms)" if base else "")
+            for vid, e in called) or "none",
+            "-" if not rest else
+            f"one start each: no verdict ({rest})" if max(e["n"] for _, e in items) < 2 else
+            f"no change found above ±{floor * 100:.0f}% ({rest})" if floor is not None
+            else f"{rest} not called"])
+    return rows
+
+
+def hardened_rows(res, analysis):
+    info = analysis["info"]
+    rows = []
+    for s in dict.fromkeys(g["server"] for g in analysis["groups"]):
+        cv = combined_variant(res, info, s)
+        if not cv:
+            continue
+        base = next((g["baseline"] for g in analysis["groups"] if g["server"] == s), None)
+        be, ce = rs.exposure(res, base) if base else None, rs.exposure(res, cv)
+        costs = []
+        for g in analysis["groups"]:
+            r = next((r for r in g["rows"] if g["server"] == s and r["variant"] == cv), None)
+            if r and r["cmp"].get("cpu_ns_per_req"):
+                costs.append(f"{g['mode']} {change(r['cmp']['cpu_ns_per_req'])} "
+                             f"{mark(r['cmp']['cpu_ns_per_req'])}".strip())
+        su = (analysis["startup"].get(cv) or {}).get("cmp")
+        nd = len(info[cv].get("directives") or [])
+        rows.append([s, f"`{info[cv]['name']}`" + (f" ({nd} directives)" if nd > 1 else ""),
+                     f"{num(be)} → {num(ce)}" if be is not None and ce is not None else num(ce),
+                     "; ".join(costs) or "-", change(su) if su else "-"])
+    return rows
+
+
+def calibration_line(cal):
+    """The calibration table in one sentence."""
+    by = {}
+    for server, mode, ctl, want, got, agrees in cal:
+        word = "agrees" if agrees == "yes" else "**does not agree**" if agrees == "**no**" \
+            else "cannot tell" if agrees.startswith("too noisy") else "has no verdict"
+        by.setdefault(word, []).append(f"{server} {mode}" + (f" ({got} against {want})"
+                                                             if word != "agrees" else ""))
+    order = ["agrees", "**does not agree**", "cannot tell", "has no verdict"]
+    return "**Calibration**: the known cost " + "; ".join(
+        f"{w} on {', '.join(by[w])}" for w in order if w in by) + " ([details](#calibration))."
+
+
+def sec_verdict(res, analysis, ctx):
+    """What the run found, first: per server and mode, the directives with a cost
+    above the noise and a bound for the rest; start-up; the combined unit;
+    calibration in one line."""
+    out = [h(2, "Verdict")]
+    out.append(para("A directive is named only when its 95% interval excludes 0, a rank test "
+                    "agrees and the change is larger than the A/A control's noise floor; "
+                    "the bound for the rest is the larger of that floor and the typical "
+                    "directive's interval. Calibration controls are not counted here."))
+    rows = verdict_cost_rows(res, analysis, ctx["controls"])
+    if rows:
+        out.append(table(["server", "mode", "baseline CPU per request",
+                          "directives that change CPU per request beyond the noise "
+                          "(change [95% interval], CPU time)", "every other directive"],
+                         rows, ["l", "l", "r", "l", "l"]))
+    rows = verdict_startup_rows(analysis, ctx["controls"])
+    if rows:
+        out.append(table(["server", "baseline start-up (ms)",
+                          "directives that change start-up beyond the noise (change [95% "
+                          "interval], ms)", "every other directive"], rows,
+                         ["l", "r", "l", "l"]))
+    rows = hardened_rows(res, analysis)
+    if rows:
+        out.append(table(["server", "combined hardened unit", "exposure: baseline → hardened",
+                          "CPU per request change [95%] by mode", "start-up change [95%]"],
+                         rows, ["l", "l", "r", "l", "r"]))
+    else:
+        out.append(para("No combined hardened unit was measured in this set: every directive "
+                        "was measured alone (`sandbench run --profile hardened-SERVER "
+                        "--combine` measures one)."))
+    if ctx["cal"]:
+        out.append(para(calibration_line(ctx["cal"])))
+    return out
