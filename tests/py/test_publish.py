@@ -11,7 +11,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "scripts"
 sys.path.insert(0, os.path.dirname(__file__))
 from sblib.analysis import results as rs  # noqa: E402
 from sblib.commands import publish  # noqa: E402
-from sblib.commands import reproduce  # noqa: E402
+from sblib.analysis import reproduction as rp  # noqa: E402
 import sbfixture  # noqa: E402
 
 
@@ -66,9 +66,9 @@ class Publish(unittest.TestCase):
             sspec = json.load(f)
         self.assertNotIn("order", pspec)
         self.assertEqual(pspec["order_sha256"], rs.order_digest(sspec))
-        self.assertEqual(reproduce.spec_differences(pspec, sspec), [])
+        self.assertEqual(rp.spec_differences(pspec, sspec), [])
         sspec["order"] = sspec["order"][::-1]
-        self.assertEqual(reproduce.spec_differences(pspec, sspec), ["the slice order differs"])
+        self.assertEqual(rp.spec_differences(pspec, sspec), ["the slice order differs"])
         # the same input gives the same bytes; every command reads the set
         dest2 = os.path.join(self.dir, "pub2")
         self.assertEqual(run([self.src, dest2, "--no-plots"])[0], 0)

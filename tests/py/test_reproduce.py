@@ -12,6 +12,7 @@ import unittest
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "scripts"))
 sys.path.insert(0, os.path.dirname(__file__))
 from sblib.commands import reproduce  # noqa: E402
+from sblib.analysis import reproduction as rp  # noqa: E402
 from sblib.analysis import results as rs  # noqa: E402
 import sbfixture  # noqa: E402
 
@@ -25,19 +26,25 @@ class RerunArgv(unittest.TestCase):
         spec = {"argv": ["run", "--profile", "quick", "--out", "x", "--seed=9", "--reps", "3"],
                 "seed": 9}
         # recorded before duet windows: re-run one instance at a time, as measured
-        self.assertEqual(reproduce.rerun_argv(spec, "new"),
+        self.assertEqual(rp.rerun_argv(spec, "new"),
                          ["run", "--profile", "quick", "--reps", "3", "--out", "new",
                           "--method", "isolated", "--seed", "9"])
         spec["method"] = "duet"
-        self.assertEqual(reproduce.rerun_argv(spec, "new"),
+        self.assertEqual(rp.rerun_argv(spec, "new"),
                          ["run", "--profile", "quick", "--reps", "3", "--out", "new",
                           "--seed", "9"])
 
     def test_not_a_run(self):
         with self.assertRaises(rs.ResultsError):
-            reproduce.rerun_argv({"argv": ["report", "x"]}, "new")
+            rp.rerun_argv({"argv": ["report", "x"]}, "new")
         with self.assertRaises(rs.ResultsError):
-            reproduce.rerun_argv({}, "new")
+            rp.rerun_argv({}, "new")
+
+
+def plan(spec, out):
+    """rp.run_plan() as ([(argv, out)], merge sources)."""
+    steps, merge = rp.run_plan(spec, out)
+    return [(s["argv"], s["out"]) for s in steps], merge
 
 
 class MergedPlan(unittest.TestCase):
@@ -47,7 +54,7 @@ class MergedPlan(unittest.TestCase):
                                                    "--out", "runs/a"]},
             {"path": "runs/b", "seed": 2, "argv": ["run", "--reps", "5", "--seed", "2",
                                                    "--out", "runs/b"]}]}
-        runs, parts = reproduce.plan(spec, "new")
+        runs, parts = plan(spec, "new")
         self.assertEqual(runs, [
             (["run", "--reps", "3", "--out", "new.parts/1-a", "--method", "isolated",
               "--seed", "1"], "new.parts/1-a"),
@@ -56,11 +63,11 @@ class MergedPlan(unittest.TestCase):
         self.assertEqual(parts, ["new.parts/1-a", "new.parts/2-b"])
         # a merged set of duet runs re-runs duet runs
         spec["method"] = "duet"
-        self.assertNotIn("--method", reproduce.plan(spec, "new")[0][0][0])
+        self.assertNotIn("--method", plan(spec, "new")[0][0][0])
         spec["merged"][1]["argv"] = ["report", "x"]
         with self.assertRaisesRegex(rs.ResultsError, "run 2 \\(b\\)"):
-            reproduce.plan(spec, "new")
-        self.assertEqual(reproduce.plan({"argv": ["run", "--reps", "2"], "seed": 4}, "new"),
+            plan(spec, "new")
+        self.assertEqual(plan({"argv": ["run", "--reps", "2"], "seed": 4}, "new"),
                          ([(["run", "--reps", "2", "--out", "new", "--method", "isolated",
                              "--seed", "4"], "new")], None))
 
@@ -115,7 +122,7 @@ class Against(unittest.TestCase):
         rc, out, _ = run([self.orig, "--against", other])
         self.assertEqual(rc, 1)
         self.assertRegex(out, r"`drop/protect-system-strict` \| keepalive \| cpu_ns_per_req "
-                              r"\| \+\d+\.\d% \| \+2\d\.\d% .*\| \*\*no\*\* \|")
+                              r"\| \+\d+\.\d% \| 8 \| \+2\d\.\d% .*\| \*\*no\*\* \|")
         self.assertRegex(out, r"`drop/private-tmp-yes` \| keepalive \| cpu_ns_per_req .*\| yes \|")
 
     def test_bad_input(self):
