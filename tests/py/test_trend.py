@@ -10,6 +10,7 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "scripts"))
 sys.path.insert(0, os.path.dirname(__file__))
+from sblib.analysis import trend as tr  # noqa: E402
 from sblib.commands import trend  # noqa: E402
 import sbfixture  # noqa: E402
 
@@ -19,8 +20,8 @@ class StudentT(unittest.TestCase):
         # t_{0.975} of 1, 10 and 30 degrees of freedom, t_{0.9995} of 10
         for t, df, p in ((12.706, 1, 0.05), (2.228, 10, 0.05), (2.042, 30, 0.05),
                          (4.587, 10, 0.001)):
-            self.assertAlmostEqual(trend.t_sf2(t, df), p, delta=p * 0.01)
-        self.assertEqual(trend.t_sf2(0.0, 5), 1.0)
+            self.assertAlmostEqual(tr.t_sf2(t, df), p, delta=p * 0.01)
+        self.assertEqual(tr.t_sf2(0.0, 5), 1.0)
 
 
 class ChangePoints(unittest.TestCase):
@@ -28,7 +29,7 @@ class ChangePoints(unittest.TestCase):
         rng = random.Random(3)
         xs = [rng.gauss(0.02, 0.005) for _ in range(10)] + \
              [rng.gauss(0.10, 0.005) for _ in range(7)]
-        cps = trend.change_points(xs)
+        cps = tr.change_points(xs)
         self.assertEqual([c["index"] for c in cps], [10])
         self.assertAlmostEqual(cps[0]["after"] - cps[0]["before"], 0.08, delta=0.01)
         self.assertLess(cps[0]["p"], 0.001)
@@ -38,22 +39,22 @@ class ChangePoints(unittest.TestCase):
         xs = [rng.gauss(0.0, 0.004) for _ in range(8)] + \
              [rng.gauss(0.05, 0.004) for _ in range(8)] + \
              [rng.gauss(0.01, 0.004) for _ in range(8)]
-        self.assertEqual([c["index"] for c in trend.change_points(xs)], [8, 16])
+        self.assertEqual([c["index"] for c in tr.change_points(xs)], [8, 16])
 
     def test_no_step_no_change_point(self):
         for seed in range(40):
             rng = random.Random(seed)
             xs = [rng.gauss(0.03, 0.01) for _ in range(16)]
-            self.assertEqual(trend.change_points(xs), [], seed)
+            self.assertEqual(tr.change_points(xs), [], seed)
 
     def test_a_step_within_the_sets_own_precision_is_not_named(self):
         # sets that agree closely by chance, a step of 0.2% where each set
         # knows its cost to +-2%: no change point
         xs = [0.010, 0.0101, 0.0099, 0.0100, 0.012, 0.0121, 0.0119, 0.0120]
-        self.assertTrue(trend.change_points(xs))
-        self.assertEqual(trend.change_points(xs, se=[0.01] * len(xs)), [])
+        self.assertTrue(tr.change_points(xs))
+        self.assertEqual(tr.change_points(xs, se=[0.01] * len(xs)), [])
         # and below --min-change
-        self.assertEqual(trend.change_points(xs, min_change=0.005), [])
+        self.assertEqual(tr.change_points(xs, min_change=0.005), [])
 
 
 class Command(unittest.TestCase):
@@ -94,7 +95,7 @@ class Command(unittest.TestCase):
         self.assertRegex(changes[0], r"CHANGE: drop/system-call-filter keepalive cost "
                                      r"\+[34]\.\d% -> \+1[345]\.\d% at .*Test-05 .*"
                                      r"kernel 6\.1 -> 6\.2")
-        self.assertIn("machine kind: Other CPU 2 None nspawn: 6 set(s)", out)
+        self.assertIn("machine kind: Other CPU, 2 cores, nspawn: 6 set(s)", out)
         rc, out, _ = self.run_trend(sets, "--format", "json")
         data = json.loads(out)
         self.assertEqual(data["schema"], "sandbench-trend/1")
