@@ -124,9 +124,30 @@ class Publish(unittest.TestCase):
         dest = os.path.join(self.dir, "pub")
         rc, _, err = run([self.src, dest, "--no-plots"])
         self.assertEqual(rc, 2)
-        self.assertIn("machine paths", err)
+        self.assertIn("paths of this machine left in the set", err)
         self.assertIn("variants.json", err)
+        # and what to do: where the path is in SRC
+        self.assertIn("replace them in " + os.path.join(self.src, "variants.json"), err)
+        self.assertIn("then publish again", err)
         self.assertFalse(os.path.exists(dest))
+
+    def test_merged_into_an_absolute_out(self):
+        # `merge /abs/OUT /abs/A /abs/B` records those paths in spec.json:
+        # publish refused the set without saying what to do; now it records
+        # the set's own path and the sources by their names
+        from sblib.commands import merge
+        other = sbfixture.make_results(os.path.join(self.dir, "other"), rounds=6, seed=2)
+        out = os.path.join(self.dir, "merged")
+        self.assertEqual(sbfixture.run_main(merge.main, [out, self.src, other,
+                                                         "--no-report"])[0], 0)
+        dest = os.path.join(self.dir, "pub")
+        rc, _, err = run([out, dest, "--no-plots"])
+        self.assertEqual(rc, 0, err)
+        with open(os.path.join(dest, "spec.json")) as f:
+            self.assertEqual(json.load(f)["argv"], ["merge", dest, "src", "other"])
+        for fn in ("spec.json", "report.md"):
+            with open(os.path.join(dest, fn)) as f:
+                self.assertNotIn(out, f.read())
 
 
 if __name__ == "__main__":
