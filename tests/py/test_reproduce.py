@@ -72,19 +72,50 @@ class MergedPlan(unittest.TestCase):
                              "--seed", "4"], "new")], None))
 
     def test_every_published_set_has_a_plan(self):
+        # start-up, mounts, advise and seccomp sets said "spec.json: missing"
         top = os.path.join(os.path.dirname(__file__), "..", "..", "results", "published")
-        sets = [d for d in sorted(os.listdir(top))
-                if os.path.exists(os.path.join(top, d, "spec.json"))]
-        self.assertGreaterEqual(len(sets), 4)
+        sets = [d for d in sorted(os.listdir(top)) if os.path.isdir(os.path.join(top, d))]
+        self.assertGreaterEqual(len(sets), 9)
+        tools = {"startup": "sandbench startup ", "mounts": "sandbench startup ",
+                 "advise": "sandbench advise ", "seccomp": "build/bin/syscost "}
         for d in sets:
-            rc, out, err = sbfixture.run_main(reproduce.main, [os.path.join(top, d), "--dry-run",
-                                                               "--out", "x"])
-            self.assertEqual(rc, 0, d + err)
-            self.assertIn("running: sandbench run ", out)
-            if "-full" in d:
-                self.assertEqual(out.count("running: sandbench run "), 3)
-                self.assertIn("then: sandbench merge x x.parts/1-full-24x6 x.parts/2-full-8x2 "
-                              "x.parts/3-full-32x8-s3", out)
+            with self.subTest(set=d):
+                rc, out, err = sbfixture.run_main(reproduce.main, [os.path.join(top, d),
+                                                                   "--dry-run", "--out", "x"])
+                self.assertEqual(rc, 0, d + err)
+                want = next((t for k, t in tools.items() if d.endswith(k)), "sandbench run ")
+                self.assertIn("running: " + want, out)
+                self.assertRegex(out, r"expected duration: about \d+ (h \d+ min|min|s) ")
+                if "-full" in d:
+                    self.assertEqual(out.count("running: sandbench run "), 3)
+                    self.assertIn("then: sandbench merge x x.parts/1-full-24x6 "
+                                  "x.parts/2-full-8x2 x.parts/3-full-32x8-s3", out)
+                    self.assertIn("expected duration: about 4 h 19 min", out)
+        rc, out, _ = sbfixture.run_main(reproduce.main, [os.path.join(top, sets[0]),
+                                                         "--dry-run", "--out", "x"])
+        self.assertFalse(os.path.exists("x"))
+
+    def test_plans_of_other_kinds(self):
+        top = os.path.join(os.path.dirname(__file__), "..", "..", "results", "published")
+        from sblib.analysis import sets
+        p = rp.plan(sets.load(os.path.join(top, "debian12-2core-vm-2026-12-startup")), "new")
+        self.assertEqual([s["out"] for s in p["steps"]], ["new/activated", "new/inetd"])
+        self.assertEqual(p["steps"][0]["argv"][-4:], ["--out", "new/activated", "--seed", "2101"])
+        p = rp.plan(sets.load(os.path.join(top, "debian12-2core-vm-2026-12-advise")), "new")
+        nginx = next(s["argv"] for s in p["steps"] if s["out"] == "new/nginx")
+        self.assertEqual(nginx, ["advise", "--unit", "/lib/systemd/system/nginx.service",
+                                 "--url", "https://127.0.0.1:18446/", "--out", "new/nginx"])
+        drop = next(s["argv"] for s in p["steps"] if s["out"] == "new/servers/drop")
+        self.assertIn("--no-cost", drop)
+        self.assertIn("--public", drop)
+        self.assertTrue(drop[drop.index("--unit") + 1].endswith("units/lunchd-drop.service"))
+        p = rp.plan(sets.load(os.path.join(top, "seccomp")), "new")
+        first = p["steps"][0]
+        self.assertEqual((first["tool"], first["stdout"]), ("syscost",
+                                                            "new/getpid-selftest.json"))
+        self.assertIn("--mode none,allow1,allow", " ".join(first["argv"]))
+        self.assertEqual(p["steps"][-1]["argv"][1:3], ["--combine-micro",
+                                                       "new/micro-summary.json"])
 
 
 class Against(unittest.TestCase):
@@ -124,6 +155,17 @@ class Against(unittest.TestCase):
         self.assertRegex(out, r"`drop/protect-system-strict` \| keepalive \| cpu_ns_per_req "
                               r"\| \+\d+\.\d% \| 8 \| \+2\d\.\d% .*\| \*\*no\*\* \|")
         self.assertRegex(out, r"`drop/private-tmp-yes` \| keepalive \| cpu_ns_per_req .*\| yes \|")
+
+    def test_a_startup_set_against_its_reproduction(self):
+        top = os.path.join(os.path.dirname(__file__), "..", "..", "results", "published")
+        orig = os.path.join(top, "debian12-2core-vm-2026-12-startup")
+        again = os.path.join(self.dir, "again")
+        shutil.copytree(orig, again)
+        rc, out, err = sbfixture.run_main(reproduce.main, [orig, "--against", again])
+        self.assertEqual(rc, 0, out + err)
+        self.assertRegex(out, r"\*\*(\d+) of \1 directive costs agree\*\*")
+        self.assertRegex(out, r"`activated: activated/private-tmp-yes` \| start \| total_ms \| .* \| yes \|")
+        self.assertTrue(os.path.exists(os.path.join(again, "reproduce.md")))
 
     def test_bad_input(self):
         self.assertEqual(run([os.path.join(self.dir, "missing")])[0], 2)

@@ -6,6 +6,7 @@ import json
 from xml.sax.saxutils import escape, quoteattr
 
 from sblib.analysis import compare as cmp
+from sblib.analysis import sets
 from sblib.analysis import stats as st
 
 VERDICT = {cmp.PASS: "PASS", cmp.REGRESSION: "FAIL", cmp.BAD: "BAD INPUT",
@@ -49,8 +50,13 @@ def summary_line(r):
 
 
 def _side_line(name, s):
+    kinds = s.get("kinds") or ["run"]
+    if "run" not in kinds:
+        return (f"{name}: {s['path']} ({sets.describe(kinds)}, {s['state']}; kernel "
+                f"{s['env'].get('kernel')})")
     return (f"{name}: {s['path']} ({s['state']}, {s['records']} records; "
-            f"{s['analysis'] or 'not analysed'}; kernel {s['env'].get('kernel')})")
+            f"{s['analysis'] or 'not analysed'}; kernel {s['env'].get('kernel')}"
+            + ("".join(f"; also {sets.describe([k])}" for k in kinds if k != "run")) + ")")
 
 
 def lost_summary(lost, limit=12):
@@ -100,12 +106,17 @@ def _p(p):
     return "-" if p is None else f"{p:.2g}"
 
 
+def _widths(rows):
+    return (max([40] + [len(label(c)) for c in rows]), max([9] + [len(c["mode"]) for c in rows]))
+
+
 def cost_table(rows):
-    head = (f"{'variant':<40} {'mode':<9} {'metric':<15} {'BASE cost':>15} {'n':>4} "
+    w, m = _widths(rows)
+    head = (f"{'variant':<{w}} {'mode':<{m}} {'metric':<15} {'BASE cost':>15} {'n':>4} "
             f"{'NEW cost':>15} {'n':>4} {'change':>8} {'95% interval':<19} {'p':>7}  verdict")
     lines = [head]
     for c in rows:
-        lines.append(f"{label(c):<40} {c['mode']:<9} {c['metric']:<15} "
+        lines.append(f"{label(c):<{w}} {c['mode']:<{m}} {c['metric']:<15} "
                      f"{_cost(c['base'], c['base_lo'], c['base_hi']):>15} {_n(c['base_n']):>4} "
                      f"{_cost(c['new'], c['new_lo'], c['new_hi']):>15} {_n(c['new_n']):>4} "
                      f"{_change(c):>8} {_interval(c):<19} "
@@ -114,12 +125,14 @@ def cost_table(rows):
 
 
 def absolute_table(rows):
-    lines = [f"{'variant':<40} {'mode':<9} {'metric':<15} {'BASE':>9} {'n':>4} {'NEW':>9} "
+    w, m = _widths(rows)
+    lines = [f"{'variant':<{w}} {'mode':<{m}} {'metric':<15} {'BASE':>9} {'n':>4} {'NEW':>9} "
              f"{'n':>4} {'change':>8} {'95% interval':<19} {'p':>7}  verdict"]
     for c in rows:
-        lines.append(f"{label(c):<40} {c['mode']:<9} {c['metric']:<15} {cmp.fmt(c['base']):>9} "
-                     f"{_n(c['base_n']):>4} {cmp.fmt(c['new']):>9} {_n(c['new_n']):>4} "
-                     f"{st.pct(c.get('ratio')):>8} {_interval(c):<19} {_p(c.get('p')):>7}  {word(c)}")
+        lines.append(f"{label(c):<{w}} {c['mode']:<{m}} {c['metric']:<15} "
+                     f"{cmp.fmt(c['base']):>9} {_n(c['base_n']):>4} {cmp.fmt(c['new']):>9} "
+                     f"{_n(c['new_n']):>4} {st.pct(c.get('ratio')):>8} {_interval(c):<19} "
+                     f"{_p(c.get('p')):>7}  {word(c)}")
     return lines
 
 
