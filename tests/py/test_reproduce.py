@@ -164,7 +164,8 @@ class Against(unittest.TestCase):
         rc, out, err = sbfixture.run_main(reproduce.main, [orig, "--against", again])
         self.assertEqual(rc, 0, out + err)
         self.assertRegex(out, r"\*\*(\d+) of \1 directive costs agree\*\*")
-        self.assertRegex(out, r"`activated: activated/private-tmp-yes` \| start \| total_ms \| .* \| yes \|")
+        self.assertRegex(out, r"`activated: activated/private-tmp-yes` \| start \| total_ms \| "
+                              r".* \| yes \|")
         self.assertTrue(os.path.exists(os.path.join(again, "reproduce.md")))
 
     def test_bad_input(self):

@@ -52,8 +52,9 @@ def summary_line(r):
 def _side_line(name, s):
     kinds = s.get("kinds") or ["run"]
     if "run" not in kinds:
-        return (f"{name}: {s['path']} ({sets.describe(kinds)}, {s['state']}; kernel "
-                f"{s['env'].get('kernel')})")
+        kernel = s["env"].get("kernel")
+        return (f"{name}: {s['path']} ({sets.describe(kinds)}, {s['state']}"
+                + (f"; kernel {kernel})" if kernel else ")"))
     return (f"{name}: {s['path']} ({s['state']}, {s['records']} records; "
             f"{s['analysis'] or 'not analysed'}; kernel {s['env'].get('kernel')}"
             + ("".join(f"; also {sets.describe([k])}" for k in kinds if k != "run")) + ")")

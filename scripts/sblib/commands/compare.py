@@ -35,7 +35,6 @@ import sys
 from sblib.analysis import compare as cmp
 from sblib.analysis import compare_text as out_
 from sblib.analysis import results as rs
-from sblib.analysis import sets
 from sblib.analysis import stats as st
 from sblib.commands import _cli
 

@@ -28,7 +28,6 @@ nothing and exits 1 when any interval came out wider.
 
 The library part is sblib.analysis.merging; this is the command.
 """
-import os
 import shutil
 import sys
 

@@ -14,7 +14,6 @@ the total as before -> after. A masked unit (a link to /dev/null) and an
 empty unit file (which systemd reads as masked) are skipped with a note.
 Works where systemd is not PID 1: offline mode reads files only.
 """
-import argparse
 import concurrent.futures
 import difflib
 import glob
