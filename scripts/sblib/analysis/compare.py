@@ -665,13 +665,10 @@ def jsonable(r):
 
 
 def fmt(v):
+    """An absolute figure in a few characters: 1.23M, 45.6k, 789, 1.5."""
     if v is None:
         return "-"
-    a = abs(v)
-    if a >= 1e6:
-        return f"{v / 1e6:.2f}M"
-    if a >= 1e4:
-        return f"{v / 1e3:.1f}k"
-    if a >= 100:
-        return f"{v:.0f}"
+    for least, unit, form in ((1e6, 1e6, "{:.2f}M"), (1e4, 1e3, "{:.1f}k"), (100, 1, "{:.0f}")):
+        if abs(v) >= least:
+            return form.format(v / unit)
     return f"{v:.3g}"
