@@ -9,6 +9,7 @@ import xml.etree.ElementTree as ET
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "scripts"))
 sys.path.insert(0, os.path.dirname(__file__))
+from sblib.analysis import compare as cmp  # noqa: E402
 from sblib.commands import compare  # noqa: E402
 import sbfixture  # noqa: E402
 
@@ -78,8 +79,7 @@ class Compare(unittest.TestCase):
 
     def test_dearer_directive_is_a_cost_regression(self):
         dear = self.dearer()
-        res = compare.compare_dirs(compare.rs.load(self.base), compare.rs.load(dear),
-                                   0.05, resamples=500)
+        res = cmp.compare_paths(self.base, dear, 0.05, resamples=500)
         regs = {(r["kind"], r["variant"], r["metric"]) for r in res["regressions"]}
         self.assertIn(("cost", "drop/system-call-filter", "cpu_ns_per_req"), regs)
         self.assertNotIn(("cost", "drop/private-tmp-yes", "cpu_ns_per_req"), regs)
@@ -89,7 +89,7 @@ class Compare(unittest.TestCase):
         self.assertAlmostEqual(row["change"], 1.15 / 1.04, delta=0.03)
         self.assertLess(row["lo"], 1.15 / 1.04)
         self.assertGreater(row["hi"], 1.15 / 1.04)
-        self.assertEqual(res["exit"], compare.REGRESSION)
+        self.assertEqual(res["exit"], cmp.REGRESSION)
 
     def test_exposure_rise_is_a_regression(self):
         worse = sbfixture.make_results(self.path("expo"), seed=1, modes=("keepalive", "close"),
@@ -164,7 +164,7 @@ class Compare(unittest.TestCase):
             json.dump({"state": "interrupted", "runs_done": len(runs) // 2,
                        "runs_planned": len(runs)}, f)
         rc, out, _ = run([self.base, part])
-        self.assertEqual(rc, compare.INCOMPLETE)
+        self.assertEqual(rc, cmp.INCOMPLETE)
         self.assertIn("NEW is not complete: state 'interrupted', 40 of 80 records", out)
         # gated on request: what it did not reach is lost
         rc, out, _ = run([self.base, part, "--allow-incomplete"])
@@ -205,7 +205,7 @@ class Compare(unittest.TestCase):
         # NEW's control reads +6 us: neither its known +2 us nor what BASE read
         new = self.calibrated("cal-c", 2, 40000.0, 1.15)
         rc, out, _ = run([base, new])
-        self.assertEqual(rc, compare.INVALID, out)
+        self.assertEqual(rc, cmp.INVALID, out)
         self.assertIn("INVALID: calibration drop/calibration-work-2us keepalive: NEW measures "
                       "+6,", out)
         self.assertIn("DISAGREES", out)
@@ -231,7 +231,7 @@ class Compare(unittest.TestCase):
         os.mkdir(empty)
         rc, _, err = run([self.base, empty])
         self.assertEqual(rc, 2)
-        self.assertIn("spec.json: missing", err)
+        self.assertIn("no results set here", err)
         bad = self.path("bad")
         shutil.copytree(self.base, bad)
         with open(os.path.join(bad, "runs.jsonl"), "a") as f:
@@ -257,7 +257,7 @@ class Compare(unittest.TestCase):
         rc, out, _ = run(["--help"])
         self.assertEqual(rc, 0)
         for code in range(5):
-            self.assertRegex(out, rf"(?m)^  {code}  \w")
+            self.assertRegex(out, rf"(?m)^  {code} +\w")
 
     def test_formats(self):
         dear = self.dearer()
@@ -319,6 +319,163 @@ class Compare(unittest.TestCase):
         write_runs(self.base, runs)
         self.assertIn("BASE: " + self.base + " (complete, 80 records; analysed here;",
                       run([self.base, self.base])[1])
+
+
+PUBLISHED = os.path.join(os.path.dirname(__file__), "..", "..", "results", "published")
+
+
+class NotComparable(unittest.TestCase):
+    """No change is called from fewer than 3 samples or a zero-width
+    interval: such comparisons are counted apart, never regressions."""
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="sb-compare-nc-")
+
+    def tearDown(self):
+        shutil.rmtree(self.dir)
+
+    def test_one_isolated_slice_is_never_a_regression(self):
+        # compare FULL DUET: 133 throughput "regressions" whose NEW interval
+        # had zero width, one isolated slice per variant
+        costs = {"private-tmp-yes": (1.0, 9.6, "ok"), "protect-system-strict": (1.10, 9.6, "ok"),
+                 "system-call-filter": (1.04, 9.6, "ok")}
+        base = sbfixture.make_results(os.path.join(self.dir, "base"), seed=1, costs=costs,
+                                      drift=0.0)
+        new = sbfixture.make_duet_results(os.path.join(self.dir, "duet"), seed=5,
+                                          costs={d: c[0] for d, c in costs.items()},
+                                          isolated_rounds=1)
+        res = cmp.compare_paths(base, new, 0.05, resamples=300)
+        rps = [r for r in res["costs"] if r["metric"] == "rps"]
+        self.assertEqual(len(rps), 3)
+        for r in rps:
+            self.assertEqual((r["verdict"], r["why"], r["new_n"]), ("not comparable", "n<3", 1))
+            self.assertIsNone(r["change"])
+        self.assertEqual([x for x in res["regressions"] if x.get("metric") == "rps"], [])
+        self.assertEqual(res["counts"]["not_comparable"], 3)   # the A/A control is not a cost
+        rc, out, _ = run([base, new, "-v"])
+        self.assertEqual(rc, 0, out)
+        self.assertNotIn("REGRESSION", out)
+        self.assertRegex(out, r"summary: \d+ compared, 0 regression\(s\), \d+ improvement\(s\), "
+                              r"\d+ unchanged at the 5% threshold, 3 not comparable "
+                              r"\(n<3 / no interval\)")
+        # benchstat-like rows: each side's cost with its interval and n, p
+        head = next(l for l in out.splitlines() if l.startswith("variant "))
+        self.assertRegex(head, r"BASE cost +n +NEW cost +n +change +95% interval +p +verdict")
+        row = next(l for l in out.splitlines() if l.startswith("drop/protect-system-strict")
+                   and " rps " in l)
+        self.assertRegex(row, r"[-+]\d+\.\d% ±\d+\.\d% +8 +[-+]\d+\.\d% ±0\.0% +1 +- +- +- +"
+                              r"not comparable \(n<3\)")
+        row = next(l for l in out.splitlines() if l.startswith("drop/protect-system-strict")
+                   and " cpu_ns_per_req " in l)
+        self.assertRegex(row, r" 8 .* 12 .*\] +\d\.\d+(e-\d+)? +~")
+
+    def test_zero_width_interval_is_not_comparable(self):
+        wide = {"ratio": 1.02, "lo": 1.0, "hi": 1.04, "n_base": 12, "n_new": 12}
+        flat = {"ratio": 1.30, "lo": 1.30, "hi": 1.30, "n_base": 12, "n_new": 12}
+        self.assertIsNone(cmp.why_not(wide))
+        self.assertEqual(cmp.why_not(wide, flat), "no interval")
+        self.assertEqual(cmp.why_not(dict(wide, n_new=2)), "n<3")
+        row = cmp.cost_row("drop/x", "keepalive", "cpu_ns_per_req", wide, flat, 0.05, False)
+        self.assertEqual((row["verdict"], row["comparable"], row["significant"]),
+                         ("not comparable", False, False))
+        row = cmp.cost_row("drop/x", "keepalive", "cpu_ns_per_req", wide,
+                           dict(wide, ratio=1.3, lo=1.25, hi=1.35), 0.05, False)
+        self.assertEqual(row["verdict"], "worse")
+        self.assertLess(row["p"], 0.001)
+        # p read off the interval: below 0.05 exactly when it leaves out 1
+        self.assertAlmostEqual(cmp.p_of_interval(1.1, 1.0, 1.2), 0.05, delta=0.002)
+
+    def test_nothing_comparable_exits_5_unless_allowed(self):
+        a = sbfixture.make_results(os.path.join(self.dir, "a"), seed=1, rounds=2)
+        b = sbfixture.make_results(os.path.join(self.dir, "b"), seed=2, rounds=2)
+        rc, out, _ = run([a, b])
+        self.assertEqual(rc, cmp.EMPTY, out)
+        self.assertTrue(out.startswith("EMPTY: nothing compared ("), out)
+        rc, out, _ = run([a, b, "--allow-empty"])
+        self.assertEqual(rc, 0, out)
+        self.assertIn("PASS: nothing compared (--allow-empty)", out)
+        rc, out, _ = run([a, b, "--json"])
+        self.assertEqual((rc, json.loads(out)["counts"]["compared"]), (cmp.EMPTY, 0))
+
+    def test_threshold_message_says_the_range(self):
+        base = sbfixture.make_results(os.path.join(self.dir, "a"), seed=1)
+        for bad in ("1000", "-1", "nan", "inf"):
+            rc, out, err = run([base, base, "--threshold", bad])
+            self.assertEqual((rc, out), (2, ""), bad)
+            self.assertIn("want a percentage from 0 up to (not including) 1000", err)
+            self.assertIn("gates nothing", err)
+            self.assertNotIn(">= 0", err)
+        self.assertEqual(run([base, base, "--threshold", "999"])[0], 0)
+
+    @unittest.skipUnless(os.path.isdir(PUBLISHED), "no published sets")
+    def test_published_full_against_duet(self):
+        full = os.path.join(PUBLISHED, "debian12-2core-vm-2026-11-full")
+        duet = os.path.join(PUBLISHED, "debian12-2core-vm-2026-12-duet")
+        # as published (their analysis.json is of the default resamples)
+        rc, out, err = sbfixture.run_main(compare.main, [full, duet, "--json"])
+        data = json.loads(out)
+        for r in data["regressions"]:
+            if r["kind"] == "cost":
+                self.assertGreaterEqual(min(r["base_n"], r["new_n"]), cmp.MIN_N, r)
+                self.assertLess(r["new_lo"], r["new_hi"], r)
+        self.assertGreaterEqual(data["counts"]["not_comparable"], 300)
+        self.assertFalse([r for r in data["regressions"] if r.get("metric") == "rps"])
+
+
+class StartupSets(unittest.TestCase):
+    """Start-up sets compared as start-up: each directive's change to its
+    baseline, moved from BASE to NEW."""
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="sb-compare-su-")
+        src = os.path.join(PUBLISHED, "debian12-2core-vm-2026-12-mounts")
+        if not os.path.isdir(src):
+            self.skipTest("no published start-up set")
+        self.base = os.path.join(self.dir, "base")
+        shutil.copytree(src, self.base)
+
+    def tearDown(self):
+        shutil.rmtree(self.dir)
+
+    def test_startup_sets_compare_startup(self):
+        rc, out, err = run([self.base, self.base, "-v"])
+        self.assertEqual(rc, 0, out + err)
+        self.assertNotIn("spec.json: missing", err)
+        self.assertIn("start-up set", out)
+        self.assertRegex(out, r"summary: 2\d compared, 0 regression")
+        self.assertRegex(out, r"drop/private-tmp-yes +start @1000 mounts total_ms")
+        # NEW's PrivateTmp= start-up at 1000 mounts costs twice as much
+        new = os.path.join(self.dir, "new")
+        shutil.copytree(self.base, new)
+        path = os.path.join(new, "startup.json")
+        with open(path) as f:
+            doc = json.load(f)
+        c = doc["groups"][0]["costs"]["1000"]["drop/private-tmp-yes"]["total_ms"]
+        for k in ("pct", "pct_lo", "pct_hi"):
+            c[k] = (100 + c[k]) * 2 - 100
+        with open(path, "w") as f:
+            json.dump(doc, f)
+        rc, out, _ = run([self.base, new])
+        self.assertEqual(rc, 1, out)
+        self.assertRegex(out, r"REGRESSION: drop/private-tmp-yes start @1000 mounts cost "
+                              r"start-up \+\d+\.\d% -> \+\d+\.\d%: \+\d+\.\d% .*\(n 8 -> 8, p ")
+
+    def test_sets_of_different_kinds_are_bad_input(self):
+        run_set = sbfixture.make_results(os.path.join(self.dir, "run"), seed=1)
+        rc, _, err = run([self.base, run_set])
+        self.assertEqual(rc, 2)
+        self.assertIn("is a start-up set, NEW", err)
+        self.assertIn("is a run set: compare sets of one kind", err)
+
+    def test_every_published_set_against_itself(self):
+        for d in sorted(os.listdir(PUBLISHED)):
+            path = os.path.join(PUBLISHED, d)
+            if not os.path.isdir(path):
+                continue
+            with self.subTest(set=d):
+                rc, out, err = sbfixture.run_main(compare.main, [path, path, "--allow-empty"])
+                self.assertEqual(rc, 0, out + err)
+                self.assertNotIn("missing", err)
 
 
 def read_runs(path):

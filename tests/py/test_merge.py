@@ -12,9 +12,9 @@ import unittest
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "scripts"))
 sys.path.insert(0, os.path.dirname(__file__))
 from sblib.analysis import results as rs  # noqa: E402
-from sblib.commands import compare  # noqa: E402
+from sblib.analysis import compare as cmp  # noqa: E402
+from sblib.analysis import reproduction as rp  # noqa: E402
 from sblib.commands import merge  # noqa: E402
-from sblib.commands import reproduce  # noqa: E402
 import sbfixture  # noqa: E402
 
 COSTS = {"private-tmp-yes": (1.0, 9.2, "ok"), "protect-system-strict": (1.08, 8.9, "ok")}
@@ -74,7 +74,7 @@ class Merge(unittest.TestCase):
                              r"±\d\.\d% / ±\d\.\d%")
         # a merged set is reproduced run by run, and says so
         with self.assertRaises(rs.ResultsError) as e:
-            reproduce.rerun_argv(m["spec"], "x")
+            rp.rerun_argv(m["spec"], "x")
         self.assertIn("merged", str(e.exception))
 
     def test_published_sources_and_unknown_verdicts(self):
@@ -194,7 +194,7 @@ class Merge(unittest.TestCase):
         self.assertEqual(g["base_levels"]["cpu_ns_per_req"], aa["base"])
         vid = "drop/protect-system-strict"
         row = next(r for r in g["rows"] if r["variant"] == vid)["cmp"]["cpu_ns_per_req"]
-        res = compare.compare_dirs(rs.load(self.out), rs.load(self.out), resamples=200)
+        res = cmp.compare_paths(self.out, self.out, resamples=200)
         cost = next(r for r in res["costs"] if r["variant"] == vid
                     and r["mode"] == "keepalive" and r["metric"] == "cpu_ns_per_req")
         self.assertAlmostEqual(cost["base"], row["ratio"], places=12)

@@ -11,7 +11,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "scripts"
 sys.path.insert(0, os.path.dirname(__file__))
 from sblib.analysis import results as rs  # noqa: E402
 from sblib.commands import publish  # noqa: E402
-from sblib.commands import reproduce  # noqa: E402
+from sblib.analysis import reproduction as rp  # noqa: E402
 import sbfixture  # noqa: E402
 
 
@@ -66,9 +66,9 @@ class Publish(unittest.TestCase):
             sspec = json.load(f)
         self.assertNotIn("order", pspec)
         self.assertEqual(pspec["order_sha256"], rs.order_digest(sspec))
-        self.assertEqual(reproduce.spec_differences(pspec, sspec), [])
+        self.assertEqual(rp.spec_differences(pspec, sspec), [])
         sspec["order"] = sspec["order"][::-1]
-        self.assertEqual(reproduce.spec_differences(pspec, sspec), ["the slice order differs"])
+        self.assertEqual(rp.spec_differences(pspec, sspec), ["the slice order differs"])
         # the same input gives the same bytes; every command reads the set
         dest2 = os.path.join(self.dir, "pub2")
         self.assertEqual(run([self.src, dest2, "--no-plots"])[0], 0)
@@ -124,9 +124,30 @@ class Publish(unittest.TestCase):
         dest = os.path.join(self.dir, "pub")
         rc, _, err = run([self.src, dest, "--no-plots"])
         self.assertEqual(rc, 2)
-        self.assertIn("machine paths", err)
+        self.assertIn("paths of this machine left in the set", err)
         self.assertIn("variants.json", err)
+        # and what to do: where the path is in SRC
+        self.assertIn("replace them in " + os.path.join(self.src, "variants.json"), err)
+        self.assertIn("then publish again", err)
         self.assertFalse(os.path.exists(dest))
+
+    def test_merged_into_an_absolute_out(self):
+        # `merge /abs/OUT /abs/A /abs/B` records those paths in spec.json:
+        # publish refused the set without saying what to do; now it records
+        # the set's own path and the sources by their names
+        from sblib.commands import merge
+        other = sbfixture.make_results(os.path.join(self.dir, "other"), rounds=6, seed=2)
+        out = os.path.join(self.dir, "merged")
+        self.assertEqual(sbfixture.run_main(merge.main, [out, self.src, other,
+                                                         "--no-report"])[0], 0)
+        dest = os.path.join(self.dir, "pub")
+        rc, _, err = run([out, dest, "--no-plots"])
+        self.assertEqual(rc, 0, err)
+        with open(os.path.join(dest, "spec.json")) as f:
+            self.assertEqual(json.load(f)["argv"], ["merge", dest, "src", "other"])
+        for fn in ("spec.json", "report.md"):
+            with open(os.path.join(dest, fn)) as f:
+                self.assertNotIn(out, f.read())
 
 
 if __name__ == "__main__":

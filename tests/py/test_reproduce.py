@@ -12,6 +12,7 @@ import unittest
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "scripts"))
 sys.path.insert(0, os.path.dirname(__file__))
 from sblib.commands import reproduce  # noqa: E402
+from sblib.analysis import reproduction as rp  # noqa: E402
 from sblib.analysis import results as rs  # noqa: E402
 import sbfixture  # noqa: E402
 
@@ -25,19 +26,25 @@ class RerunArgv(unittest.TestCase):
         spec = {"argv": ["run", "--profile", "quick", "--out", "x", "--seed=9", "--reps", "3"],
                 "seed": 9}
         # recorded before duet windows: re-run one instance at a time, as measured
-        self.assertEqual(reproduce.rerun_argv(spec, "new"),
+        self.assertEqual(rp.rerun_argv(spec, "new"),
                          ["run", "--profile", "quick", "--reps", "3", "--out", "new",
                           "--method", "isolated", "--seed", "9"])
         spec["method"] = "duet"
-        self.assertEqual(reproduce.rerun_argv(spec, "new"),
+        self.assertEqual(rp.rerun_argv(spec, "new"),
                          ["run", "--profile", "quick", "--reps", "3", "--out", "new",
                           "--seed", "9"])
 
     def test_not_a_run(self):
         with self.assertRaises(rs.ResultsError):
-            reproduce.rerun_argv({"argv": ["report", "x"]}, "new")
+            rp.rerun_argv({"argv": ["report", "x"]}, "new")
         with self.assertRaises(rs.ResultsError):
-            reproduce.rerun_argv({}, "new")
+            rp.rerun_argv({}, "new")
+
+
+def plan(spec, out):
+    """rp.run_plan() as ([(argv, out)], merge sources)."""
+    steps, merge = rp.run_plan(spec, out)
+    return [(s["argv"], s["out"]) for s in steps], merge
 
 
 class MergedPlan(unittest.TestCase):
@@ -47,7 +54,7 @@ class MergedPlan(unittest.TestCase):
                                                    "--out", "runs/a"]},
             {"path": "runs/b", "seed": 2, "argv": ["run", "--reps", "5", "--seed", "2",
                                                    "--out", "runs/b"]}]}
-        runs, parts = reproduce.plan(spec, "new")
+        runs, parts = plan(spec, "new")
         self.assertEqual(runs, [
             (["run", "--reps", "3", "--out", "new.parts/1-a", "--method", "isolated",
               "--seed", "1"], "new.parts/1-a"),
@@ -56,28 +63,59 @@ class MergedPlan(unittest.TestCase):
         self.assertEqual(parts, ["new.parts/1-a", "new.parts/2-b"])
         # a merged set of duet runs re-runs duet runs
         spec["method"] = "duet"
-        self.assertNotIn("--method", reproduce.plan(spec, "new")[0][0][0])
+        self.assertNotIn("--method", plan(spec, "new")[0][0][0])
         spec["merged"][1]["argv"] = ["report", "x"]
         with self.assertRaisesRegex(rs.ResultsError, "run 2 \\(b\\)"):
-            reproduce.plan(spec, "new")
-        self.assertEqual(reproduce.plan({"argv": ["run", "--reps", "2"], "seed": 4}, "new"),
+            plan(spec, "new")
+        self.assertEqual(plan({"argv": ["run", "--reps", "2"], "seed": 4}, "new"),
                          ([(["run", "--reps", "2", "--out", "new", "--method", "isolated",
                              "--seed", "4"], "new")], None))
 
     def test_every_published_set_has_a_plan(self):
+        # start-up, mounts, advise and seccomp sets said "spec.json: missing"
         top = os.path.join(os.path.dirname(__file__), "..", "..", "results", "published")
-        sets = [d for d in sorted(os.listdir(top))
-                if os.path.exists(os.path.join(top, d, "spec.json"))]
-        self.assertGreaterEqual(len(sets), 4)
+        sets = [d for d in sorted(os.listdir(top)) if os.path.isdir(os.path.join(top, d))]
+        self.assertGreaterEqual(len(sets), 9)
+        tools = {"startup": "sandbench startup ", "mounts": "sandbench startup ",
+                 "advise": "sandbench advise ", "seccomp": "build/bin/syscost "}
         for d in sets:
-            rc, out, err = sbfixture.run_main(reproduce.main, [os.path.join(top, d), "--dry-run",
-                                                               "--out", "x"])
-            self.assertEqual(rc, 0, d + err)
-            self.assertIn("running: sandbench run ", out)
-            if "-full" in d:
-                self.assertEqual(out.count("running: sandbench run "), 3)
-                self.assertIn("then: sandbench merge x x.parts/1-full-24x6 x.parts/2-full-8x2 "
-                              "x.parts/3-full-32x8-s3", out)
+            with self.subTest(set=d):
+                rc, out, err = sbfixture.run_main(reproduce.main, [os.path.join(top, d),
+                                                                   "--dry-run", "--out", "x"])
+                self.assertEqual(rc, 0, d + err)
+                want = next((t for k, t in tools.items() if d.endswith(k)), "sandbench run ")
+                self.assertIn("running: " + want, out)
+                self.assertRegex(out, r"expected duration: about \d+ (h \d+ min|min|s) ")
+                if "-full" in d:
+                    self.assertEqual(out.count("running: sandbench run "), 3)
+                    self.assertIn("then: sandbench merge x x.parts/1-full-24x6 "
+                                  "x.parts/2-full-8x2 x.parts/3-full-32x8-s3", out)
+                    self.assertIn("expected duration: about 4 h 19 min", out)
+        rc, out, _ = sbfixture.run_main(reproduce.main, [os.path.join(top, sets[0]),
+                                                         "--dry-run", "--out", "x"])
+        self.assertFalse(os.path.exists("x"))
+
+    def test_plans_of_other_kinds(self):
+        top = os.path.join(os.path.dirname(__file__), "..", "..", "results", "published")
+        from sblib.analysis import sets
+        p = rp.plan(sets.load(os.path.join(top, "debian12-2core-vm-2026-12-startup")), "new")
+        self.assertEqual([s["out"] for s in p["steps"]], ["new/activated", "new/inetd"])
+        self.assertEqual(p["steps"][0]["argv"][-4:], ["--out", "new/activated", "--seed", "2101"])
+        p = rp.plan(sets.load(os.path.join(top, "debian12-2core-vm-2026-12-advise")), "new")
+        nginx = next(s["argv"] for s in p["steps"] if s["out"] == "new/nginx")
+        self.assertEqual(nginx, ["advise", "--unit", "/lib/systemd/system/nginx.service",
+                                 "--url", "https://127.0.0.1:18446/", "--out", "new/nginx"])
+        drop = next(s["argv"] for s in p["steps"] if s["out"] == "new/servers/drop")
+        self.assertIn("--no-cost", drop)
+        self.assertIn("--public", drop)
+        self.assertTrue(drop[drop.index("--unit") + 1].endswith("units/lunchd-drop.service"))
+        p = rp.plan(sets.load(os.path.join(top, "seccomp")), "new")
+        first = p["steps"][0]
+        self.assertEqual((first["tool"], first["stdout"]), ("syscost",
+                                                            "new/getpid-selftest.json"))
+        self.assertIn("--mode none,allow1,allow", " ".join(first["argv"]))
+        self.assertEqual(p["steps"][-1]["argv"][1:3], ["--combine-micro",
+                                                       "new/micro-summary.json"])
 
 
 class Against(unittest.TestCase):
@@ -115,8 +153,20 @@ class Against(unittest.TestCase):
         rc, out, _ = run([self.orig, "--against", other])
         self.assertEqual(rc, 1)
         self.assertRegex(out, r"`drop/protect-system-strict` \| keepalive \| cpu_ns_per_req "
-                              r"\| \+\d+\.\d% \| \+2\d\.\d% .*\| \*\*no\*\* \|")
+                              r"\| \+\d+\.\d% \| 8 \| \+2\d\.\d% .*\| \*\*no\*\* \|")
         self.assertRegex(out, r"`drop/private-tmp-yes` \| keepalive \| cpu_ns_per_req .*\| yes \|")
+
+    def test_a_startup_set_against_its_reproduction(self):
+        top = os.path.join(os.path.dirname(__file__), "..", "..", "results", "published")
+        orig = os.path.join(top, "debian12-2core-vm-2026-12-startup")
+        again = os.path.join(self.dir, "again")
+        shutil.copytree(orig, again)
+        rc, out, err = sbfixture.run_main(reproduce.main, [orig, "--against", again])
+        self.assertEqual(rc, 0, out + err)
+        self.assertRegex(out, r"\*\*(\d+) of \1 directive costs agree\*\*")
+        self.assertRegex(out, r"`activated: activated/private-tmp-yes` \| start \| total_ms \| "
+                              r".* \| yes \|")
+        self.assertTrue(os.path.exists(os.path.join(again, "reproduce.md")))
 
     def test_bad_input(self):
         self.assertEqual(run([os.path.join(self.dir, "missing")])[0], 2)

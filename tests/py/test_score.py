@@ -99,7 +99,17 @@ class Score(unittest.TestCase):
         self.assertIn("✗ PrivateTmp=", out)
         rc, out, _ = run(["--json", self.plain, self.hard])
         self.assertEqual(rc, 0)
-        self.assertEqual(len(json.loads(out)), 2)
+        doc = json.loads(out)
+        self.assertEqual(doc["schema"], "sandbench-score/1")
+        self.assertEqual(len(doc["units"]), 2)
+        # --json and a unit above --threshold: the document, and exit 1
+        rc, out, _ = run(["--json", "--threshold", "5", self.plain])
+        self.assertEqual((rc, json.loads(out)["units"][0]["unit"]), (1, self.plain))
+        js = os.path.join(self.dir, "score.json")
+        rc, out, _ = run(["--json-out", js, self.plain])
+        self.assertIn("overall exposure:", out)
+        with open(js) as f:
+            self.assertEqual(json.load(f)["schema"], "sandbench-score/1")
         self.assertEqual(run(["--threshold", "5", self.plain])[0], 1)
         self.assertEqual(run(["--threshold", "5", self.hard])[0], 0)
 
@@ -123,6 +133,29 @@ class Score(unittest.TestCase):
         self.assertEqual(run([])[0], 2)
         self.assertEqual(run(["--with", os.path.join(self.dir, "nope.conf"), self.plain])[0], 2)
         self.assertEqual(run(["--help"])[0], 0)
+
+    def test_threshold_must_be_an_exposure(self):
+        # -1, nan and 1e9 were accepted: -1 failed every unit, the others none
+        for bad in ("-1", "nan", "1e9", "10", "inf"):
+            rc, out, err = run(["--threshold", bad, self.plain])
+            self.assertEqual(rc, 2, bad)
+            self.assertIn("want an exposure from 0 up to (not including) 10", err)
+            self.assertEqual(out, "")
+        self.assertEqual(run(["--threshold", "0", self.hard])[0], 1)
+        self.assertEqual(run(["--threshold", "9.99", self.plain])[0], 0)
+
+    def test_empty_unit_is_called_empty_not_masked(self):
+        empty = os.path.join(self.dir, "empty.service")
+        open(empty, "w").close()
+        rc, out, err = run([empty])
+        self.assertEqual(rc, 0, err)
+        self.assertIn("empty.service: empty (systemd reads an empty unit file as masked", err)
+        self.assertNotIn("refused", err)
+        rc, out, err = run([empty, self.plain, self.hard])
+        self.assertEqual(rc, 0, err)
+        self.assertIn("2 units scored, 1 empty (skipped)", out)
+        rc, out, _ = run(["--json", empty])
+        self.assertEqual(json.loads(out)["skipped"][0]["why"][:5], "empty")
 
 
 class ScoreUnreadable(unittest.TestCase):

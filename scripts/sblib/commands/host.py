@@ -1,23 +1,30 @@
 """sandbench host: the real systemd that units run under (see _host.py)."""
 import argparse
-import json
 import os
 import signal
 import subprocess
 import sys
 
+from sblib.commands import _cli
 from sblib.measuring import host as _host
 from sblib.measuring import roots as _roots
 
 HELP = "boot, inspect, use and power off the systemd sandbox host"
 
-USAGE = """\
-usage: sandbench host [--name NAME] up [--lock-timeout S] [--root DIR] [--show PATH]...
+SYNOPSIS = """sandbench host [--name NAME] up [--lock-timeout S] [--root DIR] [--show PATH]...
        sandbench host root [--release R]
-       sandbench host [--name NAME] status [--json]
+       sandbench host [--name NAME] status [--json] [--json-out FILE]
        sandbench host [--name NAME] exec -- CMD [ARGS...]
        sandbench host [--name NAME] install [--set KEY=VALUE]... FILE...
-       sandbench host [--name NAME] down
+       sandbench host [--name NAME] down"""
+SCHEMA = "sandbench-host-status/1"
+EXITS = {0: "done (status: the host is up)",
+         1: "failed (the message says why); status: the host is not up; exec: the host is "
+            "not up",
+         2: "bad usage (an unknown subcommand or option, not root)",
+         _host.EX_TEMPFAIL: "another sandbox host held the lock for the whole --lock-timeout"}
+
+USAGE = "usage: " + SYNOPSIS + """
 
 Where systemd is PID 1 the host is this machine (units go to
 /run/systemd/system). Elsewhere `up` boots this machine's systemd in a
@@ -45,18 +52,22 @@ removes a stale container of the same name from an interrupted run.
 options:
   --name NAME         container name (default: sandbench)
 
-exit status: 0 done, 1 failed (the message says why), 2 bad usage,
-75 another sandbox host held the lock for the whole --lock-timeout.
+exit status:
+""" + "\n".join(f"  {k:<4}{v}" for k, v in sorted(EXITS.items())) + """
+  exec returns the command's own exit status.
 """
 
 
 def main(argv):
-    ap = argparse.ArgumentParser(prog="sandbench host", usage=USAGE, add_help=False)
+    ap = argparse.ArgumentParser(prog="sandbench host", usage=SYNOPSIS, add_help=False)
     ap.add_argument("-h", "--help", action="store_true")
     ap.add_argument("--name", default="sandbench")
     ap.add_argument("cmd", nargs="?")
     ap.add_argument("rest", nargs=argparse.REMAINDER)
-    a = ap.parse_args(argv)
+    try:
+        a = ap.parse_args(argv)
+    except SystemExit as e:
+        return 0 if e.code == 0 else 2
     if a.help or a.cmd in ("help",):
         print(USAGE)
         return 0
@@ -128,11 +139,11 @@ def status_dict(name):
 
 def cmd_status(name, rest):
     ap = argparse.ArgumentParser(prog="sandbench host status")
-    ap.add_argument("--json", action="store_true")
+    _cli.add_json(ap)
     a = ap.parse_args(rest)
     h, d = status_dict(name)
-    if a.json:
-        print(json.dumps(d, indent=1))
+    if _cli.emit_json(dict({"schema": SCHEMA}, **d), a):
+        pass
     elif h is None:
         print(f"host '{name}': not up")
     else:

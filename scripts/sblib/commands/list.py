@@ -1,30 +1,41 @@
 """sandbench list: the servers, the directive catalogue and the profiles."""
 import argparse
-import json
 import sys
 import textwrap
 
 from sblib import catalogue as cat
+from sblib.commands import _cli
 from sblib.measuring import kernel
 
 HELP = "show servers, directives (with what they answer) and profiles"
+SCHEMA = "sandbench-list/1"
+SYNOPSIS = "sandbench list [servers|directives|profiles] [NAME...] [--json] [--json-out FILE]"
+EXITS = {0: "listed", 2: "bad usage: an unknown option, kind or name (the valid ones are named)"}
 
-USAGE = """\
-usage: sandbench list [servers|directives|profiles] [NAME...] [--json]
+USAGE = f"""\
+usage: {SYNOPSIS}
 
 Without arguments lists everything. With a kind and NAMEs shows those entries
 in full (a directive's header and drop-in, a profile's directives); an unknown
-name is an error that lists the valid ones (exit 2).
-"""
+name is an error that lists the valid ones.
+
+  --json            print one JSON document (schema {SCHEMA}) instead of text
+  --json-out FILE   also write that document to FILE
+
+exit status:
+""" + "\n".join(f"  {k:<4}{v}" for k, v in sorted(EXITS.items()))
 
 
 def main(argv):
-    ap = argparse.ArgumentParser(prog="sandbench list", usage=USAGE, add_help=False)
+    ap = argparse.ArgumentParser(prog="sandbench list", usage=SYNOPSIS, add_help=False)
     ap.add_argument("-h", "--help", action="store_true")
-    ap.add_argument("--json", action="store_true")
+    _cli.add_json(ap)
     ap.add_argument("kind", nargs="?")
     ap.add_argument("names", nargs="*")
-    a = ap.parse_args(argv)
+    try:
+        a = ap.parse_args(argv)
+    except SystemExit as e:
+        return 0 if e.code == 0 else 2
     if a.help:
         print(USAGE)
         return 0
@@ -46,8 +57,7 @@ def main(argv):
     except cat.CatalogueError as e:
         print(f"sandbench list: {e}", file=sys.stderr)
         return 2
-    if a.json:
-        print(json.dumps(data, indent=1))
+    if _cli.emit_json(dict({"schema": SCHEMA}, **data), a):
         return 0
     try:
         show(data, bool(a.names))

@@ -37,10 +37,15 @@ OUTFILE = OUTDIR + "/syscost.json"
 OPS = ("getppid", "getpid", "openat", "socket", "sendto", "clock_gettime")
 DEFAULT_OPS = ("getppid", "openat", "socket", "sendto")
 
-USAGE = """\
-usage: sandbench micro [--directives A,B,... | --profile NAME] [--syscalls LIST]
+SYNOPSIS = """sandbench micro [--directives A,B,... | --profile NAME] [--syscalls LIST]
                        [--reps N] [--batches N] [--batch-size N] [--rounds N]
-                       [--cpu N] [--seed N] [--out DIR] [--name HOST] [--lock-timeout S]
+                       [--cpu N] [--seed N] [--out DIR] [--name HOST] [--lock-timeout S]"""
+EXITS = {0: "complete: every unit run measured (a directive that made the unit fail is a "
+            "result)",
+         1: "not complete: interrupted, or the sandbox host failed (what was measured is kept)",
+         2: "bad usage: an option, a directive or profile, not root, syscost not built"}
+
+USAGE = "usage: " + SYNOPSIS + """
 
 Runs syscost (no filter of its own) as a oneshot unit under each directive of
 the catalogue (default: all of units/directives/), plus a baseline and an A/A
@@ -61,7 +66,9 @@ syscall the minimum cost per call and its ratio to the baseline.
   --name HOST        sandbox host name (default sandbench-micro: its own
                      container, booted when the host lock is free)
   --lock-timeout S   wait this long for the host lock (default 300)
-"""
+
+exit status:
+""" + "\n".join(f"  {k:<4}{v}" for k, v in sorted(EXITS.items()))
 
 
 class MicroError(Exception):
@@ -181,7 +188,7 @@ def write_json(path, obj):
 
 
 def parse_args(argv):
-    ap = argparse.ArgumentParser(prog="sandbench micro", usage=USAGE, add_help=False)
+    ap = argparse.ArgumentParser(prog="sandbench micro", usage=SYNOPSIS, add_help=False)
     ap.add_argument("-h", "--help", action="store_true")
     ap.add_argument("--directives")
     ap.add_argument("--profile")

@@ -9,13 +9,11 @@ runs.jsonl.gz (every sandbench command reads either), the JSON files
 unindented, spec.json's planned slice order replaced by its hash,
 order_sha256 (the plan follows from the seed; reproduce compares hashes),
 records DEST as the run's
---out so the report and spec name the set by its own path, writes the report
-and plots there, and refuses to leave a path of this machine (the source
-directory, the checkout) in any file of DEST.
-
-Exit 0; 2 on bad input (SRC not a finished results directory, DEST exists).
+--out (and as a merged set's OUT, its sources by their names) so the report
+and spec name the set by its own path, writes the report and plots there,
+and refuses to leave a path of this machine (the source directory, the
+checkout) in any file of DEST, saying where it is and what to do.
 """
-import argparse
 import gzip
 import json
 import os
@@ -24,9 +22,13 @@ import sys
 
 from sblib import util
 from sblib.analysis import results as rs
+from sblib.commands import _cli
 from sblib.report import core as report
 
 HELP = "copy a results directory for committing: no raw loadgen objects, report rewritten"
+EXITS = {1: "failed: DEST could not be written (the message says why; nothing left)",
+         2: "bad input: SRC not a finished results directory, DEST exists, or a path of "
+            "this machine would be left in the set"}
 
 COPY = ("spec.json", "env.json", "status.json", "variants.json", "summary.json", "summary.csv")
 DROP = ("loadgen", "loadgen_stderr")
@@ -69,8 +71,24 @@ def compact_json(path):
         f.write("\n")
 
 
-def rewrite_out(spec, dest_rel):
-    argv = list(spec.get("argv") or [])
+def _portable(path, repo):
+    """PATH as a reader of the set can take it: relative to the checkout
+    when inside it, else its last name (a merged run is named so in
+    spec.json "merged")."""
+    p = os.path.abspath(path)
+    if p.startswith(repo + os.sep):
+        return os.path.relpath(p, repo)
+    return os.path.basename(os.path.normpath(path))
+
+
+def rewrite_out(spec, dest_rel, repo=None):
+    """SPEC with the recorded command's output named DEST_REL: a run's
+    --out, a merge's OUT (and its sources by portable names)."""
+    argv = [str(a) for a in spec.get("argv") or []]
+    if argv[:1] == ["merge"] and len(argv) > 1:
+        repo = repo or util.repo_root()
+        argv = ["merge", dest_rel] + [a if a.startswith("-") else _portable(a, repo)
+                                      for a in argv[2:]]
     for i, a in enumerate(argv):
         if a == "--out" and i + 1 < len(argv):
             argv[i + 1] = dest_rel
@@ -96,6 +114,21 @@ def machine_paths(dest, forbidden):
     return hits
 
 
+def machine_paths_message(hits, dest, src):
+    """What publish says when HITS ((file, path) pairs of DEST) name this
+    machine: where, and what to do about it."""
+    where = "; ".join(f"{os.path.relpath(p, dest)}: {s}" for p, s in hits[:5])
+    paths = sorted({s for _, s in hits})
+    names = {os.path.relpath(p, dest) for p, _ in hits}
+    srcs = [os.path.join(src, n) for n in sorted(names) if n in COPY] or \
+        [f for f, _ in machine_paths(src, paths)]
+    fix = ("replace them in " + ", ".join(sorted(set(srcs))[:5]) + " (by the set's name, or "
+           "a path relative to the checkout)" if srcs else "replace them in SRC's records")
+    return (f"paths of this machine left in the set, meaningless to its readers: {where}. "
+            "publish rewrites the recorded command's --out (and a merge's OUT and sources), "
+            f"not paths inside the records: {fix}, then publish again; nothing was written")
+
+
 def publish(src, dest, plots=True):
     src = os.path.abspath(src)
     state = (rs.load(src).get("status") or {}).get("state")  # ResultsError if malformed
@@ -118,7 +151,7 @@ def publish(src, dest, plots=True):
             spec["order_sha256"] = rs.order_digest(spec)
             del spec["order"]
         with open(os.path.join(dest_abs, "spec.json"), "w") as f:
-            json.dump(rewrite_out(spec, dest_rel), f, indent=1)
+            json.dump(rewrite_out(spec, dest_rel, repo), f, indent=1)
             f.write("\n")
         n, before, after = compact_runs(rs.runs_file(src),
                                         os.path.join(dest_abs, "runs.jsonl.gz"))
@@ -127,8 +160,7 @@ def publish(src, dest, plots=True):
             compact_json(os.path.join(dest_abs, fn))
         hits = machine_paths(dest_abs, [src, repo + os.sep])
         if hits:
-            raise PublishError("machine paths left in the set: " +
-                               "; ".join(f"{os.path.relpath(p, dest_abs)}: {s}" for p, s in hits[:5]))
+            raise PublishError(machine_paths_message(hits, dest_abs, src))
     except BaseException:
         shutil.rmtree(dest_abs, ignore_errors=True)
         raise
@@ -136,8 +168,9 @@ def publish(src, dest, plots=True):
 
 
 def main(argv):
-    ap = argparse.ArgumentParser(prog="sandbench publish", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = _cli.parser("sandbench publish", __doc__)
+    ap.epilog = "exit status:\n" + "\n".join(f"  {k:<4}{v}" for k, v in sorted(
+        {**_cli.EXIT, **EXITS}.items()))
     ap.add_argument("src", metavar="SRC", help="a finished results directory")
     ap.add_argument("dest", metavar="DEST", help="the new directory, e.g. results/published/NAME")
     ap.add_argument("--no-plots", action="store_true", help="tables only, no gnuplot")
@@ -150,6 +183,9 @@ def main(argv):
     except (PublishError, rs.ResultsError) as e:
         print(f"sandbench publish: {e}", file=sys.stderr)
         return 2
+    except OSError as e:
+        print(f"sandbench publish: cannot write {a.dest}: {e}", file=sys.stderr)
+        return 1
     print(f"sandbench publish: {n} slices, {os.path.basename(rs.runs_file(a.src))} "
           f"{before / 1e6:.1f} MB -> runs.jsonl.gz {after / 1e6:.1f} MB; "
           f"wrote {a.dest} with its report")

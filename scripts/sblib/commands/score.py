@@ -10,18 +10,15 @@ for one unit, each open check worst first with the catalogue directive that
 closes it and what a published set measured that directive to cost, and the
 overall exposure: 0.0 (safe) .. 10.0 (unsafe). For several units, one line
 each (--verbose for the full breakdown). With --with, every changed check and
-the total as before -> after. A masked unit (a link to /dev/null) is skipped
-with a note. Works where systemd is not PID 1: offline mode reads files only.
-
-Exit 0; 1 when --threshold is given and a unit scores above it (they are
-named); 2 on bad input (a unit not found, one systemd refuses,
-systemd-analyze missing); the other units are still scored.
+the total as before -> after. A masked unit (a link to /dev/null) and an
+empty unit file (which systemd reads as masked) are skipped with a note.
+Works where systemd is not PID 1: offline mode reads files only.
 """
-import argparse
 import concurrent.futures
 import difflib
 import glob
 import json
+import math
 import os
 import re
 import subprocess
@@ -30,8 +27,15 @@ import tempfile
 
 from sblib import catalogue as cat
 from sblib.analysis import results as rs
+from sblib.commands import _cli
 
 HELP = "exposure of units without starting them, and which directive closes each open check"
+SCHEMA = "sandbench-score/1"
+EXITS = {0: "scored (masked and empty units skipped with a note)",
+         1: "--threshold given and a unit scores above it (they are named)",
+         2: "bad input: an option, a unit not found or refused by systemd, systemd-analyze "
+            "missing (the other units are still scored)"}
+EXPOSURE_MAX = 10.0
 
 UNIT_SUFFIXES = (".service",)
 OVERALL = re.compile(r"Overall exposure level for (\S+): (\d+(?:\.\d+)?) (\w+)")
@@ -107,6 +111,29 @@ def resolve_unit(arg):
 def is_masked(path):
     """True for a masked unit: a link to /dev/null (systemctl mask)."""
     return os.path.realpath(path) == "/dev/null"
+
+
+def skipped_why(path):
+    """Why unit PATH is not scored: "masked (a link to /dev/null)", "empty
+    (systemd reads an empty unit file as masked)", or None."""
+    if is_masked(path):
+        return "masked (a link to /dev/null)"
+    try:
+        if path.endswith(UNIT_SUFFIXES) and os.path.isfile(path) \
+                and os.path.getsize(path) == 0:
+            return "empty (systemd reads an empty unit file as masked: nothing to score)"
+    except OSError:
+        return None
+    return None
+
+
+def check_threshold(t):
+    """None, or why --threshold T cannot be an exposure limit."""
+    if t is None or (math.isfinite(t) and 0 <= t < EXPOSURE_MAX):
+        return None
+    return (f"--threshold {t:g}: want an exposure from 0 up to (not including) "
+            f"{EXPOSURE_MAX:g}, the range of systemd-analyze security (0.0 safe .. 10.0 "
+            "unsafe); a unit above it is named and the exit is 1")
 
 
 def resolve_dropin(arg):
@@ -365,12 +392,9 @@ def summary_table(results, befores):
 
 
 def main(argv):
-    p = argparse.ArgumentParser(
-        prog="sandbench score", description=HELP,
-        epilog="UNIT: a file, or a name looked up as systemctl does (nginx: nginx.service in "
-               "/etc/systemd/system, /run/systemd/system, /lib/systemd/system, "
-               "/usr/lib/systemd/system). Exit 0: scored; 1: a unit scored above --threshold; "
-               "2: bad input (the other units are still scored)")
+    p = _cli.parser("sandbench score", __doc__)
+    p.epilog = "exit status:\n" + "\n".join(f"  {k:<4}{v}" for k, v in sorted(
+        {**_cli.EXIT, **EXITS}.items()))
     p.add_argument("units", metavar="UNIT", nargs="+", help="a .service file or a unit name")
     p.add_argument("--with", dest="dropins", metavar="DROPIN", action="append", default=[],
                    help="apply this drop-in .conf too, or a directive of units/directives/ by "
@@ -380,13 +404,17 @@ def main(argv):
     p.add_argument("--all", action="store_true", help="also list the checks that pass")
     p.add_argument("--verbose", "-v", action="store_true",
                    help="the full breakdown of every unit, not one line each")
-    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    _cli.add_json(p)
     p.add_argument("--threshold", type=float, metavar="N",
                    help="exit 1 when a unit's exposure is above N, naming those units")
     try:
         args = p.parse_args(argv)
     except SystemExit as e:
         return 0 if e.code == 0 else 2
+    why = check_threshold(args.threshold)
+    if why:
+        print(f"sandbench score: {why}", file=sys.stderr)
+        return 2
     bad = False
     try:
         dropins = [resolve_dropin(d) for d in args.dropins]
@@ -395,7 +423,7 @@ def main(argv):
     except ScoreError as e:
         print(f"sandbench score: {e}", file=sys.stderr)
         return 2
-    paths, masked = [], 0
+    paths, skipped = [], []
     for u in args.units:
         try:
             path = resolve_unit(u)
@@ -403,10 +431,10 @@ def main(argv):
             print(f"sandbench score: {e}", file=sys.stderr)
             bad = True
             continue
-        if is_masked(path):
-            print(f"sandbench score: {path}: masked (a link to /dev/null), skipped",
-                  file=sys.stderr)
-            masked += 1
+        why = skipped_why(path)
+        if why:
+            print(f"sandbench score: {path}: {why}, skipped", file=sys.stderr)
+            skipped.append({"unit": path, "why": why})
             continue
         paths.append(path)
 
@@ -426,7 +454,8 @@ def main(argv):
                 befores.append(r[1])
             if len(paths) >= 20 and (i % 25 == 0 or i == len(paths)) and sys.stderr.isatty():
                 print(f"sandbench score: {i} of {len(paths)} units", file=sys.stderr)
-    if args.json:
+    text = True
+    if args.json or args.json_out:
         source, costs = published_costs()
         answers = catalogue_answers()
         for r, b in zip(results, befores):
@@ -438,7 +467,10 @@ def main(argv):
             if b:
                 r["before"] = {"exposure": b["exposure"], "level": b["level"],
                                "changed": [n for n, _, _ in changed_checks(b, r)]}
-        rs.emit(json.dumps(results, indent=1))
+        doc = {"schema": SCHEMA, "units": results, "skipped": skipped, "costs_from": source}
+        text = not _cli.emit_json(doc, args)
+    if not text:
+        pass
     elif len(results) == 1 or args.verbose:
         source, costs = published_costs()
         answers = catalogue_answers()
@@ -446,8 +478,9 @@ def main(argv):
             rs.emit("\n".join(format_score(r, args.all, b, answers, costs, source)))
     elif results:
         rs.emit("\n".join(summary_table(results, befores)))
+        n = {w: sum(x["why"].startswith(w) for x in skipped) for w in ("masked", "empty")}
         rs.emit(f"{len(results)} units scored"
-                + (f", {masked} masked (skipped)" if masked else "")
+                + "".join(f", {k} {w} (skipped)" for w, k in n.items() if k)
                 + "; sandbench score UNIT (or --verbose) for each check and what closes it")
     if bad:
         return 2
