@@ -100,10 +100,6 @@ class CommandsStandAlone(unittest.TestCase):
     # a command never calls another: what two share is in the library
     # (scripts/README.md, "The library"), and the library never calls a command
     COMMANDS = os.path.join(SBLIB, "commands")
-    # reproduce.py's imports of commands.compare and commands.merge are being
-    # moved into the library in another branch; remove these when it is merged
-    PENDING = {("reproduce.py", "sblib.commands.compare"),
-               ("reproduce.py", "sblib.commands.merge")}
 
     @staticmethod
     def commands_imported(path):
@@ -116,8 +112,6 @@ class CommandsStandAlone(unittest.TestCase):
             if not fn.endswith(".py"):
                 continue
             for mod in sorted(self.commands_imported(os.path.join(self.COMMANDS, fn))):
-                if (fn, mod) in self.PENDING:
-                    continue
                 with self.subTest(file=f"commands/{fn}", imports=mod):
                     self.fail(f"commands/{fn} imports the command {mod}")
 

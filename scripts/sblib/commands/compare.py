@@ -57,8 +57,7 @@ THRESHOLD_MAX = 1000.0
 def parse_args(argv):
     argv = _old_json_file(list(argv))
     p = _cli.parser("sandbench compare", __doc__)
-    p.epilog = "exit status:\n" + "\n".join(f"  {k:<4}{v}" for k, v in sorted(
-        {**_cli.EXIT, **EXITS}.items())) + (
+    p.epilog = _cli.exit_text(EXITS) + (
         "\n\nExamples:\n  sandbench compare results/published/REF results/runs/NEW\n"
         "  sandbench compare REF NEW --format junit:compare.xml "
         "--format markdown:\"$GITHUB_STEP_SUMMARY\" --json-out compare.json")

@@ -71,8 +71,7 @@ def merge(out, paths, plots=True, write_report=True, require_narrower=False):
 
 def main(argv):
     ap = _cli.parser("sandbench merge", __doc__)
-    ap.epilog = _cli.exit_text() if not EXITS else "exit status:\n" + "\n".join(
-        f"  {k:<4}{v}" for k, v in sorted({**_cli.EXIT, **EXITS}.items()))
+    ap.epilog = _cli.exit_text(EXITS)
     ap.add_argument("out", metavar="OUT", help="the new results directory")
     ap.add_argument("src", metavar="SRC", nargs="+", help="finished runs of the same matrix")
     ap.add_argument("--no-plots", action="store_true", help="tables only, no gnuplot")

@@ -169,8 +169,7 @@ def publish(src, dest, plots=True):
 
 def main(argv):
     ap = _cli.parser("sandbench publish", __doc__)
-    ap.epilog = "exit status:\n" + "\n".join(f"  {k:<4}{v}" for k, v in sorted(
-        {**_cli.EXIT, **EXITS}.items()))
+    ap.epilog = _cli.exit_text(EXITS)
     ap.add_argument("src", metavar="SRC", help="a finished results directory")
     ap.add_argument("dest", metavar="DEST", help="the new directory, e.g. results/published/NAME")
     ap.add_argument("--no-plots", action="store_true", help="tables only, no gnuplot")

@@ -93,8 +93,7 @@ def show_plan(p, orig_path, new_path):
 
 def main(argv):
     p = _cli.parser("sandbench reproduce", __doc__)
-    p.epilog = "exit status:\n" + "\n".join(f"  {k:<4}{v}" for k, v in sorted(
-        {**_cli.EXIT, **EXITS}.items()))
+    p.epilog = _cli.exit_text(EXITS)
     p.add_argument("dir", metavar="DIR", help="the results set to reproduce")
     p.add_argument("--out", metavar="NEWDIR",
                    help="where the re-run goes (default results/runs/STAMP-reproduce-NAME; "

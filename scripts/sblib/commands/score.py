@@ -393,8 +393,7 @@ def summary_table(results, befores):
 
 def main(argv):
     p = _cli.parser("sandbench score", __doc__)
-    p.epilog = "exit status:\n" + "\n".join(f"  {k:<4}{v}" for k, v in sorted(
-        {**_cli.EXIT, **EXITS}.items()))
+    p.epilog = _cli.exit_text(EXITS)
     p.add_argument("units", metavar="UNIT", nargs="+", help="a .service file or a unit name")
     p.add_argument("--with", dest="dropins", metavar="DROPIN", action="append", default=[],
                    help="apply this drop-in .conf too, or a directive of units/directives/ by "

@@ -52,8 +52,7 @@ EXITS = {0: "no cost stepped (every series with sets enough tested)",
 
 def main(argv):
     p = _cli.parser("sandbench trend", __doc__)
-    p.epilog = "exit status:\n" + "\n".join(f"  {k:<4}{v}" for k, v in sorted(
-        {**_cli.EXIT, **EXITS}.items()))
+    p.epilog = _cli.exit_text(EXITS)
     p.add_argument("sets", metavar="SET", nargs="+", help="results sets, any order")
     p.add_argument("--metric", default="cpu_ns_per_req", choices=["cpu_ns_per_req", "rps"],
                    help="whose cost in run sets (default cpu_ns_per_req)")
