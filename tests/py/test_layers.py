@@ -58,6 +58,15 @@ class Offline(unittest.TestCase):
                 del sys.modules[k]
             sys.modules.update(saved)
 
+    def test_not_even_lazily(self):
+        # an import inside a function escapes the import-time test above
+        for name in OFFLINE:
+            got = imports_of(os.path.join(SBLIB, "commands", name + ".py"))
+            with self.subTest(command=name):
+                self.assertEqual(sorted(m for m in got if m in CONTAINER
+                                        or m in {"sblib.measuring." + c.rsplit(".", 1)[1]
+                                                 for c in CONTAINER}), [])
+
     def test_the_refusal_itself_works(self):
         # a test that could not fail proves nothing: the host IS refused
         finder = _Refuse()

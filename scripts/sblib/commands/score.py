@@ -26,6 +26,7 @@ import sys
 import tempfile
 
 from sblib import catalogue as cat
+from sblib import templates
 from sblib.analysis import results as rs
 from sblib.commands import _cli
 
@@ -60,12 +61,8 @@ def fill_placeholders(text):
     if not PLACEHOLDER.search(text):
         return text
     try:
-        from sblib.measuring import host as _host
-        from sblib import templates
-        return _host.fill(text, templates.placeholders("/opt/sandbench/bin"))
-    except ImportError:
-        return text
-    except Exception as e:  # _host.HostError: an unknown placeholder
+        return templates.fill(text, templates.placeholders("/opt/sandbench/bin"))
+    except templates.TemplateError as e:
         raise ScoreError(str(e)) from None
 
 
