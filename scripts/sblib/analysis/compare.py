@@ -28,8 +28,9 @@ import math
 from sblib.analysis import results as rs
 from sblib.analysis import sets
 from sblib.analysis import stats as st
+from sblib.records import schema
 
-SCHEMA = "sandbench-compare/1"
+SCHEMA = schema.tag("compare")
 PASS, REGRESSION, BAD, INVALID, INCOMPLETE, EMPTY = 0, 1, 2, 3, 4, 5
 MIN_N = 3
 

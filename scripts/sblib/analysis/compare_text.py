@@ -8,6 +8,7 @@ from xml.sax.saxutils import escape, quoteattr
 from sblib.analysis import compare as cmp
 from sblib.analysis import sets
 from sblib.analysis import stats as st
+from sblib.records.model import VariantId
 
 VERDICT = {cmp.PASS: "PASS", cmp.REGRESSION: "FAIL", cmp.BAD: "BAD INPUT",
            cmp.INVALID: "INVALID", cmp.INCOMPLETE: "INCOMPLETE", cmp.EMPTY: "EMPTY"}
@@ -239,7 +240,7 @@ def render_junit(r):
         cases.setdefault((label(x), x["mode"]), []).append(x)
     suites = {}
     for (vid, mode), fails in sorted(cases.items()):
-        server = vid.split("/", 1)[0]
+        server = VariantId.parse(vid).server
         suite = f"sandbench.{server}.{mode}" if vid not in r["controls"] else \
             f"sandbench.calibration.{server}"
         suites.setdefault(suite, []).append((vid, mode, fails))

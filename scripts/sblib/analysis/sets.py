@@ -19,11 +19,12 @@ import json
 import os
 
 from sblib.analysis import results as rs
+from sblib.records import schema
 
 KIND_WORDS = {"run": "a run set", "startup": "a start-up set", "advice": "an advise set",
               "advice-user": "an advise --user set", "micro": "a sandbench micro set",
               "syscost": "a syscost (seccomp) set", "collection": "a collection of sets"}
-MICRO_SCHEMA = "sandbench-micro/1"
+MICRO_SCHEMA = schema.tag("micro")
 NOT_SETS = ("plots",)
 
 

@@ -14,8 +14,10 @@ from sblib.analysis import compare as cmp
 from sblib.analysis import results as rs
 from sblib.analysis import sets as sets_
 from sblib.analysis import stats as st
+from sblib.records import schema
+from sblib.records.model import VariantId
 
-SCHEMA = "sandbench-trend/1"
+SCHEMA = schema.tag("trend")
 KIND_KEYS = ("cpu_model", "cores", "arch", "host")
 CHANGE_KEYS = ("kernel", "systemd", "openssl", "liburing", "nginx")
 
@@ -225,7 +227,7 @@ def series(sets, metric):
             for m, c in ms.items():
                 pt = _point(c) if m in gates and vid not in aa else None
                 if pt:
-                    out.setdefault((vid.split("/", 1)[0], mode, vid, m), []).append((i,) + pt)
+                    out.setdefault((VariantId.parse(vid).server, mode, vid, m), []).append((i,) + pt)
     return out
 
 

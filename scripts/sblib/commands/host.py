@@ -8,6 +8,7 @@ import sys
 from sblib.commands import _cli
 from sblib.measuring import host as _host
 from sblib.measuring import roots as _roots
+from sblib.records import schema
 
 HELP = "boot, inspect, use and power off the systemd sandbox host"
 
@@ -17,7 +18,7 @@ SYNOPSIS = """sandbench host [--name NAME] up [--lock-timeout S] [--root DIR] [-
        sandbench host [--name NAME] exec -- CMD [ARGS...]
        sandbench host [--name NAME] install [--set KEY=VALUE]... FILE...
        sandbench host [--name NAME] down"""
-SCHEMA = "sandbench-host-status/1"
+SCHEMA = schema.tag("host-status")
 EXITS = {0: "done (status: the host is up)",
          1: "failed (the message says why); status: the host is not up; exec: the host is "
             "not up",

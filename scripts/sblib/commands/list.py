@@ -6,9 +6,10 @@ import textwrap
 from sblib import catalogue as cat
 from sblib.commands import _cli
 from sblib.measuring import kernel
+from sblib.records import schema
 
 HELP = "show servers, directives (with what they answer) and profiles"
-SCHEMA = "sandbench-list/1"
+SCHEMA = schema.tag("list")
 SYNOPSIS = "sandbench list [servers|directives|profiles] [NAME...] [--json] [--json-out FILE]"
 EXITS = {0: "listed", 2: "bad usage: an unknown option, kind or name (the valid ones are named)"}
 

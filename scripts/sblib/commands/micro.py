@@ -27,6 +27,7 @@ from sblib import catalogue as cat
 from sblib.measuring import host as _host
 from sblib.measuring import kernel
 from sblib import util
+from sblib.records import schema
 
 HELP = "syscall cost (syscost) as a workload under each directive, through real systemd"
 
@@ -270,7 +271,7 @@ def main(argv):
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     out = a.out or os.path.join(util.runs_dir(), "micro-" + stamp)
     os.makedirs(out, exist_ok=True)
-    spec = {"schema": "sandbench-micro/1", "created": stamp, "argv": ["micro"] + list(argv),
+    spec = {"schema": schema.tag("micro"), "created": stamp, "argv": ["micro"] + list(argv),
             "ops": ops, "reps": a.reps, "seed": a.seed, "cpu": cpu,
             "syscost": {"batches": a.batches, "batch_size": a.batch_size, "rounds": a.rounds,
                         "mode": "none"},

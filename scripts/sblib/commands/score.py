@@ -29,9 +29,11 @@ from sblib import catalogue as cat
 from sblib import templates
 from sblib.analysis import results as rs
 from sblib.commands import _cli
+from sblib.records import schema
+from sblib.records.model import VariantId
 
 HELP = "exposure of units without starting them, and which directive closes each open check"
-SCHEMA = "sandbench-score/1"
+SCHEMA = schema.tag("score")
 EXITS = {0: "scored (masked and empty units skipped with a note)",
          1: "--threshold given and a unit scores above it (they are named)",
          2: "bad input: an option, a unit not found or refused by systemd, systemd-analyze "
@@ -290,7 +292,7 @@ def published_costs(root=PUBLISHED):
     for g in a.get("groups") or []:
         for r in g.get("rows") or []:
             c = (r.get("cmp") or {}).get("cpu_ns_per_req")
-            name = r["variant"].partition("/")[2]
+            name = VariantId.parse(r["variant"]).name
             if not c or r["variant"] == g.get("aa"):
                 continue
             d = cpu.setdefault(name, [])
@@ -299,7 +301,7 @@ def published_costs(root=PUBLISHED):
     for vid, e in (a.get("startup") or {}).items():
         c = e.get("cmp") or {}
         if c.get("verdict") in ("worse", "better"):
-            start.setdefault(vid.partition("/")[2], []).append(
+            start.setdefault(VariantId.parse(vid).name, []).append(
                 f"{(c['ratio'] - 1) * 100:+.0f}% {vid.partition('/')[0]}")
     out = {}
     for name in set(cpu) | set(start):

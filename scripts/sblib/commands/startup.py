@@ -24,6 +24,7 @@ from sblib.commands._cli import Usage, exit_text, parser
 from sblib.measuring import life
 from sblib.measuring import startup
 from sblib.report import core as report
+from sblib.records import schema
 
 HELP = "start-up and per-connection cost per directive, with intervals (and a host-mount sweep)"
 
@@ -114,7 +115,7 @@ def build_spec(a):
     if not 0.5 <= a.start_timeout <= 600:
         raise Usage("--start-timeout must be 0.5..600 seconds")
     seed = a.seed if a.seed is not None else int(time.time() * 1000) % 1000003
-    return {"schema": "sandbench-startup-spec/1", "seed": seed, "servers": servers,
+    return {"schema": schema.tag("startup-spec"), "seed": seed, "servers": servers,
             "profile": None if a.directives is not None else (a.profile or "quick"),
             "directives": dirs, "combines": [[n, ds] for n, ds in combos],
             "reps": a.reps, "host_mounts": mounts, "connections": a.connections,

@@ -19,6 +19,8 @@ from sblib.measuring import life, runplan, session
 from sblib.measuring.runner import BaselineFailed
 from sblib.measuring.tries import Service
 from sblib.records.writer import now_iso
+from sblib.records import schema
+from sblib.records.model import VariantId
 
 
 class Advisor:
@@ -222,7 +224,7 @@ def cost(a, host, loadgen, members, info):
         rows = []
     if rc not in (0,) and not rows:
         raise _host.HostError(f"the cost run failed (exit {rc}); see {rdir}")
-    by = {r["variant"].split("/", 1)[1]: r for r in rows if r.get("mode") == "keepalive"}
+    by = {VariantId.parse(r["variant"]).name: r for r in rows if r.get("mode") == "keepalive"}
     by.update({alias[k]: v for k, v in list(by.items()) if k in alias})
     try:
         with open(os.path.join(rdir, "summary.json")) as f:
@@ -335,7 +337,7 @@ def advise(a, host, fac, uspec, loadgen, argv):
         for m in members:
             adv.info[m].setdefault("alone_exposure", None)
         result = {
-            "schema": "sandbench-advice/1", "created": now_iso(), "unit": target,
+            "schema": schema.tag("advice"), "created": now_iso(), "unit": target,
             "units": uspec["units"], "url": a.url, "budget_pct": a.budget,
             "public": {"public": public, "why": why},
             "systemd": (host.run(["systemctl", "--version"]).stdout or "").split("\n")[0],

@@ -6,6 +6,8 @@ from the one analysis, sblib.analysis.results.)
 import random
 import re
 
+from sblib.records.model import VariantId
+
 MODES = ("keepalive", "close", "resume", "rate")
 
 # Ports: server group k (its index in --servers), instance i < 100 listens on
@@ -50,7 +52,7 @@ def variants_for(servers, directives, combines, combine_all, label="combined", a
             vid = f"{s}/{label}"
             if any(v["id"] == vid for v in out):
                 vid = f"{s}/{label}-combined"
-            out.append({"id": vid, "server": s, "name": vid.split("/", 1)[1],
+            out.append({"id": vid, "server": s, "name": VariantId.parse(vid).name,
                         "directives": list(ds), "role": "variant"})
     return out
 

@@ -15,6 +15,7 @@ from sblib.measuring.instances import Instances, settle
 from sblib.measuring.load import Loader
 from sblib.measuring.runplan import reps_of
 from sblib.records import windows as win
+from sblib.records.model import VariantId
 
 
 # A run whose slices all fail, across variants, is no longer measuring: the
@@ -78,7 +79,7 @@ class Scatter:
 
     def add(self, rec):
         """Takes a slice's record; returns the lines of a round it ended."""
-        server = rec["variant"].split("/", 1)[0]
+        server = VariantId.parse(rec["variant"]).server
         key = (server, rec.get("round"))
         lines = self.flush() if key != self.round else []
         self.round = key
@@ -92,7 +93,7 @@ class Scatter:
         for mode, cpu in self.cpu.items():
             base = [v for k, v in cpu.items() if k in self.base and v > 0]
             ratios = [v / base[0] for k, v in cpu.items()
-                      if base and k not in self.base and k.split("/", 1)[1] not in self.skip]
+                      if base and k not in self.base and VariantId.parse(k).name not in self.skip]
             if len(ratios) < self.MIN_VARIANTS:
                 continue
             server, rnd = self.round
@@ -157,7 +158,7 @@ class Runner:
         for server in self.spec["servers"]:
             sspec = self.fleet.server_spec(server)
             vs = [v for v in self.spec["variants"] if v["server"] == server]
-            sl = [o for o in order if o[0].split("/", 1)[0] == server]
+            sl = [o for o in order if VariantId.parse(o[0]).server == server]
             if sspec["side"]:
                 self.run_side_by_side(sspec, vs, sl)
             else:

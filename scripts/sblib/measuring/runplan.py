@@ -9,6 +9,7 @@ from sblib import catalogue as cat
 from sblib.measuring import plan
 from sblib.measuring import unit as _unit
 from sblib.records import windows as win
+from sblib.records import schema
 
 
 class PlanError(ValueError):
@@ -188,7 +189,7 @@ def build_plan(a):
                    if m in modes} for s in servers}
     counted = {s: v for s, v in counted.items() if v}
     return {
-        "schema": "sandbench-spec/1",
+        "schema": schema.tag("spec"),
         "seed": seed,
         "servers": servers,
         "profile": profile,

@@ -41,6 +41,8 @@ from sblib.measuring.coldstart import Fleet, variant_list
 from sblib.measuring.pid1 import (MOUNT_DIR, clear_mounts, host_mount_count, pid1_cpu,
                                   set_mounts, wait_pid1_idle)
 from sblib.records.writer import now_iso
+from sblib.records import schema
+from sblib.records.model import VariantId
 
 START_METRICS = ("total_ms", "pid1_cpu_ms", "unit_cpu_ms") + tuple(p[0] for p in ss.PHASES)
 CONN_METRICS = ("cpu_per_conn_ms", "pid1_per_conn_ms", "units_per_conn_ms", "conns_per_s")
@@ -190,7 +192,7 @@ def analyse(samples, variants, seed, kind):
     metrics = START_METRICS if kind == "start" else CONN_METRICS
     base = variants[0]["id"]
     levels = sorted({s["mounts"] for s in samples})
-    out = {"schema": "sandbench-startup/1", "kind": kind, "baseline": base,
+    out = {"schema": schema.tag("startup"), "kind": kind, "baseline": base,
            "metrics": list(metrics), "levels": levels, "costs": {}, "levels_abs": {},
            "slopes": {}}
     for lv in levels:
@@ -252,14 +254,14 @@ def reanalyse(out):
     groups = []
     for g in old["groups"]:
         xs = [x for x in samples if x["server"] == g["server"]]
-        ids = [v for v in ran if v.split("/", 1)[0] == g["server"]]
+        ids = [v for v in ran if VariantId.parse(v).server == g["server"]]
         ids.sort(key=lambda v: v != g["baseline"])
         a = analyse(xs, [{"id": v} for v in ids], spec["seed"], g["kind"])
         a.update({k: g[k] for k in ("server", "pid1_cpu_source", "host_mounts", "censored",
                                     "stopped") if k in g})
         groups.append(a)
     write_json(os.path.join(out, "startup.json"),
-                {"schema": "sandbench-startup/1", "state": old.get("state"), "groups": groups})
+                {"schema": schema.tag("startup"), "state": old.get("state"), "groups": groups})
     return groups
 
 
@@ -273,7 +275,7 @@ def write_json(path, obj):
 def write_result(out, state, groups):
     """OUT's startup.json: the analysed GROUPS and the STATE the measurement ended in."""
     write_json(os.path.join(out, "startup.json"),
-               {"schema": "sandbench-startup/1", "state": state, "groups": groups})
+               {"schema": schema.tag("startup"), "state": state, "groups": groups})
 
 
 @contextlib.contextmanager
@@ -360,7 +362,7 @@ def spec_beside(run_spec, reps):
             combos.append([v["name"], v["directives"]])
     a = argparse.Namespace(**DEFAULTS, reps=reps, seed=run_spec["seed"],
                            unit=run_spec.get("_unit"), url=run_spec.get("url"))
-    spec = {"schema": "sandbench-startup-spec/1", "seed": run_spec["seed"],
+    spec = {"schema": schema.tag("startup-spec"), "seed": run_spec["seed"],
             "servers": list(run_spec["servers"]), "profile": run_spec.get("profile"),
             "directives": singles, "combines": combos, "reps": reps, "host_mounts": [0],
             "connections": a.connections, "concurrency": a.concurrency,

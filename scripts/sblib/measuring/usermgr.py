@@ -21,6 +21,7 @@ from sblib import evidence as ev
 from sblib.measuring import host as _host
 from sblib.measuring.instances import probe
 from sblib.records.writer import now_iso
+from sblib.records import schema
 
 USER = "sandbench-user"
 UNIT_DIR = "/etc/systemd/user"
@@ -171,7 +172,7 @@ def matrix(a, host):
         with open(os.path.join(a.out, "advice-user.md"), "w") as f:
             f.write(matrix_md(unit, um.version, base, rows))
         with open(os.path.join(a.out, "advice-user.json"), "w") as f:
-            json.dump({"schema": "sandbench-advice-user/1", "created": now_iso(), "unit": unit,
+            json.dump({"schema": schema.tag("advice-user"), "created": now_iso(), "unit": unit,
                        "systemd": um.version, "baseline": base, "directives": dict(rows),
                        "elapsed_s": round(time.monotonic() - t0, 1)}, f, indent=1)
         print(f"sandbench advise: {sum(1 for _, r in rows if r['status'] == 'ok')} of "

@@ -27,6 +27,10 @@ CURRENT = {
     "advice-user": 1,     # advice-user.json
     "micro": 1,           # sandbench micro's spec.json
     "loadgen": 1,         # loadgen --json (bench/README.md)
+    "score": 1,           # sandbench score --json
+    "host-status": 1,     # sandbench host status --json
+    "list": 1,            # sandbench list --json
+    "releases": 1,        # units/directives/releases.json (scripts/catalogue-releases)
 }
 UNTAGGED = {"summary": 1}
 
