@@ -61,7 +61,10 @@ def main():
         # at the end each reads as one timeout
         check(o["errors"]["total"] == o["errors"]["timeout"] == 12 and o["requests"] > 0,
               "stall 3 of 4: healthy ones answered, the 12 stuck ones end as timeouts")
-        check(o["rps"] >= 0.4 * b["rps"], "stall 3 of 4: batching does not hold the healthy back")
+        # without the adaptation: at most 4000 req/s, about 5% of unbatched;
+        # a busy machine moves the two runs apart by up to 2.5x (seen at 0.39
+        # in CI beside other work), so the bound sits between the two
+        check(o["rps"] >= 0.2 * b["rps"], "stall 3 of 4: batching does not hold the healthy back")
 
     with lgtest.BadServer("status", 19124) as s:
         o, _ = lgtest.run_loadgen("-c", 2, "-n", 100, s.url())
