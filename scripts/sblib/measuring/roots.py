@@ -86,4 +86,30 @@ def ensure(release=DEFAULT_RELEASE, log=None, timeout=900):
             raise RootError(f"mmdebstrap failed (exit {r.returncode}):\n{tail}")
         os.rename(tmp, path)
         log(f"built in {time.monotonic() - t0:.0f}s")
+        prune(release, keep=path, log=log)
     return path
+
+
+def _in_use(path):
+    """True when a running process names PATH on its command line (a
+    systemd-nspawn booting it)."""
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/cmdline", "rb") as f:
+                    if path.encode() in f.read():
+                        return True
+            except OSError:
+                pass
+    return False
+
+
+def prune(release, keep, log):
+    """Removes RELEASE's other roots (an older package list's), but none a
+    running container boots."""
+    for n in os.listdir(CACHE):
+        p = os.path.join(CACHE, n)
+        if n.startswith(release + "-") and p != keep and os.path.isdir(p) \
+                and not n.endswith(".tmp") and not _in_use(p):
+            log(f"removing the outdated root {p}")
+            shutil.rmtree(p, ignore_errors=True)
