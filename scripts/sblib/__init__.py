@@ -1,1 +1,2 @@
-"""sandbench's Python library: one module per subcommand, plus shared helpers."""
+"""sandbench's Python library: thin commands over report, analysis, records and
+measuring (scripts/README.md, "The library")."""
