@@ -181,11 +181,7 @@ def summary_markdown(summary, variants, ops):
 
 
 def write_json(path, obj):
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(obj, f, indent=1)
-        f.write("\n")
-    os.replace(tmp, path)
+    util.write_atomic(path, json.dumps(obj, indent=1) + "\n")
 
 
 def parse_args(argv):

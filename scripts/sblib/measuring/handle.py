@@ -12,6 +12,7 @@ from sblib.measuring.kernel import HostError, alive, cgroup2_mount, pid_cgroup2
 from sblib.templates import PATHS, TemplateError, placeholders
 from sblib.templates import fill as _fill
 from sblib.util import repo_root
+from sblib.util import write_atomic
 
 STATE_DIR = "/run/sandbench-host"
 UNIT_DIR = "/run/systemd/system"
@@ -57,9 +58,7 @@ class Host:
     def save(self):
         os.makedirs(STATE_DIR, exist_ok=True)
         path = os.path.join(STATE_DIR, self.name + ".json")
-        with open(path + ".tmp", "w") as f:
-            json.dump(self.state(), f)
-        os.replace(path + ".tmp", path)
+        write_atomic(path, json.dumps(self.state()))
 
     # running commands
     def prefix(self):

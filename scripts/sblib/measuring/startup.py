@@ -266,10 +266,7 @@ def reanalyse(out):
 
 
 def write_json(path, obj):
-    with open(path + ".tmp", "w") as f:
-        json.dump(obj, f, indent=1)
-        f.write("\n")
-    os.replace(path + ".tmp", path)
+    util.write_atomic(path, json.dumps(obj, indent=1) + "\n")
 
 
 def write_result(out, state, groups):

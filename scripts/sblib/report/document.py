@@ -17,6 +17,8 @@ import html
 import os
 import re
 
+from sblib.util import write_atomic
+
 
 def h(level, text):
     return ("h", level, text)
@@ -148,10 +150,7 @@ def render_html(blocks, title, plots_dir):
 
 def write_file(path, text):
     """Write TEXT to PATH whole or not at all (a temporary file renamed over it)."""
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(tmp, path)
+    write_atomic(path, text)
 
 
 def title(path):
