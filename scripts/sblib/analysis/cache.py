@@ -13,6 +13,11 @@ from sblib.records import schema, store
 from sblib.records.model import ResultsError
 from sblib.util import write_atomic
 
+# What the analysis does, as analysis.json's digest holds it: a set analysed
+# by another method is analysed again. paired/1: every cost of a set with
+# duet windows (req/s and latency too) from its per-window ratios.
+METHOD = "paired/1"
+
 
 def inputs(res, resamples=st.RESAMPLES):
     """What an analysis of RES depends on, as one digest: the slices
@@ -26,7 +31,7 @@ def inputs(res, resamples=st.RESAMPLES):
                 h.update(line.encode())
     except (ResultsError, OSError, EOFError, zlib.error):
         return None
-    for obj in (res["spec"], res["variants"], bool(res.get("drift", True)), resamples):
+    for obj in (res["spec"], res["variants"], bool(res.get("drift", True)), resamples, METHOD):
         h.update(json.dumps(obj, sort_keys=True, default=str).encode())
     return h.hexdigest()
 

@@ -32,7 +32,7 @@ from sblib.records import schema
 
 SCHEMA = schema.tag("compare")
 PASS, REGRESSION, BAD, INVALID, INCOMPLETE, EMPTY = 0, 1, 2, 3, 4, 5
-MIN_N = 3
+MIN_N = st.MIN_N
 
 COST_METRICS = ["cpu_ns_per_req", "rps"]
 ABS_METRICS = [m for m, _, _ in rs.METRICS] + ["startup_ms"]
@@ -57,26 +57,7 @@ class CompareError(Exception):
 
 # --- one comparison ------------------------------------------------------------
 
-def n_of(c):
-    """The fewest samples behind comparison C (a variant against its
-    baseline: the smaller side), or None when C does not say."""
-    ns = [c.get(k) for k in ("n_base", "n_new", "n") if isinstance(c.get(k), int)]
-    return min(ns) if ns else None
-
-
-def why_not(*cs):
-    """Why comparisons CS cannot carry a change: "n<3" (fewer than MIN_N
-    samples on a side), "no interval" (zero width, or none), else None."""
-    for c in cs:
-        n = n_of(c)
-        if n is not None and n < MIN_N:
-            return f"n<{MIN_N}"
-    for c in cs:
-        lo, hi, x = c.get("lo"), c.get("hi"), c.get("ratio")
-        if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in (lo, hi, x)) \
-                or not lo < hi or min(lo, hi, x) <= 0:
-            return "no interval"
-    return None
+n_of, why_not = st.n_of, st.why_not
 
 
 def p_of_interval(ratio, lo, hi, z95=1.959964):
