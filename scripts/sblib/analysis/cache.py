@@ -13,9 +13,9 @@ from sblib.records import schema, store
 from sblib.records.model import ResultsError
 from sblib.util import write_atomic
 
-# What the analysis does, as analysis.json's digest holds it: a set analysed
-# by another method is analysed again. paired/1: every cost of a set with
-# duet windows (req/s and latency too) from its per-window ratios.
+# How a set with duet windows is analysed, in analysis.json's digest, so
+# that one analysed otherwise is analysed again. paired/1: every cost (req/s
+# and latency too) from its per-window ratios.
 METHOD = "paired/1"
 
 
@@ -31,8 +31,10 @@ def inputs(res, resamples=st.RESAMPLES):
                 h.update(line.encode())
     except (ResultsError, OSError, EOFError, zlib.error):
         return None
-    for obj in (res["spec"], res["variants"], bool(res.get("drift", True)), resamples, METHOD):
+    for obj in (res["spec"], res["variants"], bool(res.get("drift", True)), resamples):
         h.update(json.dumps(obj, sort_keys=True, default=str).encode())
+    if any(r.get("phase") == "duet" for r in res["runs"]):
+        h.update(METHOD.encode())   # only windowed sets are analysed otherwise than before
     return h.hexdigest()
 
 

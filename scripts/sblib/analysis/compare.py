@@ -34,7 +34,9 @@ SCHEMA = schema.tag("compare")
 PASS, REGRESSION, BAD, INVALID, INCOMPLETE, EMPTY = 0, 1, 2, 3, 4, 5
 MIN_N = st.MIN_N
 
-COST_METRICS = ["cpu_ns_per_req", "rps"]
+# what gates by default: every cost a run gives with an interval (in duet
+# windows each is a per-window ratio to the baseline of the same moment)
+COST_METRICS = ["cpu_ns_per_req", "rps", "p50", "p99"]
 ABS_METRICS = [m for m, _, _ in rs.METRICS] + ["startup_ms"]
 # start-up sets: what gates by default, per kind of sample
 STARTUP_GATE = {"start": ["total_ms"], "connection": ["cpu_per_conn_ms", "conns_per_s"]}
@@ -213,9 +215,9 @@ def _absolute_rows(a, b, pairs, metrics, threshold, resamples, progress):
     return rows
 
 
-def methods_of(analysis):
-    """The methods (duet, isolated) that measured CPU per request, sorted."""
-    return sorted({(g.get("methods") or {}).get("cpu_ns_per_req") or "isolated"
+def methods_of(analysis, metric="cpu_ns_per_req"):
+    """The methods (duet, isolated) that measured METRIC's costs, sorted."""
+    return sorted({(g.get("methods") or {}).get(metric) or "isolated"
                    for g in (analysis or {}).get("groups") or [] if g["rows"]})
 
 
@@ -272,11 +274,15 @@ def _gate_run(out, a, aa, b, ab, o):
     only_base = [v for v in ia if v not in ib]
     out["only_base"] += only_base
     out["only_new"] += [v for v in ib if v not in ia]
-    ma, mb = methods_of(aa), methods_of(ab)
-    if ma and mb and ma != mb:
-        out["notes"].append(f"CPU per request measured by {'/'.join(ma)} in BASE, by "
-                            f"{'/'.join(mb)} in NEW (results/README.md): the calibration "
-                            "control reads differently by method")
+    for m in o["metrics"]:
+        ma, mb = methods_of(aa, m), methods_of(ab, m)
+        if ma and mb and ma != mb:
+            out["notes"].append(
+                f"{LABELS.get(m, m)} measured by {'/'.join(ma)} in BASE, by {'/'.join(mb)} in "
+                "NEW (results/README.md): " + (
+                    "the calibration control reads differently by method"
+                    if m == "cpu_ns_per_req" else "a cost of one instance loaded alone "
+                    "against one of two sharing the CPU in windows"))
     _costs(out, ca, cb, o["metrics"], o["threshold"],
            {v for v in ia if ia[v]["role"] == "aa"}, ctl)
     _variants(out, a, b, ctl)

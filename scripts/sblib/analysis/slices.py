@@ -101,6 +101,11 @@ def index(res):
     return idx
 
 
+def runs_of(res, variant, mode):
+    """VARIANT's good records in MODE, slices and windows, in run order."""
+    return [r for r in index(res).get((variant, mode), ()) if r.get("status", "ok") == "ok"]
+
+
 def seed_of(res):
     s = res["spec"].get("seed", 1)
     return s if isinstance(s, int) else 1
