@@ -164,6 +164,19 @@ class KnownRatios(unittest.TestCase):
         self.assertIn("**absolute levels only**", md)
 
 
+    def test_trend_and_gate_take_the_paired_costs(self):
+        from sblib.analysis import compare as cmp
+        from sblib.analysis import trend
+        self.assertIn("p99", trend.TREND_METRICS)
+        self.assertEqual(cmp.COST_METRICS, ["cpu_ns_per_req", "rps", "p50", "p99"])
+        side = {"res": self.res, "path": self.path, "kinds": ["run"]}
+        for m in ("rps", "p99"):
+            pts = trend.series([(side, self.a)], m)[("drop", "keepalive", "drop/x", m)]
+            c = self.rows["drop/x"][m]
+            self.assertAlmostEqual(pts[0][1], math.log(c["ratio"]))
+            self.assertGreater(pts[0][2], 0)
+
+
 class TooFew(unittest.TestCase):
     def test_no_cost_from_fewer_than_three_windows(self):
         with tempfile.TemporaryDirectory() as tmp:
