@@ -141,10 +141,17 @@ def sec_calibration(res, analysis, ctx):
             if r["variant"] in others:
                 c, t = r["cmp"].get("cpu_ns_per_req"), r["cmp"].get("rps")
                 rows.append([g["server"], g["mode"], f"`{analysis['info'][r['variant']]['name']}`",
-                             change(c), change(t)])
+                             change(c), f"{change(t)} ({g['methods'].get('rps', 'isolated')})",
+                             alone(res, g, r["variant"])])
     if rows:
         out.append(table(["server", "mode", "control without a stated answer",
-                          "CPU per request change [95%]", "req/s change [95%]"], rows))
+                          "CPU per request change [95%]", "req/s change [95%] (measured in)",
+                          "req/s alone: baseline → control (isolated levels, slices)"], rows))
+        if ctx["duet"]:
+            out.append(para("In duet windows two instances share the server CPU, each with "
+                            "less than half of it, so a CPU quota of half a CPU does not bite "
+                            "there: a quota shows in the levels each instance reaches alone "
+                            "(isolated slices, absolute levels only: no interval, no verdict)."))
     if ctx["duet"] and cal:
         out.append(para(
             "What a saturated server's CPU per request does with +2 µs of work: a server "
@@ -159,6 +166,16 @@ def sec_calibration(res, analysis, ctx):
             "directive's cost in this report is likewise its cost at saturation under "
             "this load, which is what capacity planning needs; see results/README.md."))
     return out
+
+
+def alone(res, g, vid):
+    """'22,857 → 11,402 req/s (1, 1)': the isolated req/s levels of G's
+    baseline and VID, or '-' without them."""
+    lv = [[v for _, v in rs.isolated(res, x, g["mode"], "rps")] for x in (g["baseline"], vid)]
+    if not all(lv):
+        return "-"
+    return (f"{num(st.center(lv[0]))} → {num(st.center(lv[1]))} req/s "
+            f"({len(lv[0])}, {len(lv[1])})")
 
 
 def sec_exposure(res, analysis, ctx):
