@@ -27,14 +27,15 @@ BASE = {"rps": 16000.0, "p50": 300.0, "p99": 1500.0, "p99.9": 3000.0}
 METRICS = ("rps", "p50", "p99", "p99.9")
 
 
-def craft(path, requests=5000, windows=24, epochs=4, noise=0.01, seed=3, drop=None):
+def craft(path, requests=5000, windows=24, epochs=4, noise=0.01, seed=3, drop=None,
+          aa_copies=1):
     """A duet set (sbfixture.make_duet_results) whose windows' req/s and
     latency are rewritten to known ratios (TRUTH) under a common machine
     speed; its isolated slices read the variants at twice and half the
     baseline's req/s. DROP: {variant: windows to keep}. Returns (path,
     {(window, variant): {metric: value}} as written)."""
     sbfixture.make_duet_results(path, costs={k: 1.0 for k in TRUTH}, windows=windows,
-                                epochs=epochs, seed=seed)
+                                epochs=epochs, seed=seed, aa_copies=aa_copies)
     fn = os.path.join(path, "runs.jsonl")
     with open(fn, encoding="utf-8") as f:
         runs = [json.loads(line) for line in f]
@@ -175,6 +176,24 @@ class KnownRatios(unittest.TestCase):
             c = self.rows["drop/x"][m]
             self.assertAlmostEqual(pts[0][1], math.log(c["ratio"]))
             self.assertGreater(pts[0][2], 0)
+
+
+class Honesty(unittest.TestCase):
+    def test_aa_copies_are_seldom_called(self):
+        # 20 copies of the baseline, 12 windows in 4 epochs (make bench's
+        # plan): 95% intervals and p < 0.05 call about 1 in 20 by chance
+        called = {m: 0 for m in ("rps", "p50", "p99")}
+        with tempfile.TemporaryDirectory() as tmp:
+            for seed in (1, 2, 3):
+                path, _ = craft(os.path.join(tmp, str(seed)), windows=12, seed=seed,
+                                aa_copies=20)
+                a = rs.analyse(rs.load(path), resamples=500)
+                rows = [r for r in a["groups"][0]["rows"] if "baseline-aa" in r["variant"]]
+                self.assertEqual(len(rows), 20)
+                for m in called:
+                    called[m] += sum(r["cmp"][m]["significant"] for r in rows)
+        for m, k in called.items():
+            self.assertLessEqual(k, 9, (m, called))    # of 60: 3 a run at most
 
 
 class TooFew(unittest.TestCase):
