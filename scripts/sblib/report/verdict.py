@@ -3,8 +3,8 @@ directives whose CPU per request changed beyond the noise, with intervals,
 and "no cost found above ±X%" for the rest; the start-up changes; the
 combined hardened unit where one was measured; the calibration in one line."""
 from sblib.analysis import results as rs
-from sblib.report.document import h, para, table
 from sblib.analysis import stats as st
+from sblib.report.document import h, para, table
 from sblib.report.fmt import change, fmt_ns, mark, num
 from sblib.report.variants import combined_variant, directive_label, no_cost_bound, ranked_rows
 
