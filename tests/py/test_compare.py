@@ -336,7 +336,10 @@ class NotComparable(unittest.TestCase):
 
     def test_one_isolated_slice_is_never_a_regression(self):
         # compare FULL DUET: 133 throughput "regressions" whose NEW interval
-        # had zero width, one isolated slice per variant
+        # had zero width, one isolated slice per variant. Now a windowed set's
+        # costs all come from its windows (the one isolated slice is a level),
+        # and here every window's two sides served the same requests at the
+        # same p99: a ratio of exactly 1, an interval of zero width
         costs = {"private-tmp-yes": (1.0, 9.6, "ok"), "protect-system-strict": (1.10, 9.6, "ok"),
                  "system-call-filter": (1.04, 9.6, "ok")}
         base = sbfixture.make_results(os.path.join(self.dir, "base"), seed=1, costs=costs,
@@ -345,26 +348,30 @@ class NotComparable(unittest.TestCase):
                                           costs={d: c[0] for d, c in costs.items()},
                                           isolated_rounds=1)
         res = cmp.compare_paths(base, new, 0.05, resamples=300)
-        rps = [r for r in res["costs"] if r["metric"] == "rps"]
-        self.assertEqual(len(rps), 3)
-        for r in rps:
-            self.assertEqual((r["verdict"], r["why"], r["new_n"]), ("not comparable", "n<3", 1))
-            self.assertIsNone(r["change"])
-        self.assertEqual([x for x in res["regressions"] if x.get("metric") == "rps"], [])
-        self.assertEqual(res["counts"]["not_comparable"], 3)   # the A/A control is not a cost
+        for m in ("rps", "p99"):
+            rows = [r for r in res["costs"] if r["metric"] == m]
+            self.assertEqual(len(rows), 3)
+            for r in rows:
+                self.assertEqual((r["verdict"], r["why"], r["new_n"]),
+                                 ("not comparable", "no interval", 12))
+                self.assertIsNone(r["change"])
+        self.assertEqual([x for x in res["regressions"] if x.get("metric") != "cpu_ns_per_req"],
+                         [])
+        self.assertEqual(res["counts"]["not_comparable"], 6)   # the A/A control is not a cost
         rc, out, _ = run([base, new, "-v"])
         self.assertEqual(rc, 0, out)
         self.assertNotIn("REGRESSION", out)
+        self.assertIn("note: throughput measured by isolated in BASE, by duet in NEW", out)
         self.assertRegex(out, r"summary: \d+ compared, 0 regression\(s\), \d+ improvement\(s\), "
-                              r"\d+ unchanged at the 5% threshold, 3 not comparable "
+                              r"\d+ unchanged at the 5% threshold, 6 not comparable "
                               r"\(n<3 / no interval\)")
         # benchstat-like rows: each side's cost with its interval and n, p
         head = next(l for l in out.splitlines() if l.startswith("variant "))
         self.assertRegex(head, r"BASE cost +n +NEW cost +n +change +95% interval +p +verdict")
         row = next(l for l in out.splitlines() if l.startswith("drop/protect-system-strict")
                    and " rps " in l)
-        self.assertRegex(row, r"[-+]\d+\.\d% ±\d+\.\d% +8 +[-+]\d+\.\d% ±0\.0% +1 +- +- +- +"
-                              r"not comparable \(n<3\)")
+        self.assertRegex(row, r"[-+]\d+\.\d% ±\d+\.\d% +8 +[-+]\d+\.\d% ±0\.0% +12 +- +- +- +"
+                              r"not comparable \(no interval\)")
         row = next(l for l in out.splitlines() if l.startswith("drop/protect-system-strict")
                    and " cpu_ns_per_req " in l)
         self.assertRegex(row, r" 8 .* 12 .*\] +\d\.\d+(e-\d+)? +~")
@@ -418,7 +425,11 @@ class NotComparable(unittest.TestCase):
             if r["kind"] == "cost":
                 self.assertGreaterEqual(min(r["base_n"], r["new_n"]), cmp.MIN_N, r)
                 self.assertLess(r["new_lo"], r["new_hi"], r)
-        self.assertGreaterEqual(data["counts"]["not_comparable"], 300)
+        # the duet set's req/s and latency costs are its windows' ratios (12
+        # a variant), no longer one isolated slice a side: all comparable
+        rps = [r for r in data["costs"] if r["metric"] == "rps"]
+        self.assertGreater(len(rps), 300)
+        self.assertTrue(all(r["new_n"] >= 12 and r["comparable"] for r in rps))
         self.assertFalse([r for r in data["regressions"] if r.get("metric") == "rps"])
 
 

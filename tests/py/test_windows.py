@@ -90,7 +90,7 @@ class Analysis(unittest.TestCase):
                               noise=0.005)
         g = a["groups"][0]
         self.assertEqual(g["methods"]["cpu_ns_per_req"], "duet")
-        self.assertEqual(g["methods"]["rps"], "isolated")
+        self.assertEqual(g["methods"]["rps"], "duet")   # every cost from the windows
         rows = {r["variant"]: r["cmp"]["cpu_ns_per_req"] for r in g["rows"]}
         x, y, aa = rows["drop/x"], rows["drop/y"], rows["drop/baseline-aa"]
         self.assertTrue(x["lo"] < 1.01 < x["hi"] and x["lo"] > 1.0, x)
@@ -105,7 +105,9 @@ class Analysis(unittest.TestCase):
         rows = {r["variant"]: r for r in rs.summary(res, a)}
         self.assertEqual(rows["drop/x"]["cpu_ns_per_req_verdict"], "worse")
         self.assertEqual(rows["drop/x"]["cpu_ns_per_req_method"], "duet")
-        self.assertEqual(rows["drop/x"]["rps_method"], "isolated")
+        self.assertEqual(rows["drop/x"]["rps_method"], "duet")
+        # the isolated slices give the level alone, never a change
+        self.assertAlmostEqual(rows["drop/x"]["rps_alone"], 1e9 / 20200 * 0.8, delta=5000)
         self.assertAlmostEqual(rows["drop/x"]["cpu_ns_per_req_change"], 0.01, delta=0.003)
 
     def test_aa_honesty(self):
@@ -139,10 +141,11 @@ class Analysis(unittest.TestCase):
         self.assertEqual(rc, 0, err)
         with open(os.path.join(path, "report.md")) as f:
             md = f.read()
-        self.assertIn("CPU per request comes from **duet windows**", md)
+        self.assertIn("Every change, CPU per request, req/s and latency alike, comes from "
+                      "**duet windows**", md)
         self.assertRegex(md, r"\| drop \| keepalive \| duet \| [-+]\d\.\d% \[")
-        self.assertIn("CPU per request from duet windows, req/s and p99 from isolated slices",
-                      md)
+        self.assertIn("Every change is from **duet windows**", md)
+        self.assertIn("**absolute levels only**, no change is taken from them", md)
         self.assertIn("Duet windows need no drift correction", md)
 
 

@@ -9,8 +9,8 @@ import time
 from sblib.analysis import cache
 from sblib.analysis import stats as st
 from sblib.analysis.noise import group_noise, group_weights, per_group, placement, round_noise
-from sblib.analysis.slices import (METRICS, duet, epochs, method, modes, pair, run_of, samples,
-                                   seed_of, variant_info)
+from sblib.analysis.slices import (METRICS, duet, epochs, isolated, method, modes, pair, run_of,
+                                   samples, seed_of, variant_info)
 from sblib.analysis.startup_time import analyse_startup
 from sblib.records import windows as win
 from sblib.records.model import ResultsError
@@ -141,6 +141,8 @@ def analyse(res, resamples=st.RESAMPLES, progress=None, empty=False):
             for m, _, _ in METRICS:
                 if base_s[m]:
                     g["base_levels"][m] = level(res, server, mode, m, base_s[m])
+            if win.PHASE in g["methods"].values():
+                _window_notes(res, g)
             noise = group_noise(res, server, mode, "cpu_ns_per_req")
             if noise:
                 g["run_noise"] = [noise[k] for k in sorted(noise)]
@@ -173,9 +175,29 @@ def analyse(res, resamples=st.RESAMPLES, progress=None, empty=False):
             for m, c in row["cmp"].items():
                 floor = None if row["variant"] == aa else g["floors"].get(m)
                 c["verdict"] = st.verdict(m, c, 0.0, floor)
+                why = st.why_not(c)
+                if why:
+                    c["why_not"] = why
     startup, startup_floor = analyse_startup(res, info, servers, seed, resamples)
     return {"groups": groups, "info": info, "startup": startup, "startup_floor": startup_floor,
             "placement": placement(res), "inputs": cache.inputs(res, resamples)}
+
+
+def _window_notes(res, g):
+    """Where G's server and mode were measured in duet windows (every cost
+    from them): the baseline's absolute levels from its isolated slices,
+    one instance loaded at a time (g["levels"]: {metric: {"value", "n"}};
+    a window's figures are each instance's share of a CPU), and why a
+    metric has no cost (g["why"]: windows too short for a percentile)."""
+    g["levels"], g["why"] = {}, {}
+    for m, _, _ in METRICS:
+        iso = [v for _, v in isolated(res, g["baseline"], g["mode"], m)]
+        if iso:
+            g["levels"][m] = {"value": st.center(iso), "n": len(iso)}
+        d = duet(res, g["server"], g["mode"], m)
+        if d is not None and d["base"] is None:
+            g["why"][m] = (f"a window needs {d['need']:,} requests a side for {m}, "
+                           f"the most held {d['most']:,}")
 
 
 def _compare_task(args):

@@ -13,6 +13,11 @@ from sblib.records import schema, store
 from sblib.records.model import ResultsError
 from sblib.util import write_atomic
 
+# How a set with duet windows is analysed, in analysis.json's digest, so
+# that one analysed otherwise is analysed again. paired/1: every cost (req/s
+# and latency too) from its per-window ratios.
+METHOD = "paired/1"
+
 
 def inputs(res, resamples=st.RESAMPLES):
     """What an analysis of RES depends on, as one digest: the slices
@@ -28,6 +33,8 @@ def inputs(res, resamples=st.RESAMPLES):
         return None
     for obj in (res["spec"], res["variants"], bool(res.get("drift", True)), resamples):
         h.update(json.dumps(obj, sort_keys=True, default=str).encode())
+    if any(r.get("phase") == "duet" for r in res["runs"]):
+        h.update(METHOD.encode())   # only windowed sets are analysed otherwise than before
     return h.hexdigest()
 
 

@@ -32,9 +32,11 @@ from sblib.records import schema
 
 SCHEMA = schema.tag("compare")
 PASS, REGRESSION, BAD, INVALID, INCOMPLETE, EMPTY = 0, 1, 2, 3, 4, 5
-MIN_N = 3
+MIN_N = st.MIN_N
 
-COST_METRICS = ["cpu_ns_per_req", "rps"]
+# what gates by default: every cost a run gives with an interval (in duet
+# windows each is a per-window ratio to the baseline of the same moment)
+COST_METRICS = ["cpu_ns_per_req", "rps", "p50", "p99"]
 ABS_METRICS = [m for m, _, _ in rs.METRICS] + ["startup_ms"]
 # start-up sets: what gates by default, per kind of sample
 STARTUP_GATE = {"start": ["total_ms"], "connection": ["cpu_per_conn_ms", "conns_per_s"]}
@@ -57,26 +59,7 @@ class CompareError(Exception):
 
 # --- one comparison ------------------------------------------------------------
 
-def n_of(c):
-    """The fewest samples behind comparison C (a variant against its
-    baseline: the smaller side), or None when C does not say."""
-    ns = [c.get(k) for k in ("n_base", "n_new", "n") if isinstance(c.get(k), int)]
-    return min(ns) if ns else None
-
-
-def why_not(*cs):
-    """Why comparisons CS cannot carry a change: "n<3" (fewer than MIN_N
-    samples on a side), "no interval" (zero width, or none), else None."""
-    for c in cs:
-        n = n_of(c)
-        if n is not None and n < MIN_N:
-            return f"n<{MIN_N}"
-    for c in cs:
-        lo, hi, x = c.get("lo"), c.get("hi"), c.get("ratio")
-        if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in (lo, hi, x)) \
-                or not lo < hi or min(lo, hi, x) <= 0:
-            return "no interval"
-    return None
+n_of, why_not = st.n_of, st.why_not
 
 
 def p_of_interval(ratio, lo, hi, z95=1.959964):
@@ -232,9 +215,9 @@ def _absolute_rows(a, b, pairs, metrics, threshold, resamples, progress):
     return rows
 
 
-def methods_of(analysis):
-    """The methods (duet, isolated) that measured CPU per request, sorted."""
-    return sorted({(g.get("methods") or {}).get("cpu_ns_per_req") or "isolated"
+def methods_of(analysis, metric="cpu_ns_per_req"):
+    """The methods (duet, isolated) that measured METRIC's costs, sorted."""
+    return sorted({(g.get("methods") or {}).get(metric) or "isolated"
                    for g in (analysis or {}).get("groups") or [] if g["rows"]})
 
 
@@ -291,11 +274,15 @@ def _gate_run(out, a, aa, b, ab, o):
     only_base = [v for v in ia if v not in ib]
     out["only_base"] += only_base
     out["only_new"] += [v for v in ib if v not in ia]
-    ma, mb = methods_of(aa), methods_of(ab)
-    if ma and mb and ma != mb:
-        out["notes"].append(f"CPU per request measured by {'/'.join(ma)} in BASE, by "
-                            f"{'/'.join(mb)} in NEW (results/README.md): the calibration "
-                            "control reads differently by method")
+    for m in o["metrics"]:
+        ma, mb = methods_of(aa, m), methods_of(ab, m)
+        if ma and mb and ma != mb:
+            out["notes"].append(
+                f"{LABELS.get(m, m)} measured by {'/'.join(ma)} in BASE, by {'/'.join(mb)} in "
+                "NEW (results/README.md): " + (
+                    "the calibration control reads differently by method"
+                    if m == "cpu_ns_per_req" else "a cost of one instance loaded alone "
+                    "against one of two sharing the CPU in windows"))
     _costs(out, ca, cb, o["metrics"], o["threshold"],
            {v for v in ia if ia[v]["role"] == "aa"}, ctl)
     _variants(out, a, b, ctl)

@@ -22,9 +22,9 @@ from sblib.analysis.cache import inputs
 from sblib.analysis.drift import DRIFT_METRICS, DRIFT_WINDOW, drift_factors
 from sblib.analysis.noise import (ROUND_NOISE_MIN, group_noise, group_weights, placement,
                                   round_noise, run_noise)
-from sblib.analysis.slices import (METRICS, PERCENTILES, STARTUP, duet, epochs, exposure,
-                                   metric_value, method, modes, pair, run_of, samples, seed_of,
-                                   variant_info)
+from sblib.analysis.slices import (METRICS, MIN_BEYOND, PERCENTILES, STARTUP, duet, epochs,
+                                   exposure, isolated, metric_value, method, min_requests,
+                                   modes, pair, run_of, runs_of, samples, seed_of, variant_info)
 from sblib.analysis.startup_time import analyse_startup, startup_by_epoch, startup_samples
 from sblib.analysis.summary import SUMMARY_METRICS, summary, summary_aa, summary_table
 from sblib.records.model import ResultsError, SchemaError
@@ -36,6 +36,7 @@ __all__ = [
     "raw_floor", "inputs", "DRIFT_METRICS", "DRIFT_WINDOW", "drift_factors", "ROUND_NOISE_MIN",
     "group_noise", "group_weights", "placement", "round_noise", "run_noise", "METRICS",
     "PERCENTILES", "STARTUP", "duet", "epochs", "exposure", "metric_value", "method", "modes",
+    "MIN_BEYOND", "isolated", "min_requests", "runs_of",
     "pair", "run_of", "samples", "seed_of", "variant_info", "analyse_startup",
     "startup_by_epoch", "startup_samples", "SUMMARY_METRICS", "summary", "summary_aa",
     "summary_table", "ResultsError", "SchemaError", "RUNS_FILES", "load", "open_runs",

@@ -6,6 +6,8 @@ divided by the machine's speed at their time: drift.py).
 
 RES is a loaded results directory (sblib.records.store.load), a dict;
 what is computed from its slices is cached in it (memo_of)."""
+import math
+
 from sblib.analysis import drift
 from sblib.analysis import stats as st
 from sblib.records import windows as win
@@ -21,6 +23,22 @@ METRICS = [
 ]
 STARTUP = ("startup_ms", "start-up", "ms")
 PERCENTILES = ["p50", "p90", "p99", "p99.9", "p99.99"]
+
+# A window's percentile q is loadgen's nearest rank: its ceil(q n)-th
+# fastest of n requests, which stands on the n (1 - q) requests beyond it.
+# With k of them the rank it lands on scatters by about sqrt(k), and with
+# one or none it is the window's slowest request or two, which grows with
+# n (a faster side would read slower). So a window gives percentile q only
+# when each side holds at least MIN_BEYOND requests beyond it: p50 20,
+# p99 1,000, p99.9 10,000 (min_requests).
+MIN_BEYOND = 10
+TAIL = {"p50": 0.5, "p90": 0.1, "p99": 0.01, "p99.9": 0.001, "p99.99": 0.0001}
+
+
+def min_requests(metric):
+    """The requests each side of a window needs for METRIC (0: any)."""
+    t = TAIL.get(metric)
+    return math.ceil(round(MIN_BEYOND / t, 6)) if t else 0
 
 
 def variant_info(res):
@@ -83,6 +101,11 @@ def index(res):
     return idx
 
 
+def runs_of(res, variant, mode):
+    """VARIANT's good records in MODE, slices and windows, in run order."""
+    return [r for r in index(res).get((variant, mode), ()) if r.get("status", "ok") == "ok"]
+
+
 def seed_of(res):
     s = res["spec"].get("seed", 1)
     return s if isinstance(s, int) else 1
@@ -114,36 +137,51 @@ def run_of(res):
 
 
 def duet(res, server, mode, metric):
-    """The duet windows of one server, mode and metric, or None when it was
-    not measured in windows: {"base": the baseline's interquartile mean over
-    its windows, "samples": {variant: [(window, value)]}}. A variant's value
-    in a window is its ratio to the baseline in that same window times the
-    baseline's level, so that every comparison (a ratio of centres, paired
-    by window) is the centre of the per-window ratios, and the baseline's
-    own samples are that level. Cached in res."""
+    """The duet windows of one server, mode and metric, or None when the
+    server and mode were not measured in windows: {"base": the baseline's
+    interquartile mean over its windows (None when no window holds enough
+    requests for METRIC), "samples": {variant: [(window, value)]},
+    "need": the requests a side needs (min_requests), "most": the most a
+    side held}. A variant's value in a window is its ratio to the baseline
+    in that same window times the baseline's level, so that every
+    comparison (a ratio of centres, paired by window) is the centre of the
+    per-window ratios, and the baseline's own samples are that level. A
+    window counts only where both sides hold MIN_BEYOND requests beyond a
+    percentile. Cached in res."""
     if metric not in win.METRICS:
         return None
     cache = res.setdefault("_duet", {})
     key = (server, mode, metric)
     if key not in cache:
-        base_id = next((v for v, d in variant_info(res).items()
-                        if d["server"] == server and d["role"] == "baseline"), None)
-        rows = [r for r in res["runs"] if r.get("phase") == win.PHASE and r["mode"] == mode
-                and r.get("server") == server and r.get("status", "ok") == "ok"]
-        base = {r["round"]: metric_value(r, metric) for r in rows if r["variant"] == base_id}
-        base = {w: v for w, v in base.items() if v is not None and v > 0}
-        if not base:
-            cache[key] = None
-        else:
-            level = st.center(list(base.values()))
-            out = {base_id: [(w, level) for w in base]}
-            for r in rows:
-                v = metric_value(r, metric)
-                if r["variant"] != base_id and v is not None and r["round"] in base:
-                    out.setdefault(r["variant"], []).append((r["round"],
-                                                             level * v / base[r["round"]]))
-            cache[key] = {"base": level, "samples": out}
+        cache[key] = _duet(res, server, mode, metric)
     return cache[key]
+
+
+def _duet(res, server, mode, metric):
+    base_id = next((v for v, d in variant_info(res).items()
+                    if d["server"] == server and d["role"] == "baseline"), None)
+    rows = [r for r in res["runs"] if r.get("phase") == win.PHASE and r["mode"] == mode
+            and r.get("server") == server and r.get("status", "ok") == "ok"]
+    if not rows:
+        return None
+    need = min_requests(metric)
+
+    def value(r):
+        v = metric_value(r, metric)
+        return v if v is not None and v > 0 and (r.get("requests") or 0) >= need else None
+    base = {r["round"]: value(r) for r in rows if r["variant"] == base_id}
+    base = {w: v for w, v in base.items() if v is not None}
+    out = {"base": None, "samples": {}, "need": need,
+           "most": max((r.get("requests") or 0) for r in rows)}
+    if base:
+        level = out["base"] = st.center(list(base.values()))
+        out["samples"][base_id] = [(w, level) for w in base]
+        for r in rows:
+            v = value(r)
+            if r["variant"] != base_id and v is not None and r["round"] in base:
+                out["samples"].setdefault(r["variant"], []).append(
+                    (r["round"], level * v / base[r["round"]]))
+    return out
 
 
 def method(res, server, mode, metric):
@@ -153,10 +191,9 @@ def method(res, server, mode, metric):
 
 def samples(res, variant, mode, metric):
     """[(round, value)] of one variant and mode, in run order: from duet
-    windows where the metric was measured in them (see duet()), else the
-    good isolated slices, CPU per request and req/s divided by the
-    machine's speed at the slice's time (drift_factors) unless res["drift"]
-    is False."""
+    windows where the server and mode were measured in them (see duet();
+    none when no window holds enough requests for METRIC), else its
+    isolated slices (isolated())."""
     memo = memo_of(res, "samples")
     key = (variant, mode, metric, bool(res.get("drift", True)))
     if key not in memo:
@@ -168,6 +205,15 @@ def _samples(res, variant, mode, metric):
     d = duet(res, VariantId.parse(variant).server, mode, metric)
     if d is not None:
         return list(d["samples"].get(variant, []))
+    return isolated(res, variant, mode, metric)
+
+
+def isolated(res, variant, mode, metric):
+    """[(round, value)] of one variant's good isolated slices in MODE, CPU
+    per request and req/s divided by the machine's speed at the slice's
+    time (drift.factors) unless res["drift"] is False. Where the server
+    and mode were measured in duet windows, these are its absolute levels
+    (one instance loaded at a time), never a cost."""
     out = []
     fac = drift.factors(res, metric)
     if fac is not None and "_pos" not in res:

@@ -543,13 +543,41 @@ def compare(base, new, seed, paired=False, resamples=RESAMPLES, conf=CONF, alpha
             "significant": bool(sig), **({"weighted": True} if weighted else {})}
 
 
+# No cost is printed, called or gated from fewer samples than this on a
+# side, or from an interval of zero width.
+MIN_N = 3
+
+
+def n_of(c):
+    """The fewest samples behind comparison C (a variant against its
+    baseline: the smaller side), or None when C does not say."""
+    ns = [c.get(k) for k in ("n_base", "n_new", "n") if isinstance(c.get(k), int)]
+    return min(ns) if ns else None
+
+
+def why_not(*cs):
+    """Why comparisons CS cannot carry a change: "n<3" (fewer than MIN_N
+    samples on a side), "no interval" (zero width, or none), else None."""
+    for c in cs:
+        n = n_of(c)
+        if n is not None and n < MIN_N:
+            return f"n<{MIN_N}"
+    for c in cs:
+        lo, hi, x = c.get("lo"), c.get("hi"), c.get("ratio")
+        if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in (lo, hi, x)) \
+                or not lo < hi or min(lo, hi, x) <= 0:
+            return "no interval"
+    return None
+
+
 def noise_floor(aa):
     """The noise floor from an A/A comparison (the result of compare()).
 
     The largest relative change the identical-twin baseline could show: the
     furthest end of its interval from 1.0. E.g. 0.012 means +-1.2%.
+    None from fewer than MIN_N windows or slices, or a zero-width interval.
     """
-    if aa is None:
+    if aa is None or why_not(aa):
         return None
     return max(abs(aa["lo"] - 1.0), abs(aa["hi"] - 1.0), abs(aa["ratio"] - 1.0))
 
@@ -565,9 +593,10 @@ def verdict(metric, result, threshold=0.0, floor=None):
     "~"       not significant (or within the noise floor / threshold)
     "worse"   significantly worse by more than threshold and the noise floor
     "better"  significantly better by more than threshold and the noise floor
-    threshold and floor are fractions (0.05 = 5%).
+    threshold and floor are fractions (0.05 = 5%). Never called from
+    fewer than MIN_N samples or a zero-width interval (why_not).
     """
-    if not result["significant"]:
+    if not result["significant"] or why_not(result):
         return "~"
     change = abs(result["ratio"] - 1.0)
     if change <= threshold or (floor is not None and change <= floor):

@@ -5,11 +5,15 @@ says; and the table `sandbench run` prints of them."""
 import sys
 
 from sblib.analysis.analyse import analyse
-from sblib.analysis.slices import samples
+from sblib.analysis import stats as st
+from sblib.analysis.slices import isolated, samples
 from sblib.records import schema, store
 from sblib.records.model import ResultsError
 
-SUMMARY_METRICS = ("cpu_ns_per_req", "rps", "p99")
+SUMMARY_METRICS = ("cpu_ns_per_req", "rps", "p50", "p99")
+# where costs come from duet windows: each variant's level alone (its
+# isolated slices, one instance loaded at a time), as "<metric>_alone"
+ALONE_METRICS = ("rps", "p50", "p99")
 
 
 def summary(res, analysis):
@@ -17,7 +21,10 @@ def summary(res, analysis):
     ANALYSIS (analyse(res)), so they say what the report says: per server,
     mode and variant (its baseline first) each metric's centre, its change
     against the baseline with the 95% interval and verdict, and the method
-    that measured it ("duet" windows or "isolated" slices)."""
+    that measured it ("duet" windows or "isolated" slices); no change from
+    fewer than 3 samples or a zero-width interval ("<metric>_why" says
+    which). In windowed groups "<metric>_alone" is the variant's absolute
+    level from its isolated slices (no change is taken from it)."""
     rows = []
     info = analysis["info"]
     for g in analysis["groups"]:
@@ -30,6 +37,7 @@ def summary(res, analysis):
             base[m + "_method"] = g["methods"].get(m)
         base["startup_ms"] = (res["variants"].get(g["baseline"]) or {}).get("startup_ms")
         base["n"] = len(samples(res, g["baseline"], g["mode"], "cpu_ns_per_req"))
+        _alone(res, g, base)
         rows.append(base)
         for r in g["rows"]:
             row = {"variant": r["variant"], "server": g["server"], "mode": g["mode"],
@@ -42,19 +50,35 @@ def summary(res, analysis):
                     continue
                 row[m] = c["new"]
                 row[m + "_n"] = c["n_new"]
+                why = st.why_not(c)
+                if why:
+                    row[m + "_why"] = why
+                    continue
                 row[m + "_change"] = c["ratio"] - 1.0
                 row[m + "_lo"] = c["lo"] - 1.0
                 row[m + "_hi"] = c["hi"] - 1.0
                 row[m + "_verdict"] = c.get("verdict")
+            _alone(res, g, row)
             rows.append(row)
     return rows
 
 
+def _alone(res, g, row):
+    """ROW's "<metric>_alone" levels where G's costs come from windows."""
+    if (g.get("methods") or {}).get("cpu_ns_per_req") != "duet":
+        return
+    for m in ALONE_METRICS:
+        xs = [v for _, v in isolated(res, row["variant"], g["mode"], m)]
+        row[m + "_alone"] = st.center(xs) if xs else None
+
+
 def summary_aa(analysis):
     """Per server and mode the A/A control's noise floor on CPU per request
-    (a fraction: the furthest end of its interval from no change)."""
+    (a fraction: the furthest end of its interval from no change), and on
+    every metric ("floors"), with the methods that measured them."""
     return [{"server": g["server"], "mode": g["mode"], "aa": g["aa"], "floor": g["floor"],
-             "method": g["methods"].get("cpu_ns_per_req")}
+             "method": g["methods"].get("cpu_ns_per_req"), "floors": dict(g.get("floors") or {}),
+             "methods": dict(g.get("methods") or {})}
             for g in analysis["groups"] if g["baseline"] is not None]
 
 
@@ -68,11 +92,13 @@ def _num(x):
 
 def summary_table(rows, status=None):
     """summary()'s rows as text lines: CPU per request with its change and
-    interval (* where the change is above the noise), req/s and p99 with
-    their changes; a variant that never ran shows its status."""
+    interval (* where the change is above the noise), req/s, p50 and p99
+    with their changes ("-" where none can be shown: fewer than 3 samples
+    or no interval); a variant that never ran shows its status."""
     status = status or {}
     head = (f"{'variant':<44} {'mode':<9} {'n':>3} {'CPU ns/req':>10} {'change':>8} "
-            f"{'95% interval':>17} {'req/s':>9} {'change':>7} {'p99 us':>8} {'change':>7}")
+            f"{'95% interval':>17} {'req/s':>9} {'change':>7} {'p50':>7} {'p99 us':>8} "
+            f"{'change':>7}")
     lines = [head, "-" * len(head)]
     for r in rows:
         state = status.get(r["variant"], "ok")
@@ -88,6 +114,7 @@ def summary_table(rows, status=None):
             f"{r['variant']:<44} {r['mode']:<9} {r.get('n') or 0:>3} "
             f"{_num(r.get('cpu_ns_per_req')):>10} {cpu_ch:>7}{sig} {iv:>17} "
             f"{_num(r.get('rps')):>9} {'' if base else _pct(r.get('rps_change')):>7} "
+            f"{'' if base else _pct(r.get('p50_change')):>7} "
             f"{_num(r.get('p99')):>8} {'' if base else _pct(r.get('p99_change')):>7}")
     return lines
 
@@ -112,6 +139,7 @@ def write_summary(res, spec, variants):
     cols = ["variant", "server", "mode", "role", "n", "startup_ms"]
     for m in SUMMARY_METRICS:
         cols += [m, f"{m}_method", f"{m}_change", f"{m}_lo", f"{m}_hi", f"{m}_verdict"]
+    cols += [f"{m}_alone" for m in ALONE_METRICS]
     lines = [",".join(cols)]
     for r in rows:
         lines.append(",".join("" if r.get(c) is None else

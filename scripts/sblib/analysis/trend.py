@@ -18,6 +18,9 @@ from sblib.records import schema
 from sblib.records.model import VariantId
 
 SCHEMA = schema.tag("trend")
+# the costs a run set gives a series of (--metric): in duet windows each is
+# a per-window ratio to the baseline, so latency has an interval as CPU has
+TREND_METRICS = ("cpu_ns_per_req", "rps", "p50", "p99", "p99.9")
 KIND_KEYS = ("cpu_model", "cores", "arch", "host")
 CHANGE_KEYS = ("kernel", "systemd", "openssl", "liburing", "nginx")
 

@@ -15,9 +15,11 @@ loadgen JSON makes. run.py runs the windows.
 import random
 
 PHASE = "duet"
-# CPU per request is measured in windows; throughput and latency depend on
-# how many instances share the CPU, so they come from isolated slices.
-METRICS = ("cpu_ns_per_req",)
+# Every cost is a per-window ratio against the baseline loaded at the same
+# moment: CPU per request, throughput and latency (the percentiles where a
+# window holds enough requests: analysis/slices.py min_requests). Isolated
+# slices, where a run keeps them, give absolute levels only.
+METRICS = ("cpu_ns_per_req", "rps", "p50", "p99", "p99.9")
 
 
 def plan(variant_ids, base_id, modes, rounds, seed, label):

@@ -19,11 +19,14 @@ def num(v, digits=3):
 
 
 def change(c):
-    """'+10.2% [+8.1%, +12.0%]' for a compare() result, or '-'."""
+    """'+10.2% [+8.1%, +12.0%]' for a compare() result, '-' without one, and
+    'n<3' or 'no interval' where it cannot carry a cost (st.why_not): no
+    cost is printed from fewer than 3 samples or a zero-width interval."""
     if not c:
         return "-"
-    if c.get("n_base", 2) < 2 and c.get("n_new", 2) < 2:
-        return st.pct(c["ratio"])
+    why = st.why_not(c)
+    if why:
+        return f"({why})"
     return f"{st.pct(c['ratio'])} {st.interval(c['lo'], c['hi'])}"
 
 
@@ -57,7 +60,7 @@ def fmt_ns(v):
 
 
 def mark(c):
-    if not c:
+    if not c or st.why_not(c):
         return ""
     return {"worse": "**worse**", "better": "better", "~": "~"}[c["verdict"]]
 

@@ -10,6 +10,11 @@ from sblib.report.fmt import change, min_p
 from sblib.report.variants import interval_width
 
 
+# the noise floors the report shows, each from the A/A control's own comparison
+FLOOR_METRICS = {"cpu_ns_per_req": "CPU", "rps": "req/s", "p50": "p50", "p99": "p99",
+                 "p99.9": "p99.9"}
+
+
 def sec_noise(res, analysis, ctx):
     duet = ctx["duet"]
     out = [h(2, "Noise floor (A/A control)")]
@@ -17,22 +22,21 @@ def sec_noise(res, analysis, ctx):
     for g in analysis["groups"]:
         aa = next((r for r in g["rows"] if r["variant"] == g["aa"]), None)
         if not aa:
-            rows.append([g["server"], g["mode"], "-", "no A/A control", "-", "-", "-", "-"])
+            rows.append([g["server"], g["mode"], "-", "no A/A control"] + ["-"] * 7)
             continue
-        c, r = aa["cmp"].get("cpu_ns_per_req"), aa["cmp"].get("rps")
-        floor = g["floors"].get("cpu_ns_per_req")
+        floors = [g["floors"].get(m) for m in FLOOR_METRICS]
         width = interval_width(g)
         raw = rs.raw_floor(res, g)
         rows.append([g["server"], g["mode"], g.get("methods", {}).get("cpu_ns_per_req", "-"),
-                     change(c), change(r),
-                     f"±{floor * 100:.2f}%" if floor is not None else "-",
-                     f"±{raw * 100:.1f}%" if raw is not None else "-",
-                     f"±{width * 100:.2f}%" if width is not None else "-"])
-    out.append(table(["server", "mode", "CPU measured in", "A/A CPU per request",
-                      "A/A req/s (isolated)", "noise floor (CPU)",
-                      "floor without drift correction", "median interval (CPU)"], rows))
+                     change(aa["cmp"].get("cpu_ns_per_req"))]
+                    + [f"±{f * 100:.2f}%" if f is not None else "-" for f in floors]
+                    + [f"±{raw * 100:.1f}%" if raw is not None else "-",
+                       f"±{width * 100:.2f}%" if width is not None else "-"])
+    out.append(table(["server", "mode", "measured in", "A/A CPU per request"]
+                     + [f"noise floor ({lab})" for _, lab in FLOOR_METRICS.items()]
+                     + ["floor without drift correction (CPU)", "median interval (CPU)"], rows))
     small = [c for g in analysis["groups"] for r in g["rows"] for c in r["cmp"].values()
-             if min_p(c) >= st.ALPHA]
+             if min_p(c) >= st.ALPHA and not st.why_not(c)]
     if small:
         worst = max(small, key=min_p)
         kind = (f"{worst['n_base']} paired rounds" if worst.get("paired")
@@ -41,15 +45,21 @@ def sec_noise(res, analysis, ctx):
                         f"the rank test can reach is {min_p(worst):.3f} > {st.ALPHA}, so "
                         f"{len(small)} comparisons cannot be called significant however large "
                         "the change"
-                        + (": throughput and latency, from the short isolated phase "
-                           "(`--duet-reps 6` or more to give them verdicts)." if duet else
-                           ". Run with `--reps 6` or more (8+ for intervals that mean "
-                           "something).")))
+                        + ". Run with `--reps 6` or more (8+ for intervals that mean "
+                        "something); no cost is shown from fewer than 3."))
     out.append(para("The A/A control is a second, identical baseline instance. Its "
-                    "difference from the baseline is pure noise; the noise floor is the "
-                    "furthest end of its interval from 0. The median interval is the "
-                    "half-width of the typical directive's 95% interval on CPU per request: "
-                    "the precision of this run's costs."))
+                    "difference from the baseline is pure noise; the noise floor of each "
+                    "figure is the furthest end of its interval from 0 (none from fewer than "
+                    "3 windows or slices, or a zero-width interval). The median interval is "
+                    "the half-width of the typical directive's 95% interval on CPU per "
+                    "request: the precision of this run's costs."
+                    + (f" A window gives a latency percentile only when each side holds at "
+                       f"least {rs.MIN_BEYOND} requests beyond it (p99: "
+                       f"{rs.min_requests('p99'):,} requests, p99.9: "
+                       f"{rs.min_requests('p99.9'):,}): with fewer, the percentile is one "
+                       "of the window's slowest few requests, whose rank scatters by about "
+                       "the square root of their number and whose value grows with the "
+                       "requests served (a faster side would read slower)." if duet else "")))
     iso_cpu = any(g.get("methods", {}).get("cpu_ns_per_req") != "duet"
                   for g in analysis["groups"])
     out.append(para(
@@ -124,13 +134,14 @@ def sec_method(res, analysis, ctx):
         "What each systemd sandbox directive costs, measured: every figure is a ratio against "
         "the same server's baseline, measured in the same run, with a 95% bootstrap interval "
         f"(seeded, {st.RESAMPLES} resamples). "
-        + ("CPU per request comes from **duet windows**: the variant and the baseline loaded "
-           "at the same time, so whatever the machine did during a window it did to both; "
-           "each window gives one ratio, and a cost is the interquartile mean of its "
-           "windows' ratios (the intervals resample epochs, then windows within them). "
-           "Throughput and latency come from **isolated slices**, one instance loaded at a "
-           "time, because sharing the CPU changes them; "
-           "each side is the interquartile mean of its slices. " if ctx["duet"] else
+        + ("Every change, CPU per request, req/s and latency alike, comes from **duet "
+           "windows**: the variant and the baseline loaded at the same time, so whatever the "
+           "machine did during a window it did to both; each window gives one ratio, and a "
+           "cost is the interquartile mean of its windows' ratios (the intervals resample "
+           "epochs, then windows within them). Two instances share the server CPU in a "
+           "window, so its req/s and latency are each one's share: the **isolated slices**, "
+           "one instance loaded at a time, give the absolute levels, and no change is taken "
+           "from them. " if ctx["duet"] else
            "Each side is the interquartile mean of its slices (the mean of the middle half of "
            "its rounds, as deaf as a median to the slices a burst of the machine spoiled). ")
         + "A change is called significant when its interval excludes 0 and a rank test agrees "
@@ -197,7 +208,8 @@ def duet_items(spec):
     d = spec.get("duet") or {}
     if not d:
         return []
-    out = [f"CPU per request in **duet windows**: {d['rounds']} rounds, each holding one "
+    out = [f"Every cost (CPU per request, req/s, latency) in **duet windows**: {d['rounds']} "
+           f"rounds, each holding one "
            f"{d['window_s']:g} s window per variant and mode, in which the variant and the "
            "baseline are loaded at the same time by one loadgen process (one ring, the "
            "connections split evenly, one start and one deadline, each instance's cgroups "

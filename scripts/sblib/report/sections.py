@@ -13,8 +13,8 @@ from sblib.report.variants import (combined_variant, directive_label, frontier, 
 
 COST_HEADER = ["rank by CPU", "directive", "CPU per request change [95%]", "CPU verdict",
                "rank by req/s lost", "req/s change [95%]", "req/s verdict",
-               "p99 latency change [95%]", "exposure (change vs baseline)", "applied",
-               "n (windows or slices)"]
+               "p50 latency change [95%]", "p99 latency change [95%]",
+               "exposure (change vs baseline)", "applied", "n (windows or slices)"]
 
 
 def sec_costs(res, analysis, ctx):
@@ -49,32 +49,53 @@ def sec_costs(res, analysis, ctx):
         rows = []
         for i, r in enumerate(ranked, 1):
             vid = r["variant"]
-            c, t, p99 = (r["cmp"].get(m) for m in ("cpu_ns_per_req", "rps", "p99"))
+            c, t, p50, p99 = (r["cmp"].get(m) for m in ("cpu_ns_per_req", "rps", "p50", "p99"))
             exp = rs.exposure(res, vid)
             drop = (f"{exp:.1f} ({exp - base_exp:+.1f})" if exp is not None and base_exp is not None
                     else num(exp))
             applied = (res["variants"].get(vid) or {}).get("applied") or {}
             rrank = by_rps.index(vid) + 1 if vid in by_rps else "-"
             rows.append([i, f"`{directive_label(info, vid)}`", change(c), mark(c), rrank,
-                         change(t), mark(t), change(p99), drop, applied_summary(applied), r["n"]])
-        bm = g["base_levels"]
+                         change(t), mark(t), change(p50), change(p99), drop,
+                         applied_summary(applied), r["n"]])
         out.append(h(3, f"{g['server']}, {g['mode']}"))
-        how = ("weighted by round, " if g.get("round_noise")
-               else "weighted by run, " if g.get("run_noise") else "")
-        meth = g.get("methods", {})
-        where = ("CPU per request from duet windows, req/s and p99 from isolated slices"
-                 if meth.get("cpu_ns_per_req") == "duet" else "every figure from isolated slices")
-        out.append(para(f"baseline ({how}interquartile mean of its "
-                        f"{'windows and slices' if meth.get('cpu_ns_per_req') == 'duet' else 'slices'}): "
-                        f"{num(bm.get('cpu_ns_per_req'))} ns CPU per request, "
-                        f"{num(bm.get('rps'))} req/s, p99 {num(bm.get('p99'))} µs; exposure "
-                        f"{num(base_exp)}. {where}."))
+        out.append(para(baseline_text(g, base_exp)))
         out.append(table(COST_HEADER, rows,
-                         ["r", "l", "r", "l", "r", "r", "l", "r", "r", "l", "r"]))
+                         ["r", "l", "r", "l", "r", "r", "l", "r", "r", "r", "l", "r"]))
     for p in plots.get("cost", []):
         out.append(image(p[0], p[1]))
     out += failed_slices(res)
     return out
+
+
+def baseline_text(g, base_exp):
+    """Where a group's figures come from, and its baseline's levels: in
+    duet windows every change is the variant's per-window ratio to the
+    baseline loaded at the same moment, and the levels of req/s and latency
+    that one instance reaches alone come from the isolated slices, labelled
+    as absolute levels that no change is taken from."""
+    bm, meth = g["base_levels"], g.get("methods", {})
+    how = ("weighted by round, " if g.get("round_noise")
+           else "weighted by run, " if g.get("run_noise") else "")
+    if meth.get("cpu_ns_per_req") != "duet":
+        return (f"baseline ({how}interquartile mean of its slices): "
+                f"{num(bm.get('cpu_ns_per_req'))} ns CPU per request, {num(bm.get('rps'))} "
+                f"req/s, p50 {num(bm.get('p50'))} µs, p99 {num(bm.get('p99'))} µs; exposure "
+                f"{num(base_exp)}. Every figure from isolated slices, one instance at a time.")
+    lv = g.get("levels") or {}
+    alone = (f" Alone (isolated slices, one instance at a time; **absolute levels only**, no "
+             f"change is taken from them): {num((lv.get('rps') or {}).get('value'))} req/s, "
+             f"p50 {num((lv.get('p50') or {}).get('value'))} µs, p99 "
+             f"{num((lv.get('p99') or {}).get('value'))} µs "
+             f"(interquartile mean of {max((x['n'] for x in lv.values()), default=0)} "
+             f"slice(s))." if lv else "")
+    why = "".join(f" No {m} change: {t}." for m, t in (g.get("why") or {}).items())
+    return (f"Every change is from **duet windows**: per window the variant's ratio to the "
+            f"baseline loaded at the same moment, two instances sharing the server CPU. "
+            f"Baseline in its windows ({how}interquartile mean): "
+            f"{num(bm.get('cpu_ns_per_req'))} ns CPU per request, {num(bm.get('rps'))} req/s, "
+            f"p50 {num(bm.get('p50'))} µs, p99 {num(bm.get('p99'))} µs; exposure "
+            f"{num(base_exp)}.{alone}{why}")
 
 
 def failed_slices(res):
@@ -120,10 +141,17 @@ def sec_calibration(res, analysis, ctx):
             if r["variant"] in others:
                 c, t = r["cmp"].get("cpu_ns_per_req"), r["cmp"].get("rps")
                 rows.append([g["server"], g["mode"], f"`{analysis['info'][r['variant']]['name']}`",
-                             change(c), change(t)])
+                             change(c), f"{change(t)} ({g['methods'].get('rps', 'isolated')})",
+                             alone(res, g, r["variant"])])
     if rows:
         out.append(table(["server", "mode", "control without a stated answer",
-                          "CPU per request change [95%]", "req/s change [95%]"], rows))
+                          "CPU per request change [95%]", "req/s change [95%] (measured in)",
+                          "req/s alone: baseline → control (isolated levels, slices)"], rows))
+        if ctx["duet"]:
+            out.append(para("In duet windows two instances share the server CPU, each with "
+                            "less than half of it, so a CPU quota of half a CPU does not bite "
+                            "there: a quota shows in the levels each instance reaches alone "
+                            "(isolated slices, absolute levels only: no interval, no verdict)."))
     if ctx["duet"] and cal:
         out.append(para(
             "What a saturated server's CPU per request does with +2 µs of work: a server "
@@ -138,6 +166,16 @@ def sec_calibration(res, analysis, ctx):
             "directive's cost in this report is likewise its cost at saturation under "
             "this load, which is what capacity planning needs; see results/README.md."))
     return out
+
+
+def alone(res, g, vid):
+    """'22,857 → 11,402 req/s (1, 1)': the isolated req/s levels of G's
+    baseline and VID, or '-' without them."""
+    lv = [[v for _, v in rs.isolated(res, x, g["mode"], "rps")] for x in (g["baseline"], vid)]
+    if not all(lv):
+        return "-"
+    return (f"{num(st.center(lv[0]))} → {num(st.center(lv[1]))} req/s "
+            f"({len(lv[0])}, {len(lv[1])})")
 
 
 def sec_exposure(res, analysis, ctx):

@@ -68,20 +68,23 @@ def ranked_rows(g, ctl):
     return [r for r in g["rows"] if r["variant"] != g["aa"] and r["variant"] not in ctl]
 
 
-def interval_width(g, rows=None):
-    """Median half-width of the CPU-per-request intervals of ROWS (default: G's
-    directives, A/A excluded), as a fraction; None without any."""
+def interval_width(g, rows=None, metric="cpu_ns_per_req"):
+    """Median half-width of the METRIC intervals of ROWS (default: G's
+    directives, A/A excluded), as a fraction; None without any that can
+    carry a cost (st.why_not)."""
     ws = [max(c["ratio"] - c["lo"], c["hi"] - c["ratio"])
           for r in (rows if rows is not None else
                     [r for r in g["rows"] if r["variant"] != g["aa"]])
-          for c in [r["cmp"].get("cpu_ns_per_req")] if c]
+          for c in [r["cmp"].get(metric)] if c and not st.why_not(c)]
     return st.median(ws) if ws else None
 
 
-def no_cost_bound(g, rows):
-    """The change below which this group cannot see a cost: the larger of the
-    A/A floor and the typical directive's interval half-width (a fraction)."""
-    return max(g["floor"] or 0.0, interval_width(g, rows) or 0.0)
+def no_cost_bound(g, rows, metric="cpu_ns_per_req"):
+    """The change below which this group cannot see a cost of METRIC: the
+    larger of its A/A floor and the typical directive's interval half-width
+    (a fraction)."""
+    return max((g.get("floors") or {}).get(metric) or 0.0,
+               interval_width(g, rows, metric) or 0.0)
 
 
 def frontier(res, g, ctl=()):
@@ -99,9 +102,13 @@ def frontier(res, g, ctl=()):
 
 
 def latency_medians(res, vid, mode):
+    """Each percentile's median over VID's isolated slices in MODE (one
+    instance loaded at a time: absolute levels), else over its duet windows
+    as measured (two instances sharing the CPU)."""
     out = {}
     for p in rs.PERCENTILES:
-        vals = [v for _, v in rs.samples(res, vid, mode, p)]
+        vals = [v for _, v in rs.isolated(res, vid, mode, p)] or \
+            [v for r in rs.runs_of(res, vid, mode) for v in [rs.metric_value(r, p)] if v]
         if vals:
             out[p] = st.median(vals)
     return out

@@ -3,6 +3,7 @@ directives whose CPU per request changed beyond the noise, with intervals,
 and "no cost found above ±X%" for the rest; the start-up changes; the
 combined hardened unit where one was measured; the calibration in one line."""
 from sblib.analysis import results as rs
+from sblib.analysis import stats as st
 from sblib.report.document import h, para, table
 from sblib.report.fmt import change, fmt_ns, mark, num
 from sblib.report.variants import combined_variant, directive_label, no_cost_bound, ranked_rows
@@ -33,26 +34,67 @@ def called_text(info, vid, c, base):
     return f"`{directive_label(info, vid)}` {change(c)}{extra}"
 
 
+def called(g, ctl, metric):
+    """(the rows of G whose METRIC changed beyond the noise, largest change
+    first; how many others; the bound below which it sees no change) over
+    G's ranked directives with a cost of METRIC (3 samples or more, an
+    interval of some width), or None when it has none."""
+    ranked = [r for r in ranked_rows(g, ctl)
+              if r["cmp"].get(metric) and not st.why_not(r["cmp"][metric])]
+    if not ranked:
+        return None
+    hit = [r for r in ranked if r["cmp"][metric].get("verdict") in ("worse", "better")]
+    hit.sort(key=lambda r: -abs(r["cmp"][metric]["ratio"] - 1.0))
+    return hit, len(ranked) - len(hit), no_cost_bound(g, ranked, metric)
+
+
+def _rest(n, bound, what="change"):
+    return (f"no {what} found above ±{bound * 100:.1f}% ({n} directive{'' if n == 1 else 's'})"
+            if n else "-")
+
+
 def verdict_cost_rows(res, analysis, ctl):
     info = analysis["info"]
     rows = []
     for g in analysis["groups"]:
-        ranked = [r for r in ranked_rows(g, ctl) if r["cmp"].get("cpu_ns_per_req")]
-        if not ranked:
+        got = called(g, ctl, "cpu_ns_per_req")
+        if not got:
             continue
+        hit, rest, bound = got
         base = g["base_levels"].get("cpu_ns_per_req")
-        called = [r for r in ranked if r["cmp"]["cpu_ns_per_req"].get("verdict") in
-                  ("worse", "better")]
-        called.sort(key=lambda r: -r["cmp"]["cpu_ns_per_req"]["ratio"])
-        rest = len(ranked) - len(called)
-        bound = no_cost_bound(g, ranked)
         rows.append([g["server"], g["mode"] + (" (a connection per request)"
                                                if g["mode"] == "close" else ""),
                      fmt_ns(base).lstrip("+") if base else "-",
                      "; ".join(called_text(info, r["variant"], r["cmp"]["cpu_ns_per_req"], base)
-                               for r in called) or "none",
-                     f"no cost found above ±{bound * 100:.1f}% ({rest} directive"
-                     f"{'' if rest == 1 else 's'})" if rest else "-"])
+                               for r in hit) or "none", _rest(rest, bound, "cost")])
+    return rows
+
+
+# the verdict's throughput and latency table: (metric, label)
+SPEED = [("rps", "req/s"), ("p50", "p50 latency"), ("p99", "p99 latency"),
+         ("p99.9", "p99.9 latency")]
+
+
+def verdict_speed_rows(analysis, ctl):
+    """Per server, mode and metric of SPEED: the directives that change it
+    beyond the noise and a bound for the rest, or why it has no cost."""
+    info = analysis["info"]
+    rows = []
+    for g in analysis["groups"]:
+        for m, label in SPEED:
+            got = called(g, ctl, m)
+            how = (g.get("methods") or {}).get(m) or "isolated"
+            if not got:
+                why = (g.get("why") or {}).get(m)
+                if why and m != "p99.9":
+                    rows.append([g["server"], g["mode"], label, how, f"no change measured: {why}",
+                                 "-"])
+                continue
+            hit, rest, bound = got
+            rows.append([g["server"], g["mode"], label, how,
+                         "; ".join(f"`{directive_label(info, r['variant'])}` "
+                                   f"{change(r['cmp'][m])}" for r in hit) or "none",
+                         _rest(rest, bound)])
     return rows
 
 
@@ -130,13 +172,20 @@ def sec_verdict(res, analysis, ctx):
     out.append(para("A directive is named only when its 95% interval excludes 0, a rank test "
                     "agrees and the change is larger than the A/A control's noise floor; "
                     "the bound for the rest is the larger of that floor and the typical "
-                    "directive's interval. Calibration controls are not counted here."))
+                    "directive's interval. Nothing is named or bounded from fewer than 3 "
+                    "windows or slices, or from an interval of zero width. Calibration "
+                    "controls are not counted here."))
     rows = verdict_cost_rows(res, analysis, ctx["controls"])
     if rows:
         out.append(table(["server", "mode", "baseline CPU per request",
                           "directives that change CPU per request beyond the noise "
                           "(change [95% interval], CPU time)", "every other directive"],
                          rows, ["l", "l", "r", "l", "l"]))
+    rows = verdict_speed_rows(analysis, ctx["controls"])
+    if rows:
+        out.append(table(["server", "mode", "figure", "measured in",
+                          "directives that change it beyond the noise (change [95% interval])",
+                          "every other directive"], rows, ["l", "l", "l", "l", "l", "l"]))
     rows = verdict_startup_rows(analysis, ctx["controls"])
     if rows:
         out.append(table(["server", "baseline start-up (ms)",
