@@ -54,7 +54,7 @@ def main(argv):
     p = _cli.parser("sandbench trend", __doc__)
     p.epilog = _cli.exit_text(EXITS)
     p.add_argument("sets", metavar="SET", nargs="+", help="results sets, any order")
-    p.add_argument("--metric", default="cpu_ns_per_req", choices=["cpu_ns_per_req", "rps"],
+    p.add_argument("--metric", default="cpu_ns_per_req", choices=tr.TREND_METRICS,
                    help="whose cost in run sets (default cpu_ns_per_req)")
     p.add_argument("--p", type=float, default=0.001, dest="p_max",
                    help="t-test p-value below which a split is a change point (default 0.001)")
