@@ -132,7 +132,8 @@ class Runner:
 
     def warm(self, inst):
         """Unmeasured load on a started instance before its first slice."""
-        self.lg.load(inst.url, "keepalive", self.a.warmup, connections=inst.spec.get("connections"))
+        self.lg.load(inst.url, "keepalive", self.a.warmup, connections=inst.spec.get("connections"),
+                     netns=inst.netns_file)
 
     def windows_planned(self):
         d = self.duet
