@@ -4,6 +4,7 @@ once by one loadgen, a record each, see sblib.records.windows), and the servers'
 CPU time from their cgroups.
 """
 import json
+import os
 import subprocess
 import time
 
@@ -102,6 +103,8 @@ class Loader:
             rec["settled"] = idle0 and idle1
         if inst.position is not None:
             rec["epoch"], rec["position"] = inst.epoch, inst.position
+        if inst.netns:
+            rec["netns"] = os.path.basename(inst.netns)
         if js is None:
             rec.update({"status": "error", "error": err})
             return rec
@@ -153,6 +156,8 @@ class Loader:
         for rec, i in zip(recs, pair):
             if i.position is not None:
                 rec["position"] = i.position
+            if i.netns:
+                rec["netns"] = os.path.basename(i.netns)
             if err and js is not None:
                 rec["loadgen_stderr"] = err[-300:]
         return recs
