@@ -56,6 +56,13 @@ class TestRules(unittest.TestCase):
 
     def test_variant_refused(self):
         self.assertIn("no effect", copies.variant_refused(["[Service]\nPrivateNetwork=yes\n"]))
+        # socket-activated: the socket in the copy's namespace, the service in its own
+        self.assertIsNone(copies.variant_refused(["[Service]\nPrivateNetwork=yes\n"], True))
+        self.assertIsNotNone(copies.variant_refused(
+            ["[Service]\nNetworkNamespacePath=/run/netns/x\n"], True))
+        out = copies.dropins(["web-sb1.socket", "web-sb1.service"], "web-sb1.service", "sb1",
+                             [], ["[Service]\nPrivateNetwork=yes\n"])
+        self.assertEqual(list(out), ["web-sb1.socket.d/40-sandbench-netns.conf"])
         for ok in ("[Service]\nIPAddressDeny=any\n",
                    "[Service]\nRestrictAddressFamilies=AF_UNIX\n", STRICT):
             self.assertIsNone(copies.variant_refused([ok]), ok)

@@ -32,8 +32,9 @@ network namespace with its ports and URL as written, and its own pid file
 where its stop reads a fixed one (--copies netns, the default). A unit that
 sets its own network namespace cannot be copied so: it runs one at a time
 (restarted per variant and round) on the URL's port, and the run says why.
-A variant with PrivateNetwork=yes is refused there (beside
-NetworkNamespacePath= it has no effect); --copies ports measures it.
+A variant with PrivateNetwork=yes of a plain service is refused there
+(beside NetworkNamespacePath= it has no effect); --copies ports measures it
+one at a time.
 """
 
 

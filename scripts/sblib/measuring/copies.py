@@ -53,17 +53,28 @@ def why_not(texts):
     return None
 
 
-def variant_refused(bodies):
+def private_network(bodies):
+    """Whether drop-ins BODIES give the service PrivateNetwork=yes."""
+    vals = [v for b in bodies for sec in _unit.parse(b).values() for k, v in sec
+            if k == "PrivateNetwork"]
+    return bool(vals) and _unit.yes(vals[-1])
+
+
+def variant_refused(bodies, socket_activated=False):
     """Why a variant whose drop-ins are BODIES cannot run on a copy in its
     own namespace, or None. PrivateNetwork=yes has no effect beside
     NetworkNamespacePath= (systemd.exec(5)): measured there it would be the
-    baseline under another name. IPAddressDeny= (cgroup BPF) and
-    RestrictAddressFamilies= (seccomp) act in any namespace and are kept."""
+    baseline under another name. A socket-activated service is the
+    exception: its socket is bound in the copy's namespace, where the load
+    reaches it, and the service alone gets its private one (dropins() then
+    leaves the service's NetworkNamespacePath= out), as on a machine.
+    IPAddressDeny= (cgroup BPF) and RestrictAddressFamilies= (seccomp) act
+    in any namespace and are kept."""
     for b in bodies:
         secs = _unit.parse(b)
         for sec in secs:
             for k, v in secs[sec]:
-                if k == "PrivateNetwork" and _unit.yes(v) or \
+                if k == "PrivateNetwork" and _unit.yes(v) and not socket_activated or \
                         k in ("NetworkNamespacePath", "JoinsNamespaceOf") and v:
                     return (f"{k}={v}: every copy of the unit runs in a network namespace of "
                             "its own (NetworkNamespacePath=), beside which this has no effect "
@@ -136,8 +147,13 @@ def dropins(names, service, tag, pids, bodies):
     BODIES make the original read-only."""
     out = {}
     ns = f"/run/netns/{ns_name(tag)}"
+    # a socket-activated service with PrivateNetwork=yes: the socket in the
+    # copy's namespace, the service in its own private one
+    own = private_network(bodies) and any(n.endswith(".socket") for n in names)
     for n in names:
         sec = "Socket" if n.endswith(".socket") else "Service" if n.endswith(".service") else None
+        if sec == "Service" and own:
+            continue
         if sec:
             out[f"{n}.d/40-sandbench-netns.conf"] = (
                 "# sandbench: this copy's own network namespace (its ports as written)\n"

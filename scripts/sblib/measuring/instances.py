@@ -269,8 +269,10 @@ class Instances:
             if req and req in self.fac and not self.fac[req][0]:
                 return f"{d}: needs {req}: {self.fac[req][1]}"
         if v["server"] == "unit" and (self.spec.get("user_unit") or {}).get("copies") == "netns":
+            uu = self.spec["user_unit"]
             return copies.variant_refused([cat.load_directive(d)["body"]
-                                           for d in v["directives"]])
+                                           for d in v["directives"]],
+                                          socket_activated=uu["start"] != uu["target"])
         return None
 
     def install(self, inst, sources):
