@@ -104,4 +104,41 @@ p=$(awk '{print $2}' "$tmp/pids" | sort -u | wc -l)
 [ "$n" -ge 3 ] && [ "$p" -ge 3 ] || fail "pid files not the copies' own ($n files, $p pids)"
 x sh -c 'ip netns list | grep -q sandbench-' && fail "a network namespace was left behind"
 x sh -c 'ls /run/sandbench/copies/*/* 2>/dev/null | grep -q .' && fail "a pid file was left behind"
-echo "ok (side by side in $(($(date +%s) - start)) s)"
+echo "nginx: side by side in $(($(date +%s) - start)) s"
+
+# --- a config listening on a specific address this machine does not have ----
+# (TEST-NET-1): every copy's namespace gets it on lo
+x sh -c "cat > /etc/nginx/sbcopies-addr.conf" <<CONF || fail "conf"
+worker_processes 1;
+pid /run/nginx-sbcopies-addr.pid;
+error_log stderr;
+events { worker_connections 64; }
+http {
+    access_log off;
+    server {
+        listen 192.0.2.10:18448 ssl;
+        ssl_certificate /etc/ssl/sbcopies/chain.pem;
+        ssl_certificate_key /etc/ssl/sbcopies/key.pem;
+        root /var/www/html;
+        index index.nginx-debian.html;
+    }
+}
+CONF
+cat >"$tmp/sbcopies-addr.service" <<UNIT
+[Service]
+ExecStart=/usr/sbin/nginx -c /etc/nginx/sbcopies-addr.conf -g 'daemon off;'
+UNIT
+$sb run --name "$host" --unit "$tmp/sbcopies-addr.service" --url https://192.0.2.10:18448/ \
+	--directives private-tmp-yes --windows 2 --epochs 1 --duet-reps 1 --duration 0.3 \
+	--warmup 0.1 --seed 12 --no-report --lock-timeout 250 --out "$tmp/r2" >"$tmp/r2.log" 2>&1
+rc=$?
+[ $rc = 0 ] || { tail -20 "$tmp/r2.log"; fail "a unit on its own address: exit $rc"; }
+python3 - "$tmp/r2" <<'PY' || { tail -20 "$tmp/r2.log"; fail "the copies on their own address"; }
+import json, sys
+v = json.load(open(sys.argv[1] + "/variants.json"))
+assert all(x["status"] == "ok" for x in v.values()), v
+runs = [json.loads(l) for l in open(sys.argv[1] + "/runs.jsonl")]
+w = [r for r in runs if "window" in r]
+assert w and all(r["status"] == "ok" and r["requests"] > 0 for r in w), w
+PY
+echo "ok (in $(($(date +%s) - start)) s)"
