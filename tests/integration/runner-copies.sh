@@ -141,4 +141,27 @@ runs = [json.loads(l) for l in open(sys.argv[1] + "/runs.jsonl")]
 w = [r for r in runs if "window" in r]
 assert w and all(r["status"] == "ok" and r["requests"] > 0 for r in w), w
 PY
+
+# --- a socket-activated pair: PrivateNetwork=yes on the service is kept ------
+# (the socket bound in the copy's namespace, the service in a private one)
+sed -e 's/^ListenStream=443/ListenStream=127.0.0.1:18449/' -e '/BindIPv6Only/d' \
+	units/lunchd-activated.socket >"$tmp/sbcopies-pair.socket"
+sed -e 's/lunchd-activated\.socket/sbcopies-pair.socket/g' units/lunchd-activated.service \
+	>"$tmp/sbcopies-pair.service"
+$sb run --name "$host" --unit "$tmp/sbcopies-pair.socket" --unit "$tmp/sbcopies-pair.service" \
+	--url https://127.0.0.1:18449/ --directives private-network-yes --windows 2 --epochs 1 \
+	--duet-reps 1 --duration 0.3 --warmup 0.1 --seed 13 --no-report --lock-timeout 250 \
+	--out "$tmp/r3" >"$tmp/r3.log" 2>&1
+rc=$?
+[ $rc = 0 ] || { tail -20 "$tmp/r3.log"; fail "a socket pair with PrivateNetwork=yes: exit $rc"; }
+python3 - "$tmp/r3" <<'PY' || { tail -20 "$tmp/r3.log"; fail "PrivateNetwork=yes on a socket pair's copy"; }
+import json, sys
+v = json.load(open(sys.argv[1] + "/variants.json"))
+assert all(x["status"] == "ok" for x in v.values()), v
+b, p = v["unit/baseline"]["evidence"], v["unit/private-network-yes"]["evidence"]
+assert b["net_ns"] != p["net_ns"] and v["unit/baseline-aa"]["evidence"]["net_ns"] != p["net_ns"], (b, p)
+runs = [json.loads(l) for l in open(sys.argv[1] + "/runs.jsonl")]
+w = [r for r in runs if "window" in r and r["variant"] == "unit/private-network-yes"]
+assert w and all(r["status"] == "ok" and r["requests"] > 0 for r in w), w
+PY
 echo "ok (in $(($(date +%s) - start)) s)"
