@@ -160,6 +160,9 @@ v = json.load(open(sys.argv[1] + "/variants.json"))
 assert all(x["status"] == "ok" for x in v.values()), v
 b, p = v["unit/baseline"]["evidence"], v["unit/private-network-yes"]["evidence"]
 assert b["net_ns"] != p["net_ns"] and v["unit/baseline-aa"]["evidence"]["net_ns"] != p["net_ns"], (b, p)
+# in force: a namespace other than its copy's (every copy has one of its own)
+x = v["unit/private-network-yes"]
+assert x["applied"]["private-network-yes"] is True, x["applied_why"]
 runs = [json.loads(l) for l in open(sys.argv[1] + "/runs.jsonl")]
 w = [r for r in runs if "window" in r and r["variant"] == "unit/private-network-yes"]
 assert w and all(r["status"] == "ok" and r["requests"] > 0 for r in w), w

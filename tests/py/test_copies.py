@@ -204,6 +204,25 @@ class TestPlan(unittest.TestCase):
         _, _, insts = self.instances(spec)
         self.assertTrue(all(i.netns is None and i.netns_file is None for i in insts))
 
+    def test_private_network_judged_against_its_copy(self):
+        u = self.unit("web.socket", "[Socket]\nListenStream=127.0.0.1:18446\n")
+        s = self.unit("web.service", "[Service]\nExecStart=/bin/true\n")
+        spec = runplan.build_plan(runplan.parse(
+            ["--unit", u, "--unit", s, "--url", "https://127.0.0.1:18446/",
+             "--directives", "private-network-yes", "--seed", "1"]))
+        fleet, _, insts = self.instances(spec)
+        base = insts[0]
+        inst = [i for i in insts if i.id == "unit/private-network-yes"][0]
+        self.assertIsNone(fleet.unsupported(inst.v))
+        base.evidence = {"net_ns": "net:[1]", "net_ns_differs": True}
+        base.exposure_checks = []
+        inst.netns_id = "net:[2]"
+        for ns, want in (("net:[3]", True), ("net:[2]", False)):
+            inst.evidence = {"net_ns": ns, "net_ns_differs": True}
+            fleet.judge(inst, base)
+            self.assertIs(inst.applied["private-network-yes"], want,
+                          inst.applied_why["private-network-yes"])
+
     def test_window_loads_each_in_its_namespace(self):
         spec = self.plan()
         _, _, insts = self.instances(spec)

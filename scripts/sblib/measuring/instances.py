@@ -312,6 +312,10 @@ class Instances:
         h.run(["ip", "netns", "delete", copies.ns_name(inst.tag)], timeout=20)
         for argv in copies.setup_argv(inst.tag, inst.url):
             h.run(argv, check=True, timeout=20)
+        try:
+            inst.netns_id = f"net:[{os.stat(inst.netns_file).st_ino}]"
+        except OSError:
+            inst.netns_id = None
         for p in getattr(inst, "pid_files", []):
             h.write(copies.own_pid_path(inst.tag, p), "")
             if not os.path.lexists(h.path(p)):
@@ -449,8 +453,18 @@ class Instances:
                 or "error" in base.evidence:
             return
         for d in inst.v["directives"]:
+            h = cat.load_directive(d)
             inst.applied[d], inst.applied_why[d] = ev.judge(
-                cat.load_directive(d), e, base.evidence, base.exposure_checks)
+                h, e, base.evidence, base.exposure_checks)
+            if inst.netns and ev.directive_kind(h) == "netns" and inst.applied[d] is None:
+                # every copy has a namespace of its own: what tells is one
+                # other than the copy's (the baseline's is another copy's)
+                mine, copy = e.get("net_ns"), getattr(inst, "netns_id", None)
+                if mine and copy:
+                    inst.applied[d], inst.applied_why[d] = (
+                        (True, f"netns: own net namespace ({mine}), not its copy's")
+                        if mine != copy else
+                        (False, "netns: runs in its copy's network namespace"))
 
     def inetd_evidence(self, inst):
         """Accept=yes: hold a connection open so one instance runs, read it."""
