@@ -14,15 +14,6 @@ from sblib.records import windows as win
 from sblib.records import schema
 
 
-# The windows of a user's unit: (seconds, connections per instance). A server
-# with several worker processes (Debian's nginx: `worker_processes auto`)
-# shares a window's fresh connections among them at random, and what a
-# request costs follows the share: with 8 connections in 0.3 s the stock
-# nginx's per-window ratios scattered ±6.5% (A/A floor ±6.4%), with 64 in
-# 0.6 s ±1.4% (floor ±1.3%), on the 2-core development VM.
-UNIT_WINDOW = (0.6, 64)
-
-
 class PlanError(ValueError):
     """Options no run can be made of (or a --out it cannot write): one line
     to print; the command exits 2."""
@@ -48,15 +39,14 @@ def add_options(ap):
     ap.add_argument("--windows", type=int, default=12,
                     help="duet: rounds of windows, each holding one window per variant and "
                          "mode (default 12)")
-    ap.add_argument("--window", type=float,
-                    help="duet: measured seconds per window (default 0.3; %g with --unit)"
-                         % UNIT_WINDOW[0])
+    ap.add_argument("--window", type=float, default=0.3,
+                    help="duet: measured seconds per window (default 0.3)")
     ap.add_argument("--window-warmup", type=float, default=0.1,
                     help="duet: unmeasured seconds of load before each window (default 0.1)")
-    ap.add_argument("--window-connections", type=int,
+    ap.add_argument("--window-connections", type=int, default=8,
                     help="duet: connections per instance in a window (default 8: the "
                          "isolated slices' 16 shared by the two; see results/README.md for "
-                         "what the count does to a cost; %d with --unit)" % UNIT_WINDOW[1])
+                         "what the count does to a cost)")
     ap.add_argument("--reps", type=int, default=6,
                     help="rounds of isolated slices, one instance at a time, for a server "
                          "whose CPU per request is not measured in windows (inetd, or "
@@ -125,10 +115,6 @@ def build_plan(a):
         if m not in plan.MODES:
             raise PlanError(f"unknown mode '{m}'; valid: {', '.join(plan.MODES)}")
     duet_on = a.method == "duet"
-    if getattr(a, "window", None) is None:
-        a.window = UNIT_WINDOW[0] if a.unit else 0.3
-    if getattr(a, "window_connections", None) is None:
-        a.window_connections = UNIT_WINDOW[1] if a.unit else 8
     if a.epochs is None:
         a.epochs = min(4, a.windows) if duet_on else 1
     if a.reps < 1 or a.reps > 1000 or not (1 <= a.duet_reps <= 1000):
