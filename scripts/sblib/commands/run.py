@@ -26,9 +26,15 @@ time, memory, sandbox evidence from /proc and systemd-analyze exposure. A
 variant that fails to start is recorded as incompatible (with the journal's
 reason), one that does not answer as a hang; the run goes on.
 
-With --unit FILE --url URL any service can be measured: if FILE uses @PORT@
-its variants run side by side like ours, otherwise one at a time (restarted
-per variant and round) on the URL's port.
+With --unit FILE --url URL any service can be measured, side by side like
+ours: every copy of the unit (each variant, the A/A copy) runs in its own
+network namespace with its ports and URL as written, and its own pid file
+where its stop reads a fixed one (--copies netns, the default). A unit that
+sets its own network namespace cannot be copied so: it runs one at a time
+(restarted per variant and round) on the URL's port, and the run says why.
+A variant with PrivateNetwork=yes of a plain service is refused there
+(beside NetworkNamespacePath= it has no effect); --copies ports measures it
+one at a time.
 """
 
 
@@ -76,6 +82,13 @@ def main(argv):
     except (Usage, runplan.PlanError, cat.CatalogueError) as e:
         print(f"sandbench run: {e}", file=sys.stderr)
         return 2
+    uu = spec.get("user_unit")
+    if uu:
+        print(f"sandbench run: {uu['target']}: copies "
+              + ("side by side, each in its own network namespace" if uu["copies"] == "netns"
+                 else "side by side on ports of their own" if uu["copies"] == "ports"
+                 else "one at a time in isolated slices")
+              + (f" ({uu['copies_why']})" if uu.get("copies_why") else ""), file=sys.stderr)
     end = session.measure(a, spec, res, argv, loadgen)
     for line in session.summary_lines(end):
         print(line)

@@ -215,6 +215,9 @@ def cost(a, host, loadgen, members, info):
         argv += ["--unit", u]
     if a.loadgen:
         argv += ["--loadgen", a.loadgen]
+    # the cost run as before (ports where the unit takes them, else one at a
+    # time); --cost-args '--copies netns' runs it on copies in namespaces
+    argv += ["--copies", "ports"]
     argv += shlex.split(a.cost_args)
     rc = cost_run(argv, host, loadgen)
     try:

@@ -15,6 +15,7 @@ import time
 
 from sblib import catalogue as cat
 from sblib.measuring import collect as coll
+from sblib.measuring import copies
 from sblib import evidence as ev
 from sblib.measuring import host as _host
 from sblib import templates
@@ -24,13 +25,15 @@ from sblib.measuring import plan
 
 # --- probing ---------------------------------------------------------------------
 
-def probe(url, timeout=1.0):
-    """One GET of URL: the HTTP status code, or None when nothing answered."""
+def probe(url, timeout=1.0, netns=None):
+    """One GET of URL (connected inside the network namespace file NETNS
+    when given): the HTTP status code, or None when nothing answered."""
     m = re.match(r"^(https?)://(\[[^\]]+\]|[^/:]+)(?::(\d+))?(/.*)?$", url)
     scheme, hostname, port, path = m.group(1), m.group(2).strip("[]"), m.group(3), m.group(4) or "/"
     port = int(port or (443 if scheme == "https" else 80))
     try:
-        s = socket.create_connection((hostname, port), timeout=timeout)
+        with copies.entered(netns):
+            s = socket.create_connection((hostname, port), timeout=timeout)
     except OSError:
         return None
     try:
@@ -125,6 +128,8 @@ class Instance:
         self.position = None
         self.epoch = 0
         self.startups = []
+        self.netns = None           # its own network namespace (host path), or None
+        self.netns_file = None      # the same seen from this machine (loadgen --netns)
 
     def rundir_name(self, fn):
         """Per-instance name of a file in @RUNDIR@ (a unix socket, say)."""
@@ -163,7 +168,11 @@ def unit_texts(inst, sources, nginx_src):
     for u in names:
         with open(sources[u]) as f:
             text = f.read()
-        if inst.side:
+        if inst.netns:
+            # a copy in its own network namespace keeps its ports as written
+            text = plan.rename_refs(text, names, inst.tag)
+            text = text.replace("@PORT@", str(inst.port))
+        elif inst.side:
             text = plan.rename_refs(text, names, inst.tag)
             text = plan.fill_ports(text, inst.port, inst.bport, default_port, default_backend)
             if nginx_src:
@@ -175,9 +184,17 @@ def unit_texts(inst, sources, nginx_src):
         if u.endswith(".service"):
             out[f"{inst.names[u]}.d/50-sandbench-pin.conf"] = \
                 f"# sandbench: pin to the server CPU\n[Service]\nCPUAffinity={inst.server_cpu}\n"
+    bodies = []
     for i, d in enumerate(inst.v["directives"]):
         body = cat.load_directive(d)["body"]
+        bodies.append(body)
         out[f"{inst.target}.d/60-{i:02d}-{d}.conf"] = body
+    if inst.netns:
+        with open(sources[inst.spec["target"]]) as f:
+            pids = copies.pid_files(f.read())
+        out.update(copies.dropins([inst.names[u] for u in names], inst.target, inst.tag,
+                                  pids, bodies))
+        inst.pid_files = pids
     for cu in inst.spec["cpu"]:
         if cu.endswith(".slice"):
             templ = [u for u in names if "@." in u][0]
@@ -235,8 +252,14 @@ class Instances:
             url = f"https://127.0.0.1:{port}{self.a.path}"
         if not sspec["side"]:
             port = sspec["default_port"]
+        if sspec.get("copies") == "netns":
+            # its own network namespace: the URL and ports as written
+            port, url = sspec["default_port"], self.a.url
         inst = Instance(v, sspec, f"sb{idx}", port, bport, url, sspec["side"])
         inst.server_cpu = self.a.server_cpu
+        if sspec.get("copies") == "netns":
+            inst.netns = f"/run/netns/{copies.ns_name(inst.tag)}"
+            inst.netns_file = self.host.path(inst.netns)
         return inst
 
     def unsupported(self, v):
@@ -245,6 +268,11 @@ class Instances:
             req = h.get("requires")
             if req and req in self.fac and not self.fac[req][0]:
                 return f"{d}: needs {req}: {self.fac[req][1]}"
+        if v["server"] == "unit" and (self.spec.get("user_unit") or {}).get("copies") == "netns":
+            uu = self.spec["user_unit"]
+            return copies.variant_refused([cat.load_directive(d)["body"]
+                                           for d in v["directives"]],
+                                          socket_activated=uu["start"] != uu["target"])
         return None
 
     def install(self, inst, sources):
@@ -252,6 +280,8 @@ class Instances:
         nginx_src = nginx_src if (inst.v["server"] == "proxied" and os.path.exists(nginx_src)) \
             else None
         texts = unit_texts(inst, sources, nginx_src)
+        if inst.netns:
+            self.make_netns(inst)
         mapping = self.host.mapping()
         for rel, text in texts.items():
             dest = os.path.join(_host.UNIT_DIR, rel)
@@ -274,6 +304,29 @@ class Instances:
             self.host.write(dest, _host.fill(conf, mapping))
         self.host.save()
 
+    def make_netns(self, inst):
+        """INST's own network namespace (a stale one of that name replaced)
+        and its own empty pid files (their places in /run made, so that
+        BindPaths= finds both ends)."""
+        h = self.host
+        h.run(["ip", "netns", "delete", copies.ns_name(inst.tag)], timeout=20)
+        for argv in copies.setup_argv(inst.tag, inst.url):
+            h.run(argv, check=True, timeout=20)
+        try:
+            inst.netns_id = f"net:[{os.stat(inst.netns_file).st_ino}]"
+        except OSError:
+            inst.netns_id = None
+        for p in getattr(inst, "pid_files", []):
+            h.write(copies.own_pid_path(inst.tag, p), "")
+            if not os.path.lexists(h.path(p)):
+                h.write(p, "")
+
+    def drop_netns(self, insts):
+        for inst in insts:
+            if inst.netns:
+                self.host.run(["ip", "netns", "delete", copies.ns_name(inst.tag)], timeout=20)
+                self.host.run(["rm", "-rf", f"{copies.COPY_DIR}/{inst.tag}"], timeout=20)
+
     def uninstall(self, insts):
         stop = []
         for inst in insts:
@@ -288,6 +341,7 @@ class Instances:
             self.host.systemctl("reset-failed", *stop, *pats, check=False)
         paths = [p for i in insts for p in i.installed]
         self.host.uninstall(paths, reload=True)
+        self.drop_netns(insts)
         for inst in insts:
             inst.installed = []
 
@@ -315,7 +369,8 @@ class Instances:
         deadline = t0 + self.a.start_timeout
         watch = [inst.target] if "@." not in inst.target else []
         while time.monotonic() < deadline:
-            code = probe(inst.url, timeout=max(0.2, min(1.0, deadline - time.monotonic())))
+            code = probe(inst.url, timeout=max(0.2, min(1.0, deadline - time.monotonic())),
+                         netns=inst.netns_file)
             if code is not None and 200 <= code < 400:
                 inst.startup_ms = round((time.monotonic() - t0) * 1000, 1)
                 inst.startups.append(inst.startup_ms)
@@ -398,13 +453,25 @@ class Instances:
                 or "error" in base.evidence:
             return
         for d in inst.v["directives"]:
+            h = cat.load_directive(d)
             inst.applied[d], inst.applied_why[d] = ev.judge(
-                cat.load_directive(d), e, base.evidence, base.exposure_checks)
+                h, e, base.evidence, base.exposure_checks)
+            if inst.netns and ev.directive_kind(h) == "netns" and inst.applied[d] is None:
+                # every copy has a namespace of its own: what tells is one
+                # other than the copy's (the baseline's is another copy's)
+                mine, copy = e.get("net_ns"), getattr(inst, "netns_id", None)
+                if mine and copy:
+                    inst.applied[d], inst.applied_why[d] = (
+                        (True, f"netns: own net namespace ({mine}), not its copy's")
+                        if mine != copy else
+                        (False, "netns: runs in its copy's network namespace"))
 
     def inetd_evidence(self, inst):
         """Accept=yes: hold a connection open so one instance runs, read it."""
-        m = re.match(r"^https?://([^/:]+):(\d+)", inst.url)
-        s = socket.create_connection((m.group(1), int(m.group(2))), timeout=2)
+        m = re.match(r"^(https?)://(\[[^\]]+\]|[^/:]+)(?::(\d+))?", inst.url)
+        port = int(m.group(3) or (443 if m.group(1) == "https" else 80))
+        with copies.entered(inst.netns_file):
+            s = socket.create_connection((m.group(2).strip("[]"), port), timeout=2)
         try:
             pat = inst.target.replace("@.", "@*.")
             end = time.monotonic() + 3
@@ -442,7 +509,9 @@ class Instances:
         for inst in insts:
             if inst.status != "pending":
                 continue
-            self.progress(f"start {inst.id} ({inst.target}, port {inst.port})")
+            self.progress(f"start {inst.id} ({inst.target}, port {inst.port}"
+                          + (f", network namespace {copies.ns_name(inst.tag)})"
+                             if inst.netns else ")"))
             if self.start(inst):
                 if inst.v["role"] == "baseline":
                     base = inst

@@ -4,6 +4,7 @@ once by one loadgen, a record each, see sblib.records.windows), and the servers'
 CPU time from their cgroups.
 """
 import json
+import os
 import subprocess
 import time
 
@@ -36,14 +37,18 @@ class Loader:
             argv += ["-R", str(a.rate)]
         return argv + [url]
 
-    def load(self, url, mode, duration, warmup=0.0, cpu_dirs=None, connections=None, count=None):
+    def load(self, url, mode, duration, warmup=0.0, cpu_dirs=None, connections=None, count=None,
+             netns=None):
         """Runs the load generator (WARMUP unmeasured seconds, then DURATION
         measured; or exactly COUNT requests, whose CPU measure() reads itself).
         Returns (json dict or None, error text, CPU usec of CPU_DIRS over the
         measured part or None). The generator reads the cgroups' CPU counters
         itself (--cgroup) the moment it starts and stops counting requests, so
-        both figures cover the same window."""
+        both figures cover the same window. NETNS: the network namespace file
+        the connections are made in (loadgen --netns), None for its own."""
         argv = self.loadgen_argv(url, mode, duration, connections, count)
+        if netns:
+            argv[-1:-1] = ["--netns", netns]
         if warmup > 0:
             argv[-1:-1] = ["--warmup", f"{int(warmup * 1000)}ms"]
         for d in cpu_dirs or []:
@@ -86,7 +91,7 @@ class Loader:
             c0 = self.cgroup_usec(dirs)
         t = time.time()
         js, err, cpu = self.load(inst.url, mode, self.a.duration, warm,
-                                 None if count else dirs, conns, count)
+                                 None if count else dirs, conns, count, inst.netns_file)
         rec = {"slice": slice_no, "round": rnd, "rep": rnd, "variant": inst.id,
                "server": inst.v["server"], "mode": mode, "phase": "isolated", "status": "ok",
                "start": round(t, 3), "duration_s": self.a.duration, "warmup_s": warm}
@@ -98,6 +103,8 @@ class Loader:
             rec["settled"] = idle0 and idle1
         if inst.position is not None:
             rec["epoch"], rec["position"] = inst.epoch, inst.position
+        if inst.netns:
+            rec["netns"] = os.path.basename(inst.netns)
         if js is None:
             rec.update({"status": "error", "error": err})
             return rec
@@ -133,6 +140,9 @@ class Loader:
         argv[-len(pair):-len(pair)] = ["--warmup", f"{int(ds['warmup_s'] * 1000)}ms"]
         for i in pair:
             argv[-len(pair):-len(pair)] = ["--cgroup", ",".join(i.cpu_dirs_cached)]
+        if any(i.netns_file for i in pair):
+            # each target's connections made in its own namespace ("": loadgen's)
+            argv[-len(pair):-len(pair)] = ["--netns", ",".join(i.netns_file or "" for i in pair)]
         meta = {"slice": slice_no, "round": f"w{wid}", "rep": rnd, "window": wid,
                 "mode": mode, "start": round(time.time(), 3), "duration_s": d["window_s"],
                 "warmup_s": ds["warmup_s"]}
@@ -146,6 +156,8 @@ class Loader:
         for rec, i in zip(recs, pair):
             if i.position is not None:
                 rec["position"] = i.position
+            if i.netns:
+                rec["netns"] = os.path.basename(i.netns)
             if err and js is not None:
                 rec["loadgen_stderr"] = err[-300:]
         return recs

@@ -132,7 +132,8 @@ class Runner:
 
     def warm(self, inst):
         """Unmeasured load on a started instance before its first slice."""
-        self.lg.load(inst.url, "keepalive", self.a.warmup, connections=inst.spec.get("connections"))
+        self.lg.load(inst.url, "keepalive", self.a.warmup, connections=inst.spec.get("connections"),
+                     netns=inst.netns_file)
 
     def windows_planned(self):
         d = self.duet
@@ -298,7 +299,12 @@ class Runner:
             rounds = range(e * reps // n, (e + 1) * reps // n)
             esl = [x for x in slices if x[2] in rounds]
             live = [v for v in vs if e == 0 or first[v["id"]].status == "ok"]
-            if not live:
+            if not any(v["role"] == "baseline" for v in live):
+                # its baseline died in an earlier epoch: nothing to measure
+                # the others against (its record says why)
+                if live:
+                    self.progress(f"{sspec['name']}: the baseline is no longer running; "
+                                  f"no epoch after {e}")
                 break
             if n > 1:
                 self.progress(f"{sspec['name']}: epoch {e + 1}/{n}"

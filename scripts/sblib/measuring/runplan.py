@@ -3,9 +3,11 @@ parser `run` and advise's cost run share) and the spec built from them
 (build_plan: the variants, the seeded slice order, the duet windows), as
 spec.json records it (results/README.md). No container code here."""
 import argparse
+import os
 import time
 
 from sblib import catalogue as cat
+from sblib.measuring import copies
 from sblib.measuring import plan
 from sblib.measuring import unit as _unit
 from sblib.records import windows as win
@@ -77,6 +79,12 @@ def add_options(ap):
                     help="measure this unit file instead of the reference servers; give it "
                          "twice for a .socket and the service it activates")
     ap.add_argument("--url", help="with --unit: the URL it answers on")
+    ap.add_argument("--copies", choices=("netns", "ports"), default="netns",
+                    help="with --unit: how its variants run side by side: netns (default: "
+                         "every copy in its own network namespace, with its own pid file, "
+                         "its ports and URL as written) or ports (only a unit that takes "
+                         "@PORT@ or a .socket on the URL's port; any other runs one at a "
+                         "time in isolated slices)")
     ap.add_argument("--server-cpu", type=int, default=1, help="CPU the units are pinned to")
     ap.add_argument("--loadgen-cpu", type=int, default=0, help="CPU the load generator runs on")
     ap.add_argument("--loadgen", help="load generator binary (default build/bin/loadgen)")
@@ -141,6 +149,7 @@ def build_plan(a):
             uspec = _unit.server_spec(a.unit, a.url)
         except _unit.UnitError as e:
             raise PlanError(str(e)) from None
+        copies_of(uspec, getattr(a, "copies", "netns"))
         servers = ["unit"]
     else:
         servers = [s for s in a.servers.split(",") if s]
@@ -220,6 +229,28 @@ def build_plan(a):
         "order": [plan.slice_key(*o) for o in order],
         "_order": order,
     }
+
+
+def copies_of(uspec, how):
+    """Sets how the user's unit USPEC runs side by side: "copies" netns (its
+    own network namespace per copy: sblib.measuring.copies) when HOW asks
+    for it and the unit can be copied so, else by ports where the unit takes
+    them, else one at a time; "copies_why" says why not netns."""
+    why = None
+    if how == "netns":
+        texts = {os.path.basename(p): _unit.read(p) for p in uspec["paths"].values()}
+        why = copies.why_not(texts)
+        if why is None:
+            uspec["copies"], uspec["side"] = "netns", True
+            return uspec
+        why = f"{why}: it cannot be copied into network namespaces of ours"
+    uspec["copies"] = "ports" if uspec["side"] else "one at a time"
+    if not uspec["side"]:
+        why = (why + "; " if why else "") + \
+            "its port is fixed in its own config, so its variants run one at a time"
+    if why:
+        uspec["copies_why"] = why
+    return uspec
 
 
 def duet_plan(a, servers, modes, entry):
