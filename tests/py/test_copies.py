@@ -13,7 +13,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "scripts"
 
 from sblib import catalogue as cat  # noqa: E402
 from sblib.measuring import copies, runplan  # noqa: E402
-from sblib.measuring.instances import Instance, Instances, unit_texts  # noqa: E402
+from sblib.measuring.instances import Instances, unit_texts  # noqa: E402
 from sblib.measuring.load import Loader  # noqa: E402
 
 # Debian 12's /lib/systemd/system/nginx.service and lighttpd.service (trimmed)

@@ -15,7 +15,7 @@ from sblib import templates
 from sblib.measuring import plan  # noqa: E402
 from sblib.commands import run  # noqa: E402
 from sblib.measuring import kernel, runner, runplan, session  # noqa: E402
-from sblib.measuring.instances import busy, settle  # noqa: E402
+from sblib.measuring.reach import busy, settle  # noqa: E402
 from sblib.measuring.load import Loader  # noqa: E402
 import sbfixture  # noqa: E402
 

@@ -13,7 +13,8 @@ from sblib.analysis import startup_stats as ss
 from sblib.measuring import host as _host
 from sblib.measuring import kernel
 from sblib.measuring import plan
-from sblib.measuring.instances import Instances, probe, settle
+from sblib.measuring.instances import Instances
+from sblib.measuring.reach import probe, settle
 
 
 def variant_list(server, directives):

@@ -9,7 +9,7 @@ import subprocess
 import time
 
 from sblib.records import windows as win
-from sblib.measuring.instances import settle
+from sblib.measuring.reach import settle
 
 
 class Loader:

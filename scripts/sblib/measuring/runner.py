@@ -11,7 +11,8 @@ import time
 
 from sblib.analysis import stats as st
 from sblib.measuring import unit as _unit
-from sblib.measuring.instances import Instances, settle
+from sblib.measuring.instances import Instances
+from sblib.measuring.reach import settle
 from sblib.measuring.load import Loader
 from sblib.measuring.runplan import reps_of
 from sblib.records import windows as win

@@ -9,7 +9,8 @@ import subprocess
 from sblib import advice as pure
 from sblib.measuring import collect as coll
 from sblib.measuring import host as _host
-from sblib.measuring.instances import Instances, probe
+from sblib.measuring.instances import Instances
+from sblib.measuring.reach import probe
 from sblib.measuring.load import Loader
 
 DROPIN = "70-sandbench-advise.conf"

@@ -19,7 +19,7 @@ from sblib import catalogue as cat
 from sblib.measuring import collect as coll
 from sblib import evidence as ev
 from sblib.measuring import host as _host
-from sblib.measuring.instances import probe
+from sblib.measuring.reach import probe
 from sblib.records.writer import now_iso
 from sblib.records import schema
 
