@@ -21,7 +21,7 @@ import json
 import os
 
 from sblib.analysis import results as rs
-from sblib.analysis import stats as st
+from sblib.analysis import cache
 from sblib.report import document, startup, verdict
 from sblib.report.document import h, para, toc
 from sblib.report.method import sec_method, sec_noise, sec_placement
@@ -29,7 +29,6 @@ from sblib.report.plots import make_plots
 from sblib.report.sections import (sec_calibration, sec_compat, sec_costs, sec_evidence,
                                    sec_exposure, sec_latency, sec_startup, sec_startup_cost)
 from sblib.report.variants import controls, interval_width
-from sblib.records import schema
 
 __all__ = ["write_report", "build", "analysis_json", "interval_width", "SECTIONS"]
 
@@ -93,8 +92,5 @@ def build(res, analysis, plots):
 
 
 def analysis_json(analysis):
-    """ANALYSIS as analysis.json holds it (sandbench-analysis/1)."""
-    return {"schema": schema.tag("analysis"), "resamples": st.RESAMPLES, "conf": st.CONF,
-            "alpha": st.ALPHA, "groups": analysis["groups"], "startup": analysis["startup"],
-            "startup_floor": analysis.get("startup_floor") or {},
-            "placement": analysis.get("placement") or [], "inputs": analysis.get("inputs")}
+    """ANALYSIS as analysis.json holds it (the analysis' own cache format)."""
+    return cache.to_json(analysis)
