@@ -1,16 +1,18 @@
 """sandbench report DIR: the report of a results directory (sblib.report)."""
-import argparse
 import os
 import sys
 
 from sblib.analysis import results as rs
+from sblib.commands import _cli
 from sblib.report.core import write_report
 
 HELP = "write report.md, report.html and plots for a results directory"
+EXITS = {0: "written (a plot gnuplot could not draw is named on stderr)",
+         2: "bad input: DIR missing or malformed, nothing measured, or a bad option"}
 
 
 def main(argv):
-    p = argparse.ArgumentParser(prog="sandbench report", description=HELP)
+    p = _cli.parser("sandbench report", HELP, EXITS)
     p.add_argument("dir", metavar="DIR", help="a results directory (see results/README.md)")
     p.add_argument("--no-plots", action="store_true", help="tables only, no gnuplot")
     p.add_argument("--raw", action="store_true",
