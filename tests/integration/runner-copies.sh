@@ -53,7 +53,7 @@ x grep -q '^pid /run/nginx.pid;' /etc/nginx/nginx.conf || fail "the stock config
 ) &
 watch=$!
 start=$(date +%s)
-$sb run --name "$host" --unit /lib/systemd/system/nginx.service --url "https://127.0.0.1:$port/" \
+$sb run --name "$host" --copies netns --unit /lib/systemd/system/nginx.service --url "https://127.0.0.1:$port/" \
 	--directives private-tmp-yes --windows 3 --epochs 1 --duet-reps 1 --duration 0.3 \
 	--warmup 0.1 --window 0.3 --seed 11 --no-report --lock-timeout 250 --out "$tmp/r" \
 	>"$tmp/r.log" 2>&1
@@ -128,7 +128,7 @@ cat >"$tmp/sbcopies-addr.service" <<UNIT
 [Service]
 ExecStart=/usr/sbin/nginx -c /etc/nginx/sbcopies-addr.conf -g 'daemon off;'
 UNIT
-$sb run --name "$host" --unit "$tmp/sbcopies-addr.service" --url https://192.0.2.10:18448/ \
+$sb run --name "$host" --copies netns --unit "$tmp/sbcopies-addr.service" --url https://192.0.2.10:18448/ \
 	--directives private-tmp-yes --windows 2 --epochs 1 --duet-reps 1 --duration 0.3 \
 	--warmup 0.1 --seed 12 --no-report --lock-timeout 250 --out "$tmp/r2" >"$tmp/r2.log" 2>&1
 rc=$?
@@ -148,7 +148,7 @@ sed -e 's/^ListenStream=443/ListenStream=127.0.0.1:18449/' -e '/BindIPv6Only/d' 
 	units/lunchd-activated.socket >"$tmp/sbcopies-pair.socket"
 sed -e 's/lunchd-activated\.socket/sbcopies-pair.socket/g' units/lunchd-activated.service \
 	>"$tmp/sbcopies-pair.service"
-$sb run --name "$host" --unit "$tmp/sbcopies-pair.socket" --unit "$tmp/sbcopies-pair.service" \
+$sb run --name "$host" --copies netns --unit "$tmp/sbcopies-pair.socket" --unit "$tmp/sbcopies-pair.service" \
 	--url https://127.0.0.1:18449/ --directives private-network-yes --windows 2 --epochs 1 \
 	--duet-reps 1 --duration 0.3 --warmup 0.1 --seed 13 --no-report --lock-timeout 250 \
 	--out "$tmp/r3" >"$tmp/r3.log" 2>&1

@@ -150,7 +150,7 @@ class TestPlan(unittest.TestCase):
         u = self.unit("nginx.service", text)
         return runplan.build_plan(runplan.parse(
             ["--unit", u, "--url", "https://127.0.0.1:18446/", "--directives",
-             "private-tmp-yes,private-network-yes", "--seed", "1", *extra]))
+             "private-tmp-yes,private-network-yes", "--seed", "1", "--copies", "netns", *extra]))
 
     def test_fixed_port_runs_side_by_side_in_windows(self):
         spec = self.plan()
@@ -209,7 +209,7 @@ class TestPlan(unittest.TestCase):
         s = self.unit("web.service", "[Service]\nExecStart=/bin/true\n")
         spec = runplan.build_plan(runplan.parse(
             ["--unit", u, "--unit", s, "--url", "https://127.0.0.1:18446/",
-             "--directives", "private-network-yes", "--seed", "1"]))
+             "--directives", "private-network-yes", "--seed", "1", "--copies", "netns"]))
         fleet, _, insts = self.instances(spec)
         base = insts[0]
         inst = [i for i in insts if i.id == "unit/private-network-yes"][0]
