@@ -85,20 +85,18 @@ def variant_refused(bodies, socket_activated=False):
 
 def pid_files(service_text):
     """The fixed pid files of a service that two copies would fight over:
-    PIDFile= of a Type=forking service (systemd reads it to find the main
-    process) or one named in its Exec lines (nginx's ExecStop
-    `start-stop-daemon --pidfile /run/nginx.pid`). A Type=simple service's
-    pid file is only written (lighttpd's): copies may share it."""
+    every absolute PIDFile= (systemd reads it whatever the Type: copies of
+    Debian's lighttpd, Type=simple, sharing /run/lighttpd.pid ended one
+    another: a copy's main PID read from the file another copy wrote, and
+    when that one stopped, systemd took the first for "Deactivated
+    successfully"), and one its Exec lines name (nginx's ExecStop
+    `start-stop-daemon --pidfile /run/nginx.pid`)."""
     secs = _unit.parse(service_text)
     svc = secs.get("Service", [])
-    typ = _unit.last(secs, "Service", "Type", "simple")
     execs = " ".join(v for k, v in svc if k.startswith("Exec"))
-    out = []
-    for k, v in svc:
-        if k == "PIDFile" and v.startswith("/") and v not in out:
-            if typ == "forking" or re.search(rf"(?<![\w/.-]){re.escape(v)}(?![\w/.-])", execs):
-                out.append(v)
-    return out
+    out = [v for k, v in svc if k == "PIDFile" and v.startswith("/")]
+    out += re.findall(r"--pidfile[= ](/[\w/.-]+)", execs)
+    return list(dict.fromkeys(out))
 
 
 def _paths(bodies, key):

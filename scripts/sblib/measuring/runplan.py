@@ -79,13 +79,12 @@ def add_options(ap):
                     help="measure this unit file instead of the reference servers; give it "
                          "twice for a .socket and the service it activates")
     ap.add_argument("--url", help="with --unit: the URL it answers on")
-    ap.add_argument("--copies", choices=("netns", "ports"), default="ports",
-                    help="with --unit: how its variants run side by side: netns (every copy "
-                         "in its own network namespace, with its own pid file, its ports and "
-                         "URL as written; not yet the default: Debian's lighttpd stopped once "
-                         "in a test run) or ports (default: only a unit that takes @PORT@ or "
-                         "a .socket on the URL's port; any other runs one at a time in "
-                         "isolated slices)")
+    ap.add_argument("--copies", choices=("netns", "ports"), default="netns",
+                    help="with --unit: how its variants run side by side: netns (default: "
+                         "every copy in its own network namespace, with its own pid file, "
+                         "its ports and URL as written) or ports (only a unit that takes "
+                         "@PORT@ or a .socket on the URL's port; any other runs one at a time "
+                         "in isolated slices)")
     ap.add_argument("--server-cpu", type=int, default=1, help="CPU the units are pinned to")
     ap.add_argument("--loadgen-cpu", type=int, default=0, help="CPU the load generator runs on")
     ap.add_argument("--loadgen", help="load generator binary (default build/bin/loadgen)")
@@ -150,7 +149,7 @@ def build_plan(a):
             uspec = _unit.server_spec(a.unit, a.url)
         except _unit.UnitError as e:
             raise PlanError(str(e)) from None
-        copies_of(uspec, getattr(a, "copies", "ports"))
+        copies_of(uspec, getattr(a, "copies", "netns"))
         servers = ["unit"]
     else:
         servers = [s for s in a.servers.split(",") if s]
