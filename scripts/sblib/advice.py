@@ -269,6 +269,53 @@ def dropin_text(members, info, unit):
     return "\n".join(out) + "\n"
 
 
+# a failed try's status -> the kind of rejection advice.md names
+KIND = {"incompatible": "fails", "hang": "hangs", "died": "dies under load",
+        "check": "fails the check"}
+
+
+def tail_lines(text, n):
+    """The last N lines of TEXT (trailing blank lines dropped)."""
+    return "\n".join(text.rstrip().splitlines()[-n:]) if text and text.strip() else ""
+
+
+def check_reason(c):
+    """One line for a failed run C of advise --check (tries.run_check's
+    result): how it ended and the last line it printed."""
+    if c.get("timed_out"):
+        how = f"the check timed out after {c.get('timeout_s') or 0:g} s (its process group ended)"
+    elif (c.get("exit") or 0) < 0:
+        how = f"the check was killed by signal {-c['exit']}"
+    else:
+        how = f"the check exited {c.get('exit')}"
+    last = (c.get("output") or "").splitlines()
+    return how + (f": {last[-1].strip()}" if last and last[-1].strip() else " (no output)")
+
+
+def check_lines(r):
+    """advice.md's account of advise --check: the command, its runs, and
+    the output of every try it rejected (an indented block each: the
+    output is the user's, any text)."""
+    c = r.get("check")
+    if not c:
+        return []
+    cmd = f"`` {c['command']} ``" if "`" in c["command"] else f"`{c['command']}`"
+    lines = ["## The acceptance check (--check)", "",
+             f"{cmd} (`sh -c`, timeout {c['timeout_s']:g} s), with the try's URL in "
+             "`$SANDBENCH_URL` and its name in `$SANDBENCH_TRY`, after every try that started "
+             f"and answered: {c['runs']} runs, {c['failed']} failed (each such try rejected "
+             "like one that fails to start).", ""]
+    for n, x in sorted(r["rejected"].items()):
+        ck = x.get("check")
+        if not ck:
+            continue
+        how = "timed out" if ck.get("timed_out") else f"exit {ck.get('exit')}"
+        lines += [f"### `{n}` (try `{ck.get('try')}`, {how})", ""]
+        out = (ck.get("output") or "(no output)").splitlines()
+        lines += ["    " + ln for ln in out] + [""]
+    return lines
+
+
 # fewer samples than this give no interval worth a decision
 MIN_N = 3
 
@@ -335,6 +382,7 @@ def markdown(unit, r):
     for n, x in sorted(r["rejected"].items(), key=lambda kv: (kv[1]["kind"], kv[0])):
         det = (x["reason"] or "").replace("|", "\\|")
         lines.append(f"| `{n}` | {x['kind']} | {det[:300]} |")
-    lines += ["", f"{r['tries']} tries in real {r['systemd'] or 'systemd'}; "
+    lines += [""] + check_lines(r)
+    lines += [f"{r['tries']} tries in real {r['systemd'] or 'systemd'}; "
               f"{r['elapsed_s']:.0f} s in all.", ""]
     return "\n".join(lines)

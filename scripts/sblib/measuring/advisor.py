@@ -17,7 +17,7 @@ from sblib import evidence as ev
 from sblib.measuring import host as _host
 from sblib.measuring import life, runplan, session
 from sblib.measuring.runner import BaselineFailed
-from sblib.measuring.tries import Service
+from sblib.measuring.tries import CheckFailed, Service
 from sblib.records.writer import now_iso
 from sblib.records import schema
 from sblib.records.model import VariantId
@@ -36,14 +36,32 @@ class Advisor:
         el = time.monotonic() - self.t0
         print(f"[{int(el // 60)}:{int(el % 60):02d}] {text}", file=sys.stderr, flush=True)
 
-    def reject(self, name, kind, reason):
+    def reject(self, name, kind, reason, check=None):
+        """NAME rejected as KIND for REASON; CHECK: the result of the
+        advise --check run that rejected it (its output goes to advice.md)."""
         self.rejected[name] = {"kind": kind, "reason": reason}
+        if check:
+            self.rejected[name]["check"] = check
+
+    def reject_try(self, name, kind, r):
+        """NAME rejected as KIND for what try R (not ok) says."""
+        self.reject(name, kind, r["reason"], r.get("check") if r["status"] == "check" else None)
+
+    def check_summary(self):
+        """advice.json's `check`: the command, its timeout, how many tries it
+        ran against and how many it failed (None without --check)."""
+        if not getattr(self.a, "check", None):
+            return None
+        runs = self.svc.checks
+        return {"command": self.a.check, "timeout_s": self.a.check_timeout, "runs": len(runs),
+                "failed": sum(1 for _, rc, _ in runs if rc != 0),
+                "tries": [{"try": n, "exit": rc, "timed_out": t} for n, rc, t in runs]}
 
     def baseline(self):
         """The unit as written; with it running, the addresses it added to
         the listening sockets (what decides whether it is public)."""
         before = self.svc.listening()
-        r = self.svc.try_(None, evidence=True, listening=True)
+        r = self.svc.try_(None, evidence=True, listening=True, name="baseline")
         if r["status"] == "ok":
             self.svc.base = argparse.Namespace(evidence=r.get("evidence"),
                                                exposure_checks=r.get("exposure_checks") or [])
@@ -78,18 +96,17 @@ class Advisor:
         ok = []
         for i, d in enumerate(cands):
             body = d["body"]
-            r = self.svc.try_(body, evidence=True)
+            r = self.svc.try_(body, evidence=True, name=d["name"])
             verdict = r["status"]
             self.say(f"compatibility {i + 1}/{len(cands)} {d['name']}: {verdict}"
+                     + (f" ({r['reason']})" if verdict == "check" else "")
                      + (f" (exposure {r['exposure']:.1f})" if r.get("exposure") is not None
                         else ""))
             if verdict == "incompatible":
                 body, r = self.repair(d, r)
                 verdict = r["status"]
             if verdict != "ok":
-                kind = {"incompatible": "fails", "hang": "hangs",
-                        "died": "dies under load"}[verdict]
-                self.reject(d["name"], kind, r["reason"])
+                self.reject_try(d["name"], pure.KIND[verdict], r)
                 continue
             applied, why = (None, None)
             if self.svc.base and r.get("evidence") and "error" not in r["evidence"]:
@@ -127,7 +144,7 @@ class Advisor:
                 break
             paths = grown
             body = d["body"].rstrip("\n") + "\nReadWritePaths=" + " ".join(paths) + "\n"
-            r = self.svc.try_(body, evidence=True)
+            r = self.svc.try_(body, evidence=True, name=d["name"] + "+read-write-paths")
             self.say(f"  {d['name']} with ReadWritePaths={' '.join(paths)}: {r['status']}")
             if r["status"] != "incompatible":
                 break
@@ -137,7 +154,7 @@ class Advisor:
         self.say("capabilities: searching the smallest bounding set")
 
         def ok(keep):
-            r = self.svc.try_(pure.caps_body(keep))
+            r = self.svc.try_(pure.caps_body(keep), name=f"capabilities-{len(keep)}")
             self.say(f"  bounding set of {len(keep)}: {r['status']}")
             return r["status"] == "ok"
         needed, tries = pure.find_caps(ok)
@@ -147,29 +164,31 @@ class Advisor:
             "body": pure.caps_body(needed), "caps": needed, "tries": tries}
         return needed
 
-    def combine(self, names):
-        """Verifies NAMES together; when the whole fails, rebuilds it one
-        member at a time (most exposure removed first) and rejects a member
-        that breaks what was accepted so far."""
+    def combine(self, names, label="combination"):
+        """Verifies NAMES together (LABEL: the try's name for --check);
+        when the whole fails, rebuilds it one member at a time (most
+        exposure removed first) and rejects a member that breaks what was
+        accepted so far."""
         def body(ns):
             return "".join(self.info[n]["body"].split("[Service]", 1)[-1] for n in ns)
-        r = self.svc.try_("[Service]\n" + body(names), evidence=True)
-        self.say(f"combination of {len(names)}: {r['status']}")
+        r = self.svc.try_("[Service]\n" + body(names), evidence=True, name=label)
+        self.say(f"{label} of {len(names)}: {r['status']}")
         if r["status"] == "ok":
             return names, r
         kept = []
         for n in names:
-            r2 = self.svc.try_("[Service]\n" + body(kept + [n]))
+            r2 = self.svc.try_("[Service]\n" + body(kept + [n]), name=f"{label}+{n}")
             if r2["status"] == "ok":
                 kept.append(n)
             else:
-                self.reject(n, "breaks the combination",
-                            f"alone it works; with {', '.join(kept) or 'nothing'} it "
-                            f"{r2['status']}: {r2['reason']}")
+                r2 = dict(r2, reason=f"alone it works; with {', '.join(kept) or 'nothing'} it "
+                                     f"{pure.KIND[r2['status']]}: {r2['reason']}")
+                self.reject_try(n, "breaks the combination", r2)
                 self.say(f"  {n} breaks the combination: rejected")
-        r = self.svc.try_("[Service]\n" + body(kept), evidence=True)
+        r = self.svc.try_("[Service]\n" + body(kept), evidence=True, name=label)
         if r["status"] != "ok":
-            raise _host.HostError(f"the rebuilt combination does not start either: {r['reason']}")
+            raise _host.HostError(f"the rebuilt combination {pure.KIND.get(r['status'], 'fails')} "
+                                  f"too: {r['reason']}")
         return kept, r
 
 
@@ -322,6 +341,8 @@ def advise(a, host, fac, uspec, loadgen, argv):
         adv = Advisor(a, svc, fac)
         adv.say(f"baseline: {target} as written")
         base, new = adv.baseline()
+        if base["status"] == "check":
+            raise CheckFailed(a.check, base["check"])
         if base["status"] != "ok":
             raise BaselineFailed(svc.inst)
         public, why = pure.is_public(new)
@@ -349,7 +370,7 @@ def advise(a, host, fac, uspec, loadgen, argv):
             "rejected": adv.rejected, "info": adv.info,
         }
         result["dropin"] = pure.dropin_text(members, adv.info, target)
-        write_advice(a.out, target, dict(result, tries=svc.tries,
+        write_advice(a.out, target, dict(result, tries=svc.tries, check=adv.check_summary(),
                                          elapsed_s=time.monotonic() - adv.t0))
         svc.remove()
         svc = None
@@ -359,15 +380,16 @@ def advise(a, host, fac, uspec, loadgen, argv):
             result["cost"] = measure_cost(a, adv, result, target, host, loadgen)
         if result["members"] != members:
             # members dropped for their cost: verify what is left, and its exposure
-            tries = adv.svc.tries
+            old = adv.svc
             svc = adv.svc = Service(a, host, uspec, loadgen)
-            svc.tries = tries
-            kept, whole = adv.combine(result["members"])
+            svc.tries, svc.checks = old.tries, old.checks
+            kept, whole = adv.combine(result["members"], label="final")
             result["members"] = kept
             result["exposure"]["after"] = whole.get("exposure")
             svc.remove()
             svc = None
         result["tries"] = adv.svc.tries
+        result["check"] = adv.check_summary()
         result["elapsed_s"] = round(time.monotonic() - adv.t0, 1)
         result["dropin"] = pure.dropin_text(result["members"], adv.info, target)
         write_advice(a.out, target, result)
