@@ -91,6 +91,9 @@ assert any(n.startswith("capabilities-") for n in names), names
 c = a["check"]
 assert c["command"] == "sh ./check.sh" and c["runs"] == len(tries) and c["failed"] == 1, c
 assert c["runs"] <= a["tries"], (c, a["tries"])
+assert [t["try"] for t in c["tries"]] == names, (c["tries"], names)
+assert [t["try"] for t in c["tries"] if t["exit"] != 0] == ["private-tmp-yes"], c["tries"]
+assert [t["output"] for t in c["tries"] if t["exit"] != 0] == [r["check"]["output"]], c["tries"]
 print(f"{a['tries']} tries, {c['runs']} checks: {' '.join(names)}")
 PY
 

@@ -49,13 +49,16 @@ class Advisor:
 
     def check_summary(self):
         """advice.json's `check`: the command, its timeout, how many tries it
-        ran against and how many it failed (None without --check)."""
+        ran against and how many it failed, and each run (the output of
+        those that failed: a capability set it rejected is named nowhere
+        else); None without --check."""
         if not getattr(self.a, "check", None):
             return None
         runs = self.svc.checks
         return {"command": self.a.check, "timeout_s": self.a.check_timeout, "runs": len(runs),
-                "failed": sum(1 for _, rc, _ in runs if rc != 0),
-                "tries": [{"try": n, "exit": rc, "timed_out": t} for n, rc, t in runs]}
+                "failed": sum(1 for c in runs if c["exit"] != 0),
+                "tries": [{k: c[k] for k in ("try", "exit", "timed_out", "seconds")
+                           + (("output",) if c["exit"] != 0 else ())} for c in runs]}
 
     def baseline(self):
         """The unit as written; with it running, the addresses it added to

@@ -111,7 +111,7 @@ class Service:
         self.fleet.install(self.inst, self.fleet.sources(uspec))
         self.dropin = os.path.join(_host.UNIT_DIR, f"{self.inst.target}.d", DROPIN)
         self.tries = 0
-        self.checks = []        # every check run: (try name, exit, timed out)
+        self.checks = []        # every advise --check run (run_check's results)
         self.base = None        # the baseline's evidence and checks (Advisor.baseline)
 
     # Every try starts from the machine's files as they are, not as the
@@ -217,7 +217,7 @@ class Service:
             return {}
         c = run_check(command, self.inst.url, name, self.netns(), self.a.check_timeout,
                       getattr(self.a, "check_cwd", None) or os.getcwd())
-        self.checks.append((name, c["exit"], c["timed_out"]))
+        self.checks.append(c)
         if c["exit"] != 0:
             self.inst.status = "check"
             self.inst.reason = pure.check_reason(c)
