@@ -274,9 +274,13 @@ KIND = {"incompatible": "fails", "hang": "hangs", "died": "dies under load",
         "check": "fails the check"}
 
 
-def tail_lines(text, n):
-    """The last N lines of TEXT (trailing blank lines dropped)."""
-    return "\n".join(text.rstrip().splitlines()[-n:]) if text and text.strip() else ""
+def tail_lines(text, n, width=400):
+    """The last N lines of TEXT (trailing blank lines dropped), each cut to
+    WIDTH characters."""
+    if not text or not text.strip():
+        return ""
+    return "\n".join(ln if len(ln) <= width else ln[:width] + "…"
+                     for ln in text.rstrip().splitlines()[-n:])
 
 
 def check_reason(c):

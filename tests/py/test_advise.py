@@ -190,6 +190,8 @@ class TestCheckText(unittest.TestCase):
         self.assertEqual(advise.tail_lines(text, 20).splitlines(),
                          [f"line {i}" for i in range(10, 30)])
         self.assertEqual(advise.tail_lines("  \n", 20), "")
+        self.assertEqual(advise.tail_lines("x" * 1000 + "\nend", 5, width=10),
+                         "x" * 10 + "…\nend")
 
     def test_markdown_shows_the_output_of_each_rejected_try(self):
         ck = {"try": "private-tmp-yes", "exit": 3, "timed_out": False,
