@@ -5,7 +5,7 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "scripts"))
-from sblib.measuring.advisor import frontier_points  # noqa: E402
+from sblib.advice import frontier_points  # noqa: E402
 
 
 class TestFrontier(unittest.TestCase):

@@ -17,7 +17,7 @@ from sblib import evidence as ev
 from sblib.measuring import host as _host
 from sblib.measuring import life, runplan, session
 from sblib.measuring.runner import BaselineFailed
-from sblib.measuring.tries import Service
+from sblib.measuring.tries import CheckFailed, Service
 from sblib.records.writer import now_iso
 from sblib.records import schema
 from sblib.records.model import VariantId
@@ -36,14 +36,35 @@ class Advisor:
         el = time.monotonic() - self.t0
         print(f"[{int(el // 60)}:{int(el % 60):02d}] {text}", file=sys.stderr, flush=True)
 
-    def reject(self, name, kind, reason):
+    def reject(self, name, kind, reason, check=None):
+        """NAME rejected as KIND for REASON; CHECK: the result of the
+        advise --check run that rejected it (its output goes to advice.md)."""
         self.rejected[name] = {"kind": kind, "reason": reason}
+        if check:
+            self.rejected[name]["check"] = check
+
+    def reject_try(self, name, kind, r):
+        """NAME rejected as KIND for what try R (not ok) says."""
+        self.reject(name, kind, r["reason"], r.get("check") if r["status"] == "check" else None)
+
+    def check_summary(self):
+        """advice.json's `check`: the command, its timeout, how many tries it
+        ran against and how many it failed, and each run (the output of
+        those that failed: a capability set it rejected is named nowhere
+        else); None without --check."""
+        if not getattr(self.a, "check", None):
+            return None
+        runs = self.svc.checks
+        return {"command": self.a.check, "timeout_s": self.a.check_timeout, "runs": len(runs),
+                "failed": sum(1 for c in runs if c["exit"] != 0),
+                "tries": [{k: c[k] for k in ("try", "exit", "timed_out", "seconds")
+                           + (("output",) if c["exit"] != 0 else ())} for c in runs]}
 
     def baseline(self):
         """The unit as written; with it running, the addresses it added to
         the listening sockets (what decides whether it is public)."""
         before = self.svc.listening()
-        r = self.svc.try_(None, evidence=True, listening=True)
+        r = self.svc.try_(None, evidence=True, listening=True, name="baseline")
         if r["status"] == "ok":
             self.svc.base = argparse.Namespace(evidence=r.get("evidence"),
                                                exposure_checks=r.get("exposure_checks") or [])
@@ -78,18 +99,17 @@ class Advisor:
         ok = []
         for i, d in enumerate(cands):
             body = d["body"]
-            r = self.svc.try_(body, evidence=True)
+            r = self.svc.try_(body, evidence=True, name=d["name"])
             verdict = r["status"]
             self.say(f"compatibility {i + 1}/{len(cands)} {d['name']}: {verdict}"
+                     + (f" ({r['reason']})" if verdict == "check" else "")
                      + (f" (exposure {r['exposure']:.1f})" if r.get("exposure") is not None
                         else ""))
             if verdict == "incompatible":
                 body, r = self.repair(d, r)
                 verdict = r["status"]
             if verdict != "ok":
-                kind = {"incompatible": "fails", "hang": "hangs",
-                        "died": "dies under load"}[verdict]
-                self.reject(d["name"], kind, r["reason"])
+                self.reject_try(d["name"], pure.KIND[verdict], r)
                 continue
             applied, why = (None, None)
             if self.svc.base and r.get("evidence") and "error" not in r["evidence"]:
@@ -127,7 +147,7 @@ class Advisor:
                 break
             paths = grown
             body = d["body"].rstrip("\n") + "\nReadWritePaths=" + " ".join(paths) + "\n"
-            r = self.svc.try_(body, evidence=True)
+            r = self.svc.try_(body, evidence=True, name=d["name"] + "+read-write-paths")
             self.say(f"  {d['name']} with ReadWritePaths={' '.join(paths)}: {r['status']}")
             if r["status"] != "incompatible":
                 break
@@ -137,7 +157,7 @@ class Advisor:
         self.say("capabilities: searching the smallest bounding set")
 
         def ok(keep):
-            r = self.svc.try_(pure.caps_body(keep))
+            r = self.svc.try_(pure.caps_body(keep), name=f"capabilities-{len(keep)}")
             self.say(f"  bounding set of {len(keep)}: {r['status']}")
             return r["status"] == "ok"
         needed, tries = pure.find_caps(ok)
@@ -147,29 +167,31 @@ class Advisor:
             "body": pure.caps_body(needed), "caps": needed, "tries": tries}
         return needed
 
-    def combine(self, names):
-        """Verifies NAMES together; when the whole fails, rebuilds it one
-        member at a time (most exposure removed first) and rejects a member
-        that breaks what was accepted so far."""
+    def combine(self, names, label="combination"):
+        """Verifies NAMES together (LABEL: the try's name for --check);
+        when the whole fails, rebuilds it one member at a time (most
+        exposure removed first) and rejects a member that breaks what was
+        accepted so far."""
         def body(ns):
             return "".join(self.info[n]["body"].split("[Service]", 1)[-1] for n in ns)
-        r = self.svc.try_("[Service]\n" + body(names), evidence=True)
-        self.say(f"combination of {len(names)}: {r['status']}")
+        r = self.svc.try_("[Service]\n" + body(names), evidence=True, name=label)
+        self.say(f"{label} of {len(names)}: {r['status']}")
         if r["status"] == "ok":
             return names, r
         kept = []
         for n in names:
-            r2 = self.svc.try_("[Service]\n" + body(kept + [n]))
+            r2 = self.svc.try_("[Service]\n" + body(kept + [n]), name=f"{label}+{n}")
             if r2["status"] == "ok":
                 kept.append(n)
             else:
-                self.reject(n, "breaks the combination",
-                            f"alone it works; with {', '.join(kept) or 'nothing'} it "
-                            f"{r2['status']}: {r2['reason']}")
+                r2 = dict(r2, reason=f"alone it works; with {', '.join(kept) or 'nothing'} it "
+                                     f"{pure.KIND[r2['status']]}: {r2['reason']}")
+                self.reject_try(n, "breaks the combination", r2)
                 self.say(f"  {n} breaks the combination: rejected")
-        r = self.svc.try_("[Service]\n" + body(kept), evidence=True)
+        r = self.svc.try_("[Service]\n" + body(kept), evidence=True, name=label)
         if r["status"] != "ok":
-            raise _host.HostError(f"the rebuilt combination does not start either: {r['reason']}")
+            raise _host.HostError(f"the rebuilt combination {pure.KIND.get(r['status'], 'fails')} "
+                                  f"too: {r['reason']}")
         return kept, r
 
 
@@ -236,24 +258,6 @@ def cost(a, host, loadgen, dropins, info):
     return by, rdir
 
 
-def frontier_points(members, costs, floor, most=3):
-    """The drop-ins between the whole and the cheapest: MEMBERS less their
-    costliest 1, 2 ... MOST members, costliest first by COSTS ({member:
-    (change, lo, hi)}), only members whose own interval lies above zero and
-    above the A/A FLOOR (one that merely reads high is kept). [(name,
-    members, dropped)] in that order."""
-    dear = [m for m in members
-            if (costs.get(m) or (None, None, None))[1] is not None
-            and costs[m][1] > 0 and costs[m][2] > (floor or 0.0)]
-    dear.sort(key=lambda m: -costs[m][0])
-    out, dropped = [], []
-    for m in dear[:most]:
-        dropped = dropped + [m]
-        out.append((f"advice-less-{len(dropped)}", [x for x in members if x not in dropped],
-                    list(dropped)))
-    return out
-
-
 def measure_cost(a, adv, result, target, host, loadgen, uspec):
     """Cost of the drop-in and of each member, side by side. Where the
     whole's interval reaches above the budget: the exposure/cost frontier,
@@ -293,7 +297,7 @@ def measure_cost(a, adv, result, target, host, loadgen, uspec):
         return out
     if out["within"] or len(members) <= 1:
         return out
-    points = frontier_points(members, costs, floor)
+    points = pure.frontier_points(members, costs, floor)
     if not points:
         out["undecided"] = ("the whole's interval reaches above the budget, but no member "
                             "has a cost distinguishable from zero and from the A/A "
@@ -302,13 +306,14 @@ def measure_cost(a, adv, result, target, host, loadgen, uspec):
         adv.say(f"cost: {out['undecided']}")
         return out
     # every point verified in a start of its own (its exposure), then costed
+    old = adv.svc
     svc = adv.svc = Service(a, host, uspec, loadgen)
-    svc.tries = result.get("tries_so_far", 0)
+    svc.tries, svc.checks = old.tries, old.checks
     texts, verified = {}, []
     try:
         for name, ms, dropped in points:
             r = svc.try_("[Service]\n" + "".join(adv.info[n]["body"].split("[Service]", 1)[-1]
-                                                for n in ms), evidence=True)
+                                                for n in ms), evidence=True, name=name)
             adv.say(f"frontier: without {', '.join(dropped)}: {r['status']}, exposure "
                     f"{r.get('exposure')}")
             if r["status"] == "ok":
@@ -371,6 +376,8 @@ def advise(a, host, fac, uspec, loadgen, argv):
         adv = Advisor(a, svc, fac)
         adv.say(f"baseline: {target} as written")
         base, new = adv.baseline()
+        if base["status"] == "check":
+            raise CheckFailed(a.check, base["check"])
         if base["status"] != "ok":
             raise BaselineFailed(svc.inst)
         public, why = pure.is_public(new)
@@ -398,17 +405,16 @@ def advise(a, host, fac, uspec, loadgen, argv):
             "rejected": adv.rejected, "info": adv.info,
         }
         result["dropin"] = pure.dropin_text(members, adv.info, target)
-        write_advice(a.out, target, dict(result, tries=svc.tries,
+        write_advice(a.out, target, dict(result, tries=svc.tries, check=adv.check_summary(),
                                          elapsed_s=time.monotonic() - adv.t0))
         svc.remove()
         svc = None
         if a.no_cost:
             result["cost"] = {"skipped": "--no-cost"}
         else:
-            result["tries_so_far"] = adv.svc.tries
             result["cost"] = measure_cost(a, adv, result, target, host, loadgen, uspec)
-            result.pop("tries_so_far")
         result["tries"] = adv.svc.tries
+        result["check"] = adv.check_summary()
         result["elapsed_s"] = round(time.monotonic() - adv.t0, 1)
         result["dropin"] = pure.dropin_text(result["members"], adv.info, target)
         write_advice(a.out, target, result)
