@@ -15,8 +15,9 @@ tolerates, within a cost budget, found by trying each step in real systemd.
      --public/--private) is never offered a directive that cuts its clients
      off (the catalogue's `public:` header);
   6. cost: `sandbench run` of the proposed drop-in and each member against
-     the baseline; the costliest member is dropped while the whole exceeds
-     --budget;
+     the baseline, side by side; where the whole exceeds --budget, the
+     exposure/cost frontier (the whole less its costliest 1, 2, 3 members,
+     each started and costed) and the first point within it proposed;
   7. DIR/advice.conf (the drop-in), DIR/advice.md, DIR/advice.json.
 
 With --check CMD, the user's own acceptance test runs after every try that

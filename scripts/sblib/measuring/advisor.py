@@ -1,7 +1,7 @@
 """The steps of `sandbench advise` (its --help says them): the unit as
 written, each catalogue directive alone, the smallest capability bounding
 set, the tolerated ones combined, then their cost measured by a run of
-sblib.measuring.session and the costliest dropped while over the budget;
+sblib.measuring.session, and over the budget the exposure/cost frontier;
 advice.conf, advice.md and advice.json written. The tries themselves are
 sblib.measuring.tries; the pure rules sblib.advice."""
 import argparse
