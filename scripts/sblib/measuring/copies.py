@@ -118,8 +118,8 @@ def pid_writable(bodies, path):
     """Whether the directives BODIES leave PATH writable. A BindPaths= of
     ours would stay writable under ProtectSystem=strict (a mount of its own
     is not remounted read-only), so where the directives make the pid
-    file's place read-only the copy gets it read-only too and fails as the
-    unit would on the machine."""
+    file's place read-only the copy gets no bind and fails as the unit
+    would on the machine."""
     prot = [v for b in bodies for sec in _unit.parse(b).values() for k, v in sec
             if k == "ProtectSystem"]
     ro = _paths(bodies, "ReadOnlyPaths") + _paths(bodies, "InaccessiblePaths")
@@ -160,8 +160,12 @@ def dropins(names, service, tag, pids, bodies):
         lines = ["# sandbench: this copy's own pid file (systemd reads it from the host)",
                  "[Service]"]
         for p in pids:
-            key = "BindPaths" if pid_writable(bodies, p) else "BindReadOnlyPaths"
-            lines.append(f"{key}={own_pid_path(tag, p)}:{p}")
+            # where the directives make the original read-only, no bind: the
+            # copy writes the host's file, fails on it as the unit would on the
+            # machine (EROFS), and a bind onto a file that another copy's stop
+            # removed cannot fail for a reason of ours (status=226/NAMESPACE)
+            if pid_writable(bodies, p):
+                lines.append(f"BindPaths={own_pid_path(tag, p)}:{p}")
         lines.append(f"PIDFile={own_pid_path(tag, pids[-1])}")
         out[f"{service}.d/40-sandbench-pidfile.conf"] = "\n".join(lines) + "\n"
     return out
