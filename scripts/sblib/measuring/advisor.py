@@ -23,6 +23,10 @@ from sblib.records import schema
 from sblib.records.model import VariantId
 
 
+# rounds of windows of advise's cost run (--cost-args '--windows N' overrides)
+COST_WINDOWS = 24
+
+
 class Advisor:
     def __init__(self, a, svc, facilities):
         self.a = a
@@ -235,7 +239,10 @@ def cost(a, host, loadgen, dropins, info):
         argv += ["--unit", u]
     if a.loadgen:
         argv += ["--loadgen", a.loadgen]
-    argv += shlex.split(a.cost_args)
+    # the whole and every member side by side: 24 rounds of windows (a
+    # unit's run has 48) keep a catalogue's worth of members within minutes
+    # and the whole's interval within about ±1.5% (scripts/README.md)
+    argv += ["--windows", str(COST_WINDOWS)] + shlex.split(a.cost_args)
     rc = cost_run(argv, host, loadgen)
     try:
         with open(os.path.join(rdir, "summary.json")) as f:
