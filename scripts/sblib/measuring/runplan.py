@@ -47,6 +47,12 @@ def add_options(ap):
                     help="duet: connections per instance in a window (default 8: the "
                          "isolated slices' 16 shared by the two; see results/README.md for "
                          "what the count does to a cost)")
+    ap.add_argument("--window-loadgen", choices=win.LOADGEN_THREADS,
+                    default=win.THREAD_PER_TARGET,
+                    help="duet: how loadgen drives a window's two instances: a thread each "
+                         "(default thread-per-target: each thread's CPU, where loopback's "
+                         "softirq lands, is the instance's sender part) or one-ring (one "
+                         "thread for both, no sender part)")
     ap.add_argument("--reps", type=int, default=6,
                     help="rounds of isolated slices, one instance at a time, for a server "
                          "whose CPU per request is not measured in windows (inetd, or "
