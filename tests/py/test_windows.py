@@ -258,8 +258,33 @@ class Analysis(unittest.TestCase):
                       "**duet windows**", md)
         self.assertRegex(md, r"\| drop \| keepalive \| duet \| [-+]\d\.\d% \[")
         self.assertIn("Every change is from **duet windows**", md)
+        self.assertIn("one loadgen process (one ring for both, no sender part;", md)
         self.assertIn("**absolute levels only**, no change is taken from them", md)
         self.assertIn("Duet windows need no drift correction", md)
+
+    def test_report_shows_both_parts(self):
+        path = sbfixture.make_duet_results(os.path.join(self.tmp.name, "r"),
+                                           costs={"x": 1.01}, sender={"x": 1.03}, windows=16)
+        rc, _, err = sbfixture.run_main(report_cmd.main, [path, "--no-plots"])
+        self.assertEqual(rc, 0, err)
+        with open(os.path.join(path, "report.md")) as f:
+            md = f.read()
+        # the costs table: both parts, labelled, and their sum in ns
+        self.assertIn("| server CPU per request change [95%] | server verdict | sender "
+                      "(loopback softirq in the load generator) CPU per request change [95%] "
+                      "| sender verdict |", md)
+        self.assertRegex(md, r"\| `x` \| \+\d\.\d% \[[^|]+\| [^|]*\| \+[23]\.\d% \[[^|]+\| "
+                             r"\*\*worse\*\* \| server \+\d+ ns \[[^]]+\] \+ sender "
+                             r"\+\d+ ns \[\+\d+, \+\d+\] = \+\d+ ns \|")
+        # the verdict names the sender part on its own row, the noise table its floor
+        self.assertRegex(md, r"\| drop \| keepalive \| sender \(loopback softirq in the load "
+                             r"generator\) \| \d\.\d µs \| `x` \+[23]\.\d% ")
+        self.assertIn("noise floor (sender CPU)", md)
+        self.assertIn("one loadgen process (a thread and ring per instance, both on the load "
+                      "generator's CPU, each thread's own CPU time the instance's sender part;",
+                      md)
+        self.assertRegex(md, r"ns CPU per request \(sender: \d{4} ns in the load generator's "
+                             r"thread\)")
 
 
 if __name__ == "__main__":
