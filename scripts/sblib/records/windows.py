@@ -2,12 +2,13 @@
 
 A shared machine's speed drifts by tens of percent in phases of seconds to
 minutes. Two instances loaded one after the other are measured at different
-speeds; two loaded in the same window by one loadgen process (one ring, the
-connections dealt out evenly, one start and one deadline for both, each
-instance's cgroups read at those two instants) are measured at the same
-speed, whatever it is. The per-window ratio of CPU per request is then the
-sample: on this project's 2-core VM its spread is about 0.7% against 12%
-for one-after-the-other slices (results/README.md, "How it is measured").
+speeds; two loaded in the same window by one loadgen process (a thread
+and ring each, the connections dealt out evenly, one start and one
+deadline for both, each instance's cgroups read at those two instants) are
+measured at the same speed, whatever it is. The per-window ratio of CPU
+per request is then the sample: on this project's 2-core VM its spread is
+about 0.7% against 12% for one-after-the-other slices (results/README.md,
+"How it is measured").
 
 Pure logic, no I/O: the seeded window order and the records a window's
 loadgen JSON makes. run.py runs the windows.
