@@ -269,6 +269,57 @@ def dropin_text(members, info, unit):
     return "\n".join(out) + "\n"
 
 
+# a failed try's status -> the kind of rejection advice.md names
+KIND = {"incompatible": "fails", "hang": "hangs", "died": "dies under load",
+        "check": "fails the check"}
+
+
+def tail_lines(text, n, width=400):
+    """The last N lines of TEXT (trailing blank lines dropped), each cut to
+    WIDTH characters."""
+    if not text or not text.strip():
+        return ""
+    return "\n".join(ln if len(ln) <= width else ln[:width] + "…"
+                     for ln in text.rstrip().splitlines()[-n:])
+
+
+def check_reason(c):
+    """One line for a failed run C of advise --check (tries.run_check's
+    result): how it ended and the last line it printed."""
+    if c.get("timed_out"):
+        how = f"the check timed out after {c.get('timeout_s') or 0:g} s (its process group ended)"
+    elif (c.get("exit") or 0) < 0:
+        how = f"the check was killed by signal {-c['exit']}"
+    else:
+        how = f"the check exited {c.get('exit')}"
+    last = (c.get("output") or "").splitlines()
+    return how + (f": {last[-1].strip()}" if last and last[-1].strip() else " (no output)")
+
+
+def check_lines(r):
+    """advice.md's account of advise --check: the command, its runs, and
+    the output of every try it rejected (an indented block each: the
+    output is the user's, any text)."""
+    c = r.get("check")
+    if not c:
+        return []
+    cmd = f"`` {c['command']} ``" if "`" in c["command"] else f"`{c['command']}`"
+    lines = ["## The acceptance check (--check)", "",
+             f"{cmd} (`sh -c`, timeout {c['timeout_s']:g} s), with the try's URL in "
+             "`$SANDBENCH_URL` and its name in `$SANDBENCH_TRY`, after every try that started "
+             f"and answered: {c['runs']} runs, {c['failed']} failed (each such try rejected "
+             "like one that fails to start).", ""]
+    for n, x in sorted(r["rejected"].items()):
+        ck = x.get("check")
+        if not ck:
+            continue
+        how = "timed out" if ck.get("timed_out") else f"exit {ck.get('exit')}"
+        lines += [f"### `{n}` (try `{ck.get('try')}`, {how})", ""]
+        out = (ck.get("output") or "(no output)").splitlines()
+        lines += ["    " + ln for ln in out] + [""]
+    return lines
+
+
 # fewer samples than this give no interval worth a decision
 MIN_N = 3
 
@@ -282,6 +333,24 @@ def interval(row):
     if (row.get("cpu_ns_per_req_n") or 0) < MIN_N:
         return c, None, None
     return c, lo, hi
+
+
+def frontier_points(members, costs, floor, most=3):
+    """The drop-ins between the whole and the cheapest: MEMBERS less their
+    costliest 1, 2 ... MOST members, costliest first by COSTS ({member:
+    (change, lo, hi)}), only members whose own interval lies above zero and
+    above the A/A FLOOR (one that merely reads high is kept). [(name,
+    members, dropped)] in that order."""
+    dear = [m for m in members
+            if (costs.get(m) or (None, None, None))[1] is not None
+            and costs[m][1] > 0 and costs[m][2] > (floor or 0.0)]
+    dear.sort(key=lambda m: -costs[m][0])
+    out, dropped = [], []
+    for m in dear[:most]:
+        dropped = dropped + [m]
+        out.append((f"advice-less-{len(dropped)}", [x for x in members if x not in dropped],
+                    list(dropped)))
+    return out
 
 
 def fmt_cost(row):
@@ -308,7 +377,7 @@ def markdown(unit, r):
              ""]
     c = r.get("cost") or {}
     if c.get("whole"):
-        lines += [f"Cost of the whole drop-in: {c['whole']} ({c.get('method') or '?'}; "
+        lines += [f"Cost of the {'proposed drop-in (`' + c['chosen'] + '`)' if c.get('chosen') else 'whole drop-in'}: {c['whole']} ({c.get('method') or '?'}; "
                   f"budget {r['budget_pct']:g}% on the interval's upper end: "
                   f"{'within' if c.get('within') else 'NOT within'}).", ""]
     elif c.get("skipped"):
@@ -319,6 +388,23 @@ def markdown(unit, r):
                   "variant `advice`, as the combined hardened unit, with its start-up change).", ""]
     if c.get("undecided"):
         lines += [f"Budget: {c['undecided']}.", ""]
+    if c.get("costliest"):
+        lines += ["Costliest members (interval above the A/A control's floor of "
+                  f"±{(c.get('aa_floor') or 0) * 100:.1f}%): "
+                  + ", ".join(f"`{m}` {r['info'][m].get('cost') or ''}".rstrip()
+                              for m in c["costliest"]) + ".", ""]
+    if len(c.get("frontier") or []) > 1:
+        lines += ["## Exposure and cost", "",
+                  "From the whole proposal down to the cheapest drop-in, each point started "
+                  "(its exposure read) and costed side by side with the unit as written:", "",
+                  "| drop-in | without | exposure | cost | budget |", "|---|---|---|---|---|"]
+        for p in c["frontier"]:
+            ex = p.get("exposure")
+            lines.append(f"| `{p['name']}`{' (proposed)' if p['name'] == c.get('chosen') else ''}"
+                         f" | {', '.join(p['dropped']) or '—'} | "
+                         f"{'' if ex is None else f'{ex:.1f}'} | {p.get('cost') or '—'} | "
+                         f"{'within' if p.get('within') else 'not within'} |")
+        lines.append("")
     if c.get("startup_ms") is not None and c.get("baseline_startup_ms") is not None:
         lines += [f"Start-up (systemctl start to the first good answer, median of the cost "
                   f"run's starts): {c['baseline_startup_ms']:.0f} ms as written, "
@@ -335,6 +421,7 @@ def markdown(unit, r):
     for n, x in sorted(r["rejected"].items(), key=lambda kv: (kv[1]["kind"], kv[0])):
         det = (x["reason"] or "").replace("|", "\\|")
         lines.append(f"| `{n}` | {x['kind']} | {det[:300]} |")
-    lines += ["", f"{r['tries']} tries in real {r['systemd'] or 'systemd'}; "
+    lines += [""] + check_lines(r)
+    lines += [f"{r['tries']} tries in real {r['systemd'] or 'systemd'}; "
               f"{r['elapsed_s']:.0f} s in all.", ""]
     return "\n".join(lines)

@@ -27,24 +27,10 @@ site() {
 	[ $rc = 75 ] && skip "the sandbox host was busy"
 	[ $rc = 0 ] || fail "host up"
 	x() { $sb host --name "$name" exec -- "$@"; }
-	x mkdir -p /etc/ssl/sbadvise || fail "mkdir"
-	for f in key.pem chain.pem; do
-		x sh -c "cat > /etc/ssl/sbadvise/$f" <"$tmp/tls/$f" || fail "copy $f"
-	done
-	x chmod 600 /etc/ssl/sbadvise/key.pem
 	for d in body fastcgi proxy scgi uwsgi; do
 		x mkdir -p /var/lib/nginx/$d && x chown nobody:nogroup /var/lib/nginx/$d || fail "temp $d"
 	done
-	x sh -c "cat > /etc/nginx/sites-enabled/sbadvise-tls" <<SITE || fail "site"
-server {
-	listen $port ssl;
-	listen [::]:$port ssl;
-	ssl_certificate /etc/ssl/sbadvise/chain.pem;
-	ssl_certificate_key /etc/ssl/sbadvise/key.pem;
-	root /var/www/html;
-	index index.nginx-debian.html;
-}
-SITE
+	nginx_tls_site "$name" "$port" sbadvise
 }
 scripts/mkcert "$tmp/tls" >/dev/null 2>&1 || fail "mkcert"
 site
@@ -57,7 +43,7 @@ dirs=$dirs,ip-address-deny-any-allow-localhost,private-network-yes,restrict-addr
 start=$(date +%s)
 $sb advise --name "$name" --unit /lib/systemd/system/nginx.service \
 	--url "https://127.0.0.1:$port/" --out "$tmp/adv" --load 0.3 --start-timeout 4 \
-	--directives "$dirs" --cost-args "--reps 1 --duration 0.3 --warmup 0.1" \
+	--directives "$dirs" --cost-args "--windows 2 --epochs 1 --duet-reps 1 --window 0.2 --duration 0.3 --warmup 0.1" \
 	>"$tmp/adv.log" 2>&1
 rc=$?
 echo "advise: exit $rc in $(($(date +%s) - start)) s"
@@ -82,7 +68,7 @@ assert len(rw) == 1, rw
 rw = rw[0].split("=", 1)[1].split()
 assert {"/run", "/var/lib/nginx"} <= set(rw) <= {"/run", "/var/lib/nginx", "/var/log/nginx"}, rw
 assert a["rejected"]["protect-system-full"]["kind"] == "superseded", a["rejected"]
-# one sample each: no interval, so nothing may be dropped as too costly
+# two windows each: no interval, so nothing may be dropped as too costly
 assert not [n for n, x in a["rejected"].items() if x["kind"] == "too costly"], a["rejected"]
 assert "undecided" in a["cost"], a["cost"]
 assert a["public"]["public"] is True, a["public"]        # stock nginx listens on 0.0.0.0:80
@@ -92,7 +78,7 @@ for cut in ("ip-address-deny-any-allow-localhost", "private-network-yes",
     assert a["rejected"][cut]["kind"] == "cuts clients off", a["rejected"][cut]
 # nginx's master starts as root and switches its workers to www-data
 assert "CAP_SETUID" in a["capabilities"] and "CAP_SETGID" in a["capabilities"], a["capabilities"]
-# one sample each: no cost is ever printed from fewer than 3 samples, so the
+# two windows each: no cost is ever printed from fewer than 3 samples, so the
 # whole's cost is none and the budget undecided, saying why
 assert a["cost"].get("whole") is None and "fewer than 3" in a["cost"]["undecided"], a["cost"]
 text = open(sys.argv[1] + "/advice.conf").read()

@@ -24,21 +24,7 @@ $sb host --name "$host" up --lock-timeout 250 >/dev/null
 rc=$?
 [ $rc = 75 ] && skip "the sandbox host was busy"
 [ $rc = 0 ] || fail "host up"
-x mkdir -p /etc/ssl/sbcopies || fail "mkdir"
-for f in key.pem chain.pem; do
-	x sh -c "cat > /etc/ssl/sbcopies/$f" <"$tmp/tls/$f" || fail "copy $f"
-done
-x chmod 600 /etc/ssl/sbcopies/key.pem
-x sh -c "cat > /etc/nginx/sites-enabled/sbcopies-tls" <<SITE || fail "site"
-server {
-	listen $port ssl;
-	listen [::]:$port ssl;
-	ssl_certificate /etc/ssl/sbcopies/chain.pem;
-	ssl_certificate_key /etc/ssl/sbcopies/key.pem;
-	root /var/www/html;
-	index index.nginx-debian.html;
-}
-SITE
+nginx_tls_site "$host" "$port" sbcopies
 x grep -q '^pid /run/nginx.pid;' /etc/nginx/nginx.conf || fail "the stock config's pid file is not fixed"
 
 # while the run goes, every nginx master's pid file as the copies see it

@@ -6,7 +6,10 @@
 # linked, the key and certificate in /etc/lighttpd/server.pem). The TLS set-up
 # is made inside the sandbox host only; this machine's /etc is not touched.
 # 10-ssl.conf ships in lighttpd-mod-openssl (scripts/deps installs it): the
-# host boots the clean root, so the test passes only where that holds.
+# host boots the clean root, so the test passes only where that holds. The
+# copies run side by side, each in its own network namespace with its own
+# /run/lighttpd.pid (PIDFile= of a Type=simple service, which systemd reads:
+# shared, one copy's stop once ended another, "Deactivated successfully").
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 NAME=runner-lighttpd
@@ -25,7 +28,7 @@ x chmod 600 /etc/lighttpd/server.pem
 x ln -sf ../conf-available/10-ssl.conf /etc/lighttpd/conf-enabled/10-ssl.conf || fail "ssl"
 echo "a lighttpd user's site" | x sh -c 'cat > /var/www/html/index.html' || fail "content"
 $sb run --name "$host" --unit /lib/systemd/system/lighttpd.service --url https://127.0.0.1:443/ \
-	--directives private-tmp-yes,protect-system-strict --reps 2 --duration 0.3 --warmup 0.1 \
+	--directives private-tmp-yes,protect-system-strict --windows 6 --reps 2 --duration 0.3 --warmup 0.1 \
 	--no-report --out "$tmp/r" >"$tmp/r.log" 2>&1
 rc=$?
 [ $rc = 0 ] || { cat "$tmp/r.log"; fail "run exit $rc"; }

@@ -1,12 +1,18 @@
 """sandbench advise's pure parts: the capability search, the choice among
-alternative values, public services, the drop-in it writes."""
+alternative values, public services, the drop-in it writes; and its
+--check, run for real (sh, a process group, a network namespace)."""
 import os
+import shutil
+import subprocess
 import sys
+import tempfile
+import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "scripts"))
 from sblib import catalogue as cat  # noqa: E402
 from sblib import advice as advise  # noqa: E402
+from sblib.measuring import tries  # noqa: E402
 
 
 class TestCaps(unittest.TestCase):
@@ -166,6 +172,132 @@ class TestDropin(unittest.TestCase):
         self.assertNotIn("[Service]", lines[lines.index("[Service]") + 1:])
         self.assertTrue(any("cost +0.3%" in ln for ln in lines))
         self.assertEqual(advise.keys_of(text), ["PrivateTmp", "CapabilityBoundingSet"])
+
+
+class TestCheckText(unittest.TestCase):
+    def test_reason_says_how_it_ended_and_its_last_line(self):
+        self.assertEqual(advise.check_reason({"exit": 3, "output": "a\nno marker"}),
+                         "the check exited 3: no marker")
+        self.assertEqual(advise.check_reason({"exit": 1, "output": ""}),
+                         "the check exited 1 (no output)")
+        self.assertIn("timed out after 2.5 s", advise.check_reason(
+            {"exit": None, "timed_out": True, "timeout_s": 2.5, "output": "x"}))
+        self.assertIn("killed by signal 9", advise.check_reason({"exit": -9, "output": ""}))
+        self.assertEqual(advise.KIND["check"], "fails the check")
+
+    def test_tail(self):
+        text = "".join(f"line {i}\n" for i in range(30)) + "\n\n"
+        self.assertEqual(advise.tail_lines(text, 20).splitlines(),
+                         [f"line {i}" for i in range(10, 30)])
+        self.assertEqual(advise.tail_lines("  \n", 20), "")
+        self.assertEqual(advise.tail_lines("x" * 1000 + "\nend", 5, width=10),
+                         "x" * 10 + "…\nend")
+
+    def test_markdown_shows_the_output_of_each_rejected_try(self):
+        ck = {"try": "private-tmp-yes", "exit": 3, "timed_out": False,
+              "output": "GET /marker: 404\n| ``` # not markdown"}
+        r = {"exposure": {"before": 9.6, "after": 8.0}, "public": {"public": True, "why": "x"},
+             "budget_pct": 5, "members": [], "info": {}, "tries": 6, "systemd": "systemd 252",
+             "elapsed_s": 10, "cost": {"skipped": "--no-cost"},
+             "rejected": {"private-tmp-yes": {"kind": "fails the check",
+                                              "reason": advise.check_reason(ck), "check": ck},
+                          "private-users-yes": {"kind": "fails", "reason": "boom"}},
+             "check": {"command": "sh `pwd`/check.sh", "timeout_s": 30, "runs": 5,
+                       "failed": 1}}
+        md = advise.markdown("web.service", r)
+        self.assertIn("| `private-tmp-yes` | fails the check | the check exited 3: \\| ```", md)
+        self.assertIn("## The acceptance check (--check)", md)
+        self.assertIn("`` sh `pwd`/check.sh ``", md)
+        self.assertIn("5 runs, 1 failed", md)
+        self.assertIn("### `private-tmp-yes` (try `private-tmp-yes`, exit 3)", md)
+        # the output as an indented block: nothing in it is read as markdown
+        self.assertIn("\n    GET /marker: 404\n    | ``` # not markdown\n", md)
+        self.assertNotIn("### `private-users-yes`", md)
+        del r["check"]
+        self.assertNotIn("acceptance check", advise.markdown("web.service", r))
+
+
+def alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ", 1)[1][0] != "Z"
+    except OSError:
+        return False
+
+
+class TestRunCheck(unittest.TestCase):
+    """tries.run_check runs the user's command for real."""
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="sbcheck-")
+        self.addCleanup(shutil.rmtree, self.dir, True)
+
+    def run_check(self, cmd, timeout=10.0, netns=None, name="private-tmp-yes"):
+        return tries.run_check(cmd, "http://127.0.0.1:18447/", name, netns, timeout, self.dir)
+
+    def test_environment_directory_and_exit(self):
+        c = self.run_check('echo "$SANDBENCH_TRY $SANDBENCH_URL $(pwd)"; echo oops >&2; exit 4')
+        self.assertEqual(c["exit"], 4)
+        self.assertFalse(c["timed_out"])
+        self.assertEqual(c["try"], "private-tmp-yes")
+        self.assertEqual(c["output"].splitlines(), [
+            f"private-tmp-yes http://127.0.0.1:18447/ {os.path.realpath(self.dir)}", "oops"])
+        self.assertEqual(self.run_check("true")["exit"], 0)
+        self.assertEqual(self.run_check("kill -9 $$")["exit"], -9)
+
+    def test_last_lines_only(self):
+        c = self.run_check("seq 1 5000; exit 1")
+        self.assertEqual(c["output"].splitlines(), [str(i) for i in range(4981, 5001)])
+
+    def test_timeout_ends_its_process_group(self):
+        pidfile = os.path.join(self.dir, "pid")
+        t0 = time.monotonic()
+        c = self.run_check(f"echo started; sleep 60 & echo $! > {pidfile}; wait", timeout=0.5)
+        self.assertLess(time.monotonic() - t0, 5)
+        self.assertTrue(c["timed_out"])
+        self.assertIsNone(c["exit"])
+        self.assertEqual(c["output"], "started")
+        self.assertIn("timed out after 0.5 s", advise.check_reason(c))
+        with open(pidfile) as f:
+            pid = int(f.read())
+        self.assertFalse(alive(pid), "the check's background sleep outlived it")
+
+    def test_what_it_leaves_running_is_ended(self):
+        pidfile = os.path.join(self.dir, "pid")
+        c = self.run_check(f"sleep 60 >/dev/null 2>&1 & echo $! > {pidfile}; exit 0")
+        self.assertEqual(c["exit"], 0)
+        with open(pidfile) as f:
+            pid = int(f.read())
+        for _ in range(50):
+            if not alive(pid):
+                break
+            time.sleep(0.05)
+        self.assertFalse(alive(pid))
+
+    def test_cannot_start(self):
+        with self.assertRaises(tries._host.HostError) as e:
+            tries.run_check("true", "http://x/", "t", None, 5, os.path.join(self.dir, "gone"))
+        self.assertIn("cannot run the check", str(e.exception))
+
+    @unittest.skipUnless(os.geteuid() == 0 and shutil.which("unshare"),
+                         "needs root and unshare(1) for a network namespace")
+    def test_runs_inside_the_given_network_namespace(self):
+        p = subprocess.Popen(["unshare", "--net", "sleep", "30"])
+        self.addCleanup(p.wait)
+        self.addCleanup(p.kill)
+        ns = f"/proc/{p.pid}/ns/net"
+        for _ in range(100):        # unshare(1) has made it once the link differs
+            if os.readlink(ns) != os.readlink("/proc/self/ns/net"):
+                break
+            time.sleep(0.02)
+        want = os.readlink(ns)
+        self.assertNotEqual(want, os.readlink("/proc/self/ns/net"))
+        c = self.run_check("readlink /proc/self/ns/net", netns=ns)
+        self.assertEqual((c["exit"], c["output"]), (0, want))
+        # and this process is back in its own
+        self.assertNotEqual(os.readlink("/proc/self/ns/net"), want)
+        c = self.run_check("readlink /proc/self/ns/net")
+        self.assertEqual(c["output"], os.readlink("/proc/self/ns/net"))
 
 
 if __name__ == "__main__":

@@ -15,9 +15,22 @@ tolerates, within a cost budget, found by trying each step in real systemd.
      --public/--private) is never offered a directive that cuts its clients
      off (the catalogue's `public:` header);
   6. cost: `sandbench run` of the proposed drop-in and each member against
-     the baseline; the costliest member is dropped while the whole exceeds
-     --budget;
+     the baseline, side by side; where the whole exceeds --budget, the
+     exposure/cost frontier (the whole less its costliest 1, 2, 3 members,
+     each started and costed) and the first point within it proposed;
   7. DIR/advice.conf (the drop-in), DIR/advice.md, DIR/advice.json.
+
+With --check CMD, the user's own acceptance test runs after every try that
+started and answered (each directive alone, its repairs, the capability
+search, the combination and the final drop-in's verification): `sh -c CMD`
+on this machine, in the directory advise was started from, inside the
+try's network namespace (the sandbox host's when it has none), with the
+try's URL in $SANDBENCH_URL and a short name of the try in $SANDBENCH_TRY.
+Exit 0 passes; anything else, or --check-timeout seconds (its process
+group is then ended), rejects the try as a failed start would, its exit
+status and last 20 lines of output (stdout and stderr) the reason in
+advice.json and advice.md. A check that fails against the unit as written
+would reject everything: advise stops there (exit 3).
 """
 import os
 import sys
@@ -31,14 +44,17 @@ from sblib.measuring import unit as _unit
 from sblib.measuring import usermgr
 from sblib.measuring.runner import BaselineFailed, baseline_failure
 from sblib.measuring.session import loadgen_path
+from sblib.measuring.tries import CheckFailed
 
 HELP = "propose the most hardened drop-in a unit tolerates, within a cost budget"
 
 DESC = __doc__.split("\n", 2)[2].replace("\n  ", "\n") if __doc__ else HELP
 
 EX_BASELINE = 1
+EX_CHECK = 3
 EXITS = {0: "advice written (--user: advice-user.md)",
          1: "the unit as written does not start or answer, or the host or the cost run failed",
+         EX_CHECK: "--check fails against the unit as written (it would reject every try)",
          2: "bad usage: options, --cost-args, --out, not root, or loadgen not built",
          **life.EXIT_HELP}
 
@@ -72,6 +88,14 @@ def parse_args(argv):
                          "and write which directives it can apply at all (advice-user.md/.json; "
                          "no drop-in, no cost: a user manager cannot drop capabilities, so "
                          "most sandboxing fails there)")
+    ap.add_argument("--check", metavar="CMD",
+                    help="your own acceptance test, run with `sh -c` after every try that "
+                         "answered, in the try's network namespace, with $SANDBENCH_URL (the "
+                         "try's URL) and $SANDBENCH_TRY (its name); any exit but 0 rejects "
+                         "the try with the command's output as the reason")
+    ap.add_argument("--check-timeout", type=float, default=30.0, metavar="S",
+                    help="seconds the --check command may take before it is ended (its "
+                         "process group) and the try rejected (default 30)")
     ap.add_argument("--no-cost", action="store_true",
                     help="skip the cost measurement (tolerance and exposure only)")
     ap.add_argument("--cost-args", default="",
@@ -94,6 +118,13 @@ def check(a):
     CatalogueError) when the options cannot be advised on."""
     if a.budget < 0 or a.load <= 0 or a.start_timeout <= 0:
         raise Usage("--budget must be >= 0, --load and --start-timeout > 0")
+    if a.check is not None and not a.check.strip():
+        raise Usage("--check needs a command")
+    if not 0 < a.check_timeout < float("inf"):
+        raise Usage("--check-timeout must be > 0")
+    if a.check and a.user:
+        raise Usage("--check is for the tries of a drop-in; --user makes none")
+    a.check_cwd = os.getcwd()
     try:
         uspec = _unit.server_spec(a.unit, a.url)
     except _unit.UnitError as e:
@@ -128,6 +159,14 @@ def main(argv):
             return usermgr.matrix(a, host)
         advisor.advise(a, host, fac, uspec, loadgen, argv)
         return 0
+    except CheckFailed as e:
+        print(f"sandbench advise: {e}; no directive was tried (a check that fails on the "
+              "baseline would reject every try): fix the check or the unit", file=sys.stderr)
+        print(f"sandbench advise: the check was `{e.command}`, run with "
+              f"SANDBENCH_URL={a.url} SANDBENCH_TRY=baseline; its last output:", file=sys.stderr)
+        for line in (e.check.get("output") or "(no output)").splitlines():
+            print(f"  {line}", file=sys.stderr)
+        return EX_CHECK
     except BaselineFailed as e:
         for line in baseline_failure(e.inst, host):
             print(f"sandbench advise: {line}", file=sys.stderr)

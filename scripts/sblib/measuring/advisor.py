@@ -1,7 +1,7 @@
 """The steps of `sandbench advise` (its --help says them): the unit as
 written, each catalogue directive alone, the smallest capability bounding
 set, the tolerated ones combined, then their cost measured by a run of
-sblib.measuring.session and the costliest dropped while over the budget;
+sblib.measuring.session, and over the budget the exposure/cost frontier;
 advice.conf, advice.md and advice.json written. The tries themselves are
 sblib.measuring.tries; the pure rules sblib.advice."""
 import argparse
@@ -17,7 +17,7 @@ from sblib import evidence as ev
 from sblib.measuring import host as _host
 from sblib.measuring import life, runplan, session
 from sblib.measuring.runner import BaselineFailed
-from sblib.measuring.tries import Service
+from sblib.measuring.tries import CheckFailed, Service
 from sblib.records.writer import now_iso
 from sblib.records import schema
 from sblib.records.model import VariantId
@@ -36,14 +36,35 @@ class Advisor:
         el = time.monotonic() - self.t0
         print(f"[{int(el // 60)}:{int(el % 60):02d}] {text}", file=sys.stderr, flush=True)
 
-    def reject(self, name, kind, reason):
+    def reject(self, name, kind, reason, check=None):
+        """NAME rejected as KIND for REASON; CHECK: the result of the
+        advise --check run that rejected it (its output goes to advice.md)."""
         self.rejected[name] = {"kind": kind, "reason": reason}
+        if check:
+            self.rejected[name]["check"] = check
+
+    def reject_try(self, name, kind, r):
+        """NAME rejected as KIND for what try R (not ok) says."""
+        self.reject(name, kind, r["reason"], r.get("check") if r["status"] == "check" else None)
+
+    def check_summary(self):
+        """advice.json's `check`: the command, its timeout, how many tries it
+        ran against and how many it failed, and each run (the output of
+        those that failed: a capability set it rejected is named nowhere
+        else); None without --check."""
+        if not getattr(self.a, "check", None):
+            return None
+        runs = self.svc.checks
+        return {"command": self.a.check, "timeout_s": self.a.check_timeout, "runs": len(runs),
+                "failed": sum(1 for c in runs if c["exit"] != 0),
+                "tries": [{k: c[k] for k in ("try", "exit", "timed_out", "seconds")
+                           + (("output",) if c["exit"] != 0 else ())} for c in runs]}
 
     def baseline(self):
         """The unit as written; with it running, the addresses it added to
         the listening sockets (what decides whether it is public)."""
         before = self.svc.listening()
-        r = self.svc.try_(None, evidence=True, listening=True)
+        r = self.svc.try_(None, evidence=True, listening=True, name="baseline")
         if r["status"] == "ok":
             self.svc.base = argparse.Namespace(evidence=r.get("evidence"),
                                                exposure_checks=r.get("exposure_checks") or [])
@@ -78,18 +99,17 @@ class Advisor:
         ok = []
         for i, d in enumerate(cands):
             body = d["body"]
-            r = self.svc.try_(body, evidence=True)
+            r = self.svc.try_(body, evidence=True, name=d["name"])
             verdict = r["status"]
             self.say(f"compatibility {i + 1}/{len(cands)} {d['name']}: {verdict}"
+                     + (f" ({r['reason']})" if verdict == "check" else "")
                      + (f" (exposure {r['exposure']:.1f})" if r.get("exposure") is not None
                         else ""))
             if verdict == "incompatible":
                 body, r = self.repair(d, r)
                 verdict = r["status"]
             if verdict != "ok":
-                kind = {"incompatible": "fails", "hang": "hangs",
-                        "died": "dies under load"}[verdict]
-                self.reject(d["name"], kind, r["reason"])
+                self.reject_try(d["name"], pure.KIND[verdict], r)
                 continue
             applied, why = (None, None)
             if self.svc.base and r.get("evidence") and "error" not in r["evidence"]:
@@ -127,7 +147,7 @@ class Advisor:
                 break
             paths = grown
             body = d["body"].rstrip("\n") + "\nReadWritePaths=" + " ".join(paths) + "\n"
-            r = self.svc.try_(body, evidence=True)
+            r = self.svc.try_(body, evidence=True, name=d["name"] + "+read-write-paths")
             self.say(f"  {d['name']} with ReadWritePaths={' '.join(paths)}: {r['status']}")
             if r["status"] != "incompatible":
                 break
@@ -137,7 +157,7 @@ class Advisor:
         self.say("capabilities: searching the smallest bounding set")
 
         def ok(keep):
-            r = self.svc.try_(pure.caps_body(keep))
+            r = self.svc.try_(pure.caps_body(keep), name=f"capabilities-{len(keep)}")
             self.say(f"  bounding set of {len(keep)}: {r['status']}")
             return r["status"] == "ok"
         needed, tries = pure.find_caps(ok)
@@ -147,29 +167,31 @@ class Advisor:
             "body": pure.caps_body(needed), "caps": needed, "tries": tries}
         return needed
 
-    def combine(self, names):
-        """Verifies NAMES together; when the whole fails, rebuilds it one
-        member at a time (most exposure removed first) and rejects a member
-        that breaks what was accepted so far."""
+    def combine(self, names, label="combination"):
+        """Verifies NAMES together (LABEL: the try's name for --check);
+        when the whole fails, rebuilds it one member at a time (most
+        exposure removed first) and rejects a member that breaks what was
+        accepted so far."""
         def body(ns):
             return "".join(self.info[n]["body"].split("[Service]", 1)[-1] for n in ns)
-        r = self.svc.try_("[Service]\n" + body(names), evidence=True)
-        self.say(f"combination of {len(names)}: {r['status']}")
+        r = self.svc.try_("[Service]\n" + body(names), evidence=True, name=label)
+        self.say(f"{label} of {len(names)}: {r['status']}")
         if r["status"] == "ok":
             return names, r
         kept = []
         for n in names:
-            r2 = self.svc.try_("[Service]\n" + body(kept + [n]))
+            r2 = self.svc.try_("[Service]\n" + body(kept + [n]), name=f"{label}+{n}")
             if r2["status"] == "ok":
                 kept.append(n)
             else:
-                self.reject(n, "breaks the combination",
-                            f"alone it works; with {', '.join(kept) or 'nothing'} it "
-                            f"{r2['status']}: {r2['reason']}")
+                r2 = dict(r2, reason=f"alone it works; with {', '.join(kept) or 'nothing'} it "
+                                     f"{pure.KIND[r2['status']]}: {r2['reason']}")
+                self.reject_try(n, "breaks the combination", r2)
                 self.say(f"  {n} breaks the combination: rejected")
-        r = self.svc.try_("[Service]\n" + body(kept), evidence=True)
+        r = self.svc.try_("[Service]\n" + body(kept), evidence=True, name=label)
         if r["status"] != "ok":
-            raise _host.HostError(f"the rebuilt combination does not start either: {r['reason']}")
+            raise _host.HostError(f"the rebuilt combination {pure.KIND.get(r['status'], 'fails')} "
+                                  f"too: {r['reason']}")
         return kept, r
 
 
@@ -183,19 +205,17 @@ def write_advice(out, unit, result):
         f.write(pure.markdown(unit, result))
 
 
-def cost(a, host, loadgen, members, info):
-    """`sandbench run` of the whole drop-in and each member against the
-    baseline, in HOST; returns (rows by variant, run dir)."""
+def cost(a, host, loadgen, dropins, info):
+    """`sandbench run` of DROPINS ({variant name: drop-in text}) against the
+    baseline in HOST, side by side (every copy in its own network namespace
+    where the unit allows it: `run --copies`, its default); a member that is
+    a catalogue directive as it is goes by its name. Returns (summary rows
+    by variant name, "_floor": the A/A control's, run dir)."""
     out = a.out
     work = os.path.join(out, "dropins")
     os.makedirs(work, exist_ok=True)
     files, alias = [], {}
-    for m in members + ["advice"]:
-        if m == "advice":
-            with open(os.path.join(out, "advice.conf")) as f:
-                text = f.read()
-        else:
-            text = info[m]["body"]
+    for m, text in dropins.items():
         name = m
         if os.path.isfile(os.path.join(cat.DIRECTIVES, m + ".conf")):
             if cat.load_directive(m)["body"] == text:
@@ -215,79 +235,113 @@ def cost(a, host, loadgen, members, info):
         argv += ["--unit", u]
     if a.loadgen:
         argv += ["--loadgen", a.loadgen]
-    # the cost run as before (ports where the unit takes them, else one at a
-    # time); --cost-args '--copies netns' runs it on copies in namespaces
-    argv += ["--copies", "ports"]
     argv += shlex.split(a.cost_args)
     rc = cost_run(argv, host, loadgen)
     try:
         with open(os.path.join(rdir, "summary.json")) as f:
-            rows = json.load(f)["rows"]
-    except (OSError, ValueError, KeyError):
-        rows = []
+            summ = json.load(f)
+    except (OSError, ValueError):
+        summ = {}
+    rows = summ.get("rows") or []
     if rc not in (0,) and not rows:
         raise _host.HostError(f"the cost run failed (exit {rc}); see {rdir}")
     by = {VariantId.parse(r["variant"]).name: r for r in rows if r.get("mode") == "keepalive"}
     by.update({alias[k]: v for k, v in list(by.items()) if k in alias})
+    aa = [x for x in summ.get("aa") or [] if x.get("mode") == "keepalive"]
+    by["_floor"] = aa[0].get("floor") if aa else None
     try:
-        with open(os.path.join(rdir, "summary.json")) as f:
-            aa = [x for x in json.load(f).get("aa") or [] if x.get("mode") == "keepalive"]
-        by["_floor"] = aa[0]["floor"] if aa and aa[0].get("floor") is not None else None
-    except (OSError, ValueError, KeyError, IndexError):
-        by["_floor"] = None
+        with open(os.path.join(rdir, "spec.json")) as f:
+            uu = json.load(f).get("user_unit") or {}
+    except (OSError, ValueError):
+        uu = {}
+    by["_copies"] = uu.get("copies")
     return by, rdir
 
 
-
-def measure_cost(a, adv, result, target, host, loadgen):
-    """Cost of the drop-in and its members; while the whole's interval reaches
-    above the budget, the costliest member is dropped and the rest measured
-    again (at most three rounds)."""
+def measure_cost(a, adv, result, target, host, loadgen, uspec):
+    """Cost of the drop-in and of each member, side by side. Where the
+    whole's interval reaches above the budget: the exposure/cost frontier,
+    the whole less its costliest members one by one (each verified in a
+    start, its exposure read, then all costed in one more run); the
+    proposal is the first point within the budget."""
     members = list(result["members"])
-    for rnd in range(3):
-        adv.say(f"cost: measuring the drop-in and its {len(members)} members "
-                f"(round {rnd + 1})")
-        result["members"] = members
-        with open(os.path.join(a.out, "advice.conf"), "w") as f:
-            f.write(pure.dropin_text(members, adv.info, target))
-        by, rdir = cost(a, host, loadgen, members, adv.info)
-        for m in members:
-            c = pure.fmt_cost(by.get(m))
-            if c:
-                adv.info[m]["cost"] = c
-                adv.info[m]["cost_change"] = by[m].get("cpu_ns_per_req_change")
-        whole = by.get("advice")
-        _, _, hi = pure.interval(whole)
-        within = hi is not None and hi * 100 <= a.budget
-        out = {"whole": pure.fmt_cost(whole), "within": within, "run": os.path.basename(rdir),
-               "method": (whole or {}).get("cpu_ns_per_req_method"),
-               "startup_ms": (whole or {}).get("startup_ms"),
-               "baseline_startup_ms": (by.get("baseline") or {}).get("startup_ms")}
-        if hi is None:
-            out["undecided"] = (f"the cost run has fewer than {pure.MIN_N} samples of the "
-                                "whole: no interval to judge the budget with "
-                                "(--cost-args '--reps 6')")
-            return out
-        if within or len(members) <= 1:
-            return out
-        # only a member whose own interval lies above zero has a cost: one
-        # that merely reads high in a noisy run is not dropped for it
-        # ... and above the A/A control's noise floor: an identical copy of
-        # the baseline reads +20% [+6%, +54%] in isolated slices on a busy
-        # machine, and nothing that costs less can be told from it
-        floor = by.get("_floor") or 0.0
-        out["aa_floor"] = floor
-        dear = [m for m in members if (pure.interval(by.get(m))[1] or 0) > floor]
-        if not dear:
-            out["undecided"] = ("the whole's interval reaches above the budget, but no member "
-                                "has a cost distinguishable from zero and from the A/A "
-                                f"control's noise floor (±{floor * 100:.0f}%): measure longer "
-                                "(--cost-args '--reps 12', or a unit that can run side by side)")
-            adv.say(f"cost: {out['undecided']}")
-            return out
-        costly = max(dear, key=lambda m: adv.info[m]["cost_change"])
-        adv.reject(costly, "too costly", adv.info[costly].get("cost") or "")
-        members = [m for m in members if m != costly]
+    adv.say(f"cost: measuring the drop-in and its {len(members)} members")
+    whole_text = pure.dropin_text(members, adv.info, target)
+    with open(os.path.join(a.out, "advice.conf"), "w") as f:
+        f.write(whole_text)
+    by, rdir = cost(a, host, loadgen, dict({m: adv.info[m]["body"] for m in members},
+                                           advice=whole_text), adv.info)
+    for m in members:
+        c = pure.fmt_cost(by.get(m))
+        if c:
+            adv.info[m]["cost"] = c
+            adv.info[m]["cost_change"] = by[m].get("cpu_ns_per_req_change")
+    floor = by.get("_floor")
+    whole = by.get("advice")
+    _, _, hi = pure.interval(whole)
+    out = {"whole": pure.fmt_cost(whole), "within": hi is not None and hi * 100 <= a.budget,
+           "run": os.path.basename(rdir), "copies": by.get("_copies"), "aa_floor": floor,
+           "method": (whole or {}).get("cpu_ns_per_req_method"),
+           "startup_ms": (whole or {}).get("startup_ms"),
+           "baseline_startup_ms": (by.get("baseline") or {}).get("startup_ms"),
+           "frontier": [{"name": "advice", "members": members, "dropped": [],
+                         "exposure": result["exposure"]["after"], "cost": pure.fmt_cost(whole),
+                         "within": hi is not None and hi * 100 <= a.budget}]}
+    costs = {m: pure.interval(by.get(m)) for m in members}
+    out["costliest"] = [m for m in sorted(members, key=lambda m: -(costs[m][0] or 0))
+                        if costs[m][1] is not None and costs[m][1] > (floor or 0.0)]
+    if hi is None:
+        out["undecided"] = (f"the cost run has fewer than {pure.MIN_N} samples of the "
+                            "whole: no interval to judge the budget with "
+                            "(--cost-args '--windows 24')")
+        return out
+    if out["within"] or len(members) <= 1:
+        return out
+    points = pure.frontier_points(members, costs, floor)
+    if not points:
+        out["undecided"] = ("the whole's interval reaches above the budget, but no member "
+                            "has a cost distinguishable from zero and from the A/A "
+                            f"control's noise floor (±{(floor or 0) * 100:.1f}%): measure "
+                            "longer (--cost-args '--windows 24')")
+        adv.say(f"cost: {out['undecided']}")
+        return out
+    # every point verified in a start of its own (its exposure), then costed
+    old = adv.svc
+    svc = adv.svc = Service(a, host, uspec, loadgen)
+    svc.tries, svc.checks = old.tries, old.checks
+    texts, verified = {}, []
+    try:
+        for name, ms, dropped in points:
+            r = svc.try_("[Service]\n" + "".join(adv.info[n]["body"].split("[Service]", 1)[-1]
+                                                for n in ms), evidence=True, name=name)
+            adv.say(f"frontier: without {', '.join(dropped)}: {r['status']}, exposure "
+                    f"{r.get('exposure')}")
+            if r["status"] == "ok":
+                verified.append((name, ms, dropped, r.get("exposure")))
+                texts[name] = pure.dropin_text(ms, adv.info, target)
+    finally:
+        svc.remove()
+    if not verified:
+        out["undecided"] = "no point between the whole and nothing starts"
+        return out
+    adv.say(f"cost: measuring {len(verified)} drop-ins between the whole and the cheapest")
+    by2, rdir2 = cost(a, host, loadgen, texts, adv.info)
+    out["frontier_run"] = os.path.basename(rdir2)
+    for name, ms, dropped, exposure in verified:
+        _, _, h = pure.interval(by2.get(name))
+        out["frontier"].append({"name": name, "members": ms, "dropped": dropped,
+                                "exposure": exposure, "cost": pure.fmt_cost(by2.get(name)),
+                                "within": h is not None and h * 100 <= a.budget})
+    chosen = next((p for p in out["frontier"] if p["within"]), None)
+    if chosen is None:
+        out["undecided"] = ("no drop-in on the frontier is within the budget: the cheapest "
+                            "measured is " + (out["frontier"][-1]["cost"] or "?"))
+        return out
+    for m in chosen["dropped"]:
+        adv.reject(m, "too costly", adv.info[m].get("cost") or "")
+    result["members"] = chosen["members"]
+    result["exposure"]["after"] = chosen["exposure"]
+    out.update(whole=chosen["cost"], within=True, chosen=chosen["name"])
     return out
 
 
@@ -322,6 +376,8 @@ def advise(a, host, fac, uspec, loadgen, argv):
         adv = Advisor(a, svc, fac)
         adv.say(f"baseline: {target} as written")
         base, new = adv.baseline()
+        if base["status"] == "check":
+            raise CheckFailed(a.check, base["check"])
         if base["status"] != "ok":
             raise BaselineFailed(svc.inst)
         public, why = pure.is_public(new)
@@ -349,25 +405,16 @@ def advise(a, host, fac, uspec, loadgen, argv):
             "rejected": adv.rejected, "info": adv.info,
         }
         result["dropin"] = pure.dropin_text(members, adv.info, target)
-        write_advice(a.out, target, dict(result, tries=svc.tries,
+        write_advice(a.out, target, dict(result, tries=svc.tries, check=adv.check_summary(),
                                          elapsed_s=time.monotonic() - adv.t0))
         svc.remove()
         svc = None
         if a.no_cost:
             result["cost"] = {"skipped": "--no-cost"}
         else:
-            result["cost"] = measure_cost(a, adv, result, target, host, loadgen)
-        if result["members"] != members:
-            # members dropped for their cost: verify what is left, and its exposure
-            tries = adv.svc.tries
-            svc = adv.svc = Service(a, host, uspec, loadgen)
-            svc.tries = tries
-            kept, whole = adv.combine(result["members"])
-            result["members"] = kept
-            result["exposure"]["after"] = whole.get("exposure")
-            svc.remove()
-            svc = None
+            result["cost"] = measure_cost(a, adv, result, target, host, loadgen, uspec)
         result["tries"] = adv.svc.tries
+        result["check"] = adv.check_summary()
         result["elapsed_s"] = round(time.monotonic() - adv.t0, 1)
         result["dropin"] = pure.dropin_text(result["members"], adv.info, target)
         write_advice(a.out, target, result)

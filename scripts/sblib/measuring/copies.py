@@ -85,20 +85,18 @@ def variant_refused(bodies, socket_activated=False):
 
 def pid_files(service_text):
     """The fixed pid files of a service that two copies would fight over:
-    PIDFile= of a Type=forking service (systemd reads it to find the main
-    process) or one named in its Exec lines (nginx's ExecStop
-    `start-stop-daemon --pidfile /run/nginx.pid`). A Type=simple service's
-    pid file is only written (lighttpd's): copies may share it."""
+    every absolute PIDFile= (systemd reads it whatever the Type: copies of
+    Debian's lighttpd, Type=simple, sharing /run/lighttpd.pid ended one
+    another: a copy's main PID read from the file another copy wrote, and
+    when that one stopped, systemd took the first for "Deactivated
+    successfully"), and one its Exec lines name (nginx's ExecStop
+    `start-stop-daemon --pidfile /run/nginx.pid`)."""
     secs = _unit.parse(service_text)
     svc = secs.get("Service", [])
-    typ = _unit.last(secs, "Service", "Type", "simple")
     execs = " ".join(v for k, v in svc if k.startswith("Exec"))
-    out = []
-    for k, v in svc:
-        if k == "PIDFile" and v.startswith("/") and v not in out:
-            if typ == "forking" or re.search(rf"(?<![\w/.-]){re.escape(v)}(?![\w/.-])", execs):
-                out.append(v)
-    return out
+    out = [v for k, v in svc if k == "PIDFile" and v.startswith("/")]
+    out += re.findall(r"--pidfile[= ](/[\w/.-]+)", execs)
+    return list(dict.fromkeys(out))
 
 
 def _paths(bodies, key):
@@ -120,8 +118,8 @@ def pid_writable(bodies, path):
     """Whether the directives BODIES leave PATH writable. A BindPaths= of
     ours would stay writable under ProtectSystem=strict (a mount of its own
     is not remounted read-only), so where the directives make the pid
-    file's place read-only the copy gets it read-only too and fails as the
-    unit would on the machine."""
+    file's place read-only the copy gets no bind and fails as the unit
+    would on the machine."""
     prot = [v for b in bodies for sec in _unit.parse(b).values() for k, v in sec
             if k == "ProtectSystem"]
     ro = _paths(bodies, "ReadOnlyPaths") + _paths(bodies, "InaccessiblePaths")
@@ -162,8 +160,12 @@ def dropins(names, service, tag, pids, bodies):
         lines = ["# sandbench: this copy's own pid file (systemd reads it from the host)",
                  "[Service]"]
         for p in pids:
-            key = "BindPaths" if pid_writable(bodies, p) else "BindReadOnlyPaths"
-            lines.append(f"{key}={own_pid_path(tag, p)}:{p}")
+            # where the directives make the original read-only, no bind: the
+            # copy writes the host's file, fails on it as the unit would on the
+            # machine (EROFS), and a bind onto a file that another copy's stop
+            # removed cannot fail for a reason of ours (status=226/NAMESPACE)
+            if pid_writable(bodies, p):
+                lines.append(f"BindPaths={own_pid_path(tag, p)}:{p}")
         lines.append(f"PIDFile={own_pid_path(tag, pids[-1])}")
         out[f"{service}.d/40-sandbench-pidfile.conf"] = "\n".join(lines) + "\n"
     return out

@@ -29,6 +29,22 @@ def fill(text, mapping):
 
 
 
+def remove_unit_files(paths):
+    """Unlinks the unit files and drop-ins PATHS (gone already is fine) and
+    the NAME.d directories they leave empty."""
+    for p in paths:
+        try:
+            os.unlink(p)
+        except FileNotFoundError:
+            pass
+        d = os.path.dirname(p)
+        if d.endswith(".d"):
+            try:
+                os.rmdir(d)
+            except OSError:
+                pass
+
+
 class Host:
     """A running sandbox host. Build with up() or attach(); all methods take
     paths as seen inside the host."""
@@ -151,18 +167,8 @@ class Host:
         return done
 
     def uninstall(self, paths, reload=True):
+        remove_unit_files(self.path(p) for p in paths)
         for p in paths:
-            hp = self.path(p)
-            try:
-                os.unlink(hp)
-            except FileNotFoundError:
-                pass
-            d = os.path.dirname(hp)
-            if d.endswith(".d"):
-                try:
-                    os.rmdir(d)
-                except OSError:
-                    pass
             if p in self.installed:
                 self.installed.remove(p)
         if reload:

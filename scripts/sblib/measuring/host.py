@@ -33,7 +33,7 @@ import tempfile
 import time
 
 from sblib.measuring.kernel import HostError, alive, children, cmdline, reap, wait_gone
-from sblib.measuring.handle import OPT, STATE_DIR, UNIT_DIR, Host, fill  # noqa: F401 - used as host.NAME
+from sblib.measuring.handle import OPT, STATE_DIR, UNIT_DIR, Host, fill, remove_unit_files  # noqa: F401 - used as host.NAME
 from sblib.templates import PATHS
 from sblib.util import repo_root
 
@@ -173,17 +173,7 @@ def _pid1_cleanup(installed):
     if units:
         subprocess.run(["systemctl", "stop", *units], stdout=subprocess.DEVNULL,
                        stderr=subprocess.DEVNULL, timeout=60)
-    for p in installed:
-        try:
-            os.unlink(p)
-        except FileNotFoundError:
-            pass
-        d = os.path.dirname(p)
-        if d.endswith(".d"):
-            try:
-                os.rmdir(d)
-            except OSError:
-                pass
+    remove_unit_files(installed)
     if installed:
         subprocess.run(["systemctl", "daemon-reload"], timeout=60)
 

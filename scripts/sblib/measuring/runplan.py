@@ -19,6 +19,14 @@ class PlanError(ValueError):
     to print; the command exits 2."""
 
 
+# a user's unit in duet windows (measured on Debian's stock nginx, quick
+# profile, 2-core VM: A/A floor of CPU per request ±6.8% with 8 connections
+# and 12 windows, ±2.5% with 64, ±1.0% with 64 and 48 windows in 146 s;
+# scripts/README.md)
+UNIT_WINDOWS = 48
+UNIT_WINDOW_CONNECTIONS = 64
+
+
 def add_options(ap):
     """Adds the options of `sandbench run` to the ArgumentParser AP; AP."""
     ap.add_argument("--servers", default=",".join(cat.SERVERS),
@@ -36,17 +44,21 @@ def add_options(ap):
                          "one variant loaded at the same time, --windows rounds of windows) "
                          "or isolated (one instance at a time, as throughput and latency "
                          "always are)")
-    ap.add_argument("--windows", type=int, default=12,
+    ap.add_argument("--windows", type=int,
                     help="duet: rounds of windows, each holding one window per variant and "
-                         "mode (default 12)")
+                         "mode (default 12; with --unit %d)" % UNIT_WINDOWS)
     ap.add_argument("--window", type=float, default=0.3,
                     help="duet: measured seconds per window (default 0.3)")
     ap.add_argument("--window-warmup", type=float, default=0.1,
                     help="duet: unmeasured seconds of load before each window (default 0.1)")
-    ap.add_argument("--window-connections", type=int, default=8,
+    ap.add_argument("--window-connections", type=int,
                     help="duet: connections per instance in a window (default 8: the "
-                         "isolated slices' 16 shared by the two; see results/README.md for "
-                         "what the count does to a cost)")
+                         "isolated slices' 16 shared by the two; with --unit %d: a server "
+                         "of several workers, as Debian's nginx, shares a window's fresh "
+                         "connections among them at random, and few connections make that "
+                         "share, and so its CPU per request, vary from window to window; "
+                         "see results/README.md for what the count does to a cost)"
+                         % UNIT_WINDOW_CONNECTIONS)
     ap.add_argument("--window-loadgen", choices=win.LOADGEN_THREADS,
                     default=win.THREAD_PER_TARGET,
                     help="duet: how loadgen drives a window's two instances: a thread each "
@@ -85,13 +97,12 @@ def add_options(ap):
                     help="measure this unit file instead of the reference servers; give it "
                          "twice for a .socket and the service it activates")
     ap.add_argument("--url", help="with --unit: the URL it answers on")
-    ap.add_argument("--copies", choices=("netns", "ports"), default="ports",
-                    help="with --unit: how its variants run side by side: netns (every copy "
-                         "in its own network namespace, with its own pid file, its ports and "
-                         "URL as written; not yet the default: Debian's lighttpd stopped once "
-                         "in a test run) or ports (default: only a unit that takes @PORT@ or "
-                         "a .socket on the URL's port; any other runs one at a time in "
-                         "isolated slices)")
+    ap.add_argument("--copies", choices=("netns", "ports"), default="netns",
+                    help="with --unit: how its variants run side by side: netns (default: "
+                         "every copy in its own network namespace, with its own pid file, "
+                         "its ports and URL as written) or ports (only a unit that takes "
+                         "@PORT@ or a .socket on the URL's port; any other runs one at a time "
+                         "in isolated slices)")
     ap.add_argument("--server-cpu", type=int, default=1, help="CPU the units are pinned to")
     ap.add_argument("--loadgen-cpu", type=int, default=0, help="CPU the load generator runs on")
     ap.add_argument("--loadgen", help="load generator binary (default build/bin/loadgen)")
@@ -122,6 +133,10 @@ def build_plan(a):
         if m not in plan.MODES:
             raise PlanError(f"unknown mode '{m}'; valid: {', '.join(plan.MODES)}")
     duet_on = a.method == "duet"
+    if a.windows is None:
+        a.windows = UNIT_WINDOWS if a.unit else 12
+    if a.window_connections is None:
+        a.window_connections = UNIT_WINDOW_CONNECTIONS if a.unit else 8
     if a.epochs is None:
         a.epochs = min(4, a.windows) if duet_on else 1
     if a.reps < 1 or a.reps > 1000 or not (1 <= a.duet_reps <= 1000):
@@ -156,7 +171,7 @@ def build_plan(a):
             uspec = _unit.server_spec(a.unit, a.url)
         except _unit.UnitError as e:
             raise PlanError(str(e)) from None
-        copies_of(uspec, getattr(a, "copies", "ports"))
+        copies_of(uspec, getattr(a, "copies", "netns"))
         servers = ["unit"]
     else:
         servers = [s for s in a.servers.split(",") if s]

@@ -25,3 +25,26 @@ run_failed() {
 	grep -qiE "boot|nspawn|container" "$1" && skip "the sandbox host did not come up"
 	fail "sandbench run failed"
 }
+
+# nginx_tls_site HOST PORT NAME: in sandbox host HOST (up), a TLS site of
+# Debian's stock nginx on PORT, added the usual way: the key and chain of
+# $tmp/tls (scripts/mkcert) in /etc/ssl/NAME, the site in
+# /etc/nginx/sites-enabled/NAME. Fails the test on any error.
+nginx_tls_site() {
+	$sb host --name "$1" exec -- mkdir -p "/etc/ssl/$3" || fail "mkdir /etc/ssl/$3"
+	for _f in key.pem chain.pem; do
+		$sb host --name "$1" exec -- sh -c "cat > /etc/ssl/$3/$_f" <"$tmp/tls/$_f" ||
+			fail "copy $_f"
+	done
+	$sb host --name "$1" exec -- chmod 600 "/etc/ssl/$3/key.pem"
+	$sb host --name "$1" exec -- sh -c "cat > /etc/nginx/sites-enabled/$3" <<SITE || fail "site"
+server {
+	listen $2 ssl;
+	listen [::]:$2 ssl;
+	ssl_certificate /etc/ssl/$3/chain.pem;
+	ssl_certificate_key /etc/ssl/$3/key.pem;
+	root /var/www/html;
+	index index.nginx-debian.html;
+}
+SITE
+}
