@@ -129,14 +129,18 @@ def run_main(main, argv):
 
 
 def make_duet_results(path, costs, windows=12, epochs=3, seed=1, base_cpu=20000.0,
-                      noise=0.005, drift=0.25, place=0.0, isolated_rounds=2, aa_copies=1):
+                      noise=0.005, drift=0.25, place=0.0, isolated_rounds=2, aa_copies=1,
+                      sender=None, base_sender=8000.0):
     """A results directory as `sandbench run --method duet` writes it: per
     window the baseline and one variant measured together (the machine's
     speed that window, drifting by DRIFT, common to both; each side its own
     NOISE), records made by sblib.records.windows from crafted loadgen JSON, and
     ISOLATED_ROUNDS of isolated slices. COSTS: {directive: cpu multiplier}.
     PLACE: the sd of what an instance's start (an epoch) costs it.
-    AA_COPIES: how many A/A controls (role "aa" for the first)."""
+    AA_COPIES: how many A/A controls (role "aa" for the first). SENDER:
+    None (one loadgen ring for both, no "loadgen_cpu" per target) or
+    {directive: multiplier of the loadgen thread's CPU per request,
+    BASE_SENDER ns for the baseline}, with the same speed and noise."""
     from sblib.records import schema
     from sblib.records import windows as win
     rng = random.Random(seed)
@@ -170,7 +174,13 @@ def make_duet_results(path, costs, windows=12, epochs=3, seed=1, base_cpu=20000.
                                 "errors": {"total": 0}, "latency_us": {"p99": 500.0},
                                 "server_cpu": {"usec": int(cpu * reqs / 1000),
                                                "cgroups": [{"path": f"/cg/{v}",
-                                                            "usec": int(cpu * reqs / 1000)}]}})
+                                                            "usec": int(cpu * reqs / 1000)}]},
+                                "loadgen_cpu": None})
+                if sender is not None:
+                    lg = base_sender * sender.get(v.split("/")[1], 1.0) * speed * \
+                        rng.gauss(1.0, noise)
+                    targets[-1]["loadgen_cpu"] = {"usec": int(lg * reqs / 1000),
+                                                  "ns_per_request": round(lg, 1)}
             meta = {"slice": len(runs), "round": f"w{n}", "rep": rnd, "window": n,
                     "mode": mode, "start": 1795000000.0 + n, "duration_s": 0.3,
                     "warmup_s": 0.1, "epoch": e}

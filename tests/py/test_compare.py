@@ -433,6 +433,54 @@ class NotComparable(unittest.TestCase):
         self.assertFalse([r for r in data["regressions"] if r.get("metric") == "rps"])
 
 
+class SenderPart(unittest.TestCase):
+    """The sender part of CPU per request (the load generator thread's, where
+    loopback's softirq lands) gates like the server's: a move beyond both
+    runs' intervals is a regression, one within them is not."""
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="sb-compare-sender-")
+
+    def tearDown(self):
+        shutil.rmtree(self.dir)
+
+    def make(self, name, seed, sender):
+        return sbfixture.make_duet_results(os.path.join(self.dir, name), seed=seed,
+                                           costs={"x": 1.0, "y": 1.0}, sender=sender,
+                                           windows=16, epochs=4)
+
+    def test_a_sender_regression_is_gated(self):
+        base = self.make("base", 1, {"x": 1.0, "y": 1.0})
+        new = self.make("new", 2, {"x": 1.05, "y": 1.0})
+        res = cmp.compare_paths(base, new, 0.0, resamples=500)
+        rows = {(r["variant"], r["metric"]): r for r in res["costs"]}
+        x = rows[("drop/x", "loadgen_cpu_ns_per_req")]
+        self.assertEqual(x["verdict"], "worse")
+        self.assertAlmostEqual(x["change"], 1.05, delta=0.015)
+        self.assertEqual(rows[("drop/y", "loadgen_cpu_ns_per_req")]["verdict"], "~")
+        self.assertEqual(rows[("drop/x", "cpu_ns_per_req")]["verdict"], "~")
+        self.assertEqual([(r["variant"], r["metric"]) for r in res["regressions"]],
+                         [("drop/x", "loadgen_cpu_ns_per_req")])
+        rc, out, _ = run([base, new])
+        self.assertEqual(rc, cmp.REGRESSION, out)
+        self.assertRegex(out, r"drop/x .*sender CPU per request")
+
+    def test_a_set_without_it_compares_the_rest(self):
+        new = self.make("new", 2, {"x": 1.05, "y": 1.0})
+        for base in (self.make("base", 1, None),         # one ring: no sender part
+                     sbfixture.make_results(os.path.join(self.dir, "iso"), seed=1, drift=0.0,
+                                            costs={"x": (1.0, 9.6, "ok"),
+                                                   "y": (1.0, 9.6, "ok")})):
+            res = cmp.compare_paths(base, new, 0.0, resamples=300)
+            self.assertNotIn("loadgen_cpu_ns_per_req", {r["metric"] for r in res["costs"]})
+            self.assertEqual([r for r in res["regressions"] if r.get("metric") != "cpu_ns_per_req"],
+                             [])
+            # no note that BASE measured the sender part otherwise: it did not measure it
+            self.assertEqual([n for n in res["notes"] if "sender" in n], [])
+        self.assertTrue(any(n.startswith("CPU per request measured by isolated in BASE")
+                            for n in res["notes"]), res["notes"])
+
+
 class StartupSets(unittest.TestCase):
     """Start-up sets compared as start-up: each directive's change to its
     baseline, moved from BASE to NEW."""

@@ -169,7 +169,8 @@ class KnownRatios(unittest.TestCase):
         from sblib.analysis import compare as cmp
         from sblib.analysis import trend
         self.assertIn("p99", trend.TREND_METRICS)
-        self.assertEqual(cmp.COST_METRICS, ["cpu_ns_per_req", "rps", "p50", "p99"])
+        self.assertEqual(cmp.COST_METRICS,
+                         ["cpu_ns_per_req", "loadgen_cpu_ns_per_req", "rps", "p50", "p99"])
         side = {"res": self.res, "path": self.path, "kinds": ["run"]}
         for m in ("rps", "p99"):
             pts = trend.series([(side, self.a)], m)[("drop", "keepalive", "drop/x", m)]

@@ -4,6 +4,7 @@ through a machine drifting by 25%, A/A controls not called)."""
 import os
 import sys
 import tempfile
+import types
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "scripts"))
@@ -11,6 +12,9 @@ sys.path.insert(0, os.path.dirname(__file__))
 
 from sblib.analysis import results as rs  # noqa: E402
 from sblib.records import windows as win  # noqa: E402
+from sblib.records.model import run_problem  # noqa: E402
+from sblib.measuring import runplan  # noqa: E402
+from sblib.measuring.load import Loader  # noqa: E402
 from sblib.commands import report as report_cmd  # noqa: E402
 import sbfixture  # noqa: E402
 
@@ -60,6 +64,28 @@ class Records(unittest.TestCase):
         self.assertEqual((recs[0]["phase"], recs[1]["place"], recs[1]["round"]),
                          ("duet", 1, "w3"))
 
+    def test_sender_part_per_target(self):
+        # a thread per target: each record holds its own thread's CPU per request
+        ts = [target(1000, [("/a", 20000)]), target(500, [("/b", 10000)])]
+        ts[0]["loadgen_cpu"] = {"usec": 8000, "ns_per_request": 8000.4}
+        ts[1]["loadgen_cpu"] = {"usec": 4300, "ns_per_request": 8600.0}
+        recs = win.records({"targets": ts}, [("d/baseline", "d", {"/a"}), ("d/x", "d", {"/b"})],
+                           self.META)
+        self.assertEqual([r["status"] for r in recs], ["ok", "ok"])
+        self.assertEqual([r[win.SENDER] for r in recs], [8000.4, 8600.0])
+        self.assertEqual([r["loadgen_cpu_usec"] for r in recs], [8000, 4300])
+        self.assertIsNone(run_problem(recs[1]))
+        # one ring for both (loadgen_cpu null) or an unreadable clock: no sender
+        # part, and the window still gives its server figures
+        ts[0]["loadgen_cpu"], ts[1]["loadgen_cpu"] = None, {"usec": None, "ns_per_request": None}
+        recs = win.records({"targets": ts}, [("d/baseline", "d", {"/a"}), ("d/x", "d", {"/b"})],
+                           self.META)
+        self.assertEqual([r["status"] for r in recs], ["ok", "ok"])
+        self.assertEqual([r[win.SENDER] for r in recs], [None, None])
+        self.assertEqual(recs[1]["cpu_ns_per_req"], 20000.0)
+        # a negative figure is a damaged record
+        self.assertIn(win.SENDER, run_problem(dict(recs[1], **{win.SENDER: -1.0})))
+
     def test_a_failed_side_fails_the_pair(self):
         js = {"targets": [target(1000, [("/a", 20000)]), target(0, [("/b", 10)])]}
         recs = win.records(js, [("d/baseline", "d", {"/a"}), ("d/x", "d", {"/b"})], self.META)
@@ -69,6 +95,51 @@ class Records(unittest.TestCase):
         recs = win.records(None, [("d/baseline", "d", set()), ("d/x", "d", set())],
                            dict(self.META, error="loadgen did not finish in 20s"))
         self.assertEqual([r["error"] for r in recs], ["loadgen did not finish in 20s"] * 2)
+
+
+def instance(vid, cg):
+    return types.SimpleNamespace(id=vid, v={"server": vid.split("/")[0]}, url=f"https://h/{cg}",
+                                 cpu_dirs_cached=[cg], netns_file=None, netns=None,
+                                 position=None, epoch=0, own_dirs=lambda: [cg])
+
+
+class Window(unittest.TestCase):
+    SPEC = {"duet": {"window_s": 0.3, "by_server": {"drop": {"connections_per_target": 8,
+                                                             "warmup_s": 0.1}}}}
+
+    def window(self, argv):
+        lg = Loader(runplan.parse(argv), self.SPEC, None, "lg")
+        seen = {}
+
+        def fake(argv, limit):
+            seen["argv"] = argv
+            ts = [target(1000, [("/a", 20000)]), target(1000, [("/b", 21000)])]
+            for t in ts:
+                t["loadgen_cpu"] = {"usec": 8000, "ns_per_request": 8000.0} \
+                    if "--thread-per-target" in argv else None
+            return {"targets": ts}, ""
+        lg.run_loadgen = fake
+        recs = lg.window([instance("drop/baseline", "/a"), instance("drop/x", "/b")],
+                         "keepalive", 0, 0, 0)
+        return seen["argv"], recs
+
+    def test_a_thread_per_target_unless_one_ring(self):
+        # the default: a loadgen thread per instance, still pinned to --loadgen-cpu
+        argv, recs = self.window(["--loadgen-cpu", "0"])
+        self.assertEqual(argv[:3], ["taskset", "-c", "0"])
+        self.assertIn("--thread-per-target", argv)
+        self.assertNotIn("-t", argv)       # loadgen refuses -t 1 beside it with two URLs
+        self.assertEqual(argv[argv.index("lg"):argv.index("lg") + 3], ["lg", "-c", "16"])
+        self.assertEqual(argv[-2:], ["https://h//a", "https://h//b"])
+        self.assertEqual([r[win.SENDER] for r in recs], [8000.0, 8000.0])
+        self.assertEqual({r["loadgen_threads"] for r in recs}, {"thread-per-target"})
+        # one ring for both: no sender part, the server figures as before
+        argv, recs = self.window(["--loadgen-cpu", "0", "--window-loadgen", "one-ring"])
+        self.assertNotIn("--thread-per-target", argv)
+        self.assertEqual(argv[argv.index("-t") + 1], "1")
+        self.assertEqual([r[win.SENDER] for r in recs], [None, None])
+        self.assertEqual([r["cpu_ns_per_req"] for r in recs], [20000.0, 21000.0])
+        self.assertEqual({r["loadgen_threads"] for r in recs}, {"one-ring"})
 
 
 class Analysis(unittest.TestCase):
@@ -110,6 +181,48 @@ class Analysis(unittest.TestCase):
         self.assertAlmostEqual(rows["drop/x"]["rps_alone"], 1e9 / 20200 * 0.8, delta=5000)
         self.assertAlmostEqual(rows["drop/x"]["cpu_ns_per_req_change"], 0.01, delta=0.003)
 
+    def test_sender_part_counted_beside_the_server(self):
+        # x costs the server 1% and its sender (loopback softirq in the
+        # load generator's thread) 3%: both found, each with its interval,
+        # in ns they add up to the total; the A/A copy's both parts hold 0
+        res, a = self.analyse(costs={"x": 1.01, "y": 1.0}, sender={"x": 1.03}, windows=16,
+                              epochs=4, noise=0.005)
+        g = a["groups"][0]
+        self.assertEqual(g["methods"][win.SENDER], "duet")
+        self.assertAlmostEqual(g["base_levels"][win.SENDER], 8000.0, delta=800)
+        rows = {r["variant"]: r["cmp"] for r in g["rows"]}
+        x, y, aa = rows["drop/x"][win.SENDER], rows["drop/y"][win.SENDER], \
+            rows["drop/baseline-aa"][win.SENDER]
+        self.assertTrue(1.0 < x["lo"] < 1.03 < x["hi"], x)
+        self.assertEqual(x["verdict"], "worse")
+        self.assertEqual(y["verdict"], "~")
+        for m in ("cpu_ns_per_req", win.SENDER):
+            c = rows["drop/baseline-aa"][m]
+            self.assertTrue(c["lo"] < 1.0 < c["hi"], (m, c))
+        self.assertLess(g["floors"][win.SENDER], 0.01)
+        self.assertEqual((x["n_base"], x["n_new"]), (16, 16))
+        srow = {r["variant"]: r for r in rs.summary(res, a)}["drop/x"]
+        self.assertEqual(srow[win.SENDER + "_verdict"], "worse")
+        self.assertAlmostEqual(srow[win.SENDER + "_delta"], 240.0, delta=60)
+        self.assertAlmostEqual(srow["cpu_ns_per_req_delta"], 200.0, delta=80)
+        self.assertLess(srow[win.SENDER + "_delta_lo"], srow[win.SENDER + "_delta"])
+        self.assertGreater(srow[win.SENDER + "_delta_lo"], 0)
+        self.assertAlmostEqual(srow["cpu_total_delta"],
+                               srow["cpu_ns_per_req_delta"] + srow[win.SENDER + "_delta"])
+        self.assertAlmostEqual(srow[win.SENDER + "_delta"],
+                               g["base_levels"][win.SENDER] * srow[win.SENDER + "_change"])
+
+    def test_one_ring_has_no_sender_part(self):
+        res, a = self.analyse(costs={"x": 1.01})
+        g = a["groups"][0]
+        self.assertNotIn(win.SENDER, {m for r in g["rows"] for m in r["cmp"]})
+        self.assertIn("one-ring", g["why"][win.SENDER])
+        self.assertIsNone(g["floors"].get(win.SENDER))
+        srow = {r["variant"]: r for r in rs.summary(res, a)}["drop/x"]
+        self.assertNotIn(win.SENDER + "_change", srow)
+        self.assertIsNone(srow["cpu_total_delta"])
+        self.assertIn("cpu_ns_per_req_delta", srow)
+
     def test_aa_honesty(self):
         # copies of the baseline: 95% intervals and p < 0.05 should call about
         # 5% of them by chance, not more (too narrow intervals would)
@@ -145,8 +258,33 @@ class Analysis(unittest.TestCase):
                       "**duet windows**", md)
         self.assertRegex(md, r"\| drop \| keepalive \| duet \| [-+]\d\.\d% \[")
         self.assertIn("Every change is from **duet windows**", md)
+        self.assertIn("one loadgen process (one ring for both, no sender part;", md)
         self.assertIn("**absolute levels only**, no change is taken from them", md)
         self.assertIn("Duet windows need no drift correction", md)
+
+    def test_report_shows_both_parts(self):
+        path = sbfixture.make_duet_results(os.path.join(self.tmp.name, "r"),
+                                           costs={"x": 1.01}, sender={"x": 1.03}, windows=16)
+        rc, _, err = sbfixture.run_main(report_cmd.main, [path, "--no-plots"])
+        self.assertEqual(rc, 0, err)
+        with open(os.path.join(path, "report.md")) as f:
+            md = f.read()
+        # the costs table: both parts, labelled, and their sum in ns
+        self.assertIn("| server CPU per request change [95%] | server verdict | sender "
+                      "(loopback softirq in the load generator) CPU per request change [95%] "
+                      "| sender verdict |", md)
+        self.assertRegex(md, r"\| `x` \| \+\d\.\d% \[[^|]+\| [^|]*\| \+[23]\.\d% \[[^|]+\| "
+                             r"\*\*worse\*\* \| server \+\d+ ns \[[^]]+\] \+ sender "
+                             r"\+\d+ ns \[\+\d+, \+\d+\] = \+\d+ ns \|")
+        # the verdict names the sender part on its own row, the noise table its floor
+        self.assertRegex(md, r"\| drop \| keepalive \| sender \(loopback softirq in the load "
+                             r"generator\) \| \d\.\d µs \| `x` \+[23]\.\d% ")
+        self.assertIn("noise floor (sender CPU)", md)
+        self.assertIn("one loadgen process (a thread and ring per instance, both on the load "
+                      "generator's CPU, each thread's own CPU time the instance's sender part;",
+                      md)
+        self.assertRegex(md, r"ns CPU per request \(sender: \d{4} ns in the load generator's "
+                             r"thread\)")
 
 
 if __name__ == "__main__":

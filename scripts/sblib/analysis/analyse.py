@@ -197,7 +197,11 @@ def _window_notes(res, g):
         d = duet(res, g["server"], g["mode"], m)
         if d is not None and d["base"] is None:
             g["why"][m] = (f"a window needs {d['need']:,} requests a side for {m}, "
-                           f"the most held {d['most']:,}")
+                           f"the most held {d['most']:,}" if d["need"] else
+                           "no window recorded it" + (
+                               " (one loadgen thread drove both instances: run "
+                               "--window-loadgen one-ring, or a set from before the sender "
+                               "part)" if m == win.SENDER else ""))
 
 
 def _compare_task(args):

@@ -35,8 +35,10 @@ PASS, REGRESSION, BAD, INVALID, INCOMPLETE, EMPTY = 0, 1, 2, 3, 4, 5
 MIN_N = st.MIN_N
 
 # what gates by default: every cost a run gives with an interval (in duet
-# windows each is a per-window ratio to the baseline of the same moment)
-COST_METRICS = ["cpu_ns_per_req", "rps", "p50", "p99"]
+# windows each is a per-window ratio to the baseline of the same moment),
+# the sender part of CPU per request (the load generator's, where loopback's
+# softirq lands) gated like the server's: a move beyond both runs' intervals
+COST_METRICS = ["cpu_ns_per_req", rs.SENDER, "rps", "p50", "p99"]
 ABS_METRICS = [m for m, _, _ in rs.METRICS] + ["startup_ms"]
 # start-up sets: what gates by default, per kind of sample
 STARTUP_GATE = {"start": ["total_ms"], "connection": ["cpu_per_conn_ms", "conns_per_s"]}
@@ -221,6 +223,13 @@ def methods_of(analysis, metric="cpu_ns_per_req"):
                    for g in (analysis or {}).get("groups") or [] if g["rows"]})
 
 
+def _has_cost(analysis, metric):
+    """Whether ANALYSIS compares any variant on METRIC (a set from before
+    the sender part has none of it)."""
+    return any(metric in r["cmp"] for g in (analysis or {}).get("groups") or []
+               for r in g["rows"])
+
+
 def _what_cost(r):
     x = (f"cost {LABELS.get(r['metric'], r['metric'])} {st.pct(r['base'])} -> "
          f"{st.pct(r['new'])}: {st.pct(r['change'])} {st.interval(r['lo'], r['hi'])}")
@@ -276,7 +285,7 @@ def _gate_run(out, a, aa, b, ab, o):
     out["only_new"] += [v for v in ib if v not in ia]
     for m in o["metrics"]:
         ma, mb = methods_of(aa, m), methods_of(ab, m)
-        if ma and mb and ma != mb:
+        if ma and mb and ma != mb and _has_cost(aa, m) and _has_cost(ab, m):
             out["notes"].append(
                 f"{LABELS.get(m, m)} measured by {'/'.join(ma)} in BASE, by {'/'.join(mb)} in "
                 "NEW (results/README.md): " + (

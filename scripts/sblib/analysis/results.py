@@ -26,9 +26,11 @@ from sblib.analysis.slices import (METRICS, MIN_BEYOND, PERCENTILES, STARTUP, du
                                    exposure, isolated, metric_value, method, min_requests,
                                    modes, pair, run_of, runs_of, samples, seed_of, variant_info)
 from sblib.analysis.startup_time import analyse_startup, startup_by_epoch, startup_samples
-from sblib.analysis.summary import SUMMARY_METRICS, summary, summary_aa, summary_table
+from sblib.analysis.summary import (CPU_PARTS, SUMMARY_METRICS, cpu_parts, delta_ns, summary,
+                                    summary_aa, summary_table)
 from sblib.records.model import ResultsError, SchemaError
 from sblib.records.store import RUNS_FILES, load, open_runs, order_digest, runs_file
+from sblib.records.windows import SENDER
 
 # what `rs.NAME` has named (the commands, the report and the tests use it)
 __all__ = [
@@ -38,7 +40,8 @@ __all__ = [
     "PERCENTILES", "STARTUP", "duet", "epochs", "exposure", "metric_value", "method", "modes",
     "MIN_BEYOND", "isolated", "min_requests", "runs_of",
     "pair", "run_of", "samples", "seed_of", "variant_info", "analyse_startup",
-    "startup_by_epoch", "startup_samples", "SUMMARY_METRICS", "summary", "summary_aa",
+    "startup_by_epoch", "startup_samples", "CPU_PARTS", "SUMMARY_METRICS", "cpu_parts",
+    "delta_ns", "SENDER", "summary", "summary_aa",
     "summary_table", "ResultsError", "SchemaError", "RUNS_FILES", "load", "open_runs",
     "order_digest", "runs_file", "emit", "analysed", "controls", "calibration"]
 

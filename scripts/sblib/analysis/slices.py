@@ -16,6 +16,9 @@ from sblib.records.model import VariantId, metric_value
 # (key, label, unit) of every per-slice metric, primary first.
 METRICS = [
     ("cpu_ns_per_req", "CPU per request", "ns"),
+    # the sender part: the load generator thread's own CPU per request (on
+    # loopback a server's ingress softirq runs there), per target (records/windows.py)
+    (win.SENDER, "sender CPU per request", "ns"),
     ("rps", "throughput", "req/s"),
     ("p50", "latency p50", "us"),
     ("p99", "latency p99", "us"),

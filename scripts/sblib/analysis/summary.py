@@ -8,9 +8,33 @@ from sblib.analysis.analyse import analyse
 from sblib.analysis import stats as st
 from sblib.analysis.slices import isolated, samples
 from sblib.records import schema, store
+from sblib.records import windows as win
 from sblib.records.model import ResultsError
 
-SUMMARY_METRICS = ("cpu_ns_per_req", "rps", "p50", "p99")
+SUMMARY_METRICS = ("cpu_ns_per_req", win.SENDER, "rps", "p50", "p99")
+# the two parts of what a directive costs in CPU per request: the server's
+# cgroup and the sender (on loopback the server's ingress softirq runs in
+# the load generator), each "<metric>_delta" in ns with its interval, and
+# their sum "cpu_total_delta"
+CPU_PARTS = ("cpu_ns_per_req", win.SENDER)
+
+
+def delta_ns(c):
+    """(change, lo, hi) in ns per request of one compare() result C: the
+    baseline's level times the ratio's change and its interval's ends;
+    None where C carries no cost (st.why_not) or has no level."""
+    if not c or st.why_not(c) or not isinstance(c.get("base"), (int, float)):
+        return None
+    return tuple(c["base"] * (c[k] - 1.0) for k in ("ratio", "lo", "hi"))
+
+
+def cpu_parts(cmp):
+    """{"server": delta_ns or None, "sender": delta_ns or None, "total": the
+    sum of the two changes in ns, or None unless both have one} of one
+    row's comparisons CMP ({metric: compare() result})."""
+    server, sender = (delta_ns(cmp.get(m)) for m in CPU_PARTS)
+    return {"server": server, "sender": sender,
+            "total": server[0] + sender[0] if server and sender else None}
 # where costs come from duet windows: each variant's level alone (its
 # isolated slices, one instance loaded at a time), as "<metric>_alone"
 ALONE_METRICS = ("rps", "p50", "p99")
@@ -58,6 +82,11 @@ def summary(res, analysis):
                 row[m + "_lo"] = c["lo"] - 1.0
                 row[m + "_hi"] = c["hi"] - 1.0
                 row[m + "_verdict"] = c.get("verdict")
+            parts = cpu_parts(r["cmp"])
+            for m, part in zip(CPU_PARTS, (parts["server"], parts["sender"])):
+                if part:
+                    row[m + "_delta"], row[m + "_delta_lo"], row[m + "_delta_hi"] = part
+            row["cpu_total_delta"] = parts["total"]
             _alone(res, g, row)
             rows.append(row)
     return rows
@@ -90,15 +119,24 @@ def _num(x):
     return "-" if x is None else f"{x:,.0f}"
 
 
+def _sender(r):
+    """A row's sender part: the baseline's level, else its change (* above the noise)."""
+    if r["role"] == "baseline":
+        return _num(r.get(win.SENDER))
+    sig = "*" if r.get(win.SENDER + "_verdict") in ("worse", "better") else ""
+    return _pct(r.get(win.SENDER + "_change")) + sig
+
+
 def summary_table(rows, status=None):
     """summary()'s rows as text lines: CPU per request with its change and
-    interval (* where the change is above the noise), req/s, p50 and p99
+    interval (* where the change is above the noise), the sender part's
+    change (the baseline: its level), req/s, p50 and p99
     with their changes ("-" where none can be shown: fewer than 3 samples
     or no interval); a variant that never ran shows its status."""
     status = status or {}
     head = (f"{'variant':<44} {'mode':<9} {'n':>3} {'CPU ns/req':>10} {'change':>8} "
-            f"{'95% interval':>17} {'req/s':>9} {'change':>7} {'p50':>7} {'p99 us':>8} "
-            f"{'change':>7}")
+            f"{'95% interval':>17} {'sender':>8} {'req/s':>9} {'change':>7} {'p50':>7} "
+            f"{'p99 us':>8} {'change':>7}")
     lines = [head, "-" * len(head)]
     for r in rows:
         state = status.get(r["variant"], "ok")
@@ -113,6 +151,7 @@ def summary_table(rows, status=None):
         lines.append(
             f"{r['variant']:<44} {r['mode']:<9} {r.get('n') or 0:>3} "
             f"{_num(r.get('cpu_ns_per_req')):>10} {cpu_ch:>7}{sig} {iv:>17} "
+            f"{_sender(r):>8} "
             f"{_num(r.get('rps')):>9} {'' if base else _pct(r.get('rps_change')):>7} "
             f"{'' if base else _pct(r.get('p50_change')):>7} "
             f"{_num(r.get('p99')):>8} {'' if base else _pct(r.get('p99_change')):>7}")
@@ -139,6 +178,9 @@ def write_summary(res, spec, variants):
     cols = ["variant", "server", "mode", "role", "n", "startup_ms"]
     for m in SUMMARY_METRICS:
         cols += [m, f"{m}_method", f"{m}_change", f"{m}_lo", f"{m}_hi", f"{m}_verdict"]
+    for m in CPU_PARTS:
+        cols += [f"{m}_delta", f"{m}_delta_lo", f"{m}_delta_hi"]
+    cols.append("cpu_total_delta")
     cols += [f"{m}_alone" for m in ALONE_METRICS]
     lines = [",".join(cols)]
     for r in rows:

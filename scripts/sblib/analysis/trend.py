@@ -15,12 +15,13 @@ from sblib.analysis import results as rs
 from sblib.analysis import sets as sets_
 from sblib.analysis import stats as st
 from sblib.records import schema
+from sblib.records import windows as win
 from sblib.records.model import VariantId
 
 SCHEMA = schema.tag("trend")
 # the costs a run set gives a series of (--metric): in duet windows each is
 # a per-window ratio to the baseline, so latency has an interval as CPU has
-TREND_METRICS = ("cpu_ns_per_req", "rps", "p50", "p99", "p99.9")
+TREND_METRICS = ("cpu_ns_per_req", win.SENDER, "rps", "p50", "p99", "p99.9")
 KIND_KEYS = ("cpu_model", "cores", "arch", "host")
 CHANGE_KEYS = ("kernel", "systemd", "openssl", "liburing", "nginx")
 

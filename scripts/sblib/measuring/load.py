@@ -22,11 +22,13 @@ class Loader:
         self.host = host
         self.loadgen = loadgen
 
-    def loadgen_argv(self, url, mode, duration, connections=None, count=None):
-        """DURATION seconds of load, or with COUNT exactly that many requests."""
+    def loadgen_argv(self, url, mode, duration, connections=None, count=None, threads=None):
+        """DURATION seconds of load, or with COUNT exactly that many requests.
+        THREADS: loadgen's threads, ["-t", "1"] unless given (a duet window's
+        --thread-per-target)."""
         a = self.a
         argv = ["taskset", "-c", str(a.loadgen_cpu), self.loadgen, "-c",
-                str(connections or a.connections), "-t", "1"]
+                str(connections or a.connections)] + (threads or ["-t", "1"])
         argv += ["-n", str(count)] if count else ["-d", f"{int(duration * 1000)}ms"]
         argv.append("--json")
         if mode == "close":
@@ -131,11 +133,17 @@ class Loader:
     def window(self, pair, mode, rnd, wid, slice_no):
         """Duet window number WID: PAIR loaded together by one loadgen
         process (each its connections and its cgroups), one record per
-        instance."""
+        instance. Each instance is driven by a loadgen thread of its own
+        (--thread-per-target, both pinned to --loadgen-cpu as one ring is),
+        whose CPU time (on loopback it holds the softirq work of the
+        server's ingress, a cgroup's BPF among it) is the record's sender
+        part; with `run --window-loadgen one-ring`, one thread for both."""
         d = self.spec["duet"]
         ds = d["by_server"][pair[0].v["server"]]
         conns = ds["connections_per_target"]
-        argv = self.loadgen_argv(pair[0].url, mode, d["window_s"], conns * len(pair))
+        threads = getattr(self.a, "window_loadgen", win.THREAD_PER_TARGET)
+        argv = self.loadgen_argv(pair[0].url, mode, d["window_s"], conns * len(pair),
+                                 threads=win.LOADGEN_THREADS[threads])
         argv[-1:] = [i.url for i in pair]
         argv[-len(pair):-len(pair)] = ["--warmup", f"{int(ds['warmup_s'] * 1000)}ms"]
         for i in pair:
@@ -145,7 +153,7 @@ class Loader:
             argv[-len(pair):-len(pair)] = ["--netns", ",".join(i.netns_file or "" for i in pair)]
         meta = {"slice": slice_no, "round": f"w{wid}", "rep": rnd, "window": wid,
                 "mode": mode, "start": round(time.time(), 3), "duration_s": d["window_s"],
-                "warmup_s": ds["warmup_s"]}
+                "warmup_s": ds["warmup_s"], "loadgen_threads": threads}
         if pair[0].position is not None:
             meta["epoch"] = pair[0].epoch
         js, err = self.run_loadgen(argv, d["window_s"] + ds["warmup_s"] + 20)

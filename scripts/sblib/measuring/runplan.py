@@ -59,6 +59,12 @@ def add_options(ap):
                          "share, and so its CPU per request, vary from window to window; "
                          "see results/README.md for what the count does to a cost)"
                          % UNIT_WINDOW_CONNECTIONS)
+    ap.add_argument("--window-loadgen", choices=win.LOADGEN_THREADS,
+                    default=win.THREAD_PER_TARGET,
+                    help="duet: how loadgen drives a window's two instances: a thread each "
+                         "(default thread-per-target: each thread's CPU, where loopback's "
+                         "softirq lands, is the instance's sender part) or one-ring (one "
+                         "thread for both, no sender part)")
     ap.add_argument("--reps", type=int, default=6,
                     help="rounds of isolated slices, one instance at a time, for a server "
                          "whose CPU per request is not measured in windows (inetd, or "

@@ -2,12 +2,13 @@
 
 A shared machine's speed drifts by tens of percent in phases of seconds to
 minutes. Two instances loaded one after the other are measured at different
-speeds; two loaded in the same window by one loadgen process (one ring, the
-connections dealt out evenly, one start and one deadline for both, each
-instance's cgroups read at those two instants) are measured at the same
-speed, whatever it is. The per-window ratio of CPU per request is then the
-sample: on this project's 2-core VM its spread is about 0.7% against 12%
-for one-after-the-other slices (results/README.md, "How it is measured").
+speeds; two loaded in the same window by one loadgen process (a thread
+and ring each, the connections dealt out evenly, one start and one
+deadline for both, each instance's cgroups read at those two instants) are
+measured at the same speed, whatever it is. The per-window ratio of CPU
+per request is then the sample: on this project's 2-core VM its spread is
+about 0.7% against 12% for one-after-the-other slices (results/README.md,
+"How it is measured").
 
 Pure logic, no I/O: the seeded window order and the records a window's
 loadgen JSON makes. run.py runs the windows.
@@ -19,7 +20,18 @@ PHASE = "duet"
 # moment: CPU per request, throughput and latency (the percentiles where a
 # window holds enough requests: analysis/slices.py min_requests). Isolated
 # slices, where a run keeps them, give absolute levels only.
-METRICS = ("cpu_ns_per_req", "rps", "p50", "p99", "p99.9")
+# The sender part (SENDER): on loopback the receiving side's softirq work
+# (TCP input, a cgroup's ingress BPF such as IPAddressDeny=) runs in the
+# context of the task that sent the packet, the load generator; with a
+# loadgen thread per target, that thread's CPU time per request is counted
+# per instance beside the server's cgroup CPU (bench/README.md).
+SENDER = "loadgen_cpu_ns_per_req"
+METRICS = ("cpu_ns_per_req", SENDER, "rps", "p50", "p99", "p99.9")
+
+# How a window's two targets are driven (`run --window-loadgen`): a loadgen
+# thread and ring each, or one for both (no sender part per target).
+THREAD_PER_TARGET, ONE_RING = "thread-per-target", "one-ring"
+LOADGEN_THREADS = {THREAD_PER_TARGET: ["--thread-per-target"], ONE_RING: ["-t", "1"]}
 
 
 def plan(variant_ids, base_id, modes, rounds, seed, label):
@@ -55,20 +67,37 @@ def target_cpu(target, own):
     return (sum(mine) if mine else sc.get("usec")), parts
 
 
+def sender_cpu(t):
+    """(usec, ns per request) of the load generator's own CPU time for one
+    loadgen object T ("loadgen_cpu": the thread that drove it alone, or
+    the threads of a one-URL run), each None where loadgen gave none (one
+    ring for several targets, a clock it could not read)."""
+    lc = t.get("loadgen_cpu")
+    if not isinstance(lc, dict):
+        return None, None
+    usec, ns = lc.get("usec"), lc.get("ns_per_request")
+    ok = [isinstance(x, (int, float)) and not isinstance(x, bool) and x >= 0 for x in (usec, ns)]
+    return (usec if ok[0] else None), (round(float(ns), 1) if ok[1] else None)
+
+
 def figures(t, own, duration_s):
     """The measured fields of a record from one loadgen object T (the whole
     JSON of a one-URL run, or one of its "targets"): requests, rps, errors,
     the CPU of the cgroups in OWN (see target_cpu) and per request, the
-    latency percentiles, and with two or more cgroups each one's usec and
-    their sum per request."""
+    load generator's own CPU (sender_cpu: "loadgen_cpu_usec", SENDER) where
+    loadgen gave it, the latency percentiles, and with two or more cgroups
+    each one's usec and their sum per request."""
     reqs = int(t.get("requests") or 0)
     cpu, parts = target_cpu(t, own)
+    lg_usec, lg_ns = sender_cpu(t)
     out = {
         "duration_s": t.get("duration_s", duration_s),
         "requests": reqs, "rps": t.get("rps"),
         "errors": (t.get("errors") or {}).get("total", 0),
         "cpu_usec": cpu,
         "cpu_ns_per_req": round(cpu * 1000.0 / reqs, 1) if (cpu is not None and reqs) else None,
+        "loadgen_cpu_usec": lg_usec,
+        SENDER: lg_ns if reqs else None,
         "latency_us": {k: (t.get("latency_us") or {}).get(k)
                        for k in ("p50", "p90", "p99", "p99.9", "p99.99", "max", "mean")},
     }
@@ -85,7 +114,9 @@ def records(js, members, meta):
     why); MEMBERS: [(variant id, server, own cgroup paths)] in URL order;
     META: fields every record carries (window, round, mode, start, ...).
     A record's cpu_ns_per_req is its unit's own CPU over its own requests,
-    measured over the same window as its partner's ("with")."""
+    measured over the same window as its partner's ("with"); its SENDER
+    the CPU of the loadgen thread that drove it alone, over the same
+    requests (absent with one ring for both: it is not an error)."""
     targets = (js or {}).get("targets") or []
     out = []
     for i, (vid, server, own) in enumerate(members):

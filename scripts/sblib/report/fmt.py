@@ -2,7 +2,14 @@
 CPU times, verdicts and the sandbox evidence's answers."""
 import math
 
+from sblib.analysis import results as rs
 from sblib.analysis import stats as st
+
+# The two parts of a directive's CPU per request, as the report labels them
+# (rs.CPU_PARTS): the server's cgroup, and the load generator's thread, where
+# on loopback the server's ingress softirq (a cgroup's BPF among it) runs.
+PART_LABELS = {"cpu_ns_per_req": "server",
+               rs.SENDER: "sender (loopback softirq in the load generator)"}
 
 
 def num(v, digits=3):
@@ -70,3 +77,14 @@ def min_p(c):
     if c.get("paired"):
         return 2.0 / 2 ** c["n_base"]
     return min(1.0, 2.0 / math.comb(c["n_base"] + c["n_new"], c["n_base"]))
+
+
+def parts_text(parts):
+    """'server +230 ns [+180, +290] + sender +250 ns [+200, +300] = +480 ns'
+    for rs.cpu_parts() PARTS; a part without a cost reads '-'."""
+    def one(name, d):
+        if not d:
+            return f"{name} -"
+        return f"{name} {fmt_ns(d[0])} [{d[1]:+,.0f}, {d[2]:+,.0f}]"
+    text = f"{one('server', parts['server'])} + {one('sender', parts['sender'])}"
+    return text + (f" = {fmt_ns(parts['total'])}" if parts["total"] is not None else "")

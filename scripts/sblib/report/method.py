@@ -11,8 +11,8 @@ from sblib.report.variants import interval_width
 
 
 # the noise floors the report shows, each from the A/A control's own comparison
-FLOOR_METRICS = {"cpu_ns_per_req": "CPU", "rps": "req/s", "p50": "p50", "p99": "p99",
-                 "p99.9": "p99.9"}
+FLOOR_METRICS = {"cpu_ns_per_req": "CPU", rs.SENDER: "sender CPU", "rps": "req/s", "p50": "p50",
+                 "p99": "p99", "p99.9": "p99.9"}
 
 
 def sec_noise(res, analysis, ctx):
@@ -22,7 +22,8 @@ def sec_noise(res, analysis, ctx):
     for g in analysis["groups"]:
         aa = next((r for r in g["rows"] if r["variant"] == g["aa"]), None)
         if not aa:
-            rows.append([g["server"], g["mode"], "-", "no A/A control"] + ["-"] * 7)
+            rows.append([g["server"], g["mode"], "-", "no A/A control"]
+                        + ["-"] * (len(FLOOR_METRICS) + 2))
             continue
         floors = [g["floors"].get(m) for m in FLOOR_METRICS]
         width = interval_width(g)
@@ -166,7 +167,7 @@ def what_ran(res):
         f"servers: {', '.join(spec.get('servers') or []) or '?'}; modes: "
         f"{', '.join(spec.get('modes') or []) or '?'}; profile: {spec.get('profile') or '-'}"
         f"{' (combined)' if spec.get('combine') else ''}",
-        *duet_items(spec),
+        *duet_items(spec, res["runs"]),
         f"{isolated_reps(spec)} repetitions of {spec.get('duration', '?')} s isolated slices "
         f"(one instance loaded at a time; warm-up {spec.get('warmup', '?')} s), interleaved "
         "in a seeded random order"
@@ -203,18 +204,29 @@ def what_ran(res):
     return items, env_rows
 
 
-def duet_items(spec):
-    """What ran in duet windows, as bullet texts (none for an isolated run)."""
+# how a window's loadgen drove its two instances (records "loadgen_threads";
+# a set without it: a thread per target where its windows hold a sender part)
+THREADS = {"thread-per-target": "a thread and ring per instance, both on the load generator's "
+                                "CPU, each thread's own CPU time the instance's sender part",
+           "one-ring": "one ring for both, no sender part"}
+
+
+def duet_items(spec, runs=()):
+    """What ran in duet windows, as bullet texts (none for an isolated run);
+    RUNS: the slices, whose windows say how loadgen drove them."""
     d = spec.get("duet") or {}
     if not d:
         return []
+    how = sorted({r.get("loadgen_threads") or ("thread-per-target" if r.get(rs.SENDER)
+                                                 is not None else "one-ring")
+                  for r in runs if r.get("phase") == "duet"}) or ["one-ring"]
     out = [f"Every cost (CPU per request, req/s, latency) in **duet windows**: {d['rounds']} "
            f"rounds, each holding one "
            f"{d['window_s']:g} s window per variant and mode, in which the variant and the "
-           "baseline are loaded at the same time by one loadgen process (one ring, the "
-           "connections split evenly, one start and one deadline, each instance's cgroups "
-           "read at those two instants); the pairs in a seeded random order, which of the two "
-           "comes first drawn per window"]
+           "baseline are loaded at the same time by one loadgen process ("
+           + "; ".join(THREADS.get(x, x) for x in how) + "; the connections split evenly, one "
+           "start and one deadline, each instance's cgroups read at those two instants); the "
+           "pairs in a seeded random order, which of the two comes first drawn per window"]
     for s, b in (d.get("by_server") or {}).items():
         out.append(f"{s}: windows in {', '.join(b['modes'])}, {b['connections_per_target']} "
                    f"connections per instance, {b['warmup_s']:g} s warm-up")

@@ -5,13 +5,16 @@ analysis, ctx) and returns blocks (sblib.report.core.build makes ctx)."""
 from sblib.analysis import results as rs
 from sblib.analysis import stats as st
 from sblib.report.document import bullets, h, image, para, table
-from sblib.report.fmt import applied_summary, applied_word, change, mark, num
+from sblib.report.fmt import (PART_LABELS, applied_summary, applied_word, change, mark, num,
+                              parts_text)
 from sblib.report.startup import startup_cost_section
 from sblib.report.variants import (combined_variant, directive_label, frontier, hardened_variant,
                                    latency_medians, ranked_rows)
 
 
-COST_HEADER = ["rank by CPU", "directive", "CPU per request change [95%]", "CPU verdict",
+COST_HEADER = ["rank by CPU", "directive", "server CPU per request change [95%]",
+               "server verdict", f"{PART_LABELS[rs.SENDER]} CPU per request change [95%]",
+               "sender verdict", "CPU per request: server + sender = total [95% each]",
                "rank by req/s lost", "req/s change [95%]", "req/s verdict",
                "p50 latency change [95%]", "p99 latency change [95%]",
                "exposure (change vs baseline)", "applied", "n (windows or slices)"]
@@ -22,6 +25,12 @@ def sec_costs(res, analysis, ctx):
     out = [h(2, "Cost of each directive")]
     out.append(para("Ranked by the change in server CPU time per request (the primary "
                     "metric: steadier than req/s on a machine whose speed drifts). "
+                    "Beside it the **sender** part: the CPU time per request of the load "
+                    "generator's thread that drove the instance alone. On loopback the "
+                    "receiving side's softirq work (TCP input, a cgroup's ingress BPF such as "
+                    "`IPAddressDeny=`) runs in the sender's context, so part of what a "
+                    "network-path directive costs lands there, not in the server's cgroup; "
+                    "in ns per request the two parts add up to the total. "
                     "Exposure is `systemd-analyze security` (0 safe .. 10 unsafe), in brackets "
                     "its change against the baseline unit. Applied: the sandbox evidence showed "
                     "the directive in force; n/a: the evidence cannot tell (e.g. the baseline "
@@ -49,19 +58,22 @@ def sec_costs(res, analysis, ctx):
         rows = []
         for i, r in enumerate(ranked, 1):
             vid = r["variant"]
-            c, t, p50, p99 = (r["cmp"].get(m) for m in ("cpu_ns_per_req", "rps", "p50", "p99"))
+            c, snd, t, p50, p99 = (r["cmp"].get(m) for m in ("cpu_ns_per_req", rs.SENDER, "rps",
+                                                              "p50", "p99"))
             exp = rs.exposure(res, vid)
             drop = (f"{exp:.1f} ({exp - base_exp:+.1f})" if exp is not None and base_exp is not None
                     else num(exp))
             applied = (res["variants"].get(vid) or {}).get("applied") or {}
             rrank = by_rps.index(vid) + 1 if vid in by_rps else "-"
-            rows.append([i, f"`{directive_label(info, vid)}`", change(c), mark(c), rrank,
+            rows.append([i, f"`{directive_label(info, vid)}`", change(c), mark(c), change(snd),
+                         mark(snd), parts_text(rs.cpu_parts(r["cmp"])), rrank,
                          change(t), mark(t), change(p50), change(p99), drop,
                          applied_summary(applied), r["n"]])
         out.append(h(3, f"{g['server']}, {g['mode']}"))
         out.append(para(baseline_text(g, base_exp)))
         out.append(table(COST_HEADER, rows,
-                         ["r", "l", "r", "l", "r", "r", "l", "r", "r", "r", "l", "r"]))
+                         ["r", "l", "r", "l", "r", "l", "r", "r", "r", "l", "r", "r", "r", "l",
+                          "r"]))
     for p in plots.get("cost", []):
         out.append(image(p[0], p[1]))
     out += failed_slices(res)
@@ -77,9 +89,11 @@ def baseline_text(g, base_exp):
     bm, meth = g["base_levels"], g.get("methods", {})
     how = ("weighted by round, " if g.get("round_noise")
            else "weighted by run, " if g.get("run_noise") else "")
+    sender = (f" (sender: {num(bm[rs.SENDER])} ns in the load generator's thread)"
+              if bm.get(rs.SENDER) else "")
     if meth.get("cpu_ns_per_req") != "duet":
         return (f"baseline ({how}interquartile mean of its slices): "
-                f"{num(bm.get('cpu_ns_per_req'))} ns CPU per request, {num(bm.get('rps'))} "
+                f"{num(bm.get('cpu_ns_per_req'))} ns CPU per request{sender}, {num(bm.get('rps'))} "
                 f"req/s, p50 {num(bm.get('p50'))} µs, p99 {num(bm.get('p99'))} µs; exposure "
                 f"{num(base_exp)}. Every figure from isolated slices, one instance at a time.")
     lv = g.get("levels") or {}
@@ -93,7 +107,8 @@ def baseline_text(g, base_exp):
     return (f"Every change is from **duet windows**: per window the variant's ratio to the "
             f"baseline loaded at the same moment, two instances sharing the server CPU. "
             f"Baseline in its windows ({how}interquartile mean): "
-            f"{num(bm.get('cpu_ns_per_req'))} ns CPU per request, {num(bm.get('rps'))} req/s, "
+            f"{num(bm.get('cpu_ns_per_req'))} ns CPU per request{sender}, "
+            f"{num(bm.get('rps'))} req/s, "
             f"p50 {num(bm.get('p50'))} µs, p99 {num(bm.get('p99'))} µs; exposure "
             f"{num(base_exp)}.{alone}{why}")
 

@@ -5,7 +5,7 @@ combined hardened unit where one was measured; the calibration in one line."""
 from sblib.analysis import results as rs
 from sblib.analysis import stats as st
 from sblib.report.document import h, para, table
-from sblib.report.fmt import change, fmt_ns, mark, num
+from sblib.report.fmt import PART_LABELS, change, fmt_ns, mark, num
 from sblib.report.variants import combined_variant, directive_label, no_cost_bound, ranked_rows
 
 
@@ -54,19 +54,23 @@ def _rest(n, bound, what="change"):
 
 
 def verdict_cost_rows(res, analysis, ctl):
+    """Per server, mode and part of CPU per request (PART_LABELS: the
+    server's, and the sender's where the windows recorded it) the
+    directives that change it beyond the noise and a bound for the rest."""
     info = analysis["info"]
     rows = []
     for g in analysis["groups"]:
-        got = called(g, ctl, "cpu_ns_per_req")
-        if not got:
-            continue
-        hit, rest, bound = got
-        base = g["base_levels"].get("cpu_ns_per_req")
-        rows.append([g["server"], g["mode"] + (" (a connection per request)"
-                                               if g["mode"] == "close" else ""),
-                     fmt_ns(base).lstrip("+") if base else "-",
-                     "; ".join(called_text(info, r["variant"], r["cmp"]["cpu_ns_per_req"], base)
-                               for r in hit) or "none", _rest(rest, bound, "cost")])
+        for m, part in PART_LABELS.items():
+            got = called(g, ctl, m)
+            if not got:
+                continue
+            hit, rest, bound = got
+            base = g["base_levels"].get(m)
+            rows.append([g["server"], g["mode"] + (" (a connection per request)"
+                                                   if g["mode"] == "close" else ""), part,
+                         fmt_ns(base).lstrip("+") if base else "-",
+                         "; ".join(called_text(info, r["variant"], r["cmp"][m], base)
+                                   for r in hit) or "none", _rest(rest, bound, "cost")])
     return rows
 
 
@@ -177,10 +181,10 @@ def sec_verdict(res, analysis, ctx):
                     "controls are not counted here."))
     rows = verdict_cost_rows(res, analysis, ctx["controls"])
     if rows:
-        out.append(table(["server", "mode", "baseline CPU per request",
+        out.append(table(["server", "mode", "CPU of", "baseline CPU per request",
                           "directives that change CPU per request beyond the noise "
                           "(change [95% interval], CPU time)", "every other directive"],
-                         rows, ["l", "l", "r", "l", "l"]))
+                         rows, ["l", "l", "l", "r", "l", "l"]))
     rows = verdict_speed_rows(analysis, ctx["controls"])
     if rows:
         out.append(table(["server", "mode", "figure", "measured in",
