@@ -364,3 +364,25 @@ class VerdictFirst(unittest.TestCase):
         self.assertIn("## Latency, baseline against the combined hardened unit", md)
         self.assertIn("| `drop/hardened-drop` |", md.split("## Latency")[1])
 
+
+
+class TestUserUnitCopies(unittest.TestCase):
+    """The method section says how a user's unit was copied, and why not
+    side by side where it was not."""
+
+    def items(self, uu):
+        from sblib.report import method
+        spec = {"argv": ["run"], "unit": "nginx.service", "url": "https://127.0.0.1/",
+                "user_unit": uu}
+        res = {"spec": spec, "env": {}, "status": {}, "runs": []}
+        return "\n".join(method.what_ran(res)[0])
+
+    def test_netns(self):
+        self.assertIn("side by side in a network namespace of its own",
+                      self.items({"copies": "netns"}))
+
+    def test_one_at_a_time_says_why(self):
+        text = self.items({"copies": "one at a time",
+                           "copies_why": "nginx.service has PrivateNetwork=yes"})
+        self.assertIn("one copy at a time", text)
+        self.assertIn("(nginx.service has PrivateNetwork=yes)", text)

@@ -192,7 +192,15 @@ def what_ran(res):
         items.append(f"servers pinned to CPU {pin.get('server_cpu', '?')}, the load generator "
                      f"to CPU {pin.get('loadgen_cpu', '?')}")
     if spec.get("unit"):
-        items.append(f"a user unit: `{spec['unit']}` at {spec.get('url') or '?'}")
+        uu = spec.get("user_unit") or {}
+        how = {"netns": "every copy (each variant, the A/A copy) side by side in a network "
+                        "namespace of its own, its ports and URL as written",
+               "ports": "its copies side by side on ports of their own",
+               "one at a time": "one copy at a time on the URL's port, in isolated slices "
+                                "(noisier than windows)"}.get(uu.get("copies"))
+        items.append(f"a user unit: `{spec['unit']}` at {spec.get('url') or '?'}"
+                     + (f"; {how}" if how else "")
+                     + (f" ({uu['copies_why']})" if uu.get("copies_why") else ""))
     if status:
         items.append(f"state: **{status.get('state', '?')}**, {status.get('runs_done', '?')} of "
                      f"{status.get('runs_planned', '?')} slices")
