@@ -335,18 +335,22 @@ def interval(row):
     return c, lo, hi
 
 
-def frontier_points(members, costs, floor, most=3):
-    """The drop-ins between the whole and the cheapest: MEMBERS less their
-    costliest 1, 2 ... MOST members, costliest first by COSTS ({member:
-    (change, lo, hi)}), only members whose own interval lies above zero and
-    above the A/A FLOOR (one that merely reads high is kept). [(name,
-    members, dropped)] in that order."""
+def dear_members(members, costs, floor):
+    """The MEMBERS with a cost, costliest first by COSTS ({member: (change,
+    lo, hi)}): their own interval above zero and reaching above the A/A
+    FLOOR. One that merely reads high in a noisy run is not among them."""
     dear = [m for m in members
             if (costs.get(m) or (None, None, None))[1] is not None
             and costs[m][1] > 0 and costs[m][2] > (floor or 0.0)]
-    dear.sort(key=lambda m: -costs[m][0])
+    return sorted(dear, key=lambda m: -costs[m][0])
+
+
+def frontier_points(members, costs, floor, most=3):
+    """The drop-ins between the whole and the cheapest: MEMBERS less their
+    costliest 1, 2 ... MOST members (dear_members). [(name, members,
+    dropped)] in that order."""
     out, dropped = [], []
-    for m in dear[:most]:
+    for m in dear_members(members, costs, floor)[:most]:
         dropped = dropped + [m]
         out.append((f"advice-less-{len(dropped)}", [x for x in members if x not in dropped],
                     list(dropped)))
@@ -389,9 +393,9 @@ def markdown(unit, r):
     if c.get("undecided"):
         lines += [f"Budget: {c['undecided']}.", ""]
     if c.get("costliest"):
-        lines += ["Costliest members (interval above the A/A control's floor of "
-                  f"±{(c.get('aa_floor') or 0) * 100:.1f}%): "
-                  + ", ".join(f"`{m}` {r['info'][m].get('cost') or ''}".rstrip()
+        lines += ["Costliest members (interval above zero, reaching above the A/A "
+                  f"control's floor of ±{(c.get('aa_floor') or 0) * 100:.1f}%): "
+                  + ", ".join(f"`{m}` {r['info'].get(m, {}).get('cost') or ''}".rstrip()
                               for m in c["costliest"]) + ".", ""]
     if len(c.get("frontier") or []) > 1:
         lines += ["## Exposure and cost", "",

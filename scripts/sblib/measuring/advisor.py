@@ -295,8 +295,7 @@ def measure_cost(a, adv, result, target, host, loadgen, uspec):
                          "exposure": result["exposure"]["after"], "cost": pure.fmt_cost(whole),
                          "within": hi is not None and hi * 100 <= a.budget}]}
     costs = {m: pure.interval(by.get(m)) for m in members}
-    out["costliest"] = [m for m in sorted(members, key=lambda m: -(costs[m][0] or 0))
-                        if costs[m][1] is not None and costs[m][1] > (floor or 0.0)]
+    out["costliest"] = pure.dear_members(members, costs, floor)
     if hi is None:
         out["undecided"] = (f"the cost run has fewer than {pure.MIN_N} samples of the "
                             "whole: no interval to judge the budget with "
