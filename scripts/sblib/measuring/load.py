@@ -157,24 +157,30 @@ class Loader:
         """The fixed offered load of PAIR's server (records.windows
         offered_rate), probed the first time it is asked for: PROBES
         keepalive windows of its baseline beside itself, each side's req/s
-        a capacity figure. None when no probe answered."""
+        a capacity figure, then one open-loop window at the rate chosen,
+        which lowers it where a CPU is busier than the share (win.within).
+        None when no probe answered."""
         server = pair[0].v["server"]
-        if server not in self.fixed:
-            base = next(i for i in pair if i.v["role"] == "baseline")
-            d = self.spec["duet"]
-            rps = []
-            for _ in range(win.PROBES):
-                js, _err = self.run_loadgen(self.window_argv([base, base], "keepalive",
-                                                             d["window_s"]),
-                                            d["window_s"] + 20 + d["by_server"][server]["warmup_s"])
-                rps += [t.get("rps") for t in (js or {}).get("targets") or []]
-            fl = d.get("fixed_load") or {}
-            self.fixed[server] = win.offered_rate(rps, fl.get("share", win.LOAD_SHARE),
-                                                  fl.get("min_requests", win.MIN_REQUESTS),
-                                                  d["window_s"], fl.get("rate"))
-            if self.fixed[server]:
-                self.fixed[server]["probe_rps"] = [round(x, 1) for x in rps if x]
-        return self.fixed[server]
+        if server in self.fixed:
+            return self.fixed[server]
+        base = next(i for i in pair if i.v["role"] == "baseline")
+        d = self.spec["duet"]
+        fl = d.get("fixed_load") or {}
+        share, need = fl.get("share", win.LOAD_SHARE), fl.get("min_requests", win.MIN_REQUESTS)
+
+        def probe(rate=None):
+            return self.run_loadgen(self.window_argv([base, base], "keepalive", d["window_s"],
+                                                     rate),
+                                    d["window_s"] + 20 + d["by_server"][server]["warmup_s"])[0]
+        rps = [t.get("rps") for _ in range(win.PROBES)
+               for t in (probe() or {}).get("targets") or []]
+        offer = win.offered_rate(rps, share, need, d["window_s"], fl.get("rate"))
+        if offer:
+            offer["probe_rps"] = [round(x, 1) for x in rps if x]
+            offer = win.within(offer, win.busy(probe(offer["rate_per_target"])), share, need,
+                               d["window_s"], lower=not fl.get("rate"))
+        self.fixed[server] = offer
+        return offer
 
     def window(self, pair, mode, rnd, wid, slice_no):
         """Duet window number WID: PAIR loaded together by one loadgen

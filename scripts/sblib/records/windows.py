@@ -77,6 +77,47 @@ def offered_rate(probe_rps, share=LOAD_SHARE, min_requests=MIN_REQUESTS, window_
             "why": why}
 
 
+def busy(js):
+    """(the sender's CPU, the server's CPU), each as a share of one CPU, over
+    a probe window of the baseline beside itself (loadgen's JSON JS with
+    --thread-per-target): the loadgen threads' CPU summed (they share one
+    CPU), the server's read once (both targets read the one cgroup). None
+    where loadgen gave no figure."""
+    ts = (js or {}).get("targets") or []
+    dur = (js or {}).get("duration_s")
+    if not ts or not dur:
+        return None
+    lg = [sender_cpu(t)[0] for t in ts]
+    srv = (ts[0].get("server_cpu") or {}).get("usec")
+    if None in lg or not isinstance(srv, (int, float)):
+        return None
+    return sum(lg) / (dur * 1e6), srv / (dur * 1e6)
+
+
+def within(offer, use, share=LOAD_SHARE, min_requests=MIN_REQUESTS, window_s=0.3,
+           lower=True):
+    """OFFER (offered_rate's) lowered where USE, the (sender, server) CPU
+    shares busy() read at its rate, shows either CPU above SHARE: an open
+    loop costs the sender far more per request than a closed one (a timed
+    send and a wake-up each), so a closed-loop capacity overstates what an
+    open loop can offer below saturation. The figures read go in "busy";
+    LOWER False (a rate asked for) only records them."""
+    out = dict(offer)
+    if use is None:
+        return out
+    out["busy"] = {"sender": round(use[0], 3), "server": round(use[1], 3),
+                   "at": offer["rate_per_target"]}
+    top = max(use)
+    if lower and top > share:
+        r = max(100, int(offer["rate_per_target"] * share / top // 100) * 100)
+        out["rate_per_target"] = r
+        out["window_s"] = round(max(window_s, -(-min_requests * 20 // r) / 20), 2)
+        out["why"] += (f"; lowered to {r:,} req/s: at {offer['rate_per_target']:,} the "
+                       f"{'sender' if use[0] >= use[1] else 'server'} CPU was {top:.0%} busy, "
+                       f"above {share:.0%}")
+    return out
+
+
 def plan(variant_ids, base_id, modes, rounds, seed, label):
     """[(round, mode, variant, base_first)] for ROUNDS (an iterable of round
     numbers): each round holds one window per (variant, mode), every
