@@ -247,6 +247,39 @@ class FixedAndCapacityWindows(unittest.TestCase):
         self.assertEqual([r["cpu_ns_per_req"] for r in recs], [10000.0, 10000.0])
 
 
+class Regimes(unittest.TestCase):
+    """Each figure says its regime; the +2 us control read per regime."""
+
+    def test_calibration_per_regime_and_the_report(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            cal = "calibration-work-2us"
+            # 20 us a request: +2 us reads +1,000 at saturation, +2,000 at the fixed load
+            d = sbfixture.make_duet_results(
+                os.path.join(tmp, "r"), {cal: {"keepalive": 1.05, "rate": 1.10}}, windows=16,
+                epochs=4, drift=0.2, modes=("keepalive", "rate"),
+                expect={cal: {"metric": "cpu_ns_per_req", "delta": 2000}})
+            res = rs.load(d)
+            self.assertEqual(rs.regime(res, "drop", "rate"), "fixed load 8,000 req/s per instance")
+            self.assertEqual(rs.regime(res, "drop", "keepalive"), rs.SATURATION)
+            self.assertTrue(rs.regime(res, "drop", win.CAPACITY).startswith("capacity"))
+            rows = {c["mode"]: c for c in rs.calibration(res, rs.analyse(res, resamples=400))}
+            self.assertEqual(rows["rate"]["agrees"], "yes")
+            self.assertEqual(rows["keepalive"]["agrees"], "batching")
+            self.assertAlmostEqual(rows["keepalive"]["at_fixed_load"]["measured"], 2000,
+                                   delta=150)
+            self.assertNotIn("at_fixed_load", rows["rate"])
+            self.assertEqual(sbfixture.run_main(report_cmd.main, [d, "--no-plots"])[0], 0)
+            with open(os.path.join(d, "report.md")) as f:
+                md = f.read()
+            self.assertIn("Regime: fixed load 8,000 req/s per instance.", md)
+            self.assertIn(f"| drop | rate | fixed load 8,000 req/s per instance | `{cal}` "
+                          "| +2,000 ns |", md)
+            self.assertRegex(md, r"\| ≤ \+2,000 ns \(batching\) \| \+1,\d{3} ns .*below it, "
+                                 r"above 0: batching at saturation; at the fixed load 8,000 "
+                                 r"req/s per instance: \+\d,\d{3} ns .*so batching took [\d,]+ "
+                                 r"ns off here")
+
+
 class Analysis(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.TemporaryDirectory()

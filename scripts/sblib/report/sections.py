@@ -167,8 +167,12 @@ def sec_calibration(res, analysis, ctx):
         if ctx["duet"]:
             out.append(para("In duet windows two instances share the server CPU, each with "
                             "less than half of it, so a CPU quota of half a CPU does not bite "
-                            "there: a quota shows in the levels each instance reaches alone "
-                            "(isolated slices, absolute levels only: no interval, no verdict)."))
+                            "there: a quota shows where each instance is loaded alone, in the "
+                            "capacity regime (mode capacity: back-to-back pairs, each side "
+                            "alone and saturated, the per-pair req/s ratio with an interval; "
+                            "CPUQuota=50% should read −50% there when the server alone is "
+                            "CPU-bound) and in the isolated levels (absolute only: no "
+                            "interval, no verdict)."))
     if ctx["duet"] and cal:
         out.append(para(
             "What a saturated server's CPU per request does with +2 µs of work: a server "
@@ -180,8 +184,12 @@ def sec_calibration(res, analysis, ctx):
             "duet windows (8 connections each), +917 ± 39 ns with 2 connections each, "
             "and +2,002 ± 340 ns with one connection each, where nothing is batched; "
             "inetd, one process per connection, reads about +2,000 ns here too. A "
-            "directive's cost in this report is likewise its cost at saturation under "
-            "this load, which is what capacity planning needs; see results/README.md."))
+            "directive's cost at saturation is likewise its cost to a saturated server "
+            "under this load. At a fixed offered load (mode rate: both sides offered the "
+            "same open-loop rate, well below what either CPU can do) there is nothing to "
+            "batch and the control's expected reading is the work itself; where the run "
+            "measured both regimes, the table above shows the two readings side by side "
+            "and what batching took off at saturation; see results/README.md."))
     return out
 
 
