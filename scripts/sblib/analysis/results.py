@@ -25,7 +25,7 @@ from sblib.analysis.noise import (ROUND_NOISE_MIN, group_noise, group_weights, p
 from sblib.analysis.slices import (METRICS, MIN_BEYOND, PERCENTILES, STARTUP, duet, epochs,
                                    exposure, isolated, metric_value, method, min_requests,
                                    modes, pair, regime, run_of, runs_of, samples, seed_of,
-                                   SATURATION, variant_info)
+                                   BATCHING, SATURATION, variant_info)
 from sblib.analysis.startup_time import analyse_startup, startup_by_epoch, startup_samples
 from sblib.analysis.summary import (CPU_PARTS, SUMMARY_METRICS, cpu_parts, delta_ns, summary,
                                     summary_aa, summary_table)
@@ -41,7 +41,7 @@ __all__ = [
     "group_noise", "group_weights", "placement", "round_noise", "run_noise", "METRICS",
     "PERCENTILES", "STARTUP", "duet", "epochs", "exposure", "metric_value", "method", "modes",
     "MIN_BEYOND", "isolated", "min_requests", "runs_of",
-    "pair", "regime", "SATURATION", "run_of", "samples", "seed_of", "variant_info", "analyse_startup",
+    "pair", "regime", "BATCHING", "SATURATION", "run_of", "samples", "seed_of", "variant_info", "analyse_startup",
     "startup_by_epoch", "startup_samples", "CPU_PARTS", "SUMMARY_METRICS", "cpu_parts",
     "delta_ns", "SENDER", "summary", "summary_aa",
     "summary_table", "ResultsError", "SchemaError", "RUNS_FILES", "load", "open_runs",
@@ -133,7 +133,7 @@ def calibration(res, analysis):
                 hi >= 0 and lo <= 2 * e["delta"]
             row["agrees"] = ("n/a" if g["mode"] in per_process.get(g["server"], {}) else
                              "vague" if vague else "yes" if lo <= e["delta"] <= hi else
-                             "batching" if row["regime"] == SATURATION
+                             "batching" if row["regime"] in BATCHING
                              and 0 < lo and hi < e["delta"] else "no")
     # the same control at a fixed load on the same server: what batching at
     # saturation took off its reading, measured in this run

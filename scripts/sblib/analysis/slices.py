@@ -195,6 +195,8 @@ def method(res, server, mode, metric):
 # the regime of a server's windows at saturation: where batching makes a
 # slowed server's other per-request CPU fall (results.calibration)
 SATURATION = "saturation (two instances sharing the CPU)"
+CAPACITY = "capacity (each alone, saturated, in back-to-back pairs)"
+BATCHING = (SATURATION, CAPACITY)
 
 
 def regime(res, server, mode):
@@ -205,7 +207,7 @@ def regime(res, server, mode):
     instances in a window sharing the CPU) or "saturation, one at a time"
     (isolated slices)."""
     if mode == win.CAPACITY:
-        return "capacity (each alone, saturated, in back-to-back pairs)"
+        return CAPACITY
     if method(res, server, mode, "cpu_ns_per_req") != win.PHASE:
         return ("fixed load (isolated slices)" if mode == win.FIXED
                 else "saturation, one at a time (isolated slices)")

@@ -21,7 +21,7 @@ def calibration_rows(res, analysis):
         head = [c["server"], c["mode"], c["regime"], f"`{c['directive']}`"]
         unit = " ns" if c["metric"].endswith("_ns_per_req") else ""
         exp = f"{c['expected']:+,.0f}{unit}"
-        if c["regime"] == rs.SATURATION and c["expected"] > 0:
+        if c["regime"] in rs.BATCHING and c["expected"] > 0:
             exp = f"≤ {exp} (batching)"
         if c["measured"] is None:
             rows.append(head + [exp, "-", "-"])
