@@ -130,7 +130,7 @@ def run_main(main, argv):
 
 def make_duet_results(path, costs, windows=12, epochs=3, seed=1, base_cpu=20000.0,
                       noise=0.005, drift=0.25, place=0.0, isolated_rounds=2, aa_copies=1,
-                      sender=None, base_sender=8000.0):
+                      sender=None, base_sender=8000.0, modes=("keepalive",), expect=None):
     """A results directory as `sandbench run --method duet` writes it: per
     window the baseline and one variant measured together (the machine's
     speed that window, drifting by DRIFT, common to both; each side its own
@@ -140,7 +140,10 @@ def make_duet_results(path, costs, windows=12, epochs=3, seed=1, base_cpu=20000.
     AA_COPIES: how many A/A controls (role "aa" for the first). SENDER:
     None (one loadgen ring for both, no "loadgen_cpu" per target) or
     {directive: multiplier of the loadgen thread's CPU per request,
-    BASE_SENDER ns for the baseline}, with the same speed and noise."""
+    BASE_SENDER ns for the baseline}, with the same speed and noise.
+    MODES: the modes of the windows; a cost may be {mode: multiplier};
+    mode rate's records carry a fixed load of 8,000 req/s. EXPECT: spec.json
+    "expect"."""
     from sblib.records import schema
     from sblib.records import windows as win
     rng = random.Random(seed)
@@ -155,21 +158,24 @@ def make_duet_results(path, costs, windows=12, epochs=3, seed=1, base_cpu=20000.
     for d in costs:
         variants.append({"id": f"{s}/{d}", "server": s, "name": d, "directives": [d],
                          "role": "variant"})
-    mult = {v["id"]: costs.get(v["name"], 1.0) for v in variants}
+    def mult_of(vid, mode):
+        m = costs.get(vid.split("/")[1], 1.0)
+        return m.get(mode, 1.0) if isinstance(m, dict) else m
     ids = [v["id"] for v in variants]
     runs = []
     n = 0
     for e in range(epochs):
         offset = {vid: rng.gauss(0.0, place) for vid in ids}
         rounds = range(e * windows // epochs, (e + 1) * windows // epochs)
-        for rnd, mode, vid, base_first in win.plan(ids, ids[0], ["keepalive"], rounds, seed,
+        for rnd, mode, vid, base_first in win.plan(ids, ids[0], list(modes), rounds, seed,
                                                    f"{s}/{e}"):
             pair = [ids[0], vid] if base_first else [vid, ids[0]]
             speed = 1.0 + drift * rng.uniform(-1, 1)
             targets = []
             for v in pair:
                 reqs = 5000
-                cpu = base_cpu * mult[v] * (1 + offset[v]) * speed * rng.gauss(1.0, noise)
+                cpu = base_cpu * mult_of(v, mode) * (1 + offset[v]) * speed * \
+                    rng.gauss(1.0, noise)
                 targets.append({"requests": reqs, "rps": reqs / 0.3, "duration_s": 0.3,
                                 "errors": {"total": 0}, "latency_us": {"p99": 500.0},
                                 "server_cpu": {"usec": int(cpu * reqs / 1000),
@@ -184,6 +190,8 @@ def make_duet_results(path, costs, windows=12, epochs=3, seed=1, base_cpu=20000.
             meta = {"slice": len(runs), "round": f"w{n}", "rep": rnd, "window": n,
                     "mode": mode, "start": 1795000000.0 + n, "duration_s": 0.3,
                     "warmup_s": 0.1, "epoch": e}
+            if mode == win.FIXED:
+                meta["fixed_load"] = {"rate_per_target": 8000, "window_s": 1.25}
             recs = win.records({"targets": targets},
                                [(v, s, {f"/cg/{v}"}) for v in pair], meta)
             for r, v in zip(recs, pair):
@@ -192,7 +200,7 @@ def make_duet_results(path, costs, windows=12, epochs=3, seed=1, base_cpu=20000.
             n += 1
     for rnd in range(isolated_rounds):
         for vid in ids:
-            cpu = base_cpu * mult[vid] * rng.gauss(1.0, 0.1)
+            cpu = base_cpu * mult_of(vid, "keepalive") * rng.gauss(1.0, 0.1)
             runs.append({"slice": len(runs), "round": rnd, "rep": rnd, "variant": vid,
                          "server": s, "mode": "keepalive", "phase": "isolated", "status": "ok",
                          "start": 1795100000.0 + len(runs), "duration_s": 0.6,
@@ -205,15 +213,15 @@ def make_duet_results(path, costs, windows=12, epochs=3, seed=1, base_cpu=20000.
                        "applied": {d: True for d in v["directives"]}} for v in variants}
     spec = {"schema": schema.tag("spec"), "created": "2026-12-02T05:00:00Z",
             "argv": ["run", "--servers", s], "seed": seed, "servers": [s],
-            "directives": list(costs), "modes": ["keepalive"], "reps": 6, "epochs": epochs,
+            "directives": list(costs), "modes": list(modes), "reps": 6, "epochs": epochs,
             "method": "duet",
             "duet": {"rounds": windows, "window_s": 0.3, "isolated_reps": isolated_rounds,
-                     "servers": [s], "by_server": {s: {"modes": ["keepalive"],
+                     "servers": [s], "by_server": {s: {"modes": list(modes),
                                                        "warmup_s": 0.1,
                                                        "connections_per_target": 8}},
                      "metrics": list(win.METRICS)},
             "duration": 0.6, "warmup": 0.3, "loadgen": {"connections": 16},
-            "variants": variants, "order": []}
+            "variants": variants, "order": [], **({"expect": expect} if expect else {})}
     files = {"spec.json": spec, "env.json": {"kernel": "6.1.0-test"}, "variants.json": vjson,
              "status.json": {"state": "complete", "runs_done": len(runs),
                              "runs_planned": len(runs)}}

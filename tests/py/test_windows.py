@@ -142,6 +142,144 @@ class Window(unittest.TestCase):
         self.assertEqual({r["loadgen_threads"] for r in recs}, {"one-ring"})
 
 
+class FixedLoad(unittest.TestCase):
+    """Mode rate in windows: a fixed offered load chosen from probed
+    capacity, lowered where an open loop keeps a CPU too busy."""
+
+    def test_offered_rate_from_the_lowest_probe(self):
+        o = win.offered_rate([30000.0, 20000.0, None, 26000.0], share=0.6, window_s=0.3)
+        self.assertEqual(o["rate_per_target"], 12000)         # 60% of the lowest
+        self.assertEqual(o["window_s"], 0.85)                 # 10,000 a side, 50 ms steps
+        self.assertGreaterEqual(o["window_s"] * o["rate_per_target"], win.MIN_REQUESTS)
+        self.assertEqual(o["capacity_rps"], 20000.0)
+        self.assertIn("60% of the lowest capacity probed", o["why"])
+        self.assertEqual(win.offered_rate([100000.0], window_s=0.3)["window_s"], 0.3)
+        self.assertEqual(win.offered_rate([20000.0], rate=5000)["rate_per_target"], 5000)
+        self.assertIsNone(win.offered_rate([None, 0]))
+
+    def test_lowered_where_a_cpu_is_too_busy(self):
+        o = win.offered_rate([20000.0], share=0.6)
+        # the open loop's sender at 12,000 req/s each: 90% of its CPU
+        low = win.within(o, (0.9, 0.3), share=0.6)
+        self.assertEqual(low["rate_per_target"], 8000)
+        self.assertEqual(low["window_s"], 1.25)
+        self.assertEqual(low["busy"], {"sender": 0.9, "server": 0.3, "at": 12000})
+        self.assertIn("the sender CPU was 90% busy", low["why"])
+        self.assertEqual(win.within(o, (0.5, 0.4))["rate_per_target"], 12000)
+        self.assertEqual(win.within(o, (0.9, 0.3), lower=False)["rate_per_target"], 12000)
+        self.assertEqual(win.within(o, None), o)
+
+    def test_busy_reads_each_cpu_once(self):
+        t = {"server_cpu": {"usec": 300000}, "loadgen_cpu": {"usec": 200000,
+                                                             "ns_per_request": 1.0}}
+        self.assertEqual(win.busy({"duration_s": 1.0, "targets": [t, dict(t)]}), (0.4, 0.3))
+        self.assertIsNone(win.busy({"duration_s": 1.0, "targets": [dict(t, loadgen_cpu=None)]}))
+
+    def test_plan_admits_rate_and_capacity_in_windows(self):
+        a = runplan.parse(["--servers", "drop,inetd", "--mode", "keepalive,rate,capacity,close",
+                           "--directives", "private-tmp-yes", "--fixed-share", "0.4"])
+        spec = runplan.build_plan(a)
+        self.assertEqual(spec["duet"]["by_server"]["drop"]["modes"],
+                         ["keepalive", "rate", "capacity", "close"])
+        self.assertEqual(spec["duet"]["by_server"]["inetd"]["modes"],
+                         ["keepalive", "rate", "capacity"])
+        self.assertEqual(spec["duet"]["fixed_load"]["share"], 0.4)
+        self.assertEqual(spec["duet"]["capacity_s"], 0.3)
+        # no isolated slices of the two regimes only windows measure
+        self.assertFalse([o for o in spec["order"] if o.split("|")[1] in ("rate", "capacity")
+                          and o.startswith("drop/")])
+        for bad in (["--fixed-share", "0"], ["--fixed-rate", "5"], ["--capacity-slice", "0"]):
+            with self.assertRaises(runplan.PlanError):
+                runplan.build_plan(runplan.parse(["--servers", "drop", "--mode", "rate"] + bad))
+
+
+class FixedAndCapacityWindows(unittest.TestCase):
+    SPEC = {"duet": {"window_s": 0.3, "capacity_s": 0.3,
+                     "fixed_load": {"share": 0.6, "min_requests": 10000, "rate": None},
+                     "by_server": {"drop": {"connections_per_target": 8, "warmup_s": 0.1}}}}
+
+    def loader(self):
+        lg = Loader(runplan.parse(["--loadgen-cpu", "0"]), self.SPEC, None, "lg")
+        lg.calls = []
+
+        def fake(argv, limit):
+            lg.calls.append(argv)
+            rate = "--rate-per-target" in argv
+            urls = [x for x in argv if x.startswith("https://")]
+            ts = [dict(target(1000, [(u[-2:], 20000 if rate else 10000)]), rps=20000.0,
+                       loadgen_cpu={"usec": 450000 if rate else 100000, "ns_per_request": 1.0})
+                  for u in urls]
+            js = {"targets": ts, "duration_s": 1.0}
+            return (js if len(urls) > 1 else dict(ts[0], duration_s=1.0)), ""
+        lg.run_loadgen = fake
+        return lg
+
+    def test_rate_windows_probe_once_then_offer(self):
+        lg = self.loader()
+        b, x = instance("drop/baseline", "/a"), instance("drop/x", "/b")
+        b.v["role"], x.v["role"] = "baseline", "directive"
+        recs = lg.window([x, b], win.FIXED, 0, 0, 0)
+        # three closed-loop probes of the baseline beside itself, one open-loop
+        self.assertEqual(len(lg.calls), win.PROBES + 2)
+        self.assertTrue(all(c[-2:] == ["https://h//a"] * 2 for c in lg.calls[:win.PROBES + 1]))
+        self.assertNotIn("--rate-per-target", lg.calls[0])
+        fl = recs[0]["fixed_load"]
+        # 60% of 20,000 is 12,000; at it the two sender threads were 90% busy
+        self.assertEqual(fl["busy"]["sender"], 0.9)
+        self.assertEqual(fl["rate_per_target"], 8000)
+        last = lg.calls[-1]
+        self.assertEqual(last[last.index("--rate-per-target") + 1], "8000")
+        self.assertEqual(last[last.index("-d") + 1], "1250ms")
+        self.assertEqual({r["mode"] for r in recs}, {"rate"})
+        lg.window([b, x], win.FIXED, 1, 1, 2)
+        self.assertEqual(len(lg.calls), win.PROBES + 3)       # no second probe
+
+    def test_capacity_pair_each_alone(self):
+        lg = self.loader()
+        b, x = instance("drop/baseline", "/a"), instance("drop/x", "/b")
+        b.spec = x.spec = {}
+        recs = lg.window([x, b], win.CAPACITY, 0, 4, 0)
+        self.assertEqual([c[-1] for c in lg.calls], ["https://h//b", "https://h//a"])
+        self.assertTrue(all("--rate-per-target" not in c and "-c" in c for c in lg.calls))
+        self.assertEqual([r["variant"] for r in recs], ["drop/x", "drop/baseline"])
+        self.assertEqual({r["round"] for r in recs}, {"w4"})
+        self.assertTrue(all(r["alone"] and r["status"] == "ok" for r in recs))
+        self.assertEqual([r["cpu_ns_per_req"] for r in recs], [10000.0, 10000.0])
+
+
+class Regimes(unittest.TestCase):
+    """Each figure says its regime; the +2 us control read per regime."""
+
+    def test_calibration_per_regime_and_the_report(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            cal = "calibration-work-2us"
+            # 20 us a request: +2 us reads +1,000 at saturation, +2,000 at the fixed load
+            d = sbfixture.make_duet_results(
+                os.path.join(tmp, "r"), {cal: {"keepalive": 1.05, "rate": 1.10}}, windows=16,
+                epochs=4, drift=0.2, modes=("keepalive", "rate"),
+                expect={cal: {"metric": "cpu_ns_per_req", "delta": 2000}})
+            res = rs.load(d)
+            self.assertEqual(rs.regime(res, "drop", "rate"), "fixed load 8,000 req/s per instance")
+            self.assertEqual(rs.regime(res, "drop", "keepalive"), rs.SATURATION)
+            self.assertTrue(rs.regime(res, "drop", win.CAPACITY).startswith("capacity"))
+            rows = {c["mode"]: c for c in rs.calibration(res, rs.analyse(res, resamples=400))}
+            self.assertEqual(rows["rate"]["agrees"], "yes")
+            self.assertEqual(rows["keepalive"]["agrees"], "batching")
+            self.assertAlmostEqual(rows["keepalive"]["at_fixed_load"]["measured"], 2000,
+                                   delta=150)
+            self.assertNotIn("at_fixed_load", rows["rate"])
+            self.assertEqual(sbfixture.run_main(report_cmd.main, [d, "--no-plots"])[0], 0)
+            with open(os.path.join(d, "report.md")) as f:
+                md = f.read()
+            self.assertIn("Regime: fixed load 8,000 req/s per instance.", md)
+            self.assertIn(f"| drop | rate | fixed load 8,000 req/s per instance | `{cal}` "
+                          "| +2,000 ns |", md)
+            self.assertRegex(md, r"\| ≤ \+2,000 ns \(batching\) \| \+1,\d{3} ns .*below it, "
+                                 r"above 0: batching at saturation; at the fixed load 8,000 "
+                                 r"req/s per instance: \+\d,\d{3} ns .*so batching took [\d,]+ "
+                                 r"ns off here")
+
+
 class Analysis(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.TemporaryDirectory()

@@ -24,12 +24,14 @@ from sblib.analysis.noise import (ROUND_NOISE_MIN, group_noise, group_weights, p
                                   round_noise, run_noise)
 from sblib.analysis.slices import (METRICS, MIN_BEYOND, PERCENTILES, STARTUP, duet, epochs,
                                    exposure, isolated, metric_value, method, min_requests,
-                                   modes, pair, run_of, runs_of, samples, seed_of, variant_info)
+                                   modes, pair, regime, run_of, runs_of, samples, seed_of,
+                                   BATCHING, SATURATION, variant_info)
 from sblib.analysis.startup_time import analyse_startup, startup_by_epoch, startup_samples
 from sblib.analysis.summary import (CPU_PARTS, SUMMARY_METRICS, cpu_parts, delta_ns, summary,
                                     summary_aa, summary_table)
 from sblib.records.model import ResultsError, SchemaError
 from sblib.records.store import RUNS_FILES, load, open_runs, order_digest, runs_file
+from sblib.records import windows as win
 from sblib.records.windows import SENDER
 
 # what `rs.NAME` has named (the commands, the report and the tests use it)
@@ -39,7 +41,7 @@ __all__ = [
     "group_noise", "group_weights", "placement", "round_noise", "run_noise", "METRICS",
     "PERCENTILES", "STARTUP", "duet", "epochs", "exposure", "metric_value", "method", "modes",
     "MIN_BEYOND", "isolated", "min_requests", "runs_of",
-    "pair", "run_of", "samples", "seed_of", "variant_info", "analyse_startup",
+    "pair", "regime", "BATCHING", "SATURATION", "run_of", "samples", "seed_of", "variant_info", "analyse_startup",
     "startup_by_epoch", "startup_samples", "CPU_PARTS", "SUMMARY_METRICS", "cpu_parts",
     "delta_ns", "SENDER", "summary", "summary_aa",
     "summary_table", "ResultsError", "SchemaError", "RUNS_FILES", "load", "open_runs",
@@ -104,7 +106,11 @@ def calibration(res, analysis):
     None when not measured) and agrees: "yes", "no", "vague" (the interval
     holds both 0 and twice the answer: it cannot tell), "n/a" (a process per
     connection: the control times its loop at every start, so what it adds
-    per request is not the constant it claims) or "missing"."""
+    per request is not the constant it claims), "batching" (at saturation:
+    above 0 and below the answer, as a slowed saturated server batches more
+    per wake-up) or "missing"; regime (slices.regime) and, beside a reading
+    in another regime, "at_fixed_load": the same control's reading at the
+    fixed load of the same run, where nothing is batched."""
     expect = res["spec"].get("expect") or {}
     per_process = (res["spec"].get("loadgen") or {}).get("slice_connections") or {}
     out = []
@@ -116,7 +122,7 @@ def calibration(res, analysis):
             e = expect[d[0]]
             c = r["cmp"].get(e["metric"])
             row = {"server": g["server"], "mode": g["mode"], "variant": r["variant"],
-                   "directive": d[0], "metric": e["metric"], "expected": e["delta"],
+                   "regime": regime(res, g["server"], g["mode"]), "directive": d[0], "metric": e["metric"], "expected": e["delta"],
                    "measured": None, "lo": None, "hi": None, "agrees": "missing"}
             out.append(row)
             if not c or c.get("base") is None:
@@ -126,5 +132,15 @@ def calibration(res, analysis):
             vague = lo <= 0 and hi >= 2 * e["delta"] if e["delta"] > 0 else \
                 hi >= 0 and lo <= 2 * e["delta"]
             row["agrees"] = ("n/a" if g["mode"] in per_process.get(g["server"], {}) else
-                             "vague" if vague else "yes" if lo <= e["delta"] <= hi else "no")
+                             "vague" if vague else "yes" if lo <= e["delta"] <= hi else
+                             "batching" if row["regime"] in BATCHING
+                             and 0 < lo and hi < e["delta"] else "no")
+    # the same control at a fixed load on the same server: what batching at
+    # saturation took off its reading, measured in this run
+    fixed = {(c["server"], c["variant"]): c for c in out if c["mode"] == win.FIXED
+             and c["measured"] is not None and c["regime"].startswith("fixed load")}
+    for c in out:
+        f = fixed.get((c["server"], c["variant"]))
+        if f is not None and c is not f and c["measured"] is not None:
+            c["at_fixed_load"] = {k: f[k] for k in ("measured", "lo", "hi", "regime")}
     return out

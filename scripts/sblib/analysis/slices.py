@@ -192,6 +192,34 @@ def method(res, server, mode, metric):
     return win.PHASE if duet(res, server, mode, metric) else "isolated"
 
 
+# the regime of a server's windows at saturation: where batching makes a
+# slowed server's other per-request CPU fall (results.calibration)
+SATURATION = "saturation (two instances sharing the CPU)"
+CAPACITY = "capacity (each alone, saturated, in back-to-back pairs)"
+BATCHING = (SATURATION, CAPACITY)
+
+
+def regime(res, server, mode):
+    """The load a (SERVER, MODE) group's figures were measured under, as the
+    report names it: "fixed load R req/s" (mode rate in windows: both sides
+    offered R each, open loop; R the median over its windows), "capacity"
+    (each side alone and saturated, back to back), "saturation" (two
+    instances in a window sharing the CPU) or "saturation, one at a time"
+    (isolated slices)."""
+    if mode == win.CAPACITY:
+        return CAPACITY
+    if method(res, server, mode, "cpu_ns_per_req") != win.PHASE:
+        return ("fixed load (isolated slices)" if mode == win.FIXED
+                else "saturation, one at a time (isolated slices)")
+    if mode == win.FIXED:
+        rates = sorted(r["fixed_load"]["rate_per_target"] for r in res["runs"]
+                       if r.get("phase") == win.PHASE and r["mode"] == mode
+                       and r.get("server") == server and isinstance(r.get("fixed_load"), dict))
+        return (f"fixed load {rates[len(rates) // 2]:,} req/s per instance" if rates
+                else "fixed load")
+    return SATURATION
+
+
 def samples(res, variant, mode, metric):
     """[(round, value)] of one variant and mode, in run order: from duet
     windows where the server and mode were measured in them (see duet();

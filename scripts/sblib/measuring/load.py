@@ -21,6 +21,7 @@ class Loader:
         self.spec = spec
         self.host = host
         self.loadgen = loadgen
+        self.fixed = {}     # server -> its fixed offered load (fixed_load)
 
     def loadgen_argv(self, url, mode, duration, connections=None, count=None, threads=None):
         """DURATION seconds of load, or with COUNT exactly that many requests.
@@ -130,6 +131,57 @@ class Loader:
             rec["error"] = f"{reqs} of {count} connections answered"
         return rec
 
+    def window_argv(self, pair, mode, window_s, rate=None):
+        """loadgen's command line of a duet window of PAIR in MODE: WINDOW_S
+        measured seconds after the server's warm-up, each instance its
+        connections, cgroups (and namespace), RATE requests/s to each
+        (--rate-per-target, open loop) where given, else closed loop."""
+        ds = self.spec["duet"]["by_server"][pair[0].v["server"]]
+        threads = getattr(self.a, "window_loadgen", win.THREAD_PER_TARGET)
+        argv = self.loadgen_argv(pair[0].url, mode if rate is None else "keepalive", window_s,
+                                 ds["connections_per_target"] * len(pair),
+                                 threads=win.LOADGEN_THREADS[threads])
+        argv[-1:] = [i.url for i in pair]
+        tail = ["--warmup", f"{int(ds['warmup_s'] * 1000)}ms"]
+        if rate is not None:
+            tail += ["--rate-per-target", str(rate)]
+        for i in pair:
+            tail += ["--cgroup", ",".join(i.cpu_dirs_cached)]
+        if any(i.netns_file for i in pair):
+            # each target's connections made in its own namespace ("": loadgen's)
+            tail += ["--netns", ",".join(i.netns_file or "" for i in pair)]
+        argv[-len(pair):-len(pair)] = tail
+        return argv
+
+    def fixed_load(self, pair):
+        """The fixed offered load of PAIR's server (records.windows
+        offered_rate), probed the first time it is asked for: PROBES
+        keepalive windows of its baseline beside itself, each side's req/s
+        a capacity figure, then one open-loop window at the rate chosen,
+        which lowers it where a CPU is busier than the share (win.within).
+        None when no probe answered."""
+        server = pair[0].v["server"]
+        if server in self.fixed:
+            return self.fixed[server]
+        base = next(i for i in pair if i.v["role"] == "baseline")
+        d = self.spec["duet"]
+        fl = d.get("fixed_load") or {}
+        share, need = fl.get("share", win.LOAD_SHARE), fl.get("min_requests", win.MIN_REQUESTS)
+
+        def probe(rate=None):
+            return self.run_loadgen(self.window_argv([base, base], "keepalive", d["window_s"],
+                                                     rate),
+                                    d["window_s"] + 20 + d["by_server"][server]["warmup_s"])[0]
+        rps = [t.get("rps") for _ in range(win.PROBES)
+               for t in (probe() or {}).get("targets") or []]
+        offer = win.offered_rate(rps, share, need, d["window_s"], fl.get("rate"))
+        if offer:
+            offer["probe_rps"] = [round(x, 1) for x in rps if x]
+            offer = win.within(offer, win.busy(probe(offer["rate_per_target"])), share, need,
+                               d["window_s"], lower=not fl.get("rate"))
+        self.fixed[server] = offer
+        return offer
+
     def window(self, pair, mode, rnd, wid, slice_no):
         """Duet window number WID: PAIR loaded together by one loadgen
         process (each its connections and its cgroups), one record per
@@ -137,28 +189,62 @@ class Loader:
         (--thread-per-target, both pinned to --loadgen-cpu as one ring is),
         whose CPU time (on loopback it holds the softirq work of the
         server's ingress, a cgroup's BPF among it) is the record's sender
-        part; with `run --window-loadgen one-ring`, one thread for both."""
+        part; with `run --window-loadgen one-ring`, one thread for both.
+        Mode FIXED (records.windows): both at the server's fixed offered
+        load (fixed_load), in a window that holds its requests."""
         d = self.spec["duet"]
         ds = d["by_server"][pair[0].v["server"]]
-        conns = ds["connections_per_target"]
+        if mode == win.CAPACITY:
+            return self.capacity_pair(pair, rnd, wid, slice_no)
+        window_s, fixed = d["window_s"], None
+        if mode == win.FIXED:
+            fixed = self.fixed_load(pair)
+            window_s = fixed["window_s"] if fixed else window_s
+        argv = self.window_argv(pair, mode, window_s,
+                                fixed["rate_per_target"] if fixed else None)
         threads = getattr(self.a, "window_loadgen", win.THREAD_PER_TARGET)
-        argv = self.loadgen_argv(pair[0].url, mode, d["window_s"], conns * len(pair),
-                                 threads=win.LOADGEN_THREADS[threads])
-        argv[-1:] = [i.url for i in pair]
-        argv[-len(pair):-len(pair)] = ["--warmup", f"{int(ds['warmup_s'] * 1000)}ms"]
-        for i in pair:
-            argv[-len(pair):-len(pair)] = ["--cgroup", ",".join(i.cpu_dirs_cached)]
-        if any(i.netns_file for i in pair):
-            # each target's connections made in its own namespace ("": loadgen's)
-            argv[-len(pair):-len(pair)] = ["--netns", ",".join(i.netns_file or "" for i in pair)]
         meta = {"slice": slice_no, "round": f"w{wid}", "rep": rnd, "window": wid,
-                "mode": mode, "start": round(time.time(), 3), "duration_s": d["window_s"],
+                "mode": mode, "start": round(time.time(), 3), "duration_s": window_s,
                 "warmup_s": ds["warmup_s"], "loadgen_threads": threads}
+        if fixed:
+            meta["fixed_load"] = dict(fixed)
         if pair[0].position is not None:
             meta["epoch"] = pair[0].epoch
-        js, err = self.run_loadgen(argv, d["window_s"] + ds["warmup_s"] + 20)
+        js, err = (None, "no capacity probe answered: no fixed load to offer") \
+            if mode == win.FIXED and not fixed else \
+            self.run_loadgen(argv, window_s + ds["warmup_s"] + 20)
         if js is None:
             meta["error"] = err
+        return self.pair_records(pair, js, err, meta)
+
+    def capacity_pair(self, pair, rnd, wid, slice_no):
+        """Capacity pair number WID (records.windows CAPACITY): each of PAIR
+        loaded alone and saturated, one right after the other in PAIR's
+        order, as an isolated slice of the spec's capacity_s seconds after
+        the server's window warm-up; one record each, paired as a window's."""
+        d = self.spec["duet"]
+        ds = d["by_server"][pair[0].v["server"]]
+        dur = d.get("capacity_s", d["window_s"])
+        meta = {"slice": slice_no, "round": f"w{wid}", "rep": rnd, "window": wid,
+                "mode": win.CAPACITY, "start": round(time.time(), 3), "duration_s": dur,
+                "warmup_s": ds["warmup_s"], "alone": True}
+        if pair[0].position is not None:
+            meta["epoch"] = pair[0].epoch
+        sides, errs = [], []
+        for i in pair:
+            conns = min(self.a.connections, i.spec.get("connections", self.a.connections))
+            js, err, _cpu = self.load(i.url, "keepalive", dur, ds["warmup_s"],
+                                      i.cpu_dirs_cached, conns, None, i.netns_file)
+            sides.append(js)
+            errs.append(err)
+        js = {"targets": sides} if None not in sides else None
+        if js is None:
+            meta["error"] = next(e for e, j in zip(errs, sides) if j is None)
+        return self.pair_records(pair, js, "; ".join(e for e in errs if e), meta)
+
+    def pair_records(self, pair, js, err, meta):
+        """The records of one window or capacity pair of PAIR from loadgen's
+        JSON JS (None: META["error"] says why; ERR: its standard error)."""
         members = [(i.id, i.v["server"], set(i.own_dirs())) for i in pair]
         recs = win.records(js, members, meta)
         for rec, i in zip(recs, pair):

@@ -8,7 +8,7 @@ import re
 
 from sblib.records.model import VariantId
 
-MODES = ("keepalive", "close", "resume", "rate")
+MODES = ("keepalive", "close", "resume", "rate", "capacity")
 
 # Ports: server group k (its index in --servers), instance i < 100 listens on
 # PORT_BASE + 100 k + i; a proxied backend on BACKEND_PORT_BASE + 100 k + i.

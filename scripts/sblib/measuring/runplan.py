@@ -59,6 +59,19 @@ def add_options(ap):
                          "share, and so its CPU per request, vary from window to window; "
                          "see results/README.md for what the count does to a cost)"
                          % UNIT_WINDOW_CONNECTIONS)
+    ap.add_argument("--fixed-share", type=float, default=win.LOAD_SHARE,
+                    help="mode rate in windows: the fixed offered load per instance as a share "
+                         "of the lowest capacity per instance that %d keepalive windows of the "
+                         "baseline beside itself measure at the server's first rate window "
+                         "(default %g); the window is long enough for %d requests a side"
+                         % (win.PROBES, win.LOAD_SHARE, win.MIN_REQUESTS))
+    ap.add_argument("--fixed-rate", type=int,
+                    help="mode rate in windows: this many req/s per instance instead of a share "
+                         "of the probed capacity (still probed and recorded)")
+    ap.add_argument("--capacity-slice", type=float, default=0.3,
+                    help="mode capacity: measured seconds of each instance's turn alone in a "
+                         "capacity pair (default 0.3: a whole number of CPUQuota= periods of "
+                         "100 ms, so a quota's share is read exactly)")
     ap.add_argument("--window-loadgen", choices=win.LOADGEN_THREADS,
                     default=win.THREAD_PER_TARGET,
                     help="duet: how loadgen drives a window's two instances: a thread each "
@@ -148,6 +161,10 @@ def build_plan(a):
         raise PlanError("--windows must be 1..1000")
     if duet_on and not (0.05 <= a.window <= 600 and 0 <= a.window_warmup <= 60):
         raise PlanError("--window must be 0.05..600 seconds and --window-warmup 0..60")
+    if not (0 < a.fixed_share <= 1 and (a.fixed_rate is None or 100 <= a.fixed_rate <= 10 ** 6)
+            and 0.1 <= a.capacity_slice <= 60):
+        raise PlanError("--fixed-share must be in (0, 1], --fixed-rate 100..1000000 req/s and "
+                        "--capacity-slice 0.1..60 seconds")
     if duet_on and not 1 <= a.window_connections <= 1000:
         raise PlanError("--window-connections must be 1..1000")
     if not (0.1 <= a.duration <= 600):
@@ -211,8 +228,11 @@ def build_plan(a):
         order = []
         for s in servers:
             sid = [i for i, v in zip(ids, variants) if v["server"] == s]
-            order += plan.slice_order(sid, modes, reps_of(a.reps, duet, s),
-                                      f"{seed}/{s}")
+            # the fixed load and capacity of a server in windows are theirs
+            # alone (the isolated phase's levels are saturated keepalive's)
+            ms = [m for m in modes if s not in duet["servers"]
+                  or m not in (win.FIXED, win.CAPACITY)]
+            order += plan.slice_order(sid, ms, reps_of(a.reps, duet, s), f"{seed}/{s}")
     else:
         order = plan.slice_order(ids, modes, a.reps, seed)
     # per server and churn mode: slices of a fixed number of connections
@@ -280,7 +300,8 @@ def duet_plan(a, servers, modes, entry):
     measured in windows, and how. Not where a connection is a unit start
     (inetd close and resume: the window's edges would cut through them; those
     stay counted isolated slices), nor for a user's unit that cannot run
-    side by side (no @PORT@). A server's window warm-up and connections
+    side by side (no @PORT@). Mode rate runs in windows too, at a fixed
+    offered load (records.windows FIXED). A server's window warm-up and connections
     follow its catalogue entry (inetd: a process per connection, started in
     the warm-up)."""
     by = {}
@@ -288,7 +309,7 @@ def duet_plan(a, servers, modes, entry):
         spec = entry[s]
         if s == "unit" and not spec["side"]:
             continue
-        ms = [m for m in modes if m in ("keepalive", "close", "resume")
+        ms = [m for m in modes if m in ("keepalive", "close", "resume", win.FIXED, win.CAPACITY)
               and m not in spec.get("slice_connections", {})]
         if ms:
             by[s] = {"modes": ms,
@@ -297,6 +318,12 @@ def duet_plan(a, servers, modes, entry):
                                                    spec.get("connections", a.window_connections))}
     return {"rounds": a.windows, "window_s": a.window,
             "isolated_reps": a.duet_reps,
+            **({"capacity_s": a.capacity_slice} if win.CAPACITY in modes else {}),
+            # mode rate: a fixed offered load per server, probed at run time
+            # (each rate window's record says it: "fixed_load")
+            **({"fixed_load": {"share": a.fixed_share, "rate": a.fixed_rate,
+                               "min_requests": win.MIN_REQUESTS, "probes": win.PROBES}}
+               if win.FIXED in modes else {}),
             "servers": list(by), "by_server": by,
             "metrics": list(win.METRICS)}
 

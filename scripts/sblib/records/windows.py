@@ -33,6 +33,90 @@ METRICS = ("cpu_ns_per_req", SENDER, "rps", "p50", "p99", "p99.9")
 THREAD_PER_TARGET, ONE_RING = "thread-per-target", "one-ring"
 LOADGEN_THREADS = {THREAD_PER_TARGET: ["--thread-per-target"], ONE_RING: ["-t", "1"]}
 
+# The fixed offered load (mode FIXED): both instances of a window receive
+# the same open-loop rate (loadgen --rate-per-target, latency from the
+# intended send times), LOAD_SHARE of the capacity per instance that
+# PROBES keepalive windows of the baseline beside itself measured, in a
+# window long enough for MIN_REQUESTS a side (results/README.md). Below
+# saturation a server has nothing to batch, so a cost reads what it adds
+# per request: +2 us of work reads +2,000 ns.
+FIXED = "rate"
+# Capacity (mode CAPACITY): two instances sharing a CPU split it, so a
+# window's req/s ratio says what a directive costs per request, not what a
+# quota leaves of a CPU. In a capacity "window" the pair is loaded one after
+# the other, each alone and saturated (closed loop, the isolated slices'
+# connections), back to back in the window's drawn order: the per-pair
+# ratio of req/s is a capacity sample (CPUQuota=50% reads -50%), paired
+# like a window's since the two slices are a second apart.
+CAPACITY = "capacity"
+LOAD_SHARE = 0.6
+MIN_REQUESTS = 10000
+PROBES = 3
+
+
+def offered_rate(probe_rps, share=LOAD_SHARE, min_requests=MIN_REQUESTS, window_s=0.3,
+                 rate=None):
+    """{"rate_per_target", "window_s", "capacity_rps", "why"} of the fixed
+    load from PROBE_RPS, the per-instance req/s of the probe windows (each
+    side of each): SHARE of the lowest (the machine's slow phases come back
+    during the run), rounded down to 100 req/s (at least 100), or RATE
+    where given; and a window of at least WINDOW_S seconds that holds
+    MIN_REQUESTS requests a side at that rate (rounded up to 50 ms). None
+    without a probe figure."""
+    vals = sorted(v for v in probe_rps if isinstance(v, (int, float)) and v > 0)
+    if not vals:
+        return None
+    cap = vals[0]
+    r = rate or max(100, int(cap * share // 100) * 100)
+    w = max(window_s, -(-min_requests * 20 // r) / 20)
+    why = (f"{r / cap:.0%} of the lowest capacity probed, {cap:,.0f} req/s per instance (of "
+           f"{len(vals)} probe sides, the baseline beside itself in keepalive windows); "
+           + ("the rate asked for" if rate else f"{share:.0%} asked for")
+           + f"; {min_requests:,} requests a side")
+    return {"rate_per_target": r, "window_s": round(w, 2), "capacity_rps": round(cap, 1),
+            "why": why}
+
+
+def busy(js):
+    """(the sender's CPU, the server's CPU), each as a share of one CPU, over
+    a probe window of the baseline beside itself (loadgen's JSON JS with
+    --thread-per-target): the loadgen threads' CPU summed (they share one
+    CPU), the server's read once (both targets read the one cgroup). None
+    where loadgen gave no figure."""
+    ts = (js or {}).get("targets") or []
+    dur = (js or {}).get("duration_s")
+    if not ts or not dur:
+        return None
+    lg = [sender_cpu(t)[0] for t in ts]
+    srv = (ts[0].get("server_cpu") or {}).get("usec")
+    if None in lg or not isinstance(srv, (int, float)):
+        return None
+    return sum(lg) / (dur * 1e6), srv / (dur * 1e6)
+
+
+def within(offer, use, share=LOAD_SHARE, min_requests=MIN_REQUESTS, window_s=0.3,
+           lower=True):
+    """OFFER (offered_rate's) lowered where USE, the (sender, server) CPU
+    shares busy() read at its rate, shows either CPU above SHARE: an open
+    loop costs the sender far more per request than a closed one (a timed
+    send and a wake-up each), so a closed-loop capacity overstates what an
+    open loop can offer below saturation. The figures read go in "busy";
+    LOWER False (a rate asked for) only records them."""
+    out = dict(offer)
+    if use is None:
+        return out
+    out["busy"] = {"sender": round(use[0], 3), "server": round(use[1], 3),
+                   "at": offer["rate_per_target"]}
+    top = max(use)
+    if lower and top > share:
+        r = max(100, int(offer["rate_per_target"] * share / top // 100) * 100)
+        out["rate_per_target"] = r
+        out["window_s"] = round(max(window_s, -(-min_requests * 20 // r) / 20), 2)
+        out["why"] += (f"; lowered to {r:,} req/s: at {offer['rate_per_target']:,} the "
+                       f"{'sender' if use[0] >= use[1] else 'server'} CPU was {top:.0%} busy, "
+                       f"above {share:.0%}")
+    return out
+
 
 def plan(variant_ids, base_id, modes, rounds, seed, label):
     """[(round, mode, variant, base_first)] for ROUNDS (an iterable of round

@@ -70,7 +70,8 @@ def sec_costs(res, analysis, ctx):
                          change(t), mark(t), change(p50), change(p99), drop,
                          applied_summary(applied), r["n"]])
         out.append(h(3, f"{g['server']}, {g['mode']}"))
-        out.append(para(baseline_text(g, base_exp)))
+        out.append(para(f"Regime: {rs.regime(res, g['server'], g['mode'])}. "
+                        + baseline_text(g, base_exp)))
         out.append(table(COST_HEADER, rows,
                          ["r", "l", "r", "l", "r", "l", "r", "r", "r", "l", "r", "r", "r", "l",
                           "r"]))
@@ -133,15 +134,15 @@ def failed_slices(res):
 def sec_calibration(res, analysis, ctx):
     cal = ctx["cal"]
     others = sorted(vid for vid in ctx["controls"]
-                    if not any(f"`{analysis['info'][vid]['name']}`" == r[2] for r in cal))
+                    if not any(f"`{analysis['info'][vid]['name']}`" == r[3] for r in cal))
     if not cal and not others:
         return []
     out = [h(2, "Calibration")]
     out.append(para("Controls with a known effect that is not hardening. They are measured "
                     "like the directives but kept out of every ranking, plot and verdict."))
     if cal:
-        out.append(table(["server", "mode", "control", "expected change", "measured change "
-                          "[95% interval]", "agrees with the expected"], cal))
+        out.append(table(["server", "mode", "regime", "control", "expected change",
+                          "measured change [95% interval]", "agrees with the expected"], cal))
         out.append(para("The measured change is the baseline's interquartile mean times the "
                         "ratio and its interval; it agrees when the interval holds the expected "
                         "value, and is too noisy to tell when it holds both 0 and twice that. A "
@@ -155,18 +156,23 @@ def sec_calibration(res, analysis, ctx):
         for r in g["rows"]:
             if r["variant"] in others:
                 c, t = r["cmp"].get("cpu_ns_per_req"), r["cmp"].get("rps")
-                rows.append([g["server"], g["mode"], f"`{analysis['info'][r['variant']]['name']}`",
+                rows.append([g["server"], g["mode"], rs.regime(res, g["server"], g["mode"]),
+                             f"`{analysis['info'][r['variant']]['name']}`",
                              change(c), f"{change(t)} ({g['methods'].get('rps', 'isolated')})",
                              alone(res, g, r["variant"])])
     if rows:
-        out.append(table(["server", "mode", "control without a stated answer",
+        out.append(table(["server", "mode", "regime", "control without a stated answer",
                           "CPU per request change [95%]", "req/s change [95%] (measured in)",
                           "req/s alone: baseline → control (isolated levels, slices)"], rows))
         if ctx["duet"]:
             out.append(para("In duet windows two instances share the server CPU, each with "
                             "less than half of it, so a CPU quota of half a CPU does not bite "
-                            "there: a quota shows in the levels each instance reaches alone "
-                            "(isolated slices, absolute levels only: no interval, no verdict)."))
+                            "there: a quota shows where each instance is loaded alone, in the "
+                            "capacity regime (mode capacity: back-to-back pairs, each side "
+                            "alone and saturated, the per-pair req/s ratio with an interval; "
+                            "CPUQuota=50% should read −50% there when the server alone is "
+                            "CPU-bound) and in the isolated levels (absolute only: no "
+                            "interval, no verdict)."))
     if ctx["duet"] and cal:
         out.append(para(
             "What a saturated server's CPU per request does with +2 µs of work: a server "
@@ -178,8 +184,12 @@ def sec_calibration(res, analysis, ctx):
             "duet windows (8 connections each), +917 ± 39 ns with 2 connections each, "
             "and +2,002 ± 340 ns with one connection each, where nothing is batched; "
             "inetd, one process per connection, reads about +2,000 ns here too. A "
-            "directive's cost in this report is likewise its cost at saturation under "
-            "this load, which is what capacity planning needs; see results/README.md."))
+            "directive's cost at saturation is likewise its cost to a saturated server "
+            "under this load. At a fixed offered load (mode rate: both sides offered the "
+            "same open-loop rate, well below what either CPU can do) there is nothing to "
+            "batch and the control's expected reading is the work itself; where the run "
+            "measured both regimes, the table above shows the two readings side by side "
+            "and what batching took off at saturation; see results/README.md."))
     return out
 
 

@@ -14,17 +14,26 @@ def calibration_rows(res, analysis):
     with a known answer (spec.json "expect"), against what was measured
     (rs.calibration)."""
     words = {"n/a": "n/a: a process per connection (its start is timed too)",
-             "vague": "too noisy to tell", "yes": "yes", "no": "**no**"}
+             "vague": "too noisy to tell", "yes": "yes", "no": "**no**",
+             "batching": "below it, above 0: batching at saturation"}
     rows = []
     for c in rs.calibration(res, analysis):
-        head = [c["server"], c["mode"], f"`{c['directive']}`"]
-        if c["measured"] is None:
-            rows.append(head + [f"{c['expected']:+g}", "-", "-"])
-            continue
+        head = [c["server"], c["mode"], c["regime"], f"`{c['directive']}`"]
         unit = " ns" if c["metric"].endswith("_ns_per_req") else ""
-        rows.append(head + [f"{c['expected']:+,.0f}{unit}",
-                            f"{c['measured']:+,.0f}{unit} [{c['lo']:+,.0f}, {c['hi']:+,.0f}]",
-                            words[c["agrees"]]])
+        exp = f"{c['expected']:+,.0f}{unit}"
+        if c["regime"] in rs.BATCHING and c["expected"] > 0:
+            exp = f"≤ {exp} (batching)"
+        if c["measured"] is None:
+            rows.append(head + [exp, "-", "-"])
+            continue
+        agrees = words[c["agrees"]]
+        f = c.get("at_fixed_load")
+        if f:
+            agrees += (f"; at the {f['regime']}: {f['measured']:+,.0f}{unit} "
+                       f"[{f['lo']:+,.0f}, {f['hi']:+,.0f}], so batching took "
+                       f"{f['measured'] - c['measured']:,.0f}{unit} off here")
+        rows.append(head + [exp, f"{c['measured']:+,.0f}{unit} [{c['lo']:+,.0f}, {c['hi']:+,.0f}]",
+                            agrees])
     return rows
 
 
@@ -158,12 +167,15 @@ def hardened_rows(res, analysis):
 def calibration_line(cal):
     """The calibration table in one sentence."""
     by = {}
-    for server, mode, ctl, want, got, agrees in cal:
+    for server, mode, regime, ctl, want, got, agrees in cal:
         word = "agrees" if agrees == "yes" else "**does not agree**" if agrees == "**no**" \
-            else "cannot tell" if agrees.startswith("too noisy") else "has no verdict"
-        by.setdefault(word, []).append(f"{server} {mode}" + (f" ({got} against {want})"
-                                                             if word != "agrees" else ""))
-    order = ["agrees", "**does not agree**", "cannot tell", "has no verdict"]
+            else "cannot tell" if agrees.startswith("too noisy") \
+            else "reads less at saturation (batching)" if agrees.startswith("below it") \
+            else "has no verdict"
+        by.setdefault(word, []).append(f"{server} {mode} ({regime}" + (
+            f"; {got} against {want})" if word != "agrees" else ")"))
+    order = ["agrees", "**does not agree**", "reads less at saturation (batching)",
+             "cannot tell", "has no verdict"]
     return "**Calibration**: the known cost " + "; ".join(
         f"{w} on {', '.join(by[w])}" for w in order if w in by) + " ([details](#calibration))."
 
