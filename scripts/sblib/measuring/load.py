@@ -232,7 +232,8 @@ class Loader:
             meta["epoch"] = pair[0].epoch
         sides, errs = [], []
         for i in pair:
-            conns = min(self.a.connections, i.spec.get("connections", self.a.connections))
+            want = d.get("capacity_connections", self.a.connections)
+            conns = min(want, i.spec.get("connections", want))
             js, err, _cpu = self.load(i.url, "keepalive", dur, ds["warmup_s"],
                                       i.cpu_dirs_cached, conns, None, i.netns_file)
             sides.append(js)

@@ -72,6 +72,10 @@ def add_options(ap):
                     help="mode capacity: measured seconds of each instance's turn alone in a "
                          "capacity pair (default 0.3: a whole number of CPUQuota= periods of "
                          "100 ms, so a quota's share is read exactly)")
+    ap.add_argument("--capacity-connections", type=int, default=64,
+                    help="mode capacity: connections of each instance's turn alone (default 64: "
+                         "with 16 one drop instance used about 45%% of its CPU, so a quota "
+                         "never bit)")
     ap.add_argument("--window-loadgen", choices=win.LOADGEN_THREADS,
                     default=win.THREAD_PER_TARGET,
                     help="duet: how loadgen drives a window's two instances: a thread each "
@@ -162,9 +166,9 @@ def build_plan(a):
     if duet_on and not (0.05 <= a.window <= 600 and 0 <= a.window_warmup <= 60):
         raise PlanError("--window must be 0.05..600 seconds and --window-warmup 0..60")
     if not (0 < a.fixed_share <= 1 and (a.fixed_rate is None or 100 <= a.fixed_rate <= 10 ** 6)
-            and 0.1 <= a.capacity_slice <= 60):
-        raise PlanError("--fixed-share must be in (0, 1], --fixed-rate 100..1000000 req/s and "
-                        "--capacity-slice 0.1..60 seconds")
+            and 0.1 <= a.capacity_slice <= 60 and 1 <= a.capacity_connections <= 10000):
+        raise PlanError("--fixed-share must be in (0, 1], --fixed-rate 100..1000000 req/s, "
+                        "--capacity-slice 0.1..60 seconds and --capacity-connections 1..10000")
     if duet_on and not 1 <= a.window_connections <= 1000:
         raise PlanError("--window-connections must be 1..1000")
     if not (0.1 <= a.duration <= 600):
@@ -318,7 +322,8 @@ def duet_plan(a, servers, modes, entry):
                                                    spec.get("connections", a.window_connections))}
     return {"rounds": a.windows, "window_s": a.window,
             "isolated_reps": a.duet_reps,
-            **({"capacity_s": a.capacity_slice} if win.CAPACITY in modes else {}),
+            **({"capacity_s": a.capacity_slice, "capacity_connections": a.capacity_connections}
+               if win.CAPACITY in modes else {}),
             # mode rate: a fixed offered load per server, probed at run time
             # (each rate window's record says it: "fixed_load")
             **({"fixed_load": {"share": a.fixed_share, "rate": a.fixed_rate,
