@@ -247,12 +247,12 @@ class FixedAndCapacityWindows(unittest.TestCase):
         self.assertEqual([r["cpu_ns_per_req"] for r in recs], [10000.0, 10000.0])
         # each turn alone with the capacity's own connections (16 did not
         # saturate one drop instance), capped by the server's own count
-        self.assertTrue(all(c[c.index("-c") + 1] == "16" for c in lg.calls))
+        self.assertTrue(all(c[c.index("-c", c.index("lg")) + 1] == "16" for c in lg.calls))
         lg.spec = dict(self.SPEC, duet=dict(self.SPEC["duet"], capacity_connections=64))
         lg.calls.clear()
         x.spec = {"connections": 32}
         lg.window([x, b], win.CAPACITY, 0, 5, 0)
-        self.assertEqual([c[c.index("-c") + 1] for c in lg.calls], ["32", "64"])
+        self.assertEqual([c[c.index("-c", c.index("lg")) + 1] for c in lg.calls], ["32", "64"])
 
 
 class Regimes(unittest.TestCase):
