@@ -22,10 +22,7 @@ from sblib import templates
 RELEASES = ("bullseye", "bookworm", "bookworm-backports", "trixie")   # oldest first
 DEFAULT_RELEASE = "bookworm"
 SYSTEMD = {"bullseye": 247, "bookworm": 252, "bookworm-backports": 254, "trixie": 257}
-# said wherever a baseline of one release is set beside another's
-STACK_NOTE = ("a baseline's change from one release to another is the whole stack's "
-              "(systemd, glibc, OpenSSL, the servers built against them); a directive's cost "
-              "is always against the baseline of its own release")
+STACK_NOTE = cat.STACK_NOTE
 UNIT = "sbprobe-{name}.service"
 # what systemd 247 ... 257 say about a line they do not take
 _REFUSED = re.compile(r"Unknown key name|Unknown section|Failed to parse|Invalid|"
@@ -235,7 +232,8 @@ def stack(host):
            "a clean root" if os.path.exists(os.path.join(host.root, "etc", "sandbench-release"))
            else "a root of the user's",
            "kernel_release": un.split()[0] if un.split() else None,
-           "kernel_package": kernel_package(un),
+           "kernel_package": kernel_package(un.split(None, 1)[1] if len(un.split()) > 1
+                                             else ""),
            "servers_built": (getattr(host, "servers", None) or {}).get("built")
            or "this machine's build"}
     for key, names in STACK.items():
