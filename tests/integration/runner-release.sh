@@ -38,46 +38,38 @@ cat "$out/log"
 /usr/bin/python3 - "$out/r" <<'PY' || exit 1
 import json, os, sys
 d = sys.argv[1]
-def load(n):
-    with open(os.path.join(d, n)) as f:
-        return json.load(f)
-bad = []
-def check(cond, what):
-    if not cond:
-        bad.append(what)
-st, spec, env, var = load("status.json"), load("spec.json"), load("env.json"), load("variants.json")
-check(st["state"] == "complete", f"state {st['state']}")
-check(spec.get("release") == "trixie", f"spec.release {spec.get('release')}")
-check(env.get("release") == "trixie", f"env.release {env.get('release')}")
-check(str(env.get("systemd_package")).startswith("systemd 257"), f"systemd {env.get('systemd_package')}")
-check(str(env.get("systemd")).startswith("systemd 257"), f"env.systemd {env.get('systemd')}")
-check(str(env.get("libssl_package")).startswith("libssl3"), f"libssl {env.get('libssl_package')}")
-check(str(env.get("glibc_package", "")).startswith("libc6 2.4"), f"glibc {env.get('glibc_package')}")
-check(env.get("kernel_release") == os.uname().release, f"kernel {env.get('kernel_release')}")
-check("trixie" in str(env.get("servers_built")), f"servers_built {env.get('servers_built')}")
-base = var.get("drop/baseline") or {}
-check(base.get("status") == "ok", f"baseline {base.get('status')}: {base.get('reason')}")
-cmd = (base.get("evidence") or {}).get("cmdline") or []
-check(bool(cmd) and cmd[0].startswith("/opt/sandbench-bin/"),
-      f"the baseline ran {cmd[:1]}, not the build made inside trixie's root")
-new = var.get("drop/private-tmp-disconnected") or {}
-check(new.get("status") == "ok", f"private-tmp-disconnected {new.get('status')}: {new.get('reason')}")
-check((new.get("evidence") or {}).get("mnt_ns_differs") is True,
-      "PrivateTmp=disconnected: no private mount namespace")
-un = var.get("drop/protect-hostname-private") or {}
-check(un.get("status") == "unsupported", f"protect-hostname-private {un.get('status')}")
-check("unknown to systemd 257 (release trixie)" in str(un.get("reason")),
-      f"its reason: {un.get('reason')}")
+st, spec, env, var = (json.load(open(os.path.join(d, n + ".json")))
+                      for n in ("status", "spec", "env", "variants"))
 rows = [json.loads(l) for l in open(os.path.join(d, "runs.jsonl")) if l.strip()]
-check(any(r.get("variant") == "drop/private-tmp-disconnected" for r in rows),
-      "no window or slice of private-tmp-disconnected")
-check(not any(r.get("variant") == "drop/protect-hostname-private" for r in rows),
-      "the unknown directive was measured")
+base = var.get("drop/baseline") or {}
+cmd = (base.get("evidence") or {}).get("cmdline") or ["?"]
+new = var.get("drop/private-tmp-disconnected") or {}
+un = var.get("drop/protect-hostname-private") or {}
+measured = {r.get("variant") for r in rows}
+expect = [
+    (st["state"] == "complete", f"state {st['state']}"),
+    (spec.get("release") == "trixie" == env.get("release"), "spec/env release"),
+    (str(env.get("systemd_package")).startswith("systemd 257"), env.get("systemd_package")),
+    (str(env.get("systemd")).startswith("systemd 257"), f"env.systemd {env.get('systemd')}"),
+    (str(env.get("libssl_package")).startswith("libssl3"), env.get("libssl_package")),
+    (str(env.get("glibc_package")).startswith("libc6 2.4"), env.get("glibc_package")),
+    (env.get("kernel_release") == os.uname().release, env.get("kernel_release")),
+    ("trixie" in str(env.get("servers_built")), env.get("servers_built")),
+    (base.get("status") == "ok", f"baseline {base.get('status')}: {base.get('reason')}"),
+    (cmd[0].startswith("/opt/sandbench-bin/"), f"the baseline ran {cmd[0]}, not trixie's build"),
+    (new.get("status") == "ok", f"private-tmp-disconnected {new.get('status')}: {new.get('reason')}"),
+    ((new.get("evidence") or {}).get("mnt_ns_differs") is True, "no private mount namespace"),
+    ("drop/private-tmp-disconnected" in measured, "private-tmp-disconnected not measured"),
+    (un.get("status") == "unsupported", f"protect-hostname-private {un.get('status')}"),
+    ("unknown to systemd 257 (release trixie)" in str(un.get("reason")), un.get("reason")),
+    ("drop/protect-hostname-private" not in measured, "the unknown directive was measured"),
+]
+bad = [str(what) for ok, what in expect if not ok]
 if bad:
     print("FAIL: " + "; ".join(bad))
     sys.exit(1)
-print(f"ok: trixie host ({env['systemd_package']}, {env['libssl_package']}), "
-      f"server {cmd[0]}, {len(rows)} records")
+print(f"ok: trixie host ({env['systemd_package']}, {env['libssl_package']}), server {cmd[0]}, "
+      f"{len(rows)} records")
 PY
 scripts/sandbench host --name "$name" status >/dev/null 2>&1 && { echo "FAIL: host left up"; exit 1; }
 echo PASS

@@ -143,22 +143,29 @@ def ensure(release=DEFAULT_RELEASE, log=None, timeout=900, kind="host"):
         log(f"building a clean {release} {'root' if kind == 'host' else kind + ' root'} "
             f"({len(pkgs)} packages) in {path} (once; about a minute)")
         t0 = time.monotonic()
-        try:
-            r = subprocess.run(mmdebstrap_argv(release, pkgs, tmp), stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True, timeout=timeout)
-        except subprocess.TimeoutExpired:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise RootError(f"mmdebstrap did not finish in {timeout}s") from None
-        if r.returncode != 0:
-            shutil.rmtree(tmp, ignore_errors=True)
-            tail = "\n".join(r.stdout.strip().splitlines()[-15:])
-            raise RootError(f"mmdebstrap failed (exit {r.returncode}):\n{tail}")
+        _build(mmdebstrap_argv(release, pkgs, tmp), tmp, "mmdebstrap", timeout)
         with open(os.path.join(tmp, MARKER), "w") as f:
             f.write(release + "\n")
         os.rename(tmp, path)
         log(f"built in {time.monotonic() - t0:.0f}s")
         prune(release, keep=path, log=log, kind=kind)
     return path
+
+
+def _build(argv, tmp, what, timeout):
+    """Runs ARGV, which builds into TMP; on a failure or after TIMEOUT
+    seconds removes TMP and raises RootError naming WHAT with its output's
+    tail."""
+    try:
+        r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                           timeout=timeout)
+    except subprocess.TimeoutExpired:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise RootError(f"{what} did not finish in {timeout}s") from None
+    if r.returncode != 0:
+        shutil.rmtree(tmp, ignore_errors=True)
+        tail = "\n".join(r.stdout.strip().splitlines()[-15:])
+        raise RootError(f"{what} failed (exit {r.returncode}):\n{tail}")
 
 
 class _locked:
@@ -274,18 +281,8 @@ def servers(root, log=None, timeout=600):
                                    "--dirty"]) or "unknown"
         log(f"building the servers inside {build_root} ({how}; once per source change)")
         t0 = time.monotonic()
-        try:
-            r = subprocess.run(build_argv(build_root, tmp, version), stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True, timeout=timeout)
-        except subprocess.TimeoutExpired:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise RootError(f"building the servers in {build_root} took over {timeout}s") \
-                from None
-        if r.returncode != 0:
-            shutil.rmtree(tmp, ignore_errors=True)
-            tail = "\n".join(r.stdout.strip().splitlines()[-15:])
-            raise RootError(f"building the servers in {build_root} failed "
-                            f"(exit {r.returncode}):\n{tail}")
+        _build(build_argv(build_root, tmp, version), tmp,
+               f"building the servers in {build_root}", timeout)
         shutil.rmtree(out, ignore_errors=True)
         os.rename(tmp, out)
         log(f"servers built in {time.monotonic() - t0:.0f}s")
