@@ -12,30 +12,27 @@
 # never silently measured as a baseline, and that nothing is left running.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-[ "$(id -u)" = 0 ] || { echo "needs root"; exit 77; }
-[ -d /run/systemd/system ] && { echo "systemd is PID 1: the host is this machine, no release"; exit 77; }
-command -v systemd-nspawn >/dev/null || { echo "no systemd-nspawn"; exit 77; }
-command -v mmdebstrap >/dev/null || { echo "no mmdebstrap"; exit 77; }
-bin=${BIN:-build/bin}
-[ -x "$bin/loadgen" ] || { echo "$bin/loadgen not built"; exit 77; }
-out=$(mktemp -d)
+NAME=release
+. tests/integration/lib/sandbox.sh
+[ -d /run/systemd/system ] && skip "systemd is PID 1: the host is this machine, no release"
+command -v mmdebstrap >/dev/null || skip "no mmdebstrap"
 name=sbtest-rel-$$
-trap 'scripts/sandbench host --name "$name" down >/dev/null 2>&1; rm -rf "$out"' EXIT INT TERM
+trap '$sb host --name "$name" down >/dev/null 2>&1; rm -rf "$tmp"' EXIT
 
-# the roots first (no lock needed), so the run's lock wait is the run's
-scripts/sandbench host root --release trixie --servers >"$out/bins" 2>"$out/root.log" || {
-	cat "$out/root.log"; echo "FAIL: trixie's root or its servers could not be built"; exit 1; }
-env -u SANDBENCH_ROOT scripts/sandbench run --name "$name" --lock-timeout 200 --release trixie \
+# the root, its build root and the servers first (no lock needed)
+$sb host root --release trixie --servers >"$tmp/bins" 2>"$tmp/root.log" || {
+	cat "$tmp/root.log"; fail "trixie's root or its servers could not be built"; }
+env -u SANDBENCH_ROOT $sb run --name "$name" --lock-timeout 200 --release trixie \
 	--servers drop --directives private-tmp-disconnected,protect-hostname-private \
 	--windows 2 --epochs 1 --window 0.2 --duet-reps 1 --duration 0.3 --warmup 0.1 \
-	--slice-warmup 0.1 --seed 3 --loadgen "$bin/loadgen" --out "$out/r" --no-report \
-	>"$out/log" 2>&1
+	--slice-warmup 0.1 --seed 3 --loadgen "$BIN/loadgen" --out "$tmp/r" --no-report \
+	>"$tmp/log" 2>&1
 rc=$?
-cat "$out/log"
-[ $rc = 75 ] && { echo "another sandbox host held the lock for 200 s"; exit 77; }
-[ $rc = 0 ] || { echo "FAIL: sandbench run --release trixie exit $rc"; exit 1; }
+cat "$tmp/log"
+[ $rc = 75 ] && skip "another sandbox host held the lock for 200 s"
+[ $rc = 0 ] || fail "sandbench run --release trixie exit $rc"
 
-/usr/bin/python3 - "$out/r" <<'PY' || exit 1
+/usr/bin/python3 - "$tmp/r" <<'PY' || exit 1
 import json, os, sys
 d = sys.argv[1]
 st, spec, env, var = (json.load(open(os.path.join(d, n + ".json")))
@@ -71,5 +68,5 @@ if bad:
 print(f"ok: trixie host ({env['systemd_package']}, {env['libssl_package']}), server {cmd[0]}, "
       f"{len(rows)} records")
 PY
-scripts/sandbench host --name "$name" status >/dev/null 2>&1 && { echo "FAIL: host left up"; exit 1; }
+$sb host --name "$name" status >/dev/null 2>&1 && fail "host left up"
 echo PASS
