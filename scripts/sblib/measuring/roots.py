@@ -131,6 +131,7 @@ def ensure(release=DEFAULT_RELEASE, log=None, timeout=900, kind="host"):
     pkgs = packages(release, kind)
     path = path_of(release, pkgs, kind)
     if os.path.isdir(os.path.join(path, "usr")):
+        _mark(path, release)
         return path
     if not shutil.which("mmdebstrap"):
         raise RootError("mmdebstrap not found: install it (scripts/deps)")
@@ -144,12 +145,19 @@ def ensure(release=DEFAULT_RELEASE, log=None, timeout=900, kind="host"):
             f"({len(pkgs)} packages) in {path} (once; about a minute)")
         t0 = time.monotonic()
         _build(mmdebstrap_argv(release, pkgs, tmp), tmp, "mmdebstrap", timeout)
-        with open(os.path.join(tmp, MARKER), "w") as f:
-            f.write(release + "\n")
+        _mark(tmp, release)
         os.rename(tmp, path)
         log(f"built in {time.monotonic() - t0:.0f}s")
         prune(release, keep=path, log=log, kind=kind)
     return path
+
+
+def _mark(root, release):
+    """Names RELEASE in ROOT (MARKER), which a root built before markers lacks."""
+    p = os.path.join(root, MARKER)
+    if not os.path.exists(p) and os.access(os.path.dirname(p), os.W_OK):
+        with open(p, "w") as f:
+            f.write(release + "\n")
 
 
 def _build(argv, tmp, what, timeout):
