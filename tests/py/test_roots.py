@@ -71,6 +71,15 @@ class Names(unittest.TestCase):
         self.assertEqual(roots.release_of(mine), "bullseye")
         self.assertIsNone(roots.release_of("/elsewhere/trixie-0123456789ab"))
 
+    def test_prune_bins_keeps_the_newest_builds(self):
+        d = os.path.join(self.cache, "bins")
+        names = [f"trixie-1234abcd-{k:012x}" for k in range(7)] + ["bookworm-1234abcd-0"]
+        for k, n in enumerate(names):
+            os.makedirs(os.path.join(d, n))
+            os.utime(os.path.join(d, n), (k, k))
+        roots._prune_bins(names[0])      # just built, but the oldest mtime here
+        self.assertEqual(sorted(os.listdir(d)), sorted([names[0]] + names[4:]))
+
     def test_prune_keeps_other_releases_and_kinds(self):
         names = ["bookworm-aaaaaaaaaaaa", "bookworm-bbbbbbbbbbbb", "bookworm-backports-cccccccccccc",
                  "bookworm-build-dddddddddddd", "trixie-eeeeeeeeeeee"]

@@ -298,12 +298,18 @@ def servers(root, log=None, timeout=600):
     return os.path.join(out, "bin"), how
 
 
+KEEP_BUILDS = 4     # per build root: checkouts of other sources may share the cache
+
+
 def _prune_bins(keep):
-    """Removes the other builds of the same release and build root (older
-    sources), but none a running container binds."""
+    """Removes the builds of the same release and build root but the
+    KEEP_BUILDS newest (KEEP among them), and none a running container binds."""
     d = os.path.join(CACHE, "bins")
     stem = keep.rsplit("-", 1)[0] + "-"
-    for n in os.listdir(d):
-        p = os.path.join(d, n)
-        if n != keep and n.startswith(stem) and not n.endswith(".tmp") and not _in_use(p):
+    old = sorted((p for p in (os.path.join(d, n) for n in os.listdir(d))
+                  if os.path.basename(p).startswith(stem) and not p.endswith(".tmp")
+                  and os.path.basename(p) != keep),
+                 key=os.path.getmtime, reverse=True)[KEEP_BUILDS - 1:]
+    for p in old:
+        if not _in_use(p):
             shutil.rmtree(p, ignore_errors=True)
