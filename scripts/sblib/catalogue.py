@@ -16,6 +16,11 @@ UNITS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.realpath(__file__)))), "units")
 DIRECTIVES = os.path.join(UNITS, "directives")
 PROFILES = os.path.join(UNITS, "profiles")
+# said wherever a baseline of one Debian release is set beside another's
+# (`--release`: sblib.measuring.releases)
+STACK_NOTE = ("a baseline's change from one release to another is the whole stack's "
+              "(systemd, glibc, OpenSSL, the servers built against them); a directive's cost "
+              "is always against the baseline of its own release")
 
 # The reference servers: which unit files make one instance, which unit is
 # started, which unit the directives' drop-ins go to, which units' cgroups

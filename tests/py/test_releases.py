@@ -1,5 +1,7 @@
 """The catalogue's release probe (sblib.measuring.releases): its judgement
 of systemd-analyze output, the probe unit, and the first release of each."""
+import contextlib
+import io
 import json
 import os
 import sys
@@ -57,3 +59,98 @@ class Committed(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class FakeHost:
+    """A host whose systemd answers `systemctl --version` with LINE and
+    `systemd-analyze verify` with VERIFY; records what ran."""
+
+    def __init__(self, line, verify="", root="/"):
+        self.line, self.verify_out, self.root, self.bindir = line, verify, root, "/b"
+        self.ran, self.files = [], {}
+
+    def run(self, argv, timeout=60, check=False):
+        self.ran.append(argv)
+        out = self.line + "\n+PAM" if argv[0] == "systemctl" else \
+            self.verify_out if argv[:2] == ["systemd-analyze", "verify"] else ""
+
+        class R:
+            stdout, stderr, returncode = out, "", 0
+        return R()
+
+    def write(self, path, text):
+        self.files[path] = text
+
+
+class Refused(unittest.TestCase):
+    def test_from_releases_json_when_the_host_is_a_probed_systemd(self):
+        doc = releases.load()
+        line = doc["releases"]["bookworm"]["systemd"]
+        h = FakeHost(line)
+        why = releases.refused(h, "private-tmp-disconnected")
+        self.assertTrue(why.startswith("private-tmp-disconnected: unknown to systemd 252 "
+                                       "(release bookworm): Failed to parse"), why)
+        self.assertIsNone(releases.refused(h, "private-tmp-yes"))
+        self.assertFalse([a for a in h.ran if a[0] == "systemd-analyze"])   # no probe needed
+
+    def test_another_systemd_is_probed_in_the_host(self):
+        h = FakeHost("systemd 247 (247.3-7+deb11u6)", verify=(
+            "/run/sandbench-probe/sbprobe-private-tmp-disconnected.service:6: Failed to parse "
+            "boolean value, ignoring: disconnected\n"))
+        why = releases.refused(h, "private-tmp-disconnected")
+        self.assertIn("unknown to systemd 247 (release this root)", why)
+        self.assertIn("PrivateTmp=disconnected", h.files[
+            "/run/sandbench-probe/sbprobe-private-tmp-disconnected.service"])
+        h.verify_out = ""
+        self.assertIsNone(releases.refused(h, "private-tmp-yes"))
+        # asked once per host and directive
+        n = len(h.ran)
+        releases.refused(h, "private-tmp-disconnected")
+        self.assertEqual(len(h.ran), n)
+
+    def test_a_stand_in_host_without_systemd_refuses_nothing(self):
+        self.assertIsNone(releases.refused(object(), "private-tmp-disconnected"))
+
+    def test_systemd_major(self):
+        self.assertEqual(releases.systemd_major("systemd 254 (254.26-1~bpo12+1)"), 254)
+        self.assertIsNone(releases.systemd_major("no"))
+
+
+class Stack(unittest.TestCase):
+    def test_dpkg_and_kernel(self):
+        got = releases.parse_dpkg("installed systemd 257.13-1~deb13u1\n"
+                                  "not-installed libssl3 \ninstalled libssl3t64 3.5.10-1\n")
+        self.assertEqual(got, {"systemd": "257.13-1~deb13u1", "libssl3t64": "3.5.10-1"})
+        self.assertEqual(releases.kernel_package(
+            "#1 SMP PREEMPT_DYNAMIC Debian 6.1.129-1 (2025-03-06)"), "6.1.129-1")
+        self.assertEqual(releases.kernel_package("#1 SMP @0"), "#1 SMP @0")
+
+    def test_release_name(self):
+        h = FakeHost("x")
+        self.assertEqual(releases.release_name(h, 'VERSION_CODENAME=bookworm\n'), "bookworm")
+        self.assertIsNone(releases.release_name(h, ""))
+
+
+class SupportTable(unittest.TestCase):
+    def test_every_release_with_what_was_not_probed(self):
+        doc = {"releases": {"trixie": {"directives": {"a": {"status": "known"}}}},
+               "since": {"a": "trixie"}}
+        rels, rows = releases.support_table(doc, ["a", "b"])
+        self.assertEqual(rels, list(releases.RELEASES))
+        self.assertEqual(rows[0][1]["trixie"], "known")
+        self.assertEqual(rows[0][1]["bullseye"], "not probed")
+        self.assertEqual(rows[1][1]["trixie"], "not probed")
+        rels, rows = releases.support_table(doc, ["a"], "trixie")
+        self.assertEqual((rels, rows), (["trixie"], [("a", {"trixie": "known"}, "trixie")]))
+
+
+class Options(unittest.TestCase):
+    def test_release_and_root_reach_the_host(self):
+        from sblib.measuring import runplan
+        a = runplan.parse(["--release", "trixie", "--servers", "drop"])
+        self.assertEqual(releases.host_args(a), {"root": None, "release": "trixie"})
+        self.assertEqual(runplan.build_plan(a)["release"], "trixie")
+        a = runplan.parse(["--servers", "drop"])
+        self.assertNotIn("release", runplan.build_plan(a))
+        with self.assertRaises(SystemExit), contextlib.redirect_stderr(io.StringIO()):
+            runplan.parse(["--release", "sid"])

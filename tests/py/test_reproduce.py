@@ -14,6 +14,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 from sblib.commands import reproduce  # noqa: E402
 from sblib.analysis import reproduction as rp  # noqa: E402
 from sblib.analysis import results as rs  # noqa: E402
+from sblib.analysis import sets  # noqa: E402
 import sbfixture  # noqa: E402
 
 
@@ -175,6 +176,44 @@ class Against(unittest.TestCase):
         self.assertEqual(rc, 0)
         self.assertIn("sandbench run --profile quick --out somewhere --method isolated --seed 1",
                       out)
+
+
+
+class Stack(unittest.TestCase):
+    def test_what_differs_in_the_stack(self):
+        a = {"release": "bookworm", "systemd_package": "systemd 252.39-1~deb12u2",
+             "libssl_package": "libssl3 3.0.17-1~deb12u2", "glibc_package": "libc6 2.36-9",
+             "kernel_package": "6.1.129-1", "kernel": "6.1.0-32-amd64"}
+        b = dict(a, release="trixie", systemd_package="systemd 257.13-1~deb13u1")
+        self.assertEqual(rp.stack_differences(a, b),
+                         [("release", "bookworm", "trixie"),
+                          ("systemd_package", "systemd 252.39-1~deb12u2",
+                           "systemd 257.13-1~deb13u1")])
+        self.assertEqual(rp.stack_differences(a, dict(a)), [])
+        # a set made before releases: its systemd and openssl lines
+        old = {"systemd": "systemd 252 (252.39-1~deb12u2)", "openssl": "OpenSSL 3.0.17"}
+        self.assertEqual(rp.stack_differences(old, dict(old, openssl="OpenSSL 3.5.10")),
+                         [("openssl", "OpenSSL 3.0.17", "OpenSSL 3.5.10")])
+
+    def test_reproduce_md_says_so(self):
+        d = tempfile.mkdtemp(prefix="sb-repro-")
+        try:
+            orig = sbfixture.make_results(os.path.join(d, "orig"), seed=1)
+            again = sbfixture.make_results(os.path.join(d, "again"), seed=2)
+            for path, rel in ((orig, "bookworm"), (again, "trixie")):
+                with open(os.path.join(path, "env.json"), "w") as f:
+                    f.write('{"kernel": "6.1.0-test", "release": "%s"}' % rel)
+            rc, out, err = run([orig, "--against", again])
+            self.assertIn("**The stack differs from the set's:** release bookworm -> trixie",
+                          out)
+            self.assertIn("the whole stack's", out)
+            self.assertNotIn("The stack differs", run([orig, "--against", orig])[1])
+            plan = rp.plan(sets.load(again),
+                           os.path.join(d, "new"))
+            self.assertTrue(any("ran under trixie" in n and "gave no --release" in n
+                                for n in plan["notes"]), plan["notes"])
+        finally:
+            shutil.rmtree(d)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ import os
 import re
 import shlex
 
+from sblib import catalogue as cat
 from sblib import util
 from sblib.analysis import results as rs
 from sblib.analysis import sets
@@ -211,6 +212,7 @@ def plan(side, out):
             notes += [n for n in sub["notes"] if n not in notes]
     if "run" in kinds:
         steps, merge = run_plan(side["res"]["spec"], out)
+        notes += release_notes(side["res"])
     if "startup" in kinds:
         spec = side.get("startup_spec") or {}
         if "run" not in kinds or (spec.get("argv") or [""])[0] == "startup":
@@ -229,6 +231,20 @@ def plan(side, out):
         notes.append("the duration of a syscost set is an estimate (its calls at their "
                      "median cost, a second per micro unit run)")
     return {"steps": steps, "merge": merge, "duration_s": duration(side), "notes": notes}
+
+
+def release_notes(res):
+    """What a plan says of the release a run set RES ran under."""
+    env, argv = res.get("env") or {}, [str(a) for a in (res["spec"].get("argv") or [])]
+    if not env.get("release"):
+        return []
+    given = any(a == "--release" or a.startswith("--release=") for a in argv)
+    return [f"the original ran under {env['release']} ({env.get('systemd_package')}, "
+            f"{env.get('libssl_package')}, kernel {env.get('kernel_package')}, "
+            f"{env.get('host_tree')}); the re-run "
+            + ("boots that release's root again (--release, as recorded)" if given else
+               "boots the sandbox host as this machine sets it up (the original gave no "
+               "--release): reproduce.md says where the stacks differ")]
 
 
 # --- how long --------------------------------------------------------------------
@@ -335,6 +351,26 @@ def env_table(a, b):
     return rows
 
 
+# the stack under the servers (env.json): a pair of names, the newer first
+# (sets made before releases recorded only the second)
+STACK_KEYS = (("release", "release"), ("systemd_package", "systemd"),
+              ("libssl_package", "openssl"), ("glibc_package", None),
+              ("kernel_package", "kernel"))
+
+
+def stack_differences(ea, eb):
+    """[(fact, original, reproduction)] of the stack (systemd, OpenSSL,
+    glibc, the kernel, the release) where env.json dicts EA and EB both
+    record it and differ: then a baseline's change is the whole stack's."""
+    out = []
+    for new, old in STACK_KEYS:
+        key = new if ea.get(new) is not None and eb.get(new) is not None else old
+        if key and ea.get(key) is not None and eb.get(key) is not None \
+                and ea[key] != eb[key]:
+            out.append((key, ea[key], eb[key]))
+    return out
+
+
 SPEC_KEYS = ("seed", "servers", "modes", "reps", "epochs", "duration", "warmup", "loadgen",
              "combine", "method", "duet", "profile", "directives", "host_mounts",
              "connections")
@@ -393,6 +429,13 @@ def summary_lines(orig, new, result):
               "|:---|:---|:---|:---|"]
     lines += [f"| {k} | {va} | {vb} | {d} |" for k, va, vb, d in env_table(a, b)]
     lines.append("")
+    stack = stack_differences(a["env"], b["env"])
+    if stack:
+        lines.append("**The stack differs from the set's:** " + "; ".join(
+            f"{k} {va} -> {vb}" for k, va, vb in stack) + f". So {cat.STACK_NOTE}: the "
+            "baselines' absolute figures below measure that change, and a cost that disagrees "
+            "may be the directive's under the other stack.")
+        lines.append("")
     fl = floors(orig.get("analysis"), new.get("analysis"))
     if fl:
         lines.append("Noise floor (A/A control, CPU per request): " + ", ".join(

@@ -12,8 +12,9 @@ from sblib.records import schema
 
 HELP = "boot, inspect, use and power off the systemd sandbox host"
 
-SYNOPSIS = """sandbench host [--name NAME] up [--lock-timeout S] [--root DIR] [--show PATH]...
-       sandbench host root [--release R]
+SYNOPSIS = """sandbench host [--name NAME] up [--lock-timeout S] [--release R | --root DIR]
+                                            [--show PATH]...
+       sandbench host root [--release R] [--servers]
        sandbench host [--name NAME] status [--json] [--json-out FILE]
        sandbench host [--name NAME] exec -- CMD [ARGS...]
        sandbench host [--name NAME] install [--set KEY=VALUE]... FILE...
@@ -40,9 +41,14 @@ removes a stale container of the same name from an interrupted run.
            under a tmpfs; default $SANDBENCH_ROOT), showing none of this
            machine's files but each --show PATH (default $SANDBENCH_SHOW,
            colon-separated), overlaid so nothing written reaches it
-  root     print the path of a clean Debian root (default bookworm) holding
-           only the sandbox host's packages (scripts/deps --host-list),
-           built once with mmdebstrap and cached in /var/cache/sandbench/roots
+           --release R: boot release R's clean root (see root); a clean
+           root's host runs the servers built inside it, against its own
+           glibc, OpenSSL and liburing, at /opt/sandbench-bin
+  root     print the path of a clean Debian root of release R (bullseye,
+           bookworm (default), bookworm-backports, trixie) holding only the
+           sandbox host's packages (scripts/deps --host-list R), built once
+           with mmdebstrap and cached in /var/cache/sandbench/roots;
+           --servers: print the directory of the servers built inside it
   status   mode, PIDs, systemd state, installed units (exit 1 when not up)
   exec     run CMD inside the host (systemctl, journalctl, systemd-analyze...)
   install  copy unit files / drop-ins (DIR.d/NAME.conf keeps its DIR.d) into
@@ -99,28 +105,34 @@ def cmd_up(name, rest):
     ap = argparse.ArgumentParser(prog="sandbench host up")
     ap.add_argument("--lock-timeout", type=float, default=300)
     ap.add_argument("--boot-timeout", type=float, default=90)
-    ap.add_argument("--root", metavar="DIR")
     ap.add_argument("--show", action="append", metavar="PATH")
+    which = ap.add_mutually_exclusive_group()
+    which.add_argument("--root", metavar="DIR")
+    which.add_argument("--release", choices=_roots.RELEASES)
     a = ap.parse_args(rest)
     # SIGTERM during boot must tear down like SIGINT does.
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     h = _host.up(name, owner=0, lock_timeout=a.lock_timeout, boot_timeout=a.boot_timeout,
-                 root=a.root, show=a.show)
+                 root=a.root, show=a.show, release=a.release)
     print(f"host '{name}' {'up' if h.owned else 'already up'}: mode {h.mode}, "
           f"systemd pid {h.leader}" + (f", nspawn pid {h.nspawn_pid}" if h.nspawn_pid else "")
-          + (f", root {h.root}" if h.root != "/" else ""))
+          + (f", root {h.root}" if h.root != "/" else "")
+          + (f"; servers {h.servers['built']}" if h.servers else ""))
     return 0
 
 
 def cmd_root(name, rest):
     ap = argparse.ArgumentParser(prog="sandbench host root")
     ap.add_argument("--release", default=_roots.DEFAULT_RELEASE, choices=_roots.RELEASES)
+    ap.add_argument("--servers", action="store_true")
     a = ap.parse_args(rest)
-    if os.geteuid() != 0 and not os.path.isdir(
-            os.path.join(_roots.path_of(a.release, _roots.packages()), "usr")):
-        print("sandbench host root: building a root needs root (mmdebstrap)", file=sys.stderr)
+    if os.geteuid() != 0 and (a.servers or not os.path.isdir(
+            os.path.join(_roots.path_of(a.release, _roots.packages(a.release)), "usr"))):
+        print("sandbench host root: building a root needs root (mmdebstrap, systemd-nspawn)",
+              file=sys.stderr)
         return 2
-    print(_roots.ensure(a.release))
+    path = _roots.ensure(a.release)
+    print(_roots.servers(path)[0] if a.servers else path)
     return 0
 
 
@@ -152,6 +164,8 @@ def cmd_status(name, rest):
         print(f"host '{name}': mode {d['mode']}, systemd {d['system']}, leader pid {d['leader']}, "
               f"nspawn pid {d['nspawn_pid']}, owner {owner}")
         print(f"  unit cgroups under {d['cgroup_root']}")
+        if d.get("servers"):
+            print(f"  servers: {d['servers']['built']}, at {d['bindir']}")
         for p in d["installed"]:
             print(f"  installed {p}")
     return 0 if h else 1

@@ -6,11 +6,13 @@ import textwrap
 from sblib import catalogue as cat
 from sblib.commands import _cli
 from sblib.measuring import kernel
+from sblib.measuring import releases
 from sblib.records import schema
 
 HELP = "show servers, directives (with what they answer) and profiles"
 SCHEMA = schema.tag("list")
-SYNOPSIS = "sandbench list [servers|directives|profiles] [NAME...] [--json] [--json-out FILE]"
+SYNOPSIS = ("sandbench list [servers|directives|profiles] [NAME...] [--release R|all] [--json] "
+            "[--json-out FILE]")
 EXITS = {0: "listed", 2: "bad usage: an unknown option, kind or name (the valid ones are named)"}
 
 USAGE = f"""\
@@ -20,6 +22,12 @@ Without arguments lists everything. With a kind and NAMEs shows those entries
 in full (a directive's header and drop-in, a profile's directives); an unknown
 name is an error that lists the valid ones.
 
+  --release R       which directives release R's systemd knows (bullseye,
+                    bookworm, bookworm-backports, trixie; all: each release side
+                    by side), from units/directives/releases.json (written by
+                    scripts/catalogue-releases, which starts each directive under
+                    each release); one it does not know is marked UNKNOWN TO
+                    systemd N, and a run there marks its variant unsupported
   --json            print one JSON document (schema {SCHEMA}) instead of text
   --json-out FILE   also write that document to FILE
 
@@ -31,6 +39,7 @@ def main(argv):
     ap = argparse.ArgumentParser(prog="sandbench list", usage=SYNOPSIS, add_help=False)
     ap.add_argument("-h", "--help", action="store_true")
     _cli.add_json(ap)
+    ap.add_argument("--release", choices=releases.RELEASES + ("all",))
     ap.add_argument("kind", nargs="?")
     ap.add_argument("names", nargs="*")
     try:
@@ -54,7 +63,7 @@ def main(argv):
                       "directives`", file=sys.stderr)
                 return 2
     try:
-        data = collect(a.kind, a.names)
+        data = collect(a.kind, a.names, a.release)
     except cat.CatalogueError as e:
         print(f"sandbench list: {e}", file=sys.stderr)
         return 2
@@ -68,9 +77,11 @@ def main(argv):
     return 0
 
 
-def collect(kind, names):
+def collect(kind, names, release=None):
     """{"servers": {...}, "directives": {...}, "profiles": {...}} restricted to
-    KIND and NAMES (raises CatalogueError for an unknown name)."""
+    KIND and NAMES (raises CatalogueError for an unknown name); with RELEASE
+    (a release or "all") each directive's "releases": {release: "known" |
+    "unknown: LINE" | "not probed"} and "releases": {release: its systemd}."""
     out = {}
     want = lambda k: kind in (None, k)  # noqa: E731
     if want("servers"):
@@ -97,6 +108,15 @@ def collect(kind, names):
                 e["dropin"] = d["body"].split("\n[", 1)[-1] if "\n[" in d["body"] else ""
                 e["dropin"] = "[" + e["dropin"] if e["dropin"] else ""
             out["directives"][n] = e
+        if release:
+            doc = releases.load()
+            rels, rows = releases.support_table(doc, sel, None if release == "all" else release)
+            out["releases"] = {r: (doc.get("releases") or {}).get(r, {}).get("systemd")
+                               or "not probed (scripts/catalogue-releases --releases " + r + ")"
+                               for r in rels}
+            for n, per, since in rows:
+                out["directives"][n]["releases"] = per
+                out["directives"][n]["since"] = since
     if want("profiles"):
         all_p = cat.profile_names()
         sel = names if kind == "profiles" and names else \
@@ -126,8 +146,12 @@ def show(data, full):
                 flags.append("calibration")
             if d.get("unsupported"):
                 flags.append("UNSUPPORTED")
+            flags += [f"UNKNOWN TO systemd {releases.SYSTEMD.get(r, '?')} ({r})"
+                      for r, s in (d.get("releases") or {}).items() if s.startswith("unknown")]
             print(f"  {n:<44} {d.get('directive', '')}" + (f"  [{', '.join(flags)}]" if flags else ""))
             if full:
+                for r, s in (d.get("releases") or {}).items():
+                    print(f"      {r + ':':<19} {s}")
                 for k in ("does", "answers", "suits", "evidence", "requires", "unsupported",
                           "note"):
                     if d.get(k):
@@ -142,6 +166,8 @@ def show(data, full):
                       f"{'…' if len(d.get('answers', '')) > 60 else ''}; suits: {d.get('suits', '')};"
                       f" evidence: {d.get('evidence', 'none')}")
         print()
+    if data.get("releases"):
+        show_releases(data)
     if "profiles" in data:
         print("PROFILES (--profile)")
         for n, p in data["profiles"].items():
@@ -150,3 +176,20 @@ def show(data, full):
             if full:
                 print(textwrap.fill(" ".join(p["directives"]) or "(none)", w,
                                     initial_indent="      ", subsequent_indent="      "))
+
+
+def show_releases(data):
+    """Directive x release: which each release's systemd knows."""
+    rels = list(data["releases"])
+    print("RELEASES (--release of run, startup, host up)")
+    for r in rels:
+        print(f"  {r:<20} {data['releases'][r]}")
+    print()
+    print(f"  {'directive':<44} " + " ".join(f"{r:<18}" for r in rels))
+    for n, d in data["directives"].items():
+        cells = [{"known": "yes"}.get(s, "UNKNOWN" if s.startswith("unknown") else s)
+                 for s in (d["releases"][r] for r in rels)]
+        print(f"  {n:<44} " + " ".join(f"{c:<18}" for c in cells))
+    print()
+    print("  A baseline of one release beside another's: " + releases.STACK_NOTE + ".")
+    print()

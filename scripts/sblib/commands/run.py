@@ -92,6 +92,9 @@ def main(argv):
     end = session.measure(a, spec, res, argv, loadgen)
     for line in session.summary_lines(end):
         print(line)
+    if getattr(a, "release", None) or getattr(a, "root", None):
+        print(f"release {a.release or 'of ' + a.root}: each cost above is against this "
+              f"release's own baseline; {cat.STACK_NOTE.split(';')[0]} (env.json names it)")
     if end.state == "complete" and not a.no_report and end.analysed:
         try:
             report.write_report(out, analysed=end.analysed)

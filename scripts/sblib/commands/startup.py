@@ -22,6 +22,7 @@ from sblib import util
 from sblib.analysis import cliffs as _cliffs
 from sblib.commands._cli import Usage, exit_text, parser
 from sblib.measuring import life
+from sblib.measuring import releases
 from sblib.measuring import startup
 from sblib.report import core as report
 from sblib.records import schema
@@ -69,6 +70,7 @@ def parse_args(argv):
                     help="CPU loadgen runs on (inetd)")
     ap.add_argument("--name", default="sandbench", help="sandbox host name")
     ap.add_argument("--lock-timeout", type=float, default=300)
+    releases.add_options(ap)
     ap.add_argument("--no-report", action="store_true", help="skip sandbench report at the end")
     ap.add_argument("--analyse", metavar="DIR",
                     help="measure nothing: analyse DIR's startup.jsonl again (this version's "

@@ -13,6 +13,7 @@ import sys
 from sblib.analysis import cliffs as _cliffs
 from sblib.measuring import host as _host
 from sblib.measuring import kernel
+from sblib.measuring import releases
 from sblib import util
 from sblib.evidence import NAMESPACES, parse_checks, parse_exposure, parse_status
 
@@ -125,13 +126,24 @@ def environment(host, facilities):
             gov = f.read().strip()
     except OSError:
         pass
+    # systemd, OpenSSL and nginx as the host has them (a release's root:
+    # its own); liburing is the load generator's, on this machine
+    def in_host(argv):
+        if host is None:
+            return util.first_line(argv)
+        try:
+            r = host.run(argv, timeout=10)
+        except (OSError, _host.HostError):
+            return None
+        return (((r.stdout or "") + (r.stderr or "")).strip().splitlines() or [None])[0]
     return {
         "kernel": os.uname().release,
         "arch": os.uname().machine,
-        "systemd": util.first_line(["systemctl", "--version"]),
-        "openssl": util.first_line(["openssl", "version"]),
+        "systemd": in_host(["systemctl", "--version"]),
+        "openssl": in_host(["openssl", "version"]),
         "liburing": util.first_line(["pkg-config", "--modversion", "liburing"]),
-        "nginx": util.first_line(["nginx", "-v"]),
+        "nginx": in_host(["nginx", "-v"]),
+        **(releases.stack(host) if host is not None else {}),
         "python": sys.version.split()[0],
         "cpu_model": cpu_model,
         "cores": os.cpu_count(),

@@ -17,6 +17,7 @@ from sblib.util import write_atomic
 STATE_DIR = "/run/sandbench-host"
 UNIT_DIR = "/run/systemd/system"
 OPT = "/opt/sandbench"
+ROOT_BIN = "/opt/sandbench-bin"   # the servers built inside a clean root (sblib.measuring.roots)
 
 
 def fill(text, mapping):
@@ -50,7 +51,7 @@ class Host:
     paths as seen inside the host."""
 
     def __init__(self, name, mode, leader=1, nspawn_pid=0, owner=0, installed=None,
-                 started=None, root="/", show=()):
+                 started=None, root="/", show=(), bindir=None, servers=None):
         self.name = name
         self.root = root                  # the tree it booted ("/": this machine's)
         self.shown = list(show)           # this machine's paths overlaid on a clean root
@@ -60,8 +61,10 @@ class Host:
         self.owner = owner
         self.installed = installed or []  # unit files we put in UNIT_DIR
         self.started = started or time.time()
-        self.bindir = os.path.join(repo_root(), "build", "bin") if mode == "pid1" \
-            else OPT + "/build/bin"
+        # where its servers are: this machine's build, or ROOT_BIN (built in the root)
+        self.bindir = bindir or (os.path.join(repo_root(), "build", "bin") if mode == "pid1"
+                                 else OPT + "/build/bin")
+        self.servers = servers            # how they were built (None: this machine's build)
         self._cg_root = None
 
     # state file
@@ -69,7 +72,7 @@ class Host:
         return {"name": self.name, "mode": self.mode, "repo": repo_root(), "leader": self.leader,
                 "nspawn_pid": self.nspawn_pid, "owner": self.owner,
                 "installed": self.installed, "started": self.started, "root": self.root,
-                "show": self.shown}
+                "show": self.shown, "bindir": self.bindir, "servers": self.servers}
 
     def save(self):
         os.makedirs(STATE_DIR, exist_ok=True)

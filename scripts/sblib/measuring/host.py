@@ -33,7 +33,8 @@ import tempfile
 import time
 
 from sblib.measuring.kernel import HostError, alive, children, cmdline, reap, wait_gone
-from sblib.measuring.handle import OPT, STATE_DIR, UNIT_DIR, Host, fill, remove_unit_files  # noqa: F401 - used as host.NAME
+from sblib.measuring.handle import OPT, ROOT_BIN, STATE_DIR, UNIT_DIR, Host, fill, remove_unit_files  # noqa: F401 - used as host.NAME
+from sblib.measuring import roots
 from sblib.templates import PATHS
 from sblib.util import repo_root
 
@@ -123,7 +124,7 @@ def attach(name="sandbench"):
     if st:
         h = Host(st["name"], st["mode"], st.get("leader", 1), st.get("nspawn_pid", 0),
                  st.get("owner", 0), st.get("installed"), st.get("started"),
-                 st.get("root", "/"), st.get("show", []))
+                 st.get("root", "/"), st.get("show", []), st.get("bindir"), st.get("servers"))
         if h.alive():
             return h
         return None
@@ -213,9 +214,17 @@ def _find_leader(nspawn_pid, timeout):
     return None
 
 
-def host_root(root=None):
-    """The tree a container boots: ROOT, else $SANDBENCH_ROOT, else "/"
+def host_root(root=None, release=None):
+    """The tree a container boots: RELEASE's clean root (built first if need
+    be: sblib.measuring.roots), else ROOT, else $SANDBENCH_ROOT, else "/"
     (this machine's /usr with its /etc, /var ... overlaid)."""
+    if release and root:
+        raise HostError("give a release or a root, not both")
+    if release:
+        try:
+            return roots.ensure(release)
+        except roots.RootError as e:
+            raise HostError(str(e)) from None
     root = root or os.environ.get("SANDBENCH_ROOT") or "/"
     root = os.path.realpath(root)
     if root != "/" and not os.path.isdir(os.path.join(root, "usr")):
@@ -236,6 +245,22 @@ def host_show(show=None):
     return sorted(set(os.path.normpath(p) for p in show))
 
 
+def root_servers(root):
+    """{"built": how, "path": the bin directory on this machine or None} of
+    the servers a host booted from ROOT runs: built inside ROOT's release
+    (sblib.measuring.roots.servers), else this machine's build. With
+    SANDBENCH_SERVERS=machine always this machine's build."""
+    if root == "/":
+        return None
+    if os.environ.get("SANDBENCH_SERVERS") == "machine":
+        return {"built": "this machine's build (SANDBENCH_SERVERS=machine)", "path": None}
+    try:
+        path, how = roots.servers(root)
+    except roots.RootError as e:
+        raise HostError(str(e)) from None
+    return {"built": how, "path": path}
+
+
 def nspawn_tree(root, show):
     """systemd-nspawn arguments for the container's files: this machine's
     /usr with its top-level directories overlaid (ROOT "/"), or a clean
@@ -246,21 +271,28 @@ def nspawn_tree(root, show):
 
 
 def up(name="sandbench", owner=None, lock_timeout=300, boot_timeout=90, console=None,
-       root=None, show=None):
+       root=None, show=None, release=None):
     """Boots (or reuses) the sandbox host NAME and prepares it for the servers.
     OWNER: the PID responsible for powering it off (default: this process;
-    0 leaves it up until down()). ROOT and SHOW: see host_root(), host_show()
-    (ignored where systemd is PID 1: the host is this machine). Returns a
-    Host with host.owned telling whether this call created it."""
+    0 leaves it up until down()). RELEASE, ROOT and SHOW: see host_root(),
+    host_show() (ignored where systemd is PID 1: the host is this machine;
+    a RELEASE there is an error). A clean root's host runs the servers built
+    inside it (root_servers()). Returns a Host with host.owned telling
+    whether this call created it."""
     if owner is None:
         owner = os.getpid()
     pid1 = have_systemd_pid1()
-    root, show = ("/", []) if pid1 else (host_root(root), host_show(show))
+    if pid1 and release:
+        raise HostError(f"cannot boot {release}'s root: systemd is PID 1 here, so the sandbox "
+                        "host is this machine itself")
+    root, show = ("/", []) if pid1 else (host_root(root, release), host_show(show))
+    servers = None if pid1 else root_servers(root)
     h = attach(name)
     st = load_state(name) or {}
     in_use = h is not None and (h.owner == 0 or alive(h.owner))
     if in_use and st.get("repo", repo_root()) == repo_root() \
             and st.get("root", "/") == root and st.get("show", []) == show \
+            and st.get("servers") == servers \
             and h.is_running() in ("running", "degraded"):
         h.owned = False
         return h
@@ -290,6 +322,8 @@ def up(name="sandbench", owner=None, lock_timeout=300, boot_timeout=90, console=
                 f"--bind-ro={repo_root()}:{OPT}",
                 f"--bind-ro={os.path.join(repo_root(), 'units', 'host', BOOT_TARGET)}:"
                 f"{UNIT_DIR}/{BOOT_TARGET}",
+                *([f"--bind-ro={servers['path']}:{ROOT_BIN}"] if (servers or {}).get("path")
+                  else []),
                 "--", "systemd.firstboot=off", f"systemd.unit={BOOT_TARGET}"]
         argv += [f"systemd.mask={u}" for u in NSPAWN_MASKS]
         with open(console, "wb") as out:
@@ -303,7 +337,8 @@ def up(name="sandbench", owner=None, lock_timeout=300, boot_timeout=90, console=
             raise HostError(f"systemd-nspawn exited or started no systemd; see {console}:\n"
                             + _tail(console))
         h = Host(name, "nspawn", leader=leader, nspawn_pid=proc.pid, owner=owner,
-                 root=root, show=show)
+                 root=root, show=show, servers=servers,
+                 bindir=ROOT_BIN if (servers or {}).get("path") else None)
         h.owned = True
         h.save()
         end = time.monotonic() + boot_timeout

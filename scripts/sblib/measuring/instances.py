@@ -15,6 +15,7 @@ import time
 from sblib import catalogue as cat
 from sblib.measuring import collect as coll
 from sblib.measuring import copies
+from sblib.measuring import releases
 from sblib import evidence as ev
 from sblib.measuring import host as _host
 from sblib import templates
@@ -198,6 +199,9 @@ class Instances:
             req = h.get("requires")
             if req and req in self.fac and not self.fac[req][0]:
                 return f"{d}: needs {req}: {self.fac[req][1]}"
+            why = releases.refused(self.host, d)   # newer than the host's systemd
+            if why:
+                return why
         if v["server"] == "unit" and (self.spec.get("user_unit") or {}).get("copies") == "netns":
             uu = self.spec["user_unit"]
             return copies.variant_refused([cat.load_directive(d)["body"]

@@ -9,6 +9,7 @@ import time
 from sblib import catalogue as cat
 from sblib.measuring import copies
 from sblib.measuring import plan
+from sblib.measuring import releases
 from sblib.measuring import unit as _unit
 from sblib.records import windows as win
 from sblib.records import schema
@@ -127,6 +128,7 @@ def add_options(ap):
                     help="seconds a variant may take to answer before it is a hang")
     ap.add_argument("--name", default="sandbench", help="sandbox host name")
     ap.add_argument("--lock-timeout", type=float, default=300)
+    releases.add_options(ap)
     ap.add_argument("--startup-reps", type=int, default=0,
                     help="after the matrix, this many rounds of cold starts of every variant "
                          "(inetd: of connections), as `sandbench startup` measures them, into "
@@ -246,6 +248,7 @@ def build_plan(a):
     return {
         "schema": schema.tag("spec"),
         "seed": seed,
+        **({"release": a.release} if getattr(a, "release", None) else {}),
         "servers": servers,
         "profile": profile,
         "directives": dirs,

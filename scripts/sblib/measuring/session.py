@@ -15,6 +15,7 @@ from sblib.measuring import collect as coll
 from sblib.measuring import host as _host
 from sblib.measuring import kernel
 from sblib.measuring import life
+from sblib.measuring import releases
 from sblib.measuring import startup
 from sblib.measuring.runner import BaselineFailed, Runner, Stalled, baseline_failure
 from sblib.measuring.runplan import PlanError
@@ -86,7 +87,8 @@ def measure(a, spec, res, argv, loadgen, say=say, host=None):
         try:
             fac = kernel.facilities()
             if host is None:
-                host = booted = _host.up(a.name, owner=os.getpid(), lock_timeout=a.lock_timeout)
+                host = booted = _host.up(a.name, owner=os.getpid(), lock_timeout=a.lock_timeout,
+                                         **releases.host_args(a))
             res.write("env.json", coll.environment(host, fac))
             say(f"{len(spec['variants'])} variants, {len(spec['_order'])} slices of "
                 f"{a.duration:g}s, seed {spec['seed']}, host {host.mode}, results in {res.path}")

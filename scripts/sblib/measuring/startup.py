@@ -37,6 +37,7 @@ from sblib.measuring import collect as coll
 from sblib.measuring import host as _host
 from sblib.measuring import kernel
 from sblib.measuring import life
+from sblib.measuring import releases
 from sblib.measuring.coldstart import Fleet, variant_list
 from sblib.measuring.pid1 import (MOUNT_DIR, clear_mounts, host_mount_count, pid1_cpu,
                                   set_mounts, wait_pid1_idle)
@@ -300,7 +301,8 @@ def measure_dir(a, spec, out, argv, loadgen, say):
     host, state, groups = None, "interrupted", []
     with life.interruptible(), samples_file(out) as sink:
         try:
-            host = _host.up(a.name, owner=os.getpid(), lock_timeout=a.lock_timeout)
+            host = _host.up(a.name, owner=os.getpid(), lock_timeout=a.lock_timeout,
+                            **releases.host_args(a))
             env = coll.environment(host, kernel.facilities())
             there = os.path.exists(os.path.join(out, "env.json"))
             write_json(os.path.join(out, "startup-env.json" if there else "env.json"), env)
