@@ -168,6 +168,10 @@ def measure(a, spec, res, argv, loadgen, say=say, host=None, past=None, recorded
         except Stalled as e:
             say(f"{e}; the slices so far are kept in {res.path} (state \"stalled\")")
             state = "stalled"
+        except OSError as e:
+            # the results' disk full, say: whatever made it in is whole
+            say(f"cannot write the results in {res.path}: {e}")
+            state = "failed"
         finally:
             with life.shielded():
                 if runner is not None and getattr(runner, "current", None):
@@ -177,13 +181,13 @@ def measure(a, spec, res, argv, loadgen, say=say, host=None, past=None, recorded
                         say(f"cleanup: {e}")
                 if booted is not None and getattr(booted, "owned", False):
                     _host.down(host=booted)
-    variants = runner.variants if runner else (past or {}).get("variants") or {}
-    res.write("variants.json", variants)
-    rows, aa, analysed = write_summary(res, spec, variants)
     if state == "complete":
         res.more.pop("resume", None)
     else:
         say(f"what was measured is kept; to go on where it stopped: {res.more['resume']}")
+    variants = runner.variants if runner else (past or {}).get("variants") or {}
+    res.write("variants.json", variants)
+    rows, aa, analysed = write_summary(res, spec, variants)
     res.status("failed" if state == "busy" else state)
     res.runs.close()
     return End(state, rows, aa, analysed, variants, res.path, groups)
