@@ -72,8 +72,14 @@ while [ $i -lt "$N" ]; do
 	i=$((i + 1))
 	out=$tmp/run$i
 	at=$(/usr/bin/python3 -c "import random; print(round(random.uniform(0.2, $life), 2))")
+	rm -rf "$out"
 	# shellcheck disable=SC2086
 	run_timed "$tmp/run$i.log" "$at" $opts --seed $((SEED + i)) --out "$out" >"$tmp/kill$i.json"
+	if [ "$(cat "$tmp/rc")" = 75 ]; then
+		echo "$i   the sandbox host stayed busy (its lock): run $i again"
+		i=$((i - 1))
+		continue
+	fi
 	cp "$out/runs.jsonl" "$tmp/killed$i.jsonl" 2>/dev/null || : >"$tmp/killed$i.jsonl"
 	if [ ! -s "$out/spec.json" ]; then
 		echo "$i   killed at ${at}s before spec.json was written: nothing to resume" \
@@ -89,6 +95,9 @@ while [ $i -lt "$N" ]; do
 		continue
 	fi
 	run_timed "$tmp/resume$i.log" never --resume "$out" >"$tmp/resumed$i.json"
+	while [ "$(cat "$tmp/rc")" = 75 ]; do
+		run_timed "$tmp/resume$i.log" never --resume "$out" >"$tmp/resumed$i.json"
+	done
 	/usr/bin/python3 $check check "$out" "$tmp/killed$i.jsonl" "$tmp/kill$i.json" \
 		>"$tmp/found$i.json" 2>"$tmp/fail$i"
 	/usr/bin/python3 - "$tmp" "$i" "$life" "$meas" "$runs" "$epochs" "$(cat "$tmp/rc")" <<'PY'

@@ -86,7 +86,9 @@ def kill(out, pid, at=None, start_file=None):
     t0 = time.monotonic()
     start = None if start_file else t0
     killed = False
-    while time.monotonic() - t0 < 600 + (at or 0):
+    # as long as the run waits for the host's lock (its --lock-timeout), then
+    # at most 600 s (and AT) more
+    while start is None or time.monotonic() - start < 600 + (at or 0):
         if start is None and os.path.exists(start_file):
             start = time.monotonic()
         if ended(pid):
