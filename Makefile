@@ -6,6 +6,7 @@
 #   make SAN=address,undefined  sanitizer build into build/san/
 #   make test                 everything make test runs (see README.md)
 #   make bench                the quick matrix and its report
+#   make faults               the fault tests, too long for make test (FAULT_RUNS=5)
 #   make V=1                  show full command lines
 #   make install              programs, sandbench, units, catalogue, man pages
 #                             into $(DESTDIR)$(PREFIX) (PREFIX=/usr/local)
@@ -87,7 +88,7 @@ ALL_SRCS := $(foreach c,$(COMPONENTS),$($(c)_SRCS)) \
             $(SERVERS:%=servers/%/main.c) $(BENCH:%=bench/%/main.c) $(UNIT_SRCS)
 
 .PHONY: all unit-tests fuzz test check-unit check-integration check-fuzz objs \
-        bench deps cert clean format man install deb FORCE
+        bench faults deps cert clean format man install deb FORCE
 .DEFAULT_GOAL := all
 .DELETE_ON_ERROR:
 
@@ -200,6 +201,12 @@ test: deps all
 
 bench: deps all
 	$(Q)scripts/sandbench run --profile quick
+
+# make faults: the fault tests that take minutes (tests/faults/), each run
+# on its own: runs killed with SIGKILL at random instants and resumed
+FAULT_RUNS ?= 5
+faults: deps all
+	$(Q)BIN=build/bin tests/faults/kill-resume.sh $(FAULT_RUNS)
 
 # --- installing ----------------------------------------------------------------
 # make install lays the tree out as the runner expects it (programs in

@@ -9,7 +9,8 @@ import time
 from sblib import catalogue as cat
 from sblib import util
 from sblib.commands._cli import Usage, exit_text, parser
-from sblib.measuring import life, runplan, session
+from sblib.measuring import life, resume, runplan, session
+from sblib.records import store
 from sblib.report import core as report
 
 HELP = "measure servers under directives side by side through real systemd"
@@ -35,18 +36,33 @@ sets its own network namespace cannot be copied so: it runs one at a time
 A variant with PrivateNetwork=yes of a plain service is refused there
 (beside NetworkNamespacePath= it has no effect); --copies ports measures it
 one at a time.
+
+With --resume DIR an interrupted run (Ctrl-C, SIGTERM, SIGKILL, a reboot,
+its container gone) goes on where it stopped, with its own options (given
+ones are checked against them): the epochs it finished are kept, the one it
+was in is measured again from its start in new places as an epoch of its
+own, and the rest of its seeded plan follows. It refuses, naming the field,
+when this tree's code (commit and uncommitted changes), the directive files
+it measures or its plan differ from the run's. status.json says what is
+left and the command that resumes it, which run prints when it stops early.
 """
 
 
 EXITS = {0: "the run completed (or --dry-run printed its plan)",
          1: "failed: the host, a baseline, or a run that stalled (what was measured is kept)",
-         2: "bad usage: options, --out, not root, or servers or loadgen not built",
+         2: "bad usage: options, --out, not root, servers or loadgen not built, or "
+            "--resume of a directory holding no interrupted run",
+         3: "--resume refused: the code, the catalogue's files or the plan differ from the "
+            "run's (the field is named)",
          **life.EXIT_HELP}
 
 
 def parse_args(argv):
     ap = parser("sandbench run", DESC)
     ap.epilog = exit_text(EXITS)
+    ap.add_argument("--resume", metavar="DIR",
+                    help="go on with the interrupted run in DIR where it stopped (its own "
+                         "options; any given must plan the same run)")
     return runplan.add_options(ap).parse_args(argv)
 
 
@@ -66,6 +82,8 @@ def check_built(spec):
 
 def main(argv):
     a = parse_args(argv)
+    if a.resume:
+        return resume_run(a, argv)
     try:
         spec = runplan.build_plan(a)
         if a.dry_run:
@@ -89,7 +107,12 @@ def main(argv):
                  else "side by side on ports of their own" if uu["copies"] == "ports"
                  else "one at a time in isolated slices")
               + (f" ({uu['copies_why']})" if uu.get("copies_why") else ""), file=sys.stderr)
-    end = session.measure(a, spec, res, argv, loadgen)
+    return finish(a, session.measure(a, spec, res, argv, loadgen))
+
+
+def finish(a, end):
+    """Prints the summary of the run that ended so (END), writes its report
+    when it is complete; its exit status."""
     for line in session.summary_lines(end):
         print(line)
     if getattr(a, "release", None) or getattr(a, "root", None):
@@ -97,8 +120,46 @@ def main(argv):
               f"release's own baseline; {cat.STACK_NOTE.split(';')[0]} (env.json names it)")
     if end.state == "complete" and not a.no_report and end.analysed:
         try:
-            report.write_report(out, analysed=end.analysed)
-            print(f"sandbench run: wrote {os.path.join(out, 'report.md')} and report.html")
+            report.write_report(end.path, analysed=end.analysed)
+            print(f"sandbench run: wrote {os.path.join(end.path, 'report.md')} and report.html")
         except Exception as e:  # noqa: BLE001 - the run's data is safe already
             print(f"sandbench run: report failed: {e}", file=sys.stderr)
     return life.exit_status(end.state)
+
+
+def resume_run(a, argv):
+    """run --resume DIR: the interrupted run in DIR planned again from its
+    own options (and ARGV's), checked against what it was made with, and
+    measured on from where it stopped."""
+    path = a.resume
+    try:
+        if a.out is not None:
+            raise Usage("--resume goes on in the run's own directory; --out is for a new run")
+        recorded, status = session.interrupted_run(path)
+        a = parse_args(resume.resume_argv(recorded.get("argv"), argv))
+        if a.seed is None:
+            a.seed = recorded.get("seed")
+        spec = runplan.build_plan(a)
+        if not a.dry_run:
+            loadgen, why = session.loadgen_path(a.loadgen)
+            if loadgen is None:
+                raise Usage(why)
+        if not a.unit:
+            check_built(spec)
+    except (Usage, runplan.PlanError, cat.CatalogueError) as e:
+        print(f"sandbench run: {e}", file=sys.stderr)
+        return 2
+    try:
+        resume.check(recorded, session.recorded(spec), resume.code_identity(),
+                     resume.catalogue_digests(spec))
+    except resume.Refused as e:
+        print(f"sandbench run: --resume {path} refused: {e}", file=sys.stderr)
+        return 3
+    if a.dry_run:
+        runs = store.read_runs(store.runs_file(path))
+        print(json.dumps(resume.status_fields(spec, status.get("epochs_done") or {},
+                                              resume.recorded_keys(runs, spec), path), indent=1))
+        return 0
+    res, past = session.reopen(path, status)
+    return finish(a, session.measure(a, spec, res, argv, loadgen, past=past,
+                                     recorded_spec=recorded))

@@ -10,6 +10,8 @@ import sys
 import time
 
 from sblib.analysis import stats as st
+from sblib.measuring import plan
+from sblib.measuring import resume
 from sblib.measuring import unit as _unit
 from sblib.measuring.instances import Instances
 from sblib.measuring.reach import settle
@@ -107,26 +109,54 @@ class Scatter:
         return lines
 
 
+class Recorded:
+    """A variant's record from variants.json standing in, on resume, for the
+    instance of its first epoch (which keeps the record)."""
+
+    def __init__(self, vid, rec):
+        self.id, self.rec = vid, rec
+        self.status, self.reason = rec.get("status"), rec.get("reason")
+        self.memory = rec.get("memory_bytes")
+        self.startups = list(rec.get("startup_ms_samples") or
+                             ([rec["startup_ms"]] if rec.get("startup_ms") is not None else []))
+
+    def record(self):
+        out = {**self.rec, "status": self.status, "reason": self.reason,
+               "memory_bytes": self.memory}
+        if len(self.startups) > 1:
+            out["startup_ms_samples"] = self.startups
+        return out
+
+
 class Runner:
     """Measures SPEC (runplan.build_plan's, with its "_order") in HOST, the
     sandbox host, as the parsed run options A say, every slice and window
     into RES (a records.writer.Results); run() goes server by server, and
-    VARIANTS holds each variant's record as it is known."""
+    VARIANTS holds each variant's record as it is known. PAST, on resume:
+    what the interrupted run left ({"runs", "epochs_done", "variants"});
+    only what is left of the plan is measured (sblib.measuring.resume)."""
 
-    def __init__(self, a, spec, host, res, loadgen, facilities):
+    def __init__(self, a, spec, host, res, loadgen, facilities, past=None):
         self.a = a
         self.spec = spec
         self.host = host
         self.res = res
         self.fleet = Instances(a, spec, host, facilities, self.progress, self.warm)
         self.lg = Loader(a, spec, host, loadgen)
-        self.variants = {}
+        past = past or {}
+        self.past = past.get("runs") or []
+        self.epochs_done = {s: list(e) for s, e in (past.get("epochs_done") or {}).items()}
+        self.variants = dict(past.get("variants") or {})
+        self.done_keys = resume.recorded_keys(self.past, spec)
+        self.remeasures = None      # the plan epoch being measured again, if one is
         self.t0 = time.monotonic()
         self.slice_times = []
         self.duet = spec.get("duet") or {}
-        self.windows_done = 0       # window number, unique over the run
+        self.windows_done = resume.next_window(self.past)   # window number, unique over the run
         self.window_ratios = {}     # (server, mode) -> {variant: [CPU/request over the baseline's]}
-        self.total = len(spec["_order"]) + self.windows_planned()
+        self.done0 = res.done       # records before this process
+        self.total = self.account()["runs"]     # records left to make, at most
+        self.replan()
         self.failed = []         # the failed slices since the last good one
         self.live = 1            # variants being measured now
         self.scatter = Scatter(spec)
@@ -136,16 +166,32 @@ class Runner:
         self.lg.load(inst.url, "keepalive", self.a.warmup, connections=inst.spec.get("connections"),
                      netns=inst.netns_file)
 
-    def windows_planned(self):
-        d = self.duet
-        if not d:
-            return 0
-        return sum(2 * d["rounds"] * len(d["by_server"][s]["modes"]) *
-                   (sum(1 for v in self.spec["variants"] if v["server"] == s) - 1)
-                   for s in d["servers"])
+    def account(self):
+        """status.json's account of what is left (resume.left) and the
+        command that resumes the run, set in RES; what is left."""
+        self.res.more.update(resume.status_fields(self.spec, self.epochs_done, self.done_keys,
+                                                  self.res.path))
+        return self.res.more["left"]
+
+    def epoch_done(self, server, e):
+        """Plan epoch E of SERVER is measured: status.json says so at once
+        (a resume measures it no more)."""
+        self.epochs_done.setdefault(server, []).append(e)
+        self.account()
+        self.res.status("running")
+
+    def replan(self):
+        self.res.planned = self.done0 + self.total
+
+    def add(self, recs):
+        """Records RECS (one slice, or a window's pair) in runs.jsonl."""
+        if self.remeasures is not None:
+            for r in recs:
+                r["planned_epoch"] = self.remeasures
+        self.res.add_runs(recs)
 
     def progress(self, what):
-        done = self.res.done
+        done = self.res.done - self.done0
         eta = ""
         if self.slice_times:
             per = sum(self.slice_times[-20:]) / len(self.slice_times[-20:])
@@ -183,7 +229,10 @@ class Runner:
             reps = reps_of(self.spec["reps"], self.duet, inst.v["server"])
             self.progress(f"{vid} {mode} round {rnd + 1}/{reps}")
             rec = self.lg.measure(inst, mode, rnd, self.res.done)
-            self.res.add_run(rec)
+            self.add([rec])
+            if inst.position is None:       # one at a time: resumed slice by slice
+                self.done_keys.add(plan.slice_key(vid, mode, rnd))
+                self.account()
             for line in self.scatter.add(rec):
                 self.progress(line)
             self.res.status("running")
@@ -196,24 +245,24 @@ class Runner:
                 self.check_stall()
 
     # duet windows
-    def run_windows(self, insts, e):
-        """Epoch E's share of the duet rounds: per round one window per
-        (variant, mode), the variant and the baseline loaded at once."""
+    def run_windows(self, insts, e, num):
+        """Plan epoch E's share of the duet rounds, measured as epoch NUM:
+        per round one window per (variant, mode), the variant and the
+        baseline loaded at once."""
         d = self.duet
         server = insts[0].v["server"] if insts else None
         if not d or server not in d["servers"]:
             return
-        n = self.spec.get("epochs", 1)
-        rounds = range(e * d["rounds"] // n, (e + 1) * d["rounds"] // n)
+        rounds = resume.epoch_rounds(d["rounds"], e, self.spec.get("epochs", 1))
         base = next((i for i in insts if i.v["role"] == "baseline"), None)
         by = {i.id: i for i in insts}
         ds = d["by_server"][server]
         plan_ = win.plan([i.id for i in insts], base.id if base else None, ds["modes"], rounds,
-                         self.spec["seed"], f"{server}/{e}")
+                         self.spec["seed"], f"{server}/{num}")
         # variants that failed in an earlier epoch are not in this one's plan
         nvar = sum(1 for v in self.spec["variants"] if v["server"] == server) - 1
         self.total -= 2 * (len(rounds) * len(ds["modes"]) * nvar - len(plan_))
-        self.res.planned = self.total
+        self.replan()
         last = None
         for rnd, mode, vid, base_first in plan_ + [(None, None, None, None)]:
             if last is not None and rnd != last:
@@ -225,15 +274,14 @@ class Runner:
             inst = by[vid]
             if base is None or base.status != "ok" or inst.status != "ok":
                 self.total -= 2
-                self.res.planned = self.total
+                self.replan()
                 continue
             t = time.monotonic()
             pair = [base, inst] if base_first else [inst, base]
             self.progress(f"{vid} {mode} window round {rnd + 1}/{d['rounds']}")
             recs = self.lg.window(pair, mode, rnd, self.windows_done, self.res.done)
             self.windows_done += 1
-            for rec in recs:
-                self.res.add_run(rec)
+            self.add(recs)
             if all(r["status"] == "ok" for r in recs):
                 cpu = {r["variant"]: r["cpu_ns_per_req"] for r in recs}
                 if cpu[base.id]:
@@ -290,16 +338,20 @@ class Runner:
         --epochs, the rounds are split into epochs and every epoch starts the
         instances afresh in a new shuffled order."""
         sources = self.fleet.sources(sspec)
-        reps = reps_of(self.spec["reps"], self.duet, sspec["name"])
-        windows = bool(self.duet) and sspec["name"] in self.duet["servers"]
+        server = sspec["name"]
+        reps = reps_of(self.spec["reps"], self.duet, server)
         # a server measured in windows re-places its instances every epoch
         # (windows in each); others need an isolated round per epoch
-        n = self.spec.get("epochs", 1) if windows else min(self.spec.get("epochs", 1), reps)
-        first = {}   # variant id -> its epoch-0 instance, which keeps the record
-        for e in range(n):
-            rounds = range(e * reps // n, (e + 1) * reps // n)
+        n = resume.epochs_of(self.spec, server)
+        # variant id -> its epoch-0 instance, which keeps the record (on
+        # resume, once epoch 0 is done, the record variants.json holds)
+        first = {v["id"]: Recorded(v["id"], self.variants[v["id"]]) for v in vs
+                 if 0 in self.epochs_done.get(server, ()) and v["id"] in self.variants}
+        for e, num in resume.todo(self.spec, server, self.epochs_done, self.past):
+            rounds = resume.epoch_rounds(reps, e, n)
             esl = [x for x in slices if x[2] in rounds]
-            live = [v for v in vs if e == 0 or first[v["id"]].status == "ok"]
+            live = [v for v in vs if e == 0 or v["id"] not in first
+                    or first[v["id"]].status == "ok"]
             if not any(v["role"] == "baseline" for v in live):
                 # its baseline died in an earlier epoch: nothing to measure
                 # the others against (its record says why)
@@ -307,10 +359,12 @@ class Runner:
                     self.progress(f"{sspec['name']}: the baseline is no longer running; "
                                   f"no epoch after {e}")
                 break
-            if n > 1:
-                self.progress(f"{sspec['name']}: epoch {e + 1}/{n}"
-                              + (f", rounds {rounds[0] + 1}-{rounds[-1] + 1}" if rounds else ""))
-            insts = self.epoch(sspec, sources, live, esl, e)
+            if n > 1 or num != e:
+                self.progress(f"{server}: epoch {e + 1}/{n}"
+                              + (f", rounds {rounds[0] + 1}-{rounds[-1] + 1}" if rounds else "")
+                              + (f", measured again from its start in new places as epoch "
+                                 f"{num + 1}" if num != e else ""))
+            insts = self.epoch(sspec, sources, live, esl, e, num)
             for inst in insts:
                 f = first.setdefault(inst.id, inst)
                 if f is not inst:
@@ -321,8 +375,10 @@ class Runner:
                         f.reason = f"epoch {e + 1}: {inst.reason}"
             self.finish_variant_records(list(first.values()))
 
-    def epoch(self, sspec, sources, vs, slices, e):
-        """Starts VS (epoch E), measures SLICES, stops them; the instances."""
+    def epoch(self, sspec, sources, vs, slices, e, num):
+        """Starts VS (plan epoch E, measured as epoch NUM: E itself, or on
+        resume a number of its own), measures SLICES, stops them; the
+        instances. E is done (status.json) once its last window is in."""
         # Where an instance stands (start order, port, name) is shuffled with
         # the seed: instances started later were measured 1.5-2% dearer than
         # the first ones (whole-catalogue runs, 20 rounds), so a fixed order
@@ -330,12 +386,13 @@ class Runner:
         # Epochs beyond the first draw new places, so what a place costs
         # varies within the run and shows in its intervals.
         order = list(vs)
-        key = f"{self.spec['seed']}/{sspec['name']}/positions" + (f"/{e}" if e else "")
+        key = f"{self.spec['seed']}/{sspec['name']}/positions" + (f"/{num}" if num else "")
         random.Random(key).shuffle(order)
         insts = [self.fleet.make_instance(sspec, v, i) for i, v in enumerate(order)]
         for i, inst in enumerate(insts):
-            inst.position, inst.epoch = i, e
+            inst.position, inst.epoch = i, num
         self.current = insts
+        self.remeasures = e if num != e else None
         try:
             # isolated slices need warm instances; windows warm their own pair
             self.fleet.bring_up(insts, sources, evidence=(e == 0), warm=bool(slices))
@@ -347,11 +404,12 @@ class Runner:
             ok = {i.id for i in insts if i.status == "ok"}
             self.live = len(ok)
             self.total -= sum(1 for s in slices if s[0] not in ok)
-            self.res.planned = self.total
+            self.replan()
             # isolated slices first, while every instance is as fresh as the
             # others (the baseline is in every window of the epoch)
             self.run_slices(insts, [s for s in slices if s[0] in ok])
-            self.run_windows(insts, e)
+            self.run_windows(insts, e, num)
+            self.epoch_done(sspec["name"], e)
             for inst in insts:
                 if inst.status == "ok":
                     inst.memory = sum(self.host.memory_bytes(None, cgdir=d)
@@ -360,6 +418,7 @@ class Runner:
         finally:
             self.fleet.uninstall(insts)
             self.current = []
+            self.remeasures = None
         return insts
 
     def run_sequential(self, sspec, vs, slices):
@@ -371,7 +430,8 @@ class Runner:
         self.live = len(insts)
         rounds = {}
         for vid, mode, rnd in slices:
-            rounds.setdefault(rnd, {}).setdefault(vid, []).append(mode)
+            if plan.slice_key(vid, mode, rnd) not in self.done_keys:   # on resume
+                rounds.setdefault(rnd, {}).setdefault(vid, []).append(mode)
         for rnd in sorted(rounds):
             # the baseline first: if it cannot start, the run stops at once
             todo = sorted(rounds[rnd].items(), key=lambda kv: kv[0] != base.id)
@@ -409,4 +469,6 @@ class Runner:
                     self.current = []
         for inst in insts.values():
             self.fleet.judge(inst, base)
-        self.finish_variant_records(list(insts.values()))
+        # on resume, a variant left nothing to measure keeps its record
+        self.finish_variant_records([i for i in insts.values()
+                                     if i.status != "pending" or i.id not in self.variants])

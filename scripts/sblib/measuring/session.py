@@ -16,9 +16,13 @@ from sblib.measuring import host as _host
 from sblib.measuring import kernel
 from sblib.measuring import life
 from sblib.measuring import releases
+from sblib.measuring import resume
 from sblib.measuring import startup
 from sblib.measuring.runner import BaselineFailed, Runner, Stalled, baseline_failure
 from sblib.measuring.runplan import PlanError
+from sblib.records import status as status_mod
+from sblib.records import store
+from sblib.records.model import ResultsError
 from sblib.records.writer import Results, now_iso
 
 End = collections.namedtuple("End", "state rows aa analysed variants path startup")
@@ -67,19 +71,64 @@ def open_results(out):
         raise PlanError(f"--out {out}: cannot write the results there ({why})") from None
 
 
-def measure(a, spec, res, argv, loadgen, say=say, host=None):
+def interrupted_run(path):
+    """(spec.json, status.json) of the interrupted run in PATH, read, not
+    changed. Raises PlanError when PATH holds no run to resume: none at
+    all, one still running, or one that is complete."""
+    try:
+        spec = store.read_json(os.path.join(path, "spec.json"), required=True)
+        status = store.read_json(os.path.join(path, "status.json")) or {}
+        store.runs_file(path)
+    except ResultsError as e:
+        raise PlanError(f"--resume {path}: no run to resume ({e})") from None
+    status = status_mod.settle_state(status)
+    if status.get("state") == "running":
+        raise PlanError(f"--resume {path}: the run is still going (process "
+                        f"{(status.get('writer') or {}).get('pid')})")
+    if status.get("state") == "complete":
+        raise PlanError(f"--resume {path}: the run is complete; nothing is left to measure")
+    return spec, status
+
+
+def reopen(path, status, say=say):
+    """(Results to go on appending to, PAST for Runner) of the interrupted
+    run in PATH whose status.json is STATUS (interrupted_run): what a kill
+    left half-written removed first (said)."""
+    res, notes = Results.reopen(path)
+    for line in notes:
+        say(line)
+    past = {"runs": store.read_runs(store.runs_file(path)),
+            "variants": store.read_json(os.path.join(path, "variants.json")) or {},
+            "epochs_done": status.get("epochs_done") or {},
+            "resumes": status.get("resumes") or []}
+    return res, past
+
+
+def measure(a, spec, res, argv, loadgen, say=say, host=None, past=None, recorded_spec=None):
     """Measures SPEC (runplan.build_plan(A)) into RES (open_results()) as the
     parsed run options A say; ARGV (run's options) is recorded in spec.json.
     Boots the sandbox host A.name, and takes it down at the end, unless HOST
     (a host that is up) is given. An interrupt (SIGINT, SIGTERM), a host
     that fails, a baseline that fails and a stalled run end it with what was
-    measured so far written. SAY(line) takes the messages. Returns an End."""
-    spec["created"] = now_iso()
-    spec["commit"] = util.commit()
-    spec["argv"] = ["run"] + list(argv)
-    res.planned = len(spec["_order"])
+    measured so far written, and the command that resumes it said. With
+    PAST (reopen()) and RECORDED_SPEC (its spec.json) the interrupted run
+    goes on with what is left of its plan. SAY(line) takes the messages.
+    Returns an End."""
+    if past is None:
+        spec["created"] = now_iso()
+        spec["commit"] = util.commit()
+        spec["argv"] = ["run"] + list(argv)
+        spec["code"] = resume.code_identity()
+        spec["catalogue_sha256"] = resume.catalogue_digests(spec)
+        res.write("spec.json", recorded(spec))
+    else:
+        spec.update({k: recorded_spec[k] for k in resume.RUN_FIELDS if k in recorded_spec})
+        res.more["resumes"] = past["resumes"] + [{"at": now_iso(), "runs_done": res.done}]
+    res.more.update(resume.status_fields(spec, (past or {}).get("epochs_done") or {},
+                                         resume.recorded_keys((past or {}).get("runs") or [],
+                                                              spec), res.path))
+    res.planned = res.done + res.more["left"]["runs"]
     res.status("running")
-    res.write("spec.json", recorded(spec))
     booted = runner = None
     groups = []
     state = "interrupted"
@@ -89,10 +138,17 @@ def measure(a, spec, res, argv, loadgen, say=say, host=None):
             if host is None:
                 host = booted = _host.up(a.name, owner=os.getpid(), lock_timeout=a.lock_timeout,
                                          **releases.host_args(a))
-            res.write("env.json", coll.environment(host, fac))
+            if past is None or not os.path.exists(os.path.join(res.path, "env.json")):
+                res.write("env.json", coll.environment(host, fac))
             say(f"{len(spec['variants'])} variants, {len(spec['_order'])} slices of "
                 f"{a.duration:g}s, seed {spec['seed']}, host {host.mode}, results in {res.path}")
-            runner = Runner(a, spec, host, res, loadgen, fac)
+            runner = Runner(a, spec, host, res, loadgen, fac, past)
+            if past is not None:
+                left = res.more["left"]
+                say(f"resuming: {res.done} records kept; left: {left['windows']} windows and "
+                    f"{left['slices']} slices in " + (", ".join(
+                        f"{s} epochs {', '.join(str(e + 1) for e in es)}"
+                        for s, es in left["epochs"].items() if es) or "no epoch"))
             runner.run()
             if a.startup_reps > 0:
                 groups = startup.beside_run(
@@ -114,6 +170,10 @@ def measure(a, spec, res, argv, loadgen, say=say, host=None):
         except Stalled as e:
             say(f"{e}; the slices so far are kept in {res.path} (state \"stalled\")")
             state = "stalled"
+        except OSError as e:
+            # the results' disk full, say: whatever made it in is whole
+            say(f"cannot write the results in {res.path}: {e}")
+            state = "failed"
         finally:
             with life.shielded():
                 if runner is not None and getattr(runner, "current", None):
@@ -123,7 +183,11 @@ def measure(a, spec, res, argv, loadgen, say=say, host=None):
                         say(f"cleanup: {e}")
                 if booted is not None and getattr(booted, "owned", False):
                     _host.down(host=booted)
-    variants = runner.variants if runner else {}
+    if state == "complete":
+        res.more.pop("resume", None)
+    else:
+        say(f"what was measured is kept; to go on where it stopped: {res.more['resume']}")
+    variants = runner.variants if runner else (past or {}).get("variants") or {}
     res.write("variants.json", variants)
     rows, aa, analysed = write_summary(res, spec, variants)
     res.status("failed" if state == "busy" else state)

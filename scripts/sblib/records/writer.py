@@ -6,6 +6,7 @@ systemd code here."""
 import datetime
 import json
 import os
+import re
 
 from sblib.records import status
 from sblib.util import write_atomic
@@ -20,6 +21,7 @@ class Results:
         self.runs = open(os.path.join(path, "runs.jsonl"), "a")
         self.done = 0
         self.planned = 0
+        self.more = {}      # further status.json fields (what is left, the resume command)
 
     def write(self, name, obj):
         self.write_text(name, json.dumps(obj, indent=1) + "\n")
@@ -30,18 +32,92 @@ class Results:
     def status(self, state):
         self.write("status.json", {"state": state, "runs_done": self.done,
                                    "runs_planned": self.planned, "updated": now_iso(),
-                                   "writer": status.writer_id()})
+                                   "writer": status.writer_id(), **self.more})
 
     def add_run(self, rec):
         """Appends one record to runs.jsonl, on disk when this returns."""
         self.add_runs([rec])
 
     def add_runs(self, recs):
-        """Appends RECS to runs.jsonl, one line each, on disk when this returns."""
-        self.runs.writelines(json.dumps(r) + "\n" for r in recs)
+        """Appends RECS to runs.jsonl, one line each, on disk when this
+        returns. A kill while appending leaves a torn tail, which reopen()
+        cuts off and readers leave out (store.read_runs)."""
+        self.runs.write("".join(json.dumps(r) + "\n" for r in recs))
         self.runs.flush()
         os.fsync(self.runs.fileno())
         self.done += len(recs)
+
+    @classmethod
+    def reopen(cls, path):
+        """(Results, notes) of the interrupted run in PATH, to go on
+        appending: what a kill left half-written is removed first
+        (repair_tail, stale temporary files), each removal a note."""
+        notes = remove_temporaries(path)
+        kept, more = repair_tail(os.path.join(path, "runs.jsonl"))
+        res = cls(path)
+        res.done = kept
+        return res, notes + more
+
+
+def repair_tail(runs_path):
+    """Cuts off the end of RUNS_PATH that a kill left half-written: a last
+    line without its newline, and the records of a last duet window whose
+    partner's line is missing (a window is a pair, recorded together).
+    Returns (records kept, notes)."""
+    with open(runs_path, "rb") as f:
+        data = f.read()
+    notes = []
+    end = data.rfind(b"\n") + 1
+    if end < len(data):
+        notes.append(f"{runs_path}: the last line was cut short ({len(data) - end} bytes, "
+                     "the run was killed while writing it): removed")
+    starts, pos = [], 0
+    while pos < end:
+        starts.append(pos)
+        pos = data.index(b"\n", pos) + 1
+    lines = [data[a:b] for a, b in zip(starts, starts[1:] + [end])]
+    recs = [_parsed(ln) for ln in lines]
+    n = len(recs)
+    last = recs[-1].get("window") if recs else None
+    if isinstance(last, int):
+        k = n
+        while k > 0 and recs[k - 1].get("window") == last:
+            k -= 1
+        if n - k < 1 + len(recs[-1].get("with") or []):
+            notes.append(f"{runs_path}: window {last} has {n - k} of its records (the run was "
+                         "killed while writing them): removed")
+            n, end = k, starts[k] if k < len(starts) else end
+    if end < len(data):
+        with open(runs_path, "r+b") as f:
+            f.truncate(end)
+            os.fsync(f.fileno())
+    return sum(1 for ln in lines[:n] if ln.strip()), notes
+
+
+def _parsed(line):
+    """A line's record, {} for a blank or damaged one (a reader says which)."""
+    try:
+        r = json.loads(line)
+    except ValueError:
+        return {}
+    return r if isinstance(r, dict) else {}
+
+
+# util.write_atomic's temporary files: "." NAME "." and mkstemp's 8 characters
+_TEMPORARY = re.compile(r"^\.(.+)\.[a-z0-9_]{8}$")
+
+
+def remove_temporaries(path):
+    """Removes the temporary files of atomic writes a kill left in PATH;
+    a note for each."""
+    notes = []
+    for fn in sorted(os.listdir(path)):
+        m = _TEMPORARY.match(fn)
+        if m and os.path.isfile(os.path.join(path, fn)):
+            os.unlink(os.path.join(path, fn))
+            notes.append(f"{os.path.join(path, fn)}: half-written copy of {m.group(1)} "
+                         "(the run was killed while writing it): removed")
+    return notes
 
 
 def now_iso():
