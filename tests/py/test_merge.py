@@ -241,3 +241,17 @@ class Merge(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class ResumedEpochs(unittest.TestCase):
+    """A resumed run measured an epoch in flight again under a number of its
+    own (beyond spec.epochs): the next source's epochs start past it."""
+
+    def test_no_collision(self):
+        from sblib.analysis import merging
+        a = {"spec": {"epochs": 4, "reps": 2},
+             "runs": [{"epoch": e, "round": 0} for e in (0, 1, 2, 3, 4)]}   # 4: a resumed epoch
+        b = {"spec": {"epochs": 4, "reps": 2}, "runs": [{"epoch": 0, "round": 0}]}
+        out, _rounds, epochs = merging.merged_runs([a, b])
+        self.assertEqual([r["epoch"] for r in out], [0, 1, 2, 3, 4, 5])
+        self.assertEqual(epochs, 9)

@@ -115,7 +115,10 @@ def merged_runs(sources):
     for s in sources:
         spec = s["spec"]
         reps = spec.get("reps") or (1 + max((r.get("round", 0) for r in s["runs"]), default=0))
-        ne = _epochs_of(spec)
+        # a resumed run measures an epoch in flight again under a number of
+        # its own, beyond spec.epochs: the next source starts past the largest
+        ne = max([_epochs_of(spec)] + [r["epoch"] + 1 for r in s["runs"]
+                                       if isinstance(r.get("epoch"), int)])
         for r in s["runs"]:
             r = dict(r)
             rnd = r.get("round", r.get("rep", 0))
