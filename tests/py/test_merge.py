@@ -249,9 +249,9 @@ class ResumedEpochs(unittest.TestCase):
 
     def test_no_collision(self):
         from sblib.analysis import merging
-        a = {"spec": {"epochs": 4, "reps": 2},
+        a = {"path": "a", "spec": {"epochs": 4, "reps": 2},
              "runs": [{"epoch": e, "round": 0} for e in (0, 1, 2, 3, 4)]}   # 4: a resumed epoch
-        b = {"spec": {"epochs": 4, "reps": 2}, "runs": [{"epoch": 0, "round": 0}]}
+        b = {"path": "b", "spec": {"epochs": 4, "reps": 2}, "runs": [{"epoch": 0, "round": 0}]}
         out, _rounds, epochs = merging.merged_runs([a, b])
         self.assertEqual([r["epoch"] for r in out], [0, 1, 2, 3, 4, 5])
         self.assertEqual(epochs, 9)
