@@ -22,6 +22,16 @@ class Judge(unittest.TestCase):
                "'Service', ignoring.")
         self.assertTrue(releases.judge(out, "x").startswith("unknown: Unknown key name"))
 
+    def test_a_drop_in_of_ones_own_gets_a_unit_name_systemd_takes(self):
+        # '+' is no unit name character: systemd-analyze said "Invalid argument"
+        # for the name, which read as the directive refused
+        self.assertEqual(releases.unit_name("protect-system-strict+read-write-paths"),
+                         "sbprobe-protect-system-strict_read-write-paths.service")
+        self.assertEqual(releases.unit_name("private-tmp-yes"), "sbprobe-private-tmp-yes.service")
+        out = ("/run/sandbench-probe/sbprobe-a_b.service:7: Unknown key name 'Nope' in section "
+               "'Service', ignoring.")
+        self.assertTrue(releases.judge(out, "a+b").startswith("unknown: Unknown key name"))
+
     def test_other_units_lines_are_not_its_business(self):
         out = ("/lib/systemd/system/other.service:3: Unknown key name 'X' in section 'Unit'\n"
                "sbprobe-y.service: Command /bin/true is not executable\n")

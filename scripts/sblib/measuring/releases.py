@@ -24,6 +24,14 @@ DEFAULT_RELEASE = "bookworm"
 SYSTEMD = {"bullseye": 247, "bookworm": 252, "bookworm-backports": 254, "trixie": 257}
 STACK_NOTE = cat.STACK_NOTE
 UNIT = "sbprobe-{name}.service"
+
+
+def unit_name(name):
+    """The probe unit of directive NAME: a name systemd takes (a drop-in of
+    one's own may be called protect-system-strict+read-write-paths, and '+'
+    is no unit name character: "Invalid argument" would be read as the
+    directive refused)."""
+    return UNIT.format(name=re.sub(r"[^A-Za-z0-9:_.-]", "_", name))
 # what systemd 247 ... 257 say about a line they do not take
 _REFUSED = re.compile(r"Unknown key name|Unknown section|Failed to parse|Invalid|"
                       r"not supported|Unknown value|unknown", re.I)
@@ -43,7 +51,7 @@ def unit_text(name, body, bindir):
 def judge(verify_output, name):
     """'known' or 'unknown: LINE' from `systemd-analyze verify` output about
     the probe unit of NAME (lines about other units are not its business)."""
-    unit = UNIT.format(name=name)
+    unit = unit_name(name)
     for ln in verify_output.splitlines():
         if unit in ln and _REFUSED.search(ln):
             return "unknown: " + ln.split(unit, 1)[1].lstrip(":0123456789 ")
@@ -56,7 +64,7 @@ def probe(host, names, progress=lambda msg: None):
     paths = {}
     for n in names:
         d = cat.load_directive(n)
-        paths[n] = "/run/systemd/system/" + UNIT.format(name=n)
+        paths[n] = "/run/systemd/system/" + unit_name(n)
         host.write(paths[n], unit_text(n, d["body"], host.bindir))
     host.systemctl("daemon-reload")
     try:
@@ -66,9 +74,9 @@ def probe(host, names, progress=lambda msg: None):
             status = judge((r.stdout or "") + (r.stderr or ""), n)
             started = None
             if status == "known":
-                s = host.run(["systemctl", "start", UNIT.format(name=n)], timeout=60)
+                s = host.run(["systemctl", "start", unit_name(n)], timeout=60)
                 started = s.returncode == 0
-                host.run(["systemctl", "reset-failed", UNIT.format(name=n)], timeout=30)
+                host.run(["systemctl", "reset-failed", unit_name(n)], timeout=30)
             out[n] = {"status": status, "started": started}
     finally:
         host.run(["rm", "-f", *paths.values()], timeout=30)
@@ -154,7 +162,7 @@ def refused(host, name):
 def verify(host, name):
     """`systemd-analyze verify` of directive NAME's probe unit in HOST:
     "known" or "unknown: LINE"."""
-    path = "/run/sandbench-probe/" + UNIT.format(name=name)
+    path = "/run/sandbench-probe/" + unit_name(name)
     host.write(path, unit_text(name, cat.load_directive(name)["body"], host.bindir))
     try:
         r = host.run(["systemd-analyze", "verify", "--man=no", path], timeout=60)
