@@ -7,6 +7,7 @@
 #   make test                 everything make test runs (see README.md)
 #   make bench                the quick matrix and its report
 #   make faults               the fault tests, too long for make test (FAULT_RUNS=5)
+#   make flake                make test FLAKE_RUNS times beside a CPU hog (default 5)
 #   make V=1                  show full command lines
 #   make install              programs, sandbench, units, catalogue, man pages
 #                             into $(DESTDIR)$(PREFIX) (PREFIX=/usr/local)
@@ -88,7 +89,7 @@ ALL_SRCS := $(foreach c,$(COMPONENTS),$($(c)_SRCS)) \
             $(SERVERS:%=servers/%/main.c) $(BENCH:%=bench/%/main.c) $(UNIT_SRCS)
 
 .PHONY: all unit-tests fuzz test check-unit check-integration check-fuzz objs \
-        bench faults deps cert clean format man install deb FORCE
+        bench faults flake deps cert clean format man install deb FORCE
 .DEFAULT_GOAL := all
 .DELETE_ON_ERROR:
 
@@ -207,6 +208,12 @@ bench: deps all
 FAULT_RUNS ?= 5
 faults: deps all
 	$(Q)BIN=build/bin tests/faults/kill-resume.sh $(FAULT_RUNS)
+
+# make flake: make test FLAKE_RUNS times in a row beside one busy loop per
+# core, and the failures per test (tests/faults/flake.sh)
+FLAKE_RUNS ?= 5
+flake: deps all
+	$(Q)tests/faults/flake.sh $(FLAKE_RUNS)
 
 # --- installing ----------------------------------------------------------------
 # make install lays the tree out as the runner expects it (programs in
