@@ -266,7 +266,8 @@ install: all man
 	for b in $(BENCH); do ln -sf "$$rel/build/bin/$$b" '$(DESTDIR)$(BINDIR)/'"$$b"; done; \
 	$(INSTALL) -m 644 $(MANPAGES) '$(DESTDIR)$(MANDIR)/man1/'; \
 	$(INSTALL) -m 644 README.md '$(DESTDIR)$(DOCDIR)/'; \
-	$(INSTALL) -m 644 scripts/README.md '$(DESTDIR)$(DOCDIR)/README.scripts.md'
+	$(INSTALL) -m 644 scripts/README.md '$(DESTDIR)$(DOCDIR)/README.scripts.md'; \
+	for f in scripts/docs/*.md; do $(INSTALL) -D -m 644 "$$f" '$(DESTDIR)$(DOCDIR)/'"$$f"; done
 	@echo "  INSTALL $(DESTDIR)$(PREFIX) (sandbench $(VERSION))"
 
 # make deb: a Debian package of this tree (debian/) into build/deb/, built by

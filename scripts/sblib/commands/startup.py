@@ -2,7 +2,7 @@
 for an inetd-style service (Accept=yes, a unit start per connection), to
 every connection, as changes against the baseline with 95% intervals; and
 with --host-mounts, how those grow with the host's mount count. See
-scripts/README.md, `sandbench startup`.
+scripts/docs/measuring.md, `sandbench startup`.
 
     sandbench startup --servers activated --profile quick --reps 40
     sandbench startup --servers inetd --directives private-tmp-yes --reps 12

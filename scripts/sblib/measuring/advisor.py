@@ -241,7 +241,7 @@ def cost(a, host, loadgen, dropins, info):
         argv += ["--loadgen", a.loadgen]
     # the whole and every member side by side: 24 rounds of windows (a
     # unit's run has 48) keep a catalogue's worth of members within minutes
-    # and the whole's interval within about ±1.5% (scripts/README.md)
+    # and the whole's interval within about ±1.5% (scripts/docs/advise.md)
     argv += ["--windows", str(COST_WINDOWS)] + shlex.split(a.cost_args)
     rc = cost_run(argv, host, loadgen)
     try:

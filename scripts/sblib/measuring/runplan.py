@@ -23,7 +23,7 @@ class PlanError(ValueError):
 # a user's unit in duet windows (measured on Debian's stock nginx, quick
 # profile, 2-core VM: A/A floor of CPU per request ±6.8% with 8 connections
 # and 12 windows, ±2.5% with 64, ±1.0% with 64 and 48 windows in 146 s;
-# scripts/README.md)
+# scripts/docs/measuring.md)
 UNIT_WINDOWS = 48
 UNIT_WINDOW_CONNECTIONS = 64
 
