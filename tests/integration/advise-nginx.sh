@@ -16,21 +16,16 @@ cd "$(dirname "$0")/../.." || exit 1
 NAME=advise-nginx
 . tests/integration/lib/sandbox.sh
 [ -f /lib/systemd/system/nginx.service ] || skip "Debian's nginx is not installed"
-name=sbtest-advise-$$
-trap '$sb host --name "$name" down >/dev/null 2>&1; rm -rf "$tmp"' EXIT
+own_host sbtest-advise
 port=18446
 
 # the TLS site, inside the sandbox host
 site() {
-	$sb host --name "$name" up --lock-timeout 600 >/dev/null
-	rc=$?
-	[ $rc = 75 ] && skip "the sandbox host was busy"
-	[ $rc = 0 ] || fail "host up"
-	x() { $sb host --name "$name" exec -- "$@"; }
+	host_up 600
 	for d in body fastcgi proxy scgi uwsgi; do
 		x mkdir -p /var/lib/nginx/$d && x chown nobody:nogroup /var/lib/nginx/$d || fail "temp $d"
 	done
-	nginx_tls_site "$name" "$port" sbadvise
+	nginx_tls_site "$host" "$port" sbadvise
 }
 scripts/mkcert "$tmp/tls" >/dev/null 2>&1 || fail "mkcert"
 site
@@ -41,7 +36,7 @@ dirs=private-tmp-yes,protect-system-full,protect-system-strict,protect-kernel-mo
 dirs=$dirs,system-call-filter-system-service,no-new-privileges-yes,private-devices-yes
 dirs=$dirs,ip-address-deny-any-allow-localhost,private-network-yes,restrict-address-families-unix
 start=$(date +%s)
-$sb advise --name "$name" --unit /lib/systemd/system/nginx.service \
+$sb advise --name "$host" --unit /lib/systemd/system/nginx.service \
 	--url "https://127.0.0.1:$port/" --out "$tmp/adv" --load 0.3 --start-timeout 4 \
 	--directives "$dirs" --cost-args "--windows 2 --epochs 1 --duet-reps 1 --window 0.2 --duration 0.3 --warmup 0.1" \
 	>"$tmp/adv.log" 2>&1
@@ -93,9 +88,8 @@ assert not missing and "advice" in ok, (missing, sorted(ok))
 PY
 
 # the drop-in on a fresh copy of the unit, in a fresh sandbox host
-$sb host --name "$name" down >/dev/null 2>&1
+$sb host --name "$host" down >/dev/null 2>&1
 site
-x() { $sb host --name "$name" exec -- "$@"; }
 x mkdir -p /etc/systemd/system/nginx.service.d || fail "mkdir drop-in dir"
 x sh -c "cat > /etc/systemd/system/nginx.service.d/50-hardening.conf" <"$tmp/adv/advice.conf"
 x systemctl daemon-reload

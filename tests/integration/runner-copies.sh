@@ -15,15 +15,10 @@ cd "$(dirname "$0")/../.." || exit 1
 NAME=runner-copies
 . tests/integration/lib/sandbox.sh
 [ -f /lib/systemd/system/nginx.service ] || skip "Debian's nginx is not installed"
-host=sbtest-copies-$$
-trap '$sb host --name "$host" down >/dev/null 2>&1; rm -rf "$tmp"' EXIT
-x() { $sb host --name "$host" exec -- "$@"; }
+own_host sbtest-copies
 port=18447
 scripts/mkcert "$tmp/tls" >/dev/null 2>&1 || fail "mkcert"
-$sb host --name "$host" up --lock-timeout 250 >/dev/null
-rc=$?
-[ $rc = 75 ] && skip "the sandbox host was busy"
-[ $rc = 0 ] || fail "host up"
+host_up
 nginx_tls_site "$host" "$port" sbcopies
 x grep -q '^pid /run/nginx.pid;' /etc/nginx/nginx.conf || fail "the stock config's pid file is not fixed"
 

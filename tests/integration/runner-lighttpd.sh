@@ -15,14 +15,9 @@ cd "$(dirname "$0")/../.." || exit 1
 NAME=runner-lighttpd
 . tests/integration/lib/sandbox.sh
 [ -f /lib/systemd/system/lighttpd.service ] || skip "Debian's lighttpd is not installed"
-host=sbtest-lighttpd-$$
-trap '$sb host --name "$host" down >/dev/null 2>&1; rm -rf "$tmp"' EXIT
-x() { $sb host --name "$host" exec -- "$@"; }
+own_host sbtest-lighttpd
 scripts/mkcert "$tmp/tls" >/dev/null 2>&1 || fail "mkcert"
-$sb host --name "$host" up --lock-timeout 250 >/dev/null
-rc=$?
-[ $rc = 75 ] && skip "the sandbox host was busy"
-[ $rc = 0 ] || fail "host up"
+host_up
 cat "$tmp/tls/key.pem" "$tmp/tls/chain.pem" | x sh -c 'cat > /etc/lighttpd/server.pem' || fail "pem"
 x chmod 600 /etc/lighttpd/server.pem
 x ln -sf ../conf-available/10-ssl.conf /etc/lighttpd/conf-enabled/10-ssl.conf || fail "ssl"

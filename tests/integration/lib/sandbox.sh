@@ -48,3 +48,21 @@ server {
 }
 SITE
 }
+
+# own_host PREFIX: this test's sandbox host is $host (PREFIX-PID), taken down
+# at exit (with $tmp); x CMD... runs CMD in it.
+own_host() {
+	host=$1-$$
+	trap '$sb host --name "$host" down >/dev/null 2>&1; rm -rf "$tmp"' EXIT
+}
+x() { $sb host --name "$host" exec -- "$@"; }
+
+# host_up [LOCK_TIMEOUT]: boots $host (waiting up to LOCK_TIMEOUT s, default
+# 250, for another host's lock); skips where the lock stayed busy, fails
+# where it did not come up.
+host_up() {
+	$sb host --name "$host" up --lock-timeout "${1:-250}" >/dev/null
+	_rc=$?
+	[ $_rc = 75 ] && skip "the sandbox host was busy"
+	[ $_rc = 0 ] || fail "host up"
+}
