@@ -171,20 +171,24 @@ class Advisor:
             "body": pure.caps_body(needed), "caps": needed, "tries": tries}
         return needed
 
+    def body(self, names):
+        """One drop-in of the members NAMES' lines."""
+        return "[Service]\n" + "".join(self.info[n]["body"].split("[Service]", 1)[-1]
+                                       for n in names)
+
     def combine(self, names, label="combination"):
         """Verifies NAMES together (LABEL: the try's name for --check);
         when the whole fails, rebuilds it one member at a time (most
         exposure removed first) and rejects a member that breaks what was
         accepted so far."""
-        def body(ns):
-            return "".join(self.info[n]["body"].split("[Service]", 1)[-1] for n in ns)
-        r = self.svc.try_("[Service]\n" + body(names), evidence=True, name=label)
+        body = self.body
+        r = self.svc.try_(body(names), evidence=True, name=label)
         self.say(f"{label} of {len(names)}: {r['status']}")
         if r["status"] == "ok":
             return names, r
         kept = []
         for n in names:
-            r2 = self.svc.try_("[Service]\n" + body(kept + [n]), name=f"{label}+{n}")
+            r2 = self.svc.try_(body(kept + [n]), name=f"{label}+{n}")
             if r2["status"] == "ok":
                 kept.append(n)
             else:
@@ -192,7 +196,7 @@ class Advisor:
                                      f"{pure.KIND[r2['status']]}: {r2['reason']}")
                 self.reject_try(n, "breaks the combination", r2)
                 self.say(f"  {n} breaks the combination: rejected")
-        r = self.svc.try_("[Service]\n" + body(kept), evidence=True, name=label)
+        r = self.svc.try_(body(kept), evidence=True, name=label)
         if r["status"] != "ok":
             raise _host.HostError(f"the rebuilt combination {pure.KIND.get(r['status'], 'fails')} "
                                   f"too: {r['reason']}")
@@ -209,7 +213,7 @@ def write_advice(out, unit, result):
         f.write(pure.markdown(unit, result))
 
 
-def cost(a, host, loadgen, dropins, info):
+def cost(a, host, loadgen, dropins):
     """`sandbench run` of DROPINS ({variant name: drop-in text}) against the
     baseline in HOST, side by side (every copy in its own network namespace
     where the unit allows it: `run --copies`, its default); a member that is
@@ -277,7 +281,7 @@ def measure_cost(a, adv, result, target, host, loadgen, uspec):
     with open(os.path.join(a.out, "advice.conf"), "w") as f:
         f.write(whole_text)
     by, rdir = cost(a, host, loadgen, dict({m: adv.info[m]["body"] for m in members},
-                                           advice=whole_text), adv.info)
+                                           advice=whole_text))
     for m in members:
         c = pure.fmt_cost(by.get(m))
         if c:
@@ -286,20 +290,25 @@ def measure_cost(a, adv, result, target, host, loadgen, uspec):
     floor = by.get("_floor")
     whole = by.get("advice")
     _, _, hi = pure.interval(whole)
-    out = {"whole": pure.fmt_cost(whole), "within": hi is not None and hi * 100 <= a.budget,
+
+    def point(name, ms, dropped, exposure, row):
+        """A point of the frontier: a drop-in, its exposure, its cost, the budget."""
+        h = pure.interval(row)[2]
+        return {"name": name, "members": ms, "dropped": dropped, "exposure": exposure,
+                "cost": pure.fmt_cost(row), "within": h is not None and h * 100 <= a.budget}
+    first = point("advice", members, [], result["exposure"]["after"], whole)
+    out = {"whole": first["cost"], "within": first["within"],
            "run": os.path.basename(rdir), "copies": by.get("_copies"), "aa_floor": floor,
            "method": (whole or {}).get("cpu_ns_per_req_method"),
            "startup_ms": (whole or {}).get("startup_ms"),
            "baseline_startup_ms": (by.get("baseline") or {}).get("startup_ms"),
-           "frontier": [{"name": "advice", "members": members, "dropped": [],
-                         "exposure": result["exposure"]["after"], "cost": pure.fmt_cost(whole),
-                         "within": hi is not None and hi * 100 <= a.budget}]}
+           "frontier": [first]}
     costs = {m: pure.interval(by.get(m)) for m in members}
     out["costliest"] = pure.dear_members(members, costs, floor)
     if hi is None:
         out["undecided"] = (f"the cost run has fewer than {pure.MIN_N} samples of the "
                             "whole: no interval to judge the budget with "
-                            "(--cost-args '--windows 24')")
+                            f"(--cost-args '--windows {2 * COST_WINDOWS}')")
         return out
     if out["within"] or len(members) <= 1:
         return out
@@ -308,7 +317,7 @@ def measure_cost(a, adv, result, target, host, loadgen, uspec):
         out["undecided"] = ("the whole's interval reaches above the budget, but no member "
                             "has a cost distinguishable from zero and from the A/A "
                             f"control's noise floor (±{(floor or 0) * 100:.1f}%): measure "
-                            "longer (--cost-args '--windows 24')")
+                            f"longer (--cost-args '--windows {2 * COST_WINDOWS}')")
         adv.say(f"cost: {out['undecided']}")
         return out
     # every point verified in a start of its own (its exposure), then costed
@@ -318,8 +327,7 @@ def measure_cost(a, adv, result, target, host, loadgen, uspec):
     texts, verified = {}, []
     try:
         for name, ms, dropped in points:
-            r = svc.try_("[Service]\n" + "".join(adv.info[n]["body"].split("[Service]", 1)[-1]
-                                                for n in ms), evidence=True, name=name)
+            r = svc.try_(adv.body(ms), evidence=True, name=name)
             adv.say(f"frontier: without {', '.join(dropped)}: {r['status']}, exposure "
                     f"{r.get('exposure')}")
             if r["status"] == "ok":
@@ -328,16 +336,13 @@ def measure_cost(a, adv, result, target, host, loadgen, uspec):
     finally:
         svc.remove()
     if not verified:
-        out["undecided"] = "no point between the whole and nothing starts"
+        out["undecided"] = "none of the drop-ins between the whole and the cheapest starts"
         return out
     adv.say(f"cost: measuring {len(verified)} drop-ins between the whole and the cheapest")
-    by2, rdir2 = cost(a, host, loadgen, texts, adv.info)
+    by2, rdir2 = cost(a, host, loadgen, texts)
     out["frontier_run"] = os.path.basename(rdir2)
-    for name, ms, dropped, exposure in verified:
-        _, _, h = pure.interval(by2.get(name))
-        out["frontier"].append({"name": name, "members": ms, "dropped": dropped,
-                                "exposure": exposure, "cost": pure.fmt_cost(by2.get(name)),
-                                "within": h is not None and h * 100 <= a.budget})
+    out["frontier"] += [point(name, ms, dropped, exposure, by2.get(name))
+                        for name, ms, dropped, exposure in verified]
     chosen = next((p for p in out["frontier"] if p["within"]), None)
     if chosen is None:
         out["undecided"] = ("no drop-in on the frontier is within the budget: the cheapest "
