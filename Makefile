@@ -200,8 +200,14 @@ test: deps all
 	$(Q)$(MAKE) --no-print-directory fuzz
 	$(Q)SAN_BIN=build/san/bin BIN=build/bin tests/run all
 
+# make bench: the quick profile in its three regimes, every cost from paired
+# windows — saturation (every directive), the fixed offered load and
+# capacity (the controls whose answers those regimes know: the A/A copy, +2 us
+# of work, CPUQuota=50%); the levels alone come from the capacity turns
+BENCH_ARGS ?= --profile quick --mode keepalive,rate,capacity --controls-only rate,capacity \
+	--duet-reps 0
 bench: deps all
-	$(Q)scripts/sandbench run --profile quick
+	$(Q)scripts/sandbench run $(BENCH_ARGS)
 
 # make faults: the fault tests that take minutes (tests/faults/), each run
 # on its own: runs killed with SIGKILL at random instants and resumed

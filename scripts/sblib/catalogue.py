@@ -165,16 +165,36 @@ EXPECT_METRICS = ("cpu_ns_per_req", "rps")
 
 
 def parse_expect(text):
-    """A calibration's known answer, "METRIC +DELTA" -> {"metric", "delta"};
+    """A calibration's known answer, "METRIC +DELTA[%] [in MODE]" ->
+    {"metric", "delta"} (+ "percent": True for a change in percent of the
+    baseline, "mode": the one mode whose regime the answer is known in);
     raises CatalogueError on anything else."""
     parts = (text or "").split()
     try:
-        if len(parts) != 2 or parts[0] not in EXPECT_METRICS or parts[1][0] not in "+-":
+        if len(parts) not in (2, 4) or parts[0] not in EXPECT_METRICS or \
+                parts[1][0] not in "+-" or (len(parts) == 4 and parts[2] != "in"):
             raise ValueError
-        return {"metric": parts[0], "delta": float(parts[1])}
+        pct = parts[1].endswith("%")
+        out = {"metric": parts[0], "delta": float(parts[1].rstrip("%") if pct else parts[1])}
+        if pct:
+            out["percent"] = True
+        if len(parts) == 4:
+            out["mode"] = parts[3]
+        return out
     except ValueError:
-        raise CatalogueError(f"expect: '{text}': want METRIC +DELTA with METRIC one of "
-                             f"{', '.join(EXPECT_METRICS)}") from None
+        raise CatalogueError(f"expect: '{text}': want METRIC +DELTA[%] [in MODE] with METRIC "
+                             f"one of {', '.join(EXPECT_METRICS)}") from None
+
+
+def is_control(name):
+    """Whether directive NAME is a calibration control (a known effect that
+    is not hardening: "calibration: yes" or an "expect:" in the catalogue);
+    False for a name the catalogue does not know."""
+    try:
+        d = load_directive(name)
+    except CatalogueError:
+        return False
+    return d.get("calibration", "").strip().lower() in ("yes", "true") or bool(d.get("expect"))
 
 
 def expectations(names):

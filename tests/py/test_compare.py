@@ -195,8 +195,8 @@ class Compare(unittest.TestCase):
         rc, out, _ = run([base, new])
         self.assertEqual(rc, 0, out)
         self.assertNotIn("REGRESSION", out)
-        self.assertRegex(out, r"drop/calibration-work-2us keepalive: \+2,\d{3} \[.*\] against "
-                              r"\+2,000: agrees")
+        self.assertRegex(out, r"drop/calibration-work-2us keepalive: \+2,\d{3} ns \[.*\] against "
+                              r"\+2,000 ns: agrees")
         self.assertIn("controls whose cost moved (by design, not gated)", out)
         self.assertIn("drop/cpu-quota-50", out)
 

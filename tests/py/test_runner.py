@@ -15,6 +15,7 @@ from sblib import templates
 from sblib.measuring import plan  # noqa: E402
 from sblib.commands import run  # noqa: E402
 from sblib.measuring import kernel, runner, runplan, session  # noqa: E402
+from sblib.records import windows as win  # noqa: E402
 from sblib.measuring.reach import busy, settle  # noqa: E402
 from sblib.measuring.load import Loader  # noqa: E402
 import sbfixture  # noqa: E402
@@ -174,16 +175,41 @@ class TestCatalogue(unittest.TestCase):
         self.assertEqual(cat.parse_expect("cpu_ns_per_req +2000"),
                          {"metric": "cpu_ns_per_req", "delta": 2000.0})
         self.assertEqual(cat.parse_expect("rps -50")["delta"], -50.0)
+        self.assertEqual(cat.parse_expect("rps -50% in capacity"),
+                         {"metric": "rps", "delta": -50.0, "percent": True, "mode": "capacity"})
         for bad in ("", "cpu_ns_per_req", "cpu_ns_per_req 2000", "latency +1", "rps +x",
-                    "rps +1 +2"):
+                    "rps +1 +2", "rps -50% at capacity", "rps -50% in"):
             with self.assertRaises(cat.CatalogueError, msg=bad):
                 cat.parse_expect(bad)
         # the real catalogue's calibration control carries a valid one, and the plan records it
         e = cat.expectations(cat.directive_names())
         self.assertEqual(e.get("calibration-work-2us"),
-                         {"metric": "cpu_ns_per_req", "delta": 2000.0})
+                         {"metric": "cpu_ns_per_req", "delta": 2000.0, "mode": "rate"})
         spec = runplan.build_plan(runplan.parse(["--servers", "drop", "--profile", "quick"]))
         self.assertIn("calibration-work-2us", spec["expect"])
+
+    def test_controls_only(self):
+        # make bench's plan: the fixed load holds the A/A copy and the +2 us
+        # control, capacity the A/A copy and the quota, each every 2nd round
+        spec = runplan.build_plan(runplan.parse(
+            ["--servers", "drop", "--profile", "quick", "--mode", "keepalive,rate,capacity",
+             "--controls-only", "rate,capacity", "--duet-reps", "0", "--seed", "1"]))
+        only = spec["duet"]["controls_only"]
+        self.assertEqual(only["every"], 2)
+        self.assertEqual(sorted(only["modes"]["rate"]),
+                         ["drop/baseline-aa", "drop/calibration-work-2us"])
+        self.assertEqual(sorted(only["modes"]["capacity"]),
+                         ["drop/baseline-aa", "drop/cpu-quota-50"])
+        self.assertEqual(spec["order"], [])     # no isolated slices
+        from sblib.measuring import resume
+        ids = [v["id"] for v in spec["variants"]]
+        n = len(ids) - 1
+        # 12 rounds: every variant each round in keepalive, 2 controls in 6 rounds of 2 modes
+        self.assertEqual(resume.left(spec, {})["windows"], 12 * n + 6 * 2 * 2)
+        p = win.plan(ids, "drop/baseline", ["keepalive", "rate", "capacity"], range(12), 1,
+                     "drop/0", only)
+        self.assertEqual(len(p), 12 * n + 6 * 2 * 2)
+        self.assertEqual({r for r, m, _, _ in p if m == "rate"}, set(range(0, 12, 2)))
 
     def test_unknown_names(self):
         with self.assertRaises(cat.CatalogueError) as c:
@@ -195,7 +221,9 @@ class TestCatalogue(unittest.TestCase):
                      ["--unit", "/nonexistent"], ["--profile", "quick", "--directives", "x"],
                      ["--method", "isolated", "--reps", "4", "--epochs", "5"],
                      ["--windows", "3", "--epochs", "4"], ["--epochs", "0"],
-                     ["--window-connections", "0"], ["--window", "0"], ["--duet-reps", "0"]):
+                     ["--window-connections", "0"], ["--window", "0"], ["--duet-reps", "-1"],
+                     ["--controls-only", "rate"], ["--mode", "rate", "--controls-only", "rate",
+                                                   "--method", "isolated"]):
             with self.assertRaises((runplan.PlanError, cat.CatalogueError)):
                 runplan.build_plan(runplan.parse(argv))
 

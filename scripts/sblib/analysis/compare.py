@@ -302,7 +302,8 @@ def _gate_run(out, a, aa, b, ab, o):
             n, b0 = c["new"], c["base"]
             out["invalid"].append(
                 f"{c['variant']} {c['mode']}: NEW measures {n['measured']:+,.0f} "
-                f"[{n['lo']:+,.0f}, {n['hi']:+,.0f}] against the known {c['expected']:+,.0f}"
+                f"[{n['lo']:+,.0f}, {n['hi']:+,.0f}]{n.get('unit', '')} against the known "
+                f"{c['expected']:+,.0f}"
                 + (f" and BASE's {b0['measured']:+,.0f} [{b0['lo']:+,.0f}, {b0['hi']:+,.0f}]"
                    if b0 and b0["measured"] is not None else ""))
     if o["absolute"]:

@@ -72,11 +72,14 @@ def lost_summary(lost, limit=12):
 
 def cal_line(c):
     n = c["new"]
+    unit = n.get("unit", "")
     got = "-" if n["measured"] is None else \
-        f"{n['measured']:+,.0f} [{n['lo']:+,.0f}, {n['hi']:+,.0f}]"
-    return (f"{c['variant']} {c['mode']}: {got} against {c['expected']:+,.0f}: "
+        f"{n['measured']:+,.0f}{unit} [{n['lo']:+,.0f}, {n['hi']:+,.0f}]"
+    want = "no known answer" if c["expected"] is None else f"{c['expected']:+,.0f}{unit}"
+    return (f"{c['variant']} {c['mode']}: {got} against {want}: "
             + {"yes": "agrees", "like BASE": "as in BASE (which also misses the answer)",
-               "vague": "too noisy to tell", "n/a": "n/a (a process per connection)",
+               "vague": "too noisy to tell",
+               "n/a": "n/a (a process per connection, or no answer in this regime)",
                "missing": "not measured", "no": "DISAGREES",
                "batching": "below it at saturation (batching; the fixed load reads it)"}
             [c["agrees"]])

@@ -16,6 +16,7 @@ calibration controls.
 import os
 
 from sblib.analysis import cache
+from sblib.analysis.calibration import calibration
 from sblib.analysis import stats as st
 from sblib.analysis.analyse import _Meter, analyse, comparison, level, noise_floors, raw_floor
 from sblib.analysis.cache import inputs
@@ -31,7 +32,6 @@ from sblib.analysis.summary import (CPU_PARTS, SUMMARY_METRICS, cpu_parts, delta
                                     summary_aa, summary_table)
 from sblib.records.model import ResultsError, SchemaError
 from sblib.records.store import RUNS_FILES, load, open_runs, order_digest, runs_file
-from sblib.records import windows as win
 from sblib.records.windows import SENDER
 
 # what `rs.NAME` has named (the commands, the report and the tests use it)
@@ -95,52 +95,4 @@ def controls(res):
                 break
         if ok:
             out.add(vid)
-    return out
-
-
-def calibration(res, analysis):
-    """Each variant made of one directive with a known answer (spec.json
-    "expect") against what ANALYSIS measured, per server and mode: dicts of
-    server, mode, variant, directive, metric, expected (the known delta),
-    measured, lo, hi (the delta and its 95% interval, in the metric's unit;
-    None when not measured) and agrees: "yes", "no", "vague" (the interval
-    holds both 0 and twice the answer: it cannot tell), "n/a" (a process per
-    connection: the control times its loop at every start, so what it adds
-    per request is not the constant it claims), "batching" (at saturation:
-    above 0 and below the answer, as a slowed saturated server batches more
-    per wake-up) or "missing"; regime (slices.regime) and, beside a reading
-    in another regime, "at_fixed_load": the same control's reading at the
-    fixed load of the same run, where nothing is batched."""
-    expect = res["spec"].get("expect") or {}
-    per_process = (res["spec"].get("loadgen") or {}).get("slice_connections") or {}
-    out = []
-    for g in analysis["groups"]:
-        for r in g["rows"]:
-            d = (analysis["info"].get(r["variant"]) or {}).get("directives") or []
-            if len(d) != 1 or d[0] not in expect:
-                continue
-            e = expect[d[0]]
-            c = r["cmp"].get(e["metric"])
-            row = {"server": g["server"], "mode": g["mode"], "variant": r["variant"],
-                   "regime": regime(res, g["server"], g["mode"]), "directive": d[0], "metric": e["metric"], "expected": e["delta"],
-                   "measured": None, "lo": None, "hi": None, "agrees": "missing"}
-            out.append(row)
-            if not c or c.get("base") is None:
-                continue
-            got, lo, hi = (c["base"] * (x - 1.0) for x in (c["ratio"], c["lo"], c["hi"]))
-            row.update(measured=got, lo=lo, hi=hi)
-            vague = lo <= 0 and hi >= 2 * e["delta"] if e["delta"] > 0 else \
-                hi >= 0 and lo <= 2 * e["delta"]
-            row["agrees"] = ("n/a" if g["mode"] in per_process.get(g["server"], {}) else
-                             "vague" if vague else "yes" if lo <= e["delta"] <= hi else
-                             "batching" if row["regime"] in BATCHING
-                             and 0 < lo and hi < e["delta"] else "no")
-    # the same control at a fixed load on the same server: what batching at
-    # saturation took off its reading, measured in this run
-    fixed = {(c["server"], c["variant"]): c for c in out if c["mode"] == win.FIXED
-             and c["measured"] is not None and c["regime"].startswith("fixed load")}
-    for c in out:
-        f = fixed.get((c["server"], c["variant"]))
-        if f is not None and c is not f and c["measured"] is not None:
-            c["at_fixed_load"] = {k: f[k] for k in ("measured", "lo", "hi", "regime")}
     return out

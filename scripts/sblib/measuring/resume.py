@@ -22,6 +22,7 @@ from sblib import catalogue as cat
 from sblib import util
 from sblib import version
 from sblib.measuring.runplan import reps_of
+from sblib.records import windows as win
 
 # spec.json fields that say when and from what a run was made, not its plan
 RUN_FIELDS = ("created", "commit", "argv", "code", "catalogue_sha256")
@@ -218,9 +219,12 @@ def planned(spec, server, e):
     slices = sum(1 for s in slices_of(spec, server) if s[2] in rounds)
     windows = 0
     if server in duet.get("servers", []):
-        nvar = sum(1 for v in spec["variants"] if v["server"] == server) - 1
-        windows = len(epoch_rounds(duet["rounds"], e, n)) * \
-            len(duet["by_server"][server]["modes"]) * nvar
+        vs = [v for v in spec["variants"] if v["server"] == server]
+        base = next((v["id"] for v in vs if v["role"] == "baseline"), None)
+        windows = sum(len(win.round_cells([v["id"] for v in vs], base,
+                                          duet["by_server"][server]["modes"],
+                                          duet.get("controls_only"), r))
+                      for r in epoch_rounds(duet["rounds"], e, n))
     return slices, windows
 
 

@@ -257,11 +257,15 @@ class Runner:
         base = next((i for i in insts if i.v["role"] == "baseline"), None)
         by = {i.id: i for i in insts}
         ds = d["by_server"][server]
+        only = d.get("controls_only")
         plan_ = win.plan([i.id for i in insts], base.id if base else None, ds["modes"], rounds,
-                         self.spec["seed"], f"{server}/{num}")
+                         self.spec["seed"], f"{server}/{num}", only)
         # variants that failed in an earlier epoch are not in this one's plan
-        nvar = sum(1 for v in self.spec["variants"] if v["server"] == server) - 1
-        self.total -= 2 * (len(rounds) * len(ds["modes"]) * nvar - len(plan_))
+        vs = [v for v in self.spec["variants"] if v["server"] == server]
+        full = sum(len(win.round_cells([v["id"] for v in vs],
+                                       next(v["id"] for v in vs if v["role"] == "baseline"),
+                                       ds["modes"], only, r)) for r in rounds)
+        self.total -= 2 * (full - len(plan_))
         self.replan()
         last = None
         for rnd, mode, vid, base_first in plan_ + [(None, None, None, None)]:

@@ -69,6 +69,14 @@ def add_options(ap):
     ap.add_argument("--fixed-rate", type=int,
                     help="mode rate in windows: this many req/s per instance instead of a share "
                          "of the probed capacity (still probed and recorded)")
+    ap.add_argument("--controls-only", default="",
+                    help="comma list of modes in which only the controls are measured: the A/A "
+                         "copies and the directives with a known answer (catalogue "
+                         "'calibration: yes'), whose answers the regime of those modes checks; "
+                         "make bench: rate,capacity")
+    ap.add_argument("--controls-every", type=int, default=2,
+                    help="with --controls-only: those modes have windows in every Nth round "
+                         "only (default 2)")
     ap.add_argument("--capacity-slice", type=float, default=0.3,
                     help="mode capacity: measured seconds of each instance's turn alone in a "
                          "capacity pair (default 0.3: a whole number of CPUQuota= periods of "
@@ -90,7 +98,9 @@ def add_options(ap):
                          "significant)")
     ap.add_argument("--duet-reps", type=int, default=2,
                     help="duet: rounds of isolated slices for absolute throughput and "
-                         "latency of the servers measured in windows (default 2)")
+                         "latency of the servers measured in windows (default 2; 0: none, "
+                         "the levels alone come from the capacity turns where --mode has "
+                         "capacity)")
     ap.add_argument("--epochs", type=int,
                     help="restart every server's instances in new, seeded places (start order, "
                          "port, name) this many times over the run, the rounds and windows "
@@ -158,8 +168,15 @@ def build_plan(a):
         a.window_connections = UNIT_WINDOW_CONNECTIONS if a.unit else 8
     if a.epochs is None:
         a.epochs = min(4, a.windows) if duet_on else 1
-    if a.reps < 1 or a.reps > 1000 or not (1 <= a.duet_reps <= 1000):
-        raise PlanError("--reps and --duet-reps must be 1..1000")
+    if a.reps < 1 or a.reps > 1000 or not (0 <= a.duet_reps <= 1000):
+        raise PlanError("--reps must be 1..1000 and --duet-reps 0..1000")
+    only_modes = [m for m in a.controls_only.split(",") if m]
+    if not 1 <= a.controls_every <= 1000:
+        raise PlanError("--controls-every must be 1..1000")
+    for m in only_modes:
+        if m not in modes:
+            raise PlanError(f"--controls-only names mode '{m}', which --mode ({a.mode}) "
+                            "does not measure")
     if a.epochs < 1 or a.epochs > (a.windows if duet_on else a.reps):
         raise PlanError(f"--epochs must be 1..{'--windows' if duet_on else '--reps'} "
                     f"({a.windows if duet_on else a.reps})")
@@ -227,6 +244,11 @@ def build_plan(a):
     ids = [v["id"] for v in variants]
     entry = {**cat.SERVERS, **({"unit": uspec} if uspec else {})}
     duet = duet_plan(a, servers, modes, entry) if duet_on else None
+    if only_modes and not duet:
+        raise PlanError("--controls-only is for duet windows (--method duet)")
+    if duet and only_modes:
+        duet["controls_only"] = {"modes": {m: controls_in(variants, m) for m in only_modes},
+                                 "every": a.controls_every}
     if duet:
         duet["all_modes"] = {s: len(duet["by_server"][s]["modes"]) == len(modes)
                              for s in duet["servers"]}
@@ -278,6 +300,24 @@ def build_plan(a):
         "order": [plan.slice_key(*o) for o in order],
         "_order": order,
     }
+
+
+def controls_in(variants, mode):
+    """The ids of VARIANTS a --controls-only MODE measures: the A/A copies,
+    and each control (a single calibration directive) whose known answer
+    holds in MODE's regime (its "expect: ... in MODE"), or in every regime
+    (an "expect:" that names none)."""
+    out = []
+    for v in variants:
+        if v["name"].startswith("baseline-aa"):
+            out.append(v["id"])
+            continue
+        if len(v["directives"]) != 1 or not cat.is_control(v["directives"][0]):
+            continue
+        e = cat.expectations(v["directives"]).get(v["directives"][0])
+        if e and e.get("mode", mode) == mode:
+            out.append(v["id"])
+    return out
 
 
 def copies_of(uspec, how):

@@ -118,18 +118,28 @@ def within(offer, use, share=LOAD_SHARE, min_requests=MIN_REQUESTS, window_s=0.3
     return out
 
 
-def plan(variant_ids, base_id, modes, rounds, seed, label):
+def round_cells(variant_ids, base_id, modes, only=None, rnd=0):
+    """[(mode, variant)]: the windows of round RND (plan). ONLY: {"modes":
+    {mode: variant ids measured in it}, "every": N}: such a mode has
+    windows in every Nth round only (rounds 0, N, 2N, ...)."""
+    only = only or {}
+    sub, every = only.get("modes") or {}, max(1, only.get("every", 1))
+    return [(m, v) for v in variant_ids if v != base_id for m in modes
+            if m not in sub or (v in sub[m] and rnd % every == 0)]
+
+
+def plan(variant_ids, base_id, modes, rounds, seed, label, only=None):
     """[(round, mode, variant, base_first)] for ROUNDS (an iterable of round
     numbers): each round holds one window per (variant, mode), every
     variant of VARIANT_IDS except BASE_ID paired with the baseline, in an
     order shuffled by a random.Random of SEED and LABEL (a server and
-    epoch), and which of the two is the first URL drawn per window. Same
-    arguments, same plan."""
+    epoch), and which of the two is the first URL drawn per window. ONLY:
+    the modes that measure some variants alone, in some rounds
+    (round_cells; `run --controls-only`). Same arguments, same plan."""
     rng = random.Random(f"{seed}/{label}/windows")
-    cells = [(m, v) for v in variant_ids if v != base_id for m in modes]
     out = []
     for r in rounds:
-        block = list(cells)
+        block = round_cells(variant_ids, base_id, modes, only, r)
         rng.shuffle(block)
         out += [(r, m, v, rng.random() < 0.5) for m, v in block]
     return out

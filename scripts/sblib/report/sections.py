@@ -7,6 +7,7 @@ from sblib.analysis import stats as st
 from sblib.report.document import bullets, h, image, para, table
 from sblib.report.fmt import (PART_LABELS, applied_summary, applied_word, change, mark, num,
                               parts_text)
+from sblib.records import windows as win
 from sblib.report.startup import startup_cost_section
 from sblib.report.variants import (combined_variant, directive_label, frontier, hardened_variant,
                                    latency_medians, ranked_rows)
@@ -55,6 +56,14 @@ def sec_costs(res, analysis, ctx):
         by_rps = sorted([r["variant"] for r in ranked if "rps" in r["cmp"]],
                         key=lambda v: next(r["cmp"]["rps"]["ratio"] for r in ranked
                                            if r["variant"] == v))
+        if not ranked:
+            out.append(h(3, f"{g['server']}, {g['mode']}"))
+            out.append(para(f"Regime: {rs.regime(res, g['server'], g['mode'])}. Only the "
+                            "controls were measured in this mode (`--controls-only`): their "
+                            "readings are in [Calibration](#calibration) and the "
+                            "[noise floor](#noise-floor-aa-control). "
+                            + baseline_text(g, base_exp, capacity_group(analysis, g))))
+            continue
         rows = []
         for i, r in enumerate(ranked, 1):
             vid = r["variant"]
@@ -71,7 +80,7 @@ def sec_costs(res, analysis, ctx):
                          applied_summary(applied), r["n"]])
         out.append(h(3, f"{g['server']}, {g['mode']}"))
         out.append(para(f"Regime: {rs.regime(res, g['server'], g['mode'])}. "
-                        + baseline_text(g, base_exp)))
+                        + baseline_text(g, base_exp, capacity_group(analysis, g))))
         out.append(table(COST_HEADER, rows,
                          ["r", "l", "r", "l", "r", "l", "r", "r", "r", "l", "r", "r", "r", "l",
                           "r"]))
@@ -81,12 +90,21 @@ def sec_costs(res, analysis, ctx):
     return out
 
 
-def baseline_text(g, base_exp):
+def capacity_group(analysis, g):
+    """The capacity group of G's server in ANALYSIS (each side alone and
+    saturated), or None."""
+    return next((x for x in analysis["groups"] if x["server"] == g["server"]
+                 and x["mode"] == win.CAPACITY and x is not g), None)
+
+
+def baseline_text(g, base_exp, cap=None):
     """Where a group's figures come from, and its baseline's levels: in
     duet windows every change is the variant's per-window ratio to the
     baseline loaded at the same moment, and the levels of req/s and latency
-    that one instance reaches alone come from the isolated slices, labelled
-    as absolute levels that no change is taken from."""
+    that one instance reaches alone come from the isolated slices, or
+    without them from CAP, the server's capacity group (its baseline alone
+    and saturated), labelled as absolute levels that no change is taken
+    from."""
     bm, meth = g["base_levels"], g.get("methods", {})
     how = ("weighted by round, " if g.get("round_noise")
            else "weighted by run, " if g.get("run_noise") else "")
@@ -97,6 +115,14 @@ def baseline_text(g, base_exp):
                 f"{num(bm.get('cpu_ns_per_req'))} ns CPU per request{sender}, {num(bm.get('rps'))} "
                 f"req/s, p50 {num(bm.get('p50'))} µs, p99 {num(bm.get('p99'))} µs; exposure "
                 f"{num(base_exp)}. Every figure from isolated slices, one instance at a time.")
+    levels = (f"{num(bm.get('cpu_ns_per_req'))} ns CPU per request{sender}, "
+              f"{num(bm.get('rps'))} req/s, p50 {num(bm.get('p50'))} µs, "
+              f"p99 {num(bm.get('p99'))} µs; exposure {num(base_exp)}.")
+    if g["mode"] == win.CAPACITY:
+        return ("Every change is from **capacity pairs**: per pair the variant and the "
+                "baseline each loaded alone and saturated, one right after the other, the "
+                f"variant's ratio to the baseline. Baseline alone ({how}interquartile mean): "
+                + levels)
     lv = g.get("levels") or {}
     alone = (f" Alone (isolated slices, one instance at a time; **absolute levels only**, no "
              f"change is taken from them): {num((lv.get('rps') or {}).get('value'))} req/s, "
@@ -104,14 +130,15 @@ def baseline_text(g, base_exp):
              f"{num((lv.get('p99') or {}).get('value'))} µs "
              f"(interquartile mean of {max((x['n'] for x in lv.values()), default=0)} "
              f"slice(s))." if lv else "")
+    if not lv and cap is not None:
+        cl = cap["base_levels"]
+        alone = (f" Alone (the capacity turns of its baseline, each saturated; **absolute "
+                 f"levels only**): {num(cl.get('rps'))} req/s, p50 {num(cl.get('p50'))} µs, "
+                 f"p99 {num(cl.get('p99'))} µs.")
     why = "".join(f" No {m} change: {t}." for m, t in (g.get("why") or {}).items())
     return (f"Every change is from **duet windows**: per window the variant's ratio to the "
             f"baseline loaded at the same moment, two instances sharing the server CPU. "
-            f"Baseline in its windows ({how}interquartile mean): "
-            f"{num(bm.get('cpu_ns_per_req'))} ns CPU per request{sender}, "
-            f"{num(bm.get('rps'))} req/s, "
-            f"p50 {num(bm.get('p50'))} µs, p99 {num(bm.get('p99'))} µs; exposure "
-            f"{num(base_exp)}.{alone}{why}")
+            f"Baseline in its windows ({how}interquartile mean): {levels}{alone}{why}")
 
 
 def failed_slices(res):

@@ -16,11 +16,7 @@ def directive_label(info, vid):
 
 @functools.lru_cache(maxsize=None)
 def _is_control(name):
-    try:
-        d = cat.load_directive(name)
-    except cat.CatalogueError:
-        return False
-    return d.get("calibration", "").strip().lower() in ("yes", "true") or bool(d.get("expect"))
+    return cat.is_control(name)
 
 
 def controls(res, info):

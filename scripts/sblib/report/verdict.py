@@ -19,14 +19,17 @@ def calibration_rows(res, analysis):
     rows = []
     for c in rs.calibration(res, analysis):
         head = [c["server"], c["mode"], c["regime"], f"`{c['directive']}`"]
-        unit = " ns" if c["metric"].endswith("_ns_per_req") else ""
-        exp = f"{c['expected']:+,.0f}{unit}"
-        if c["regime"] in rs.BATCHING and c["expected"] > 0:
+        unit = c["unit"]
+        exp = "none known" if c["expected"] is None else f"{c['expected']:+,.0f}{unit}"
+        if c["regime"] in rs.BATCHING and c["expected"] is not None and c["expected"] > 0:
             exp = f"≤ {exp} (batching)"
+        if c.get("expected_why"):
+            exp += f" ({c['expected_why']})"
         if c["measured"] is None:
             rows.append(head + [exp, "-", "-"])
             continue
-        agrees = words[c["agrees"]]
+        agrees = "n/a: no known answer here" if c["agrees"] == "n/a" and c["expected"] is None \
+            else words[c["agrees"]]
         f = c.get("at_fixed_load")
         if f:
             agrees += (f"; at the {f['regime']}: {f['measured']:+,.0f}{unit} "
