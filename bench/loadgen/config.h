@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "bench/loadgen/sched.h"
 #include "bench/loadgen/url.h"
 
 #define LG_PIPELINE_MAX 64
@@ -52,6 +53,8 @@ struct lg_config {
 	uint32_t threads;
 	bool thread_per_target;  /* threads == ntargets, thread i drives target i only */
 	double rate;             /* requests/s in all (each target rate / ntargets); 0: closed */
+	enum sched_arrivals arrivals; /* open loop: the fixed schedule or Poisson */
+	uint64_t seed;           /* poisson: the gaps' seed (each thread its own stream) */
 	double duration_s;       /* measured seconds; 0: until -n is reached */
 	uint64_t requests;       /* -n; 0: until the duration ends */
 	double warmup_s;

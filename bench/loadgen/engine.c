@@ -362,8 +362,13 @@ int engine_run(struct engine *e, uint64_t start_ns, uint64_t measure_ns)
 	e->measure_ns = measure_ns;
 	e->end_ns = cfg->duration_s > 0 ? measure_ns + (uint64_t)(cfg->duration_s * 1e9) : 0;
 	if (e->rate > 0) {
-		r = sched_init(&e->sched, lg_thread_sched_start(cfg, e->id, start_ns), e->rate,
-			       e->nconns);
+		if (cfg->arrivals == SCHED_POISSON)
+			/* every thread (a target's, with --thread-per-target) a stream of its own */
+			r = sched_init_poisson(&e->sched, start_ns, e->rate, e->nconns,
+					       cfg->seed * 0x100000001b3ull + e->id);
+		else
+			r = sched_init(&e->sched, lg_thread_sched_start(cfg, e->id, start_ns),
+				       e->rate, e->nconns);
 		if (r < 0)
 			return r;
 	}
@@ -437,6 +442,7 @@ void engine_free(struct engine *e)
 	if (!e)
 		return;
 	ring_free(&e->ring); /* cancels whatever is still in flight */
+	sched_free(&e->sched);
 	for (i = 0; e->conns && i < e->nconns; i++) {
 		struct conn *c = &e->conns[i];
 

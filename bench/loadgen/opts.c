@@ -32,6 +32,8 @@ enum {
 	OPT_NETNS,
 	OPT_THREAD_PER_TARGET,
 	OPT_RATE_PER_TARGET,
+	OPT_ARRIVALS,
+	OPT_SEED,
 };
 
 static const struct opt opts_table[] = {
@@ -54,6 +56,8 @@ static const struct opt opts_table[] = {
 	{ "netns", OPT_NETNS, true },
 	{ "thread-per-target", OPT_THREAD_PER_TARGET, false },
 	{ "rate-per-target", OPT_RATE_PER_TARGET, true },
+	{ "arrivals", OPT_ARRIVALS, true },
+	{ "seed", OPT_SEED, true },
 	{ "no-multishot", OPT_NO_MULTISHOT, false },
 	{ "no-batch", OPT_NO_BATCH, false },
 	{ "help", 'h', false },
@@ -91,6 +95,11 @@ void opts_usage(FILE *f)
 	      "                        threads (not --thread-per-target) every thread needs\n"
 	      "                        a multiple of N connections\n"
 	      "      --rate-per-target R  open loop: R requests/s to every URL (-R R*N)\n"
+	      "      --arrivals A      open loop: uniform (default: the fixed schedule above)\n"
+	      "                        or poisson (each connection a Poisson process of its\n"
+	      "                        own, exponential gaps: two targets never keep one\n"
+	      "                        phase to each other for a whole run)\n"
+	      "      --seed N          poisson: the seed of the gaps (default 1)\n"
 	      "      --close           a new TCP (+TLS full handshake) connection per request\n"
 	      "      --resume          like --close, resuming the TLS session (https only)\n"
 	      "      --pipeline N      N requests back to back per connection (keep-alive,\n"
@@ -334,6 +343,7 @@ int opts_parse(struct lg_opts *o, int argc, char **argv, char *err, int size)
 {
 	struct lg_config *cfg = &o->cfg;
 	bool have_d = false, have_t = false, close_opt = false, resume_opt = false;
+	bool have_arrivals = false;
 	const char *cgargs[LG_TARGETS_MAX * 2], *nsargs[LG_TARGETS_MAX], *urls[LG_TARGETS_MAX];
 	int ncgargs = 0, nnsargs = 0, nurls = 0, i, c;
 	double rate_per_target = 0;
@@ -351,6 +361,7 @@ int opts_parse(struct lg_opts *o, int argc, char **argv, char *err, int size)
 	cfg->batch = true;
 	cfg->mode = LG_KEEPALIVE;
 	cfg->home_netns_fd = -1;
+	cfg->seed = 1;
 	for (ti = 0; ti < LG_TARGETS_MAX; ti++)
 		cfg->target[ti].netns_fd = -1;
 	opt_init(&p, opts_table, OPT_GETOPT, argc, argv);
@@ -474,6 +485,20 @@ int opts_parse(struct lg_opts *o, int argc, char **argv, char *err, int size)
 		case OPT_NO_BATCH:
 			cfg->batch = false;
 			break;
+		case OPT_ARRIVALS:
+			if (strcmp(arg, "uniform") == 0)
+				cfg->arrivals = SCHED_UNIFORM;
+			else if (strcmp(arg, "poisson") == 0)
+				cfg->arrivals = SCHED_POISSON;
+			else
+				return opts_fail(err, size, "--arrivals: uniform or poisson, got '%s'", arg);
+			have_arrivals = true;
+			break;
+		case OPT_SEED:
+			if (parse_uint(arg, NULL, 0, UINT64_MAX, &v) < 0)
+				return opts_fail(err, size, "--seed: must be a whole number, got '%s'", arg);
+			cfg->seed = v;
+			break;
 		case 'h':
 			o->help = true;
 			return 0;
@@ -538,6 +563,8 @@ int opts_parse(struct lg_opts *o, int argc, char **argv, char *err, int size)
 		if (lg_thread_conns(cfg, ti) % cfg->ntargets)
 			return opts_fail(err, size, "-R with %u URLs: every thread needs a multiple of %u connections so that each target gets the same schedule; -c %u over -t %u does not split so (use -t 1, --thread-per-target or another -c)",
 					 cfg->ntargets, cfg->ntargets, cfg->conns, cfg->threads);
+	if (have_arrivals && !(cfg->rate > 0))
+		return opts_fail(err, size, "--arrivals needs an open loop (-R or --rate-per-target)");
 	if (cfg->tls_version && !cfg->tls)
 		return opts_fail(err, size, "--tls-version needs an https:// URL");
 	if (cfg->requests && !have_d)

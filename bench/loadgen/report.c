@@ -163,7 +163,8 @@ void report_json(FILE *f, const struct lg_report *r)
 		report_mode(cfg), cfg->conns, cfg->threads,
 		cfg->thread_per_target ? "true" : "false");
 	if (cfg->rate > 0)
-		fprintf(f, "\"rate\":%.3f,", cfg->rate);
+		fprintf(f, "\"rate\":%.3f,\"arrivals\":\"%s\",", cfg->rate,
+			cfg->arrivals == SCHED_POISSON ? "poisson" : "uniform");
 	else
 		fprintf(f, "\"rate\":null,");
 	report_json_body(f, cfg, st, r->duration_s);
@@ -242,7 +243,8 @@ void report_text(FILE *f, const struct lg_report *r)
 		: cfg->mode == LG_RESUME ? ", new resumed connection per request" : "",
 		cfg->conns, cfg->threads);
 	if (cfg->rate > 0)
-		fprintf(f, ", %.0f req/s scheduled", cfg->rate);
+		fprintf(f, ", %.0f req/s scheduled (%s)", cfg->rate,
+			cfg->arrivals == SCHED_POISSON ? "poisson" : "uniform");
 	fprintf(f, "\n  latency us       mean      stdev        p50        p90        p99      p99.9"
 		   "     p99.99        max\n");
 	report_text_hist(f, cfg->rate > 0 ? "corrected" : "request", &st->latency);

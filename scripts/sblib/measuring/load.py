@@ -131,11 +131,13 @@ class Loader:
             rec["error"] = f"{reqs} of {count} connections answered"
         return rec
 
-    def window_argv(self, pair, mode, window_s, rate=None):
+    def window_argv(self, pair, mode, window_s, rate=None, seed=None):
         """loadgen's command line of a duet window of PAIR in MODE: WINDOW_S
         measured seconds after the server's warm-up, each instance its
         connections, cgroups (and namespace), RATE requests/s to each
-        (--rate-per-target, open loop) where given, else closed loop."""
+        (--rate-per-target, open loop, `run --arrivals`: Poisson unless
+        asked otherwise, the gaps drawn from SEED) where given, else
+        closed loop."""
         ds = self.spec["duet"]["by_server"][pair[0].v["server"]]
         threads = getattr(self.a, "window_loadgen", win.THREAD_PER_TARGET)
         argv = self.loadgen_argv(pair[0].url, mode if rate is None else "keepalive", window_s,
@@ -144,7 +146,10 @@ class Loader:
         argv[-1:] = [i.url for i in pair]
         tail = ["--warmup", f"{int(ds['warmup_s'] * 1000)}ms"]
         if rate is not None:
-            tail += ["--rate-per-target", str(rate)]
+            tail += ["--rate-per-target", str(rate),
+                     "--arrivals", getattr(self.a, "arrivals", win.POISSON)]
+            if seed is not None:
+                tail += ["--seed", str(seed)]
         for i in pair:
             tail += ["--cgroup", ",".join(i.cpu_dirs_cached)]
         if any(i.netns_file for i in pair):
@@ -177,8 +182,15 @@ class Loader:
         offer = win.offered_rate(rps, share, need, d["window_s"], fl.get("rate"))
         if offer:
             offer["probe_rps"] = [round(x, 1) for x in rps if x]
-            offer = win.within(offer, win.busy(probe(offer["rate_per_target"])), share, need,
-                               d["window_s"], lower=not fl.get("rate"))
+            # an open loop's sender costs more per request the lower the
+            # rate (a wake-up each): lowered, it is probed again, at most
+            # LOWERINGS times
+            for _ in range(win.LOWERINGS):
+                rate = offer["rate_per_target"]
+                offer = win.within(offer, win.busy(probe(rate)), share, need, d["window_s"],
+                                   lower=not fl.get("rate"))
+                if offer["rate_per_target"] == rate:
+                    break
         self.fixed[server] = offer
         return offer
 
@@ -201,13 +213,14 @@ class Loader:
             fixed = self.fixed_load(pair)
             window_s = fixed["window_s"] if fixed else window_s
         argv = self.window_argv(pair, mode, window_s,
-                                fixed["rate_per_target"] if fixed else None)
+                                fixed["rate_per_target"] if fixed else None,
+                                seed=self.spec["seed"] * 100003 + wid if fixed else None)
         threads = getattr(self.a, "window_loadgen", win.THREAD_PER_TARGET)
         meta = {"slice": slice_no, "round": f"w{wid}", "rep": rnd, "window": wid,
                 "mode": mode, "start": round(time.time(), 3), "duration_s": window_s,
                 "warmup_s": ds["warmup_s"], "loadgen_threads": threads}
         if fixed:
-            meta["fixed_load"] = dict(fixed)
+            meta["fixed_load"] = {**fixed, "arrivals": getattr(self.a, "arrivals", win.POISSON)}
         if pair[0].position is not None:
             meta["epoch"] = pair[0].epoch
         js, err = (None, "no capacity probe answered: no fixed load to offer") \

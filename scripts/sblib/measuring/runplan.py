@@ -66,6 +66,10 @@ def add_options(ap):
                          "baseline beside itself measure at the server's first rate window "
                          "(default %g); the window is long enough for %d requests a side"
                          % (win.PROBES, win.LOAD_SHARE, win.MIN_REQUESTS))
+    ap.add_argument("--arrivals", choices=(win.POISSON, win.UNIFORM), default=win.POISSON,
+                    help="mode rate in windows: poisson (default: each connection a Poisson "
+                         "process, two instances meet at every phase within a window) or "
+                         "uniform (loadgen's fixed schedule, one phase a window)")
     ap.add_argument("--fixed-rate", type=int,
                     help="mode rate in windows: this many req/s per instance instead of a share "
                          "of the probed capacity (still probed and recorded)")
@@ -370,6 +374,7 @@ def duet_plan(a, servers, modes, entry):
             # mode rate: a fixed offered load per server, probed at run time
             # (each rate window's record says it: "fixed_load")
             **({"fixed_load": {"share": a.fixed_share, "rate": a.fixed_rate,
+                               "arrivals": a.arrivals,
                                "min_requests": win.MIN_REQUESTS, "probes": win.PROBES}}
                if win.FIXED in modes else {}),
             "servers": list(by), "by_server": by,

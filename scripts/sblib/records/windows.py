@@ -41,6 +41,14 @@ LOADGEN_THREADS = {THREAD_PER_TARGET: ["--thread-per-target"], ONE_RING: ["-t", 
 # saturation a server has nothing to batch, so a cost reads what it adds
 # per request: +2 us of work reads +2,000 ns.
 FIXED = "rate"
+# Its arrivals (`run --arrivals`): POISSON, each connection a Poisson process
+# of its own (loadgen --arrivals poisson), or UNIFORM, loadgen's fixed
+# schedule. Two uniform schedules of one rate keep one phase to each other
+# for a whole window, and which server's requests find the CPU busy follows
+# from it: measured on drop at 5,000 req/s, per-window A/A ratios of CPU per
+# request spread ±7% (floor ±8.5% over 16 windows) where Poisson arrivals
+# meet at every phase within each window (results/README.md).
+POISSON, UNIFORM = "poisson", "uniform"
 # Capacity (mode CAPACITY): two instances sharing a CPU split it, so a
 # window's req/s ratio says what a directive costs per request, not what a
 # quota leaves of a CPU. In a capacity "window" the pair is loaded one after
@@ -52,6 +60,7 @@ CAPACITY = "capacity"
 LOAD_SHARE = 0.6
 MIN_REQUESTS = 10000
 PROBES = 3
+LOWERINGS = 3
 
 
 def offered_rate(probe_rps, share=LOAD_SHARE, min_requests=MIN_REQUESTS, window_s=0.3,

@@ -346,6 +346,18 @@ static void test_rates(void **state)
 	assert_true(o.cfg.rate == 2000);
 	assert_int_equal(PARSE("--rate-per-target", "250", "http://a/"), 0);
 	assert_true(o.cfg.rate == 250);
+	assert_int_equal(o.cfg.arrivals, SCHED_UNIFORM);
+	assert_int_equal(o.cfg.seed, 1);
+	assert_int_equal(PARSE("-R", "250", "--arrivals", "poisson", "--seed", "9", "http://a/"), 0);
+	assert_int_equal(o.cfg.arrivals, SCHED_POISSON);
+	assert_int_equal(o.cfg.seed, 9);
+	assert_int_equal(PARSE("-R", "250", "--arrivals", "uniform", "http://a/"), 0);
+	assert_int_equal(o.cfg.arrivals, SCHED_UNIFORM);
+	assert_int_equal(PARSE("-R", "250", "--arrivals", "bursty", "http://a/"), -EINVAL);
+	assert_non_null(strstr(err, "uniform or poisson"));
+	assert_int_equal(PARSE("--arrivals", "poisson", "http://a/"), -EINVAL);
+	assert_non_null(strstr(err, "open loop"));
+	assert_int_equal(PARSE("-R", "250", "--seed", "-1", "http://a/"), -EINVAL);
 	assert_int_equal(PARSE("-R", "10", "--rate-per-target", "10", "http://a/"), -EINVAL);
 	assert_non_null(strstr(err, "exclude"));
 	assert_int_equal(PARSE("--rate-per-target", "0", "http://a/"), -EINVAL);

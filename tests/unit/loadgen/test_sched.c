@@ -3,6 +3,7 @@
  * every target gets when several URLs share -R: the same times, shifted.
  */
 #include <errno.h>
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -198,6 +199,102 @@ static void test_no_drift(void **state)
 	assert_int_equal(sched_time(&s, 3000000), 1000000ull * 1000000000ull);
 }
 
+/* Poisson: the union of the connections' arrivals over 10 s at 10,000/s. */
+static void test_poisson_rate_and_gaps(void **state)
+{
+	struct sched s;
+	uint32_t conn;
+	uint64_t k, count = 0, prev = 0, last[8] = { 0 };
+	double sum = 0, sum2 = 0;
+	uint64_t ngaps = 0;
+
+	(void)state;
+	assert_int_equal(sched_init_poisson(&s, 0, 10000.0, 8, 42), 0);
+	while (sched_due(&s, 10000000000ull, &conn, &k)) {
+		uint64_t t = sched_conn_time(&s, conn, k);
+
+		/* handed out in time order, each connection's requests in turn */
+		assert_true(t >= prev);
+		assert_true(t <= 10000000000ull);
+		prev = t;
+		if (k > 0) {
+			double g = (double)(t - last[conn]) / 1e6; /* ms */
+
+			sum += g;
+			sum2 += g * g;
+			ngaps++;
+		}
+		last[conn] = t;
+		count++;
+	}
+	/* 100,000 expected; a Poisson count's sd is 316 */
+	assert_true(count > 98500 && count < 101500);
+	/* per connection 1,250/s: mean gap 0.8 ms, and exponential: sd = mean */
+	{
+		double mean = sum / (double)ngaps, sd = sqrt(sum2 / (double)ngaps - mean * mean);
+
+		assert_true(mean > 0.78 && mean < 0.82);
+		assert_true(sd / mean > 0.95 && sd / mean < 1.05);
+	}
+	assert_true(sched_next_time(&s) > 10000000000ull);
+	sched_free(&s);
+	sched_free(&s); /* twice is safe */
+}
+
+/* The same seed draws the same times; another seed others. */
+static void test_poisson_seeded(void **state)
+{
+	struct sched a, b, c;
+	uint32_t ca, cb, cc;
+	uint64_t ka, kb, kc, same = 0, n;
+
+	(void)state;
+	assert_int_equal(sched_init_poisson(&a, 5, 2000.0, 4, 7), 0);
+	assert_int_equal(sched_init_poisson(&b, 5, 2000.0, 4, 7), 0);
+	assert_int_equal(sched_init_poisson(&c, 5, 2000.0, 4, 8), 0);
+	for (n = 0; n < 1000; n++) {
+		uint64_t t = sched_next_time(&a);
+
+		assert_int_equal(sched_due(&a, t, &ca, &ka), 1);
+		assert_int_equal(sched_due(&b, t, &cb, &kb), 1);
+		assert_int_equal(ca, cb);
+		assert_int_equal(ka, kb);
+		assert_int_equal(sched_conn_time(&a, ca, ka), sched_conn_time(&b, cb, kb));
+		assert_int_equal(sched_due(&c, sched_next_time(&c), &cc, &kc), 1);
+		same += sched_conn_time(&c, cc, kc) == sched_conn_time(&a, ca, ka);
+	}
+	assert_true(same < 10);
+	sched_free(&a);
+	sched_free(&b);
+	sched_free(&c);
+}
+
+/* A late connection is stamped with its requests' own times, in order. */
+static void test_poisson_late_connection(void **state)
+{
+	struct sched s;
+	uint32_t conn;
+	uint64_t k, due[3][64], n[3] = { 0 }, i;
+
+	(void)state;
+	assert_int_equal(sched_init_poisson(&s, 0, 3000.0, 3, 1), 0);
+	while (sched_due(&s, 20000000ull, &conn, &k)) {
+		assert_int_equal(k, n[conn]);
+		assert_true(n[conn] < 64);
+		/* the time it came due: the due cursor's, before the sent cursor moved */
+		due[conn][n[conn]++] = sched_conn_time(&s, conn, k);
+	}
+	assert_true(n[0] > 5);
+	/* asked again in order (a fresh schedule of the same seed), the same times */
+	sched_free(&s);
+	assert_int_equal(sched_init_poisson(&s, 0, 3000.0, 3, 1), 0);
+	for (i = 0; i < n[0]; i++)
+		assert_int_equal(sched_conn_time(&s, 0, i), due[0][i]);
+	sched_free(&s);
+	assert_int_equal(sched_init_poisson(&s, 0, 0.0, 3, 1), -EINVAL);
+	assert_int_equal(sched_init_poisson(&s, 0, 10.0, 0, 1), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -207,6 +304,9 @@ int main(void)
 		cmocka_unit_test(test_catch_up_and_rate),
 		cmocka_unit_test(test_no_drift),
 		cmocka_unit_test(test_targets_same_schedule),
+		cmocka_unit_test(test_poisson_rate_and_gaps),
+		cmocka_unit_test(test_poisson_seeded),
+		cmocka_unit_test(test_poisson_late_connection),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
