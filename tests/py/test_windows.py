@@ -194,7 +194,7 @@ class FixedLoad(unittest.TestCase):
 
 
 class FixedAndCapacityWindows(unittest.TestCase):
-    SPEC = {"duet": {"window_s": 0.3, "capacity_s": 0.3,
+    SPEC = {"seed": 5, "duet": {"window_s": 0.3, "capacity_s": 0.3,
                      "fixed_load": {"share": 0.6, "min_requests": 10000, "rate": None},
                      "by_server": {"drop": {"connections_per_target": 8, "warmup_s": 0.1}}}}
 
@@ -205,9 +205,12 @@ class FixedAndCapacityWindows(unittest.TestCase):
         def fake(argv, limit):
             lg.calls.append(argv)
             rate = "--rate-per-target" in argv
+            # an open loop's sender: 0.9 CPU in all at 12,000 req/s a side, 0.6 at 8,000
+            r = int(argv[argv.index("--rate-per-target") + 1]) if rate else 0
             urls = [x for x in argv if x.startswith("https://")]
             ts = [dict(target(1000, [(u[-2:], 20000 if rate else 10000)]), rps=20000.0,
-                       loadgen_cpu={"usec": 450000 if rate else 100000, "ns_per_request": 1.0})
+                       loadgen_cpu={"usec": 450000 * r // 12000 if rate else 100000,
+                                    "ns_per_request": 1.0})
                   for u in urls]
             js = {"targets": ts, "duration_s": 1.0}
             return (js if len(urls) > 1 else dict(ts[0], duration_s=1.0)), ""
@@ -219,20 +222,27 @@ class FixedAndCapacityWindows(unittest.TestCase):
         b, x = instance("drop/baseline", "/a"), instance("drop/x", "/b")
         b.v["role"], x.v["role"] = "baseline", "directive"
         recs = lg.window([x, b], win.FIXED, 0, 0, 0)
-        # three closed-loop probes of the baseline beside itself, one open-loop
-        self.assertEqual(len(lg.calls), win.PROBES + 2)
-        self.assertTrue(all(c[-2:] == ["https://h//a"] * 2 for c in lg.calls[:win.PROBES + 1]))
+        # three closed-loop probes of the baseline beside itself, two open-loop
+        self.assertEqual(len(lg.calls), win.PROBES + 3)
+        self.assertTrue(all(c[-2:] == ["https://h//a"] * 2 for c in lg.calls[:win.PROBES + 2]))
         self.assertNotIn("--rate-per-target", lg.calls[0])
         fl = recs[0]["fixed_load"]
-        # 60% of 20,000 is 12,000; at it the two sender threads were 90% busy
-        self.assertEqual(fl["busy"]["sender"], 0.9)
+        # 60% of 20,000 is 12,000; at it the two sender threads were 90% busy,
+        # at 8,000 probed again 60%: within the share
+        self.assertIn("lowered to 8,000 req/s", fl["why"])
+        self.assertEqual(fl["busy"]["sender"], 0.6)
         self.assertEqual(fl["rate_per_target"], 8000)
+        self.assertEqual(fl["arrivals"], win.POISSON)
         last = lg.calls[-1]
         self.assertEqual(last[last.index("--rate-per-target") + 1], "8000")
+        self.assertEqual(last[last.index("--arrivals") + 1], "poisson")
         self.assertEqual(last[last.index("-d") + 1], "1250ms")
         self.assertEqual({r["mode"] for r in recs}, {"rate"})
         lg.window([b, x], win.FIXED, 1, 1, 2)
-        self.assertEqual(len(lg.calls), win.PROBES + 3)       # no second probe
+        self.assertEqual(len(lg.calls), win.PROBES + 4)       # no second probe
+        # every window its own seed of the gaps
+        seeds = [c[c.index("--seed") + 1] for c in lg.calls[-2:]]
+        self.assertNotEqual(seeds[0], seeds[1])
 
     def test_capacity_pair_each_alone(self):
         lg = self.loader()
