@@ -116,6 +116,7 @@ def analyse(res, resamples=st.RESAMPLES, progress=None, empty=False):
     progress = progress or _Meter()
     info = variant_info(res)
     seed = seed_of(res)
+    only = ((res["spec"].get("duet") or {}).get("controls_only") or {}).get("modes") or {}
     groups = []
     tasks = []    # (dict to fill, metric, compare() arguments)
     pending = []  # groups whose verdicts need the noise floor
@@ -152,7 +153,10 @@ def analyse(res, resamples=st.RESAMPLES, progress=None, empty=False):
                 g["round_noise"] = [x[0], st.median(x), x[-1]]
             order = ([aa] if aa else []) + [d["id"] for d in members
                                             if d["role"] not in ("baseline", "aa")]
-            for vid in order:
+            # a mode that measures only the controls (run --controls-only)
+            # has rows for them alone
+            sub = only.get(mode)
+            for vid in (order if sub is None else [v for v in order if v in sub]):
                 row = {"variant": vid, "cmp": {}, "n": 0}
                 for m, _, _ in METRICS:
                     new_s = samples(res, vid, mode, m)

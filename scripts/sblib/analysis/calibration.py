@@ -110,6 +110,7 @@ def calibration(res, analysis):
     "at_fixed_load": the same control's reading at the fixed load of the
     same run, where nothing is batched."""
     expect = res["spec"].get("expect") or {}
+    only = ((res["spec"].get("duet") or {}).get("controls_only") or {}).get("modes") or {}
     per_process = (res["spec"].get("loadgen") or {}).get("slice_connections") or {}
     info = analysis.get("info") or variant_info(res)
     out = []
@@ -119,6 +120,8 @@ def calibration(res, analysis):
             if len(d) != 1 or d[0] not in expect:
                 continue
             e = expect[d[0]]
+            if g["mode"] in only and r["variant"] not in only[g["mode"]]:
+                continue    # not measured in this mode (run --controls-only)
             want, why = _known(res, g["server"], g["mode"], d[0], e)
             if want is None and why is None:
                 continue
