@@ -188,6 +188,18 @@ class TestCatalogue(unittest.TestCase):
         spec = runplan.build_plan(runplan.parse(["--servers", "drop", "--profile", "quick"]))
         self.assertIn("calibration-work-2us", spec["expect"])
 
+    def test_close_windows_are_longer(self):
+        spec = runplan.build_plan(runplan.parse(["--servers", "drop", "--mode",
+                                                 "keepalive,close", "--directives",
+                                                 "private-tmp-yes"]))
+        self.assertEqual(spec["duet"]["window_s"], 0.3)
+        self.assertEqual(spec["duet"]["mode_window_s"], {"close": 0.9})
+        spec = runplan.build_plan(runplan.parse(["--servers", "drop", "--directives",
+                                                 "private-tmp-yes", "--window-close", "2"]))
+        self.assertNotIn("mode_window_s", spec["duet"])
+        with self.assertRaises(runplan.PlanError):
+            runplan.build_plan(runplan.parse(["--window-close", "0"]))
+
     def test_controls_only(self):
         # make bench's plan: the fixed load holds the A/A copy and the +2 us
         # control, capacity the A/A copy and the quota, each every 2nd round

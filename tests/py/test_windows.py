@@ -244,6 +244,16 @@ class FixedAndCapacityWindows(unittest.TestCase):
         seeds = [c[c.index("--seed") + 1] for c in lg.calls[-2:]]
         self.assertNotEqual(seeds[0], seeds[1])
 
+    def test_close_window_length(self):
+        lg = self.loader()
+        lg.spec = dict(self.SPEC, duet=dict(self.SPEC["duet"], mode_window_s={"close": 0.9}))
+        b, x = instance("drop/baseline", "/a"), instance("drop/x", "/b")
+        lg.window([x, b], "close", 0, 0, 0)
+        self.assertEqual(lg.calls[-1][lg.calls[-1].index("-d") + 1], "900ms")
+        self.assertIn("--close", lg.calls[-1])
+        lg.window([x, b], "keepalive", 0, 1, 2)
+        self.assertEqual(lg.calls[-1][lg.calls[-1].index("-d") + 1], "300ms")
+
     def test_capacity_pair_each_alone(self):
         lg = self.loader()
         b, x = instance("drop/baseline", "/a"), instance("drop/x", "/b")

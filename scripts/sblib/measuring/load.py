@@ -208,7 +208,7 @@ class Loader:
         ds = d["by_server"][pair[0].v["server"]]
         if mode == win.CAPACITY:
             return self.capacity_pair(pair, rnd, wid, slice_no)
-        window_s, fixed = d["window_s"], None
+        window_s, fixed = (d.get("mode_window_s") or {}).get(mode, d["window_s"]), None
         if mode == win.FIXED:
             fixed = self.fixed_load(pair)
             window_s = fixed["window_s"] if fixed else window_s
