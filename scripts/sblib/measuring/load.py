@@ -144,7 +144,8 @@ class Loader:
                                  ds["connections_per_target"] * len(pair),
                                  threads=win.LOADGEN_THREADS[threads])
         argv[-1:] = [i.url for i in pair]
-        tail = ["--warmup", f"{int(ds['warmup_s'] * 1000)}ms"]
+        warm = ds.get("rate_warmup_s", ds["warmup_s"]) if rate is not None else ds["warmup_s"]
+        tail = ["--warmup", f"{int(warm * 1000)}ms"]
         if rate is not None:
             tail += ["--rate-per-target", str(rate),
                      "--arrivals", getattr(self.a, "arrivals", win.POISSON)]
@@ -218,14 +219,15 @@ class Loader:
         threads = getattr(self.a, "window_loadgen", win.THREAD_PER_TARGET)
         meta = {"slice": slice_no, "round": f"w{wid}", "rep": rnd, "window": wid,
                 "mode": mode, "start": round(time.time(), 3), "duration_s": window_s,
-                "warmup_s": ds["warmup_s"], "loadgen_threads": threads}
+                "warmup_s": ds.get("rate_warmup_s", ds["warmup_s"]) if fixed else ds["warmup_s"],
+                "loadgen_threads": threads}
         if fixed:
             meta["fixed_load"] = {**fixed, "arrivals": getattr(self.a, "arrivals", win.POISSON)}
         if pair[0].position is not None:
             meta["epoch"] = pair[0].epoch
         js, err = (None, "no capacity probe answered: no fixed load to offer") \
             if mode == win.FIXED and not fixed else \
-            self.run_loadgen(argv, window_s + ds["warmup_s"] + 20)
+            self.run_loadgen(argv, window_s + meta["warmup_s"] + 20)
         if js is None:
             meta["error"] = err
         return self.pair_records(pair, js, err, meta)

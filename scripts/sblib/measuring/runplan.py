@@ -372,6 +372,8 @@ def duet_plan(a, servers, modes, entry):
         if ms:
             by[s] = {"modes": ms,
                      "warmup_s": max(a.window_warmup, spec.get("slice_warmup", 0)),
+                     **({"rate_warmup_s": max(a.window_warmup, spec["rate_warmup"])}
+                        if win.FIXED in ms and spec.get("rate_warmup") else {}),
                      "connections_per_target": min(a.window_connections,
                                                    spec.get("connections", a.window_connections))}
     return {"rounds": a.windows, "window_s": a.window,
