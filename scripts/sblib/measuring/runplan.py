@@ -80,8 +80,8 @@ def add_options(ap):
                          "of the probed capacity (still probed and recorded)")
     ap.add_argument("--controls-only", default="",
                     help="comma list of modes in which only the controls are measured: the A/A "
-                         "copies and the directives with a known answer (catalogue "
-                         "'calibration: yes'), whose answers the regime of those modes checks; "
+                         "copies and the calibration directives whose known answer holds in "
+                         "that mode's regime (catalogue 'expect: ... in MODE', or none named); "
                          "make bench: rate,capacity")
     ap.add_argument("--controls-every", type=int, default=2,
                     help="with --controls-only: those modes have windows in every Nth round "
