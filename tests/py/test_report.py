@@ -159,6 +159,15 @@ class ReportEdges(unittest.TestCase):
         with open(os.path.join(d, "report.md")) as f:
             self.assertIn("**This run is interrupted**", f.read())
 
+    def test_corrupt_startup_json_is_said_not_read(self):
+        d = sbfixture.make_results(os.path.join(self.dir, "cs"), rounds=4)
+        with open(os.path.join(d, "startup.json"), "w") as f:
+            f.write('{"groups": [')
+        rc, _, err = run([d, "--no-plots"])
+        self.assertEqual(rc, 0)
+        self.assertIn("startup.json: not valid JSON", err)
+        self.assertIn("no start-up section", err)
+
     def test_killed_run_is_interrupted_not_running(self):
         # a run killed with SIGKILL leaves status.json at "running": its
         # writer (a real process, now reaped) is gone, so it reads as interrupted

@@ -22,6 +22,7 @@ import sys
 
 from sblib import util
 from sblib.analysis import results as rs
+from sblib.records import store
 from sblib.commands import _cli
 from sblib.report import core as report
 
@@ -62,13 +63,9 @@ def compact_runs(src, dest):
 
 
 def compact_json(path):
-    if not os.path.exists(path):
-        return
-    with open(path) as f:
-        obj = json.load(f)
-    with open(path, "w") as f:
-        json.dump(obj, f, separators=(",", ":"))
-        f.write("\n")
+    obj = store.read_json(path)
+    if obj is not None:
+        util.write_atomic(path, json.dumps(obj, separators=(",", ":")) + "\n")
 
 
 def _portable(path, repo):
@@ -144,15 +141,13 @@ def publish(src, dest, plots=True):
         for fn in COPY:
             if os.path.exists(os.path.join(src, fn)):
                 shutil.copy(os.path.join(src, fn), os.path.join(dest_abs, fn))
-        with open(os.path.join(dest_abs, "spec.json")) as f:
-            spec = json.load(f)
+        spec = store.read_json(os.path.join(dest_abs, "spec.json"), required=True)
         # the order is runs.jsonl's own; the spec keeps its hash for reproduce
         if spec.get("order"):
             spec["order_sha256"] = rs.order_digest(spec)
             del spec["order"]
-        with open(os.path.join(dest_abs, "spec.json"), "w") as f:
-            json.dump(rewrite_out(spec, dest_rel, repo), f, indent=1)
-            f.write("\n")
+        util.write_atomic(os.path.join(dest_abs, "spec.json"),
+                          json.dumps(rewrite_out(spec, dest_rel, repo), indent=1) + "\n")
         n, before, after = compact_runs(rs.runs_file(src),
                                         os.path.join(dest_abs, "runs.jsonl.gz"))
         report.write_report(dest_abs, plots=plots)

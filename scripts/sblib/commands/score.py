@@ -30,6 +30,7 @@ from sblib import templates
 from sblib.analysis import results as rs
 from sblib.commands import _cli
 from sblib.records import schema
+from sblib.records import store
 from sblib.records.model import VariantId
 
 HELP = "exposure of units without starting them, and which directive closes each open check"
@@ -284,9 +285,11 @@ def published_costs(root=PUBLISHED):
     ref = next((p for p in sets if os.path.basename(os.path.dirname(p)) == REFERENCE_SET),
                max(sets, key=os.path.getmtime))
     try:
-        with open(ref, encoding="utf-8") as f:
-            a = json.load(f)
-    except (OSError, ValueError):
+        a = store.read_analysis(os.path.dirname(ref))
+    except rs.ResultsError as e:
+        store.note(f"{e}: no measured costs beside the exposure")
+        return None, {}
+    if a is None:
         return None, {}
     cpu, start = {}, {}
     for g in a.get("groups") or []:
@@ -368,7 +371,7 @@ def format_score(s, show_all=False, before=None, answers=None, costs=None, sourc
     if source and any(fixes_for(c["name"], answers, costs) for c in bad):
         lines.append(f"  closed by: the catalogue directive (sandbench list directives NAME); its "
                      f"cost as measured in results/published/{source}")
-    lines.append(f"  overall exposure: "
+    lines.append("  overall exposure: "
                  + (f"{before['exposure']:.1f} → " if before else "")
                  + f"{s['exposure']:.1f} {s['level']} (0.0 safe .. 10.0 unsafe)")
     return lines

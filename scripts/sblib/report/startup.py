@@ -1,9 +1,10 @@
 """`sandbench startup`'s measurement (startup.json) in the report: its
 section in the report of a run, and the whole report of a directory that
 `sandbench startup` wrote on its own (write_startup_only)."""
-import json
 import os
 
+from sblib.records import store
+from sblib.records.model import ResultsError
 from sblib.report import document
 from sblib.report.document import h, image, para, table
 from sblib.report.method import cliffs_section
@@ -11,13 +12,19 @@ from sblib.report.plots import startup_plots
 
 
 def load_startup(path):
-    """startup.json of a results directory (`sandbench startup`), or None."""
+    """startup.json of a results directory (`sandbench startup`), or None:
+    missing, or unreadable (a note on standard error says why)."""
+    p = os.path.join(path, "startup.json")
     try:
-        with open(os.path.join(path, "startup.json"), encoding="utf-8") as f:
-            d = json.load(f)
-    except (OSError, ValueError):
+        d = store.read_json(p)
+    except ResultsError as e:
+        store.note(f"{e}: the report has no start-up section")
         return None
-    return d if isinstance(d, dict) and isinstance(d.get("groups"), list) else None
+    if d is not None and not (isinstance(d, dict) and isinstance(d.get("groups"), list)):
+        store.note(f"{p}: not a start-up result (no groups): the report has no start-up "
+                   "section")
+        return None
+    return d
 
 
 def _ms_change(c, pct=True):
@@ -158,12 +165,12 @@ def _growth(g):
 
 def write_startup_only(path, plots=True):
     """report.md/.html of a directory `sandbench startup` wrote on its own."""
-    env = {}
     try:
-        with open(os.path.join(path, "env.json"), encoding="utf-8") as f:
-            env = json.load(f)
-    except (OSError, ValueError):
-        pass
+        env = store.read_json(os.path.join(path, "env.json")) or {}
+    except ResultsError as e:
+        store.note(f"{e}: the report names no environment")
+        env = {}
+    env = env if isinstance(env, dict) else {}
     blocks = [h(1, document.title(path))]
     env_rows = [[k, str(v)] for k, v in env.items() if not isinstance(v, (dict, list))]
     if env_rows:
