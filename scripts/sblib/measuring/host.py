@@ -12,9 +12,13 @@ command goes in with nsenter.
     host.cpu_usec("x.service")                   # read from the host's cgroupfs
     down("sandbench")
 
-The container's whole life is covered by an flock on LOCK (other tools boot
-containers too and port 443 is shared): the lock file descriptor is inherited
-by systemd-nspawn, so the lock goes exactly when the container does.
+The container's whole life is covered by two flocks whose descriptors
+systemd-nspawn inherits, so they go exactly when the container does: its
+name's (lock_path(NAME): a second `up` of that name waits, then says who
+holds it) and a port range's (ports.take_slot(): every host has a range of
+its own, so hosts up at once never serve on the same port). Each container
+runs in cgroups of its own name (cgroups.enter(): systemd-nspawn would put
+every container's payload in the same "/payload").
 
 State lives in STATE_DIR/NAME.json: {"name", "mode", "nspawn_pid", "leader",
 "owner", "installed", "started"}. owner is the PID of the process that will
@@ -34,11 +38,16 @@ import time
 
 from sblib.measuring.kernel import HostError, alive, children, cmdline, reap, wait_gone
 from sblib.measuring.handle import OPT, ROOT_BIN, STATE_DIR, UNIT_DIR, Host, fill, remove_unit_files  # noqa: F401 - used as host.NAME
-from sblib.measuring import roots
+from sblib.measuring import cgroups, ports, roots
 from sblib.templates import PATHS
 from sblib.util import repo_root
 
-LOCK = "/run/lock/sandbench-host.lock"
+LOCK_DIR = "/run/lock"
+
+
+def lock_path(name):
+    """The flock file of sandbox host NAME (held for the container's life)."""
+    return os.path.join(LOCK_DIR, f"sandbench-host.{name}.lock")
 
 # The container's root is a tmpfs with the machine's /usr (--volatile=yes);
 # every other top-level directory of the machine is overlaid on it with a
@@ -124,7 +133,8 @@ def attach(name="sandbench"):
     if st:
         h = Host(st["name"], st["mode"], st.get("leader", 1), st.get("nspawn_pid", 0),
                  st.get("owner", 0), st.get("installed"), st.get("started"),
-                 st.get("root", "/"), st.get("show", []), st.get("bindir"), st.get("servers"))
+                 st.get("root", "/"), st.get("show", []), st.get("bindir"), st.get("servers"),
+                 st.get("slot", 0))
         if h.alive():
             return h
         return None
@@ -142,6 +152,8 @@ def remove_stale(name):
     if pids:
         log(f"removing stale container '{name}' (systemd-nspawn pid {', '.join(map(str, sorted(pids)))})")
         stop_nspawn(sorted(pids), [st.get("leader")] if st else [])
+    if pids:
+        cgroups.remove(name)
     if st and st.get("mode") == "pid1":
         _pid1_cleanup(st.get("installed") or [])
     try:
@@ -179,10 +191,12 @@ def _pid1_cleanup(installed):
         subprocess.run(["systemctl", "daemon-reload"], timeout=60)
 
 
-def _lock(timeout):
-    """Opens and flocks LOCK, waiting up to TIMEOUT seconds. Returns the fd."""
-    os.makedirs(os.path.dirname(LOCK), exist_ok=True)
-    fd = os.open(LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+def _lock(name, timeout):
+    """Opens and flocks NAME's lock, waiting up to TIMEOUT seconds. Returns
+    the fd. Hosts of other names do not wait for it."""
+    path = lock_path(name)
+    os.makedirs(LOCK_DIR, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
     end = time.monotonic() + timeout
     said = False
     while True:
@@ -192,10 +206,11 @@ def _lock(timeout):
         except BlockingIOError:
             if time.monotonic() >= end:
                 os.close(fd)
-                raise LockBusy(f"{LOCK} is held by another sandbox host for {timeout:.0f}s; "
-                                "try again later (or --lock-timeout)")
+                raise LockBusy(f"{path}: another process holds sandbox host '{name}' (up or "
+                               f"booting) for {timeout:.0f}s; try again later, another --name, "
+                               "or --lock-timeout")
             if not said:
-                log(f"waiting for {LOCK} (another container is up)")
+                log(f"waiting for {path} (sandbox host '{name}' is in use)")
                 said = True
             time.sleep(0.5)
 
@@ -310,11 +325,14 @@ def up(name="sandbench", owner=None, lock_timeout=300, boot_timeout=90, console=
         if not shutil.which(tool):
             raise HostError(f"{tool} not found: install systemd-container and util-linux "
                             "(scripts/deps)")
-    fd = _lock(lock_timeout)
+    fd = _lock(name, lock_timeout)
+    slot_fds = []
     h = None
     proc = None
     try:
         remove_stale(name)
+        slot, slot_fds = ports.take_slot(name, lock_timeout)
+        cgs = cgroups.make(name)
         os.makedirs(STATE_DIR, exist_ok=True)
         console = console or os.path.join(STATE_DIR, name + ".console")
         argv = ["systemd-nspawn", *nspawn_tree(root, show), "--register=no", "--keep-unit",
@@ -328,17 +346,19 @@ def up(name="sandbench", owner=None, lock_timeout=300, boot_timeout=90, console=
         argv += [f"systemd.mask={u}" for u in NSPAWN_MASKS]
         with open(console, "wb") as out:
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out,
-                                    stderr=subprocess.STDOUT, pass_fds=(fd,),
-                                    start_new_session=True)
-        os.close(fd)
-        fd = -1
+                                    stderr=subprocess.STDOUT, pass_fds=(fd, *slot_fds),
+                                    start_new_session=True,
+                                    preexec_fn=lambda: cgroups.enter(cgs))
+        for f in [fd] + slot_fds:
+            os.close(f)
+        fd, slot_fds = -1, []
         leader = _find_leader(proc.pid, 20)
         if leader is None:
             raise HostError(f"systemd-nspawn exited or started no systemd; see {console}:\n"
                             + _tail(console))
         h = Host(name, "nspawn", leader=leader, nspawn_pid=proc.pid, owner=owner,
                  root=root, show=show, servers=servers,
-                 bindir=ROOT_BIN if (servers or {}).get("path") else None)
+                 bindir=ROOT_BIN if (servers or {}).get("path") else None, slot=slot)
         h.owned = True
         h.save()
         end = time.monotonic() + boot_timeout
@@ -348,8 +368,9 @@ def up(name="sandbench", owner=None, lock_timeout=300, boot_timeout=90, console=
         prepare(h)
         return h
     except BaseException:
-        if fd >= 0:
-            os.close(fd)
+        for f in [fd] + slot_fds:
+            if f >= 0:
+                os.close(f)
         if proc is not None:
             stop_nspawn([proc.pid], [h.leader] if h else [])
         for p in [state_path(name)] + ([console] if sys.exc_info()[0] is KeyboardInterrupt else []):
@@ -482,6 +503,7 @@ def down(name="sandbench", host=None):
             pids.add(st["nspawn_pid"])
         if pids:
             stop_nspawn(sorted(pids), [st.get("leader")] if st else [])
+    cgroups.remove(name)
     try:
         os.unlink(state_path(name))
     except FileNotFoundError:
