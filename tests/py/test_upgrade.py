@@ -46,8 +46,12 @@ def halves(n=24, cost_from=1.02, cost_to=1.10, base_change=0.9, seed=1, lose=())
                                     {"id": AA, "server": "drop", "role": "aa"},
                                     {"id": V, "server": "drop", "role": "variant"}]}
     env = {"release": "x", "systemd_package": "systemd 252"}
-    return [{"spec": spec, "env": env, "runs": runs[0], "status": {"state": "complete"}},
-            {"spec": spec, "env": env, "runs": runs[1], "status": {"state": "complete"}}]
+    ok = {v: {"status": "ok"} for v in (B, AA, V)}
+    new = "drop/protect-hostname-private"
+    var = ({**ok, new: {"status": "unsupported", "reason": "unknown to systemd 252"}},
+           {**ok, new: {"status": "ok"}})
+    return [{"spec": spec, "env": env, "runs": runs[k], "variants": var[k],
+             "status": {"state": "complete"}} for k in (0, 1)]
 
 
 class Matrix(unittest.TestCase):
@@ -93,6 +97,13 @@ class Matrix(unittest.TestCase):
         g = m["groups"][0]
         self.assertEqual(g["windows"], 44)
         self.assertEqual({r["variant"]: r["n"] for r in g["rows"]}, {V: 22, AA: 22})
+
+    def test_a_directive_unknown_to_one_release_is_named(self):
+        u = self.g["unmeasured"]
+        self.assertEqual([x["variant"] for x in u], ["drop/protect-hostname-private"])
+        self.assertIn("unknown to systemd 252", u[0]["bookworm"])
+        self.assertEqual(u[0]["trixie"], "ok")
+        self.assertIn("protect-hostname-private: not measured in both", "\n".join(an.lines(self.m)))
 
     def test_summary_rows_and_text(self):
         rows = an.summary_rows(self.m)

@@ -119,6 +119,8 @@ def matrix(halves, pair, resamples=st.RESAMPLES):
     al = aligned(halves[0]["runs"], halves[1]["runs"], base_ids)
     groups = [group(s, m, g, base_ids.get(s), aa_ids, spec.get("seed", 0), resamples)
               for (s, m), g in al.items()]
+    for g in groups:
+        g["unmeasured"] = unmeasured(halves, pair, g["server"])
     stack = {rel: {k: h["env"].get(k) for k in ("release", "systemd_package", "libssl_package",
                                                  "glibc_package", "kernel_release")}
              for rel, h in zip(pair, halves)}
@@ -126,6 +128,23 @@ def matrix(halves, pair, resamples=st.RESAMPLES):
             "seed": spec.get("seed"), "stack": stack, "note": cat.STACK_NOTE,
             "status": {rel: (h["status"] or {}).get("state") for rel, h in zip(pair, halves)},
             "groups": groups}
+
+
+def unmeasured(halves, pair, server):
+    """[{"variant", RELEASE: "status: reason"}] of SERVER's variants that
+    did not run in a release (unknown to its systemd, incompatible, hung,
+    died): a directive newer than FROM shows here, never as a free one."""
+    out = []
+    for vid in sorted({v for h in halves for v in h["variants"]
+                       if v.split("/", 1)[0] == server}):
+        recs = [h["variants"].get(vid) or {} for h in halves]
+        if all(r.get("status") == "ok" for r in recs):
+            continue
+        out.append({"variant": vid, "directives": vid.split("/", 1)[1],
+                    **{rel: r.get("status") if r.get("status") == "ok" else
+                       f"{r.get('status') or 'not run'}: {r.get('reason') or ''}"
+                       for rel, r in zip(pair, recs)}})
+    return out
 
 
 def load_halves(out, pair):
@@ -212,6 +231,9 @@ def lines(m):
             mark = "*" if r["beyond_noise"] else " "
             out.append(f"{mark} {r['directives'] + (' (A/A)' if r['aa'] else ''):<40} "
                        f"{fmt(r['from']):>26} {fmt(r['to']):>26} {fmt(r['change']):>26}")
+        for u in g.get("unmeasured") or []:
+            out.append(f"  {u['directives']}: not measured in both: " + "; ".join(
+                f"{rel} {str(u.get(rel))[:160]}" for rel in (m["from"], m["to"])))
     out.append("(* a change in cost beyond the noise: significant and above the A/A copy's "
                "change floor)")
     return out

@@ -140,7 +140,10 @@ class Upgrade:
             s.res.write("variants.json", s.variants)
 
     def epoch(self, server, e):
-        vs = [v for v in self.spec["variants"] if v["server"] == server]
+        # a variant that failed in either release is not started again
+        vs = [v for v in self.spec["variants"] if v["server"] == server
+              and all(s.variants.get(v["id"], {}).get("status", "ok") == "ok"
+                      for s in self.sides)]
         for s in self.sides:
             sspec = s.fleet.server_spec(server)
             order = list(vs)
@@ -163,7 +166,7 @@ class Upgrade:
                 for inst in s.insts:
                     if inst.status == "ok":
                         s.fleet.check_alive(inst)
-                    if inst.status != "ok" and inst.id in s.variants:
+                    if inst.status != "ok" and e > 0:
                         s.variants[inst.id].update(status=inst.status,
                                                    reason=f"epoch {e + 1}: {inst.reason}")
         finally:
@@ -186,8 +189,8 @@ class Upgrade:
                        if v["server"] == server and v["role"] == "baseline")
         for rnd, mode, vid, order in plan_windows(ids, base_id, ds["modes"], rounds,
                                                   self.spec["seed"], f"{server}/{e}"):
-            four = [by[0][base_id], by[0][vid], by[1][base_id], by[1][vid]]
-            if any(i.status != "ok" for i in four):
+            four = [by[0][base_id], by[0].get(vid), by[1][base_id], by[1].get(vid)]
+            if any(i is None or i.status != "ok" for i in four):
                 self.wid += 1
                 continue
             self.progress(f"{vid} {mode} window round {rnd + 1}/{d['rounds']} "

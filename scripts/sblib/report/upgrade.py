@@ -44,6 +44,12 @@ def group_blocks(m, g):
     out.append(table(["directive", f"cost in {fr}", f"cost in {to}",
                       f"change {fr} → {to}", "verdict", "windows"], rows,
                      ["l", "r", "r", "r", "l", "r"]))
+    if g.get("unmeasured"):
+        out.append(para("Not measured in both releases (a directive unknown to one "
+                        "release's systemd is named so, never measured as free):"))
+        out.append(table(["directive", fr, to],
+                         [[f"`{u['directives']}`", str(u.get(fr)), str(u.get(to))]
+                          for u in g["unmeasured"]], ["l", "l", "l"]))
     return out
 
 
