@@ -12,15 +12,9 @@ set -u
 cd "$(dirname "$0")/../.." || exit 1
 NAME=upgrade
 . tests/integration/lib/sandbox.sh
-[ -d /run/systemd/system ] && skip "systemd is PID 1: the host is this machine, no release"
-command -v mmdebstrap >/dev/null || skip "no mmdebstrap"
 name=sbtest-upg-$$
 trap 'for r in bookworm trixie; do $sb host --name "$name-$r" down >/dev/null 2>&1; done; rm -rf "$tmp"' EXIT
-
-for r in bookworm trixie; do
-	$sb host root --release $r --servers >"$tmp/bins-$r" 2>"$tmp/root.log" || {
-		cat "$tmp/root.log"; fail "$r's root or its servers could not be built"; }
-done
+release_roots bookworm trixie
 env -u SANDBENCH_ROOT $sb run --name "$name" --lock-timeout 200 --upgrade bookworm,trixie \
 	--servers drop --directives private-tmp-yes --windows 6 --epochs 2 --window 0.2 \
 	--seed 3 --loadgen "$BIN/loadgen" --out "$tmp/r" --no-report >"$tmp/log" 2>&1

@@ -66,3 +66,16 @@ host_up() {
 	[ $_rc = 75 ] && skip "the sandbox host was busy"
 	[ $_rc = 0 ] || fail "host up"
 }
+
+# release_roots RELEASE...: skips where no release can be booted (systemd is
+# PID 1: the host is this machine; no mmdebstrap), then builds each
+# RELEASE's root, build root and servers (cached: seconds once built; no
+# lock needed), failing the test where one cannot be built.
+release_roots() {
+	[ -d /run/systemd/system ] && skip "systemd is PID 1: the host is this machine, no release"
+	command -v mmdebstrap >/dev/null || skip "no mmdebstrap"
+	for _r in "$@"; do
+		$sb host root --release "$_r" --servers >/dev/null 2>"$tmp/root.log" || {
+			cat "$tmp/root.log"; fail "$_r's root or its servers could not be built"; }
+	done
+}
