@@ -108,8 +108,14 @@ class Matrix(unittest.TestCase):
     def test_summary_rows_and_text(self):
         rows = an.summary_rows(self.m)
         self.assertEqual({(r["variant"], r["release"]) for r in rows},
-                         {(v, rel) for v in (V, AA)
+                         {(v, rel) for v in (B, V, AA)
                           for rel in ("bookworm", "trixie", "bookworm->trixie")})
+        by = {(r["variant"], r["release"]): r for r in rows}
+        # fractions, as a run's summary rows
+        self.assertAlmostEqual(by[V, "trixie"]["cpu_ns_per_req_change"], 0.10, delta=0.005)
+        self.assertAlmostEqual(by[B, "bookworm->trixie"]["cpu_ns_per_req_change"], -0.10,
+                               delta=0.005)
+        self.assertEqual(by[V, "bookworm->trixie"]["cpu_ns_per_req_verdict"], "worse")
         text = "\n".join(an.lines(self.m))
         self.assertIn("whole stack", text)
         self.assertIn("* private-tmp-yes", text)

@@ -29,6 +29,7 @@ from sblib.records.model import ResultsError
 from sblib.util import write_atomic
 
 METRIC = "cpu_ns_per_req"
+METHOD = "upgrade windows"      # summary rows: four instances a window
 FILE = "upgrade.json"
 
 
@@ -173,25 +174,41 @@ def read(path):
 
 
 def summary_rows(m):
-    """summary.json rows of matrix M: per (server, mode, variant, release)
-    the cost as a run's summary row has it (cpu_ns_per_req_change, _lo,
-    _hi), and per variant its change across the upgrade (release
-    "FROM->TO"), so a reader of summary rows finds both."""
+    """summary.json rows of matrix M, in a run summary's columns (changes
+    as fractions, results/README.md): per (server, mode) the baseline of
+    each release (its level) and its change across the upgrade, and per
+    variant its cost in each release and its change, the release named
+    ("FROM->TO" for a change)."""
     out = []
+    across = f"{m['from']}->{m['to']}"
     for g in m.get("groups") or []:
+        key = {"server": g["server"], "mode": g["mode"]}
+        b = g.get("baseline")
+        if b:
+            out += [{"variant": g["base_id"], **key, "release": rel, "role": "baseline",
+                     "n": b["n_base"], METRIC: lvl}
+                    for rel, lvl in ((m["from"], b["base"]), (m["to"], b["new"]))]
+            out.append({"variant": g["base_id"], **key, "release": across, "role": "baseline",
+                        "n": b["n_base"], **_change_cols(b, st.verdict(METRIC, b))})
         for r in g["rows"]:
-            for side, rel in (("from", m["from"]), ("to", m["to"]), ("change", None)):
+            for side, rel in (("from", m["from"]), ("to", m["to"]), ("change", across)):
                 c = r[side]
-                out.append({"variant": r["variant"], "server": g["server"], "mode": g["mode"],
-                            "release": rel or f"{m['from']}->{m['to']}",
+                verdict = r["verdict"] if side == "change" else \
+                    st.verdict(METRIC, c, floor=g["floors"][side])
+                out.append({"variant": r["variant"], **key, "release": rel,
                             "role": "aa" if r["aa"] else "variant", "n": r["n"],
-                            METRIC: c["new"] if side != "change" else None,
-                            f"{METRIC}_change": c["ratio"], f"{METRIC}_lo": c["lo"],
-                            f"{METRIC}_hi": c["hi"],
-                            f"{METRIC}_verdict": r["verdict"] if side == "change" else
-                            st.verdict(METRIC, c, floor=g["floors"][side]),
-                            f"{METRIC}_method": "upgrade windows (four instances)"})
+                            **({METRIC: c["new"]} if side != "change" else {}),
+                            **_change_cols(c, verdict)})
     return out
+
+
+def _change_cols(c, verdict):
+    why = st.why_not(c)
+    if why:
+        return {f"{METRIC}_why": why, f"{METRIC}_method": METHOD}
+    return {f"{METRIC}_change": c["ratio"] - 1.0, f"{METRIC}_lo": c["lo"] - 1.0,
+            f"{METRIC}_hi": c["hi"] - 1.0, f"{METRIC}_verdict": verdict,
+            f"{METRIC}_method": METHOD}
 
 
 def _json(obj):
