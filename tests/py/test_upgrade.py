@@ -15,7 +15,7 @@ import unittest
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "scripts"))
 
 from sblib.analysis import upgrade as an  # noqa: E402
-from sblib.measuring import cgroups, plan, ports  # noqa: E402
+from sblib.measuring import cgroups, plan, ports, session  # noqa: E402
 from sblib.measuring import upgrade as up  # noqa: E402
 from sblib.measuring.runplan import PlanError  # noqa: E402
 from sblib.report import upgrade as rep  # noqa: E402
@@ -185,6 +185,20 @@ class Ports(unittest.TestCase):
             for fds in held:
                 for f in fds:
                     os.close(f)
+
+    def test_fixed_ports_only_in_range_zero(self):
+        with tempfile.TemporaryDirectory() as d:
+            k, fds = ports.take_slot("a", 0, lock_dir=d, fixed=True)
+            self.assertEqual(k, 0)
+            with self.assertRaises(ports.Busy):      # a second host on 443 waits, then gives up
+                ports.take_slot("b", 0, lock_dir=d, fixed=True)
+            k1, fds1 = ports.take_slot("c", 0, lock_dir=d)   # a ranged one comes up beside it
+            self.assertEqual(k1, 1)
+            for f in fds + fds1:
+                os.close(f)
+        self.assertTrue(session.fixed_ports({"user_unit": {"copies": "one at a time"}}))
+        self.assertFalse(session.fixed_ports({"user_unit": {"copies": "netns"}}))
+        self.assertFalse(session.fixed_ports({"servers": ["drop"]}))
 
     def test_range_zero_waits_for_an_older_tree(self):
         with tempfile.TemporaryDirectory() as d:

@@ -286,13 +286,16 @@ def nspawn_tree(root, show):
 
 
 def up(name="sandbench", owner=None, lock_timeout=300, boot_timeout=90, console=None,
-       root=None, show=None, release=None):
+       root=None, show=None, release=None, fixed_ports=True):
     """Boots (or reuses) the sandbox host NAME and prepares it for the servers.
     OWNER: the PID responsible for powering it off (default: this process;
     0 leaves it up until down()). RELEASE, ROOT and SHOW: see host_root(),
     host_show() (ignored where systemd is PID 1: the host is this machine;
     a RELEASE there is an error). A clean root's host runs the servers built
-    inside it (root_servers()). Returns a Host with host.owned telling
+    inside it (root_servers()). FIXED_PORTS: what it will run may listen on
+    fixed ports (443, a unit's own), so it takes port range 0, which only one
+    host holds at a time (sblib.measuring.ports); False for a caller whose
+    instances all listen in the host's own range (or network namespaces). Returns a Host with host.owned telling
     whether this call created it."""
     if owner is None:
         owner = os.getpid()
@@ -309,6 +312,10 @@ def up(name="sandbench", owner=None, lock_timeout=300, boot_timeout=90, console=
             and st.get("root", "/") == root and st.get("show", []) == show \
             and st.get("servers") == servers \
             and h.is_running() in ("running", "degraded"):
+        if fixed_ports and h.slot != 0 and h.mode == "nspawn":
+            raise HostError(f"host '{name}' is up on port range {h.slot}; what serves on fixed "
+                            "ports (443, a unit's own) needs range 0, which only one host holds: "
+                            f"`sandbench host --name {name} down` first")
         h.owned = False
         return h
     if not in_use:
@@ -331,7 +338,10 @@ def up(name="sandbench", owner=None, lock_timeout=300, boot_timeout=90, console=
     proc = None
     try:
         remove_stale(name)
-        slot, slot_fds = ports.take_slot(name, lock_timeout)
+        try:
+            slot, slot_fds = ports.take_slot(name, lock_timeout, fixed=fixed_ports)
+        except ports.Busy as e:
+            raise LockBusy(str(e)) from None
         cgs = cgroups.make(name)
         os.makedirs(STATE_DIR, exist_ok=True)
         console = console or os.path.join(STATE_DIR, name + ".console")

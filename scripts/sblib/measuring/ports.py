@@ -10,6 +10,7 @@ tree and one of ours never serve on the same ports.
 """
 import fcntl
 import os
+import sys
 import time
 
 from sblib.measuring.kernel import HostError
@@ -50,17 +51,31 @@ def try_slot(slot, lock_dir=LOCK_DIR):
     return fds
 
 
-def take_slot(name, timeout, lock_dir=LOCK_DIR, slots=SLOTS):
+class Busy(HostError):
+    """No port range came free in the time given."""
+
+
+def take_slot(name, timeout, lock_dir=LOCK_DIR, slots=SLOTS, fixed=False):
     """(slot, fds) of the first free port range for host NAME, its flocks
     held by FDS (to pass to the container), waiting up to TIMEOUT seconds
-    while all SLOTS are held. HostError when none came free."""
+    while all SLOTS are held. FIXED: a host that serves on fixed ports
+    (443, a unit's own, outside any range) takes range 0 only, so two such
+    hosts are never up at once, as before ranges. Busy when none came free."""
     end = time.monotonic() + timeout
+    said = False
     while True:
-        for k in range(slots):
+        for k in range(1 if fixed else slots):
             fds = try_slot(k, lock_dir)
             if fds is not None:
                 return k, fds
         if time.monotonic() >= end:
-            raise HostError(f"host '{name}': all {slots} port ranges are held by sandbox hosts "
-                            f"up now ({slot_path('N', lock_dir)}); take one down first")
+            raise Busy(f"host '{name}': " + (
+                f"port range 0 (the one for fixed ports such as 443) was held for "
+                f"{timeout:.0f}s by another sandbox host ({slot_path(0, lock_dir)})" if fixed
+                else f"all {slots} port ranges are held by sandbox hosts up now "
+                f"({slot_path('N', lock_dir)})") + "; take one down or try again later")
+        if not said:
+            print(f"host: waiting for {'port range 0' if fixed else 'a free port range'} "
+                  f"for host '{name}'", file=sys.stderr, flush=True)
+            said = True
         time.sleep(0.5)

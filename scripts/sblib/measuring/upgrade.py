@@ -116,7 +116,7 @@ class Upgrade:
     def __init__(self, a, spec, pair, sides, loadgen):
         self.a, self.spec, self.pair, self.sides = a, spec, pair, sides
         self.lg = Loader(a, sides[0].spec, sides[0].host, loadgen)
-        self.wid = 0
+        self.wid = 0                # the next window's number (both halves' "window")
         self.t0 = time.monotonic()
         self.total = self.windows_planned()
 
@@ -191,7 +191,7 @@ class Upgrade:
                                                   self.spec["seed"], f"{server}/{e}"):
             four = [by[0][base_id], by[0].get(vid), by[1][base_id], by[1].get(vid)]
             if any(i is None or i.status != "ok" for i in four):
-                self.wid += 1
+                self.total -= 1         # not measured: one side did not run
                 continue
             self.progress(f"{vid} {mode} window round {rnd + 1}/{d['rounds']} "
                           f"({self.pair[0]} and {self.pair[1]})")
@@ -226,7 +226,7 @@ def boot(a, rels):
     a-name-REL): [Host]. On an error the ones that came up are taken down."""
     def one(rel):
         return _host.up(host_name(a, rel), owner=os.getpid(), lock_timeout=a.lock_timeout,
-                        release=None if rel == MACHINE else rel)
+                        release=None if rel == MACHINE else rel, fixed_ports=False)
     with concurrent.futures.ThreadPoolExecutor(len(rels)) as ex:
         futs = [ex.submit(one, r) for r in rels]
         hosts, err = [], None
