@@ -12,8 +12,8 @@ set -u
 cd "$(dirname "$0")/../.." || exit 1
 NAME=upgrade
 . tests/integration/lib/sandbox.sh
-name=sbtest-upg-$$
-trap 'for r in bookworm trixie; do $sb host --name "$name-$r" down >/dev/null 2>&1; done; rm -rf "$tmp"' EXIT
+own_host sbtest-upg bookworm trixie
+name=$host
 release_roots bookworm trixie
 env -u SANDBENCH_ROOT $sb run --name "$name" --lock-timeout 200 --upgrade bookworm,trixie \
 	--servers drop --directives private-tmp-yes --windows 6 --epochs 2 --window 0.2 \

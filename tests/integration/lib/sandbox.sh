@@ -49,11 +49,15 @@ server {
 SITE
 }
 
-# own_host PREFIX: this test's sandbox host is $host (PREFIX-PID), taken down
-# at exit (with $tmp); x CMD... runs CMD in it.
+# own_host PREFIX [SUFFIX...]: this test's sandbox host is $host (PREFIX-PID),
+# taken down at exit (with $tmp); with SUFFIXes its hosts are $host-SUFFIX
+# each (run --upgrade's two). x CMD... runs CMD in $host.
 own_host() {
 	host=$1-$$
-	trap '$sb host --name "$host" down >/dev/null 2>&1; rm -rf "$tmp"' EXIT
+	shift
+	_hosts=$host
+	[ $# -gt 0 ] && _hosts=$(for _s in "$@"; do printf '%s ' "$host-$_s"; done)
+	trap 'for _h in $_hosts; do $sb host --name "$_h" down >/dev/null 2>&1; done; rm -rf "$tmp"' EXIT
 }
 x() { $sb host --name "$host" exec -- "$@"; }
 
