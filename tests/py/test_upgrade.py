@@ -4,7 +4,6 @@ drifting by 25%, the baseline's own change, the A/A control not called,
 windows a half lost left out), the four-instance window plan and record
 split, and the port ranges of sandbox hosts up at once (never the same
 port twice, a held range never taken, range 0 kept from older trees)."""
-import math
 import os
 import random
 import sys

@@ -8,7 +8,8 @@ one cgroup, one CPU counter). So each container starts in a cgroup named
 for its host, under the caller's, in the hierarchies its systemd
 manages: the unified one, name=systemd, and the v1 cpu, cpuacct and
 devices controllers it is given (sblib.measuring.host delegates them).
-The others (memory, pids ...) are left as they are.
+The others (memory, pids ...) are left as they are. delegate_v1() makes
+the v1 hierarchies it needs writable in the container.
 """
 import os
 
@@ -83,3 +84,44 @@ def remove(name, **kw):
                     os.rmdir(d)
                 except OSError:
                     pass
+
+
+# cgroup v1 hierarchies the container's systemd needs writable: cpu and
+# cpuacct for CPUQuota= (and per-unit CPU accounting), devices for
+# DevicePolicy= and DeviceAllow= (the devices.list of each unit).
+DELEGATED_V1 = {"cpu": "CPUQuota=", "cpuacct": "CPUQuota=", "cpu,cpuacct": "CPUQuota=",
+                "devices": "DevicePolicy="}
+
+
+def delegate_v1(h, log):
+    """On a host with cgroup v1 controllers, systemd-nspawn mounts their
+    hierarchies read-only in the container, so the container's systemd
+    cannot create per-unit cgroups there and CPUQuota= and DevicePolicy= are
+    silently not enforced. Remount those hierarchies writable (a per-mount
+    flag: the host's own mounts are untouched) and re-execute the
+    container's systemd, which detects the controllers it can use only when
+    it starts. The units' cgroups then appear in the host's hierarchies and
+    are removed with them. LOG(text) says what it did. Returns True when it
+    re-executed systemd."""
+    try:
+        with open(f"/proc/{h.leader}/mounts") as f:
+            mounts = [line.split() for line in f]
+    except OSError:
+        return False
+    ro = [m[1] for m in mounts if len(m) > 3 and m[2] == "cgroup"
+          and os.path.basename(m[1]) in DELEGATED_V1 and "ro" in m[3].split(",")]
+    done = []
+    for mnt in ro:
+        r = h.run(["mount", "-o", "remount,bind,rw", mnt], timeout=20)
+        if r.returncode == 0:
+            done.append(mnt)
+        else:
+            log(f"cannot make {mnt} writable in the container ({(r.stderr or '').strip()}): "
+                f"{DELEGATED_V1[os.path.basename(mnt)]} will not be enforced")
+    if not done:
+        return False
+    h.run(["systemctl", "daemon-reexec"], timeout=60)
+    what = sorted({DELEGATED_V1[os.path.basename(m)] for m in done})
+    log(f"delegated {', '.join(done)} to the container's systemd ({' and '.join(what)} "
+        "enforced)")
+    return True

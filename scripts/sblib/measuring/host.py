@@ -373,7 +373,7 @@ def up(name="sandbench", owner=None, lock_timeout=300, boot_timeout=90, console=
         h.save()
         end = time.monotonic() + boot_timeout
         _wait_booted(h, proc, end, boot_timeout, console)
-        if _delegate_v1(h):
+        if cgroups.delegate_v1(h, log):
             _wait_booted(h, proc, end, boot_timeout, console)
         prepare(h)
         return h
@@ -403,46 +403,6 @@ def _wait_booted(h, proc, end, boot_timeout, console):
         time.sleep(0.2)
     raise HostError(f"container did not finish booting in {boot_timeout}s "
                     f"(is-system-running: {state})")
-
-
-# cgroup v1 hierarchies the container's systemd needs writable: cpu and
-# cpuacct for CPUQuota= (and per-unit CPU accounting), devices for
-# DevicePolicy= and DeviceAllow= (the devices.list of each unit).
-DELEGATED_V1 = {"cpu": "CPUQuota=", "cpuacct": "CPUQuota=", "cpu,cpuacct": "CPUQuota=",
-                "devices": "DevicePolicy="}
-
-
-def _delegate_v1(h):
-    """On a host with cgroup v1 controllers, systemd-nspawn mounts their
-    hierarchies read-only in the container, so the container's systemd
-    cannot create per-unit cgroups there and CPUQuota= and DevicePolicy= are
-    silently not enforced. Remount those hierarchies writable (a per-mount
-    flag: the host's own mounts are untouched) and re-execute the
-    container's systemd, which detects the controllers it can use only when
-    it starts. The units' cgroups then appear in the host's hierarchies and
-    are removed with them. Returns True when it re-executed systemd."""
-    try:
-        with open(f"/proc/{h.leader}/mounts") as f:
-            mounts = [line.split() for line in f]
-    except OSError:
-        return False
-    ro = [m[1] for m in mounts if len(m) > 3 and m[2] == "cgroup"
-          and os.path.basename(m[1]) in DELEGATED_V1 and "ro" in m[3].split(",")]
-    done = []
-    for mnt in ro:
-        r = h.run(["mount", "-o", "remount,bind,rw", mnt], timeout=20)
-        if r.returncode == 0:
-            done.append(mnt)
-        else:
-            log(f"cannot make {mnt} writable in the container ({(r.stderr or '').strip()}): "
-                f"{DELEGATED_V1[os.path.basename(mnt)]} will not be enforced")
-    if not done:
-        return False
-    h.run(["systemctl", "daemon-reexec"], timeout=60)
-    what = sorted({DELEGATED_V1[os.path.basename(m)] for m in done})
-    log(f"delegated {', '.join(done)} to the container's systemd ({' and '.join(what)} "
-        "enforced)")
-    return True
 
 
 def _tail(path, n=15):

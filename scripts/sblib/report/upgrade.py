@@ -2,7 +2,6 @@
 release matrix of sblib.analysis.upgrade as report.md and report.html in
 the run's directory, beside the two releases' own reports (DIR/FROM,
 DIR/TO). `sandbench report DIR` writes it again (report.core)."""
-import os
 
 from sblib.analysis import upgrade as an
 from sblib.report import document
