@@ -219,7 +219,9 @@ def fmt(c):
     """'+3.1% [+1.0%, +5.2%]' of comparison C (or '-')."""
     if not c:
         return "-"
-    return f"{st.pct(c['ratio'])} {st.interval(c['lo'], c['hi'])}"
+    why = st.why_not(c)
+    return f"{st.pct(c['ratio'])} ({why})" if why else \
+        f"{st.pct(c['ratio'])} {st.interval(c['lo'], c['hi'])}"
 
 
 def floor_text(x):

@@ -383,6 +383,7 @@ def up(name="sandbench", owner=None, lock_timeout=300, boot_timeout=90, console=
                 os.close(f)
         if proc is not None:
             stop_nspawn([proc.pid], [h.leader] if h else [])
+        cgroups.remove(name)
         for p in [state_path(name)] + ([console] if sys.exc_info()[0] is KeyboardInterrupt else []):
             try:
                 os.unlink(p)

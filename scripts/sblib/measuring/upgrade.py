@@ -271,6 +271,7 @@ def measure(a, spec, argv, loadgen, out):
             up = Upgrade(a, spec, pair, sides, loadgen)
             for s in sides:
                 s.fleet.progress = up.progress
+                s.res.planned = 2 * up.total
             up.run()
             state = "complete"
         except KeyboardInterrupt:
