@@ -114,6 +114,9 @@ done
 
 # nothing left
 [ -e "/run/sandbench-host/$name.json" ] && fail "state file left"
+for d in /sys/fs/cgroup/unified /sys/fs/cgroup /sys/fs/cgroup/cpu; do
+	[ -e "$d/sandbench-host.$name" ] && fail "cgroup $d/sandbench-host.$name left"
+done
 for p in /proc/[0-9]*; do
 	{ tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null | grep -q -- "-M $name " && fail "process left: $p"
 done
