@@ -110,6 +110,9 @@ os.execv(sys.argv[1], sys.argv[1:])' $sb host --name "$name" up --lock-timeout 5
 	if grep -q interrupted "$tmp/int"; then interrupted=yes; break; fi
 	$sb host --name "$name" down >/dev/null 2>&1
 done
+# a host of fixed ports (range 0, as every host before ranges) of another
+# run held for the 5 s: busy, as host_up skips
+[ -z "$interrupted" ] && grep -q "held for" "$tmp/int" && { echo "skip: port range 0 busy: $(cat "$tmp/int")"; exit 77; }
 [ -n "$interrupted" ] || fail "could not interrupt a boot in 3 tries: $(cat "$tmp/int")"
 
 # nothing left
