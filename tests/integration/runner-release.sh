@@ -14,15 +14,9 @@ set -u
 cd "$(dirname "$0")/../.." || exit 1
 NAME=release
 . tests/integration/lib/sandbox.sh
-[ -d /run/systemd/system ] && skip "systemd is PID 1: the host is this machine, no release"
-command -v mmdebstrap >/dev/null || skip "no mmdebstrap"
-name=sbtest-rel-$$
-trap '$sb host --name "$name" down >/dev/null 2>&1; rm -rf "$tmp"' EXIT
-
-# the root, its build root and the servers first (no lock needed)
-$sb host root --release trixie --servers >"$tmp/bins" 2>"$tmp/root.log" || {
-	cat "$tmp/root.log"; fail "trixie's root or its servers could not be built"; }
-env -u SANDBENCH_ROOT $sb run --name "$name" --lock-timeout 200 --release trixie \
+own_host sbtest-rel
+release_roots trixie
+env -u SANDBENCH_ROOT $sb run --name "$host" --lock-timeout 200 --release trixie \
 	--servers drop --directives private-tmp-disconnected,protect-hostname-private \
 	--windows 2 --epochs 1 --window 0.2 --duet-reps 1 --duration 0.3 --warmup 0.1 \
 	--slice-warmup 0.1 --seed 3 --loadgen "$BIN/loadgen" --out "$tmp/r" --no-report \
@@ -68,5 +62,5 @@ if bad:
 print(f"ok: trixie host ({env['systemd_package']}, {env['libssl_package']}), server {cmd[0]}, "
       f"{len(rows)} records")
 PY
-$sb host --name "$name" status >/dev/null 2>&1 && fail "host left up"
+$sb host --name "$host" status >/dev/null 2>&1 && fail "host left up"
 echo PASS

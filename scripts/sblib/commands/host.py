@@ -7,6 +7,7 @@ import sys
 
 from sblib.commands import _cli
 from sblib.measuring import host as _host
+from sblib.measuring import plan
 from sblib.measuring import roots as _roots
 from sblib.records import schema
 
@@ -24,16 +25,19 @@ EXITS = {0: "done (status: the host is up)",
          1: "failed (the message says why); status: the host is not up; exec: the host is "
             "not up",
          2: "bad usage (an unknown subcommand or option, not root)",
-         _host.EX_TEMPFAIL: "another sandbox host held the lock for the whole --lock-timeout"}
+         _host.EX_TEMPFAIL: "another process held this host name's lock for the whole "
+                            "--lock-timeout"}
 
 USAGE = "usage: " + SYNOPSIS + """
 
 Where systemd is PID 1 the host is this machine (units go to
 /run/systemd/system). Elsewhere `up` boots this machine's systemd in a
 container with systemd-nspawn (sharing the network, the repository bound
-read-only at /opt/sandbench, holding /run/lock/sandbench-host.lock for its
-whole life) and leaves it running until `down`. `up` is idempotent and
-removes a stale container of the same name from an interrupted run.
+read-only at /opt/sandbench, holding /run/lock/sandbench-host.NAME.lock and
+a port range's lock for its whole life, in cgroups of its own name) and
+leaves it running until `down`. Hosts of other names come up beside it,
+each serving on ports of its own range. `up` is idempotent and removes a
+stale container of the same name from an interrupted run.
 
   up       boot (or reuse) the host; create user lunchd, /etc/sandbench/tls
            (key.pem 0600, cert.pem, chain.pem), /srv/sandbench, /run/sandbench
@@ -164,6 +168,9 @@ def cmd_status(name, rest):
         print(f"host '{name}': mode {d['mode']}, systemd {d['system']}, leader pid {d['leader']}, "
               f"nspawn pid {d['nspawn_pid']}, owner {owner}")
         print(f"  unit cgroups under {d['cgroup_root']}")
+        if d["mode"] == "nspawn":
+            lo = plan.ports(0, 0, d.get("slot", 0))[0]
+            print(f"  port range {d.get('slot', 0)}: instances listen from {lo}")
         if d.get("servers"):
             print(f"  servers: {d['servers']['built']}, at {d['bindir']}")
         for p in d["installed"]:

@@ -9,7 +9,7 @@ import time
 from sblib import catalogue as cat
 from sblib import util
 from sblib.commands._cli import Usage, exit_text, parser
-from sblib.measuring import life, resume, runplan, session
+from sblib.measuring import life, releases, resume, runplan, session
 from sblib.records import store
 from sblib.report import core as report
 
@@ -60,6 +60,13 @@ EXITS = {0: "the run completed (or --dry-run printed its plan)",
 def parse_args(argv):
     ap = parser("sandbench run", DESC)
     ap.epilog = exit_text(EXITS)
+    ap.add_argument("--upgrade", metavar="FROM,TO",
+                    help="measure the plan under two releases side by side (%s or "
+                         "machine, e.g. bookworm,trixie): both sandbox hosts up at once, "
+                         "windows loading FROM's and TO's baseline and variant at the same "
+                         "moment; the directive x release matrix with each directive's change "
+                         "in cost and the baseline's (the whole stack's) change"
+                         % ", ".join(releases.RELEASES))
     ap.add_argument("--resume", metavar="DIR",
                     help="go on with the interrupted run in DIR where it stopped (its own "
                          "options; any given must plan the same run)")
@@ -96,6 +103,8 @@ def main(argv):
             check_built(spec)
         out = a.out or os.path.join(util.runs_dir(),
                                     time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()))
+        if a.upgrade:
+            return upgrade_run(a, argv, spec, loadgen, out)
         res = session.open_results(out)
     except (Usage, runplan.PlanError, cat.CatalogueError) as e:
         print(f"sandbench run: {e}", file=sys.stderr)
@@ -125,6 +134,24 @@ def finish(a, end):
         except Exception as e:  # noqa: BLE001 - the run's data is safe already
             print(f"sandbench run: report failed: {e}", file=sys.stderr)
     return life.exit_status(end.state)
+
+
+def upgrade_run(a, argv, spec, loadgen, out):
+    """run --upgrade FROM,TO (sblib.measuring.upgrade) into OUT: its halves'
+    reports and the matrix's; its exit status."""
+    from sblib.measuring import upgrade
+    from sblib.report import upgrade as upgrade_report
+    rc, pair = upgrade.measure(a, spec, argv, loadgen, out)
+    if not a.no_report:
+        for rel in pair:
+            try:
+                report.write_report(os.path.join(out, rel))
+            except Exception as e:  # noqa: BLE001 - the run's data is safe already
+                print(f"sandbench run: report of {rel} failed: {e}", file=sys.stderr)
+        if upgrade_report.write(out):
+            print(f"sandbench run: wrote {os.path.join(out, 'report.md')} and report.html "
+                  f"(the matrix; each release's own report in {out}/{pair[0]} and {pair[1]})")
+    return rc
 
 
 def resume_run(a, argv):

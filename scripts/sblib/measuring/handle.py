@@ -51,8 +51,9 @@ class Host:
     paths as seen inside the host."""
 
     def __init__(self, name, mode, leader=1, nspawn_pid=0, owner=0, installed=None,
-                 started=None, root="/", show=(), bindir=None, servers=None):
+                 started=None, root="/", show=(), bindir=None, servers=None, slot=0):
         self.name = name
+        self.slot = slot                  # its port range (sblib.measuring.ports)
         self.root = root                  # the tree it booted ("/": this machine's)
         self.shown = list(show)           # this machine's paths overlaid on a clean root
         self.mode = mode                  # "pid1" or "nspawn"
@@ -72,7 +73,8 @@ class Host:
         return {"name": self.name, "mode": self.mode, "repo": repo_root(), "leader": self.leader,
                 "nspawn_pid": self.nspawn_pid, "owner": self.owner,
                 "installed": self.installed, "started": self.started, "root": self.root,
-                "show": self.shown, "bindir": self.bindir, "servers": self.servers}
+                "show": self.shown, "bindir": self.bindir, "servers": self.servers,
+                "slot": self.slot}
 
     def save(self):
         os.makedirs(STATE_DIR, exist_ok=True)

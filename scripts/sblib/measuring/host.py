@@ -12,9 +12,13 @@ command goes in with nsenter.
     host.cpu_usec("x.service")                   # read from the host's cgroupfs
     down("sandbench")
 
-The container's whole life is covered by an flock on LOCK (other tools boot
-containers too and port 443 is shared): the lock file descriptor is inherited
-by systemd-nspawn, so the lock goes exactly when the container does.
+The container's whole life is covered by two flocks whose descriptors
+systemd-nspawn inherits, so they go exactly when the container does: its
+name's (lock_path(NAME): a second `up` of that name waits, then says who
+holds it) and a port range's (ports.take_slot(): every host has a range of
+its own, so hosts up at once never serve on the same port). Each container
+runs in cgroups of its own name (cgroups.enter(): systemd-nspawn would put
+every container's payload in the same "/payload").
 
 State lives in STATE_DIR/NAME.json: {"name", "mode", "nspawn_pid", "leader",
 "owner", "installed", "started"}. owner is the PID of the process that will
@@ -34,11 +38,16 @@ import time
 
 from sblib.measuring.kernel import HostError, alive, children, cmdline, reap, wait_gone
 from sblib.measuring.handle import OPT, ROOT_BIN, STATE_DIR, UNIT_DIR, Host, fill, remove_unit_files  # noqa: F401 - used as host.NAME
-from sblib.measuring import roots
+from sblib.measuring import cgroups, ports, roots
 from sblib.templates import PATHS
 from sblib.util import repo_root
 
-LOCK = "/run/lock/sandbench-host.lock"
+LOCK_DIR = "/run/lock"
+
+
+def lock_path(name):
+    """The flock file of sandbox host NAME (held for the container's life)."""
+    return os.path.join(LOCK_DIR, f"sandbench-host.{name}.lock")
 
 # The container's root is a tmpfs with the machine's /usr (--volatile=yes);
 # every other top-level directory of the machine is overlaid on it with a
@@ -124,7 +133,8 @@ def attach(name="sandbench"):
     if st:
         h = Host(st["name"], st["mode"], st.get("leader", 1), st.get("nspawn_pid", 0),
                  st.get("owner", 0), st.get("installed"), st.get("started"),
-                 st.get("root", "/"), st.get("show", []), st.get("bindir"), st.get("servers"))
+                 st.get("root", "/"), st.get("show", []), st.get("bindir"), st.get("servers"),
+                 st.get("slot", 0))
         if h.alive():
             return h
         return None
@@ -142,6 +152,8 @@ def remove_stale(name):
     if pids:
         log(f"removing stale container '{name}' (systemd-nspawn pid {', '.join(map(str, sorted(pids)))})")
         stop_nspawn(sorted(pids), [st.get("leader")] if st else [])
+    if pids:
+        cgroups.remove(name)
     if st and st.get("mode") == "pid1":
         _pid1_cleanup(st.get("installed") or [])
     try:
@@ -179,10 +191,12 @@ def _pid1_cleanup(installed):
         subprocess.run(["systemctl", "daemon-reload"], timeout=60)
 
 
-def _lock(timeout):
-    """Opens and flocks LOCK, waiting up to TIMEOUT seconds. Returns the fd."""
-    os.makedirs(os.path.dirname(LOCK), exist_ok=True)
-    fd = os.open(LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+def _lock(name, timeout):
+    """Opens and flocks NAME's lock, waiting up to TIMEOUT seconds. Returns
+    the fd. Hosts of other names do not wait for it."""
+    path = lock_path(name)
+    os.makedirs(LOCK_DIR, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
     end = time.monotonic() + timeout
     said = False
     while True:
@@ -192,10 +206,11 @@ def _lock(timeout):
         except BlockingIOError:
             if time.monotonic() >= end:
                 os.close(fd)
-                raise LockBusy(f"{LOCK} is held by another sandbox host for {timeout:.0f}s; "
-                                "try again later (or --lock-timeout)")
+                raise LockBusy(f"{path}: another process holds sandbox host '{name}' (up or "
+                               f"booting) for {timeout:.0f}s; try again later, another --name, "
+                               "or --lock-timeout")
             if not said:
-                log(f"waiting for {LOCK} (another container is up)")
+                log(f"waiting for {path} (sandbox host '{name}' is in use)")
                 said = True
             time.sleep(0.5)
 
@@ -271,13 +286,16 @@ def nspawn_tree(root, show):
 
 
 def up(name="sandbench", owner=None, lock_timeout=300, boot_timeout=90, console=None,
-       root=None, show=None, release=None):
+       root=None, show=None, release=None, fixed_ports=True):
     """Boots (or reuses) the sandbox host NAME and prepares it for the servers.
     OWNER: the PID responsible for powering it off (default: this process;
     0 leaves it up until down()). RELEASE, ROOT and SHOW: see host_root(),
     host_show() (ignored where systemd is PID 1: the host is this machine;
     a RELEASE there is an error). A clean root's host runs the servers built
-    inside it (root_servers()). Returns a Host with host.owned telling
+    inside it (root_servers()). FIXED_PORTS: what it will run may listen on
+    fixed ports (443, a unit's own), so it takes port range 0, which only one
+    host holds at a time (sblib.measuring.ports); False for a caller whose
+    instances all listen in the host's own range (or network namespaces). Returns a Host with host.owned telling
     whether this call created it."""
     if owner is None:
         owner = os.getpid()
@@ -294,6 +312,10 @@ def up(name="sandbench", owner=None, lock_timeout=300, boot_timeout=90, console=
             and st.get("root", "/") == root and st.get("show", []) == show \
             and st.get("servers") == servers \
             and h.is_running() in ("running", "degraded"):
+        if fixed_ports and h.slot != 0 and h.mode == "nspawn":
+            raise HostError(f"host '{name}' is up on port range {h.slot}; what serves on fixed "
+                            "ports (443, a unit's own) needs range 0, which only one host holds: "
+                            f"`sandbench host --name {name} down` first")
         h.owned = False
         return h
     if not in_use:
@@ -310,11 +332,17 @@ def up(name="sandbench", owner=None, lock_timeout=300, boot_timeout=90, console=
         if not shutil.which(tool):
             raise HostError(f"{tool} not found: install systemd-container and util-linux "
                             "(scripts/deps)")
-    fd = _lock(lock_timeout)
+    fd = _lock(name, lock_timeout)
+    slot_fds = []
     h = None
     proc = None
     try:
         remove_stale(name)
+        try:
+            slot, slot_fds = ports.take_slot(name, lock_timeout, fixed=fixed_ports)
+        except ports.Busy as e:
+            raise LockBusy(str(e)) from None
+        cgs = cgroups.make(name)
         os.makedirs(STATE_DIR, exist_ok=True)
         console = console or os.path.join(STATE_DIR, name + ".console")
         argv = ["systemd-nspawn", *nspawn_tree(root, show), "--register=no", "--keep-unit",
@@ -328,30 +356,34 @@ def up(name="sandbench", owner=None, lock_timeout=300, boot_timeout=90, console=
         argv += [f"systemd.mask={u}" for u in NSPAWN_MASKS]
         with open(console, "wb") as out:
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out,
-                                    stderr=subprocess.STDOUT, pass_fds=(fd,),
-                                    start_new_session=True)
-        os.close(fd)
-        fd = -1
+                                    stderr=subprocess.STDOUT, pass_fds=(fd, *slot_fds),
+                                    start_new_session=True,
+                                    preexec_fn=lambda: cgroups.enter(cgs))
+        for f in [fd] + slot_fds:
+            os.close(f)
+        fd, slot_fds = -1, []
         leader = _find_leader(proc.pid, 20)
         if leader is None:
             raise HostError(f"systemd-nspawn exited or started no systemd; see {console}:\n"
                             + _tail(console))
         h = Host(name, "nspawn", leader=leader, nspawn_pid=proc.pid, owner=owner,
                  root=root, show=show, servers=servers,
-                 bindir=ROOT_BIN if (servers or {}).get("path") else None)
+                 bindir=ROOT_BIN if (servers or {}).get("path") else None, slot=slot)
         h.owned = True
         h.save()
         end = time.monotonic() + boot_timeout
         _wait_booted(h, proc, end, boot_timeout, console)
-        if _delegate_v1(h):
+        if cgroups.delegate_v1(h, log):
             _wait_booted(h, proc, end, boot_timeout, console)
         prepare(h)
         return h
     except BaseException:
-        if fd >= 0:
-            os.close(fd)
+        for f in [fd] + slot_fds:
+            if f >= 0:
+                os.close(f)
         if proc is not None:
             stop_nspawn([proc.pid], [h.leader] if h else [])
+        cgroups.remove(name)
         for p in [state_path(name)] + ([console] if sys.exc_info()[0] is KeyboardInterrupt else []):
             try:
                 os.unlink(p)
@@ -372,46 +404,6 @@ def _wait_booted(h, proc, end, boot_timeout, console):
         time.sleep(0.2)
     raise HostError(f"container did not finish booting in {boot_timeout}s "
                     f"(is-system-running: {state})")
-
-
-# cgroup v1 hierarchies the container's systemd needs writable: cpu and
-# cpuacct for CPUQuota= (and per-unit CPU accounting), devices for
-# DevicePolicy= and DeviceAllow= (the devices.list of each unit).
-DELEGATED_V1 = {"cpu": "CPUQuota=", "cpuacct": "CPUQuota=", "cpu,cpuacct": "CPUQuota=",
-                "devices": "DevicePolicy="}
-
-
-def _delegate_v1(h):
-    """On a host with cgroup v1 controllers, systemd-nspawn mounts their
-    hierarchies read-only in the container, so the container's systemd
-    cannot create per-unit cgroups there and CPUQuota= and DevicePolicy= are
-    silently not enforced. Remount those hierarchies writable (a per-mount
-    flag: the host's own mounts are untouched) and re-execute the
-    container's systemd, which detects the controllers it can use only when
-    it starts. The units' cgroups then appear in the host's hierarchies and
-    are removed with them. Returns True when it re-executed systemd."""
-    try:
-        with open(f"/proc/{h.leader}/mounts") as f:
-            mounts = [line.split() for line in f]
-    except OSError:
-        return False
-    ro = [m[1] for m in mounts if len(m) > 3 and m[2] == "cgroup"
-          and os.path.basename(m[1]) in DELEGATED_V1 and "ro" in m[3].split(",")]
-    done = []
-    for mnt in ro:
-        r = h.run(["mount", "-o", "remount,bind,rw", mnt], timeout=20)
-        if r.returncode == 0:
-            done.append(mnt)
-        else:
-            log(f"cannot make {mnt} writable in the container ({(r.stderr or '').strip()}): "
-                f"{DELEGATED_V1[os.path.basename(mnt)]} will not be enforced")
-    if not done:
-        return False
-    h.run(["systemctl", "daemon-reexec"], timeout=60)
-    what = sorted({DELEGATED_V1[os.path.basename(m)] for m in done})
-    log(f"delegated {', '.join(done)} to the container's systemd ({' and '.join(what)} "
-        "enforced)")
-    return True
 
 
 def _tail(path, n=15):
@@ -482,6 +474,7 @@ def down(name="sandbench", host=None):
             pids.add(st["nspawn_pid"])
         if pids:
             stop_nspawn(sorted(pids), [st.get("leader")] if st else [])
+    cgroups.remove(name)
     try:
         os.unlink(state_path(name))
     except FileNotFoundError:

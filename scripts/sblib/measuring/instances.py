@@ -176,7 +176,8 @@ class Instances:
         return s
 
     def make_instance(self, sspec, v, idx):
-        port, bport = plan.ports(self.spec["servers"].index(sspec["name"]), idx)
+        port, bport = plan.ports(self.spec["servers"].index(sspec["name"]), idx,
+                                 getattr(self.host, "slot", 0))
         if sspec["name"] == "unit":
             url = url_with_port(self.a.url, port) if sspec["side"] else self.a.url
         else:

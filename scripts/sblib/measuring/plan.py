@@ -13,17 +13,26 @@ MODES = ("keepalive", "close", "resume", "rate", "capacity")
 # Ports: server group k (its index in --servers), instance i < 100 listens on
 # PORT_BASE + 100 k + i; a proxied backend on BACKEND_PORT_BASE + 100 k + i.
 # Groups never reuse each other's ports, so a slow stop cannot collide.
+# Sandbox hosts up at once share this machine's network: each has a port
+# range of its own, SLOT (sblib.measuring.ports holds it), SLOT_STRIDE
+# apart, below the kernel's ephemeral ports (32768 on).
 PORT_BASE = 20100
 BACKEND_PORT_BASE = 20500
 MAX_INSTANCES = 100
+SLOT_STRIDE = 1000
+SLOTS = 8
 
 
-def ports(group, i):
-    """(public port, backend port) of instance I of server group GROUP."""
+def ports(group, i, slot=0):
+    """(public port, backend port) of instance I of server group GROUP in
+    the port range SLOT of its sandbox host."""
     if i >= MAX_INSTANCES or group >= 4:
         raise ValueError(f"instance {i} of group {group}: at most {MAX_INSTANCES} variants "
                          "per server and 4 servers")
-    return PORT_BASE + 100 * group + i, BACKEND_PORT_BASE + 100 * group + i
+    if not 0 <= slot < SLOTS:
+        raise ValueError(f"port range {slot}: 0..{SLOTS - 1}")
+    off = SLOT_STRIDE * slot
+    return PORT_BASE + off + 100 * group + i, BACKEND_PORT_BASE + off + 100 * group + i
 
 
 def variants_for(servers, directives, combines, combine_all, label="combined", aa_copies=1):

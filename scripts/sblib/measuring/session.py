@@ -48,6 +48,14 @@ def loadgen_path(given):
     return loadgen, None
 
 
+def fixed_ports(spec):
+    """True when SPEC runs a unit one at a time on its own port (which no
+    port range holds: sblib.measuring.ports); the reference servers and
+    copies side by side listen in their host's range or namespaces."""
+    uu = spec.get("user_unit")
+    return bool(uu) and uu.get("copies") not in ("netns", "ports")
+
+
 def recorded(spec):
     """SPEC as spec.json holds it (without the slice order's tuples)."""
     return {k: v for k, v in spec.items() if k != "_order"}
@@ -137,7 +145,7 @@ def measure(a, spec, res, argv, loadgen, say=say, host=None, past=None, recorded
             fac = kernel.facilities()
             if host is None:
                 host = booted = _host.up(a.name, owner=os.getpid(), lock_timeout=a.lock_timeout,
-                                         **releases.host_args(a))
+                                         fixed_ports=fixed_ports(spec), **releases.host_args(a))
             if past is None or not os.path.exists(os.path.join(res.path, "env.json")):
                 res.write("env.json", coll.environment(host, fac))
             say(f"{len(spec['variants'])} variants, {len(spec['_order'])} slices of "

@@ -31,6 +31,7 @@ CURRENT = {
     "host-status": 1,     # sandbench host status --json
     "list": 1,            # sandbench list --json
     "releases": 1,        # units/directives/releases.json (scripts/catalogue-releases)
+    "upgrade": 1,         # upgrade.json of `run --upgrade` (analysis/upgrade.py)
 }
 UNTAGGED = {"summary": 1}
 

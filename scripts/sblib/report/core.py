@@ -22,7 +22,7 @@ import os
 
 from sblib.analysis import results as rs
 from sblib.analysis import cache
-from sblib.report import document, startup, verdict
+from sblib.report import document, startup, upgrade, verdict
 from sblib.report.document import h, para, toc
 from sblib.report.method import sec_method, sec_noise, sec_placement
 from sblib.report.plots import make_plots
@@ -41,6 +41,9 @@ def write_report(path, plots=True, drift=True, analysed=None):
             and not os.path.exists(os.path.join(path, "spec.json")):
         startup.write_startup_only(path, plots)
         return None, None, {}
+    if not analysed and not os.path.exists(os.path.join(path, "spec.json")) \
+            and upgrade.write(path):
+        return None, None, {}       # an upgrade run's matrix (its halves have their own)
     if analysed:
         res, analysis = analysed
     else:

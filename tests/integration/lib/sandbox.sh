@@ -49,11 +49,15 @@ server {
 SITE
 }
 
-# own_host PREFIX: this test's sandbox host is $host (PREFIX-PID), taken down
-# at exit (with $tmp); x CMD... runs CMD in it.
+# own_host PREFIX [SUFFIX...]: this test's sandbox host is $host (PREFIX-PID),
+# taken down at exit (with $tmp); with SUFFIXes its hosts are $host-SUFFIX
+# each (run --upgrade's two). x CMD... runs CMD in $host.
 own_host() {
 	host=$1-$$
-	trap '$sb host --name "$host" down >/dev/null 2>&1; rm -rf "$tmp"' EXIT
+	shift
+	_hosts=$host
+	[ $# -gt 0 ] && _hosts=$(for _s in "$@"; do printf '%s ' "$host-$_s"; done)
+	trap 'for _h in $_hosts; do $sb host --name "$_h" down >/dev/null 2>&1; done; rm -rf "$tmp"' EXIT
 }
 x() { $sb host --name "$host" exec -- "$@"; }
 
@@ -65,4 +69,17 @@ host_up() {
 	_rc=$?
 	[ $_rc = 75 ] && skip "the sandbox host was busy"
 	[ $_rc = 0 ] || fail "host up"
+}
+
+# release_roots RELEASE...: skips where no release can be booted (systemd is
+# PID 1: the host is this machine; no mmdebstrap), then builds each
+# RELEASE's root, build root and servers (cached: seconds once built; no
+# lock needed), failing the test where one cannot be built.
+release_roots() {
+	[ -d /run/systemd/system ] && skip "systemd is PID 1: the host is this machine, no release"
+	command -v mmdebstrap >/dev/null || skip "no mmdebstrap"
+	for _r in "$@"; do
+		$sb host root --release "$_r" --servers >/dev/null 2>"$tmp/root.log" || {
+			cat "$tmp/root.log"; fail "$_r's root or its servers could not be built"; }
+	done
 }
