@@ -31,6 +31,10 @@ STALL_VARIANTS = 5
 # after a failed slice, the longest wait for a per-connection server's unit
 # starts still in flight, so that they do not pile into the next slices
 DRAIN_S = 30.0
+# a window (or slice) that failed is measured again this many times at most,
+# once what stopped serving is restarted (recover): one is lost to a fault
+# only when it keeps failing
+RETRIES = 1
 
 
 class Stalled(Exception):
@@ -117,12 +121,15 @@ class Recorded:
         self.id, self.rec = vid, rec
         self.status, self.reason = rec.get("status"), rec.get("reason")
         self.memory = rec.get("memory_bytes")
+        self.restarts = list(rec.get("restarts") or [])
         self.startups = list(rec.get("startup_ms_samples") or
                              ([rec["startup_ms"]] if rec.get("startup_ms") is not None else []))
 
     def record(self):
         out = {**self.rec, "status": self.status, "reason": self.reason,
                "memory_bytes": self.memory}
+        if self.restarts:
+            out["restarts"] = self.restarts
         if len(self.startups) > 1:
             out["startup_ms_samples"] = self.startups
         return out
@@ -228,8 +235,8 @@ class Runner:
             t = time.monotonic()
             reps = reps_of(self.spec["reps"], self.duet, inst.v["server"])
             self.progress(f"{vid} {mode} round {rnd + 1}/{reps}")
-            rec = self.lg.measure(inst, mode, rnd, self.res.done)
-            self.add([rec])
+            rec = self.measured_again(lambda: [self.lg.measure(inst, mode, rnd, self.res.done)],
+                                      [inst], inst.epoch)[0]
             if inst.position is None:       # one at a time: resumed slice by slice
                 self.done_keys.add(plan.slice_key(vid, mode, rnd))
                 self.account()
@@ -279,9 +286,7 @@ class Runner:
             t = time.monotonic()
             pair = [base, inst] if base_first else [inst, base]
             self.progress(f"{vid} {mode} window round {rnd + 1}/{d['rounds']}")
-            recs = self.lg.window(pair, mode, rnd, self.windows_done, self.res.done)
-            self.windows_done += 1
-            self.add(recs)
+            recs = self.measure_window(pair, mode, rnd, num)
             if all(r["status"] == "ok" for r in recs):
                 cpu = {r["variant"]: r["cpu_ns_per_req"] for r in recs}
                 if cpu[base.id]:
@@ -294,6 +299,65 @@ class Runner:
             else:
                 self.failed += recs
                 self.check_stall()
+
+    def measure_window(self, pair, mode, rnd, num):
+        """A duet window of PAIR (plan round RND, epoch NUM) recorded, again
+        if it failed (measured_again); its records, the last measured."""
+        def take():
+            wid = self.windows_done
+            self.windows_done += 1
+            return self.lg.window(pair, mode, rnd, wid, self.res.done)
+        return self.measured_again(take, pair, num)
+
+    def measured_again(self, take, insts, num):
+        """TAKE()'s records (a window's pair or a slice of INSTS, in epoch
+        NUM) recorded; when they failed, what no longer serves is restarted
+        (recover) and, while INSTS all serve, they are measured once more:
+        the failed records say the fault and "remeasured", the new ones
+        which window (or slice) they measure again. The last records."""
+        redo = {}
+        for attempt in range(1 + RETRIES):
+            recs = take()
+            for r in recs:
+                r.update(redo)
+            if all(r["status"] == "ok" for r in recs):
+                self.add(recs)
+                return recs
+            which = recs[0].get("window", recs[0].get("slice"))
+            fault = self.recover(insts, {"epoch": num, "window" if "window" in recs[0]
+                                         else "slice": which})
+            again = attempt < RETRIES and all(i.status == "ok" for i in insts)
+            for r in recs:
+                r["fault"] = fault or "every instance still answers: the window's own failure"
+                if again:
+                    r["remeasured"] = True
+            self.add(recs)
+            if not again:
+                return recs
+            self.total += len(recs)
+            self.replan()
+            self.progress(f"{'window' if 'window' in recs[0] else 'slice'} {which} failed "
+                          f"({(fault or recs[0].get('error') or '?')[:160]}): measured again")
+            redo = {"remeasures": which}
+        return recs
+
+    def recover(self, insts, where):
+        """After a failed window or slice: each of INSTS that no longer
+        serves (its unit killed, out of memory, stopped answering) is
+        restarted (Instances.restart; "died" when that fails or it has
+        been restarted too often). The faults found, as text, or None when
+        every instance serves (the load generator failed). Raises HostError
+        when the sandbox host is gone."""
+        found = []
+        for inst in insts:
+            if inst.status != "ok":
+                continue
+            why = self.fleet.health(inst)
+            if why:
+                ok = self.fleet.restart(inst, why, where)
+                found.append(f"{inst.id}: {why}" + ("; restarted" if ok else
+                                                      f"; {inst.status}"))
+        return "; ".join(found) or None
 
     def window_noise(self, server):
         """Progress lines after a round of windows: per mode, the spread of
@@ -369,6 +433,7 @@ class Runner:
                 f = first.setdefault(inst.id, inst)
                 if f is not inst:
                     f.startups += inst.startups
+                    f.restarts = getattr(f, "restarts", []) + getattr(inst, "restarts", [])
                     f.memory = inst.memory if inst.memory is not None else f.memory
                     if inst.status != "ok":
                         f.status = inst.status
