@@ -183,14 +183,22 @@ def measure(a, spec, res, argv, loadgen, say=say, host=None, past=None, recorded
                         say(f"cleanup: {e}")
                 if booted is not None and getattr(booted, "owned", False):
                     _host.down(host=booted)
-    if state == "complete":
-        res.more.pop("resume", None)
-    else:
-        say(f"what was measured is kept; to go on where it stopped: {res.more['resume']}")
     variants = runner.variants if runner else (past or {}).get("variants") or {}
-    res.write("variants.json", variants)
-    rows, aa, analysed = write_summary(res, spec, variants)
-    res.status("failed" if state == "busy" else state)
+    rows, aa, analysed = [], [], None
+    try:
+        if state == "complete":
+            res.more.pop("resume", None)
+        res.write("variants.json", variants)
+        rows, aa, analysed = write_summary(res, spec, variants)
+        res.status("failed" if state == "busy" else state)
+    except OSError as e:
+        # the disk full at the end: status.json still says running, which
+        # reads as interrupted once this process is gone; a resume ends it
+        say(f"cannot write the results in {res.path}: {e}")
+        state = "failed"
+        res.more["resume"] = resume.command(res.path)
+    if state != "complete":
+        say(f"what was measured is kept; to go on where it stopped: {res.more['resume']}")
     res.runs.close()
     return End(state, rows, aa, analysed, variants, res.path, groups)
 
