@@ -9,7 +9,7 @@ import random
 import sys
 import time
 
-from sblib.analysis import stats as st
+from sblib.measuring import host as _host
 from sblib.measuring import plan
 from sblib.measuring import resume
 from sblib.measuring import unit as _unit
@@ -17,6 +17,7 @@ from sblib.measuring.instances import Instances
 from sblib.measuring.reach import settle
 from sblib.measuring.load import Loader
 from sblib.measuring.runplan import reps_of
+from sblib.measuring.scatter import Scatter, window_noise
 from sblib.records import windows as win
 from sblib.records.model import VariantId
 
@@ -63,54 +64,6 @@ def baseline_failure(inst, host):
     for line in _unit.explain_missing(gone, on_machine, link_of, getattr(host, "root", "/")):
         lines.append(f"  missing: {line}")
     return lines
-
-
-class Scatter:
-    """How noisy the machine is, as the run goes. When a server's round
-    ends, the robust spread (1.4826 MAD / median) of every variant's CPU per
-    request over the baseline's in that round, per mode, is printed with the
-    median over the rounds so far: directives cost little next to the
-    machine's bursts, so this is mostly the noise an interval will carry,
-    known from the first round on instead of hours later in the report
-    (results/published/README.md says what quiet runs read). Variants with a
-    known answer (spec "expect") are left out; at least MIN_VARIANTS others
-    with the baseline make a figure."""
-    MIN_VARIANTS = 5
-
-    def __init__(self, spec):
-        self.skip = set(spec.get("expect") or {})
-        self.base = {v["id"] for v in spec.get("variants") or [] if v["role"] == "baseline"}
-        self.round = None       # (server, round) being gathered
-        self.cpu = {}           # mode -> {variant: cpu_ns_per_req}
-        self.seen = {}          # (server, mode) -> [spread of each round so far]
-
-    def add(self, rec):
-        """Takes a slice's record; returns the lines of a round it ended."""
-        server = VariantId.parse(rec["variant"]).server
-        key = (server, rec.get("round"))
-        lines = self.flush() if key != self.round else []
-        self.round = key
-        if rec.get("status") == "ok" and isinstance(rec.get("cpu_ns_per_req"), (int, float)):
-            self.cpu.setdefault(rec["mode"], {})[rec["variant"]] = rec["cpu_ns_per_req"]
-        return lines
-
-    def flush(self):
-        """The lines of the round being gathered (none if it is too small)."""
-        lines = []
-        for mode, cpu in self.cpu.items():
-            base = [v for k, v in cpu.items() if k in self.base and v > 0]
-            ratios = [v / base[0] for k, v in cpu.items()
-                      if base and k not in self.base and VariantId.parse(k).name not in self.skip]
-            if len(ratios) < self.MIN_VARIANTS:
-                continue
-            server, rnd = self.round
-            seen = self.seen.setdefault((server, mode), [])
-            seen.append(st.mad_cv(ratios))
-            lines.append(f"{server} round {rnd + 1} {mode}: scatter ±{seen[-1] * 100:.1f}% over "
-                         f"{len(ratios)} variants (median of {len(seen)} rounds "
-                         f"±{st.median(seen) * 100:.1f}%)")
-        self.cpu = {}
-        return lines
 
 
 class Recorded:
@@ -360,22 +313,8 @@ class Runner:
         return "; ".join(found) or None
 
     def window_noise(self, server):
-        """Progress lines after a round of windows: per mode, the spread of
-        the per-window ratios about each variant's median (what an interval
-        narrows from) and the A/A control's median so far."""
-        out = []
-        for (s_, mode), byv in sorted(self.window_ratios.items()):
-            if s_ != server:
-                continue
-            devs = [x / st.median(xs) - 1.0 for xs in byv.values() if len(xs) > 1 for x in xs]
-            aa = [xs for v, xs in byv.items() if v.endswith("/baseline-aa")]
-            if len(devs) < 4:
-                continue
-            out.append(f"{server} {mode} windows: per-window ratios scatter "
-                       f"±{st.mad_cv([1.0 + d for d in devs]) * 100:.2f}%"
-                       + (f", A/A {(st.median(aa[0]) - 1.0) * 100:+.2f}% after {len(aa[0])}"
-                          if aa else ""))
-        return out
+        """Progress lines after a round of SERVER's windows (scatter.window_noise)."""
+        return window_noise(self.window_ratios, server)
 
     def drain(self, insts):
         """After a failed slice: waits (at most DRAIN_S) for the per-connection
@@ -480,11 +419,38 @@ class Runner:
                     inst.memory = sum(self.host.memory_bytes(None, cgdir=d)
                                       for d in inst.cpu_dirs_cached)
                     self.fleet.check_alive(inst)
-        finally:
-            self.fleet.uninstall(insts)
-            self.current = []
-            self.remeasures = None
+        except BaseException:
+            self.take_down(insts, failed=True)
+            raise
+        self.take_down(insts)
         return insts
+
+    def take_down(self, insts, failed=False):
+        """INSTS stopped and removed, no longer current. After a failure
+        (FAILED) a failure of its own (the host gone) is said, not raised:
+        it would hide why the run stopped."""
+        self.current = []
+        self.remeasures = None
+        try:
+            self.fleet.uninstall(insts)
+        except _host.HostError as e:
+            if not failed:
+                raise
+            print(f"    cleanup: {e}", file=sys.stderr)
+
+    def measure_one(self, inst, base, modes, rnd):
+        """INST, started on the unit's own port: its evidence the first
+        time, warmed, its slices of MODES in round RND, its memory."""
+        inst.cpu_dirs_cached = self.fleet.cpu_dirs(inst)
+        if inst.evidence is None:
+            self.fleet.collect(inst, base if base is not inst else None)
+        if self.a.warmup > 0:
+            self.lg.load(inst.url, "keepalive", self.a.warmup,
+                         connections=inst.spec.get("connections"))
+        for mode in modes:
+            self.run_slices([inst], [(inst.id, mode, rnd)])
+        inst.memory = sum(self.host.memory_bytes(None, cgdir=d) for d in inst.cpu_dirs_cached)
+        self.fleet.check_alive(inst)
 
     def run_sequential(self, sspec, vs, slices):
         """One instance at a time on the unit's own port: per round and
@@ -513,25 +479,16 @@ class Runner:
                     self.fleet.install(inst, sources)
                     self.host.systemctl("daemon-reload")
                     self.progress(f"start {inst.id}")
-                    if not self.fleet.start(inst):
+                    if self.fleet.start(inst):
+                        self.measure_one(inst, base, modes, rnd)
+                    else:
                         print(f"    {inst.status}: …{inst.reason[-300:]}", file=sys.stderr)
                         if inst is base:
                             raise BaselineFailed(inst)
-                        continue
-                    inst.cpu_dirs_cached = self.fleet.cpu_dirs(inst)
-                    if inst.evidence is None:
-                        self.fleet.collect(inst, base if base is not inst else None)
-                    if self.a.warmup > 0:
-                        self.lg.load(inst.url, "keepalive", self.a.warmup,
-                          connections=inst.spec.get("connections"))
-                    for mode in modes:
-                        self.run_slices([inst], [(vid, mode, rnd)])
-                    inst.memory = sum(self.host.memory_bytes(None, cgdir=d)
-                                      for d in inst.cpu_dirs_cached)
-                    self.fleet.check_alive(inst)
-                finally:
-                    self.fleet.uninstall([inst])
-                    self.current = []
+                except BaseException:
+                    self.take_down([inst], failed=True)
+                    raise
+                self.take_down([inst])
         for inst in insts.values():
             self.fleet.judge(inst, base)
         # on resume, a variant left nothing to measure keeps its record
