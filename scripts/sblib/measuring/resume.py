@@ -173,6 +173,18 @@ def command(path):
     return f"sandbench run --resume {shlex.quote(os.path.abspath(path))}"
 
 
+def not_resumable(path, state, what):
+    """Why WHAT ("run", "measurement") in PATH, whose status (settled:
+    status.settle_state) is STATE, cannot be resumed: still going, or
+    complete; None when it can."""
+    if state.get("state") == "running":
+        return (f"--resume {path}: the {what} is still going (process "
+                f"{(state.get('writer') or {}).get('pid')})")
+    if state.get("state") == "complete":
+        return f"--resume {path}: the {what} is complete; nothing is left to measure"
+    return None
+
+
 def status_fields(spec, done, done_keys, path):
     """What status.json says of a run in PATH besides its state: the plan
     epochs done (DONE), what is left (left()) and the command that resumes
@@ -317,11 +329,9 @@ def startup_interrupted(out):
             result = status.settle_state(json.load(f))
     except (OSError, ValueError):
         result = {"state": "interrupted"}       # killed before it wrote one
-    if result.get("state") == "running":
-        raise ValueError(f"--resume {out}: the measurement is still going (process "
-                         f"{(result.get('writer') or {}).get('pid')})")
-    if result.get("state") == "complete":
-        raise ValueError(f"--resume {out}: the measurement is complete; nothing is left")
+    why = not_resumable(out, result, "measurement")
+    if why:
+        raise ValueError(why)
     return spec, result
 
 

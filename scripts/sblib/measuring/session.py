@@ -82,11 +82,9 @@ def interrupted_run(path):
     except ResultsError as e:
         raise PlanError(f"--resume {path}: no run to resume ({e})") from None
     status = status_mod.settle_state(status)
-    if status.get("state") == "running":
-        raise PlanError(f"--resume {path}: the run is still going (process "
-                        f"{(status.get('writer') or {}).get('pid')})")
-    if status.get("state") == "complete":
-        raise PlanError(f"--resume {path}: the run is complete; nothing is left to measure")
+    why = resume.not_resumable(path, status, "run")
+    if why:
+        raise PlanError(why)
     return spec, status
 
 
