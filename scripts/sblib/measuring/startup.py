@@ -297,15 +297,16 @@ def write_json(path, obj):
     util.write_atomic(path, json.dumps(obj, indent=1) + "\n")
 
 
-def write_result(out, state, groups):
+def write_result(out, state, groups, command=True):
     """OUT's startup.json: the analysed GROUPS and the STATE the measurement
     ended in ("running" while it goes: who writes it, for a resume to tell
-    a measurement going on from a killed one; the command that resumes it
-    unless complete)."""
+    a measurement going on from a killed one; unless complete, the command
+    that resumes it, where it has one: not COMMAND beside a run)."""
     write_json(os.path.join(out, "startup.json"),
                {"schema": schema.tag("startup"), "state": state, "groups": groups,
                 **({"writer": status_mod.writer_id()} if state == "running" else {}),
-                **({"resume": resume.startup_command(out)} if state != "complete" else {})})
+                **({"resume": resume.startup_command(out)}
+                   if state != "complete" and command else {})})
 
 
 @contextlib.contextmanager
@@ -429,16 +430,18 @@ def beside_run(host, out, run_spec, reps, loadgen, say):
     per-request costs. Returns the analysed groups; a failure is said
     (SAY) and ends it, the run's own results standing either way."""
     spec, a = spec_beside(run_spec, reps)
+    # a run resumed: the samples its start-up part made before go on
+    past = resume.startup_samples(out, say)
     write_json(os.path.join(out, "startup-spec.json"), spec)
     groups, state = [], "failed"
     with samples_file(out) as sink:
         try:
-            measure_into(host, out, spec, a, loadgen, sink, groups)
+            measure_into(host, out, spec, a, loadgen, sink, groups, past)
             state = "complete"
         except (_host.HostError, cat.CatalogueError) as e:
             say(f"start-up: {e}")
         finally:
-            write_result(out, state, groups)
+            write_result(out, state, groups, command=None)
     return groups
 
 
