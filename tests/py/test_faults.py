@@ -19,7 +19,7 @@ from sblib.records import writer  # noqa: E402
 
 
 def inst(vid, role="directive"):
-    i = types.SimpleNamespace(id=vid, status="ok", reason=None, restarts=[],
+    i = types.SimpleNamespace(id=vid, status="ok", reason=None, restarts=[], target="x.service",
                               v={"server": "drop", "role": role})
     return i
 

@@ -291,6 +291,7 @@ class Runner:
             self.replan()
             self.progress(f"{'window' if 'window' in recs[0] else 'slice'} {which} failed "
                           f"({(fault or recs[0].get('error') or '?')[:160]}): measured again")
+            self.drain(insts)
             redo = {"remeasures": which}
         return recs
 
