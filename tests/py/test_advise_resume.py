@@ -31,8 +31,8 @@ def cost_dir(out, n, argv, state="interrupted", code=None):
         with open(os.path.join(d, name), "w") as f:
             json.dump(obj, f)
     with open(os.path.join(d, "runs.jsonl"), "w") as f:
-        f.write(json.dumps({"server": "drop", "epoch": 0, "window": 0, "variant": "drop/baseline", "mode": "keepalive",
-                            "status": "ok"}) + "\n")
+        f.write(json.dumps({"server": "drop", "epoch": 0, "window": 0, "mode": "keepalive",
+                            "variant": "drop/baseline", "status": "ok"}) + "\n")
     return d
 
 

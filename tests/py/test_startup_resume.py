@@ -138,7 +138,8 @@ class Refusals(unittest.TestCase):
 
     def test_which_directories_can_be_resumed(self):
         with tempfile.TemporaryDirectory() as t:
-            self.assertRaisesRegex(ValueError, "no start-up measurement", resume.startup_interrupted, t)
+            self.assertRaisesRegex(ValueError, "no start-up measurement",
+                                   resume.startup_interrupted, t)
             write(os.path.join(t, "startup-spec.json"), self.SPEC)
             # killed before startup.json: resumable
             self.assertEqual(resume.startup_interrupted(t)[1]["state"], "interrupted")
