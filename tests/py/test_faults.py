@@ -9,6 +9,7 @@ import sys
 import tempfile
 import types
 import unittest
+from unittest import mock
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "scripts"))
 
@@ -125,6 +126,30 @@ class Measured(unittest.TestCase):
                 r.measure_window([inst("drop/baseline", "baseline"), inst("drop/x")],
                                  "keepalive", 0, 0)
             r.res.runs.close()
+
+
+class FullDisk(unittest.TestCase):
+    def test_a_failed_append_is_cut_back_whole(self):
+        """The disk fills in the middle of a window's pair: runs.jsonl ends
+        where it did, the error raised, nothing counted."""
+        with tempfile.TemporaryDirectory() as d:
+            res = writer.Results(d)
+            res.add_runs([{"variant": "drop/baseline", "mode": "keepalive"}])
+            real, calls = os.write, []
+
+            def write(fd, data):
+                calls.append(len(data))
+                if len(calls) == 1:
+                    return real(fd, bytes(data[:10]))       # part of it, then full
+                raise OSError(28, "No space left on device")
+            with mock.patch.object(writer.os, "write", write):
+                with self.assertRaises(OSError):
+                    res.add_runs([{"variant": "drop/x", "window": 1}] * 2)
+            res.runs.close()
+            with open(os.path.join(d, "runs.jsonl")) as f:
+                self.assertEqual(f.read(), '{"variant": "drop/baseline", "mode": "keepalive"}\n')
+            self.assertEqual(res.done, 1)
+            self.assertEqual(len(calls), 2)
 
 
 class FakeHost:
