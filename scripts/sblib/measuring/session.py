@@ -127,7 +127,7 @@ def measure(a, spec, res, argv, loadgen, say=say, host=None, past=None, recorded
                                                               spec), res.path))
     res.planned = res.done + res.more["left"]["runs"]
     res.status("running")
-    booted = runner = None
+    booted = runner = unwritable = None
     groups = []
     state = "interrupted"
     with life.interruptible():
@@ -171,7 +171,7 @@ def measure(a, spec, res, argv, loadgen, say=say, host=None, past=None, recorded
         except OSError as e:
             # the results' disk full, say: whatever made it in is whole
             say(f"cannot write the results in {res.path}: {e}")
-            state = "failed"
+            state = unwritable = "failed"
         finally:
             with life.shielded():
                 if runner is not None and getattr(runner, "current", None):
@@ -192,7 +192,8 @@ def measure(a, spec, res, argv, loadgen, say=say, host=None, past=None, recorded
     except OSError as e:
         # the disk full at the end: status.json still says running, which
         # reads as interrupted once this process is gone; a resume ends it
-        say(f"cannot write the results in {res.path}: {e}")
+        if not unwritable:
+            say(f"cannot write the results in {res.path}: {e}")
         state = "failed"
         res.more["resume"] = resume.command(res.path)
     if state != "complete":
