@@ -34,7 +34,11 @@ while time.monotonic() < end:
                 sys.exit(0)
     except OSError:
         pass
-    if os.waitpid(pid, os.WNOHANG) != (0, 0):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                sys.exit(1)     # it ended by itself
+    except OSError:
         sys.exit(1)
     time.sleep(0.01)
 sys.exit(1)
