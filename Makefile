@@ -6,7 +6,8 @@
 #   make SAN=address,undefined  sanitizer build into build/san/
 #   make test                 everything make test runs (see README.md)
 #   make bench                the quick matrix and its report
-#   make faults               the fault tests, too long for make test (FAULT_RUNS=5)
+#   make faults               the fault tests, too long for make test: faults
+#                             during a run, then FAULT_RUNS (5) runs killed and resumed
 #   make flake                make test FLAKE_RUNS times beside a CPU hog (default 5)
 #   make V=1                  show full command lines
 #   make install              programs, sandbench, units, catalogue, man pages
@@ -210,9 +211,12 @@ bench: deps all
 	$(Q)scripts/sandbench run $(BENCH_ARGS)
 
 # make faults: the fault tests that take minutes (tests/faults/), each run
-# on its own: runs killed with SIGKILL at random instants and resumed
+# on its own: faults provoked in the middle of a run (an instance killed, out
+# of memory or stopped, the container killed, loadgen killed, the disk full),
+# then runs killed with SIGKILL at random instants and resumed
 FAULT_RUNS ?= 5
 faults: deps all
+	$(Q)BIN=build/bin /usr/bin/python3 tests/faults/during.py
 	$(Q)BIN=build/bin tests/faults/kill-resume.sh $(FAULT_RUNS)
 
 # make flake: make test FLAKE_RUNS times in a row beside one busy loop per

@@ -235,7 +235,7 @@ class ReportEdges(unittest.TestCase):
         self.assertEqual(run([d, "--no-plots"])[0], 0)
         with open(os.path.join(d, "report.md")) as f:
             md = f.read()
-        self.assertIn(f"| `drop/private-tmp-yes` | keepalive | {bad} of 6 | no request completed |", md)
+        self.assertIn(f"| `drop/private-tmp-yes` | keepalive | {bad} of 6 | 0 | no request completed |", md)
         row = next(l for l in md.splitlines() if l.startswith("| ") and "`private-tmp-yes`" in l
                    and "| ~ |" in l)
         self.assertTrue(row.rstrip().endswith(f"| {6 - bad} |"), row)

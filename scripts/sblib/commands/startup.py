@@ -9,6 +9,13 @@ scripts/docs/measuring.md, `sandbench startup`.
     sandbench startup --servers activated --directives protect-home-yes \\
         --host-mounts 0,250,1000,2000 --reps 8
 
+With --resume DIR an interrupted measurement (Ctrl-C, SIGTERM, SIGKILL, its
+container gone, the disk full) goes on where it stopped, with its own
+options: every round measures only the samples it does not hold yet. It
+refuses, naming the field, when this tree's code, the directive files or
+the plan differ from the measurement's; startup.json says the command
+that resumes it.
+
 The measurement itself is sblib.measuring.startup.
 """
 import json
@@ -23,7 +30,7 @@ from sblib.analysis import cliffs as _cliffs
 from sblib.commands._cli import Usage, exit_text, parser
 from sblib.measuring import life
 from sblib.measuring import releases
-from sblib.measuring import startup
+from sblib.measuring import resume, startup
 from sblib.report import core as report
 from sblib.records import schema
 
@@ -31,7 +38,10 @@ HELP = "start-up and per-connection cost per directive, with intervals (and a ho
 
 EXITS = {0: "measured (or --analyse analysed DIR again)",
          1: "failed: the host, or a baseline that did not start (what was measured is kept)",
-         2: "bad usage: options, --out, --analyse DIR, not root, or a server not built",
+         2: "bad usage: options, --out, --analyse DIR, not root, a server not built, or "
+            "--resume of a directory holding no interrupted measurement",
+         3: "--resume refused: the code, the directive files or the plan differ from the "
+            "measurement's (the field is named)",
          **life.EXIT_HELP}
 
 
@@ -72,6 +82,9 @@ def parse_args(argv):
     ap.add_argument("--lock-timeout", type=float, default=300)
     releases.add_options(ap)
     ap.add_argument("--no-report", action="store_true", help="skip sandbench report at the end")
+    ap.add_argument("--resume", metavar="DIR",
+                    help="go on with the interrupted measurement in DIR where it stopped (its "
+                         "own options; any given must plan the same measurement)")
     ap.add_argument("--analyse", metavar="DIR",
                     help="measure nothing: analyse DIR's startup.jsonl again (this version's "
                          "statistics) into its startup.json, and write its report")
@@ -179,6 +192,8 @@ def main(argv):
         if not a.no_report:
             write_report(a.analyse)
         return 0
+    if a.resume:
+        return resume_dir(a, argv)
     try:
         spec = build_spec(a)
         loadgen = check_built(spec)
@@ -186,7 +201,43 @@ def main(argv):
     except (Usage, cat.CatalogueError) as e:
         say(str(e))
         return 2
-    state, groups = startup.measure_dir(a, spec, out, argv, loadgen, say)
+    return finish(a, out, *startup.measure_dir(a, spec, out, argv, loadgen, say))
+
+
+def resume_dir(a, argv):
+    """startup --resume DIR: the interrupted measurement in DIR planned again
+    from its own options (and ARGV's), checked against what it was made
+    with (resume.check: exit 3 naming the field), and measured on from
+    where it stopped."""
+    out = a.resume
+    try:
+        if a.out is not None:
+            raise Usage("--resume goes on in the measurement's own directory; --out is for a "
+                        "new one")
+        recorded, _ = resume.startup_interrupted(out)
+        a = parse_args(resume.resume_argv(recorded.get("argv"), argv))
+        if a.seed is None:
+            a.seed = recorded.get("seed")
+        spec = build_spec(a)
+        loadgen = check_built(spec)
+    except (Usage, ValueError, cat.CatalogueError) as e:
+        say(str(e))
+        return 2
+    try:
+        resume.check(recorded, spec, resume.code_identity(),
+                     resume.startup_digests(spec, a.unit))
+    except resume.Refused as e:
+        say(f"--resume {out} refused: {e}")
+        return 3
+    spec.update({k: recorded[k] for k in resume.RUN_FIELDS if k in recorded})
+    past = resume.startup_samples(out, say)
+    say(f"resuming: {len(past)} samples kept")
+    return finish(a, out, *startup.measure_dir(a, spec, out, argv, loadgen, say, past=past))
+
+
+def finish(a, out, state, groups):
+    """Prints the analysed GROUPS of the measurement in OUT that ended in
+    STATE, writes its report when it is complete; its exit status."""
     for g in groups:
         for line in startup.summary_lines(g):
             print(line)

@@ -5,6 +5,7 @@ sblib.measuring.session, and over the budget the exposure/cost frontier;
 advice.conf, advice.md and advice.json written. The tries themselves are
 sblib.measuring.tries; the pure rules sblib.advice."""
 import argparse
+import glob
 import json
 import os
 import shlex
@@ -14,13 +15,14 @@ import time
 from sblib import advice as pure
 from sblib import catalogue as cat
 from sblib import evidence as ev
+from sblib import util
 from sblib.measuring import host as _host
-from sblib.measuring import life, runplan, session
+from sblib.measuring import life, resume, runplan, session
 from sblib.measuring.runner import BaselineFailed
 from sblib.measuring.tries import CheckFailed, Service
 from sblib.records.writer import now_iso
 from sblib.records import schema
-from sblib.records.model import VariantId
+from sblib.records.model import ResultsError, VariantId
 
 
 # rounds of windows of advise's cost run (--cost-args '--windows N' overrides)
@@ -205,12 +207,9 @@ class Advisor:
 
 def write_advice(out, unit, result):
     os.makedirs(out, exist_ok=True)
-    with open(os.path.join(out, "advice.conf"), "w") as f:
-        f.write(result["dropin"])
-    with open(os.path.join(out, "advice.json"), "w") as f:
-        json.dump(result, f, indent=1)
-    with open(os.path.join(out, "advice.md"), "w") as f:
-        f.write(pure.markdown(unit, result))
+    util.write_atomic(os.path.join(out, "advice.conf"), result["dropin"])
+    util.write_atomic(os.path.join(out, "advice.json"), json.dumps(result, indent=1))
+    util.write_atomic(os.path.join(out, "advice.md"), pure.markdown(unit, result))
 
 
 def cost(a, host, loadgen, dropins):
@@ -232,11 +231,9 @@ def cost(a, host, loadgen, dropins):
             name = m + "+read-write-paths"  # repaired: its own file, its own name
             alias[name] = m
         p = os.path.join(work, f"{name}.conf")
-        with open(p, "w") as f:
-            f.write(text)
+        util.write_atomic(p, text)
         files.append(p)
-    rdir = os.path.join(out, f"cost-{len(os.listdir(out))}")
-    argv = ["--url", a.url, "--directives", ",".join(files), "--out", rdir,
+    argv = ["--url", a.url, "--directives", ",".join(files),
             "--no-report", "--seed", str(a.seed), "--name", a.name,
             "--server-cpu", str(a.server_cpu), "--loadgen-cpu", str(a.loadgen_cpu)]
     for u in a.unit:
@@ -247,7 +244,17 @@ def cost(a, host, loadgen, dropins):
     # unit's run has 48) keep a catalogue's worth of members within minutes
     # and the whole's interval within about ±1.5% (scripts/docs/advise.md)
     argv += ["--windows", str(COST_WINDOWS)] + shlex.split(a.cost_args)
-    rc = cost_run(argv, host, loadgen)
+    # advise again with the same --out: the cost run it left interrupted
+    # goes on (the same drop-ins, options and code), else a new one
+    prev = interrupted_cost_run(out, argv)
+    n = len(os.listdir(out))
+    while os.path.exists(os.path.join(out, f"cost-{n}")):
+        n += 1
+    rdir = prev or os.path.join(out, f"cost-{n}")
+    rc = cost_run(argv + ["--out", rdir], host, loadgen, resumes=prev)
+    if rc is None:          # refused: measured anew
+        rdir = os.path.join(out, f"cost-{n}")
+        rc = cost_run(argv + ["--out", rdir], host, loadgen)
     try:
         with open(os.path.join(rdir, "summary.json")) as f:
             summ = json.load(f)
@@ -255,7 +262,8 @@ def cost(a, host, loadgen, dropins):
         summ = {}
     rows = summ.get("rows") or []
     if rc not in (0,) and not rows:
-        raise _host.HostError(f"the cost run failed (exit {rc}); see {rdir}")
+        raise _host.HostError(f"the cost run failed (exit {rc}); see {rdir}; advise again with "
+                              f"--out {out} goes on with it")
     by = {VariantId.parse(r["variant"]).name: r for r in rows if r.get("mode") == "keepalive"}
     by.update({alias[k]: v for k, v in list(by.items()) if k in alias})
     aa = [x for x in summ.get("aa") or [] if x.get("mode") == "keepalive"]
@@ -278,8 +286,7 @@ def measure_cost(a, adv, result, target, host, loadgen, uspec):
     members = list(result["members"])
     adv.say(f"cost: measuring the drop-in and its {len(members)} members")
     whole_text = pure.dropin_text(members, adv.info, target)
-    with open(os.path.join(a.out, "advice.conf"), "w") as f:
-        f.write(whole_text)
+    util.write_atomic(os.path.join(a.out, "advice.conf"), whole_text)
     by, rdir = cost(a, host, loadgen, dict({m: adv.info[m]["body"] for m in members},
                                            advice=whole_text))
     for m in members:
@@ -356,20 +363,51 @@ def measure_cost(a, adv, result, target, host, loadgen, uspec):
     return out
 
 
-def cost_run(argv, host, loadgen):
+def _without_out(argv):
+    return resume.resume_argv(["run"] + list(argv), [])
+
+
+def interrupted_cost_run(out, argv):
+    """The directory in OUT of a cost run made with ARGV (its --out aside)
+    that was interrupted, or None."""
+    for d in sorted(glob.glob(os.path.join(out, "cost-*"))):
+        try:
+            spec, _ = session.interrupted_run(d)
+        except runplan.PlanError:
+            continue            # complete, still going, or none
+        if _without_out(spec.get("argv", [])[1:]) == _without_out(argv):
+            return d
+    return None
+
+
+def cost_run(argv, host, loadgen, resumes=None):
     """`sandbench run ARGV` in HOST, as the run command would (its messages,
-    its summary printed, no report): its exit status."""
+    its summary printed, no report): its exit status. RESUMES: ARGV's --out,
+    a cost run that was interrupted, goes on as `run --resume` would; None
+    when it refuses (resume.check: said, the field named)."""
     a = runplan.parse(argv)
+    past = recorded = None
     try:
         spec = runplan.build_plan(a)
         if a.dry_run:
             print(json.dumps(session.recorded(spec), indent=1))
             return 0
-        res = session.open_results(a.out)
+        if resumes:
+            recorded, status = session.interrupted_run(resumes)
+            resume.check(recorded, session.recorded(spec), resume.code_identity(),
+                         resume.catalogue_digests(spec))
+            res, past = session.reopen(resumes, status)
+            session.say(f"resuming the cost run in {resumes}")
+        else:
+            res = session.open_results(a.out)
+    except (resume.Refused, ResultsError) as e:
+        session.say(f"the interrupted cost run {resumes} cannot go on ({e}): measured anew")
+        return None
     except (runplan.PlanError, cat.CatalogueError) as e:
         session.say(str(e))
         return 2
-    end = session.measure(a, spec, res, argv, loadgen, host=host)
+    end = session.measure(a, spec, res, argv, loadgen, host=host, past=past,
+                          recorded_spec=recorded)
     for line in session.summary_lines(end):
         print(line)
     return life.exit_status(end.state)

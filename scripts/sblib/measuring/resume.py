@@ -10,7 +10,8 @@ under a new epoch number, so that its placement is a placement of its own;
 one never started keeps its number. A server measured one instance at a
 time (a user's unit that cannot be copied) resumes slice by slice.
 
-Pure but for code_identity() (git) and catalogue_digests() (file reads).
+Pure but for code_identity() (git), catalogue_digests() (file reads) and
+the start-up measurement's files read at the end.
 """
 import hashlib
 import json
@@ -22,7 +23,9 @@ from sblib import catalogue as cat
 from sblib import util
 from sblib import version
 from sblib.measuring.runplan import reps_of
+from sblib.records import status
 from sblib.records import windows as win
+from sblib.records.writer import remove_temporaries, repair_tail
 
 # spec.json fields that say when and from what a run was made, not its plan
 RUN_FIELDS = ("created", "commit", "argv", "code", "catalogue_sha256")
@@ -171,6 +174,18 @@ def command(path):
     return f"sandbench run --resume {shlex.quote(os.path.abspath(path))}"
 
 
+def not_resumable(path, state, what):
+    """Why WHAT ("run", "measurement") in PATH, whose status (settled:
+    status.settle_state) is STATE, cannot be resumed: still going, or
+    complete; None when it can."""
+    if state.get("state") == "running":
+        return (f"--resume {path}: the {what} is still going (process "
+                f"{(state.get('writer') or {}).get('pid')})")
+    if state.get("state") == "complete":
+        return f"--resume {path}: the {what} is complete; nothing is left to measure"
+    return None
+
+
 def status_fields(spec, done, done_keys, path):
     """What status.json says of a run in PATH besides its state: the plan
     epochs done (DONE), what is left (left()) and the command that resumes
@@ -281,3 +296,60 @@ def recorded_keys(runs, spec):
     at a time."""
     return {f"{r['variant']}|{r['mode']}|{r.get('round')}" for r in runs
             if r.get("phase") == "isolated" and not side_of(spec, r.get("server"))}
+
+
+# --- `sandbench startup --resume DIR` ----------------------------------------------
+# A start-up measurement resumes round by round: a round measures only the
+# samples of each variant it does not hold yet (sblib.measuring.startup);
+# it is refused as a run is (check) when its code, directive files or plan
+# differ.
+
+def startup_command(out):
+    """The command that resumes the start-up measurement in OUT."""
+    return f"sandbench startup --resume {shlex.quote(os.path.abspath(out))}"
+
+
+def startup_digests(spec, unit):
+    """resume.catalogue_digests of a startup SPEC: its directive files (alone
+    and in combinations) and the unit file UNIT (--unit) where given."""
+    names = sorted({*spec["directives"], *(d for _, ds in spec["combines"] for d in ds)})
+    return catalogue_digests(
+        {"directives": names,
+         "user_unit": {"paths": {"unit": os.path.abspath(unit)}} if unit else {}})
+
+
+def startup_interrupted(out):
+    """(startup-spec.json, startup.json) of the interrupted start-up
+    measurement in OUT, read, not changed. Raises ValueError, with the
+    line to print, when OUT holds none to go on with: none at all, one
+    still going, or one that is complete."""
+    try:
+        with open(os.path.join(out, "startup-spec.json")) as f:
+            spec = json.load(f)
+    except (OSError, ValueError) as e:
+        raise ValueError(f"--resume {out}: no start-up measurement to resume ({e})") from None
+    try:
+        with open(os.path.join(out, "startup.json")) as f:
+            result = status.settle_state(json.load(f))
+    except (OSError, ValueError):
+        result = {"state": "interrupted"}       # killed before it wrote one
+    why = not_resumable(out, result, "measurement")
+    if why:
+        raise ValueError(why)
+    return spec, result
+
+
+def startup_samples(out, say):
+    """The samples of the interrupted measurement in OUT, to go on from:
+    a last line a kill cut short and stale temporary files removed (said)."""
+    path = os.path.join(out, "startup.jsonl")
+    notes = remove_temporaries(out)
+    if os.path.exists(path):
+        notes += repair_tail(path)[1]
+    for line in notes:
+        say(line)
+    try:
+        with open(path) as f:
+            return [json.loads(line) for line in f if line.strip()]
+    except FileNotFoundError:
+        return []

@@ -9,7 +9,7 @@ import random
 import sys
 import time
 
-from sblib.analysis import stats as st
+from sblib.measuring import host as _host
 from sblib.measuring import plan
 from sblib.measuring import resume
 from sblib.measuring import unit as _unit
@@ -17,6 +17,7 @@ from sblib.measuring.instances import Instances
 from sblib.measuring.reach import settle
 from sblib.measuring.load import Loader
 from sblib.measuring.runplan import reps_of
+from sblib.measuring.scatter import Scatter, window_noise
 from sblib.records import windows as win
 from sblib.records.model import VariantId
 
@@ -31,6 +32,10 @@ STALL_VARIANTS = 5
 # after a failed slice, the longest wait for a per-connection server's unit
 # starts still in flight, so that they do not pile into the next slices
 DRAIN_S = 30.0
+# a window (or slice) that failed is measured again this many times at most,
+# once what stopped serving is restarted (recover): one is lost to a fault
+# only when it keeps failing
+RETRIES = 1
 
 
 class Stalled(Exception):
@@ -61,54 +66,6 @@ def baseline_failure(inst, host):
     return lines
 
 
-class Scatter:
-    """How noisy the machine is, as the run goes. When a server's round
-    ends, the robust spread (1.4826 MAD / median) of every variant's CPU per
-    request over the baseline's in that round, per mode, is printed with the
-    median over the rounds so far: directives cost little next to the
-    machine's bursts, so this is mostly the noise an interval will carry,
-    known from the first round on instead of hours later in the report
-    (results/published/README.md says what quiet runs read). Variants with a
-    known answer (spec "expect") are left out; at least MIN_VARIANTS others
-    with the baseline make a figure."""
-    MIN_VARIANTS = 5
-
-    def __init__(self, spec):
-        self.skip = set(spec.get("expect") or {})
-        self.base = {v["id"] for v in spec.get("variants") or [] if v["role"] == "baseline"}
-        self.round = None       # (server, round) being gathered
-        self.cpu = {}           # mode -> {variant: cpu_ns_per_req}
-        self.seen = {}          # (server, mode) -> [spread of each round so far]
-
-    def add(self, rec):
-        """Takes a slice's record; returns the lines of a round it ended."""
-        server = VariantId.parse(rec["variant"]).server
-        key = (server, rec.get("round"))
-        lines = self.flush() if key != self.round else []
-        self.round = key
-        if rec.get("status") == "ok" and isinstance(rec.get("cpu_ns_per_req"), (int, float)):
-            self.cpu.setdefault(rec["mode"], {})[rec["variant"]] = rec["cpu_ns_per_req"]
-        return lines
-
-    def flush(self):
-        """The lines of the round being gathered (none if it is too small)."""
-        lines = []
-        for mode, cpu in self.cpu.items():
-            base = [v for k, v in cpu.items() if k in self.base and v > 0]
-            ratios = [v / base[0] for k, v in cpu.items()
-                      if base and k not in self.base and VariantId.parse(k).name not in self.skip]
-            if len(ratios) < self.MIN_VARIANTS:
-                continue
-            server, rnd = self.round
-            seen = self.seen.setdefault((server, mode), [])
-            seen.append(st.mad_cv(ratios))
-            lines.append(f"{server} round {rnd + 1} {mode}: scatter ±{seen[-1] * 100:.1f}% over "
-                         f"{len(ratios)} variants (median of {len(seen)} rounds "
-                         f"±{st.median(seen) * 100:.1f}%)")
-        self.cpu = {}
-        return lines
-
-
 class Recorded:
     """A variant's record from variants.json standing in, on resume, for the
     instance of its first epoch (which keeps the record)."""
@@ -117,12 +74,15 @@ class Recorded:
         self.id, self.rec = vid, rec
         self.status, self.reason = rec.get("status"), rec.get("reason")
         self.memory = rec.get("memory_bytes")
+        self.restarts = list(rec.get("restarts") or [])
         self.startups = list(rec.get("startup_ms_samples") or
                              ([rec["startup_ms"]] if rec.get("startup_ms") is not None else []))
 
     def record(self):
         out = {**self.rec, "status": self.status, "reason": self.reason,
                "memory_bytes": self.memory}
+        if self.restarts:
+            out["restarts"] = self.restarts
         if len(self.startups) > 1:
             out["startup_ms_samples"] = self.startups
         return out
@@ -228,8 +188,8 @@ class Runner:
             t = time.monotonic()
             reps = reps_of(self.spec["reps"], self.duet, inst.v["server"])
             self.progress(f"{vid} {mode} round {rnd + 1}/{reps}")
-            rec = self.lg.measure(inst, mode, rnd, self.res.done)
-            self.add([rec])
+            rec = self.measured_again(lambda: [self.lg.measure(inst, mode, rnd, self.res.done)],
+                                      [inst], inst.epoch)[0]
             if inst.position is None:       # one at a time: resumed slice by slice
                 self.done_keys.add(plan.slice_key(vid, mode, rnd))
                 self.account()
@@ -283,9 +243,7 @@ class Runner:
             t = time.monotonic()
             pair = [base, inst] if base_first else [inst, base]
             self.progress(f"{vid} {mode} window round {rnd + 1}/{d['rounds']}")
-            recs = self.lg.window(pair, mode, rnd, self.windows_done, self.res.done)
-            self.windows_done += 1
-            self.add(recs)
+            recs = self.measure_window(pair, mode, rnd, num)
             if all(r["status"] == "ok" for r in recs):
                 cpu = {r["variant"]: r["cpu_ns_per_req"] for r in recs}
                 if cpu[base.id]:
@@ -299,23 +257,69 @@ class Runner:
                 self.failed += recs
                 self.check_stall()
 
+    def measure_window(self, pair, mode, rnd, num):
+        """A duet window of PAIR (plan round RND, epoch NUM) recorded, again
+        if it failed (measured_again); its records, the last measured."""
+        def take():
+            wid = self.windows_done
+            self.windows_done += 1
+            return self.lg.window(pair, mode, rnd, wid, self.res.done)
+        return self.measured_again(take, pair, num)
+
+    def measured_again(self, take, insts, num):
+        """TAKE()'s records (a window's pair or a slice of INSTS, in epoch
+        NUM) recorded; when they failed, what no longer serves is restarted
+        (recover) and, while INSTS all serve, they are measured once more:
+        the failed records say the fault and "remeasured", the new ones
+        which window (or slice) they measure again. The last records."""
+        redo = {}
+        for attempt in range(1 + RETRIES):
+            recs = take()
+            for r in recs:
+                r.update(redo)
+            if all(r["status"] == "ok" for r in recs):
+                self.add(recs)
+                return recs
+            which = recs[0].get("window", recs[0].get("slice"))
+            fault = self.recover(insts, {"epoch": num, "window" if "window" in recs[0]
+                                         else "slice": which})
+            again = attempt < RETRIES and all(i.status == "ok" for i in insts)
+            for r in recs:
+                r["fault"] = fault or "every instance still answers: the window's own failure"
+                if again:
+                    r["remeasured"] = True
+            self.add(recs)
+            if not again:
+                return recs
+            self.total += len(recs)
+            self.replan()
+            self.progress(f"{'window' if 'window' in recs[0] else 'slice'} {which} failed "
+                          f"({(fault or recs[0].get('error') or '?')[:160]}): measured again")
+            self.drain(insts)
+            redo = {"remeasures": which}
+        return recs
+
+    def recover(self, insts, where):
+        """After a failed window or slice: each of INSTS that no longer
+        serves (its unit killed, out of memory, stopped answering) is
+        restarted (Instances.restart; "died" when that fails or it has
+        been restarted too often). The faults found, as text, or None when
+        every instance serves (the load generator failed). Raises HostError
+        when the sandbox host is gone."""
+        found = []
+        for inst in insts:
+            if inst.status != "ok":
+                continue
+            why = self.fleet.health(inst)
+            if why:
+                ok = self.fleet.restart(inst, why, where)
+                found.append(f"{inst.id}: {why}" + ("; restarted" if ok else
+                                                      f"; {inst.status}"))
+        return "; ".join(found) or None
+
     def window_noise(self, server):
-        """Progress lines after a round of windows: per mode, the spread of
-        the per-window ratios about each variant's median (what an interval
-        narrows from) and the A/A control's median so far."""
-        out = []
-        for (s_, mode), byv in sorted(self.window_ratios.items()):
-            if s_ != server:
-                continue
-            devs = [x / st.median(xs) - 1.0 for xs in byv.values() if len(xs) > 1 for x in xs]
-            aa = [xs for v, xs in byv.items() if v.endswith("/baseline-aa")]
-            if len(devs) < 4:
-                continue
-            out.append(f"{server} {mode} windows: per-window ratios scatter "
-                       f"±{st.mad_cv([1.0 + d for d in devs]) * 100:.2f}%"
-                       + (f", A/A {(st.median(aa[0]) - 1.0) * 100:+.2f}% after {len(aa[0])}"
-                          if aa else ""))
-        return out
+        """Progress lines after a round of SERVER's windows (scatter.window_noise)."""
+        return window_noise(self.window_ratios, server)
 
     def drain(self, insts):
         """After a failed slice: waits (at most DRAIN_S) for the per-connection
@@ -373,6 +377,7 @@ class Runner:
                 f = first.setdefault(inst.id, inst)
                 if f is not inst:
                     f.startups += inst.startups
+                    f.restarts = getattr(f, "restarts", []) + getattr(inst, "restarts", [])
                     f.memory = inst.memory if inst.memory is not None else f.memory
                     if inst.status != "ok":
                         f.status = inst.status
@@ -419,11 +424,38 @@ class Runner:
                     inst.memory = sum(self.host.memory_bytes(None, cgdir=d)
                                       for d in inst.cpu_dirs_cached)
                     self.fleet.check_alive(inst)
-        finally:
-            self.fleet.uninstall(insts)
-            self.current = []
-            self.remeasures = None
+        except BaseException:
+            self.take_down(insts, failed=True)
+            raise
+        self.take_down(insts)
         return insts
+
+    def take_down(self, insts, failed=False):
+        """INSTS stopped and removed, no longer current. After a failure
+        (FAILED) a failure of its own (the host gone) is said, not raised:
+        it would hide why the run stopped."""
+        self.current = []
+        self.remeasures = None
+        try:
+            self.fleet.uninstall(insts)
+        except _host.HostError as e:
+            if not failed:
+                raise
+            print(f"    cleanup: {e}", file=sys.stderr)
+
+    def measure_one(self, inst, base, modes, rnd):
+        """INST, started on the unit's own port: its evidence the first
+        time, warmed, its slices of MODES in round RND, its memory."""
+        inst.cpu_dirs_cached = self.fleet.cpu_dirs(inst)
+        if inst.evidence is None:
+            self.fleet.collect(inst, base if base is not inst else None)
+        if self.a.warmup > 0:
+            self.lg.load(inst.url, "keepalive", self.a.warmup,
+                         connections=inst.spec.get("connections"))
+        for mode in modes:
+            self.run_slices([inst], [(inst.id, mode, rnd)])
+        inst.memory = sum(self.host.memory_bytes(None, cgdir=d) for d in inst.cpu_dirs_cached)
+        self.fleet.check_alive(inst)
 
     def run_sequential(self, sspec, vs, slices):
         """One instance at a time on the unit's own port: per round and
@@ -452,25 +484,16 @@ class Runner:
                     self.fleet.install(inst, sources)
                     self.host.systemctl("daemon-reload")
                     self.progress(f"start {inst.id}")
-                    if not self.fleet.start(inst):
+                    if self.fleet.start(inst):
+                        self.measure_one(inst, base, modes, rnd)
+                    else:
                         print(f"    {inst.status}: …{inst.reason[-300:]}", file=sys.stderr)
                         if inst is base:
                             raise BaselineFailed(inst)
-                        continue
-                    inst.cpu_dirs_cached = self.fleet.cpu_dirs(inst)
-                    if inst.evidence is None:
-                        self.fleet.collect(inst, base if base is not inst else None)
-                    if self.a.warmup > 0:
-                        self.lg.load(inst.url, "keepalive", self.a.warmup,
-                          connections=inst.spec.get("connections"))
-                    for mode in modes:
-                        self.run_slices([inst], [(vid, mode, rnd)])
-                    inst.memory = sum(self.host.memory_bytes(None, cgdir=d)
-                                      for d in inst.cpu_dirs_cached)
-                    self.fleet.check_alive(inst)
-                finally:
-                    self.fleet.uninstall([inst])
-                    self.current = []
+                except BaseException:
+                    self.take_down([inst], failed=True)
+                    raise
+                self.take_down([inst])
         for inst in insts.values():
             self.fleet.judge(inst, base)
         # on resume, a variant left nothing to measure keeps its record

@@ -90,11 +90,9 @@ def interrupted_run(path):
     except ResultsError as e:
         raise PlanError(f"--resume {path}: no run to resume ({e})") from None
     status = status_mod.settle_state(status)
-    if status.get("state") == "running":
-        raise PlanError(f"--resume {path}: the run is still going (process "
-                        f"{(status.get('writer') or {}).get('pid')})")
-    if status.get("state") == "complete":
-        raise PlanError(f"--resume {path}: the run is complete; nothing is left to measure")
+    why = resume.not_resumable(path, status, "run")
+    if why:
+        raise PlanError(why)
     return spec, status
 
 
@@ -137,7 +135,7 @@ def measure(a, spec, res, argv, loadgen, say=say, host=None, past=None, recorded
                                                               spec), res.path))
     res.planned = res.done + res.more["left"]["runs"]
     res.status("running")
-    booted = runner = None
+    booted = runner = unwritable = None
     groups = []
     state = "interrupted"
     with life.interruptible():
@@ -181,7 +179,7 @@ def measure(a, spec, res, argv, loadgen, say=say, host=None, past=None, recorded
         except OSError as e:
             # the results' disk full, say: whatever made it in is whole
             say(f"cannot write the results in {res.path}: {e}")
-            state = "failed"
+            state = unwritable = "failed"
         finally:
             with life.shielded():
                 if runner is not None and getattr(runner, "current", None):
@@ -191,14 +189,23 @@ def measure(a, spec, res, argv, loadgen, say=say, host=None, past=None, recorded
                         say(f"cleanup: {e}")
                 if booted is not None and getattr(booted, "owned", False):
                     _host.down(host=booted)
-    if state == "complete":
-        res.more.pop("resume", None)
-    else:
-        say(f"what was measured is kept; to go on where it stopped: {res.more['resume']}")
     variants = runner.variants if runner else (past or {}).get("variants") or {}
-    res.write("variants.json", variants)
-    rows, aa, analysed = write_summary(res, spec, variants)
-    res.status("failed" if state == "busy" else state)
+    rows, aa, analysed = [], [], None
+    try:
+        if state == "complete":
+            res.more.pop("resume", None)
+        res.write("variants.json", variants)
+        rows, aa, analysed = write_summary(res, spec, variants)
+        res.status("failed" if state == "busy" else state)
+    except OSError as e:
+        # the disk full at the end: status.json still says running, which
+        # reads as interrupted once this process is gone; a resume ends it
+        if not unwritable:
+            say(f"cannot write the results in {res.path}: {e}")
+        state = "failed"
+        res.more["resume"] = resume.command(res.path)
+    if state != "complete":
+        say(f"what was measured is kept; to go on where it stopped: {res.more['resume']}")
     res.runs.close()
     return End(state, rows, aa, analysed, variants, res.path, groups)
 

@@ -38,11 +38,14 @@ from sblib.measuring import host as _host
 from sblib.measuring import kernel
 from sblib.measuring import life
 from sblib.measuring import releases
+from sblib.measuring import resume
 from sblib.measuring.coldstart import Fleet, variant_list
 from sblib.measuring.pid1 import (MOUNT_DIR, clear_mounts, host_mount_count, pid1_cpu,
                                   set_mounts, wait_pid1_idle)
 from sblib.records.writer import now_iso
 from sblib.records import schema
+from sblib.records import status as status_mod
+from sblib.records.writer import append_whole
 from sblib.records.model import VariantId
 
 START_METRICS = ("total_ms", "pid1_cpu_ms", "unit_cpu_ms") + tuple(p[0] for p in ss.PHASES)
@@ -72,17 +75,23 @@ def level_blocks(levels, reps, seed):
 
 def _measure(host, server, directives, reps, seed, kind, mounts=(0,), start_timeout=30.0,
              server_cpu=1, progress=None, sink=None, time_limit=None, loadgen=None,
-             connections=20, concurrency=1, loadgen_cpu=0, unit=None, url=None):
+             connections=20, concurrency=1, loadgen_cpu=0, unit=None, url=None, past=()):
     progress = progress or (lambda s: print(s, file=sys.stderr, flush=True))
     if unit:
         server = "unit"
     variants = variant_list(server, directives)
     fleet = Fleet(host, server, variants, start_timeout, server_cpu, progress, unit, url)
     read_pid1, pid1_src = pid1_cpu(host)
-    samples = []
+    # on resume (PAST: the samples recorded before): what each round holds
+    # already is not measured again, the round goes on from there
+    samples = [x for x in past if x.get("server") == server and x.get("kind") == kind]
+    had = done_in_rounds(samples)
     t_start = time.monotonic()
     stopped = None
     censored = {}   # variant -> the level at which a start timed out
+    for x in samples:
+        if x.get("timed_out"):
+            censored[x["variant"]] = min(x["mounts"], censored.get(x["variant"], x["mounts"]))
     level_mounts = {}
     try:
         clear_mounts(host)
@@ -99,6 +108,10 @@ def _measure(host, server, directives, reps, seed, kind, mounts=(0,), start_time
         for level, first, nrounds in blocks:
             if stopped:
                 break
+            if all(sum(had.get((level, r), {}).values()) >= per_round
+                   for r in range(first, first + nrounds)):
+                done += nrounds * per_round     # measured before a resume
+                continue
             tm = time.monotonic()
             set_mounts(host, level)
             tm = time.monotonic() - tm
@@ -110,8 +123,12 @@ def _measure(host, server, directives, reps, seed, kind, mounts=(0,), start_time
                 if time_limit and time.monotonic() - t_start > time_limit:
                     stopped = f"time limit {time_limit:g} s reached in round {rnd + 1}"
                     break
+                there = dict(had.get((level, rnd), {}))
                 for vid in ss.round_order(ok, base, seed, f"{level}/{rnd}"):
                     done += 1
+                    if there.get(vid):
+                        there[vid] -= 1         # recorded before a resume
+                        continue
                     if vid in censored and censored[vid] <= level:
                         continue
                     i = fleet.by[vid]
@@ -148,6 +165,16 @@ def _measure(host, server, directives, reps, seed, kind, mounts=(0,), start_time
                      "censored": {v: lv for v, lv in censored.items()},
                      **({"stopped": stopped} if stopped else {})})
     return {"samples": samples, "variants": fleet.records(), "analysis": analysis}
+
+
+def done_in_rounds(samples):
+    """{(mount level, round): {variant: samples recorded}}: on resume a
+    round measures only the samples of each variant it does not hold yet."""
+    out = {}
+    for x in samples:
+        per = out.setdefault((x["mounts"], x["round"]), {})
+        per[x["variant"]] = per.get(x["variant"], 0) + 1
+    return out
 
 
 def _round_line(samples, kind, level, rnd):
@@ -270,62 +297,86 @@ def write_json(path, obj):
     util.write_atomic(path, json.dumps(obj, indent=1) + "\n")
 
 
-def write_result(out, state, groups):
-    """OUT's startup.json: the analysed GROUPS and the STATE the measurement ended in."""
+def write_result(out, state, groups, command=True):
+    """OUT's startup.json: the analysed GROUPS and the STATE the measurement
+    ended in ("running" while it goes: who writes it, for a resume to tell
+    a measurement going on from a killed one; unless complete, the command
+    that resumes it, where it has one: not COMMAND beside a run)."""
     write_json(os.path.join(out, "startup.json"),
-               {"schema": schema.tag("startup"), "state": state, "groups": groups})
+               {"schema": schema.tag("startup"), "state": state, "groups": groups,
+                **({"writer": status_mod.writer_id()} if state == "running" else {}),
+                **({"resume": resume.startup_command(out)}
+                   if state != "complete" and command else {})})
 
 
 @contextlib.contextmanager
 def samples_file(out):
-    """A sink(sample) appending to OUT's startup.jsonl, a line as it comes."""
+    """A sink(sample) appending to OUT's startup.jsonl, a line as it comes,
+    whole or not at all (writer.append_whole: a full disk raises OSError)."""
     with open(os.path.join(out, "startup.jsonl"), "a") as jl:
         def sink(rec):
-            jl.write(json.dumps(rec) + "\n")
-            jl.flush()
+            append_whole(jl.fileno(), (json.dumps(rec) + "\n").encode())
         yield sink
 
 
 # --- a measurement -------------------------------------------------------------------
 
-def measure_dir(a, spec, out, argv, loadgen, say):
+def measure_dir(a, spec, out, argv, loadgen, say, past=None):
     """`sandbench startup`: SPEC (its plan) measured as the parsed options A
     say, in the sandbox host A.name (booted here and taken down at the end)
     into the directory OUT, ARGV recorded in startup-spec.json; env.json
     (startup-env.json when OUT has a run's already). An interrupt (SIGINT,
-    SIGTERM) or a host that fails ends it with what was measured so far.
+    SIGTERM) or a host that fails ends it with what was measured so far,
+    and the command that resumes it said. With PAST (reopen()'s samples)
+    the measurement in OUT goes on: only what its rounds lack is measured.
     SAY(line) takes the messages. Returns (state, the analysed groups)."""
-    spec.update({"created": now_iso(), "argv": ["startup"] + list(argv)})
-    spec["commit"] = util.commit()
-    write_json(os.path.join(out, "startup-spec.json"), spec)
+    if past is None:
+        spec.update({"created": now_iso(), "argv": ["startup"] + list(argv)})
+        spec["commit"] = util.commit()
+        spec["code"] = resume.code_identity()
+        spec["catalogue_sha256"] = resume.startup_digests(spec, a.unit)
+        write_json(os.path.join(out, "startup-spec.json"), spec)
     host, state, groups = None, "interrupted", []
+    write_result(out, "running", [])
     with life.interruptible(), samples_file(out) as sink:
         try:
             host = _host.up(a.name, owner=os.getpid(), lock_timeout=a.lock_timeout,
                             **releases.host_args(a))
             env = coll.environment(host, kernel.facilities())
             there = os.path.exists(os.path.join(out, "env.json"))
-            write_json(os.path.join(out, "startup-env.json" if there else "env.json"), env)
-            measure_into(host, out, spec, a, loadgen, sink, groups)
+            if past is None or not there:
+                write_json(os.path.join(out, "startup-env.json" if there else "env.json"), env)
+            measure_into(host, out, spec, a, loadgen, sink, groups, past or ())
             state = "complete"
         except KeyboardInterrupt:
             say("interrupted; cleaning up")
         except (_host.HostError, cat.CatalogueError) as e:
             say(str(e))
             state = "busy" if isinstance(e, _host.LockBusy) else "failed"
+        except OSError as e:
+            # the results' disk full, say: whatever made it in is whole
+            say(f"cannot write the results in {out}: {e}")
+            state = "failed"
         finally:
             with life.shielded():
                 if host is not None and getattr(host, "owned", False):
                     _host.down(host=host)
-    write_result(out, state, groups)
+    if state != "complete":
+        say(f"what was measured is kept; to go on where it stopped: {resume.startup_command(out)}")
+    try:
+        write_result(out, state, groups)
+    except OSError as e:
+        say(f"cannot write {os.path.join(out, 'startup.json')}: {e}")
+        state = "failed"
     return state, groups
 
 
-def measure_into(host, out, spec, a, loadgen, sink, groups):
+def measure_into(host, out, spec, a, loadgen, sink, groups, past=()):
     """Measures SPEC's servers (`startup`'s plan, or spec_beside's) in HOST
     as the options A say, each server's analysis appended to GROUPS and its
     variants' records written to OUT's startup-variants.json as they come;
-    SINK(sample) takes every sample."""
+    SINK(sample) takes every sample. PAST: the samples recorded before a
+    resume, not measured again."""
     variants = {}
     limit = a.time_limit * 60 if a.time_limit else None
     t0 = time.monotonic()
@@ -334,7 +385,7 @@ def measure_into(host, out, spec, a, loadgen, sink, groups):
         dirs = spec["directives"] + [{"name": n, "directives": ds}
                                      for n, ds in spec["combines"]]
         kw = dict(mounts=spec["host_mounts"], start_timeout=a.start_timeout,
-                  server_cpu=a.server_cpu, sink=sink, time_limit=left)
+                  server_cpu=a.server_cpu, sink=sink, time_limit=left, past=past)
         if server == "inetd":
             r = measure_connections(host, dirs, a.reps, spec["seed"], loadgen,
                                     connections=a.connections, concurrency=a.concurrency,
@@ -379,16 +430,18 @@ def beside_run(host, out, run_spec, reps, loadgen, say):
     per-request costs. Returns the analysed groups; a failure is said
     (SAY) and ends it, the run's own results standing either way."""
     spec, a = spec_beside(run_spec, reps)
+    # a run resumed: the samples its start-up part made before go on
+    past = resume.startup_samples(out, say)
     write_json(os.path.join(out, "startup-spec.json"), spec)
     groups, state = [], "failed"
     with samples_file(out) as sink:
         try:
-            measure_into(host, out, spec, a, loadgen, sink, groups)
+            measure_into(host, out, spec, a, loadgen, sink, groups, past)
             state = "complete"
         except (_host.HostError, cat.CatalogueError) as e:
             say(f"start-up: {e}")
         finally:
-            write_result(out, state, groups)
+            write_result(out, state, groups, command=None)
     return groups
 
 

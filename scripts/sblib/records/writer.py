@@ -41,10 +41,10 @@ class Results:
     def add_runs(self, recs):
         """Appends RECS to runs.jsonl, one line each, on disk when this
         returns. A kill while appending leaves a torn tail, which reopen()
-        cuts off and readers leave out (store.read_runs)."""
-        self.runs.write("".join(json.dumps(r) + "\n" for r in recs))
-        self.runs.flush()
-        os.fsync(self.runs.fileno())
+        cuts off and readers leave out (store.read_runs); a write that fails
+        (the disk full) is undone, the file cut back to where it ended, and
+        raises OSError."""
+        append_whole(self.runs.fileno(), "".join(json.dumps(r) + "\n" for r in recs).encode())
         self.done += len(recs)
 
     @classmethod
@@ -57,6 +57,24 @@ class Results:
         res = cls(path)
         res.done = kept
         return res, notes + more
+
+
+def append_whole(fd, data):
+    """Appends DATA to the file open (for appending) as FD, on disk when
+    this returns; on an error (ENOSPC, EIO) what made it in is cut off
+    again, so that the file ends where it did, and the error raised."""
+    end = os.lseek(fd, 0, os.SEEK_END)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
+    except OSError:
+        try:
+            os.ftruncate(fd, end)
+        except OSError:
+            pass        # reopen() cuts a torn tail all the same
+        raise
 
 
 def repair_tail(runs_path):

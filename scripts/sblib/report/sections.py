@@ -145,17 +145,40 @@ def failed_slices(res):
     failed = {}
     for r in res["runs"]:
         if r.get("status", "ok") != "ok":
-            e = failed.setdefault((r["variant"], r["mode"]), [0, 0, r.get("error") or r["status"]])
+            e = failed.setdefault((r["variant"], r["mode"]),
+                                  [0, 0, 0, r.get("fault") or r.get("error") or r["status"]])
             e[0] += 1
+            e[2] += bool(r.get("remeasured"))
+    out = faults(res)
     if not failed:
-        return []
+        return out
     for r in res["runs"]:
         if (r["variant"], r["mode"]) in failed:
             failed[(r["variant"], r["mode"])][1] += 1
-    return [h(3, "Slices that failed"), para("These slices are left out of every figure above."),
-            table(["variant", "mode", "failed", "first error"],
-                  [[f"`{v}`", m, f"{a} of {b}", str(err)[:200]]
-                   for (v, m), (a, b, err) in failed.items()], ["l", "l", "r", "l"])]
+    return out + [
+        h(3, "Slices that failed"),
+        para("These slices are left out of every figure above; one \"measured again\" was "
+             "repeated at once (after restarting what had stopped serving) and the repeat "
+             "stands in its place."),
+        table(["variant", "mode", "failed", "measured again", "first fault or error"],
+              [[f"`{v}`", m, f"{a} of {b}", str(c), str(err)[:200]]
+               for (v, m), (a, b, c, err) in failed.items()], ["l", "l", "r", "r", "l"])]
+
+
+def faults(res):
+    """The instances that stopped serving during the run and were restarted
+    (variants.json "restarts"): when, why, and what came of it."""
+    rows = [[f"`{vid}`", str(x.get("epoch", "")), str(x.get("window", x.get("slice", ""))),
+             str(x.get("why", ""))[:160], str(x.get("outcome", ""))]
+            for vid, v in res["variants"].items() for x in v.get("restarts") or []]
+    if not rows:
+        return []
+    return [h(3, "Instances restarted during the run"),
+            para("Each stopped serving in the middle of the run (killed, out of memory, no "
+                 "answer); it was restarted in its place and the window it failed measured "
+                 "again. A variant restarted more than a few times is given up as died."),
+            table(["variant", "epoch", "window", "why", "outcome"], rows,
+                  ["l", "r", "r", "l", "l"])]
 
 
 def sec_calibration(res, analysis, ctx):

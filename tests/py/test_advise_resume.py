@@ -1,0 +1,119 @@
+"""advise's cost run resumed: advise again with the same --out finds the
+cost run it left interrupted (the same drop-ins and options) and goes on
+with it as `run --resume` would; one made with other code or another plan
+is refused, the field named, and measured anew. No root, no systemd."""
+import io
+import json
+import os
+import sys
+import tempfile
+import types
+import unittest
+from contextlib import redirect_stderr
+from unittest import mock
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "scripts"))
+
+from sblib.measuring import advisor, resume, runplan, session  # noqa: E402
+
+ARGV = ["--servers", "drop", "--directives", "private-tmp-yes", "--windows", "8", "--epochs",
+        "2", "--duet-reps", "1", "--window", "0.2", "--seed", "1", "--no-report"]
+
+
+def cost_dir(out, n, argv, state="interrupted", code=None):
+    """OUT/cost-N as a cost run made with ARGV left it."""
+    d = os.path.join(out, f"cost-{n}")
+    os.makedirs(d)
+    spec = session.recorded(runplan.build_plan(runplan.parse(argv + ["--out", d])))
+    spec.update(argv=["run"] + argv + ["--out", d], code=code or resume.code_identity(),
+                catalogue_sha256=resume.catalogue_digests(spec))
+    for name, obj in (("spec.json", spec), ("status.json", {"state": state})):
+        with open(os.path.join(d, name), "w") as f:
+            json.dump(obj, f)
+    with open(os.path.join(d, "runs.jsonl"), "w") as f:
+        f.write(json.dumps({"server": "drop", "epoch": 0, "window": 0, "mode": "keepalive",
+                            "variant": "drop/baseline", "status": "ok"}) + "\n")
+    return d
+
+
+class CostResume(unittest.TestCase):
+    def test_the_interrupted_run_of_the_same_argv_is_found(self):
+        with tempfile.TemporaryDirectory() as out:
+            cost_dir(out, 0, ARGV, state="complete")
+            self.assertIsNone(advisor.interrupted_cost_run(out, ARGV))
+            d = cost_dir(out, 1, ARGV)
+            self.assertEqual(advisor.interrupted_cost_run(out, ARGV), d)
+            other = [x if x != "8" else "10" for x in ARGV]
+            self.assertIsNone(advisor.interrupted_cost_run(out, other))
+
+    def test_it_goes_on_as_run_resume_would(self):
+        with tempfile.TemporaryDirectory() as out:
+            d = cost_dir(out, 0, ARGV)
+            seen = {}
+
+            def measure(a, spec, res, argv, loadgen, host=None, past=None, recorded_spec=None):
+                seen.update(past=past, recorded=recorded_spec, path=res.path)
+                res.runs.close()
+                return types.SimpleNamespace(state="complete")
+            with mock.patch.object(session, "measure", measure), \
+                    mock.patch.object(session, "summary_lines", lambda end: []), \
+                    redirect_stderr(io.StringIO()) as err:
+                rc = advisor.cost_run(ARGV + ["--out", d], None, "loadgen", resumes=d)
+            self.assertEqual(rc, 0)
+            self.assertEqual(seen["path"], d)
+            self.assertEqual(len(seen["past"]["runs"]), 1)
+            self.assertEqual(seen["recorded"]["argv"][-1], d)
+            self.assertIn(f"resuming the cost run in {d}", err.getvalue())
+
+    def test_other_code_is_refused_naming_the_field(self):
+        with tempfile.TemporaryDirectory() as out:
+            d = cost_dir(out, 0, ARGV, code=dict(resume.code_identity(), commit="0" * 40))
+            with redirect_stderr(io.StringIO()) as err:
+                rc = advisor.cost_run(ARGV + ["--out", d], None, "loadgen", resumes=d)
+            self.assertIsNone(rc)
+            self.assertIn("code.commit", err.getvalue())
+            self.assertIn("measured anew", err.getvalue())
+
+    def test_a_changed_drop_in_is_refused_naming_its_file(self):
+        with tempfile.TemporaryDirectory() as out:
+            conf = os.path.join(out, "dropins", "advice.conf")
+            os.makedirs(os.path.dirname(conf))
+            with open(conf, "w") as f:
+                f.write("[Service]\nPrivateTmp=yes\n")
+            argv = [x if x != "private-tmp-yes" else f"private-tmp-yes,{conf}" for x in ARGV]
+            d = cost_dir(out, 0, argv)
+            with open(conf, "w") as f:
+                f.write("[Service]\nProtectHome=yes\n")
+            with redirect_stderr(io.StringIO()) as err:
+                rc = advisor.cost_run(argv + ["--out", d], None, "loadgen", resumes=d)
+            self.assertIsNone(rc)
+            self.assertIn(f"catalogue_sha256.{conf}", err.getvalue())
+
+    def test_advise_again_resumes_the_cost_run_it_left(self):
+        with tempfile.TemporaryDirectory() as out:
+            a = types.SimpleNamespace(out=out, url="https://127.0.0.1:8443/", seed=1, name="x",
+                                      server_cpu=1, loadgen_cpu=0, unit=["/x/web.service"],
+                                      loadgen=None, cost_args="")
+            calls = []
+
+            def fake(argv, host, loadgen, resumes=None):
+                d = argv[argv.index("--out") + 1]
+                calls.append((d, resumes))
+                if not os.path.exists(d):
+                    os.makedirs(d)
+                    with open(os.path.join(d, "spec.json"), "w") as f:
+                        json.dump({"argv": ["run"] + argv}, f)
+                    with open(os.path.join(d, "status.json"), "w") as f:
+                        json.dump({"state": "interrupted"}, f)
+                    open(os.path.join(d, "runs.jsonl"), "w").close()
+                return 130
+            with mock.patch.object(advisor, "cost_run", fake):
+                for _ in range(2):
+                    with self.assertRaisesRegex(advisor._host.HostError, "goes on with it"):
+                        advisor.cost(a, None, "loadgen", {"private-tmp-yes": "x"})
+            first = calls[0][0]
+            self.assertEqual(calls, [(first, None), (first, first)])
+
+
+if __name__ == "__main__":
+    unittest.main()
