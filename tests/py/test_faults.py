@@ -14,8 +14,9 @@ from unittest import mock
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "scripts"))
 
 from sblib.measuring import host as _host  # noqa: E402
-from sblib.measuring import instances, runner  # noqa: E402
-from sblib.measuring.instances import Instances, MAX_RESTARTS  # noqa: E402
+from sblib.measuring import recovery, runner  # noqa: E402
+from sblib.measuring.instances import Instances  # noqa: E402
+from sblib.measuring.recovery import MAX_RESTARTS  # noqa: E402
 from sblib.records import writer  # noqa: E402
 
 
@@ -193,14 +194,14 @@ class Health(unittest.TestCase):
 
     def test_an_active_unit_that_does_not_answer(self):
         f = self.fleet(FakeHost({"lunchd-drop-sb1.service": "active"}))
-        old = instances.probe
-        instances.probe = lambda url, timeout=1.0, netns=None: None
+        old = recovery.probe
+        recovery.probe = lambda url, timeout=1.0, netns=None: None
         try:
             self.assertIn("gave no good answer", f.health(self.inst()))
-            instances.probe = lambda url, timeout=1.0, netns=None: 200
+            recovery.probe = lambda url, timeout=1.0, netns=None: 200
             self.assertIsNone(f.health(self.inst()))
         finally:
-            instances.probe = old
+            recovery.probe = old
 
     def test_a_host_gone_raises(self):
         f = self.fleet(FakeHost({}, alive=False))

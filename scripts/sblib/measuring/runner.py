@@ -221,11 +221,7 @@ class Runner:
         plan_ = win.plan([i.id for i in insts], base.id if base else None, ds["modes"], rounds,
                          self.spec["seed"], f"{server}/{num}", only)
         # variants that failed in an earlier epoch are not in this one's plan
-        vs = [v for v in self.spec["variants"] if v["server"] == server]
-        full = sum(len(win.round_cells([v["id"] for v in vs],
-                                       next(v["id"] for v in vs if v["role"] == "baseline"),
-                                       ds["modes"], only, r)) for r in rounds)
-        self.total -= 2 * (full - len(plan_))
+        self.total -= 2 * (resume.planned(self.spec, server, e)[1] - len(plan_))
         self.replan()
         last = None
         for rnd, mode, vid, base_first in plan_ + [(None, None, None, None)]:
