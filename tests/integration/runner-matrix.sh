@@ -185,8 +185,9 @@ assert json.load(open(os.path.join(d, "variants.json")))["drop/baseline"]["statu
 PY
 
 # a run whose servers stop answering (here every instance is ended by
-# RuntimeMaxSec=) stops by itself as "stalled", its windows kept, and does
-# not record failures to the end of its plan
+# RuntimeMaxSec=) restarts them, and once its baseline is given up stops by
+# itself as "stalled", its windows kept, without recording failures to the
+# end of its plan
 sed -e 's/^Environment=LISTEN=.*/Environment=LISTEN=127.0.0.1:@PORT@/' \
 	-e 's/^Restart=no/Restart=no\nRuntimeMaxSec=20/' units/lunchd-drop.service >"$out/stall.service"
 grep -q 'RuntimeMaxSec=20' "$out/stall.service" || { echo "FAIL: stall unit not made"; exit 1; }
@@ -196,7 +197,10 @@ scripts/sandbench run --name "$name" --lock-timeout 200 --unit "$out/stall.servi
 	--loadgen "$bin/loadgen" --out "$out/s" --no-report >"$out/slog" 2>&1
 rc=$?
 [ $rc = 1 ] || { cat "$out/slog"; echo "FAIL: stalled run exit $rc, 1 expected"; exit 1; }
-grep -q 'slices in a row failed' "$out/slog" || { cat "$out/slog"; echo "FAIL: no stall message"; exit 1; }
+grep -q 'slices in a row failed\|stopped serving and was given up' "$out/slog" ||
+	{ cat "$out/slog"; echo "FAIL: no stall message"; exit 1; }
+# instances that stopped serving were restarted before it gave up
+grep -q 'restarting it' "$out/slog" || { cat "$out/slog"; echo "FAIL: nothing restarted"; exit 1; }
 /usr/bin/python3 - "$out/s" <<'PY' || exit 1
 import json, os, sys
 d = sys.argv[1]
@@ -205,9 +209,8 @@ assert st["state"] == "stalled", st
 runs = [json.loads(l) for l in open(os.path.join(d, "runs.jsonl")) if l.strip()]
 assert st["runs_done"] == len(runs) < 1600, (len(runs), st)
 assert any(r["status"] == "ok" for r in runs), "no slice measured before the servers ended"
-tail = runs[-20:]
-assert all(r["status"] == "error" for r in tail), [r["status"] for r in tail]
-assert len({r["variant"] for r in tail}) == 4, "the stall is across every variant"
+# the last window failed: the run stopped at the fault, not at its plan's end
+assert runs[-1]["status"] == "error", runs[-1]
 json.load(open(os.path.join(d, "summary.json")))
 PY
 

@@ -22,11 +22,9 @@ from sblib.records import windows as win
 from sblib.records.model import VariantId
 
 
-# A run whose slices all fail, across variants, is no longer measuring: the
-# machine or its systemd stopped answering (unit starts piling up behind a
-# stalled kernel, say). It stops after this many in a row rather than record
-# failures for hours; a single broken variant cannot end it, its slices being
-# interleaved with the others'.
+# A run whose slices all fail, across variants, is no longer measuring (the
+# machine or its systemd stopped answering): it stops after this many in a
+# row; one broken variant cannot end it, its slices interleaved with others'.
 STALL_SLICES = 20
 STALL_VARIANTS = 5
 # after a failed slice, the longest wait for a per-connection server's unit
@@ -39,7 +37,8 @@ RETRIES = 1
 
 
 class Stalled(Exception):
-    """STALL_SLICES slices in a row failed across variants."""
+    """STALL_SLICES slices in a row failed across variants, or a baseline
+    stopped serving for good (restarted as often as it may be)."""
 
 
 class BaselineFailed(Exception):
@@ -232,7 +231,11 @@ class Runner:
             if rnd is None:
                 break
             inst = by[vid]
-            if base is None or base.status != "ok" or inst.status != "ok":
+            if base is not None and base.status != "ok":
+                raise Stalled(f"the baseline {base.id} stopped serving and was given up ("
+                              f"{(base.reason or '?')[-200:]}): nothing more of {server} can be "
+                              "measured against it, so the run stops here")
+            if base is None or inst.status != "ok":
                 self.total -= 2
                 self.replan()
                 continue
