@@ -194,7 +194,7 @@ grep -q 'RuntimeMaxSec=20' "$out/stall.service" || { echo "FAIL: stall unit not 
 scripts/sandbench run --name "$name" --lock-timeout 200 --unit "$out/stall.service" \
 	--url https://127.0.0.1:8443/ --directives private-tmp-yes,protect-home-yes \
 	--windows 400 --epochs 1 --reps 400 --duration 0.2 --slice-warmup 0.05 --seed 9 \
-	--loadgen "$bin/loadgen" --out "$out/s" --no-report >"$out/slog" 2>&1
+	--max-restarts 1 --loadgen "$bin/loadgen" --out "$out/s" --no-report >"$out/slog" 2>&1
 rc=$?
 [ $rc = 1 ] || { cat "$out/slog"; echo "FAIL: stalled run exit $rc, 1 expected"; exit 1; }
 grep -q 'slices in a row failed\|stopped serving and was given up' "$out/slog" ||

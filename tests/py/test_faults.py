@@ -229,6 +229,15 @@ class Health(unittest.TestCase):
         self.assertIn("killed, 4 times", i.reason)
         self.assertEqual(len(starts), MAX_RESTARTS)
 
+    def test_max_restarts_is_the_runs(self):
+        f = self.fleet(FakeHost({}))
+        f.a = types.SimpleNamespace(max_restarts=1)
+        f.start = lambda i: True
+        i = self.inst()
+        self.assertTrue(f.restart(i, "killed", {"epoch": 0, "window": 0}))
+        self.assertFalse(f.restart(i, "killed", {"epoch": 0, "window": 1}))
+        self.assertIn("(restarted 1)", i.reason)
+
     def test_restart_that_does_not_start_is_died(self):
         f = self.fleet(FakeHost({}))
 

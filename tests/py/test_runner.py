@@ -234,6 +234,7 @@ class TestCatalogue(unittest.TestCase):
                      ["--method", "isolated", "--reps", "4", "--epochs", "5"],
                      ["--windows", "3", "--epochs", "4"], ["--epochs", "0"],
                      ["--window-connections", "0"], ["--window", "0"], ["--duet-reps", "-1"],
+                     ["--max-restarts", "-1"], ["--max-restarts", "101"],
                      ["--controls-only", "rate"], ["--mode", "rate", "--controls-only", "rate",
                                                    "--method", "isolated"]):
             with self.assertRaises((runplan.PlanError, cat.CatalogueError)):

@@ -42,13 +42,15 @@ class Recovery:
         started again: its restarts say when (WHERE: {"epoch", "window"}),
         why and with which outcome; its start-up samples keep only its
         planned starts. False, with INST "died", when it does not answer
-        again or has been restarted MAX_RESTARTS times already."""
+        again or has been restarted `run --max-restarts` (MAX_RESTARTS) times
+        already."""
         journal = self.why(inst, None, "")
         inst.restarts.append({**where, "why": why, "journal": journal[-400:]})
-        if len(inst.restarts) > MAX_RESTARTS:
+        most = getattr(getattr(self, "a", None), "max_restarts", MAX_RESTARTS)
+        if len(inst.restarts) > most:
             inst.status = "died"
             inst.reason = (f"{why}, {len(inst.restarts)} times (restarted "
-                           f"{MAX_RESTARTS}): {journal}")
+                           f"{most}): {journal}")
             inst.restarts[-1]["outcome"] = "given up"
             return False
         self.progress(f"{inst.id}: {why}; restarting it")

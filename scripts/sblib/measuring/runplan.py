@@ -143,6 +143,10 @@ def add_options(ap):
     ap.add_argument("--server-cpu", type=int, default=1, help="CPU the units are pinned to")
     ap.add_argument("--loadgen-cpu", type=int, default=0, help="CPU the load generator runs on")
     ap.add_argument("--loadgen", help="load generator binary (default build/bin/loadgen)")
+    ap.add_argument("--max-restarts", type=int, default=3,
+                    help="an instance that stops serving in the middle of the run is restarted "
+                         "at most this many times, then given up (default 3; a baseline given "
+                         "up stops the run, resumable)")
     ap.add_argument("--start-timeout", type=float, default=10.0,
                     help="seconds a variant may take to answer before it is a hang")
     ap.add_argument("--name", default="sandbench", help="sandbox host name")
@@ -205,6 +209,8 @@ def build_plan(a):
         raise PlanError("--duration must be 0.1..600 seconds")
     if a.warmup < 0 or a.warmup > 60:
         raise PlanError("--warmup must be 0..60 seconds")
+    if not 0 <= a.max_restarts <= 100:
+        raise PlanError("--max-restarts must be 0..100")
     if not 1 <= a.aa_copies <= 50:
         raise PlanError("--aa-copies must be 1..50")
     if a.connections < 1 or a.connections > 10000:
