@@ -14,8 +14,8 @@ set -u
 cd "$(dirname "$0")/../.." || exit 1
 NAME=runner-resume
 . tests/integration/lib/sandbox.sh
-name=sbtest-resume-$$
-trap '$sb host --name "$name" down >/dev/null 2>&1; rm -rf "$tmp"' EXIT
+own_host sbtest-resume     # its host taken down at exit
+name=$host
 out=$tmp/r
 plan="--servers drop --directives private-tmp-yes --windows 8 --epochs 4 --duet-reps 1
 	--window 0.2 --seed 3"

@@ -13,8 +13,8 @@ set -u
 cd "$(dirname "$0")/../.." || exit 1
 NAME=startup-resume
 . tests/integration/lib/sandbox.sh
-name=sbtest-stresume-$$
-trap '$sb host --name "$name" down >/dev/null 2>&1; rm -rf "$tmp"' EXIT
+own_host sbtest-stresume     # its host taken down at exit
+name=$host
 out=$tmp/r
 
 # shellcheck disable=SC2086
