@@ -12,6 +12,13 @@ from sblib.records import windows as win
 from sblib.measuring.reach import settle
 
 
+def warmup_of(ds, open_loop):
+    """The unmeasured seconds before a window of a server (duet by_server
+    DS): an open loop's own (a per-connection server's starts need longer
+    at a fixed rate: catalogue rate_warmup) or the server's."""
+    return ds.get("rate_warmup_s", ds["warmup_s"]) if open_loop else ds["warmup_s"]
+
+
 class Loader:
     """Runs build/bin/loadgen (LOADGEN) as the parsed `run` arguments A and
     the run's SPEC say; HOST reads the cgroups."""
@@ -144,8 +151,7 @@ class Loader:
                                  ds["connections_per_target"] * len(pair),
                                  threads=win.LOADGEN_THREADS[threads])
         argv[-1:] = [i.url for i in pair]
-        warm = ds.get("rate_warmup_s", ds["warmup_s"]) if rate is not None else ds["warmup_s"]
-        tail = ["--warmup", f"{int(warm * 1000)}ms"]
+        tail = ["--warmup", f"{int(warmup_of(ds, rate is not None) * 1000)}ms"]
         if rate is not None:
             tail += ["--rate-per-target", str(rate),
                      "--arrivals", getattr(self.a, "arrivals", win.POISSON)]
@@ -219,8 +225,7 @@ class Loader:
         threads = getattr(self.a, "window_loadgen", win.THREAD_PER_TARGET)
         meta = {"slice": slice_no, "round": f"w{wid}", "rep": rnd, "window": wid,
                 "mode": mode, "start": round(time.time(), 3), "duration_s": window_s,
-                "warmup_s": ds.get("rate_warmup_s", ds["warmup_s"]) if fixed else ds["warmup_s"],
-                "loadgen_threads": threads}
+                "warmup_s": warmup_of(ds, fixed is not None), "loadgen_threads": threads}
         if fixed:
             meta["fixed_load"] = {**fixed, "arrivals": getattr(self.a, "arrivals", win.POISSON)}
         if pair[0].position is not None:
