@@ -173,7 +173,10 @@ build/fuzz/%: tests/fuzz/%.c $$($$(firstword $$(subst /, ,%))_SRCS) $(common_SRC
 
 # --- running ------------------------------------------------------------------
 TEST_SAN ?= address,undefined
+# make check-fuzz fuzzes each target FUZZ_SECONDS; make test, a smoke run
+# (the corpus and a few seconds of new inputs), TEST_FUZZ_SECONDS
 FUZZ_SECONDS ?= 15
+TEST_FUZZ_SECONDS ?= 5
 
 check-unit: $(UNIT_TESTS)
 	$(Q)tests/run unit $(UNIT_TESTS)
@@ -199,7 +202,7 @@ build/cert/cert.pem:
 test: deps all
 	$(Q)$(MAKE) --no-print-directory SAN=$(TEST_SAN) all unit-tests
 	$(Q)$(MAKE) --no-print-directory fuzz
-	$(Q)SAN_BIN=build/san/bin BIN=build/bin tests/run all
+	$(Q)FUZZ_SECONDS=$(TEST_FUZZ_SECONDS) SAN_BIN=build/san/bin BIN=build/bin tests/run all
 
 # make bench: the quick profile in its three regimes, every cost from paired
 # windows — saturation (every directive), the fixed offered load and
@@ -286,7 +289,7 @@ deb:
 	$(Q)rm -rf build/deb && mkdir -p build/deb/src
 	$(Q)tar --exclude=./build --exclude=./.git --exclude=./results/runs -cf - . | tar -C build/deb/src -xf -
 	$(Q)printf '%s\n' '$(VERSION)' > build/deb/src/VERSION
-	$(Q)cd build/deb/src && dpkg-buildpackage -b -us -uc >../build.log 2>&1 || \
+	$(Q)cd build/deb/src && dpkg-buildpackage -b -us -uc -j$$(nproc) >../build.log 2>&1 || \
 		{ tail -n 30 ../build.log; echo "make deb: dpkg-buildpackage failed (build/deb/build.log)"; exit 1; }
 	@ls build/deb/*.deb
 

@@ -11,7 +11,7 @@ NAME=report-it
 
 # The runner takes the host lock itself for the container's whole life.
 run() {
-	$sb run --servers drop --directives private-tmp-yes --mode keepalive --reps 3 \
+	$sb run --servers drop --directives private-tmp-yes --mode keepalive --reps 3 --windows 4 --epochs 2 \
 		--duration 0.5 --warmup 0.2 --seed 7 --loadgen "$BIN/loadgen" "$@" \
 		>"$tmp/run.log" 2>&1
 }

@@ -189,8 +189,8 @@ PY
 # itself as "stalled", its windows kept, without recording failures to the
 # end of its plan
 sed -e 's/^Environment=LISTEN=.*/Environment=LISTEN=127.0.0.1:@PORT@/' \
-	-e 's/^Restart=no/Restart=no\nRuntimeMaxSec=20/' units/lunchd-drop.service >"$out/stall.service"
-grep -q 'RuntimeMaxSec=20' "$out/stall.service" || { echo "FAIL: stall unit not made"; exit 1; }
+	-e 's/^Restart=no/Restart=no\nRuntimeMaxSec=10/' units/lunchd-drop.service >"$out/stall.service"
+grep -q 'RuntimeMaxSec=10' "$out/stall.service" || { echo "FAIL: stall unit not made"; exit 1; }
 scripts/sandbench run --name "$name" --lock-timeout 200 --unit "$out/stall.service" \
 	--url https://127.0.0.1:8443/ --directives private-tmp-yes,protect-home-yes \
 	--windows 400 --epochs 1 --reps 400 --duration 0.2 --slice-warmup 0.05 --seed 9 \
