@@ -21,27 +21,31 @@ hogs=
 stop_hogs() { [ -n "$hogs" ] && kill $hogs 2>/dev/null; hogs=; }
 trap 'stop_hogs' EXIT
 trap 'exit 130' INT TERM
-i=0
-while [ "$i" -lt "$K" ]; do
-	# a bounded busy loop (an hour at most), ended by its PID at the end
-	timeout 3600 sh -c 'while :; do :; done' &
-	hogs="$hogs $!"
-	i=$((i + 1))
-done
+# K bounded busy loops (the run's own time limit at most), started afresh for
+# every run and ended by their PIDs after it
+start_hogs() {
+	j=0
+	while [ "$j" -lt "$K" ]; do
+		timeout 5400 sh -c 'while :; do :; done' &
+		hogs="$hogs $!"
+		j=$((j + 1))
+	done
+}
 echo "flake: $N runs of make test beside $K busy loops"
 : >"$out/failures"
 i=1
 while [ "$i" -le "$N" ]; do
 	start=$(date +%s)
+	start_hogs
 	make test >"$out/run-$i.log" 2>&1
 	rc=$?
+	stop_hogs
 	summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped' "$out/run-$i.log" | tail -n 1)
 	echo "run $i: exit $rc in $(($(date +%s) - start)) s: ${summary:-no summary (see $out/run-$i.log)}"
 	grep -E '^FAIL  ' "$out/run-$i.log" | awk '{print $2 ":" $3}' >>"$out/failures"
 	[ -n "$summary" ] || echo "make:run-$i" >>"$out/failures"
 	i=$((i + 1))
 done
-stop_hogs
 if [ -s "$out/failures" ]; then
 	echo "failures per test (of $N runs):"
 	sort "$out/failures" | uniq -c | sort -rn
