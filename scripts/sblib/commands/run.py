@@ -60,12 +60,14 @@ EXITS = {0: "the run completed (or --dry-run printed its plan)",
 def parse_args(argv):
     ap = parser("sandbench run", DESC)
     ap.epilog = exit_text(EXITS)
-    ap.add_argument("--upgrade", metavar="FROM,TO",
+    ap.add_argument("--upgrade", metavar="FROM,TO[,...]",
                     help="measure the plan under two releases side by side (%s or "
                          "machine, e.g. bookworm,trixie): both sandbox hosts up at once, "
                          "windows loading FROM's and TO's baseline and variant at the same "
                          "moment; the directive x release matrix with each directive's change "
-                         "in cost and the baseline's (the whole stack's) change"
+                         "in cost and the baseline's (the whole stack's) change. More than two "
+                         "(bullseye,bookworm,trixie): each consecutive step so, one after the "
+                         "other, in DIR/FROM-TO, and one matrix over the chain in DIR"
                          % ", ".join(releases.RELEASES))
     ap.add_argument("--resume", metavar="DIR",
                     help="go on with the interrupted run in DIR where it stopped (its own "
@@ -137,20 +139,25 @@ def finish(a, end):
 
 
 def upgrade_run(a, argv, spec, loadgen, out):
-    """run --upgrade FROM,TO (sblib.measuring.upgrade) into OUT: its halves'
-    reports and the matrix's; its exit status."""
+    """run --upgrade A,B[,...] (sblib.measuring.upgrade) into OUT: its
+    halves' reports, each step's matrix's and a chain's; its exit status."""
     from sblib.measuring import upgrade
     from sblib.report import upgrade as upgrade_report
-    rc, pair = upgrade.measure(a, spec, argv, loadgen, out)
+    rc, steps = upgrade.measure(a, spec, argv, loadgen, out)
     if not a.no_report:
-        for rel in pair:
-            try:
-                report.write_report(os.path.join(out, rel))
-            except Exception as e:  # noqa: BLE001 - the run's data is safe already
-                print(f"sandbench run: report of {rel} failed: {e}", file=sys.stderr)
+        for d, pair in steps:
+            for rel in pair:
+                try:
+                    report.write_report(os.path.join(d, rel))
+                except Exception as e:  # noqa: BLE001 - the run's data is safe already
+                    print(f"sandbench run: report of {d}/{rel} failed: {e}", file=sys.stderr)
+            if d != out:
+                upgrade_report.write(d)
         if upgrade_report.write(out):
             print(f"sandbench run: wrote {os.path.join(out, 'report.md')} and report.html "
-                  f"(the matrix; each release's own report in {out}/{pair[0]} and {pair[1]})")
+                  + (f"(the matrix; each release's own report in {out}/{steps[0][1][0]} and "
+                     f"{steps[0][1][1]})" if len(steps) == 1 and steps[0][0] == out else
+                     "(the chain's matrix; each step's own in its directory)"))
     return rc
 
 
