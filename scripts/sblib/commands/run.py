@@ -75,6 +75,15 @@ def parse_args(argv):
     return runplan.add_options(ap).parse_args(argv)
 
 
+def check_release_options(a):
+    """Raises Usage where --install, --release, --root and --upgrade do not
+    go together."""
+    try:
+        releases.check_options(a)
+    except ValueError as e:
+        raise Usage(str(e)) from None
+
+
 def check_built(spec):
     """Raises Usage when the reference servers of SPEC lack a unit file or
     are not built."""
@@ -94,6 +103,7 @@ def main(argv):
     if a.resume:
         return resume_run(a, argv)
     try:
+        check_release_options(a)
         spec = runplan.build_plan(a)
         if a.dry_run:
             print(json.dumps(session.recorded(spec), indent=1))
@@ -171,6 +181,7 @@ def resume_run(a, argv):
             raise Usage("--resume goes on in the run's own directory; --out is for a new run")
         recorded, status = session.interrupted_run(path)
         a = parse_args(resume.resume_argv(recorded.get("argv"), argv))
+        check_release_options(a)
         if a.seed is None:
             a.seed = recorded.get("seed")
         spec = runplan.build_plan(a)

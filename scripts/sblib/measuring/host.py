@@ -229,15 +229,19 @@ def _find_leader(nspawn_pid, timeout):
     return None
 
 
-def host_root(root=None, release=None):
+def host_root(root=None, release=None, install=()):
     """The tree a container boots: RELEASE's clean root (built first if need
-    be: sblib.measuring.roots), else ROOT, else $SANDBENCH_ROOT, else "/"
-    (this machine's /usr with its /etc, /var ... overlaid)."""
+    be: sblib.measuring.roots; with the packages INSTALL too), else ROOT,
+    else $SANDBENCH_ROOT, else "/" (this machine's /usr with its /etc, /var
+    ... overlaid)."""
     if release and root:
         raise HostError("give a release or a root, not both")
+    if install and not release:
+        raise HostError("--install builds a root of a release with the packages: give "
+                        "--release (a root of one's own holds what one installed in it)")
     if release:
         try:
-            return roots.ensure(release)
+            return roots.ensure(release, install=install)
         except roots.RootError as e:
             raise HostError(str(e)) from None
     root = root or os.environ.get("SANDBENCH_ROOT") or "/"
@@ -276,6 +280,18 @@ def root_servers(root):
     return {"built": how, "path": path}
 
 
+def root_capabilities(root):
+    """systemd-nspawn's --capability= for a host booted from ROOT. A clean
+    root's systemd may be 254 or newer, which refuses NetworkNamespacePath=
+    ("not supported, refusing") and ignores PrivateNetwork= without
+    CAP_NET_ADMIN, which nspawn drops from a container sharing the
+    machine's network; 252 (this machine's) only needs CAP_SYS_ADMIN to
+    join one. So a clean root's host keeps it: a user's unit copied side by
+    side (each copy in its own network namespace) and PrivateNetwork= work
+    under every release."""
+    return [] if root == "/" else ["--capability=CAP_NET_ADMIN"]
+
+
 def nspawn_tree(root, show):
     """systemd-nspawn arguments for the container's files: this machine's
     /usr with its top-level directories overlaid (ROOT "/"), or a clean
@@ -286,10 +302,10 @@ def nspawn_tree(root, show):
 
 
 def up(name="sandbench", owner=None, lock_timeout=300, boot_timeout=90, console=None,
-       root=None, show=None, release=None, fixed_ports=True):
+       root=None, show=None, release=None, fixed_ports=True, install=()):
     """Boots (or reuses) the sandbox host NAME and prepares it for the servers.
     OWNER: the PID responsible for powering it off (default: this process;
-    0 leaves it up until down()). RELEASE, ROOT and SHOW: see host_root(),
+    0 leaves it up until down()). RELEASE, ROOT, INSTALL and SHOW: see host_root(),
     host_show() (ignored where systemd is PID 1: the host is this machine;
     a RELEASE there is an error). A clean root's host runs the servers built
     inside it (root_servers()). FIXED_PORTS: what it will run may listen on
@@ -303,7 +319,10 @@ def up(name="sandbench", owner=None, lock_timeout=300, boot_timeout=90, console=
     if pid1 and release:
         raise HostError(f"cannot boot {release}'s root: systemd is PID 1 here, so the sandbox "
                         "host is this machine itself")
-    root, show = ("/", []) if pid1 else (host_root(root, release), host_show(show))
+    if pid1 and install:
+        raise HostError("cannot --install into a release's root: systemd is PID 1 here, so the "
+                        "sandbox host is this machine itself (install the package on it)")
+    root, show = ("/", []) if pid1 else (host_root(root, release, install), host_show(show))
     servers = None if pid1 else root_servers(root)
     h = attach(name)
     st = load_state(name) or {}
@@ -346,7 +365,7 @@ def up(name="sandbench", owner=None, lock_timeout=300, boot_timeout=90, console=
         os.makedirs(STATE_DIR, exist_ok=True)
         console = console or os.path.join(STATE_DIR, name + ".console")
         argv = ["systemd-nspawn", *nspawn_tree(root, show), "--register=no", "--keep-unit",
-                "--boot", "-M", name, "--system-call-filter=bpf",
+                "--boot", "-M", name, "--system-call-filter=bpf", *root_capabilities(root),
                 f"--bind-ro={repo_root()}:{OPT}",
                 f"--bind-ro={os.path.join(repo_root(), 'units', 'host', BOOT_TARGET)}:"
                 f"{UNIT_DIR}/{BOOT_TARGET}",
