@@ -14,6 +14,7 @@ import sys
 import tempfile
 import types
 import unittest
+import unittest.mock
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "scripts"))
 
@@ -234,6 +235,47 @@ class ChainPlan(unittest.TestCase):
         self.assertEqual(h["upgrade"], {"from": "bookworm", "to": "trixie", "side": "from",
                                         "chain": list(CHAIN)})
         self.assertNotIn("chain", up.half_spec(spec, "a", ("a", "b"), ("a", "b"))["upgrade"])
+
+    def test_a_users_unit_only_with_copies_side_by_side(self):
+        a = types.SimpleNamespace(release=None, root=None, resume=None, startup_reps=0)
+
+        def spec(copies):
+            return {"servers": ["unit"], "modes": ["keepalive"], "unit": "my.service",
+                    "user_unit": {"target": "my.service", "copies": copies,
+                                  "copies_why": "it sets NetworkNamespacePath="},
+                    "duet": {"by_server": {"unit": {"modes": ["keepalive"]}}}}
+        up.check_plan(a, spec("netns"))
+        up.check_plan(a, spec("ports"))
+        with self.assertRaisesRegex(PlanError, "one copy at a time .it sets Network"):
+            up.check_plan(a, spec("one at a time"))
+        with self.assertRaisesRegex(PlanError, "not with --release"):
+            up.check_plan(types.SimpleNamespace(**{**vars(a), "release": "trixie"}),
+                          spec("netns"))
+
+    def test_hosts_get_the_packages_but_the_machine(self):
+        got = {}
+
+        def fake_up(name, **kw):
+            got[name] = kw
+            return types.SimpleNamespace(name=name, owned=True)
+        a = types.SimpleNamespace(name="n", lock_timeout=1, install=["webfs"], show=["/srv/x"],
+                                  release=None, root=None, upgrade="machine,trixie")
+        with unittest.mock.patch.object(up._host, "up", fake_up):
+            hosts = up.boot(a, ["machine", "trixie"])
+        self.assertEqual([h.name for h in hosts], ["n-machine", "n-trixie"])
+        self.assertEqual((got["n-trixie"]["release"], got["n-trixie"]["install"]),
+                         ("trixie", ["webfs"]))
+        self.assertEqual((got["n-machine"]["release"], got["n-machine"]["install"]), (None, ()))
+        self.assertTrue(all(k["show"] == ["/srv/x"] and k["fixed_ports"] is False
+                            for k in got.values()))
+
+    def test_a_users_unit_changes_what_the_stack_holds(self):
+        hs = halves()
+        hs[0]["spec"]["unit"] = "my.service"
+        m = an.matrix(hs, ("bookworm", "trixie"), resamples=100)
+        self.assertIn("the unit's own program", "\n".join(an.lines(m)))
+        self.assertIn("the unit's own program", m["note"])
+        self.assertNotIn("servers built", "\n".join(str(b) for b in rep.blocks(m, "/x")))
 
     def test_windows_planned(self):
         spec = {"servers": ["drop", "activated"],

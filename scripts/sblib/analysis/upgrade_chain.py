@@ -24,7 +24,6 @@ import json
 import math
 import os
 
-from sblib import catalogue as cat
 from sblib.analysis import stats as st
 from sblib.analysis import upgrade as an
 from sblib.records import schema, store
@@ -148,7 +147,8 @@ def matrix(chain, steps, resamples=st.RESAMPLES):
     return {"schema": schema.tag("upgrade-chain"), "releases": list(chain),
             "steps": [{"from": p[0], "to": p[1], "name": step_name(p), "dir": step_dir(p)}
                       for p, _, _ in steps],
-            "seed": spec.get("seed"), "stack": stack, "note": cat.STACK_NOTE,
+            "seed": spec.get("seed"), "stack": stack, "note": an.note(spec),
+            "unit": spec.get("unit"),
             "status": status, "groups": groups}
 
 
@@ -252,8 +252,8 @@ def lines(m):
             c = b["change"]
             out.append(f"  baseline {b['step']}: " + (
                 f"{c['base']:.0f} -> {c['new']:.0f} ns/req, {an.fmt(c)} over {b['windows']} "
-                "windows (the whole stack's change: systemd, glibc, OpenSSL, the servers "
-                "built against them)" if c else "not measured"))
+                f"windows (the whole stack's change: {an.stack_parts(m)})" if c
+                else "not measured"))
         out.append(f"  {'directive':<36} " + " ".join(f"{r + ' cost':>24}" for r in rels)
                    + " " + " ".join(f"{s:>26}" for s in steps))
         for r in g["rows"]:

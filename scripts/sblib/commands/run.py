@@ -137,8 +137,13 @@ def finish(a, end):
     for line in session.summary_lines(end):
         print(line)
     if getattr(a, "release", None) or getattr(a, "root", None):
+        note = cat.STACK_NOTE.split(';')[0]
+        if a.unit:
+            note = note.replace("the servers built against them",
+                                "the unit's own program as the release packages it")
         print(f"release {a.release or 'of ' + a.root}: each cost above is against this "
-              f"release's own baseline; {cat.STACK_NOTE.split(';')[0]} (env.json names it)")
+              f"release's own baseline; {note} (env.json names it"
+              + (", and the --install packages' versions)" if a.install else ")"))
     if end.state == "complete" and not a.no_report and end.analysed:
         try:
             report.write_report(end.path, analysed=end.analysed)

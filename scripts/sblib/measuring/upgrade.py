@@ -76,9 +76,13 @@ def step_out(out, chain, pair):
 
 def check_plan(a, spec):
     """Raises PlanError where SPEC cannot be measured in four-instance
-    windows (the reference servers, every mode windowed)."""
-    if a.unit:
-        raise PlanError("--upgrade measures the reference servers (--unit: not yet)")
+    windows (every mode windowed; a user's unit only where its copies run
+    side by side)."""
+    uu = spec.get("user_unit")
+    if uu and uu.get("copies") not in ("netns", "ports"):
+        raise PlanError(f"--upgrade --unit: {uu['target']} runs one copy at a time"
+                        + (f" ({uu['copies_why']})" if uu.get("copies_why") else "")
+                        + "; a window of four needs its copies side by side")
     if a.release or a.root or a.resume:
         raise PlanError("--upgrade names both releases; not with --release, --root or --resume")
     if a.startup_reps:
@@ -295,9 +299,13 @@ def split(recs, placed, side):
 def boot(a, rels):
     """The sandbox hosts of RELS, booted at the same time (each its name,
     a-name-REL): [Host]. On an error the ones that came up are taken down."""
+    extra = releases.host_args(a)       # --install (a release's root), --show
+
     def one(rel):
         return _host.up(host_name(a, rel), owner=os.getpid(), lock_timeout=a.lock_timeout,
-                        release=None if rel == MACHINE else rel, fixed_ports=False)
+                        release=None if rel == MACHINE else rel, fixed_ports=False,
+                        install=() if rel == MACHINE else extra.get("install", ()),
+                        show=extra.get("show"))
     with concurrent.futures.ThreadPoolExecutor(len(rels)) as ex:
         futs = [ex.submit(one, r) for r in rels]
         hosts, err = [], None

@@ -31,8 +31,7 @@ def group_blocks(m, g):
     if b:
         items.append(f"**The baseline's own change** {fr} → {to}: {b['base']:.0f} → "
                      f"{b['new']:.0f} ns per request, {an.fmt(b)}: the whole stack's change "
-                     "(systemd, glibc, OpenSSL and the servers built against them), not "
-                     "systemd's alone")
+                     f"({an.stack_parts(m)}), not systemd's alone")
     out.append(bullets(items))
     beyond = [r for r in g["rows"] if r["beyond_noise"]]
     out.append(para(("**Changes in cost beyond the noise**: " + ", ".join(
@@ -90,8 +89,8 @@ def chain_group_blocks(m, g):
         c = b["change"]
         items.append(f"**The baseline's own change** {b['step'].replace('->', ' → ')}: " + (
             f"{c['base']:.0f} → {c['new']:.0f} ns per request, {an.fmt(c)} over "
-            f"{b['windows']} windows: the whole stack's change (systemd, glibc, OpenSSL and "
-            "the servers built against them), not systemd's alone" if c else "not measured"))
+            f"{b['windows']} windows: the whole stack's change ({an.stack_parts(m)}), not "
+            "systemd's alone" if c else "not measured"))
     out.append(bullets(items))
     beyond = [r for r in g["rows"] if r["beyond_noise"]]
     out.append(para(("**Changes in cost beyond the noise**: " + "; ".join(
