@@ -280,25 +280,17 @@ def root_servers(root):
     return {"built": how, "path": path}
 
 
-def root_capabilities(root):
-    """systemd-nspawn's --capability= for a host booted from ROOT. A clean
-    root's systemd may be 254 or newer, which refuses NetworkNamespacePath=
-    ("not supported, refusing") and ignores PrivateNetwork= without
-    CAP_NET_ADMIN, which nspawn drops from a container sharing the
-    machine's network; 252 (this machine's) only needs CAP_SYS_ADMIN to
-    join one. So a clean root's host keeps it: a user's unit copied side by
-    side (each copy in its own network namespace) and PrivateNetwork= work
-    under every release."""
-    return [] if root == "/" else ["--capability=CAP_NET_ADMIN"]
-
-
 def nspawn_tree(root, show):
     """systemd-nspawn arguments for the container's files: this machine's
     /usr with its top-level directories overlaid (ROOT "/"), or a clean
     ROOT, read-only under a tmpfs, with only the paths SHOW overlaid."""
     if root == "/":
         return ["-D", "/", "--volatile=yes", *tree_overlays()]
-    return ["-D", root, "--volatile=overlay", *(f"--overlay={p}::{p}" for p in show)]
+    # CAP_NET_ADMIN, which nspawn drops where the network is shared: trixie's
+    # systemd 257 refuses NetworkNamespacePath= without it ("not supported,
+    # refusing": a user's unit's copies); 252 joins one with CAP_SYS_ADMIN
+    return ["-D", root, "--volatile=overlay", "--capability=CAP_NET_ADMIN",
+            *(f"--overlay={p}::{p}" for p in show)]
 
 
 def up(name="sandbench", owner=None, lock_timeout=300, boot_timeout=90, console=None,
@@ -365,7 +357,7 @@ def up(name="sandbench", owner=None, lock_timeout=300, boot_timeout=90, console=
         os.makedirs(STATE_DIR, exist_ok=True)
         console = console or os.path.join(STATE_DIR, name + ".console")
         argv = ["systemd-nspawn", *nspawn_tree(root, show), "--register=no", "--keep-unit",
-                "--boot", "-M", name, "--system-call-filter=bpf", *root_capabilities(root),
+                "--boot", "-M", name, "--system-call-filter=bpf",
                 f"--bind-ro={repo_root()}:{OPT}",
                 f"--bind-ro={os.path.join(repo_root(), 'units', 'host', BOOT_TARGET)}:"
                 f"{UNIT_DIR}/{BOOT_TARGET}",
