@@ -76,12 +76,15 @@ def parse_args(argv):
 
 
 def check_release_options(a):
-    """Raises Usage where --install, --release, --root and --upgrade do not
-    go together."""
+    """Raises Usage (PlanError: a bad --upgrade chain) where --install,
+    --release, --root and --upgrade do not go together."""
     try:
         releases.check_options(a)
     except ValueError as e:
         raise Usage(str(e)) from None
+    if a.upgrade:
+        from sblib.measuring import upgrade
+        upgrade.parse_chain(a.upgrade)          # PlanError: a bad chain before any plan
 
 
 def check_built(spec):

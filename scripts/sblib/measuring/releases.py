@@ -280,9 +280,10 @@ def add_options(ap):
                     help="boot the sandbox host from this OS tree instead (default "
                          "$SANDBENCH_ROOT, else this machine)")
     ap.add_argument("--install", action="append", metavar="PACKAGE[,PACKAGE]",
-                    help="with --release: these Debian packages of the release installed in "
-                         "its root too (a root per release and set of packages, built once "
-                         "and cached), e.g. the package of the --unit measured")
+                    help="with --release (or run --upgrade: each release's): these Debian "
+                         "packages of the release installed in its root too (a root per "
+                         "release and set of packages, built once and cached), e.g. the "
+                         "package of the --unit measured")
     ap.add_argument("--show", action="append", metavar="PATH",
                     help="with --release or --root: this machine's PATH shown in the host, "
                          "overlaid so nothing written reaches it (a unit's files in /etc, "

@@ -59,7 +59,8 @@ def parse_chain(text):
         why = (f"unknown: {', '.join(repr(b) for b in bad)}; " if bad else
                "a release named twice; " if len(parts) >= 2 else "")
         raise PlanError(f"--upgrade takes FROM,TO[,...]: {why}two or more different ones of "
-                        f"{', '.join(valid)}, oldest first (e.g. bullseye,bookworm,trixie)")
+                        f"{', '.join(valid)}, in the order of the upgrade (e.g. "
+                        "bullseye,bookworm,trixie)")
     return tuple(parts)
 
 
