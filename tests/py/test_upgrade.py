@@ -22,6 +22,7 @@ from sblib.analysis import upgrade as an  # noqa: E402
 from sblib.analysis import upgrade_chain as chain_an  # noqa: E402
 from sblib.measuring import cgroups, plan, ports, session  # noqa: E402
 from sblib.measuring import upgrade as up  # noqa: E402
+from sblib.measuring import upgrade_plan as upp  # noqa: E402
 from sblib.measuring.runplan import PlanError  # noqa: E402
 from sblib.report import upgrade as rep  # noqa: E402
 
@@ -218,23 +219,23 @@ class Chain(unittest.TestCase):
 
 class ChainPlan(unittest.TestCase):
     def test_parsed_in_order(self):
-        self.assertEqual(up.parse_chain("bullseye, bookworm,trixie"), CHAIN)
-        self.assertEqual(up.parse_chain("trixie,bookworm"), ("trixie", "bookworm"))
+        self.assertEqual(upp.parse_chain("bullseye, bookworm,trixie"), CHAIN)
+        self.assertEqual(upp.parse_chain("trixie,bookworm"), ("trixie", "bookworm"))
         for bad in ("bullseye,bookworm,bullseye", "bullseye,,trixie", "bullseye,sid,trixie", ""):
             with self.assertRaises(PlanError, msg=bad):
-                up.parse_chain(bad)
+                upp.parse_chain(bad)
         with self.assertRaisesRegex(PlanError, "named twice"):
-            up.parse_chain("trixie,trixie")
+            upp.parse_chain("trixie,trixie")
 
     def test_steps_and_their_directories(self):
-        self.assertEqual(up.steps_of(CHAIN), [("bullseye", "bookworm"), ("bookworm", "trixie")])
-        self.assertEqual(up.step_out("/o", ("a", "b"), ("a", "b")), "/o")      # as before
-        self.assertEqual(up.step_out("/o", CHAIN, ("bookworm", "trixie")), "/o/bookworm-trixie")
+        self.assertEqual(upp.steps_of(CHAIN), [("bullseye", "bookworm"), ("bookworm", "trixie")])
+        self.assertEqual(upp.step_out("/o", ("a", "b"), ("a", "b")), "/o")      # as before
+        self.assertEqual(upp.step_out("/o", CHAIN, ("bookworm", "trixie")), "/o/bookworm-trixie")
         spec = {"duet": {"isolated_reps": 3}, "release": "x", "_order": [1]}
-        h = up.half_spec(spec, "bookworm", ("bookworm", "trixie"), CHAIN)
+        h = upp.half_spec(spec, "bookworm", ("bookworm", "trixie"), CHAIN)
         self.assertEqual(h["upgrade"], {"from": "bookworm", "to": "trixie", "side": "from",
                                         "chain": list(CHAIN)})
-        self.assertNotIn("chain", up.half_spec(spec, "a", ("a", "b"), ("a", "b"))["upgrade"])
+        self.assertNotIn("chain", upp.half_spec(spec, "a", ("a", "b"), ("a", "b"))["upgrade"])
 
     def test_a_users_unit_only_with_copies_side_by_side(self):
         a = types.SimpleNamespace(release=None, root=None, resume=None, startup_reps=0)
@@ -244,12 +245,12 @@ class ChainPlan(unittest.TestCase):
                     "user_unit": {"target": "my.service", "copies": copies,
                                   "copies_why": "it sets NetworkNamespacePath="},
                     "duet": {"by_server": {"unit": {"modes": ["keepalive"]}}}}
-        up.check_plan(a, spec("netns"))
-        up.check_plan(a, spec("ports"))
+        upp.check_plan(a, spec("netns"))
+        upp.check_plan(a, spec("ports"))
         with self.assertRaisesRegex(PlanError, "one copy at a time .it sets Network"):
-            up.check_plan(a, spec("one at a time"))
+            upp.check_plan(a, spec("one at a time"))
         with self.assertRaisesRegex(PlanError, "not with --release"):
-            up.check_plan(types.SimpleNamespace(**{**vars(a), "release": "trixie"}),
+            upp.check_plan(types.SimpleNamespace(**{**vars(a), "release": "trixie"}),
                           spec("netns"))
 
     def test_hosts_get_the_packages_but_the_machine(self):
@@ -282,11 +283,11 @@ class ChainPlan(unittest.TestCase):
                 "variants": [{"server": "drop"}] * 4 + [{"server": "activated"}] * 2,
                 "duet": {"rounds": 5, "by_server": {"drop": {"modes": ["keepalive", "close"]},
                                                     "activated": {"modes": ["keepalive"]}}}}
-        self.assertEqual(up.windows_planned(spec), (2 * 3 + 1 * 1) * 5)
+        self.assertEqual(upp.windows_planned(spec), (2 * 3 + 1 * 1) * 5)
 
     def test_progress_and_eta(self):
         t = [100.0]
-        p = up.Progress(10, now=lambda: t[0])
+        p = upp.Progress(10, now=lambda: t[0])
         t[0] = 160.0
         self.assertIsNone(p.eta())
         self.assertEqual(p.line("x"), "[0/10 1:00] x")
@@ -297,17 +298,17 @@ class ChainPlan(unittest.TestCase):
         self.assertEqual(p.line("x"), "[2/10 1:20, ETA 1:20] x")
         p.done, p.total = 10, 9
         self.assertEqual(p.eta(), 0.0)
-        self.assertEqual(up.clock(3725), "1:02:05")
+        self.assertEqual(upp.clock(3725), "1:02:05")
 
 
 class Windows(unittest.TestCase):
     def test_plan_every_variant_each_round_in_drawn_orders(self):
-        p = up.plan_windows([B, AA, V], B, ["keepalive"], range(3), 4, "drop/0")
+        p = upp.plan_windows([B, AA, V], B, ["keepalive"], range(3), 4, "drop/0")
         self.assertEqual(sorted((r, v) for r, _, v, _ in p),
                          sorted((r, v) for r in range(3) for v in (AA, V)))
         self.assertTrue(all(sorted(o) == [0, 1, 2, 3] for *_, o in p))
         self.assertGreater(len({tuple(o) for *_, o in p}), 1)
-        self.assertEqual(p, up.plan_windows([B, AA, V], B, ["keepalive"], range(3), 4, "drop/0"))
+        self.assertEqual(p, upp.plan_windows([B, AA, V], B, ["keepalive"], range(3), 4, "drop/0"))
 
     def test_split_pairs_each_release(self):
         def inst(rel, vid):
@@ -320,11 +321,11 @@ class Windows(unittest.TestCase):
                             for r in got))
 
     def test_pair_parsed(self):
-        self.assertEqual(up.parse_chain("bookworm,trixie"), ("bookworm", "trixie"))
-        self.assertEqual(up.parse_chain("machine,trixie"), ("machine", "trixie"))
+        self.assertEqual(upp.parse_chain("bookworm,trixie"), ("bookworm", "trixie"))
+        self.assertEqual(upp.parse_chain("machine,trixie"), ("machine", "trixie"))
         for bad in ("bookworm", "bookworm,bookworm", "bookworm,sid", "a,b,c"):
             with self.assertRaises(PlanError):
-                up.parse_chain(bad)
+                upp.parse_chain(bad)
 
 
 class Ports(unittest.TestCase):

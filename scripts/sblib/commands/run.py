@@ -83,8 +83,8 @@ def check_release_options(a):
     except ValueError as e:
         raise Usage(str(e)) from None
     if a.upgrade:
-        from sblib.measuring import upgrade
-        upgrade.parse_chain(a.upgrade)          # PlanError: a bad chain before any plan
+        from sblib.measuring import upgrade_plan
+        upgrade_plan.parse_chain(a.upgrade)     # PlanError: a bad chain before any plan
 
 
 def check_built(spec):
