@@ -1,18 +1,23 @@
 """Clean roots per release (sblib.measuring.roots): their package lists and
 names, the mmdebstrap command of each release, which release a root is,
-which old roots a new one replaces, and the servers' build inside a root.
-Building and booting them is tests/integration/runner-release.sh."""
+which old roots a new one replaces, and the servers' build inside a root;
+roots with packages of the user's (--install): the names taken, the cache
+key (release and the sorted list), the plain root where it holds them all,
+which are pruned, apt's word for a package a release does not have, and
+the options that go with it. Building and booting them is
+tests/integration/runner-release.sh."""
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import types
 import unittest
 from unittest import mock
 
 TOP = os.path.join(os.path.dirname(__file__), "..", "..")
 sys.path.insert(0, os.path.join(TOP, "scripts"))
-from sblib.measuring import roots  # noqa: E402
+from sblib.measuring import host, releases, roots  # noqa: E402
 
 
 def deps(*args):
@@ -87,6 +92,105 @@ class Names(unittest.TestCase):
             os.makedirs(os.path.join(self.cache, n))
         roots.prune("bookworm", os.path.join(self.cache, names[1]), log=lambda m: None)
         self.assertEqual(sorted(os.listdir(self.cache)), sorted(names[1:]))
+
+
+HOST_LIST = ["systemd", "dbus", "nginx"]
+
+
+class Install(unittest.TestCase):
+    def setUp(self):
+        self.cache = tempfile.mkdtemp(prefix="sb-roots-")
+        for p in (mock.patch.object(roots, "CACHE", self.cache),
+                  mock.patch.object(roots, "packages", lambda rel, kind="host": list(HOST_LIST))):
+            p.start()
+            self.addCleanup(p.stop)
+        self.addCleanup(shutil.rmtree, self.cache)
+
+    def test_names_parsed_sorted_and_checked(self):
+        self.assertEqual(roots.parse_install(["nginx,apache2", " darkhttpd", "nginx"]),
+                         ["apache2", "darkhttpd", "nginx"])
+        self.assertEqual(roots.parse_install(None), [])
+        self.assertEqual(roots.parse_install(["libstdc++6,g++-12"]), ["g++-12", "libstdc++6"])
+        for bad in ("Nginx", "ngin*", "a", "nginx=1.2", "../x", "nginx,"):
+            with self.assertRaises(roots.RootError, msg=bad):
+                roots.parse_install([bad])
+
+    def test_the_cache_key_is_release_and_sorted_list(self):
+        pkgs, a = roots.with_packages("trixie", ["darkhttpd", "apache2"])
+        self.assertEqual(pkgs, HOST_LIST + ["apache2", "darkhttpd"])
+        self.assertEqual(a, roots.with_packages("trixie", ["apache2", "darkhttpd", "apache2"])[1])
+        self.assertNotEqual(a, roots.with_packages("trixie", ["apache2"])[1])
+        self.assertNotEqual(a, roots.with_packages("bookworm", ["apache2", "darkhttpd"])[1])
+        self.assertRegex(os.path.basename(a), r"^trixie-with-[0-9a-f]{12}$")
+        self.assertEqual(roots.release_of(a), "trixie")
+        self.assertEqual(roots.release_of(roots.with_packages("bookworm-backports", ["x1"])[1]),
+                         "bookworm-backports")
+
+    def test_a_cached_root_is_used_and_one_holding_them_all_is_the_hosts(self):
+        plain = roots.path_of("trixie", HOST_LIST)
+        _, mine = roots.with_packages("trixie", ["darkhttpd"])
+        for p in (plain, mine):
+            os.makedirs(os.path.join(p, "usr"))
+            os.makedirs(os.path.join(p, "etc"))
+        with mock.patch.object(roots, "_build", side_effect=AssertionError("built")):
+            self.assertEqual(roots.ensure("trixie", install=["darkhttpd"]), mine)
+            self.assertEqual(roots.ensure("trixie", install=["nginx"]), plain)
+            self.assertEqual(roots.ensure("trixie"), plain)
+
+    def test_a_package_the_release_lacks_is_named(self):
+        out = ("Reading package lists...\nE: Unable to locate package nginx-xyz\n"
+               "E: Package 'exim' has no installation candidate\n"
+               "E: Couldn't find any package by regex 'a.b'\n"
+               "E: Unable to locate package nginx-xyz\nE: setup failed: ...")
+        self.assertEqual(roots.missing_packages(out), ["nginx-xyz", "exim", "a.b"])
+        self.assertEqual(roots.missing_packages("E: mmdebstrap failed to run"), [])
+
+        def fail(argv, tmp, what, timeout):
+            self.assertNotIn("--quiet", argv)      # apt's E: lines go with it
+            e = roots.RootError("mmdebstrap failed (exit 1)")
+            e.output = out
+            raise e
+        with mock.patch.object(roots, "_build", fail), \
+                mock.patch.object(roots.shutil, "which", lambda t: "/usr/bin/" + t):
+            with self.assertRaisesRegex(roots.RootError, "bullseye has no package nginx-xyz, "
+                                                         "exim, a.b"):
+                roots.ensure("bullseye", install=["nginx-xyz"], log=lambda m: None)
+        self.assertEqual([n for n in os.listdir(self.cache) if "with" in n], [])
+
+    def test_built_roots_name_their_packages_and_the_least_used_go(self):
+        d = tempfile.mkdtemp(dir=self.cache)
+        os.makedirs(os.path.join(d, "etc"))
+        roots._mark(d, "trixie", ["b", "a"])
+        self.assertEqual(roots.installed_of(d), ["a", "b"])
+        self.assertEqual(roots.installed_of(self.cache), [])
+        names = [f"trixie-with-{k:012x}" for k in range(6)] + ["bookworm-with-000000000000",
+                                                              "trixie-000000000000"]
+        for k, n in enumerate(names):
+            os.makedirs(os.path.join(self.cache, n))
+            os.utime(os.path.join(self.cache, n), (k, k))
+        roots.prune_with("trixie", os.path.join(self.cache, names[0]), log=lambda m: None)
+        left = sorted(n for n in os.listdir(self.cache) if n in names)
+        self.assertEqual(left, sorted([names[0]] + names[3:]))
+
+    def test_options_that_go_together(self):
+        def opts(**kw):
+            return types.SimpleNamespace(**{"install": None, "release": None, "root": None,
+                                            "upgrade": None, "show": None, **kw})
+        self.assertEqual(releases.check_options(opts(install=["x1,y1"], release="trixie")),
+                         ["x1", "y1"])
+        self.assertEqual(releases.check_options(opts(install=["x1"], upgrade="a,b")), ["x1"])
+        for bad in (opts(install=["x1"]), opts(install=["x1"], release="trixie", root="/r"),
+                    opts(install=["X"], release="trixie")):
+            with self.assertRaises(ValueError):
+                releases.check_options(bad)
+        self.assertEqual(releases.host_args(opts(release="trixie", install=["x1"],
+                                                 show=["/etc/x"])),
+                         {"root": None, "release": "trixie", "install": ["x1"],
+                          "show": ["/etc/x"]})
+        with self.assertRaises(host.HostError):
+            releases.host_args(opts(install=["x1"]))
+        with self.assertRaisesRegex(host.HostError, "--install builds a root of a release"):
+            host.host_root(install=["x1"])
 
 
 class Commands(unittest.TestCase):

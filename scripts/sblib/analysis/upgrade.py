@@ -110,6 +110,23 @@ def group(server, mode, g, base_id, aa_ids, seed, resamples=st.RESAMPLES):
             "baseline": base, "floors": floors, "rows": rows}
 
 
+SERVERS_PART = "the servers built against them"
+UNIT_PART = "the unit's own program as each release packages it"
+
+
+def stack_parts(m):
+    """What a baseline's change across releases holds in matrix M: the
+    reference servers are built in each release, a user's unit (--unit)
+    runs the program of each release's package (--install)."""
+    return "systemd, glibc, OpenSSL, " + (UNIT_PART if m.get("unit") else SERVERS_PART)
+
+
+def note(spec):
+    """catalogue.STACK_NOTE as it holds for the run of SPEC."""
+    return cat.STACK_NOTE.replace(SERVERS_PART, UNIT_PART) if spec.get("unit") else \
+        cat.STACK_NOTE
+
+
 def matrix(halves, pair, resamples=st.RESAMPLES):
     """The matrix of an upgrade run from its two HALVES (store.load of
     DIR/FROM and DIR/TO), releases PAIR."""
@@ -126,7 +143,8 @@ def matrix(halves, pair, resamples=st.RESAMPLES):
                                                  "glibc_package", "kernel_release")}
              for rel, h in zip(pair, halves)}
     return {"schema": schema.tag("upgrade"), "from": pair[0], "to": pair[1],
-            "seed": spec.get("seed"), "stack": stack, "note": cat.STACK_NOTE,
+            "seed": spec.get("seed"), "stack": stack, "note": note(spec),
+            "unit": spec.get("unit"),
             "status": {rel: (h["status"] or {}).get("state") for rel, h in zip(pair, halves)},
             "groups": groups}
 
@@ -242,8 +260,7 @@ def lines(m):
         b = g["baseline"]
         if b:
             out.append(f"  baseline {b['base']:.0f} -> {b['new']:.0f} ns/req: {fmt(b)} "
-                       "(the whole stack's change: systemd, glibc, OpenSSL, the servers "
-                       "built against them)")
+                       f"(the whole stack's change: {stack_parts(m)})")
         out.append(f"  {'directive':<40} {m['from'] + ' cost':>26} {m['to'] + ' cost':>26} "
                    f"{'change':>26}")
         for r in g["rows"]:

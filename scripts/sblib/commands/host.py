@@ -14,8 +14,8 @@ from sblib.records import schema
 HELP = "boot, inspect, use and power off the systemd sandbox host"
 
 SYNOPSIS = """sandbench host [--name NAME] up [--lock-timeout S] [--release R | --root DIR]
-                                            [--show PATH]...
-       sandbench host root [--release R] [--servers]
+                                            [--install PACKAGE[,PACKAGE]] [--show PATH]...
+       sandbench host root [--release R] [--install PACKAGE[,PACKAGE]] [--servers]
        sandbench host [--name NAME] status [--json] [--json-out FILE]
        sandbench host [--name NAME] exec -- CMD [ARGS...]
        sandbench host [--name NAME] install [--set KEY=VALUE]... FILE...
@@ -48,11 +48,14 @@ stale container of the same name from an interrupted run.
            --release R: boot release R's clean root (see root); a clean
            root's host runs the servers built inside it, against its own
            glibc, OpenSSL and liburing, at /opt/sandbench-bin
+           --install PACKAGE[,PACKAGE]: with --release, R's root holding
+           these Debian packages of R too (built once per set, cached)
   root     print the path of a clean Debian root of release R (bullseye,
            bookworm (default), bookworm-backports, trixie) holding only the
            sandbox host's packages (scripts/deps --host-list R), built once
            with mmdebstrap and cached in /var/cache/sandbench/roots;
-           --servers: print the directory of the servers built inside it
+           --servers: print the directory of the servers built inside it;
+           --install PACKAGE[,PACKAGE]: the root holding these packages too
   status   mode, PIDs, systemd state, installed units (exit 1 when not up)
   exec     run CMD inside the host (systemctl, journalctl, systemd-analyze...)
   install  copy unit files / drop-ins (DIR.d/NAME.conf keeps its DIR.d) into
@@ -113,11 +116,13 @@ def cmd_up(name, rest):
     which = ap.add_mutually_exclusive_group()
     which.add_argument("--root", metavar="DIR")
     which.add_argument("--release", choices=_roots.RELEASES)
+    ap.add_argument("--install", action="append", metavar="PACKAGE[,PACKAGE]")
     a = ap.parse_args(rest)
+    install = _install(a)
     # SIGTERM during boot must tear down like SIGINT does.
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     h = _host.up(name, owner=0, lock_timeout=a.lock_timeout, boot_timeout=a.boot_timeout,
-                 root=a.root, show=a.show, release=a.release)
+                 root=a.root, show=a.show, release=a.release, install=install)
     print(f"host '{name}' {'up' if h.owned else 'already up'}: mode {h.mode}, "
           f"systemd pid {h.leader}" + (f", nspawn pid {h.nspawn_pid}" if h.nspawn_pid else "")
           + (f", root {h.root}" if h.root != "/" else "")
@@ -129,15 +134,28 @@ def cmd_root(name, rest):
     ap = argparse.ArgumentParser(prog="sandbench host root")
     ap.add_argument("--release", default=_roots.DEFAULT_RELEASE, choices=_roots.RELEASES)
     ap.add_argument("--servers", action="store_true")
+    ap.add_argument("--install", action="append", metavar="PACKAGE[,PACKAGE]")
     a = ap.parse_args(rest)
-    if os.geteuid() != 0 and (a.servers or not os.path.isdir(
-            os.path.join(_roots.path_of(a.release, _roots.packages(a.release)), "usr"))):
+    install = _install(a)
+    path = _roots.with_packages(a.release, install)[1] if install else \
+        _roots.path_of(a.release, _roots.packages(a.release))
+    if os.geteuid() != 0 and (a.servers or not os.path.isdir(os.path.join(path, "usr"))):
         print("sandbench host root: building a root needs root (mmdebstrap, systemd-nspawn)",
               file=sys.stderr)
         return 2
-    path = _roots.ensure(a.release)
+    path = _roots.ensure(a.release, install=install)
     print(_roots.servers(path)[0] if a.servers else path)
     return 0
+
+
+def _install(a):
+    """The packages of `--install`, checked (RootError: a bad name; one
+    without --release is a HostError)."""
+    pkgs = _roots.parse_install(a.install)
+    if pkgs and not a.release:
+        raise _host.HostError("--install goes with --release: it builds that release's root "
+                              "with the packages")
+    return pkgs
 
 
 def status_dict(name):

@@ -60,17 +60,31 @@ EXITS = {0: "the run completed (or --dry-run printed its plan)",
 def parse_args(argv):
     ap = parser("sandbench run", DESC)
     ap.epilog = exit_text(EXITS)
-    ap.add_argument("--upgrade", metavar="FROM,TO",
+    ap.add_argument("--upgrade", metavar="FROM,TO[,...]",
                     help="measure the plan under two releases side by side (%s or "
                          "machine, e.g. bookworm,trixie): both sandbox hosts up at once, "
                          "windows loading FROM's and TO's baseline and variant at the same "
                          "moment; the directive x release matrix with each directive's change "
-                         "in cost and the baseline's (the whole stack's) change"
+                         "in cost and the baseline's (the whole stack's) change. More than two "
+                         "(bullseye,bookworm,trixie): each consecutive step so, one after the "
+                         "other, in DIR/FROM-TO, and one matrix over the chain in DIR"
                          % ", ".join(releases.RELEASES))
     ap.add_argument("--resume", metavar="DIR",
                     help="go on with the interrupted run in DIR where it stopped (its own "
                          "options; any given must plan the same run)")
     return runplan.add_options(ap).parse_args(argv)
+
+
+def check_release_options(a):
+    """Raises Usage (PlanError: a bad --upgrade chain) where --install,
+    --release, --root and --upgrade do not go together."""
+    try:
+        releases.check_options(a)
+    except ValueError as e:
+        raise Usage(str(e)) from None
+    if a.upgrade:
+        from sblib.measuring import upgrade_plan
+        upgrade_plan.parse_chain(a.upgrade)     # PlanError: a bad chain before any plan
 
 
 def check_built(spec):
@@ -92,6 +106,7 @@ def main(argv):
     if a.resume:
         return resume_run(a, argv)
     try:
+        check_release_options(a)
         spec = runplan.build_plan(a)
         if a.dry_run:
             print(json.dumps(session.recorded(spec), indent=1))
@@ -125,8 +140,13 @@ def finish(a, end):
     for line in session.summary_lines(end):
         print(line)
     if getattr(a, "release", None) or getattr(a, "root", None):
+        note = cat.STACK_NOTE.split(';')[0]
+        if a.unit:
+            note = note.replace("the servers built against them",
+                                "the unit's own program as the release packages it")
         print(f"release {a.release or 'of ' + a.root}: each cost above is against this "
-              f"release's own baseline; {cat.STACK_NOTE.split(';')[0]} (env.json names it)")
+              f"release's own baseline; {note} (env.json names it"
+              + (", and the --install packages' versions)" if a.install else ")"))
     if end.state == "complete" and not a.no_report and end.analysed:
         try:
             report.write_report(end.path, analysed=end.analysed)
@@ -137,20 +157,25 @@ def finish(a, end):
 
 
 def upgrade_run(a, argv, spec, loadgen, out):
-    """run --upgrade FROM,TO (sblib.measuring.upgrade) into OUT: its halves'
-    reports and the matrix's; its exit status."""
+    """run --upgrade A,B[,...] (sblib.measuring.upgrade) into OUT: its
+    halves' reports, each step's matrix's and a chain's; its exit status."""
     from sblib.measuring import upgrade
     from sblib.report import upgrade as upgrade_report
-    rc, pair = upgrade.measure(a, spec, argv, loadgen, out)
+    rc, steps = upgrade.measure(a, spec, argv, loadgen, out)
     if not a.no_report:
-        for rel in pair:
-            try:
-                report.write_report(os.path.join(out, rel))
-            except Exception as e:  # noqa: BLE001 - the run's data is safe already
-                print(f"sandbench run: report of {rel} failed: {e}", file=sys.stderr)
+        for d, pair in steps:
+            for rel in pair:
+                try:
+                    report.write_report(os.path.join(d, rel))
+                except Exception as e:  # noqa: BLE001 - the run's data is safe already
+                    print(f"sandbench run: report of {d}/{rel} failed: {e}", file=sys.stderr)
+            if d != out:
+                upgrade_report.write(d)
         if upgrade_report.write(out):
             print(f"sandbench run: wrote {os.path.join(out, 'report.md')} and report.html "
-                  f"(the matrix; each release's own report in {out}/{pair[0]} and {pair[1]})")
+                  + (f"(the matrix; each release's own report in {out}/{steps[0][1][0]} and "
+                     f"{steps[0][1][1]})" if len(steps) == 1 and steps[0][0] == out else
+                     "(the chain's matrix; each step's own in its directory)"))
     return rc
 
 
@@ -164,6 +189,7 @@ def resume_run(a, argv):
             raise Usage("--resume goes on in the run's own directory; --out is for a new run")
         recorded, status = session.interrupted_run(path)
         a = parse_args(resume.resume_argv(recorded.get("argv"), argv))
+        check_release_options(a)
         if a.seed is None:
             a.seed = recorded.get("seed")
         spec = runplan.build_plan(a)

@@ -129,6 +129,10 @@ def build_spec(a):
         raise Usage("--connections must be 1..1000 and --concurrency 1..--connections")
     if not 0.5 <= a.start_timeout <= 600:
         raise Usage("--start-timeout must be 0.5..600 seconds")
+    try:
+        releases.check_options(a)
+    except ValueError as e:
+        raise Usage(str(e)) from None
     seed = a.seed if a.seed is not None else int(time.time() * 1000) % 1000003
     return {"schema": schema.tag("startup-spec"), "seed": seed, "servers": servers,
             "profile": None if a.directives is not None else (a.profile or "quick"),

@@ -12,6 +12,7 @@ from sblib import catalogue as cat
 from sblib.analysis import startup_stats as ss
 from sblib.measuring import host as _host
 from sblib.measuring import kernel
+from sblib.measuring import unit as _unit
 from sblib.measuring import plan
 from sblib.measuring.instances import Instances
 from sblib.measuring.reach import probe, settle
@@ -42,8 +43,10 @@ class Fleet:
         a = argparse.Namespace(start_timeout=start_timeout, server_cpu=server_cpu, path="/",
                                warmup=0, unit=unit, url=url)
         self.host = host
-        self.inst = Instances(a, {"servers": [server]}, host, kernel.facilities(), progress,
-                              lambda i: None)
+        spec = {"servers": [server]}
+        if server == "unit":            # its spec as runplan makes it, copies one at a time
+            spec["user_unit"] = _unit.server_spec([unit] if isinstance(unit, str) else unit, url)
+        self.inst = Instances(a, spec, host, kernel.facilities(), progress, lambda i: None)
         self.sspec = self.inst.server_spec(server)
         self.sources = self.inst.sources(self.sspec)
         self.side = self.sspec["side"]

@@ -229,15 +229,19 @@ def _find_leader(nspawn_pid, timeout):
     return None
 
 
-def host_root(root=None, release=None):
+def host_root(root=None, release=None, install=()):
     """The tree a container boots: RELEASE's clean root (built first if need
-    be: sblib.measuring.roots), else ROOT, else $SANDBENCH_ROOT, else "/"
-    (this machine's /usr with its /etc, /var ... overlaid)."""
+    be: sblib.measuring.roots; with the packages INSTALL too), else ROOT,
+    else $SANDBENCH_ROOT, else "/" (this machine's /usr with its /etc, /var
+    ... overlaid)."""
     if release and root:
         raise HostError("give a release or a root, not both")
+    if install and not release:
+        raise HostError("--install builds a root of a release with the packages: give "
+                        "--release (a root of one's own holds what one installed in it)")
     if release:
         try:
-            return roots.ensure(release)
+            return roots.ensure(release, install=install)
         except roots.RootError as e:
             raise HostError(str(e)) from None
     root = root or os.environ.get("SANDBENCH_ROOT") or "/"
@@ -282,14 +286,18 @@ def nspawn_tree(root, show):
     ROOT, read-only under a tmpfs, with only the paths SHOW overlaid."""
     if root == "/":
         return ["-D", "/", "--volatile=yes", *tree_overlays()]
-    return ["-D", root, "--volatile=overlay", *(f"--overlay={p}::{p}" for p in show)]
+    # CAP_NET_ADMIN, which nspawn drops where the network is shared: trixie's
+    # systemd 257 refuses NetworkNamespacePath= without it ("not supported,
+    # refusing": a user's unit's copies); 252 joins one with CAP_SYS_ADMIN
+    return ["-D", root, "--volatile=overlay", "--capability=CAP_NET_ADMIN",
+            *(f"--overlay={p}::{p}" for p in show)]
 
 
 def up(name="sandbench", owner=None, lock_timeout=300, boot_timeout=90, console=None,
-       root=None, show=None, release=None, fixed_ports=True):
+       root=None, show=None, release=None, fixed_ports=True, install=()):
     """Boots (or reuses) the sandbox host NAME and prepares it for the servers.
     OWNER: the PID responsible for powering it off (default: this process;
-    0 leaves it up until down()). RELEASE, ROOT and SHOW: see host_root(),
+    0 leaves it up until down()). RELEASE, ROOT, INSTALL and SHOW: see host_root(),
     host_show() (ignored where systemd is PID 1: the host is this machine;
     a RELEASE there is an error). A clean root's host runs the servers built
     inside it (root_servers()). FIXED_PORTS: what it will run may listen on
@@ -303,7 +311,10 @@ def up(name="sandbench", owner=None, lock_timeout=300, boot_timeout=90, console=
     if pid1 and release:
         raise HostError(f"cannot boot {release}'s root: systemd is PID 1 here, so the sandbox "
                         "host is this machine itself")
-    root, show = ("/", []) if pid1 else (host_root(root, release), host_show(show))
+    if pid1 and install:
+        raise HostError("cannot --install into a release's root: systemd is PID 1 here, so the "
+                        "sandbox host is this machine itself (install the package on it)")
+    root, show = ("/", []) if pid1 else (host_root(root, release, install), host_show(show))
     servers = None if pid1 else root_servers(root)
     h = attach(name)
     st = load_state(name) or {}

@@ -18,12 +18,14 @@ import re
 
 from sblib import catalogue as cat
 from sblib import templates
+from sblib.measuring.kernel import HostError
 
 RELEASES = ("bullseye", "bookworm", "bookworm-backports", "trixie")   # oldest first
 DEFAULT_RELEASE = "bookworm"
 SYSTEMD = {"bullseye": 247, "bookworm": 252, "bookworm-backports": 254, "trixie": 257}
 STACK_NOTE = cat.STACK_NOTE
 UNIT = "sbprobe-{name}.service"
+INSTALLED = "etc/sandbench-install"   # in a root of ours: the user's packages (--install)
 
 
 def unit_name(name):
@@ -226,9 +228,11 @@ def stack(host):
     """env.json's facts of HOST's own stack, read inside it: "release",
     "host_tree" (this machine / a clean root of ours / a root of the
     user's), exact package versions of systemd, libssl and glibc
-    (dpkg-query in the root), the kernel's (uname -r, its Debian version),
-    and how the servers were built."""
-    pk = sorted({p for ps in STACK.values() for p in ps})
+    (dpkg-query in the root) and of the packages of the user's a root was
+    built with ("installed_packages", --install), the kernel's (uname -r,
+    its Debian version), and how the servers were built."""
+    mine = _installed(host)
+    pk = sorted({p for ps in STACK.values() for p in ps} | set(mine))
     r = host.run(["dpkg-query", "-W", "-f", "${db:Status-Status} ${Package} ${Version}\\n", *pk],
                  timeout=30)
     got = parse_dpkg(r.stdout or "")
@@ -247,7 +251,20 @@ def stack(host):
     for key, names in STACK.items():
         have = [f"{n} {got[n]}" for n in names if n in got]
         out[key] = have[0] if have else None
+    if mine:
+        out["installed_packages"] = [f"{n} {got.get(n, '(not installed)')}" for n in mine]
     return out
+
+
+def _installed(host):
+    """The packages of the user's (--install) in HOST's root, or []."""
+    if host.root == "/":
+        return []
+    try:
+        with open(os.path.join(host.root, INSTALLED)) as f:
+            return f.read().split()
+    except OSError:
+        return []
 
 
 # --- the options that choose a host's release -------------------------------------
@@ -262,9 +279,45 @@ def add_options(ap):
     ap.add_argument("--root", metavar="DIR",
                     help="boot the sandbox host from this OS tree instead (default "
                          "$SANDBENCH_ROOT, else this machine)")
+    ap.add_argument("--install", action="append", metavar="PACKAGE[,PACKAGE]",
+                    help="with --release (or run --upgrade: each release's): these Debian "
+                         "packages of the release installed in its root too (a root per "
+                         "release and set of packages, built once and cached), e.g. the "
+                         "package of the --unit measured")
+    ap.add_argument("--show", action="append", metavar="PATH",
+                    help="with --release or --root: this machine's PATH shown in the host, "
+                         "overlaid so nothing written reaches it (a unit's files in /etc, "
+                         "/srv ...; default $SANDBENCH_SHOW, colon-separated)")
     return ap
 
 
+def check_options(a):
+    """The package names of --install in parsed options A (sorted), after
+    checking they go with a release. Raises ValueError saying why not."""
+    from sblib.measuring import roots     # noqa: PLC0415 - roots imports this module
+    try:
+        pkgs = roots.parse_install(getattr(a, "install", None))
+    except roots.RootError as e:
+        raise ValueError(str(e)) from None
+    if pkgs and not (getattr(a, "release", None) or getattr(a, "upgrade", None)):
+        raise ValueError("--install goes with --release (or --upgrade): it builds that "
+                         "release's root with the packages")
+    if pkgs and getattr(a, "root", None):
+        raise ValueError("--install builds a release's root; a root of one's own (--root) "
+                         "holds what was installed in it")
+    return pkgs
+
+
 def host_args(a):
-    """sblib.measuring.host.up()'s root and release of parsed options A."""
-    return {"root": getattr(a, "root", None), "release": getattr(a, "release", None)}
+    """sblib.measuring.host.up()'s root, release, packages to install and
+    paths to show of parsed options A."""
+    out = {"root": getattr(a, "root", None), "release": getattr(a, "release", None)}
+    try:
+        pkgs = check_options(a)
+    except ValueError as e:
+        raise HostError(str(e)) from None
+    if pkgs:
+        out["install"] = pkgs
+    if getattr(a, "show", None):
+        out["show"] = a.show
+    return out

@@ -9,7 +9,11 @@ the servers built inside each release against its own libraries.
 
 A root is named by its release and a digest of its package list
 (RELEASE-DIGEST), so a list that changes builds a new root and never reuses
-a stale one. It is built in a temporary directory beside the cache and
+a stale one. A root with packages of the user's besides (`--install
+nginx,...`: a user's unit under a release needs its program) is built the
+same way, once per release and set of packages (RELEASE-with-DIGEST, the
+digest of the whole sorted list); the KEEP_WITH most recently used of a
+release are kept. It is built in a temporary directory beside the cache and
 renamed into place only when mmdebstrap has finished, under an flock: an
 interrupted build leaves nothing that looks like a root, and two builds of
 one root never run at once. bookworm-backports is bookworm with systemd
@@ -41,6 +45,7 @@ import time
 
 from sblib import util
 from sblib.measuring.releases import DEFAULT_RELEASE, RELEASES  # noqa: F401 - roots.RELEASES
+from sblib.measuring.releases import INSTALLED          # the user's packages in a root
 
 CACHE = "/var/cache/sandbench/roots"
 MARKER = "etc/sandbench-release"          # in a root we built: its release's name
@@ -55,6 +60,7 @@ WARN = "-Wall -Wextra -Wshadow -Wvla"      # no -Werror: another gcc warns other
 
 class RootError(Exception):
     """A root could not be built or found; the message says why."""
+    output = ""         # what the failed build printed
 
 
 def log_default(m):
@@ -81,14 +87,60 @@ def packages(release=DEFAULT_RELEASE, kind="host"):
 
 
 def path_of(release, pkgs, kind="host"):
+    """The cache's directory of RELEASE's root of PKGS (any order) of KIND:
+    "host", "build" or "with" (the host's packages and the user's)."""
     digest = hashlib.sha256(" ".join([release] + sorted(pkgs)).encode()).hexdigest()[:12]
     return os.path.join(CACHE, f"{release}-{digest}" if kind == "host"
                         else f"{release}-{kind}-{digest}")
 
 
+# a Debian package name (Debian Policy 5.6.7), without apt's globs and regexes
+_PACKAGE = re.compile(r"^[a-z0-9][a-z0-9+.-]+$")
+
+
+def parse_install(values):
+    """The sorted, distinct package names of --install VALUES (each
+    "P[,P...]", the option given any number of times). Raises RootError
+    naming a value that is no Debian package name."""
+    out = set()
+    for v in values or ():
+        for p in v.split(","):
+            p = p.strip()
+            if not _PACKAGE.match(p):
+                raise RootError(f"--install {p!r}: not a Debian package name (lower case "
+                                "letters, digits and + - . only)")
+            out.add(p)
+    return sorted(out)
+
+
+def with_packages(release, extra):
+    """(the packages, the path) of RELEASE's root holding its host's
+    packages and EXTRA besides."""
+    pkgs = packages(release)
+    pkgs = pkgs + [p for p in sorted(set(extra)) if p not in pkgs]
+    return pkgs, path_of(release, pkgs, "with")
+
+
+# what apt says of a package the release's archive does not hold
+_MISSING = re.compile(r"Unable to locate package (\S+)|Package '?([^'\s]+)'? has no "
+                      r"installation candidate|Couldn't find any package by \w+ '([^']+)'")
+
+
+def missing_packages(output):
+    """The packages that apt (inside mmdebstrap) said do not exist or have
+    no candidate, in the order of OUTPUT."""
+    out = []
+    for m in _MISSING.finditer(output or ""):
+        p = next(g for g in m.groups() if g)
+        if p not in out:
+            out.append(p)
+    return out
+
+
 def mmdebstrap_argv(release, pkgs, dest):
     """mmdebstrap's command line for RELEASE's root of PKGS in DEST."""
-    argv = ["mmdebstrap", "--variant=minbase", "--quiet", "--mode=root",
+    # not --quiet: apt's "E: Unable to locate package" goes with it
+    argv = ["mmdebstrap", "--variant=minbase", "--mode=root",
             "--include=" + ",".join(pkgs)]
     if release == "bookworm-backports":
         pin = (f"Package: {BACKPORTED}\\nPin: release n=bookworm-backports\\n"
@@ -112,7 +164,8 @@ def release_of(root):
             return rel
     except OSError:
         pass
-    m = re.match(r"^(.+?)-(?:build-)?[0-9a-f]{12}$", os.path.basename(os.path.normpath(root)))
+    m = re.match(r"^(.+?)-(?:build-|with-)?[0-9a-f]{12}$",
+                 os.path.basename(os.path.normpath(root)))
     if m and m.group(1) in RELEASES and os.path.dirname(os.path.normpath(root)) == CACHE:
         return m.group(1)
     return None
@@ -123,15 +176,28 @@ def check_release(release):
         raise RootError(f"unknown release '{release}'; known: {', '.join(RELEASES)}")
 
 
-def ensure(release=DEFAULT_RELEASE, log=None, timeout=900, kind="host"):
-    """The path of RELEASE's clean root (KIND "build": its build root),
-    built first if the cache lacks it."""
+def ensure(release=DEFAULT_RELEASE, log=None, timeout=900, kind="host", install=()):
+    """The path of RELEASE's clean root (KIND "build": its build root; with
+    INSTALL, packages of the user's: its root holding them too), built
+    first if the cache lacks it. Raises RootError, naming a package of
+    INSTALL that RELEASE does not have."""
     check_release(release)
     log = log or log_default
-    pkgs = packages(release, kind)
-    path = path_of(release, pkgs, kind)
+    if install and not set(install) - set(packages(release)):
+        install = ()                    # the host's own root has them all
+    if install:
+        kind = "with"
+        pkgs, path = with_packages(release, install)
+    else:
+        pkgs = packages(release, kind)
+        path = path_of(release, pkgs, kind)
     if os.path.isdir(os.path.join(path, "usr")):
         _mark(path, release)
+        if kind == "with":
+            try:
+                os.utime(path)              # recently used: pruned last
+            except OSError:
+                pass
         return path
     if not shutil.which("mmdebstrap"):
         raise RootError("mmdebstrap not found: install it (scripts/deps)")
@@ -141,23 +207,49 @@ def ensure(release=DEFAULT_RELEASE, log=None, timeout=900, kind="host"):
             return path
         tmp = path + ".tmp"
         shutil.rmtree(tmp, ignore_errors=True)
-        log(f"building a clean {release} {'root' if kind == 'host' else kind + ' root'} "
-            f"({len(pkgs)} packages) in {path} (once; about a minute)")
+        what = {"host": "root", "build": "build root"}.get(kind, "root with " + ", ".join(
+            sorted(set(install))))
+        log(f"building a clean {release} {what} ({len(pkgs)} packages) in {path} (once; "
+            "about a minute)")
         t0 = time.monotonic()
-        _build(mmdebstrap_argv(release, pkgs, tmp), tmp, "mmdebstrap", timeout)
-        _mark(tmp, release)
+        try:
+            _build(mmdebstrap_argv(release, pkgs, tmp), tmp, "mmdebstrap", timeout)
+        except RootError as e:
+            miss = missing_packages(e.output)
+            if miss:
+                raise RootError(f"{release} has no package {', '.join(miss)} (Debian's "
+                                f"{release} archive, main; see https://packages.debian.org/"
+                                f"{release}/{miss[0]})") from None
+            raise
+        _mark(tmp, release, install)
         os.rename(tmp, path)
         log(f"built in {time.monotonic() - t0:.0f}s")
-        prune(release, keep=path, log=log, kind=kind)
+        if kind == "with":
+            prune_with(release, keep=path, log=log)
+        else:
+            prune(release, keep=path, log=log, kind=kind)
     return path
 
 
-def _mark(root, release):
-    """Names RELEASE in ROOT (MARKER), which a root built before markers lacks."""
+def _mark(root, release, install=()):
+    """Names RELEASE in ROOT (MARKER), which a root built before markers
+    lacks, and the user's packages INSTALL in it (INSTALLED)."""
     p = os.path.join(root, MARKER)
     if not os.path.exists(p) and os.access(os.path.dirname(p), os.W_OK):
         with open(p, "w") as f:
             f.write(release + "\n")
+    if install:
+        with open(os.path.join(root, INSTALLED), "w") as f:
+            f.write("".join(x + "\n" for x in sorted(set(install))))
+
+
+def installed_of(root):
+    """The user's packages a root of ours was built with (--install), or []."""
+    try:
+        with open(os.path.join(root, INSTALLED)) as f:
+            return f.read().split()
+    except OSError:
+        return []
 
 
 def _build(argv, tmp, what, timeout):
@@ -173,7 +265,9 @@ def _build(argv, tmp, what, timeout):
     if r.returncode != 0:
         shutil.rmtree(tmp, ignore_errors=True)
         tail = "\n".join(r.stdout.strip().splitlines()[-15:])
-        raise RootError(f"{what} failed (exit {r.returncode}):\n{tail}")
+        e = RootError(f"{what} failed (exit {r.returncode}):\n{tail}")
+        e.output = r.stdout
+        raise e
 
 
 class _locked:
@@ -212,6 +306,21 @@ def prune(release, keep, log, kind="host"):
         p = os.path.join(CACHE, n)
         if pat.match(n) and p != keep and os.path.isdir(p) and not _in_use(p):
             log(f"removing the outdated root {p}")
+            shutil.rmtree(p, ignore_errors=True)
+
+
+KEEP_WITH = 4       # per release: roots with packages of the user's
+
+
+def prune_with(release, keep, log):
+    """Removes RELEASE's roots with packages of the user's but the
+    KEEP_WITH most recently used (KEEP among them), none a container boots."""
+    pat = re.compile(re.escape(release) + r"-with-[0-9a-f]{12}$")
+    old = sorted((os.path.join(CACHE, n) for n in os.listdir(CACHE) if pat.match(n)),
+                 key=os.path.getmtime, reverse=True)
+    for p in [x for x in old if x != keep][KEEP_WITH - 1:]:
+        if not _in_use(p):
+            log(f"removing the least recently used root {p}")
             shutil.rmtree(p, ignore_errors=True)
 
 

@@ -1,6 +1,9 @@
 """`sandbench run --upgrade FROM,TO`: one plan measured under two releases
 side by side, two sandbox hosts up at once (their own names, cgroups and
-port ranges: sblib.measuring.host, ports).
+port ranges: sblib.measuring.host, ports). `--upgrade A,B,C...`: a chain,
+measured as its consecutive steps A->B, B->C ..., each such a run of two
+releases, one after the other (a release's host stays up into the next
+step that needs it).
 
 Per server and epoch both hosts start the plan's variants (Instances, in
 seeded places); then every round holds one window per variant and mode
@@ -16,87 +19,35 @@ Writes DIR/FROM and DIR/TO, each a results directory as `run` writes one
 report), whose windows pair that release's baseline and variant (records
 name the whole window in "upgrade_with"), and in DIR the matrix
 (sblib.analysis.upgrade: upgrade.json, summary.json, report.md/.html).
+A chain writes each step so in DIR/A-B, DIR/B-C ..., and in DIR the
+chain's matrix (sblib.analysis.upgrade_chain: chain.json, summary.json).
+What it plans before booting anything (the chain, its steps, the windows,
+the progress line) is sblib.measuring.upgrade_plan.
 """
 import concurrent.futures
-import copy
 import os
 import random
-import sys
 import time
 
 from sblib import catalogue as cat
 from sblib import util
 from sblib.analysis import upgrade as an
+from sblib.analysis import upgrade_chain as chain_an
 from sblib.measuring import collect as coll
 from sblib.measuring import host as _host
 from sblib.analysis.summary import write_summary
 from sblib.measuring import kernel, life, releases, resume, session
 from sblib.measuring.instances import Instances
 from sblib.measuring.load import Loader
-from sblib.measuring.runplan import PlanError
+from sblib.measuring.upgrade_plan import (MACHINE, Progress, check_plan, clock, half_spec,
+                                          parse_chain, plan_windows, step_out, steps_of,
+                                          windows_planned)
 from sblib.records import store
-from sblib.records import windows as win
 from sblib.records.writer import now_iso
-
-MACHINE = "machine"         # this machine's own stack (its /usr, or $SANDBENCH_ROOT)
-MODES = ("keepalive", "close", "resume")
-
-
-def parse_pair(text):
-    """(FROM, TO) of "FROM,TO": two different releases of
-    releases.RELEASES or MACHINE. Raises PlanError."""
-    parts = [p.strip() for p in (text or "").split(",")]
-    valid = list(releases.RELEASES) + [MACHINE]
-    if len(parts) != 2 or parts[0] == parts[1] or any(p not in valid for p in parts):
-        raise PlanError(f"--upgrade takes FROM,TO: two different ones of {', '.join(valid)}")
-    return tuple(parts)
-
-
-def check_plan(a, spec):
-    """Raises PlanError where SPEC cannot be measured in four-instance
-    windows (the reference servers, every mode windowed)."""
-    if a.unit:
-        raise PlanError("--upgrade measures the reference servers (--unit: not yet)")
-    if a.release or a.root or a.resume:
-        raise PlanError("--upgrade names both releases; not with --release, --root or --resume")
-    if a.startup_reps:
-        raise PlanError("--upgrade measures CPU per request in windows; no --startup-reps")
-    duet = spec.get("duet") or {}
-    for s in spec["servers"]:
-        ms = (duet.get("by_server") or {}).get(s, {}).get("modes") or []
-        if set(ms) != set(spec["modes"]) or any(m not in MODES for m in ms):
-            raise PlanError(f"--upgrade: {s} {','.join(spec['modes'])} cannot be measured in "
-                            f"windows (modes {', '.join(MODES)}, not inetd's close/resume)")
 
 
 def host_name(a, rel):
     return f"{a.name}-{rel}"
-
-
-def half_spec(spec, rel, pair):
-    """The spec.json of release REL's half of an upgrade run."""
-    s = copy.deepcopy({k: v for k, v in spec.items() if k != "_order"})
-    s.pop("release", None)
-    if rel != MACHINE:
-        s["release"] = rel
-    s["order"] = []                     # windows only: no isolated slices
-    s["duet"]["isolated_reps"] = 0
-    s["upgrade"] = {"from": pair[0], "to": pair[1], "side": "from" if rel == pair[0] else "to"}
-    return s
-
-
-def plan_windows(variant_ids, base_id, modes, rounds, seed, label):
-    """[(round, mode, variant, order)] of an epoch: one window per variant
-    (the A/A copy included) and mode per round, shuffled, ORDER the URL
-    order of the four instances (a permutation of range(4): FROM base,
-    FROM variant, TO base, TO variant)."""
-    rng = random.Random(f"{seed}/{label}/upgrade")
-    out = []
-    for rnd, mode, vid, _ in win.plan(variant_ids, base_id, modes, rounds, seed, label):
-        order = list(range(4))
-        rng.shuffle(order)
-        out.append((rnd, mode, vid, order))
-    return out
 
 
 class Side:
@@ -111,26 +62,21 @@ class Side:
 
 class Upgrade:
     """Measures SPEC under releases PAIR (FROM, TO) in SIDES, as `run`'s
-    options A say, with the load generator LOADGEN."""
+    options A say, with the load generator LOADGEN; PROG the chain's
+    Progress, LABEL what names this step in it ("" for a single step)."""
 
-    def __init__(self, a, spec, pair, sides, loadgen):
+    def __init__(self, a, spec, pair, sides, loadgen, prog, label=""):
         self.a, self.spec, self.pair, self.sides = a, spec, pair, sides
         self.lg = Loader(a, sides[0].spec, sides[0].host, loadgen)
         self.wid = 0                # the next window's number (both halves' "window")
-        self.t0 = time.monotonic()
-        self.total = self.windows_planned()
-
-    def windows_planned(self):
-        d = self.spec["duet"]
-        n = sum(len(d["by_server"][s]["modes"]) * (sum(1 for v in self.spec["variants"]
-                                                       if v["server"] == s) - 1)
-                for s in self.spec["servers"])
-        return n * d["rounds"]
+        self.prog, self.label = prog, label
+        self.total = windows_planned(spec)
+        # the seeds of a chain's steps differ, so a release measured in two
+        # steps gets other places (and window orders) in the second
+        self.tag = f"/{pair[0]}-{pair[1]}" if label else ""
 
     def progress(self, what):
-        el = time.monotonic() - self.t0
-        print(f"[{self.wid}/{self.total} {int(el // 60)}:{int(el % 60):02d}] {what}",
-              file=sys.stderr, flush=True)
+        self.prog.say(self.label + what)
 
     def run(self):
         for server in self.spec["servers"]:
@@ -147,7 +93,8 @@ class Upgrade:
         for s in self.sides:
             sspec = s.fleet.server_spec(server)
             order = list(vs)
-            random.Random(f"{self.spec['seed']}/{server}/{s.rel}/positions/{e}").shuffle(order)
+            random.Random(f"{self.spec['seed']}/{server}/{s.rel}/positions/{e}"
+                          f"{self.tag}").shuffle(order)
             s.insts = [s.fleet.make_instance(sspec, v, i) for i, v in enumerate(order)]
             for i, inst in enumerate(s.insts):
                 inst.position, inst.epoch, inst.release = i, e, s.rel
@@ -157,8 +104,11 @@ class Upgrade:
                 s.fleet.bring_up(s.insts, s.sources, evidence=(e == 0), warm=False)
                 base = self.base(s)
                 if base.status != "ok":
+                    hint = ("; a user's unit needs its program in each release's root "
+                            "(--install PACKAGE) and its files shown (--show PATH)"
+                            if server == "unit" and s.rel != MACHINE else "")
                     raise _host.HostError(f"{s.rel}: the baseline {base.id} is {base.status}: "
-                                          f"{base.reason}")
+                                          f"{base.reason}{hint}")
                 if e == 0:
                     s.variants.update({i.id: {**i.record(), "release": s.rel} for i in s.insts})
             self.windows(server, e)
@@ -188,16 +138,19 @@ class Upgrade:
         base_id = next(v["id"] for v in self.spec["variants"]
                        if v["server"] == server and v["role"] == "baseline")
         for rnd, mode, vid, order in plan_windows(ids, base_id, ds["modes"], rounds,
-                                                  self.spec["seed"], f"{server}/{e}"):
+                                                  self.spec["seed"], f"{server}/{e}{self.tag}"):
             four = [by[0][base_id], by[0].get(vid), by[1][base_id], by[1].get(vid)]
             if any(i is None or i.status != "ok" for i in four):
                 self.total -= 1         # not measured: one side did not run
+                self.prog.total -= 1
                 continue
             self.progress(f"{vid} {mode} window round {rnd + 1}/{d['rounds']} "
                           f"({self.pair[0]} and {self.pair[1]})")
             placed = [four[k] for k in order]
+            self.prog.started()
             recs = self.lg.window(placed, mode, rnd, self.wid, from_.res.done + to.res.done)
             self.wid += 1
+            self.prog.done += 1
             for s in self.sides:
                 s.res.add_runs(split(recs, placed, s))
                 s.res.status("running")
@@ -224,9 +177,13 @@ def split(recs, placed, side):
 def boot(a, rels):
     """The sandbox hosts of RELS, booted at the same time (each its name,
     a-name-REL): [Host]. On an error the ones that came up are taken down."""
+    extra = releases.host_args(a)       # --install (a release's root), --show
+
     def one(rel):
         return _host.up(host_name(a, rel), owner=os.getpid(), lock_timeout=a.lock_timeout,
-                        release=None if rel == MACHINE else rel, fixed_ports=False)
+                        release=None if rel == MACHINE else rel, fixed_ports=False,
+                        install=() if rel == MACHINE else extra.get("install", ()),
+                        show=extra.get("show"))
     with concurrent.futures.ThreadPoolExecutor(len(rels)) as ex:
         futs = [ex.submit(one, r) for r in rels]
         hosts, err = [], None
@@ -243,36 +200,89 @@ def boot(a, rels):
     return hosts
 
 
+class Step:
+    """One step (FROM, TO) of an upgrade run: its two halves' results in
+    OUT/FROM and OUT/TO, opened when it begins, and its sides once measured."""
+
+    def __init__(self, spec, chain, pair, out):
+        self.pair, self.out, self.sides = pair, out, []
+        self.results = [session.open_results(os.path.join(out, rel)) for rel in pair]
+        self.halves = [half_spec(spec, rel, pair, chain) for rel in pair]
+        for res, hs in zip(self.results, self.halves):
+            res.write("spec.json", hs)
+            res.status("running")
+
+    def measure(self, a, spec, hosts, fac, loadgen, prog, label):
+        """Measures the step in HOSTS ({release: Host}, both up)."""
+        for rel, res, hs in zip(self.pair, self.results, self.halves):
+            h = hosts[rel]
+            res.write("env.json", {**coll.environment(h, fac), "port_range": h.slot,
+                                   "host_name": h.name})
+            self.sides.append(Side(rel, a, hs, res, h, fac, session.say))
+        up = Upgrade(a, spec, self.pair, self.sides, loadgen, prog, label)
+        for s in self.sides:
+            s.fleet.progress = up.progress
+            s.res.planned = 2 * up.total
+        up.run()
+
+    def cleanup(self):
+        """Stops the instances a step that did not finish left running."""
+        for s in self.sides:
+            if s.insts:
+                try:
+                    s.fleet.uninstall(s.insts)
+                except Exception as e:  # noqa: BLE001 - cleanup goes on
+                    session.say(f"cleanup: {e}")
+                s.insts = []
+
+    def finish(self, state):
+        """Each half's variants.json, summary and status (STATE), and the
+        step's matrix in OUT, which it returns (None when unreadable)."""
+        for k, res in enumerate(self.results):
+            variants = self.sides[k].variants if k < len(self.sides) else {}
+            res.write("variants.json", variants)
+            write_summary(res, store.read_json(os.path.join(res.path, "spec.json")), variants)
+            res.status("failed" if state == "busy" else state)
+            res.runs.close()
+        return an.write(self.out, self.pair)
+
+
+def down_host(h):
+    if getattr(h, "owned", False):
+        _host.down(host=h)
+
+
 def measure(a, spec, argv, loadgen, out):
     """The upgrade run of `run --upgrade` (parsed options A, SPEC from
-    runplan.build_plan) into OUT: (its exit status, (FROM, TO)). Raises
-    PlanError (before anything is booted) for a plan it cannot measure."""
-    pair = parse_pair(a.upgrade)
+    runplan.build_plan) into OUT: (its exit status, [(step directory,
+    (FROM, TO))] of the steps that ran). Raises PlanError (before anything
+    is booted) for a plan it cannot measure."""
+    chain = parse_chain(a.upgrade)
     check_plan(a, spec)
     spec["created"] = now_iso()
     spec["commit"] = util.commit()
     spec["argv"] = ["run"] + list(argv)
-    results = [session.open_results(os.path.join(out, rel)) for rel in pair]
-    halves = [half_spec(spec, rel, pair) for rel in pair]
-    for res, hs in zip(results, halves):
-        res.write("spec.json", hs)
-        res.status("running")
-    session.say(f"--upgrade {pair[0]} -> {pair[1]}: {len(spec['variants'])} variants in each, "
-                f"windows of four instances, seed {spec['seed']}, results in {out}")
-    hosts, sides, state = [], [], "interrupted"
+    steps = steps_of(chain)
+    prog = Progress(windows_planned(spec) * len(steps))
+    session.say(f"--upgrade {' -> '.join(chain)}: {len(spec['variants'])} variants in each "
+                f"release, windows of four instances"
+                + (f" in {len(steps)} steps, one after the other" if len(steps) > 1 else "")
+                + f", {prog.total} windows, seed {spec['seed']}, results in {out}")
+    hosts, ran, step, state = {}, [], None, "interrupted"
     with life.interruptible():
         try:
             fac = kernel.facilities()
-            hosts = boot(a, pair)
-            for rel, res, hs, h in zip(pair, results, halves, hosts):
-                res.write("env.json", {**coll.environment(h, fac), "port_range": h.slot,
-                                       "host_name": h.name})
-                sides.append(Side(rel, a, hs, res, h, fac, session.say))
-            up = Upgrade(a, spec, pair, sides, loadgen)
-            for s in sides:
-                s.fleet.progress = up.progress
-                s.res.planned = 2 * up.total
-            up.run()
+            for k, pair in enumerate(steps):
+                step = Step(spec, chain, pair, step_out(out, chain, pair))
+                for rel in [r for r in hosts if r not in pair]:
+                    down_host(hosts.pop(rel))       # not needed by this step
+                need = [r for r in pair if r not in hosts]
+                hosts.update(zip(need, boot(a, need)))
+                step.measure(a, spec, hosts, fac, loadgen, prog,
+                             f"{pair[0]}->{pair[1]} ({k + 1}/{len(steps)}): "
+                             if len(steps) > 1 else "")
+                ran.append((step, step.finish("complete")))
+                step = None
             state = "complete"
         except KeyboardInterrupt:
             session.say("interrupted; cleaning up")
@@ -281,29 +291,28 @@ def measure(a, spec, argv, loadgen, out):
             state = "busy" if isinstance(e, _host.LockBusy) else "failed"
         finally:
             with life.shielded():
-                for s in sides:
-                    if s.insts:
-                        try:
-                            s.fleet.uninstall(s.insts)
-                        except Exception as e:  # noqa: BLE001 - cleanup goes on
-                            session.say(f"cleanup: {e}")
-                for h in hosts:
-                    if getattr(h, "owned", False):
-                        _host.down(host=h)
-    return finish_halves(out, pair, sides, results, state)
+                if step is not None:
+                    step.cleanup()
+                for h in hosts.values():
+                    down_host(h)
+    if step is not None:
+        ran.append((step, step.finish(state)))
+    return finish(out, chain, ran, state, prog)
 
 
-def finish_halves(out, pair, sides, results, state):
-    """Each half's variants.json, summary and status; the matrix in OUT;
-    the exit status of the run that ended in STATE."""
-    for k, res in enumerate(results):
-        variants = sides[k].variants if k < len(sides) else {}
-        res.write("variants.json", variants)
-        write_summary(res, store.read_json(os.path.join(res.path, "spec.json")), variants)
-        res.status("failed" if state == "busy" else state)
-        res.runs.close()
-    matrix = an.write(out, pair)
-    for line in an.lines(matrix):
-        print(line)
-    print(f"\nresults: {out} (each release's half in {out}/{pair[0]} and {out}/{pair[1]})")
-    return life.exit_status(state), pair
+def finish(out, chain, ran, state, prog):
+    """Prints the matrix (a step's, or the chain's written in OUT) of the
+    steps RAN [(Step, its matrix)]; the exit status of a run that ended in
+    STATE and [(step directory, pair)]."""
+    if len(chain) == 2:
+        for line in an.lines(ran[0][1] if ran else None):
+            print(line)
+        print(f"\nresults: {out} (each release's half in {out}/{chain[0]} and {out}/{chain[1]})")
+    else:
+        m = chain_an.write(out, chain)
+        for line in chain_an.lines(m):
+            print(line)
+        print(f"\nresults: {out} (each step's run in " + ", ".join(
+            f"{out}/{chain_an.step_dir(p)}" for p in steps_of(chain)) + ")")
+    print(f"{prog.done} windows in {clock(time.monotonic() - prog.t0)}")
+    return life.exit_status(state), [(st.out, st.pair) for st, _ in ran]

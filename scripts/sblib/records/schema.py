@@ -32,6 +32,7 @@ CURRENT = {
     "list": 1,            # sandbench list --json
     "releases": 1,        # units/directives/releases.json (scripts/catalogue-releases)
     "upgrade": 1,         # upgrade.json of `run --upgrade` (analysis/upgrade.py)
+    "upgrade-chain": 1,   # chain.json of `run --upgrade A,B,C` (analysis/upgrade_chain.py)
 }
 UNTAGGED = {"summary": 1}
 
