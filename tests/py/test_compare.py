@@ -46,6 +46,22 @@ class Compare(unittest.TestCase):
         self.assertEqual(rc, 0, out + err)
         self.assertIn("no regression", out)
 
+    def test_a_different_stack_is_named(self):
+        other = sbfixture.make_results(self.path("stack"), seed=2, modes=("keepalive", "close"),
+                                       drift=0.0)
+        env_path = os.path.join(other, "env.json")
+        with open(env_path) as f:
+            env = json.load(f)
+        env.update(kernel="6.12.9-test", spec_store_bypass="Mitigation; SSB disabled via prctl")
+        with open(env_path, "w") as f:
+            json.dump(env, f)
+        rc, out, err = run([self.base, other])
+        self.assertEqual(rc, 0, out + err)
+        self.assertIn("BASE and NEW ran on different stacks (kernel 6.1.0-test -> 6.12.9-test; "
+                      "spec_store_bypass None -> Mitigation; SSB disabled via prctl)", out)
+        rc, out, err = run([self.base, self.base])
+        self.assertNotIn("different stacks", out)
+
     def test_cpu_regression_exits_1(self):
         # every slice of the new run costs 10% more CPU per request: the
         # machine, not a directive; the default gate does not look

@@ -12,6 +12,7 @@ import unittest
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "scripts"))
 sys.path.insert(0, os.path.dirname(__file__))
 from sblib.commands import reproduce  # noqa: E402
+from sblib.analysis import cliffs  # noqa: E402
 from sblib.analysis import reproduction as rp  # noqa: E402
 from sblib.analysis import results as rs  # noqa: E402
 from sblib.analysis import sets  # noqa: E402
@@ -185,15 +186,25 @@ class Stack(unittest.TestCase):
              "libssl_package": "libssl3 3.0.17-1~deb12u2", "glibc_package": "libc6 2.36-9",
              "kernel_package": "6.1.129-1", "kernel": "6.1.0-32-amd64"}
         b = dict(a, release="trixie", systemd_package="systemd 257.13-1~deb13u1")
-        self.assertEqual(rp.stack_differences(a, b),
+        self.assertEqual(cliffs.stack_differences(a, b),
                          [("release", "bookworm", "trixie"),
                           ("systemd_package", "systemd 252.39-1~deb12u2",
                            "systemd 257.13-1~deb13u1")])
-        self.assertEqual(rp.stack_differences(a, dict(a)), [])
+        self.assertEqual(cliffs.stack_differences(a, dict(a)), [])
         # a set made before releases: its systemd and openssl lines
         old = {"systemd": "systemd 252 (252.39-1~deb12u2)", "openssl": "OpenSSL 3.0.17"}
-        self.assertEqual(rp.stack_differences(old, dict(old, openssl="OpenSSL 3.5.10")),
+        self.assertEqual(cliffs.stack_differences(old, dict(old, openssl="OpenSSL 3.5.10")),
                          [("openssl", "OpenSSL 3.0.17", "OpenSSL 3.5.10")])
+        # the kernel's mitigations only when asked for, a fact one side lacks included
+        k = dict(a, spec_store_bypass="Mitigation; SSB disabled via prctl and seccomp",
+                 bpf_jit_enable=1)
+        k2 = dict(k, kernel="6.12.9-amd64", spec_store_bypass="Mitigation; SSB disabled via prctl",
+                  spectre_v2="Mitigation; Retpolines")
+        self.assertEqual(cliffs.stack_differences(k, k2), [])
+        self.assertEqual(cliffs.stack_differences(k, k2, mitigations=True),
+                         [("spec_store_bypass", "Mitigation; SSB disabled via prctl and seccomp",
+                           "Mitigation; SSB disabled via prctl"),
+                          ("spectre_v2", None, "Mitigation; Retpolines")])
 
     def test_reproduce_md_says_so(self):
         d = tempfile.mkdtemp(prefix="sb-repro-")

@@ -63,7 +63,7 @@ def libmount_version(text):
 def read(host=None):
     """The cliffs' facts on this machine, and (HOST) in the sandbox host:
     {"host_mounts": lines of the host systemd's mountinfo, "machine_mounts",
-    "spec_store_bypass", "mitigations" (None: the kernel's default, auto),
+    "spec_store_bypass", "spectre_v2", "mitigations" (None: the kernel's default, auto),
     "spec_store_bypass_disable", "bpf_jit_enable", "seccomp_action_cache"
     (kernel >= 5.11), "systemd_host" (the host systemd's version),
     "libmount"}."""
@@ -81,6 +81,7 @@ def read(host=None):
         "host_mounts": lines(f"/proc/{pid}/mountinfo"),
         "machine_mounts": lines("/proc/self/mountinfo"),
         "spec_store_bypass": _read("/sys/devices/system/cpu/vulnerabilities/spec_store_bypass"),
+        "spectre_v2": _read("/sys/devices/system/cpu/vulnerabilities/spectre_v2"),
         "mitigations": cmdline_param(cmdline, "mitigations"),
         "spec_store_bypass_disable": cmdline_param(cmdline, "spec_store_bypass_disable"),
         "bpf_jit_enable": int(jit) if jit is not None and jit.isdigit() else None,
@@ -127,4 +128,32 @@ def known(env):
                     "ReadWritePaths= and PrivateTmp= re-read the mount table once per mount "
                     "they touch, so their start-up grows with the count (systemd #37721, "
                     "#42375)."))
+    return out
+
+
+# the stack under the servers (env.json): a pair of names, the newer first
+# (sets made before releases recorded only the second)
+STACK_KEYS = (("release", "release"), ("systemd_package", "systemd"),
+              ("libssl_package", "openssl"), ("glibc_package", None),
+              ("kernel_package", "kernel"))
+# the kernel's mitigations and BPF JIT (read() above): what moves a
+# seccomp filter's or a BPF program's cost without a line of ours changing
+MITIGATION_KEYS = ("mitigations", "spec_store_bypass", "spec_store_bypass_disable",
+                   "spectre_v2", "bpf_jit_enable")
+
+
+def stack_differences(ea, eb, mitigations=False):
+    """[(fact, in EA, in EB)] of the stack (systemd, OpenSSL, glibc, the
+    kernel, the release), and with MITIGATIONS the kernel's mitigations,
+    where env.json dicts EA and EB both record it and differ: then a
+    baseline's change is the whole stack's."""
+    out = []
+    for new, old in STACK_KEYS:
+        key = new if ea.get(new) is not None and eb.get(new) is not None else old
+        if key and ea.get(key) is not None and eb.get(key) is not None \
+                and ea[key] != eb[key]:
+            out.append((key, ea[key], eb[key]))
+    for key in MITIGATION_KEYS if mitigations else ():
+        if ea.get(key) != eb.get(key) and (ea.get(key) is not None or eb.get(key) is not None):
+            out.append((key, ea.get(key), eb.get(key)))
     return out

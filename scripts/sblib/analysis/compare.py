@@ -25,6 +25,7 @@ agreement. A comparison where nothing was comparable is EMPTY.
 """
 import math
 
+from sblib.analysis import cliffs
 from sblib.analysis import results as rs
 from sblib.analysis import sets
 from sblib.analysis import stats as st
@@ -512,6 +513,11 @@ def _gate_pair(a, b, o):
             return out
     if out["base"]["state"] != "complete":
         out["notes"].append(f"BASE is not complete: state {out['base']['state']!r}")
+    stack = cliffs.stack_differences(a["res"]["env"], b["res"]["env"], mitigations=True)
+    if stack:
+        out["notes"].append("BASE and NEW ran on different stacks (" + "; ".join(
+            f"{k} {va} -> {vb}" for k, va, vb in stack) + "): a change below can be the "
+            "stack's (kernel, mitigations, systemd, OpenSSL) as well as the code's")
     ka, kb = set(a["kinds"]), set(b["kinds"])
     if "run" in ka & kb:
         _gate_run(out, a["res"], a.get("analysis"), b["res"], b.get("analysis"), o)

@@ -27,6 +27,7 @@ import shlex
 
 from sblib import catalogue as cat
 from sblib import util
+from sblib.analysis import cliffs
 from sblib.analysis import results as rs
 from sblib.analysis import sets
 from sblib.analysis import stats as st
@@ -351,26 +352,6 @@ def env_table(a, b):
     return rows
 
 
-# the stack under the servers (env.json): a pair of names, the newer first
-# (sets made before releases recorded only the second)
-STACK_KEYS = (("release", "release"), ("systemd_package", "systemd"),
-              ("libssl_package", "openssl"), ("glibc_package", None),
-              ("kernel_package", "kernel"))
-
-
-def stack_differences(ea, eb):
-    """[(fact, original, reproduction)] of the stack (systemd, OpenSSL,
-    glibc, the kernel, the release) where env.json dicts EA and EB both
-    record it and differ: then a baseline's change is the whole stack's."""
-    out = []
-    for new, old in STACK_KEYS:
-        key = new if ea.get(new) is not None and eb.get(new) is not None else old
-        if key and ea.get(key) is not None and eb.get(key) is not None \
-                and ea[key] != eb[key]:
-            out.append((key, ea[key], eb[key]))
-    return out
-
-
 SPEC_KEYS = ("seed", "servers", "modes", "reps", "epochs", "duration", "warmup", "loadgen",
              "combine", "method", "duet", "profile", "directives", "host_mounts",
              "connections")
@@ -429,7 +410,7 @@ def summary_lines(orig, new, result):
               "|:---|:---|:---|:---|"]
     lines += [f"| {k} | {va} | {vb} | {d} |" for k, va, vb, d in env_table(a, b)]
     lines.append("")
-    stack = stack_differences(a["env"], b["env"])
+    stack = cliffs.stack_differences(a["env"], b["env"])
     if stack:
         lines.append("**The stack differs from the set's:** " + "; ".join(
             f"{k} {va} -> {vb}" for k, va, vb in stack) + f". So {cat.STACK_NOTE}: the "
