@@ -115,6 +115,23 @@ class Model(unittest.TestCase):
         self.assertAlmostEqual(wk.model(up, "drop", "keepalive", f"drop/{CAL}", 2000.0,
                                         resamples=200)["expected"], 2120.0, places=3)
 
+    def test_slope_within_a_regime(self):
+        # every baseline window on the line: the slope is c, whatever the wobble
+        res = res_of(c=6000.0, other=4000.0, w=self.W, dw={"keepalive": -0.05, "rate": -0.01})
+        self.assertAlmostEqual(wk.slope_within(res, "drop", "keepalive")[0], 6000.0, places=3)
+        # one window the machine disturbed does not move the median slope
+        base = [r for r in res["runs"] if r["variant"] == "drop/baseline"
+                and r["mode"] == "keepalive"]
+        base[0]["cpu_ns_per_req"] *= 3
+        self.assertAlmostEqual(wk.slope_within(res, "drop", "keepalive")[0], 6000.0, places=3)
+        m = wk.model(res, "drop", "keepalive", f"drop/{CAL}", 2000.0, resamples=200)
+        self.assertAlmostEqual(m["expected_within"], 2000.0 + m["c_within"] * m["dw"],
+                               places=6)
+        # wake-ups that never differ: no slope
+        for r in base:
+            r["wakeups_per_req"] = 0.1
+        self.assertIsNone(wk.slope_within(res, "drop", "keepalive")[0])
+
     def test_intervals_hold_the_point_when_windows_scatter(self):
         res = res_of(c=6000.0, other=4000.0, w=self.W, dw={"keepalive": -0.05, "rate": -0.01})
         for k, r in enumerate(res["runs"]):
@@ -171,6 +188,11 @@ class Report(unittest.TestCase):
             with open(os.path.join(d, "report.md")) as f:
                 md = f.read()
             self.assertIn("expected by the wake-up model [95%]", md)
+            self.assertRegex(md, r"\| \+1,\d{3} ns \[\+1,\d{3}, \+1,\d{3}\] \| [\d,]+ "
+                                 r"\[[\d,]+, [\d,]+\] \| -0\.06\d\d ")
+            # the fixture's baseline wakes alike in every window: no slope within
+            self.assertIsNone(m["c_within"])
+            self.assertNotIn("within this regime", md)
             self.assertIn("The wake-up model, measured in this run", md)
 
     def test_old_results_keep_todays_table(self):

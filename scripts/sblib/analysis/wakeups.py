@@ -21,14 +21,21 @@ request parsed, answered and encrypted, so
     c = (cpu_f - cpu_s) / (w_f - w_s)
 
 (f the fixed load's windows, s saturation's; each the interquartile mean
-over the baseline's windows). Why not a slope over windows within a
-regime: there wake-ups per request vary by a few percent between windows
-while the machine's speed moves CPU per request as much without them, so
-a slope has no leverage and fits the drift; between the regimes the
-wake-ups differ tenfold. The assumption it rests on: what the regimes do
-differently per request is waking (with the syscalls each wake-up brings);
-a fixed load's regime whose c differs shows as a model that does not
-agree there.
+over the baseline's windows): between the regimes the wake-ups per request
+differ five- to tenfold, so c has leverage. The assumption it rests on:
+what the regimes do differently per request is waking, and a wake-up
+costs the same in both. It may not: at a low fixed load the server's CPU
+idles between requests and a wake-up brings the idle exit and cold caches
+with it, at saturation it does not. So beside it, "c_within": the slope of
+the baseline's CPU per request on its wake-ups per request over the
+windows of the row's own regime (Theil-Sen: the median of the pairwise
+slopes, robust to a window the machine disturbed), and "expected_within",
+the model's reading with it; a point each, no interval (the windows of one
+regime spread little in wake-ups, so it has little leverage where the
+machine is quiet). A functional run on a busy machine (3 windows a mode,
+700 req/s) read c about 58,000 ns between the regimes and 66,000 within the
+fixed load: which is sounder is for a measured run to say
+(results/README.md).
 
 Intervals: the windows of each set (the baseline's saturation windows, its
 fixed-load windows, the control's paired windows in the row's mode) are
@@ -115,13 +122,27 @@ def wake_cost(res, server, resamples=st.RESAMPLES):
     return (cf - cs) / (wf - ws), draws, None
 
 
+def slope_within(res, server, mode):
+    """(Theil-Sen slope of the baseline's CPU per request on its wake-ups
+    per request over its windows in MODE, windows) or (None, windows) with
+    fewer than 3 windows or wake-ups that never differ."""
+    rows = list((_windows(res, server, mode).get(_baseline(res, server)) or {}).values())
+    pts = [(_num(r, WAKE), _num(r, CPU)) for r in rows]
+    slopes = [(y1 - y0) / (x1 - x0) for i, (x0, y0) in enumerate(pts)
+              for x1, y1 in pts[i + 1:] if x1 != x0]
+    if len(pts) < 3 or not slopes:
+        return None, len(pts)
+    return st.median(slopes), len(pts)
+
+
 def model(res, server, mode, variant, work_ns, resamples=st.RESAMPLES):
     """The wake-up model's reading of VARIANT (a control adding WORK_NS per
     request) on SERVER in MODE: a dict of expected, lo, hi (ns per request,
     its 95% interval), c, c_lo, c_hi (ns per wake-up), dw, dw_lo, dw_hi
     (the control's wake-ups per request minus its baseline's in the same
     windows), w_base (the baseline's wake-ups per request in MODE), n (the
-    paired windows); or {"why": ...} where the run has no answer (None
+    paired windows), c_within and expected_within (slope_within: None
+    where it has none); or {"why": ...} where the run has no answer (None
     where it measured no wake-ups at all: an older run)."""
     if mode not in MODES:
         return None
@@ -143,9 +164,11 @@ def model(res, server, mode, variant, work_ns, resamples=st.RESAMPLES):
     lo, hi = _interval(exp_draws)
     c_lo, c_hi = _interval(c_draws)
     dw_lo, dw_hi = _interval(dw_draws)
+    within, _ = slope_within(res, server, mode)
     return {"expected": work_ns + c * dw, "lo": lo, "hi": hi, "c": c, "c_lo": c_lo,
             "c_hi": c_hi, "dw": dw, "dw_lo": dw_lo, "dw_hi": dw_hi, "w_base": wb,
-            "n": len(pairs)}
+            "n": len(pairs), "c_within": within,
+            "expected_within": None if within is None else work_ns + within * dw}
 
 
 def agrees(m, measured, lo, hi):

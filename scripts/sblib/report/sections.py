@@ -212,7 +212,12 @@ def sec_calibration(res, analysis, ctx):
                 "between its fixed-load and its keep-alive windows over the difference "
                 "of its wake-ups per request. Intervals resample the windows as the "
                 "costs do; the model agrees when its expected reading lies in the "
-                "measured interval or the measured reading in its own."))
+                "measured interval or the measured reading in its own. A wake-up need "
+                "not cost the same in both regimes (at a low fixed load it brings the "
+                "idle exit and cold caches), so beside c stands the slope of the "
+                "baseline's CPU per request on its wake-ups over the windows of the "
+                "row's own regime (the median of the pairwise slopes) and what the "
+                "model expects with it."))
     rows = []
     for g in analysis["groups"]:
         for r in g["rows"]:

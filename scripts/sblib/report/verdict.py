@@ -27,7 +27,8 @@ def calibration_rows(res, analysis):
 # the calibration table's columns, and the wake-up model's where a run has it
 CALIBRATION_HEAD = ["server", "mode", "regime", "control", "expected change",
                     "measured change [95% interval]", "agrees with the expected"]
-MODEL_HEAD = ["expected by the wake-up model [95%]", "c: ns per wake-up [95%]",
+MODEL_HEAD = ["expected by the wake-up model [95%]",
+              "c: ns per wake-up, between the regimes [95%]; within this one",
               "Δw: wake-ups per request, control − baseline [95%] (baseline)",
               "agrees with the model"]
 
@@ -46,7 +47,10 @@ def model_cells(c):
         return [m.get("why", "-"), "-", "-", "-"]
     unit = c["unit"]
     return [f"{m['expected']:+,.0f}{unit} [{m['lo']:+,.0f}, {m['hi']:+,.0f}]",
-            f"{m['c']:,.0f} [{m['c_lo']:,.0f}, {m['c_hi']:,.0f}]",
+            f"{m['c']:,.0f} [{m['c_lo']:,.0f}, {m['c_hi']:,.0f}]" + (
+                "" if m.get("c_within") is None else
+                f"; within this regime {m['c_within']:,.0f} "
+                f"(expected {m['expected_within']:+,.0f}{unit})"),
             f"{m['dw']:+.4f} [{m['dw_lo']:+.4f}, {m['dw_hi']:+.4f}] ({m['w_base']:.4f})",
             {"yes": "yes", "no": "**no**"}.get(m.get("agrees"), "-")]
 
