@@ -162,6 +162,26 @@ class Model(unittest.TestCase):
         self.assertIn("fixed-load", m["why"])
 
 
+class Centres(unittest.TestCase):
+    """stats.resampled_centres: the one window draw, several columns at once."""
+
+    def test_columns_are_drawn_from_the_same_windows(self):
+        from sblib.analysis import stats as st
+        a = [1.0, 5.0, 2.0, 9.0, 4.0, 7.0, 3.0, 8.0]
+        b = [2 * x + 1 for x in a]
+        da, db = st.resampled_centres([a, b], seed=11, clusters=[0, 0, 1, 1, 2, 2, 3, 3],
+                                      resamples=300)
+        self.assertEqual(len(da), 300)
+        # the interquartile mean is affine: the same windows give 2a + 1 exactly
+        self.assertTrue(all(abs(y - (2 * x + 1)) < 1e-9 for x, y in zip(da, db)))
+        self.assertGreater(float(da.max()), float(da.min()))
+        again = st.resampled_centres([a], seed=11, clusters=[0, 0, 1, 1, 2, 2, 3, 3],
+                                     resamples=300)[0]
+        self.assertTrue((again == da).all())   # the seed alone decides
+        with self.assertRaises(ValueError):
+            st.resampled_centres([a, b[:3]], seed=1)
+
+
 class Report(unittest.TestCase):
     """The calibration table and summary.json, with and without wake-ups."""
 
