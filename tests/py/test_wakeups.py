@@ -214,6 +214,8 @@ class Report(unittest.TestCase):
             self.assertIsNone(m["c_within"])
             self.assertNotIn("within this regime", md)
             self.assertIn("The wake-up model, measured in this run", md)
+            self.assertRegex(md, r"\*\*Calibration\*\*: .*; the wake-up model's expected "
+                                 r"reading (agrees|\*\*does not agree\*\*) on drop ")
 
     def test_old_results_keep_todays_table(self):
         with tempfile.TemporaryDirectory() as tmp:

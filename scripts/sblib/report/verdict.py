@@ -216,8 +216,17 @@ def calibration_line(cal):
             f"; {got} against {want})" if word != "agrees" else ")"))
     order = ["agrees", "**does not agree**", "reads less at saturation (batching)",
              "cannot tell", "has no verdict"]
+    model = {}
+    for row in cal:
+        if len(row) > len(CALIBRATION_HEAD) and row[-1] in ("yes", "**no**"):
+            model.setdefault("agrees" if row[-1] == "yes" else "**does not agree**",
+                             []).append(f"{row[0]} {row[1]}")
+    tail = ", ".join(f"{w} on {', '.join(model[w])}" for w in ("agrees", "**does not agree**")
+                     if w in model)
     return "**Calibration**: the known cost " + "; ".join(
-        f"{w} on {', '.join(by[w])}" for w in order if w in by) + " ([details](#calibration))."
+        f"{w} on {', '.join(by[w])}" for w in order if w in by) + (
+        f"; the wake-up model's expected reading {tail}" if tail else "") + \
+        " ([details](#calibration))."
 
 
 def sec_verdict(res, analysis, ctx):
