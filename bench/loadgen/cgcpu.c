@@ -1,10 +1,12 @@
 /*
  * Description: cgroup CPU counters for loadgen --cgroup: parse cpu.stat and
  * cpuacct.usage, keep the files open and re-read them with pread at offset
- * 0 (kernfs regenerates the text on every read from the start).
+ * 0 (kernfs regenerates the text on every read from the start); and the
+ * context switches of the cgroups' threads from /proc/TID/status.
  */
 #include "bench/loadgen/cgcpu.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -66,6 +68,53 @@ int cgcpu_parse_usage(const char *buf, size_t len, uint64_t *usec)
 	return 0;
 }
 
+/* The number after "key:" and blanks, to the end of the line [p, eol). */
+static int ctxt_value(const char *p, const char *eol, const char *key, size_t klen,
+		      uint64_t *ret)
+{
+	const char *after;
+
+	if ((size_t)(eol - p) <= klen || memcmp(p, key, klen) != 0)
+		return -ENOENT;
+	p += klen;
+	while (p < eol && (*p == ' ' || *p == '\t'))
+		p++;
+	if (parse_u64(p, eol, &after, ret) < 0 || after != eol)
+		return -EINVAL;
+	return 0;
+}
+
+int cgcpu_parse_ctxt(const char *buf, size_t len, struct cgcpu_wake *ret)
+{
+	static const char vkey[] = "voluntary_ctxt_switches:";
+	static const char nkey[] = "nonvoluntary_ctxt_switches:";
+	const char *p = buf, *end = buf + len;
+	uint64_t vol = 0, nonvol = 0;
+	int seen_v = 0, seen_n = 0, r;
+
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *eol = nl ? nl : end;
+
+		r = ctxt_value(p, eol, vkey, sizeof(vkey) - 1, &vol);
+		if (r == 0 && seen_v++)
+			return -EINVAL;
+		if (r == -ENOENT) {
+			r = ctxt_value(p, eol, nkey, sizeof(nkey) - 1, &nonvol);
+			if (r == 0 && seen_n++)
+				return -EINVAL;
+		}
+		if (r == -EINVAL)
+			return -EINVAL;
+		p = eol + 1;
+	}
+	if (seen_v != 1 || seen_n != 1)
+		return -EINVAL;
+	ret->vol = vol;
+	ret->nonvol = nonvol;
+	return 0;
+}
+
 void cgcpu_init(struct cgcpu *c)
 {
 	c->n = 0;
@@ -115,6 +164,8 @@ int cgcpu_add(struct cgcpu *c, const char *dir, char *err, size_t size)
 	}
 	c->fd[c->n] = fd;
 	c->v1[c->n] = v1;
+	/* without its directory the CPU figure stands and the wake-ups are absent */
+	c->dir[c->n] = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	c->n++;
 	return 0;
 }
@@ -144,8 +195,123 @@ int cgcpu_read(const struct cgcpu *c, uint64_t *usec)
 	return 0;
 }
 
+/* Adds TID's context switches to *w; a thread already gone adds nothing. */
+static int wake_tid(uint64_t tid, struct cgcpu_wake *w)
+{
+	char path[64], buf[8192];
+	struct cgcpu_wake one;
+	ssize_t r;
+	int fd, e;
+
+	snprintf(path, sizeof(path), "/proc/%llu/status", (unsigned long long)tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT || errno == ESRCH ? 0 : -errno;
+	r = read(fd, buf, sizeof(buf));
+	e = errno;
+	close(fd);
+	if (r < 0)
+		return e == ESRCH ? 0 : -e;
+	if (r == 0)
+		return 0; /* it ended between the open and the read */
+	if ((size_t)r == sizeof(buf))
+		return -EOVERFLOW;
+	if (cgcpu_parse_ctxt(buf, (size_t)r, &one) < 0)
+		return -EINVAL;
+	w->vol += one.vol;
+	w->nonvol += one.nonvol;
+	return 0;
+}
+
+/*
+ * Adds the threads of the cgroup at dirfd, then of its descendants (depth
+ * bounded), to *w. buf (size bytes) holds one thread list at a time.
+ */
+static int wake_dir(int dirfd, int depth, char *buf, size_t size, struct cgcpu_wake *w)
+{
+	const char *p, *end, *after;
+	struct dirent *de;
+	size_t len = 0;
+	DIR *d;
+	ssize_t r = 0;
+	int fd, sub, e = 0;
+
+	fd = openat(dirfd, "cgroup.threads", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		fd = openat(dirfd, "tasks", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	while (len < size && (r = read(fd, buf + len, size - len)) > 0)
+		len += (size_t)r;
+	if (len < size && r < 0)
+		e = -errno;
+	close(fd);
+	if (e < 0)
+		return e;
+	if (len == size)
+		return -EOVERFLOW;
+	for (p = buf, end = buf + len; p < end; p = after + 1) {
+		uint64_t tid;
+
+		if (parse_u64(p, end, &after, &tid) < 0 || after == end || *after != '\n')
+			return -EINVAL;
+		e = wake_tid(tid, w);
+		if (e < 0)
+			return e;
+	}
+	if (depth == 0)
+		return 0;
+	fd = dup(dirfd);
+	if (fd < 0)
+		return -errno;
+	d = fdopendir(fd);
+	if (!d) {
+		e = -errno;
+		close(fd);
+		return e;
+	}
+	rewinddir(d);
+	while (e == 0 && (errno = 0, de = readdir(d)) != NULL) {
+		if (de->d_type != DT_DIR || strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		sub = openat(dirfd, de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (sub < 0) {
+			if (errno != ENOENT) /* a child cgroup removed meanwhile */
+				e = -errno;
+			continue;
+		}
+		e = wake_dir(sub, depth - 1, buf, size, w);
+		close(sub);
+	}
+	if (e == 0 && errno != 0)
+		e = -errno;
+	closedir(d);
+	return e;
+}
+
+int cgcpu_wake_each(const struct cgcpu *c, struct cgcpu_wake w[CGCPU_MAX])
+{
+	static char buf[1 << 16]; /* the main thread's alone: not on its stack */
+	int i, r;
+
+	for (i = 0; i < c->n; i++) {
+		if (c->dir[i] < 0)
+			return -EBADF;
+		w[i].vol = w[i].nonvol = 0;
+		r = wake_dir(c->dir[i], 8, buf, sizeof(buf), &w[i]);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 void cgcpu_close(struct cgcpu *c)
 {
-	while (c->n > 0)
-		close(c->fd[--c->n]);
+	while (c->n > 0) {
+		c->n--;
+		close(c->fd[c->n]);
+		if (c->dir[c->n] >= 0)
+			close(c->dir[c->n]);
+	}
 }

@@ -203,7 +203,8 @@ int main(int argc, char **argv)
 	struct rusage ru0, ru1;
 	struct cgcpu cg;
 	uint64_t cg0[CGCPU_MAX], cg1[CGCPU_MAX], end_ns = 0;
-	bool cg_start = false, cg_end = false;
+	struct cgcpu_wake wk0[CGCPU_MAX], wk1[CGCPU_MAX];
+	bool cg_start = false, cg_end = false, wk_start = false, wk_end = false;
 	atomic_bool stop = false;
 	atomic_uint finished = 0;
 	sigset_t sigs;
@@ -310,8 +311,10 @@ int main(int argc, char **argv)
 		end_ns = measure_ns + (uint64_t)(cfg->duration_s * 1e9);
 	getrusage(RUSAGE_SELF, &ru0);
 	measuring = cfg->warmup_s <= 0;
-	if (measuring && cg.n)
+	if (measuring && cg.n) {
 		cg_start = cgcpu_read_each(&cg, cg0) == 0;
+		wk_start = cgcpu_wake_each(&cg, wk0) == 0;
+	}
 	for (i = 0; i < cfg->threads; i++) {
 		w[i].start_ns = start_ns;
 		w[i].measure_ns = measure_ns;
@@ -339,19 +342,24 @@ int main(int argc, char **argv)
 		if (!measuring && lg_now_ns() >= measure_ns) {
 			getrusage(RUSAGE_SELF, &ru0);
 			measuring = true;
-			if (cg.n)
+			if (cg.n) {
 				cg_start = cgcpu_read_each(&cg, cg0) == 0;
+				wk_start = cgcpu_wake_each(&cg, wk0) == 0;
+			}
 		}
 		if (in_window && (interrupted || lg_now_ns() >= end_ns)) {
 			cg_end = cgcpu_read_each(&cg, cg1) == 0;
+			wk_end = cgcpu_wake_each(&cg, wk1) == 0;
 			in_window = false;
 		}
 	}
 	for (i = 0; i < started; i++)
 		pthread_join(w[i].thread, NULL);
 	getrusage(RUSAGE_SELF, &ru1);
-	if (measuring && cg.n && !cg_end)
+	if (measuring && cg.n && !cg_end) {
 		cg_end = cgcpu_read_each(&cg, cg1) == 0;
+		wk_end = cgcpu_wake_each(&cg, wk1) == 0;
+	}
 	if (started < cfg->threads)
 		goto out;
 	for (i = 0; i < cfg->threads; i++) {
@@ -418,6 +426,21 @@ int main(int argc, char **argv)
 		rep.target_cpu_usec[o.cgroup_target[i]] += cg1[i] - cg0[i];
 	}
 	rep.ncgroups = rep.server_cpu ? cg.n : 0;
+	/* the wake-ups only beside a CPU figure, and only if no sum went back */
+	rep.wakeups = rep.server_cpu && wk_start && wk_end;
+	for (i = 0; rep.wakeups && i < (uint32_t)cg.n; i++)
+		if (wk1[i].vol < wk0[i].vol || wk1[i].nonvol < wk0[i].nonvol)
+			rep.wakeups = false;
+	for (i = 0; rep.wakeups && i < (uint32_t)cg.n; i++) {
+		uint32_t tg = o.cgroup_target[i];
+
+		rep.cgroup[i].wake.vol = wk1[i].vol - wk0[i].vol;
+		rep.cgroup[i].wake.nonvol = wk1[i].nonvol - wk0[i].nonvol;
+		rep.server_wake.vol += rep.cgroup[i].wake.vol;
+		rep.server_wake.nonvol += rep.cgroup[i].wake.nonvol;
+		rep.target_wake[tg].vol += rep.cgroup[i].wake.vol;
+		rep.target_wake[tg].nonvol += rep.cgroup[i].wake.nonvol;
+	}
 	if (!rep.server_cpu)
 		rep.server_cpu_usec = 0;
 	rep.timeline_len = (uint32_t)(rep.duration_s + 0.999);

@@ -89,6 +89,34 @@ static void report_json_body(FILE *f, const struct lg_config *cfg, const struct 
 	fprintf(f, ",\"connections_opened\":%llu", (unsigned long long)st->conns_opened);
 }
 
+static void report_json_wake(FILE *f, const struct cgcpu_wake *w)
+{
+	fprintf(f, "\"voluntary\":%llu,\"nonvoluntary\":%llu", (unsigned long long)w->vol,
+		(unsigned long long)w->nonvol);
+}
+
+/*
+ * "server_wakeups": the cgroups' threads' context switches over the window
+ * and per request; null when not read (the CPU figure stands without it).
+ */
+static void report_json_server_wake(FILE *f, const struct lg_report *r,
+				    const struct cgcpu_wake *w, uint64_t requests)
+{
+	fprintf(f, "\"server_wakeups\":");
+	if (!r->wakeups) {
+		fprintf(f, "null");
+		return;
+	}
+	fprintf(f, "{");
+	report_json_wake(f, w);
+	fprintf(f, ",\"voluntary_per_request\":");
+	if (requests)
+		fprintf(f, "%.4f", (double)w->vol / (double)requests);
+	else
+		fprintf(f, "null");
+	fprintf(f, "}");
+}
+
 /*
  * "server_cpu": usec over the window and per request, and each cgroup's own
  * usec (of target `only`, or of all when only < 0); null when not measured.
@@ -115,7 +143,12 @@ static void report_json_server_cpu(FILE *f, const struct lg_report *r, uint64_t 
 			continue;
 		fprintf(f, "%s{\"path\":", first ? "" : ",");
 		json_string(f, r->cgroup[i].path);
-		fprintf(f, ",\"usec\":%llu}", (unsigned long long)r->cgroup[i].usec);
+		fprintf(f, ",\"usec\":%llu", (unsigned long long)r->cgroup[i].usec);
+		if (r->wakeups) {
+			fprintf(f, ",");
+			report_json_wake(f, &r->cgroup[i].wake);
+		}
+		fprintf(f, "}");
 		first = false;
 	}
 	fprintf(f, "]}");
@@ -181,6 +214,8 @@ void report_json(FILE *f, const struct lg_report *r)
 	report_json_thread_cpu(f, &r->threads_cpu, st->requests);
 	fprintf(f, ",");
 	report_json_server_cpu(f, r, r->server_cpu_usec, st->requests, -1);
+	fprintf(f, ",");
+	report_json_server_wake(f, r, &r->server_wake, st->requests);
 	if (r->ntargets > 1) {
 		fprintf(f, ",\"targets\":[");
 		for (i = 0; i < r->ntargets; i++) {
@@ -199,6 +234,8 @@ void report_json(FILE *f, const struct lg_report *r)
 			fprintf(f, ",");
 			report_json_server_cpu(f, r, r->target_cpu_usec[i], r->target_st[i]->requests,
 					       (int)i);
+			fprintf(f, ",");
+			report_json_server_wake(f, r, &r->target_wake[i], r->target_st[i]->requests);
 			fprintf(f, "}");
 		}
 		fprintf(f, "]");

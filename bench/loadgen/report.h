@@ -27,10 +27,14 @@ struct lg_report {
 	const struct lg_stats *target_st[LG_TARGETS_MAX];
 	uint64_t target_cpu_usec[LG_TARGETS_MAX]; /* each target's cgroups, summed */
 	int ncgroups;                  /* cgroups read (0 unless server_cpu) */
+	bool wakeups;                  /* their threads' switches read at both edges */
+	struct cgcpu_wake server_wake; /* the cgroups' context switches while measuring */
+	struct cgcpu_wake target_wake[LG_TARGETS_MAX]; /* each target's cgroups, summed */
 	struct {
 		const char *path;
 		uint32_t target;
 		uint64_t usec;
+		struct cgcpu_wake wake;
 	} cgroup[CGCPU_MAX];
 };
 

@@ -5,7 +5,9 @@ cgroup at the edges of the measured window. A real lunchd-backend runs in a
 cgroup2 directory of its own; the figure loadgen reports must be positive,
 inside what the cgroup spent over the whole run (warm-up and teardown
 excluded, so less), and most of it; an empty second cgroup adds nothing; a
-missing directory is refused with exit 2; without --cgroup it is null. And
+missing directory is refused with exit 2; without --cgroup it is null. The
+server's wake-ups beside it: its threads went to sleep at least once in the
+window (voluntary context switches), the empty cgroup none. And
 the known answer end to end: a backend started with --work-per-request 50
 costs 50 us more CPU per request, measured this way."""
 import os
@@ -62,6 +64,18 @@ def main():
         check(abs(sc["ns_per_request"] - sc["usec"] * 1000.0 / o["requests"]) < 1.0,
               "ns_per_request = usec * 1000 / requests")
         check(usage_usec(empty) == 0, "the empty cgroup spent nothing")
+        sw = o["server_wakeups"]
+        print("  server_wakeups %r" % (sw,))
+        check(sw is not None and sw["voluntary"] > 0,
+              "the server's threads slept and woke in the window")
+        check(abs(sw["voluntary_per_request"] - sw["voluntary"] / o["requests"]) < 1e-3,
+              "voluntary_per_request = voluntary / requests")
+        each = {c["path"]: c for c in sc["cgroups"]}
+        check(each[empty]["voluntary"] == 0 and each[empty]["nonvoluntary"] == 0,
+              "the empty cgroup has no threads to wake")
+        check(each[cg]["voluntary"] == sw["voluntary"], "the sum is its cgroups'")
+        o, _ = lgtest.run_loadgen("-c", 8, "-d", "1s", url)
+        check(o["server_wakeups"] is None, "without --cgroup: server_wakeups is null")
 
         p = subprocess.run([lgtest.loadgen_bin(), "-d", "1s", "--cgroup",
                             os.path.join(cg, "nonexistent"), url],

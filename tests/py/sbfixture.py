@@ -130,7 +130,8 @@ def run_main(main, argv):
 
 def make_duet_results(path, costs, windows=12, epochs=3, seed=1, base_cpu=20000.0,
                       noise=0.005, drift=0.25, place=0.0, isolated_rounds=2, aa_copies=1,
-                      sender=None, base_sender=8000.0, modes=("keepalive",), expect=None):
+                      sender=None, base_sender=8000.0, modes=("keepalive",), expect=None,
+                      wake=None):
     """A results directory as `sandbench run --method duet` writes it: per
     window the baseline and one variant measured together (the machine's
     speed that window, drifting by DRIFT, common to both; each side its own
@@ -143,7 +144,10 @@ def make_duet_results(path, costs, windows=12, epochs=3, seed=1, base_cpu=20000.
     BASE_SENDER ns for the baseline}, with the same speed and noise.
     MODES: the modes of the windows; a cost may be {mode: multiplier};
     mode rate's records carry a fixed load of 8,000 req/s. EXPECT: spec.json
-    "expect"."""
+    "expect". WAKE: None (loadgen counted no wake-ups) or {"c": ns a wake-up,
+    "w": {mode: the baseline's wake-ups per request}, "dw": {directive: {mode:
+    its wake-ups per request minus the baseline's}}}: each side's loadgen
+    target carries its wake-ups, and its CPU per request c times them more."""
     from sblib.records import schema
     from sblib.records import windows as win
     rng = random.Random(seed)
@@ -174,14 +178,23 @@ def make_duet_results(path, costs, windows=12, epochs=3, seed=1, base_cpu=20000.
             targets = []
             for v in pair:
                 reqs = 5000
-                cpu = base_cpu * mult_of(v, mode) * (1 + offset[v]) * speed * \
-                    rng.gauss(1.0, noise)
+                w = None
+                if wake is not None:
+                    w = wake["w"][mode] + \
+                        (wake.get("dw", {}).get(v.split("/")[1]) or {}).get(mode, 0.0)
+                cpu = (base_cpu * mult_of(v, mode) + (wake["c"] * w if w is not None else 0)) \
+                    * (1 + offset[v]) * speed * rng.gauss(1.0, noise)
                 targets.append({"requests": reqs, "rps": reqs / 0.3, "duration_s": 0.3,
                                 "errors": {"total": 0}, "latency_us": {"p99": 500.0},
                                 "server_cpu": {"usec": int(cpu * reqs / 1000),
                                                "cgroups": [{"path": f"/cg/{v}",
                                                             "usec": int(cpu * reqs / 1000)}]},
                                 "loadgen_cpu": None})
+                if w is not None:
+                    vol = int(round(w * reqs))
+                    targets[-1]["server_wakeups"] = {"voluntary": vol, "nonvoluntary": 7}
+                    targets[-1]["server_cpu"]["cgroups"][0].update(voluntary=vol,
+                                                                   nonvoluntary=7)
                 if sender is not None:
                     lg = base_sender * sender.get(v.split("/")[1], 1.0) * speed * \
                         rng.gauss(1.0, noise)

@@ -10,11 +10,15 @@ capacity regime its expected reading is worked out from what the
 baseline's limited unit used in its own capacity turns (quota_expectation):
 -50% for a server that is one unit, 0 where the quota goes to each
 per-connection instance, and no answer where the unit shares the work
-with another (a proxy in front)."""
+with another (a proxy in front). Where loadgen counted the servers'
+wake-ups, a work control's row also carries what the wake-up model
+(analysis/wakeups.py) expects it to read in that regime, measured in the
+same run: "model"."""
 import re
 
 from sblib import catalogue as cat
 from sblib.analysis import stats as st
+from sblib.analysis import wakeups as wk
 from sblib.analysis.slices import BATCHING, regime, variant_info
 from sblib.records import windows as win
 
@@ -108,7 +112,9 @@ def calibration(res, analysis):
     saturated server batches more per wake-up) or "missing"; regime
     (slices.regime) and, beside a reading in another regime,
     "at_fixed_load": the same control's reading at the fixed load of the
-    same run, where nothing is batched."""
+    same run, where nothing is batched; for work added per request where
+    the run counted wake-ups, "model": wakeups.model()'s expected reading
+    with its "agrees" (wakeups.agrees), or its "why" where it has none."""
     expect = res["spec"].get("expect") or {}
     only = ((res["spec"].get("duet") or {}).get("controls_only") or {}).get("modes") or {}
     per_process = (res["spec"].get("loadgen") or {}).get("slice_connections") or {}
@@ -134,12 +140,18 @@ def calibration(res, analysis):
                    "measured": None, "lo": None, "hi": None, "agrees": "missing"}
             if why:
                 row["expected_why"] = why
+            if e["metric"] == "cpu_ns_per_req" and e["delta"] > 0 and not pct:
+                m = wk.model(res, g["server"], g["mode"], r["variant"], e["delta"])
+                if m is not None:
+                    row["model"] = m
             out.append(row)
             if not c or c.get("base") is None:
                 continue
             scale = 100.0 if pct else c["base"]
             got, lo, hi = (scale * (x - 1.0) for x in (c["ratio"], c["lo"], c["hi"]))
             row.update(measured=got, lo=lo, hi=hi)
+            if "expected" in row.get("model", {}):
+                row["model"]["agrees"] = wk.agrees(row["model"], got, lo, hi)
             if want is None:
                 row["agrees"] = "n/a"
                 continue

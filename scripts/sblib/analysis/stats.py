@@ -269,6 +269,23 @@ def _unpaired_stats(base, new, rng, resamples):
     return _ratios(_iqm_columns(new, cn, pn[0]), _iqm_columns(base, cb, pb[0]))
 
 
+def resampled_centres(columns, seed, clusters=None, resamples=RESAMPLES):
+    """The interquartile mean of each of COLUMNS (lists of one length: the
+    values of one set of windows) in RESAMPLES bootstrap resamples of those
+    windows, drawn jointly (epochs as CLUSTERS, as bootstrap_ratio draws
+    paired rounds): one numpy array per column, resample r of each from the
+    same windows. For an estimate made of several centres
+    (analysis/wakeups.py)."""
+    n = len(columns[0]) if columns else 0
+    if n == 0 or any(len(c) != n for c in columns):
+        raise ValueError("resampled_centres needs columns of one length > 0")
+    if clusters is not None and len(clusters) != n:
+        raise ValueError("one cluster label per window")
+    plan = _plan(n, clusters)
+    c = _counts(_rng(seed), plan, resamples)
+    return [_iqm_columns(col, c.copy(), plan[0]) for col in columns]
+
+
 def bootstrap_ratio(base, new, seed, resamples=RESAMPLES, conf=CONF, paired=False,
                     clusters=None):
     """Ratio of interquartile means center(new)/center(base) with a

@@ -5,6 +5,7 @@ says; and the table `sandbench run` prints of them."""
 import sys
 
 from sblib.analysis.analyse import analyse
+from sblib.analysis.calibration import calibration
 from sblib.analysis import stats as st
 from sblib.analysis.slices import isolated, samples
 from sblib.records import schema, store
@@ -174,6 +175,7 @@ def write_summary(res, spec, variants):
     rows = summary(data, analysis)
     aa = summary_aa(analysis)
     res.write("summary.json", {"schema": schema.tag("summary"), "rows": rows, "aa": aa,
+                               "calibration": calibration(data, analysis),
                                "status": {k: v.get("status") for k, v in variants.items()}})
     cols = ["variant", "server", "mode", "role", "n", "startup_ms"]
     for m in SUMMARY_METRICS:

@@ -53,7 +53,8 @@ class VariantId:
 def metric_value(run, metric):
     """The value of METRIC in one runs.jsonl record (a latency percentile
     from its latency_us), or None when it has none."""
-    if metric in ("cpu_ns_per_req", "loadgen_cpu_ns_per_req", "rps", "startup_ms"):
+    if metric in ("cpu_ns_per_req", "loadgen_cpu_ns_per_req", "rps", "startup_ms",
+                  "wakeups_per_req", "preempt_per_req"):
         v = run.get(metric)
     else:
         v = (run.get("latency_us") or {}).get(metric)
@@ -67,7 +68,8 @@ def metric_value(run, metric):
 # A slice's measured figures: each absent, null or a finite number >= 0.
 FIGURES = ("cpu_ns_per_req", "cpu_ns_per_req_all", "loadgen_cpu_ns_per_req", "loadgen_cpu_usec",
            "rps", "requests", "errors", "cpu_usec",
-           "duration_s", "warmup_s", "startup_ms", "connections_counted")
+           "duration_s", "warmup_s", "startup_ms", "connections_counted",
+           "wakeups_per_req", "preempt_per_req")
 # ... and the objects of such figures (latency percentiles, usec per cgroup)
 FIGURE_MAPS = ("latency_us", "cpu_parts_usec")
 

@@ -183,12 +183,37 @@ def sender_cpu(t):
     return (usec if ok[0] else None), (round(float(ns), 1) if ok[1] else None)
 
 
+def server_wakeups(t, own):
+    """(voluntary, nonvoluntary) context switches over the window of the
+    threads of the cgroups in OWN (as target_cpu: all of the target's
+    where none is in OWN) from one loadgen object T; (None, None) where
+    loadgen gave none (an older loadgen, a list or status it could not
+    read). A voluntary switch is a thread going to sleep: one per wake-up."""
+    if not isinstance(t.get("server_wakeups"), dict):
+        return None, None
+    cgs = [c for c in (t.get("server_cpu") or {}).get("cgroups") or [] if isinstance(c, dict)]
+    mine = [c for c in cgs if c.get("path") in own] or cgs
+    pairs = [(c.get("voluntary"), c.get("nonvoluntary")) for c in mine]
+    if not pairs or not all(_count(v) and _count(n) for v, n in pairs):
+        sw = t["server_wakeups"]
+        pairs = [(sw.get("voluntary"), sw.get("nonvoluntary"))]
+        if not all(_count(x) for x in pairs[0]):
+            return None, None
+    return sum(v for v, _ in pairs), sum(n for _, n in pairs)
+
+
+def _count(x):
+    return isinstance(x, int) and not isinstance(x, bool) and x >= 0
+
+
 def figures(t, own, duration_s):
     """The measured fields of a record from one loadgen object T (the whole
     JSON of a one-URL run, or one of its "targets"): requests, rps, errors,
     the CPU of the cgroups in OWN (see target_cpu) and per request, the
     load generator's own CPU (sender_cpu: "loadgen_cpu_usec", SENDER) where
-    loadgen gave it, the latency percentiles, and with two or more cgroups
+    loadgen gave it, the server's wake-ups and preemptions per request
+    (server_wakeups: "wakeups_per_req", "preempt_per_req") where loadgen
+    read them, the latency percentiles, and with two or more cgroups
     each one's usec and their sum per request."""
     reqs = int(t.get("requests") or 0)
     cpu, parts = target_cpu(t, own)
@@ -204,6 +229,10 @@ def figures(t, own, duration_s):
         "latency_us": {k: (t.get("latency_us") or {}).get(k)
                        for k in ("p50", "p90", "p99", "p99.9", "p99.99", "max", "mean")},
     }
+    vol, nonvol = server_wakeups(t, own)
+    if vol is not None and reqs:
+        out["wakeups_per_req"] = round(vol / reqs, 4)
+        out["preempt_per_req"] = round(nonvol / reqs, 4)
     if len(parts) > 1:
         out["cpu_parts_usec"] = parts
         out["cpu_ns_per_req_all"] = round(sum(parts.values()) * 1000.0 / reqs, 1) if reqs else None

@@ -8,6 +8,7 @@ from sblib.report.document import bullets, h, image, para, table
 from sblib.report.fmt import (PART_LABELS, applied_summary, applied_word, change, mark, num,
                               parts_text)
 from sblib.records import windows as win
+from sblib.report import verdict
 from sblib.report.startup import startup_cost_section
 from sblib.report.variants import (combined_variant, directive_label, frontier, hardened_variant,
                                    latency_medians, ranked_rows)
@@ -191,8 +192,7 @@ def sec_calibration(res, analysis, ctx):
     out.append(para("Controls with a known effect that is not hardening. They are measured "
                     "like the directives but kept out of every ranking, plot and verdict."))
     if cal:
-        out.append(table(["server", "mode", "regime", "control", "expected change",
-                          "measured change [95% interval]", "agrees with the expected"], cal))
+        out.append(table(verdict.calibration_head(cal), cal))
         out.append(para("The measured change is the baseline's interquartile mean times the "
                         "ratio and its interval; it agrees when the interval holds the expected "
                         "value, and is too noisy to tell when it holds both 0 and twice that. A "
@@ -201,6 +201,23 @@ def sec_calibration(res, analysis, ctx):
                         "(inetd in close mode), the control also times its spin loop at "
                         "each process start, so it adds more than its constant per request "
                         "and has no verdict."))
+        if len(verdict.calibration_head(cal)) > len(verdict.CALIBRATION_HEAD):
+            out.append(para(
+                "The wake-up model, measured in this run: a server slowed by the control's "
+                "work finds more requests waiting at each wake-up, so its wake-ups per "
+                "request fall (Δw, counted by loadgen as the voluntary context switches "
+                "of each side's threads over the same window) and with them its other "
+                "CPU per request: expected = work + c·Δw. c, the CPU one wake-up costs, "
+                "comes from the baseline alone: the difference of its CPU per request "
+                "between its fixed-load and its keep-alive windows over the difference "
+                "of its wake-ups per request. Intervals resample the windows as the "
+                "costs do; the model agrees when its expected reading lies in the "
+                "measured interval or the measured reading in its own. A wake-up need "
+                "not cost the same in both regimes (at a low fixed load it brings the "
+                "idle exit and cold caches), so beside c stands the slope of the "
+                "baseline's CPU per request on its wake-ups over the windows of the "
+                "row's own regime (the median of the pairwise slopes) and what the "
+                "model expects with it."))
     rows = []
     for g in analysis["groups"]:
         for r in g["rows"]:

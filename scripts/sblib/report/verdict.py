@@ -17,27 +17,64 @@ def calibration_rows(res, analysis):
              "vague": "too noisy to tell", "yes": "yes", "no": "**no**",
              "batching": "below it, above 0: batching at saturation"}
     rows = []
-    for c in rs.calibration(res, analysis):
-        head = [c["server"], c["mode"], c["regime"], f"`{c['directive']}`"]
-        unit = c["unit"]
-        exp = "none known" if c["expected"] is None else f"{c['expected']:+,.0f}{unit}"
-        if c["regime"] in rs.BATCHING and c["expected"] is not None and c["expected"] > 0:
-            exp = f"≤ {exp} (batching)"
-        if c.get("expected_why"):
-            exp += f" ({c['expected_why']})"
-        if c["measured"] is None:
-            rows.append(head + [exp, "-", "-"])
-            continue
-        agrees = "n/a: no known answer here" if c["agrees"] == "n/a" and c["expected"] is None \
-            else words[c["agrees"]]
-        f = c.get("at_fixed_load")
-        if f:
-            agrees += (f"; at the {f['regime']}: {f['measured']:+,.0f}{unit} "
-                       f"[{f['lo']:+,.0f}, {f['hi']:+,.0f}], so batching took "
-                       f"{f['measured'] - c['measured']:,.0f}{unit} off here")
-        rows.append(head + [exp, f"{c['measured']:+,.0f}{unit} [{c['lo']:+,.0f}, {c['hi']:+,.0f}]",
-                            agrees])
+    cals = rs.calibration(res, analysis)
+    with_model = any("expected" in c.get("model", {}) for c in cals)
+    for c in cals:
+        rows.append(_calibration_row(c, words) + (model_cells(c) if with_model else []))
     return rows
+
+
+# the calibration table's columns, and the wake-up model's where a run has it
+CALIBRATION_HEAD = ["server", "mode", "regime", "control", "expected change",
+                    "measured change [95% interval]", "agrees with the expected"]
+MODEL_HEAD = ["expected by the wake-up model [95%]",
+              "c: ns per wake-up, between the regimes [95%]; within this one",
+              "Δw: wake-ups per request, control − baseline [95%] (baseline)",
+              "agrees with the model"]
+
+
+def calibration_head(rows):
+    """The calibration table's header for ROWS (calibration_rows)."""
+    return CALIBRATION_HEAD + (MODEL_HEAD if rows and len(rows[0]) > len(CALIBRATION_HEAD)
+                               else [])
+
+
+def model_cells(c):
+    """The wake-up model's cells of calibration row C (rs.calibration):
+    expected [interval], c, dw, agrees; '-' or why where it has none."""
+    m = c.get("model") or {}
+    if "expected" not in m:
+        return [m.get("why", "-"), "-", "-", "-"]
+    unit = c["unit"]
+    return [f"{m['expected']:+,.0f}{unit} [{m['lo']:+,.0f}, {m['hi']:+,.0f}]",
+            f"{m['c']:,.0f} [{m['c_lo']:,.0f}, {m['c_hi']:,.0f}]" + (
+                "" if m.get("c_within") is None else
+                f"; within this regime {m['c_within']:,.0f} "
+                f"(expected {m['expected_within']:+,.0f}{unit})"),
+            f"{m['dw']:+.4f} [{m['dw_lo']:+.4f}, {m['dw_hi']:+.4f}] ({m['w_base']:.4f})",
+            {"yes": "yes", "no": "**no**"}.get(m.get("agrees"), "-")]
+
+
+def _calibration_row(c, words):
+    """The first seven cells of calibration row C."""
+    head = [c["server"], c["mode"], c["regime"], f"`{c['directive']}`"]
+    unit = c["unit"]
+    exp = "none known" if c["expected"] is None else f"{c['expected']:+,.0f}{unit}"
+    if c["regime"] in rs.BATCHING and c["expected"] is not None and c["expected"] > 0:
+        exp = f"≤ {exp} (batching)"
+    if c.get("expected_why"):
+        exp += f" ({c['expected_why']})"
+    if c["measured"] is None:
+        return head + [exp, "-", "-"]
+    agrees = "n/a: no known answer here" if c["agrees"] == "n/a" and c["expected"] is None \
+        else words[c["agrees"]]
+    f = c.get("at_fixed_load")
+    if f:
+        agrees += (f"; at the {f['regime']}: {f['measured']:+,.0f}{unit} "
+                   f"[{f['lo']:+,.0f}, {f['hi']:+,.0f}], so batching took "
+                   f"{f['measured'] - c['measured']:,.0f}{unit} off here")
+    return head + [exp, f"{c['measured']:+,.0f}{unit} [{c['lo']:+,.0f}, {c['hi']:+,.0f}]",
+                   agrees]
 
 
 def called_text(info, vid, c, base):
@@ -170,7 +207,7 @@ def hardened_rows(res, analysis):
 def calibration_line(cal):
     """The calibration table in one sentence."""
     by = {}
-    for server, mode, regime, ctl, want, got, agrees in cal:
+    for server, mode, regime, ctl, want, got, agrees in (row[:7] for row in cal):
         word = "agrees" if agrees == "yes" else "**does not agree**" if agrees == "**no**" \
             else "cannot tell" if agrees.startswith("too noisy") \
             else "reads less at saturation (batching)" if agrees.startswith("below it") \
@@ -179,8 +216,17 @@ def calibration_line(cal):
             f"; {got} against {want})" if word != "agrees" else ")"))
     order = ["agrees", "**does not agree**", "reads less at saturation (batching)",
              "cannot tell", "has no verdict"]
+    model = {}
+    for row in cal:
+        if len(row) > len(CALIBRATION_HEAD) and row[-1] in ("yes", "**no**"):
+            model.setdefault("agrees" if row[-1] == "yes" else "**does not agree**",
+                             []).append(f"{row[0]} {row[1]}")
+    tail = ", ".join(f"{w} on {', '.join(model[w])}" for w in ("agrees", "**does not agree**")
+                     if w in model)
     return "**Calibration**: the known cost " + "; ".join(
-        f"{w} on {', '.join(by[w])}" for w in order if w in by) + " ([details](#calibration))."
+        f"{w} on {', '.join(by[w])}" for w in order if w in by) + (
+        f"; the wake-up model's expected reading {tail}" if tail else "") + \
+        " ([details](#calibration))."
 
 
 def sec_verdict(res, analysis, ctx):
