@@ -1,7 +1,8 @@
 """advise's cost run resumed: advise again with the same --out finds the
 cost run it left interrupted (the same drop-ins and options) and goes on
 with it as `run --resume` would; one made with other code or another plan
-is refused, the field named, and measured anew. No root, no systemd."""
+is refused, the field named, and measured anew; a cost run's results read
+as a CostRun. No root, no systemd."""
 import io
 import json
 import os
@@ -113,6 +114,78 @@ class CostResume(unittest.TestCase):
                         advisor.cost(a, None, "loadgen", {"private-tmp-yes": "x"})
             first = calls[0][0]
             self.assertEqual(calls, [(first, None), (first, first)])
+
+
+def summary_dir(d, summary, spec=None):
+    """D as a finished cost run: SUMMARY (a JSON object, or text as it is)
+    and its spec.json."""
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "summary.json"), "w") as f:
+        f.write(summary if isinstance(summary, str) else json.dumps(summary))
+    with open(os.path.join(d, "spec.json"), "w") as f:
+        json.dump(spec or {"schema": "sandbench-spec/1", "user_unit": {"copies": "netns"}}, f)
+    return d
+
+
+SUMMARY = {"schema": "sandbench-summary/2",
+           "rows": [{"variant": "unit/baseline", "mode": "keepalive", "startup_ms": 20.0},
+                    {"variant": "unit/advice", "mode": "keepalive",
+                     "cpu_ns_per_req_change": 0.012},
+                    {"variant": "unit/advice", "mode": "close", "cpu_ns_per_req_change": 0.5},
+                    {"variant": "unit/protect-system-strict+read-write-paths",
+                     "mode": "keepalive", "cpu_ns_per_req_change": 0.003}],
+           "aa": [{"server": "unit", "mode": "close", "floor": 0.09},
+                  {"server": "unit", "mode": "keepalive", "floor": 0.011}]}
+
+
+class CostRead(unittest.TestCase):
+    """A cost run's results read through records.store into a CostRun: its
+    keep-alive rows by name (a repaired member under the member's name too),
+    the A/A floor and how the copies ran as named fields."""
+
+    def test_rows_floor_and_copies(self):
+        with tempfile.TemporaryDirectory() as d:
+            run = advisor.CostRun.read(summary_dir(d, SUMMARY), {
+                "protect-system-strict+read-write-paths": "protect-system-strict"})
+            self.assertEqual(run.row("advice")["cpu_ns_per_req_change"], 0.012)
+            self.assertEqual(run.row("protect-system-strict")["cpu_ns_per_req_change"], 0.003)
+            self.assertEqual(run.row("baseline")["startup_ms"], 20.0)
+            self.assertIsNone(run.row("private-tmp-yes"))
+            self.assertEqual((run.floor, run.copies, run.path), (0.011, "netns", d))
+            self.assertFalse(any(k.startswith("_") for k in run.rows))
+
+    def test_a_summary_cut_short_or_newer_is_named(self):
+        with tempfile.TemporaryDirectory() as d:
+            summary_dir(d, json.dumps(SUMMARY)[:40])
+            with self.assertRaisesRegex(advisor.ResultsError, "summary.json: not valid JSON"):
+                advisor.CostRun.read(d)
+            summary_dir(d, dict(SUMMARY, schema="sandbench-summary/9"))
+            with self.assertRaisesRegex(advisor.ResultsError, "update sandbench"):
+                advisor.CostRun.read(d)
+            summary_dir(d, dict(SUMMARY, rows={"a": 1}))
+            with self.assertRaisesRegex(advisor.ResultsError, "'rows' and 'aa'"):
+                advisor.CostRun.read(d)
+
+    def test_cost_says_a_run_it_cannot_read(self):
+        with tempfile.TemporaryDirectory() as out:
+            a = types.SimpleNamespace(out=out, url="https://127.0.0.1:8443/", seed=1, name="x",
+                                      server_cpu=1, loadgen_cpu=0, unit=["/x/web.service"],
+                                      loadgen=None, cost_args="")
+
+            def fake(argv, host, loadgen, resumes=None):
+                summary_dir(argv[argv.index("--out") + 1], '{"rows": [')
+                return 0
+            with mock.patch.object(advisor, "cost_run", fake):
+                with self.assertRaisesRegex(advisor._host.HostError,
+                                            "cannot be read: .*summary.json"):
+                    advisor.cost(a, None, "loadgen", {"private-tmp-yes": "x"})
+
+            def good(argv, host, loadgen, resumes=None):
+                summary_dir(argv[argv.index("--out") + 1], SUMMARY)
+                return 0
+            with mock.patch.object(advisor, "cost_run", good):
+                run = advisor.cost(a, None, "loadgen", {"private-tmp-yes": "x"})
+            self.assertEqual(run.row("advice")["cpu_ns_per_req_change"], 0.012)
 
 
 if __name__ == "__main__":

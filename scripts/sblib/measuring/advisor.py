@@ -11,6 +11,7 @@ import os
 import shlex
 import sys
 import time
+from dataclasses import dataclass
 
 from sblib import advice as pure
 from sblib import catalogue as cat
@@ -21,7 +22,7 @@ from sblib.measuring import life, resume, runplan, session
 from sblib.measuring.runner import BaselineFailed
 from sblib.measuring.tries import CheckFailed, Service
 from sblib.records.writer import now_iso
-from sblib.records import schema
+from sblib.records import schema, store
 from sblib.records.model import ResultsError, VariantId
 
 
@@ -212,12 +213,40 @@ def write_advice(out, unit, result):
     util.write_atomic(os.path.join(out, "advice.md"), pure.markdown(unit, result))
 
 
+@dataclass(frozen=True)
+class CostRun:
+    """What advise reads of one cost run (results directory PATH): keep-alive
+    summary ROWS by variant name ("advice", "baseline", a member), the A/A
+    control's noise FLOOR, how the COPIES ran (spec.json's user_unit)."""
+    path: str
+    rows: dict
+    floor: float = None
+    copies: str = None
+
+    @classmethod
+    def read(cls, path, alias=None):
+        """The cost run in PATH through records.store; ALIAS: {name the run
+        gave a variant: the member's name} (a repaired member's own file).
+        ResultsError when its summary.json or spec.json is not whole."""
+        summ = store.read_summary(path)
+        spec, _ = store.read_tagged(os.path.join(path, "spec.json"), "spec", required=True)
+        rows = {VariantId.parse(r["variant"]).name: r for r in summ["rows"]
+                if r.get("mode") == "keepalive" and "variant" in r}
+        rows.update({m: rows[k] for k, m in (alias or {}).items() if k in rows})
+        aa = [x for x in summ.get("aa") or [] if x.get("mode") == "keepalive"]
+        return cls(path, rows, aa[0].get("floor") if aa else None,
+                   (spec.get("user_unit") or {}).get("copies"))
+
+    def row(self, name):
+        """The summary row of variant NAME, or None."""
+        return self.rows.get(name)
+
+
 def cost(a, host, loadgen, dropins):
     """`sandbench run` of DROPINS ({variant name: drop-in text}) against the
     baseline in HOST, side by side (every copy in its own network namespace
     where the unit allows it: `run --copies`, its default); a member that is
-    a catalogue directive as it is goes by its name. Returns (summary rows
-    by variant name, "_floor": the A/A control's, run dir)."""
+    a catalogue directive as it is goes by its name. Returns its CostRun."""
     out = a.out
     work = os.path.join(out, "dropins")
     os.makedirs(work, exist_ok=True)
@@ -256,25 +285,15 @@ def cost(a, host, loadgen, dropins):
         rdir = os.path.join(out, f"cost-{n}")
         rc = cost_run(argv + ["--out", rdir], host, loadgen)
     try:
-        with open(os.path.join(rdir, "summary.json")) as f:
-            summ = json.load(f)
-    except (OSError, ValueError):
-        summ = {}
-    rows = summ.get("rows") or []
-    if rc not in (0,) and not rows:
+        run = CostRun.read(rdir, alias)
+    except (ResultsError, ValueError) as e:
+        run, why = None, str(e)
+    if rc != 0 and not (run and run.rows):
         raise _host.HostError(f"the cost run failed (exit {rc}); see {rdir}; advise again with "
                               f"--out {out} goes on with it")
-    by = {VariantId.parse(r["variant"]).name: r for r in rows if r.get("mode") == "keepalive"}
-    by.update({alias[k]: v for k, v in list(by.items()) if k in alias})
-    aa = [x for x in summ.get("aa") or [] if x.get("mode") == "keepalive"]
-    by["_floor"] = aa[0].get("floor") if aa else None
-    try:
-        with open(os.path.join(rdir, "spec.json")) as f:
-            uu = json.load(f).get("user_unit") or {}
-    except (OSError, ValueError):
-        uu = {}
-    by["_copies"] = uu.get("copies")
-    return by, rdir
+    if run is None:
+        raise _host.HostError(f"the cost run's results cannot be read: {why}")
+    return run
 
 
 def measure_cost(a, adv, result, target, host, loadgen, uspec):
@@ -287,15 +306,15 @@ def measure_cost(a, adv, result, target, host, loadgen, uspec):
     adv.say(f"cost: measuring the drop-in and its {len(members)} members")
     whole_text = pure.dropin_text(members, adv.info, target)
     util.write_atomic(os.path.join(a.out, "advice.conf"), whole_text)
-    by, rdir = cost(a, host, loadgen, dict({m: adv.info[m]["body"] for m in members},
-                                           advice=whole_text))
+    run = cost(a, host, loadgen, dict({m: adv.info[m]["body"] for m in members},
+                                      advice=whole_text))
     for m in members:
-        c = pure.fmt_cost(by.get(m))
+        c = pure.fmt_cost(run.row(m))
         if c:
             adv.info[m]["cost"] = c
-            adv.info[m]["cost_change"] = by[m].get("cpu_ns_per_req_change")
-    floor = by.get("_floor")
-    whole = by.get("advice")
+            adv.info[m]["cost_change"] = run.row(m).get("cpu_ns_per_req_change")
+    floor = run.floor
+    whole = run.row("advice")
     _, _, hi = pure.interval(whole)
 
     def point(name, ms, dropped, exposure, row):
@@ -305,12 +324,12 @@ def measure_cost(a, adv, result, target, host, loadgen, uspec):
                 "cost": pure.fmt_cost(row), "within": h is not None and h * 100 <= a.budget}
     first = point("advice", members, [], result["exposure"]["after"], whole)
     out = {"whole": first["cost"], "within": first["within"],
-           "run": os.path.basename(rdir), "copies": by.get("_copies"), "aa_floor": floor,
+           "run": os.path.basename(run.path), "copies": run.copies, "aa_floor": floor,
            "method": (whole or {}).get("cpu_ns_per_req_method"),
            "startup_ms": (whole or {}).get("startup_ms"),
-           "baseline_startup_ms": (by.get("baseline") or {}).get("startup_ms"),
+           "baseline_startup_ms": (run.row("baseline") or {}).get("startup_ms"),
            "frontier": [first]}
-    costs = {m: pure.interval(by.get(m)) for m in members}
+    costs = {m: pure.interval(run.row(m)) for m in members}
     out["costliest"] = pure.dear_members(members, costs, floor)
     if hi is None:
         out["undecided"] = (f"the cost run has fewer than {pure.MIN_N} samples of the "
@@ -346,9 +365,9 @@ def measure_cost(a, adv, result, target, host, loadgen, uspec):
         out["undecided"] = "none of the drop-ins between the whole and the cheapest starts"
         return out
     adv.say(f"cost: measuring {len(verified)} drop-ins between the whole and the cheapest")
-    by2, rdir2 = cost(a, host, loadgen, texts)
-    out["frontier_run"] = os.path.basename(rdir2)
-    out["frontier"] += [point(name, ms, dropped, exposure, by2.get(name))
+    run2 = cost(a, host, loadgen, texts)
+    out["frontier_run"] = os.path.basename(run2.path)
+    out["frontier"] += [point(name, ms, dropped, exposure, run2.row(name))
                         for name, ms, dropped, exposure in verified]
     chosen = next((p for p in out["frontier"] if p["within"]), None)
     if chosen is None:
@@ -468,8 +487,7 @@ def advise(a, host, fac, uspec, loadgen, argv):
         result["dropin"] = pure.dropin_text(result["members"], adv.info, target)
         write_advice(a.out, target, result)
         if a.write_profile:
-            with open(a.write_profile, "w") as f:
-                f.write(pure.profile_text(result, argv))
+            util.write_atomic(a.write_profile, pure.profile_text(result, argv))
         adv.say(f"exposure {result['exposure']['before']} -> {result['exposure']['after']}; "
                 f"{len(result['members'])} directives proposed, {len(adv.rejected)} rejected; "
                 f"{a.out}/advice.conf")
