@@ -1,14 +1,17 @@
 """advise's cost run killed and resumed, for real (issue 34).
 
-  /usr/bin/python3 tests/faults/advise-kill.py [N]      (default 1; make faults)
+  /usr/bin/python3 tests/faults/advise-kill.py [N]      (default 2; make faults)
 
 N times: `sandbench advise` on lunchd-drop (one directive beside the
 capability search, a cost run of a few short epochs) in a process group of
 its own, killed with SIGKILL (the whole group) at a random instant of its
 cost run: once cost-N/status.json says running, after a random share of
-its planned records and a random fraction of a second more. Then advise
-again with the same options and --out, not killed. Checks that it:
-  - said "resuming the cost run in" that directory and made no other;
+its planned records and a random fraction of a second more; every second
+time at its end instead: within a second of its last record (its analysis,
+the instant it is complete, advice.json being written). Then advise again
+with the same options and --out, not killed. Checks that it:
+  - said "resuming the cost run in" that directory (or, killed at its end,
+    that it is complete and used as it is) and made no other;
   - completed it: status complete, every planned window measured and
     analysed, the records of the epochs done before the kill kept as they
     were and none of them measured again, the epoch in flight measured
@@ -21,7 +24,8 @@ again with the same options and --out, not killed. Checks that it:
 The killed advise leaves its container running (systemd-nspawn runs in a
 session of its own); the second advise removes it as stale. Prints a line
 per run; exit 1 if one failed, 77 where nothing could be run (not root,
-nothing built). ADVISE_COST_ARGS replaces the cost run's options.
+nothing built). ADVISE_COST_ARGS replaces the cost run's options, SEED
+the instants' seed (printed).
 """
 import glob
 import json
@@ -132,19 +136,24 @@ def half_written(out):
 
 
 class Round:
-    def __init__(self, i, tmp):
+    def __init__(self, i, tmp, seed):
         self.i = i
         self.name = f"sbfault-adv-{os.getpid()}-{i}"
         self.out = os.path.join(tmp, f"adv{i}")
         self.log = os.path.join(tmp, f"advise{i}.log")
         self.bad = []
-        self.rng = random.Random(f"{os.environ.get('SEED', time.time_ns())}/{i}")
+        self.at_end = i % 2 == 0
+        self.ended_first = False
+        self.rng = random.Random(f"{seed}/{i}")
 
     def kill_in_cost(self, p):
-        """SIGKILL to P's group at a random instant of its cost run; what
-        the kill found, or None when advise ended first."""
+        """SIGKILL to P's group at a random instant of its cost run (at its
+        end: self.at_end); what the kill found, or None when advise ended
+        first."""
         t0 = time.monotonic()
         share, extra = self.rng.random(), self.rng.uniform(0, 0.6)
+        if self.at_end:
+            share, extra = 1.0, self.rng.uniform(0, 1.0)
         d = planned = None
         while time.monotonic() - t0 < LIFE_S and p.poll() is None:
             if d is None:
@@ -155,6 +164,8 @@ class Round:
                     target = int(share * planned)
             elif len(records(d)) >= target:
                 time.sleep(extra)
+                if p.poll() is not None:
+                    break           # it ended first
                 os.killpg(p.pid, signal.SIGKILL)
                 p.wait()
                 st = read_json(os.path.join(d, "status.json"))
@@ -170,6 +181,9 @@ class Round:
             os.killpg(p.pid, signal.SIGKILL)
             p.wait()
             self.bad.append(f"no cost run within {LIFE_S} s")
+        elif d and p.returncode == 0 and (read_json(os.path.join(self.out, "advice.json"))
+                                          .get("cost") or {}).get("whole"):
+            self.ended_first = True
         return None
 
     def run(self):
@@ -178,6 +192,8 @@ class Round:
         p = start(args, self.log)
         k = self.kill_in_cost(p)
         first_s = round(time.monotonic() - t0, 1)
+        if k is None and self.ended_first:
+            return None
         if k is None:
             with open(self.log) as f:
                 tail = f.read()[-1500:]
@@ -206,8 +222,9 @@ class Round:
             said = f.read()
         if rc != 0:
             self.bad.append(f"the second advise exit {rc}:\n{said[-1500:]}")
-        if f"resuming the cost run in {k['dir']}" not in said:
-            self.bad.append(f"the second advise did not say it resumed {k['dir']}")
+        if f"resuming the cost run in {k['dir']}" not in said and \
+                f"the cost run in {k['dir']} is complete" not in said:
+            self.bad.append(f"the second advise did not say it went on with {k['dir']}")
         if cost_dirs(self.out) != [k["dir"]]:
             self.bad.append(f"cost runs {cost_dirs(self.out)}: measured anew, not resumed")
         r = subprocess.run(["/usr/bin/python3", os.path.join(TOP, "tests", "integration", "lib",
@@ -241,18 +258,20 @@ class Round:
 
 
 def main(argv_):
-    n = int(argv_[0]) if argv_ else 1
+    n = int(argv_[0]) if argv_ else 2
     if os.geteuid() != 0:
         print("skip: needs root")
         return 77
     if not all(os.access(os.path.join(BIN, b), os.X_OK) for b in ("loadgen", "lunchd-drop")):
         print(f"skip: build first ({BIN}/loadgen, {BIN}/lunchd-drop)")
         return 77
+    seed = os.environ.get("SEED") or str(time.time_ns() % 10**6)
+    print(f"instants drawn with SEED={seed}; cost run: {COST_ARGS}")
     tmp = tempfile.mkdtemp(prefix="sandbench-advise-kill.")
     failed = 0
     try:
         for i in range(1, n + 1):
-            rd = Round(i, tmp)
+            rd = Round(i, tmp, seed)
             try:
                 r = rd.run()
             except Exception as e:  # noqa: BLE001 - the next round goes on
@@ -264,7 +283,8 @@ def main(argv_):
             if r:
                 k, f = r["kill"], r["found"]
                 print(f"{i}: {'FAIL' if rd.bad else 'ok'}: killed {k['at_s']} s into the cost "
-                      f"run ({k['records']}/{k['planned']} records, epochs done "
+                      f"run{' (its end)' if rd.at_end else ''} ({k['records']}/{k['planned']} "
+                      f"records, epochs done "
                       f"{k['epochs_done'] or '-'}; left at the kill: "
                       f"{', '.join(k['left'] + [f'group {g}' for g in k['group'][:1]]) or '-'}"
                       f"; {len(r['half_written_at_kill'])} half-written); advise again "
@@ -274,6 +294,9 @@ def main(argv_):
                       f"{','.join(f.get('in_flight') or []) or '-'} again as "
                       f"{f.get('again_as') or '-'}, {f.get('measured_twice')} measured twice, "
                       f"{f.get('missing_windows')} windows missing")
+            elif rd.ended_first and not rd.bad:
+                print(f"{i}: ok: advise ended before the kill at the end of its cost run "
+                      "(nothing to resume)")
             else:
                 print(f"{i}: FAIL")
             for b in rd.bad:
