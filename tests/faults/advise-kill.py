@@ -227,17 +227,21 @@ class Round:
             self.bad.append(f"the second advise did not say it went on with {k['dir']}")
         if cost_dirs(self.out) != [k["dir"]]:
             self.bad.append(f"cost runs {cost_dirs(self.out)}: measured anew, not resumed")
-        r = subprocess.run(["/usr/bin/python3", os.path.join(TOP, "tests", "integration", "lib",
-                                                             "resume_check.py"),
-                            "check", k["dir"], killed_jsonl, kill_json],
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        try:
-            found = json.loads(r.stdout)
-        except ValueError:
-            found = {}
-        if r.returncode != 0:
-            self.bad += [ln for ln in r.stderr.splitlines() if ln.strip()] or \
-                [f"resume_check: exit {r.returncode}"]
+        found = {}
+        if read_json(os.path.join(k["dir"], "status.json")).get("state") != "complete":
+            self.bad.append(f"{k['dir']} is not complete")
+        else:
+            r = subprocess.run(["/usr/bin/python3", os.path.join(TOP, "tests", "integration",
+                                                                 "lib", "resume_check.py"),
+                                "check", k["dir"], killed_jsonl, kill_json],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            try:
+                found = json.loads(r.stdout)
+            except ValueError:
+                pass
+            if r.returncode != 0:
+                self.bad += [ln for ln in r.stderr.splitlines() if ln.strip()] or \
+                    [f"resume_check: exit {r.returncode}"]
         adv = read_json(os.path.join(self.out, "advice.json"))
         cost = adv.get("cost") or {}
         if cost.get("run") != os.path.basename(k["dir"]) or not cost.get("whole"):

@@ -5,25 +5,23 @@ sblib.measuring.session, and over the budget the exposure/cost frontier;
 advice.conf, advice.md and advice.json written. The tries themselves are
 sblib.measuring.tries; the pure rules sblib.advice."""
 import argparse
-import glob
 import json
 import os
 import shlex
 import sys
 import time
-from dataclasses import dataclass
 
 from sblib import advice as pure
 from sblib import catalogue as cat
 from sblib import evidence as ev
 from sblib import util
 from sblib.measuring import host as _host
-from sblib.measuring import life, resume, runplan, session
+from sblib.measuring import costrun
 from sblib.measuring.runner import BaselineFailed
 from sblib.measuring.tries import CheckFailed, Service
 from sblib.records.writer import now_iso
-from sblib.records import schema, store
-from sblib.records.model import ResultsError, VariantId
+from sblib.records import schema
+from sblib.records.model import ResultsError
 
 
 # rounds of windows of advise's cost run (--cost-args '--windows N' overrides)
@@ -213,40 +211,12 @@ def write_advice(out, unit, result):
     util.write_atomic(os.path.join(out, "advice.md"), pure.markdown(unit, result))
 
 
-@dataclass(frozen=True)
-class CostRun:
-    """What advise reads of one cost run (results directory PATH): keep-alive
-    summary ROWS by variant name ("advice", "baseline", a member), the A/A
-    control's noise FLOOR, how the COPIES ran (spec.json's user_unit)."""
-    path: str
-    rows: dict
-    floor: float = None
-    copies: str = None
-
-    @classmethod
-    def read(cls, path, alias=None):
-        """The cost run in PATH through records.store; ALIAS: {name the run
-        gave a variant: the member's name} (a repaired member's own file).
-        ResultsError when its summary.json or spec.json is not whole."""
-        summ = store.read_summary(path)
-        spec, _ = store.read_tagged(os.path.join(path, "spec.json"), "spec", required=True)
-        rows = {VariantId.parse(r["variant"]).name: r for r in summ["rows"]
-                if r.get("mode") == "keepalive" and "variant" in r}
-        rows.update({m: rows[k] for k, m in (alias or {}).items() if k in rows})
-        aa = [x for x in summ.get("aa") or [] if x.get("mode") == "keepalive"]
-        return cls(path, rows, aa[0].get("floor") if aa else None,
-                   (spec.get("user_unit") or {}).get("copies"))
-
-    def row(self, name):
-        """The summary row of variant NAME, or None."""
-        return self.rows.get(name)
-
-
 def cost(a, host, loadgen, dropins):
     """`sandbench run` of DROPINS ({variant name: drop-in text}) against the
     baseline in HOST, side by side (every copy in its own network namespace
     where the unit allows it: `run --copies`, its default); a member that is
-    a catalogue directive as it is goes by its name. Returns its CostRun."""
+    a catalogue directive as it is goes by its name. Returns its
+    costrun.CostRun."""
     out = a.out
     work = os.path.join(out, "dropins")
     os.makedirs(work, exist_ok=True)
@@ -273,19 +243,20 @@ def cost(a, host, loadgen, dropins):
     # unit's run has 48) keep a catalogue's worth of members within minutes
     # and the whole's interval within about ±1.5% (scripts/docs/advise.md)
     argv += ["--windows", str(COST_WINDOWS)] + shlex.split(a.cost_args)
-    # advise again with the same --out: the cost run it left interrupted
-    # goes on (the same drop-ins, options and code), else a new one
-    prev = interrupted_cost_run(out, argv)
+    # advise again with the same --out: the cost run an advise left
+    # unfinished goes on or is taken (the same drop-ins, options and code),
+    # else a new one
+    prev = costrun.unfinished(out, argv)
     n = len(os.listdir(out))
     while os.path.exists(os.path.join(out, f"cost-{n}")):
         n += 1
     rdir = prev or os.path.join(out, f"cost-{n}")
-    rc = cost_run(argv + ["--out", rdir], host, loadgen, resumes=prev)
+    rc = costrun.cost_run(argv + ["--out", rdir], host, loadgen, resumes=prev)
     if rc is None:          # refused: measured anew
         rdir = os.path.join(out, f"cost-{n}")
-        rc = cost_run(argv + ["--out", rdir], host, loadgen)
+        rc = costrun.cost_run(argv + ["--out", rdir], host, loadgen)
     try:
-        run = CostRun.read(rdir, alias)
+        run = costrun.CostRun.read(rdir, alias)
     except (ResultsError, ValueError) as e:
         run, why = None, str(e)
     if rc != 0 and not (run and run.rows):
@@ -306,8 +277,11 @@ def measure_cost(a, adv, result, target, host, loadgen, uspec):
     adv.say(f"cost: measuring the drop-in and its {len(members)} members")
     whole_text = pure.dropin_text(members, adv.info, target)
     util.write_atomic(os.path.join(a.out, "advice.conf"), whole_text)
+    # the run measures the lines tried (Advisor.body), not advice.conf's
+    # comments: those name namespaces and evidence that differ from one
+    # advise to the next, and a cost run is resumed only with the same files
     run = cost(a, host, loadgen, dict({m: adv.info[m]["body"] for m in members},
-                                      advice=whole_text))
+                                      advice=adv.body(members)))
     for m in members:
         c = pure.fmt_cost(run.row(m))
         if c:
@@ -358,7 +332,7 @@ def measure_cost(a, adv, result, target, host, loadgen, uspec):
                     f"{r.get('exposure')}")
             if r["status"] == "ok":
                 verified.append((name, ms, dropped, r.get("exposure")))
-                texts[name] = pure.dropin_text(ms, adv.info, target)
+                texts[name] = adv.body(ms)
     finally:
         svc.remove()
     if not verified:
@@ -380,56 +354,6 @@ def measure_cost(a, adv, result, target, host, loadgen, uspec):
     result["exposure"]["after"] = chosen["exposure"]
     out.update(whole=chosen["cost"], within=True, chosen=chosen["name"])
     return out
-
-
-def _without_out(argv):
-    return resume.resume_argv(["run"] + list(argv), [])
-
-
-def interrupted_cost_run(out, argv):
-    """The directory in OUT of a cost run made with ARGV (its --out aside)
-    that was interrupted, or None."""
-    for d in sorted(glob.glob(os.path.join(out, "cost-*"))):
-        try:
-            spec, _ = session.interrupted_run(d)
-        except runplan.PlanError:
-            continue            # complete, still going, or none
-        if _without_out(spec.get("argv", [])[1:]) == _without_out(argv):
-            return d
-    return None
-
-
-def cost_run(argv, host, loadgen, resumes=None):
-    """`sandbench run ARGV` in HOST, as the run command would (its messages,
-    its summary printed, no report): its exit status. RESUMES: ARGV's --out,
-    a cost run that was interrupted, goes on as `run --resume` would; None
-    when it refuses (resume.check: said, the field named)."""
-    a = runplan.parse(argv)
-    past = recorded = None
-    try:
-        spec = runplan.build_plan(a)
-        if a.dry_run:
-            print(json.dumps(session.recorded(spec), indent=1))
-            return 0
-        if resumes:
-            recorded, status = session.interrupted_run(resumes)
-            resume.check(recorded, session.recorded(spec), resume.code_identity(),
-                         resume.catalogue_digests(spec))
-            res, past = session.reopen(resumes, status)
-            session.say(f"resuming the cost run in {resumes}")
-        else:
-            res = session.open_results(a.out)
-    except (resume.Refused, ResultsError) as e:
-        session.say(f"the interrupted cost run {resumes} cannot go on ({e}): measured anew")
-        return None
-    except (runplan.PlanError, cat.CatalogueError) as e:
-        session.say(str(e))
-        return 2
-    end = session.measure(a, spec, res, argv, loadgen, host=host, past=past,
-                          recorded_spec=recorded)
-    for line in session.summary_lines(end):
-        print(line)
-    return life.exit_status(end.state)
 
 
 def advise(a, host, fac, uspec, loadgen, argv):
