@@ -17,7 +17,8 @@ with the same options and --out, not killed. Checks that it:
     were and none of them measured again, the epoch in flight measured
     again as one of its own (tests/integration/lib/resume_check.py);
   - left nothing half-written: every JSON file of --out, its drop-ins and
-    the cost run whole, no temporary file, runs.jsonl ending with a line;
+    the cost run whole, no temporary file, runs.jsonl ending with a line
+    (advice.json at the kill whole, saying its cost is pending);
   - wrote advice.json with the cost of the whole from that run;
   - left no sandbox host (its container, state file, cgroups) and no
     process of either advise's group.
@@ -207,6 +208,10 @@ class Round:
         with open(kill_json, "w") as f:
             json.dump({"epochs_done": k["epochs_done"]}, f)
         at_kill = half_written(self.out)
+        pending = (read_json(os.path.join(self.out, "advice.json")).get("cost") or {})
+        if "pending" not in pending:
+            self.bad.append(f"advice.json at the kill does not say its cost is pending: "
+                            f"{pending}")
         rlog = self.log + ".again"
         t1 = time.monotonic()
         q = start(args, rlog)

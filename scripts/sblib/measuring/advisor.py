@@ -397,8 +397,13 @@ def advise(a, host, fac, uspec, loadgen, argv):
             "rejected": adv.rejected, "info": adv.info,
         }
         result["dropin"] = pure.dropin_text(members, adv.info, target)
+        # what the tries found, written at once: a cost run stopped half-way
+        # leaves advice that says its cost is pending and how to go on
+        pending = None if a.no_cost else {"pending": "the cost run was under way; advise again "
+                                                     "with the same options and --out goes on "
+                                                     "with it"}
         write_advice(a.out, target, dict(result, tries=svc.tries, check=adv.check_summary(),
-                                         elapsed_s=time.monotonic() - adv.t0))
+                                         elapsed_s=time.monotonic() - adv.t0, cost=pending))
         svc.remove()
         svc = None
         if a.no_cost:
