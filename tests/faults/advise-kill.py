@@ -8,8 +8,10 @@ its own, killed with SIGKILL (the whole group) at a random instant of its
 cost run: once cost-N/status.json says running, after a random share of
 its planned records and a random fraction of a second more; every second
 time at its end instead: within a second of its last record (its analysis,
-the instant it is complete, advice.json being written). Then advise again
-with the same options and --out, not killed. Checks that it:
+the instant it is complete, advice.json being written; a kill after
+advice.json has its cost, while advise takes its host down, has nothing to
+resume and is said so). Then advise again with the same options and
+--out, not killed. Checks that it:
   - said "resuming the cost run in" that directory (or, killed at its end,
     that it is complete and used as it is) and made no other;
   - completed it: status complete, every planned window measured and
@@ -169,6 +171,11 @@ class Round:
                     break           # it ended first
                 os.killpg(p.pid, signal.SIGKILL)
                 p.wait()
+                if (read_json(os.path.join(self.out, "advice.json")).get("cost") or {}).get("run"):
+                    # advice.json had its cost: the kill fell in advise's
+                    # last second (its host taken down), past its cost run
+                    self.ended_first = True
+                    return None
                 st = read_json(os.path.join(d, "status.json"))
                 with open(os.path.join(d, "runs.jsonl")) as f:
                     killed_text = f.read()
@@ -304,8 +311,8 @@ def main(argv_):
                       f"{f.get('again_as') or '-'}, {f.get('measured_twice')} measured twice, "
                       f"{f.get('missing_windows')} windows missing")
             elif rd.ended_first and not rd.bad:
-                print(f"{i}: ok: advise ended before the kill at the end of its cost run "
-                      "(nothing to resume)")
+                print(f"{i}: ok: advise had written its advice before the kill at the end of "
+                      "its cost run (nothing to resume)")
             else:
                 print(f"{i}: FAIL")
             for b in rd.bad:

@@ -44,17 +44,20 @@ class CostResume(unittest.TestCase):
             cost_dir(out, 0, ARGV, state="complete")
             with open(os.path.join(out, "advice.json"), "w") as f:
                 json.dump({"cost": {"run": "cost-0"}}, f)
-            self.assertIsNone(costrun.unfinished(out, ARGV))
+            taken = costrun.used(out)
+            self.assertEqual(taken, {"cost-0"})
+            self.assertIsNone(costrun.unfinished(out, ARGV, taken))
             d = cost_dir(out, 1, ARGV)
-            self.assertEqual(costrun.unfinished(out, ARGV), d)
+            self.assertEqual(costrun.unfinished(out, ARGV, taken), d)
             other = [x if x != "8" else "10" for x in ARGV]
-            self.assertIsNone(costrun.unfinished(out, other))
-            # advise stopped after its run was complete (advice.json as
-            # written before the cost): that run, the last of the same argv
+            self.assertIsNone(costrun.unfinished(out, other, taken))
+            # advise stopped after its run was complete, before advice.json
+            # took it: that run, the last of the same argv
             d10 = cost_dir(out, 10, ARGV, state="complete")
             with open(os.path.join(out, "advice.json"), "w") as f:
-                json.dump({"members": []}, f)
-            self.assertEqual(costrun.unfinished(out, ARGV), d10)
+                json.dump({"members": [], "cost": {"pending": "under way"}}, f)
+            self.assertEqual(costrun.used(out), set())
+            self.assertEqual(costrun.unfinished(out, ARGV, costrun.used(out)), d10)
 
     def test_it_goes_on_as_run_resume_would(self):
         with tempfile.TemporaryDirectory() as out:
@@ -232,7 +235,7 @@ class CostTexts(unittest.TestCase):
                 result = {"members": ["private-tmp-yes"], "exposure": {"after": 9.2}}
                 seen = {}
 
-                def cost(a_, host, loadgen, dropins):
+                def cost(a_, host, loadgen, dropins, taken=()):
                     seen.update(dropins)
                     return costrun.CostRun(os.path.join(out, "cost-4"), {})
                 with mock.patch.object(advisor, "cost", cost):

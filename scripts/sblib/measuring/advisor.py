@@ -35,6 +35,9 @@ class Advisor:
         self.facilities = facilities
         self.t0 = time.monotonic()
         self.rejected = {}      # name -> {"kind", "reason"}
+        # the cost runs an advise finished with in --out, before this one
+        # writes anything there: not taken again (costrun.unfinished)
+        self.taken = costrun.used(a.out)
         self.info = {}          # name -> what advice.conf/.md say of a member
 
     def say(self, text):
@@ -211,11 +214,12 @@ def write_advice(out, unit, result):
     util.write_atomic(os.path.join(out, "advice.md"), pure.markdown(unit, result))
 
 
-def cost(a, host, loadgen, dropins):
+def cost(a, host, loadgen, dropins, taken=()):
     """`sandbench run` of DROPINS ({variant name: drop-in text}) against the
     baseline in HOST, side by side (every copy in its own network namespace
     where the unit allows it: `run --copies`, its default); a member that is
-    a catalogue directive as it is goes by its name. Returns its
+    a catalogue directive as it is goes by its name; TAKEN: the cost runs
+    an earlier advise finished with (Advisor.taken). Returns its
     costrun.CostRun."""
     out = a.out
     work = os.path.join(out, "dropins")
@@ -246,7 +250,7 @@ def cost(a, host, loadgen, dropins):
     # advise again with the same --out: the cost run an advise left
     # unfinished goes on or is taken (the same drop-ins, options and code),
     # else a new one
-    prev = costrun.unfinished(out, argv)
+    prev = costrun.unfinished(out, argv, taken)
     n = len(os.listdir(out))
     while os.path.exists(os.path.join(out, f"cost-{n}")):
         n += 1
@@ -281,7 +285,7 @@ def measure_cost(a, adv, result, target, host, loadgen, uspec):
     # comments: those name namespaces and evidence that differ from one
     # advise to the next, and a cost run is resumed only with the same files
     run = cost(a, host, loadgen, dict({m: adv.info[m]["body"] for m in members},
-                                      advice=adv.body(members)))
+                                      advice=adv.body(members)), adv.taken)
     for m in members:
         c = pure.fmt_cost(run.row(m))
         if c:
@@ -339,7 +343,7 @@ def measure_cost(a, adv, result, target, host, loadgen, uspec):
         out["undecided"] = "none of the drop-ins between the whole and the cheapest starts"
         return out
     adv.say(f"cost: measuring {len(verified)} drop-ins between the whole and the cheapest")
-    run2 = cost(a, host, loadgen, texts)
+    run2 = cost(a, host, loadgen, texts, adv.taken)
     out["frontier_run"] = os.path.basename(run2.path)
     out["frontier"] += [point(name, ms, dropped, exposure, run2.row(name))
                         for name, ms, dropped, exposure in verified]

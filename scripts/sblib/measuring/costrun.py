@@ -4,7 +4,8 @@ CostRun. Advise again with the same --out and what an advise that stopped
 left is not measured again: a cost run it left interrupted goes on as `run
 --resume` would, and one it left complete (stopped between the run's end
 and advice.json) is taken as it is, both only with the same drop-ins,
-options and code (resume.check), measured anew otherwise."""
+options and code (resume.check), measured anew otherwise. An advise that
+finished measures anew: what its advice.json took is not taken again."""
 import glob
 import json
 import os
@@ -58,7 +59,8 @@ def _number(path):
 
 def used(out):
     """The cost runs OUT/advice.json took its figures from (an advise that
-    finished): their directory names."""
+    finished): their directory names. Read before advise writes anything:
+    what it writes before its cost run has none."""
     try:
         adv = store.read_json(os.path.join(out, "advice.json")) or {}
     except ResultsError:
@@ -68,11 +70,11 @@ def used(out):
         if isinstance(cost, dict) else set()
 
 
-def unfinished(out, argv):
+def unfinished(out, argv, taken=()):
     """The directory in OUT of the last cost run made with ARGV (its --out
     aside) that an advise did not finish with: interrupted, or complete and
-    not one advice.json took its figures from; None."""
-    found, taken = None, used(out)
+    not one of TAKEN (used(), read when this advise began); None."""
+    found = None
     for d in sorted(glob.glob(os.path.join(out, "cost-*")), key=_number):
         try:
             spec = store.read_json(os.path.join(d, "spec.json"), required=True)
