@@ -216,11 +216,16 @@ bench: deps all
 # make faults: the fault tests that take minutes (tests/faults/), each run
 # on its own: faults provoked in the middle of a run (an instance killed, out
 # of memory or stopped, the container killed, loadgen killed, the disk full),
-# then runs killed with SIGKILL at random instants and resumed
+# then runs killed with SIGKILL at random instants and resumed, then
+# advise killed at a random instant of its cost run (every second time at
+# its end) and advised again, ADVISE_RUNS times: the cost run resumed or
+# used, complete, nothing measured twice
 FAULT_RUNS ?= 5
+ADVISE_RUNS ?= 2
 faults: deps all
 	$(Q)BIN=build/bin /usr/bin/python3 tests/faults/during.py
 	$(Q)BIN=build/bin tests/faults/kill-resume.sh $(FAULT_RUNS)
+	$(Q)BIN=build/bin /usr/bin/python3 tests/faults/advise-kill.py $(ADVISE_RUNS)
 
 # make flake: make test FLAKE_RUNS times in a row beside one busy loop per
 # core, and the failures per test (tests/faults/flake.sh)

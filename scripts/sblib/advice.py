@@ -386,6 +386,8 @@ def markdown(unit, r):
                   f"{'within' if c.get('within') else 'NOT within'}).", ""]
     elif c.get("skipped"):
         lines += [f"Cost: not measured ({c['skipped']}).", ""]
+    elif c.get("pending"):
+        lines += [f"Cost: not measured yet ({c['pending']}).", ""]
     if c.get("run"):
         lines += [f"The cost run is `{c['run']}/`, an ordinary results directory: `sandbench "
                   f"report {c['run']}` writes its full report (the verdict names the drop-in, "

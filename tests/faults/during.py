@@ -18,7 +18,9 @@ until a few windows are recorded, provokes the fault, and waits for the
 run's end. Then: nothing of it may be left running (its container, loadgen,
 the process group); a run that recovered must be complete, the fault said
 (the variant's "restarts" in variants.json, the windows measured again
-marked "remeasured"); a run that stopped must have exited non-zero with a
+marked "remeasured"; instance-oom's named "killed by the OOM killer
+(MemoryMax=...)" in the run's messages, the window records, variants.json
+and the report); a run that stopped must have exited non-zero with a
 message, status.json naming the resume command, and `run --resume DIR`
 (after the disk is freed) must complete it. Every run ends with every
 planned window measured (a good pair each, in the last measure of its plan
@@ -277,7 +279,10 @@ class Fault:
                     for v in vs:
                         if (rnd, v) not in ok:
                             missing.append(f"{v} round {rnd + 1}")
-        return {"state": st.get("state"),
+        said = {}
+        if self.kind == "instance-oom":
+            said = self.oom_said(after, variants)
+        return {"state": st.get("state"), "oom_said": said,
                 "corrupt": sc["corrupt"] + sc["temporaries"] +
                 (["runs.jsonl torn"] if sc["torn_tail"] else []),
                 "missing_windows": missing[:6], "n_missing": len(missing),
@@ -287,6 +292,23 @@ class Fault:
                              if v.get("restarts")},
                 "statuses": {k: v.get("status") for k, v in variants.items()
                              if v.get("status") != "ok"}}
+
+    def oom_said(self, recs, variants):
+        """Where the OOM kill is named as one: {place: True/False}."""
+        want = f"killed by the OOM killer (MemoryMax={OOM_MAX})"
+        with open(self.log) as f:
+            log = f.read()
+        r = subprocess.run(SB + ["report", "--no-plots", self.out], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, cwd=TOP)
+        try:
+            with open(os.path.join(self.out, "report.md")) as f:
+                report = f.read()
+        except OSError:
+            report = ""
+        return {"message": want in log,
+                "window record": any(want in (x.get("fault") or "") for x in recs),
+                "variants.json": want in json.dumps(variants.get("drop/memory-max-tiny") or {}),
+                "report": r.returncode == 0 and want in report}
 
     def cleanup(self):
         if self.own_host:
@@ -321,6 +343,10 @@ def verdict(r):
             bad.append("the OOM was not noticed (memory-max-tiny neither restarted nor died)")
         if f["n_missing"]:
             bad.append(f"{f['n_missing']} windows missing: {f['missing_windows']}")
+        unsaid = [k for k, v in f["oom_said"].items() if not v]
+        if unsaid:
+            bad.append(f"the OOM kill not named as one (killed by the OOM killer "
+                       f"(MemoryMax={OOM_MAX})) in: {', '.join(unsaid)}")
     elif f["n_missing"]:
         bad.append(f"{f['n_missing']} planned windows without a good pair: "
                    f"{f['missing_windows']}")

@@ -216,6 +216,15 @@ class TestCheckText(unittest.TestCase):
         del r["check"]
         self.assertNotIn("acceptance check", advise.markdown("web.service", r))
 
+    def test_markdown_of_advice_whose_cost_run_is_under_way(self):
+        r = {"exposure": {"before": 9.6, "after": 7.1}, "public": {"public": True, "why": "x"},
+             "budget_pct": 5, "members": [], "info": {}, "rejected": {}, "tries": 3,
+             "systemd": "systemd 252", "elapsed_s": 10,
+             "cost": {"pending": "the cost run was under way; advise again with the same "
+                                 "options and --out goes on with it"}}
+        self.assertIn("Cost: not measured yet (the cost run was under way; advise again",
+                      advise.markdown("web.service", r))
+
 
 def alive(pid):
     try:

@@ -2,8 +2,9 @@
 because an instance died or stopped answering restarts it and is measured
 again (its records marked), one the load generator lost is measured again,
 an instance that cannot be revived is given up as "died", the sandbox host
-gone ends the run (HostError); and Instances.health/restart on a fake
-host. The real faults: tests/faults/during.py."""
+gone ends the run (HostError); Instances.health/restart on a fake host,
+and a unit killed by the OOM killer named as such (from systemd's result
+or the kernel log). The real faults: tests/faults/during.py."""
 import os
 import sys
 import tempfile
@@ -158,14 +159,19 @@ class FakeHost:
 
     name = "fake"
 
-    def __init__(self, state, alive=True):
+    def __init__(self, state, alive=True, result="signal", memory_max="infinity"):
         self.state, self._alive, self.calls = dict(state), alive, []
+        self.result, self.memory_max = result, memory_max
 
     def alive(self):
         return self._alive
 
     def show(self, unit, *props):
-        return {"ActiveState": self.state.get(unit, "inactive"), "Result": "signal"}
+        return {"ActiveState": self.state.get(unit, "inactive"), "Result": self.result,
+                "MemoryMax": self.memory_max, "ControlGroup": ""}
+
+    def unit_cgroup(self, unit):
+        return "/nonexistent/system.slice/" + unit
 
     def systemctl(self, *args, **kw):
         self.calls.append(args)
@@ -175,7 +181,70 @@ class FakeHost:
         return "lunchd-drop-sb1.service: Main process exited, code=killed, status=9/KILL"
 
 
+# the kernel's lines of an OOM kill inside a sandbox host's container
+# (MemoryMax=6M on cgroup v1, as tests/faults/during.py's instance-oom makes it)
+MEMCG = "/process_api/05c5/system.slice/lunchd-drop-sb1.service"
+KILL = (f"oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=/,mems_allowed=0,"
+        f"oom_memcg={MEMCG},task_memcg={MEMCG},task=lunchd-drop,pid=1018,uid=999")
+GLOBAL = ("oom-kill:constraint=CONSTRAINT_NONE,nodemask=(null),cpuset=/,mems_allowed=0,"
+          f"global_oom,task_memcg={MEMCG},task=lunchd-drop,pid=2000,uid=999")
+LOG = [(100.0, "lunchd-drop invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL), order=0"),
+       (100.5, KILL),
+       (100.6, "Memory cgroup out of memory: Killed process 1018 (lunchd-drop) total-vm:45412kB")]
+
+
+class OomNamed(unittest.TestCase):
+    def test_a_kmsg_record_is_its_time_and_first_line(self):
+        self.assertEqual(recovery.kmsg_record(
+            b"4,675,429688710,-;" + KILL.encode() + b"\n SUBSYSTEM=x\n"), (429.68871, KILL))
+        self.assertIsNone(recovery.kmsg_record(b"garbage"))
+
+    def test_the_kill_of_the_units_cgroup_since_its_start(self):
+        k = recovery.oom_kills(LOG, "/system.slice/lunchd-drop-sb1.service", 99.9)
+        self.assertEqual([(x["task"], x["pid"], x["constraint"]) for x in k],
+                         [("lunchd-drop", 1018, "CONSTRAINT_MEMCG")])
+        # another unit, or a kill before this instance started (a slack aside)
+        self.assertEqual(recovery.oom_kills(LOG, "/system.slice/lunchd-drop-sb11.service", 0), [])
+        self.assertEqual(recovery.oom_kills(LOG, "/system.slice/lunchd-drop-sb1.service",
+                                            100.5 + recovery.CLOCK_SLACK_S + 0.1), [])
+
+    def test_the_wording(self):
+        cg = "/system.slice/lunchd-drop-sb1.service"
+        kills = recovery.oom_kills(LOG, cg, 0)
+        self.assertEqual(recovery.oom_text("signal", "6291456", kills),
+                         "killed by the OOM killer (MemoryMax=6M)")
+        self.assertEqual(recovery.oom_text("oom-kill", "infinity", []),
+                         "killed by the OOM killer (its memory limit)")
+        self.assertEqual(recovery.oom_text("exit-code", "3145728", [], events=1),
+                         "killed by the OOM killer (MemoryMax=3M)")
+        self.assertEqual(recovery.oom_text("signal", "infinity",
+                                           recovery.oom_kills([(1.0, GLOBAL)], cg, 0)),
+                         "killed by the OOM killer (the machine out of memory)")
+        up = KILL.replace(f"oom_memcg={MEMCG}", "oom_memcg=/process_api/05c5/system.slice")
+        self.assertEqual(recovery.oom_text("signal", "infinity",
+                                           recovery.oom_kills([(1.0, up)], cg, 0)),
+                         "killed by the OOM killer (the memory limit of system.slice)")
+        self.assertIsNone(recovery.oom_text("signal", "6291456", []))
+
+    def test_sizes_as_systemd_says_them(self):
+        self.assertEqual([recovery.size_text(n) for n in (6 << 20, 1 << 30, 1536, 1000)],
+                         ["6M", "1G", "1536", "1000"])
+
+    def test_memory_events_of_a_running_unit(self):
+        with tempfile.TemporaryDirectory() as d:
+            with open(os.path.join(d, "memory.events"), "w") as f:
+                f.write("low 0\nhigh 0\nmax 12\noom 2\noom_kill 2\noom_group_kill 0\n")
+            self.assertEqual(recovery.oom_events(d), 2)
+            self.assertEqual(recovery.oom_events(os.path.join(d, "gone")), 0)
+
+
 class Health(unittest.TestCase):
+    def setUp(self):
+        # never this machine's own kernel log
+        p = mock.patch.object(recovery, "kernel_log", lambda: LOG)
+        p.start()
+        self.addCleanup(p.stop)
+
     def fleet(self, host):
         f = Instances.__new__(Instances)
         f.host, f.progress = host, lambda what: None
@@ -189,8 +258,25 @@ class Health(unittest.TestCase):
 
     def test_a_unit_not_active_is_said_with_its_result(self):
         f = self.fleet(FakeHost({"lunchd-drop-sb1.service": "failed"}))
-        self.assertEqual(f.health(self.inst()),
-                         "lunchd-drop-sb1.service is failed (result signal)")
+        i = self.inst()
+        self.assertEqual(f.health(i), "lunchd-drop-sb1.service is failed (result signal)")
+        i.started_at = 102.0      # started again after the kill in the log
+        self.assertEqual(f.health(i), "lunchd-drop-sb1.service is failed (result signal)")
+
+    def test_a_unit_killed_by_the_oom_killer_is_said_so(self):
+        f = self.fleet(FakeHost({"lunchd-drop-sb1.service": "failed"}, memory_max="6291456"))
+        i = self.inst()
+        i.started_at = 99.0
+        self.assertEqual(f.health(i), "lunchd-drop-sb1.service is failed: killed by the OOM "
+                                      "killer (MemoryMax=6M)")
+        # where systemd reads memory.events (the unified hierarchy) it says so itself
+        f = self.fleet(FakeHost({"lunchd-drop-sb1.service": "failed"}, result="oom-kill",
+                                memory_max="6291456"))
+        i.started_at = 200.0
+        self.assertIn("killed by the OOM killer (MemoryMax=6M)", f.health(i))
+        f.start = lambda x: True
+        self.assertTrue(f.restart(i, f.health(i), {"epoch": 0, "window": 3}))
+        self.assertIn("OOM killer", i.restarts[-1]["why"])
 
     def test_an_active_unit_that_does_not_answer(self):
         f = self.fleet(FakeHost({"lunchd-drop-sb1.service": "active"}))

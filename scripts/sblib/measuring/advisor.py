@@ -5,7 +5,6 @@ sblib.measuring.session, and over the budget the exposure/cost frontier;
 advice.conf, advice.md and advice.json written. The tries themselves are
 sblib.measuring.tries; the pure rules sblib.advice."""
 import argparse
-import glob
 import json
 import os
 import shlex
@@ -17,12 +16,12 @@ from sblib import catalogue as cat
 from sblib import evidence as ev
 from sblib import util
 from sblib.measuring import host as _host
-from sblib.measuring import life, resume, runplan, session
+from sblib.measuring import costrun
 from sblib.measuring.runner import BaselineFailed
 from sblib.measuring.tries import CheckFailed, Service
 from sblib.records.writer import now_iso
 from sblib.records import schema
-from sblib.records.model import ResultsError, VariantId
+from sblib.records.model import ResultsError
 
 
 # rounds of windows of advise's cost run (--cost-args '--windows N' overrides)
@@ -36,6 +35,9 @@ class Advisor:
         self.facilities = facilities
         self.t0 = time.monotonic()
         self.rejected = {}      # name -> {"kind", "reason"}
+        # the cost runs an advise finished with in --out, before this one
+        # writes anything there: not taken again (costrun.unfinished)
+        self.taken = costrun.used(a.out)
         self.info = {}          # name -> what advice.conf/.md say of a member
 
     def say(self, text):
@@ -212,12 +214,13 @@ def write_advice(out, unit, result):
     util.write_atomic(os.path.join(out, "advice.md"), pure.markdown(unit, result))
 
 
-def cost(a, host, loadgen, dropins):
+def cost(a, host, loadgen, dropins, taken=()):
     """`sandbench run` of DROPINS ({variant name: drop-in text}) against the
     baseline in HOST, side by side (every copy in its own network namespace
     where the unit allows it: `run --copies`, its default); a member that is
-    a catalogue directive as it is goes by its name. Returns (summary rows
-    by variant name, "_floor": the A/A control's, run dir)."""
+    a catalogue directive as it is goes by its name; TAKEN: the cost runs
+    an earlier advise finished with (Advisor.taken). Returns its
+    costrun.CostRun."""
     out = a.out
     work = os.path.join(out, "dropins")
     os.makedirs(work, exist_ok=True)
@@ -244,37 +247,28 @@ def cost(a, host, loadgen, dropins):
     # unit's run has 48) keep a catalogue's worth of members within minutes
     # and the whole's interval within about ±1.5% (scripts/docs/advise.md)
     argv += ["--windows", str(COST_WINDOWS)] + shlex.split(a.cost_args)
-    # advise again with the same --out: the cost run it left interrupted
-    # goes on (the same drop-ins, options and code), else a new one
-    prev = interrupted_cost_run(out, argv)
+    # advise again with the same --out: the cost run an advise left
+    # unfinished goes on or is taken (the same drop-ins, options and code),
+    # else a new one
+    prev = costrun.unfinished(out, argv, taken)
     n = len(os.listdir(out))
     while os.path.exists(os.path.join(out, f"cost-{n}")):
         n += 1
     rdir = prev or os.path.join(out, f"cost-{n}")
-    rc = cost_run(argv + ["--out", rdir], host, loadgen, resumes=prev)
+    rc = costrun.cost_run(argv + ["--out", rdir], host, loadgen, resumes=prev)
     if rc is None:          # refused: measured anew
         rdir = os.path.join(out, f"cost-{n}")
-        rc = cost_run(argv + ["--out", rdir], host, loadgen)
+        rc = costrun.cost_run(argv + ["--out", rdir], host, loadgen)
     try:
-        with open(os.path.join(rdir, "summary.json")) as f:
-            summ = json.load(f)
-    except (OSError, ValueError):
-        summ = {}
-    rows = summ.get("rows") or []
-    if rc not in (0,) and not rows:
+        run = costrun.CostRun.read(rdir, alias)
+    except (ResultsError, ValueError) as e:
+        run, why = None, str(e)
+    if rc != 0 and not (run and run.rows):
         raise _host.HostError(f"the cost run failed (exit {rc}); see {rdir}; advise again with "
                               f"--out {out} goes on with it")
-    by = {VariantId.parse(r["variant"]).name: r for r in rows if r.get("mode") == "keepalive"}
-    by.update({alias[k]: v for k, v in list(by.items()) if k in alias})
-    aa = [x for x in summ.get("aa") or [] if x.get("mode") == "keepalive"]
-    by["_floor"] = aa[0].get("floor") if aa else None
-    try:
-        with open(os.path.join(rdir, "spec.json")) as f:
-            uu = json.load(f).get("user_unit") or {}
-    except (OSError, ValueError):
-        uu = {}
-    by["_copies"] = uu.get("copies")
-    return by, rdir
+    if run is None:
+        raise _host.HostError(f"the cost run's results cannot be read: {why}")
+    return run
 
 
 def measure_cost(a, adv, result, target, host, loadgen, uspec):
@@ -287,15 +281,18 @@ def measure_cost(a, adv, result, target, host, loadgen, uspec):
     adv.say(f"cost: measuring the drop-in and its {len(members)} members")
     whole_text = pure.dropin_text(members, adv.info, target)
     util.write_atomic(os.path.join(a.out, "advice.conf"), whole_text)
-    by, rdir = cost(a, host, loadgen, dict({m: adv.info[m]["body"] for m in members},
-                                           advice=whole_text))
+    # the run measures the lines tried (Advisor.body), not advice.conf's
+    # comments: those name namespaces and evidence that differ from one
+    # advise to the next, and a cost run is resumed only with the same files
+    run = cost(a, host, loadgen, dict({m: adv.info[m]["body"] for m in members},
+                                      advice=adv.body(members)), adv.taken)
     for m in members:
-        c = pure.fmt_cost(by.get(m))
+        c = pure.fmt_cost(run.row(m))
         if c:
             adv.info[m]["cost"] = c
-            adv.info[m]["cost_change"] = by[m].get("cpu_ns_per_req_change")
-    floor = by.get("_floor")
-    whole = by.get("advice")
+            adv.info[m]["cost_change"] = run.row(m).get("cpu_ns_per_req_change")
+    floor = run.floor
+    whole = run.row("advice")
     _, _, hi = pure.interval(whole)
 
     def point(name, ms, dropped, exposure, row):
@@ -305,12 +302,12 @@ def measure_cost(a, adv, result, target, host, loadgen, uspec):
                 "cost": pure.fmt_cost(row), "within": h is not None and h * 100 <= a.budget}
     first = point("advice", members, [], result["exposure"]["after"], whole)
     out = {"whole": first["cost"], "within": first["within"],
-           "run": os.path.basename(rdir), "copies": by.get("_copies"), "aa_floor": floor,
+           "run": os.path.basename(run.path), "copies": run.copies, "aa_floor": floor,
            "method": (whole or {}).get("cpu_ns_per_req_method"),
            "startup_ms": (whole or {}).get("startup_ms"),
-           "baseline_startup_ms": (by.get("baseline") or {}).get("startup_ms"),
+           "baseline_startup_ms": (run.row("baseline") or {}).get("startup_ms"),
            "frontier": [first]}
-    costs = {m: pure.interval(by.get(m)) for m in members}
+    costs = {m: pure.interval(run.row(m)) for m in members}
     out["costliest"] = pure.dear_members(members, costs, floor)
     if hi is None:
         out["undecided"] = (f"the cost run has fewer than {pure.MIN_N} samples of the "
@@ -339,16 +336,16 @@ def measure_cost(a, adv, result, target, host, loadgen, uspec):
                     f"{r.get('exposure')}")
             if r["status"] == "ok":
                 verified.append((name, ms, dropped, r.get("exposure")))
-                texts[name] = pure.dropin_text(ms, adv.info, target)
+                texts[name] = adv.body(ms)
     finally:
         svc.remove()
     if not verified:
         out["undecided"] = "none of the drop-ins between the whole and the cheapest starts"
         return out
     adv.say(f"cost: measuring {len(verified)} drop-ins between the whole and the cheapest")
-    by2, rdir2 = cost(a, host, loadgen, texts)
-    out["frontier_run"] = os.path.basename(rdir2)
-    out["frontier"] += [point(name, ms, dropped, exposure, by2.get(name))
+    run2 = cost(a, host, loadgen, texts, adv.taken)
+    out["frontier_run"] = os.path.basename(run2.path)
+    out["frontier"] += [point(name, ms, dropped, exposure, run2.row(name))
                         for name, ms, dropped, exposure in verified]
     chosen = next((p for p in out["frontier"] if p["within"]), None)
     if chosen is None:
@@ -361,56 +358,6 @@ def measure_cost(a, adv, result, target, host, loadgen, uspec):
     result["exposure"]["after"] = chosen["exposure"]
     out.update(whole=chosen["cost"], within=True, chosen=chosen["name"])
     return out
-
-
-def _without_out(argv):
-    return resume.resume_argv(["run"] + list(argv), [])
-
-
-def interrupted_cost_run(out, argv):
-    """The directory in OUT of a cost run made with ARGV (its --out aside)
-    that was interrupted, or None."""
-    for d in sorted(glob.glob(os.path.join(out, "cost-*"))):
-        try:
-            spec, _ = session.interrupted_run(d)
-        except runplan.PlanError:
-            continue            # complete, still going, or none
-        if _without_out(spec.get("argv", [])[1:]) == _without_out(argv):
-            return d
-    return None
-
-
-def cost_run(argv, host, loadgen, resumes=None):
-    """`sandbench run ARGV` in HOST, as the run command would (its messages,
-    its summary printed, no report): its exit status. RESUMES: ARGV's --out,
-    a cost run that was interrupted, goes on as `run --resume` would; None
-    when it refuses (resume.check: said, the field named)."""
-    a = runplan.parse(argv)
-    past = recorded = None
-    try:
-        spec = runplan.build_plan(a)
-        if a.dry_run:
-            print(json.dumps(session.recorded(spec), indent=1))
-            return 0
-        if resumes:
-            recorded, status = session.interrupted_run(resumes)
-            resume.check(recorded, session.recorded(spec), resume.code_identity(),
-                         resume.catalogue_digests(spec))
-            res, past = session.reopen(resumes, status)
-            session.say(f"resuming the cost run in {resumes}")
-        else:
-            res = session.open_results(a.out)
-    except (resume.Refused, ResultsError) as e:
-        session.say(f"the interrupted cost run {resumes} cannot go on ({e}): measured anew")
-        return None
-    except (runplan.PlanError, cat.CatalogueError) as e:
-        session.say(str(e))
-        return 2
-    end = session.measure(a, spec, res, argv, loadgen, host=host, past=past,
-                          recorded_spec=recorded)
-    for line in session.summary_lines(end):
-        print(line)
-    return life.exit_status(end.state)
 
 
 def advise(a, host, fac, uspec, loadgen, argv):
@@ -454,8 +401,13 @@ def advise(a, host, fac, uspec, loadgen, argv):
             "rejected": adv.rejected, "info": adv.info,
         }
         result["dropin"] = pure.dropin_text(members, adv.info, target)
+        # what the tries found, written at once: a cost run stopped half-way
+        # leaves advice that says its cost is pending and how to go on
+        pending = None if a.no_cost else {"pending": "the cost run was under way; advise again "
+                                                     "with the same options and --out goes on "
+                                                     "with it"}
         write_advice(a.out, target, dict(result, tries=svc.tries, check=adv.check_summary(),
-                                         elapsed_s=time.monotonic() - adv.t0))
+                                         elapsed_s=time.monotonic() - adv.t0, cost=pending))
         svc.remove()
         svc = None
         if a.no_cost:
@@ -468,8 +420,7 @@ def advise(a, host, fac, uspec, loadgen, argv):
         result["dropin"] = pure.dropin_text(result["members"], adv.info, target)
         write_advice(a.out, target, result)
         if a.write_profile:
-            with open(a.write_profile, "w") as f:
-                f.write(pure.profile_text(result, argv))
+            util.write_atomic(a.write_profile, pure.profile_text(result, argv))
         adv.say(f"exposure {result['exposure']['before']} -> {result['exposure']['after']}; "
                 f"{len(result['members'])} directives proposed, {len(adv.rejected)} rejected; "
                 f"{a.out}/advice.conf")

@@ -62,6 +62,7 @@ class Instance:
         self.epoch = 0
         self.startups = []
         self.restarts = []          # each time it stopped serving and was restarted
+        self.started_at = None      # time.monotonic() of its last start (kills since: its own)
         self.netns = None           # its own network namespace (host path), or None
         self.netns_file = None      # the same seen from this machine (loadgen --netns)
 
@@ -297,7 +298,7 @@ class Instances(Recovery):
         now = time.time()
         since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now)) + \
             f".{int(now % 1 * 1e6):06d}"
-        t0 = time.monotonic()
+        t0 = inst.started_at = time.monotonic()
         pre = [inst.names[u] for u in inst.spec.get("pre_start", [])]
         r = h.systemctl("start", *pre, inst.start, check=False,
                         timeout=self.a.start_timeout + 30)
@@ -327,7 +328,9 @@ class Instances(Recovery):
                     failed = True
             if failed:
                 inst.status = "incompatible"
-                inst.reason = self.why(inst, since, "")
+                oom = self.oom(inst, inst.target, h.show(inst.target, "Result").get("Result")) \
+                    if "@." not in inst.target else None
+                inst.reason = (f"{oom}: " if oom else "") + self.why(inst, since, "")
                 return False
             time.sleep(0.05)
         inst.status = "hang"
@@ -476,10 +479,12 @@ class Instances(Recovery):
         under load (a seccomp kill, say): status "died" with the journal."""
         units = [inst.start] + ([inst.target] if "@." not in inst.target else [])
         for u in units:
-            st = self.host.show(u, "ActiveState").get("ActiveState")
-            if st not in ("active", "reloading"):
+            st = self.host.show(u, "ActiveState", "Result")
+            if st.get("ActiveState") not in ("active", "reloading"):
+                oom = self.oom(inst, u, st.get("Result"))
                 inst.status = "died"
-                inst.reason = f"{u} is {st} after the run: " + self.why(inst, None, "")
+                inst.reason = (f"{u} is {st.get('ActiveState')} after the run"
+                               + (f", {oom}" if oom else "") + ": " + self.why(inst, None, ""))
                 print(f"    {inst.id}: died: …{inst.reason[-300:]}", file=sys.stderr)
                 return
 

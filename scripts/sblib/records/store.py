@@ -156,6 +156,18 @@ def read_analysis(path):
     return a
 
 
+def read_summary(path):
+    """The summary.json of results directory PATH (results/README.md: rows
+    and the A/A controls, "aa"), its tag checked; ResultsError when it is
+    missing, cut short or not of that shape."""
+    p = os.path.join(path, "summary.json")
+    obj, _ = read_tagged(p, "summary", required=True)
+    if not isinstance(obj.get("rows"), list) or not isinstance(obj.get("aa") or [], list) \
+            or not all(isinstance(r, dict) for r in obj["rows"] + (obj.get("aa") or [])):
+        raise ResultsError(f"{p}: 'rows' and 'aa' must be lists of objects")
+    return obj
+
+
 def order_digest(spec):
     """The planned slice order of SPEC as one hash, computed from its list, or
     a published spec's order_sha256 (publish keeps only the hash: the plan
