@@ -15,6 +15,7 @@ from sblib.analysis import results as rs  # noqa: E402
 from sblib.analysis import compare as cmp  # noqa: E402
 from sblib.analysis import reproduction as rp  # noqa: E402
 from sblib.commands import merge  # noqa: E402
+from sblib.analysis import merging  # noqa: E402
 import sbfixture  # noqa: E402
 
 COSTS = {"private-tmp-yes": (1.0, 9.2, "ok"), "protect-system-strict": (1.08, 8.9, "ok")}
@@ -92,6 +93,15 @@ class Merge(unittest.TestCase):
         # the merged order is its own, not the published source's hash
         self.assertNotIn("order_sha256", m["spec"])
         self.assertEqual(len(m["spec"]["order"]), len(m["runs"]))
+        # a slice re-measured after a fault is a record more, not another plan:
+        # the merged order is the sources' planned orders, rounds offset
+        src = [{"spec": {"reps": 2, "order": ["drop/a|keepalive|0", "drop/b|keepalive|1"]},
+                "runs": [{"variant": "drop/a", "mode": "keepalive", "round": 0}] * 3},
+               {"spec": {"reps": 2, "order": ["drop/b|keepalive|0", "drop/a|keepalive|1"]},
+                "runs": []}]
+        self.assertEqual(merging.merged_order(src),
+                         ["drop/a|keepalive|0", "drop/b|keepalive|1",
+                          "drop/b|keepalive|2", "drop/a|keepalive|3"])
         self.assertNotEqual(rs.order_digest(m["spec"]), rs.order_digest(rs.load(pa)["spec"]))
 
     def test_merged_set_extended(self):

@@ -135,6 +135,26 @@ def merged_runs(sources):
     return out, rounds, epochs
 
 
+def merged_order(sources):
+    """The merged plan: every source's planned slice order (spec.order,
+    "variant|mode|round") one after the other, rounds offset as
+    merged_runs() offsets them. Not the records' order: a slice the runner
+    re-measured after a fault is a record more, not a change of plan. A
+    source without its list (a published one keeps only its hash) gives
+    its records' order."""
+    out, rounds = [], 0
+    for s in sources:
+        spec = s["spec"]
+        reps = spec.get("reps") or (1 + max((r.get("round", 0) for r in s["runs"]), default=0))
+        keys = spec.get("order") or [f"{r['variant']}|{r['mode']}|{r.get('round', r.get('rep', 0))}"
+                                     for r in s["runs"]]
+        for k in keys:
+            v, m, rnd = k.rsplit("|", 2)
+            out.append(f"{v}|{m}|{int(rnd) + rounds}" if rnd.isdigit() else k)
+        rounds += reps
+    return out
+
+
 def _name(s):
     return os.path.basename(os.path.normpath(s["path"]))
 
@@ -199,7 +219,7 @@ def write_merged(out, paths):
     spec.update({
         "reps": rounds, "epochs": epochs,
         "argv": ["merge", out] + list(paths),
-        "order": [f"{r['variant']}|{r['mode']}|{r['round']}" for r in runs],
+        "order": merged_order(sources),
         "merged": [m for s in sources for m in _runs_of(s)],
     })
     variants, mixed = merged_variants(sources)
