@@ -46,22 +46,13 @@ sys.path.insert(0, os.path.join(TOP, "scripts"))
 sys.path.insert(0, os.path.join(TOP, "tests", "integration", "lib"))
 
 import resume_check  # noqa: E402
-from sblib.measuring import cgroups  # noqa: E402
+from faultlib import group_left, host_left, read_json, records  # noqa: E402
 
 BIN = os.environ.get("BIN", os.path.join(TOP, "build", "bin"))
 SB = ["/usr/bin/python3", os.path.join(TOP, "scripts", "sandbench")]
 COST_ARGS = os.environ.get("ADVISE_COST_ARGS",
                            "--windows 16 --epochs 4 --duet-reps 1 --window 0.3")
-STATE_DIR = "/run/sandbench-host"
 LIFE_S = 1500       # the most one advise may take, the lock's wait included
-
-
-def read_json(path):
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except (OSError, ValueError):
-        return {}
 
 
 def argv(name, out):
@@ -82,45 +73,6 @@ def start(args, log):
 
 def cost_dirs(out):
     return sorted(glob.glob(os.path.join(out, "cost-*")))
-
-
-def records(d):
-    try:
-        with open(os.path.join(d, "runs.jsonl")) as f:
-            return resume_check.whole_records(f.read())
-    except (OSError, ValueError):
-        return []
-
-
-def group_left(pgid):
-    """Processes still in process group PGID (zombies aside)."""
-    left = []
-    for p in glob.glob("/proc/[0-9]*/stat"):
-        try:
-            with open(p) as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            left.append(int(p.split("/")[2]))
-    return left
-
-
-def host_left(name):
-    """What is left of sandbox host NAME: its container, state file, cgroups."""
-    left = []
-    r = subprocess.run(["pgrep", "-f", f"systemd-nspawn .*-M {name} "], stdout=subprocess.PIPE,
-                       text=True)
-    if r.stdout.strip():
-        left.append(f"systemd-nspawn {r.stdout.split()}")
-    if os.path.exists(os.path.join(STATE_DIR, f"{name}.json")):
-        left.append(f"its state file {name}.json")
-    cgs = [d for mnt, path in cgroups.hierarchies()
-           for d in {os.path.join(mnt + path.rstrip("/"), cgroups.dir_name(name)),
-                     os.path.join(mnt, cgroups.dir_name(name))} if os.path.isdir(d)]
-    if cgs:
-        left.append(f"cgroups {cgs}")
-    return left
 
 
 def half_written(out):

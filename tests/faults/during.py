@@ -27,7 +27,6 @@ planned window measured (a good pair each, in the last measure of its plan
 epoch) and no file half-written. Prints a line per fault; exit 1 if one
 failed, 77 where nothing could be run (not root, nothing built).
 """
-import glob
 import json
 import os
 import shutil
@@ -42,6 +41,7 @@ sys.path.insert(0, os.path.join(TOP, "scripts"))
 sys.path.insert(0, os.path.join(TOP, "tests", "integration", "lib"))
 
 import resume_check  # noqa: E402
+from faultlib import STATE_DIR, group_left, host_left, read_json, records  # noqa: E402
 from sblib.measuring import resume  # noqa: E402
 
 BIN = os.environ.get("BIN", os.path.join(TOP, "build", "bin"))
@@ -53,23 +53,6 @@ FAULTS = ("instance-kill", "instance-oom", "instance-stop", "container-kill", "l
 # MemoryMax= of instance-oom: lunchd-drop is killed at its start under 3M and
 # starts under 6M, then is killed by the OOM killer under load (measured here)
 OOM_MAX = os.environ.get("OOM_MAX", "6M")
-STATE_DIR = "/run/sandbench-host"
-
-
-def read_json(path):
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except (OSError, ValueError):
-        return {}
-
-
-def records(out):
-    try:
-        with open(os.path.join(out, "runs.jsonl")) as f:
-            return resume_check.whole_records(f.read())
-    except (OSError, ValueError):
-        return []
 
 
 def alive(pid):
@@ -90,29 +73,9 @@ def unit_of(out, variant):
     return f"lunchd-drop-sb{recs[-1]['position']}.service"
 
 
-def group_left(pgid):
-    """Processes still in process group PGID."""
-    left = []
-    for p in glob.glob("/proc/[0-9]*/stat"):
-        try:
-            with open(p) as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            left.append(int(p.split("/")[2]))
-    return left
-
-
 def leftovers(name, pgid):
     """What a run that ended left running: its container, its processes."""
-    left = []
-    r = subprocess.run(["pgrep", "-f", f"systemd-nspawn .*-M {name} "], stdout=subprocess.PIPE,
-                       text=True)
-    if r.stdout.strip():
-        left.append(f"systemd-nspawn {r.stdout.split()}")
-    if os.path.exists(os.path.join(STATE_DIR, f"{name}.json")):
-        left.append(f"the host's state file {name}.json")
+    left = host_left(name)
     g = group_left(pgid)
     if g:
         left.append(f"processes of the run's group: {g}")
