@@ -153,16 +153,26 @@ def unmeasured(halves, pair, server):
     """[{"variant", RELEASE: "status: reason"}] of SERVER's variants that
     did not run in a release (unknown to its systemd, incompatible, hung,
     died): a directive newer than FROM shows here, never as a free one."""
+    seen = {}
+    for rel, h in zip(pair, halves):
+        for vid, rec in h["variants"].items():
+            if vid.split("/", 1)[0] == server:
+                seen.setdefault(vid, {})[rel] = rec
+    return unmeasured_rows(seen, pair)
+
+
+def unmeasured_rows(seen, releases):
+    """The rows of unmeasured() from SEEN, {variant: {release: its
+    variants.json record}}: those not "ok" in every one of RELEASES."""
     out = []
-    for vid in sorted({v for h in halves for v in h["variants"]
-                       if v.split("/", 1)[0] == server}):
-        recs = [h["variants"].get(vid) or {} for h in halves]
+    for vid in sorted(seen):
+        recs = [seen[vid].get(rel) or {} for rel in releases]
         if all(r.get("status") == "ok" for r in recs):
             continue
         out.append({"variant": vid, "directives": vid.split("/", 1)[1],
-                    **{rel: r.get("status") if r.get("status") == "ok" else
+                    **{rel: "ok" if r.get("status") == "ok" else
                        f"{r.get('status') or 'not run'}: {r.get('reason') or ''}"
-                       for rel, r in zip(pair, recs)}})
+                       for rel, r in zip(releases, recs)}})
     return out
 
 

@@ -162,16 +162,7 @@ def unmeasured(chain, steps, server):
             for vid, rec in x["variants"].items():
                 if vid.split("/", 1)[0] == server:
                     seen.setdefault(vid, {}).setdefault(rel, rec)
-    out = []
-    for vid in sorted(seen):
-        recs = [seen[vid].get(rel) or {} for rel in chain]
-        if all(r.get("status") == "ok" for r in recs):
-            continue
-        out.append({"variant": vid, "directives": vid.split("/", 1)[1],
-                    **{rel: "ok" if r.get("status") == "ok" else
-                       f"{r.get('status') or 'not run'}: {r.get('reason') or ''}"
-                       for rel, r in zip(chain, recs)}})
-    return out
+    return an.unmeasured_rows(seen, chain)
 
 
 def load_steps(out, chain):
