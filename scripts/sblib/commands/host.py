@@ -7,7 +7,7 @@ import sys
 
 from sblib.commands import _cli
 from sblib.measuring import host as _host
-from sblib.measuring import plan
+from sblib.measuring import plan, releases
 from sblib.measuring import roots as _roots
 from sblib.records import schema
 
@@ -149,9 +149,12 @@ def cmd_root(name, rest):
 
 
 def _install(a):
-    """The packages of `--install`, checked (RootError: a bad name; one
-    without --release is a HostError)."""
-    pkgs = _roots.parse_install(a.install)
+    """The packages of `--install`, checked (a bad name, or one without
+    --release, is a HostError)."""
+    try:
+        pkgs = releases.parse_install(a.install)
+    except ValueError as e:
+        raise _host.HostError(str(e)) from None
     if pkgs and not a.release:
         raise _host.HostError("--install goes with --release: it builds that release's root "
                               "with the packages")

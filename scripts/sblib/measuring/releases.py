@@ -291,14 +291,29 @@ def add_options(ap):
     return ap
 
 
+# a Debian package name (Debian Policy 5.6.7), without apt's globs and regexes
+_PACKAGE = re.compile(r"^[a-z0-9][a-z0-9+.-]+$")
+
+
+def parse_install(values):
+    """The sorted, distinct package names of --install VALUES (each
+    "P[,P...]", the option given any number of times). Raises ValueError
+    naming a value that is no Debian package name."""
+    out = set()
+    for v in values or ():
+        for p in v.split(","):
+            p = p.strip()
+            if not _PACKAGE.match(p):
+                raise ValueError(f"--install {p!r}: not a Debian package name (lower case "
+                                "letters, digits and + - . only)")
+            out.add(p)
+    return sorted(out)
+
+
 def check_options(a):
     """The package names of --install in parsed options A (sorted), after
     checking they go with a release. Raises ValueError saying why not."""
-    from sblib.measuring import roots     # noqa: PLC0415 - roots imports this module
-    try:
-        pkgs = roots.parse_install(getattr(a, "install", None))
-    except roots.RootError as e:
-        raise ValueError(str(e)) from None
+    pkgs = parse_install(getattr(a, "install", None))
     if pkgs and not (getattr(a, "release", None) or getattr(a, "upgrade", None)):
         raise ValueError("--install goes with --release (or --upgrade): it builds that "
                          "release's root with the packages")

@@ -94,25 +94,6 @@ def path_of(release, pkgs, kind="host"):
                         else f"{release}-{kind}-{digest}")
 
 
-# a Debian package name (Debian Policy 5.6.7), without apt's globs and regexes
-_PACKAGE = re.compile(r"^[a-z0-9][a-z0-9+.-]+$")
-
-
-def parse_install(values):
-    """The sorted, distinct package names of --install VALUES (each
-    "P[,P...]", the option given any number of times). Raises RootError
-    naming a value that is no Debian package name."""
-    out = set()
-    for v in values or ():
-        for p in v.split(","):
-            p = p.strip()
-            if not _PACKAGE.match(p):
-                raise RootError(f"--install {p!r}: not a Debian package name (lower case "
-                                "letters, digits and + - . only)")
-            out.add(p)
-    return sorted(out)
-
-
 def with_packages(release, extra):
     """(the packages, the path) of RELEASE's root holding its host's
     packages and EXTRA besides."""
