@@ -69,9 +69,11 @@ def aligned(runs_from, runs_to, base_ids):
     return out
 
 
-def _cmp(a, b, epochs, seed, resamples):
+def paired(a, b, clusters, seed, resamples):
+    """The paired comparison of window figures A and B (resampled by
+    CLUSTERS: epochs, or step and epoch, where there is more than one)."""
     c = st.compare(list(a), list(b), seed, paired=True, resamples=resamples,
-                   clusters=list(epochs) if len(set(epochs)) > 1 else None)
+                   clusters=list(clusters) if len(set(clusters)) > 1 else None)
     return {k: c[k] for k in ("n_base", "n_new", "base", "new", "ratio", "lo", "hi", "p",
                               "significant")}
 
@@ -82,9 +84,9 @@ def variant_row(vid, rows, epochs, seed, resamples):
     cost_f = [v / b for b, v in zip(fb, fv)]
     cost_t = [v / b for b, v in zip(tb, tv)]
     return {"variant": vid, "n": len(rows),
-            "from": _cmp(fb, fv, epochs, st.derive_seed(seed, vid, "from"), resamples),
-            "to": _cmp(tb, tv, epochs, st.derive_seed(seed, vid, "to"), resamples),
-            "change": _cmp(cost_f, cost_t, epochs, st.derive_seed(seed, vid, "change"),
+            "from": paired(fb, fv, epochs, st.derive_seed(seed, vid, "from"), resamples),
+            "to": paired(tb, tv, epochs, st.derive_seed(seed, vid, "to"), resamples),
+            "change": paired(cost_f, cost_t, epochs, st.derive_seed(seed, vid, "change"),
                            resamples)}
 
 
@@ -104,7 +106,7 @@ def group(server, mode, g, base_id, aa_ids, seed, resamples=st.RESAMPLES):
                              -abs(math.log(r["change"]["ratio"])) if r["change"]["ratio"] > 0
                              else 0.0, r["variant"]))
     fb, tb = zip(*g["base"]) if g["base"] else ((), ())
-    base = _cmp(fb, tb, g["epochs"], st.derive_seed(seed, server, mode, "baseline"),
+    base = paired(fb, tb, g["epochs"], st.derive_seed(seed, server, mode, "baseline"),
                 resamples) if len(fb) else None
     return {"server": server, "mode": mode, "base_id": base_id, "windows": len(fb),
             "baseline": base, "floors": floors, "rows": rows}

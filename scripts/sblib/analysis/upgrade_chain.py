@@ -44,13 +44,6 @@ def step_dir(pair):
     return f"{pair[0]}-{pair[1]}"
 
 
-def _cmp(a, b, clusters, seed, resamples):
-    c = st.compare(list(a), list(b), seed, paired=True, resamples=resamples,
-                   clusters=list(clusters) if len(set(clusters)) > 1 else None)
-    return {k: c[k] for k in ("n_base", "n_new", "base", "new", "ratio", "lo", "hi", "p",
-                              "significant")}
-
-
 def release_costs(per_step, chain, vid, seed, resamples):
     """{release: compare()} of variant VID's cost in each release of CHAIN
     from PER_STEP [(pair, aligned group or None)], each release's windows
@@ -66,7 +59,7 @@ def release_costs(per_step, chain, vid, seed, resamples):
                 base.append(row[2 * side])
                 new.append(row[2 * side + 1])
                 cl.append(f"{k}/{ep}")
-        out[rel] = _cmp(base, new, cl, st.derive_seed(seed, vid, rel), resamples) \
+        out[rel] = an.paired(base, new, cl, st.derive_seed(seed, vid, rel), resamples) \
             if base else None
     return out
 
